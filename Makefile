@@ -1,0 +1,163 @@
+# seqcls -- plain GNU Makefile.
+#
+#   make               build lib/libseqcls.so.1.0.0 (+ symlinks) and lib/libseqcls.a
+#   make check         install missing Debian packages (as root), build, run every test
+#   make demo          install what is missing, build, run the demo
+#   make BLAS=blis ... build against BLIS instead of OpenBLAS
+#   make install PREFIX=/usr/local DESTDIR=   /   make uninstall
+#   make check-valgrind   the C suites under valgrind's memcheck
+#   make clean
+
+VERSION := 1.0.0
+MAJOR   := 1
+PREFIX  ?= /usr/local
+LIBDIR_INSTALL ?= $(PREFIX)/lib
+BLAS    ?= openblas
+
+CC      ?= cc
+ifeq ($(origin CC),default)
+CC      := gcc
+endif
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Wpedantic -std=c11
+CFLAGS_COMMON := $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -Iinclude -fvisibility=hidden
+
+ifeq ($(BLAS),blis)
+BLIS_INC  := $(firstword $(wildcard /usr/include/x86_64-linux-gnu/blis-pthread \
+                                    /usr/include/x86_64-linux-gnu/blis-openmp \
+                                    /usr/include/*/blis-pthread /usr/include/*/blis-openmp \
+                                    /usr/include/blis))
+BLAS_CFLAGS := -DSEQCLS_BLAS_BLIS -I$(BLIS_INC)
+BLAS_LIBS   := -lblis
+else ifeq ($(BLAS),openblas)
+BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS   := -lopenblas
+else
+$(error BLAS must be openblas or blis, not $(BLAS))
+endif
+LIBS := $(BLAS_LIBS) -lm -lpthread
+
+BUILD := build/$(BLAS)
+SRCS  := $(sort $(wildcard src/*.c))
+OBJS_F32 := $(patsubst src/%.c,$(BUILD)/f32/%.o,$(SRCS))
+OBJS_F64 := $(patsubst src/%.c,$(BUILD)/f64/%.o,$(SRCS))
+HDRS  := include/seqcls.h src/internal.h
+
+SONAME   := libseqcls.so.$(MAJOR)
+SHARED   := lib/libseqcls.so.$(VERSION)
+STATIC   := lib/libseqcls.a
+STATIC64 := $(BUILD)/libseqcls_f64.a
+STAMP    := lib/.blas-$(BLAS)
+
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+TEST_SRCS_F32 := $(filter-out tests/test_grad%.c,$(sort $(wildcard tests/test_*.c)))
+TEST_SRCS_F64 := $(sort $(wildcard tests/test_grad*.c))
+TEST_RUN_F32 := $(BUILD)/tests/run_f32
+TEST_RUN_F64 := $(BUILD)/tests/run_f64
+PYTHON ?= /usr/bin/python3
+
+EXAMPLES := $(BUILD)/examples/presence
+
+.PHONY: all check check-run check-valgrind demo install uninstall clean deps FORCE
+
+all: $(SHARED) $(STATIC) pkgconfig/seqcls.pc
+
+# A library built against the other BLAS must be relinked.
+$(STAMP):
+	@mkdir -p lib
+	@rm -f lib/.blas-*
+	@touch $@
+
+$(BUILD)/f32/%.o: src/%.c $(HDRS) | $(BUILD)/f32
+	$(CC) $(CFLAGS_COMMON) $(BLAS_CFLAGS) -fPIC $(CFLAGS) -c $< -o $@
+
+$(BUILD)/f64/%.o: src/%.c $(HDRS) | $(BUILD)/f64
+	$(CC) $(CFLAGS_COMMON) $(BLAS_CFLAGS) -DSEQCLS_REAL_DOUBLE $(CFLAGS) -c $< -o $@
+
+$(BUILD)/f32 $(BUILD)/f64 $(BUILD)/tests $(BUILD)/examples:
+	@mkdir -p $@
+
+$(SHARED): $(OBJS_F32) src/libseqcls.map $(STAMP)
+	@mkdir -p lib
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/libseqcls.map \
+	    -Wl,--no-undefined $(LDFLAGS) -o $@ $(OBJS_F32) $(LIBS)
+	ln -sf libseqcls.so.$(VERSION) lib/$(SONAME)
+	ln -sf $(SONAME) lib/libseqcls.so
+
+# Internal symbols are made local in the static archive too, so they can
+# never clash with a program's own names.
+$(STATIC): $(OBJS_F32) $(STAMP)
+	@mkdir -p lib
+	ld -r -o $(BUILD)/seqcls_all.o $(OBJS_F32)
+	objcopy --localize-hidden $(BUILD)/seqcls_all.o
+	rm -f $@
+	ar rcs $@ $(BUILD)/seqcls_all.o
+
+$(STATIC64): $(OBJS_F64)
+	rm -f $@
+	ar rcs $@ $(OBJS_F64)
+
+pkgconfig/seqcls.pc: pkgconfig/seqcls.pc.in Makefile FORCE
+	@sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR_INSTALL)|' \
+	     -e 's|@VERSION@|$(VERSION)|' -e 's|@BLAS_LIBS@|$(BLAS_LIBS)|' $< > $@.tmp
+	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
+
+# ---- tests ----
+
+TEST_CFLAGS := $(WARN) $(OPT) -g -Iinclude -Itests $(CHECK_CFLAGS)
+
+$(TEST_RUN_F32): tests/check_main.c $(TEST_SRCS_F32) tests/testutil.h $(SHARED) | $(BUILD)/tests
+	$(CC) $(TEST_CFLAGS) $(CFLAGS) -o $@ tests/check_main.c $(TEST_SRCS_F32) \
+	    -Llib -lseqcls -Wl,-rpath,$(abspath lib) $(CHECK_LIBS) -lm -lpthread
+
+$(TEST_RUN_F64): tests/check_main.c $(TEST_SRCS_F64) tests/testutil.h $(STATIC64) | $(BUILD)/tests
+	$(CC) $(TEST_CFLAGS) -DSEQCLS_REAL_DOUBLE -DSEQCLS_GRAD_SUITES $(CFLAGS) -o $@ \
+	    tests/check_main.c $(TEST_SRCS_F64) $(STATIC64) $(CHECK_LIBS) $(LIBS)
+
+deps:
+	@sh tools/ensure-deps.sh
+
+# Dependencies first, in a separate make, so that flags found with
+# pkg-config are read after the packages exist.
+check: deps
+	@$(MAKE) --no-print-directory check-run
+
+check-run: all $(TEST_RUN_F32) $(TEST_RUN_F64) $(EXAMPLES)
+	$(TEST_RUN_F32)
+	$(TEST_RUN_F64)
+
+check-valgrind: all $(TEST_RUN_F32) $(TEST_RUN_F64)
+	CK_FORK=no valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite,indirect $(TEST_RUN_F32)
+	CK_FORK=no valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite,indirect $(TEST_RUN_F64)
+
+# ---- examples and the demo ----
+
+$(BUILD)/examples/%: examples/%.c $(SHARED) | $(BUILD)/examples
+	$(CC) $(WARN) $(OPT) -Iinclude $(CFLAGS) -o $@ $< -Llib -lseqcls \
+	    -Wl,-rpath,$(abspath lib) -lm
+
+demo: deps
+	@$(MAKE) --no-print-directory all $(EXAMPLES)
+	$(BUILD)/examples/presence
+
+# ---- install ----
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig
+	install -m 644 include/seqcls.h $(DESTDIR)$(PREFIX)/include/seqcls.h
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR_INSTALL)/
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR_INSTALL)/
+	ln -sf libseqcls.so.$(VERSION) $(DESTDIR)$(LIBDIR_INSTALL)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR_INSTALL)/libseqcls.so
+	install -m 644 pkgconfig/seqcls.pc $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig/seqcls.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/seqcls.h \
+	      $(DESTDIR)$(LIBDIR_INSTALL)/libseqcls.so.$(VERSION) \
+	      $(DESTDIR)$(LIBDIR_INSTALL)/$(SONAME) $(DESTDIR)$(LIBDIR_INSTALL)/libseqcls.so \
+	      $(DESTDIR)$(LIBDIR_INSTALL)/libseqcls.a \
+	      $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig/seqcls.pc
+
+clean:
+	rm -rf build lib pkgconfig/seqcls.pc

@@ -1,0 +1,413 @@
+/*
+ * seqcls.h -- public interface of the seqcls sequence-classifier library.
+ *
+ * seqcls trains and runs embedding -> (bi)LSTM/GRU -> attention/pooling ->
+ * dense -> output models on CPUs.  This header is the whole API and its
+ * reference: every call says what it does, who owns what, and which
+ * status codes it returns.
+ *
+ * Conventions (see docs/api.md):
+ *   - Every fallible call returns int: SEQCLS_OK (0) or a negative
+ *     SEQCLS_E_* code; seqcls_last_error() then holds a message naming the
+ *     argument and the problem.  The message is thread-local.
+ *   - Constructors take the out pointer first and set *out = NULL on
+ *     failure.  Every *_free accepts NULL.
+ *   - Getters return borrowed pointers that stay valid as long as their
+ *     parent object (and, where stated, until the next call on it).
+ *   - The library never prints, aborts or exits.
+ *
+ * Within major version 1 the ABI only grows: functions, constants and
+ * options are added, never renamed, renumbered or changed (docs/abi.md).
+ */
+#ifndef SEQCLS_H
+#define SEQCLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(SEQCLS_BUILDING)
+#define SEQCLS_API __declspec(dllexport)
+#elif defined(__GNUC__) && defined(SEQCLS_BUILDING)
+#define SEQCLS_API __attribute__((visibility("default")))
+#else
+#define SEQCLS_API
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Version                                                             */
+/* ------------------------------------------------------------------ */
+
+#define SEQCLS_VERSION_MAJOR 1
+#define SEQCLS_VERSION_MINOR 0
+#define SEQCLS_VERSION_PATCH 0
+#define SEQCLS_VERSION_STRING "1.0.0"
+#define SEQCLS_VERSION_NUMBER \
+    (SEQCLS_VERSION_MAJOR * 10000 + SEQCLS_VERSION_MINOR * 100 + SEQCLS_VERSION_PATCH)
+
+/** Version of the library actually linked: MAJOR*10000 + MINOR*100 + PATCH. */
+SEQCLS_API int seqcls_version(void);
+/** Version as a static string, e.g. "1.0.0". Never NULL. */
+SEQCLS_API const char *seqcls_version_string(void);
+
+/* ------------------------------------------------------------------ */
+/* Status codes and errors                                             */
+/* ------------------------------------------------------------------ */
+
+#define SEQCLS_OK             0
+#define SEQCLS_E_INVALID_ARG (-1)  /* NULL pointer, bad flag or option value */
+#define SEQCLS_E_NOMEM       (-2)  /* allocation failed or size absurd */
+#define SEQCLS_E_SHAPE       (-3)  /* tensor rank, dimension or dtype wrong */
+#define SEQCLS_E_RANGE       (-4)  /* token id, length, label or index out of range */
+#define SEQCLS_E_STATE       (-5)  /* call out of order (e.g. backward before forward) */
+#define SEQCLS_E_NUMERIC     (-6)  /* NaN or Inf in input, loss or gradients */
+#define SEQCLS_E_FORMAT      (-7)  /* model file corrupt, truncated or not a model */
+#define SEQCLS_E_VERSION     (-8)  /* model file from a newer format version */
+#define SEQCLS_E_IO          (-9)  /* file system error */
+#define SEQCLS_E_UNSUPPORTED (-10) /* valid request this build cannot do */
+
+/** Short static description of a status code. Never NULL. */
+SEQCLS_API const char *seqcls_strerror(int status);
+
+/**
+ * Message describing the last failure in the calling thread, e.g.
+ * "seqcls_forward: token id 12000 at [3,17] is outside [0, 10000)".
+ * Never NULL ("" when no error has occurred).  Valid until the next
+ * seqcls call in the same thread.
+ */
+SEQCLS_API const char *seqcls_last_error(void);
+
+/* ------------------------------------------------------------------ */
+/* Tensors                                                             */
+/* ------------------------------------------------------------------ */
+
+/** A dense row-major array of 1 to 8 dimensions. */
+typedef struct seqcls_tensor seqcls_tensor_t;
+
+#define SEQCLS_F32 1  /* float */
+#define SEQCLS_I32 2  /* int32_t */
+#define SEQCLS_MAX_DIMS 8
+
+/**
+ * Create a zero-filled tensor with 64-byte aligned storage that it owns.
+ * Dimensions must be >= 0 (0 gives an empty tensor).
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL out/shape, bad dtype or
+ *         ndim outside 1..8), SEQCLS_E_SHAPE (negative dimension),
+ *         SEQCLS_E_NOMEM (allocation failed or the size overflows).
+ */
+SEQCLS_API int seqcls_tensor_create(seqcls_tensor_t **out, int dtype, int ndim,
+                                    const int64_t *shape);
+
+/**
+ * Create a tensor that borrows `data` (not copied, not freed): the
+ * caller keeps `data` alive and unmoved for the tensor's lifetime.
+ * `data` needs only the natural alignment of the dtype.
+ * @return as seqcls_tensor_create; SEQCLS_E_INVALID_ARG if data is NULL
+ *         for a non-empty shape.
+ */
+SEQCLS_API int seqcls_tensor_wrap(seqcls_tensor_t **out, int dtype, int ndim,
+                                  const int64_t *shape, void *data);
+
+/** Free a tensor (and its storage if it owns it). NULL is allowed. */
+SEQCLS_API void seqcls_tensor_free(seqcls_tensor_t *t);
+/** Element storage, borrowed from the tensor; NULL if t is NULL. */
+SEQCLS_API void *seqcls_tensor_data(const seqcls_tensor_t *t);
+/** Number of dimensions; 0 if t is NULL. */
+SEQCLS_API int seqcls_tensor_ndim(const seqcls_tensor_t *t);
+/** Size of dimension `axis` (negative counts from the end); -1 if out of range or t NULL. */
+SEQCLS_API int64_t seqcls_tensor_dim(const seqcls_tensor_t *t, int axis);
+/** SEQCLS_F32 or SEQCLS_I32; 0 if t is NULL. */
+SEQCLS_API int seqcls_tensor_dtype(const seqcls_tensor_t *t);
+/** Total number of elements; 0 if t is NULL. */
+SEQCLS_API int64_t seqcls_tensor_numel(const seqcls_tensor_t *t);
+
+/* ------------------------------------------------------------------ */
+/* Models and layers                                                   */
+/* ------------------------------------------------------------------ */
+
+/** A model: an ordered list of layers with their parameters. */
+typedef struct seqcls_model seqcls_model_t;
+
+/* recurrent flags (seqcls_add_lstm / seqcls_add_gru) */
+#define SEQCLS_BIDIRECTIONAL     0x1u
+#define SEQCLS_RETURN_SEQUENCES  0x2u
+#define SEQCLS_MERGE_SUM         0x4u
+#define SEQCLS_GRU_RESET_BEFORE  0x8u
+
+/* attention kinds */
+#define SEQCLS_ATTN_BAHDANAU      1
+#define SEQCLS_ATTN_DOT           2
+#define SEQCLS_ATTN_GENERAL       3
+#define SEQCLS_ATTN_LEARNED_QUERY 4
+#define SEQCLS_ATTN_FEATURE_TIME  5
+
+/* pooling kinds */
+#define SEQCLS_POOL_LAST 1
+#define SEQCLS_POOL_MEAN 2
+#define SEQCLS_POOL_MAX  3
+
+/* activations */
+#define SEQCLS_ACT_NONE         0
+#define SEQCLS_ACT_RELU         1
+#define SEQCLS_ACT_TANH         2
+#define SEQCLS_ACT_SIGMOID      3
+#define SEQCLS_ACT_HARD_SIGMOID 4  /* clip(0.2x + 0.5, 0, 1), old Keras */
+
+/* layer options (seqcls_layer_set_int / seqcls_layer_set_float) */
+#define SEQCLS_OPT_FREEZE                1  /* int, embedding: 1 = no gradient, not updated */
+#define SEQCLS_OPT_RECURRENT_ACTIVATION  2  /* int, lstm/gru: SEQCLS_ACT_SIGMOID (default), _HARD_SIGMOID, _RELU */
+#define SEQCLS_OPT_INPUT_DROPOUT         3  /* float, lstm/gru: dropout rate on the inputs, [0, 1) */
+#define SEQCLS_OPT_BN_MOMENTUM           4  /* float, batch norm */
+#define SEQCLS_OPT_BN_EPSILON            5  /* float, batch norm */
+
+/**
+ * Create an empty model.  `seed` makes initialisation and dropout
+ * reproducible: the same seed and the same calls give the same numbers.
+ * Free with seqcls_model_free.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (out NULL), SEQCLS_E_NOMEM.
+ */
+SEQCLS_API int seqcls_model_create(seqcls_model_t **out, uint64_t seed);
+/** Free a model, its parameters and workspaces. NULL is allowed. */
+SEQCLS_API void seqcls_model_free(seqcls_model_t *m);
+/** Number of layers; 0 if m is NULL. */
+SEQCLS_API int seqcls_layer_count(const seqcls_model_t *m);
+
+/*
+ * Layer constructors.  Each appends a layer and, if `layer` is not NULL,
+ * stores its index there.  Parameters are initialised as PyTorch does
+ * (embedding N(0,1) with the padding row zero; dense U(-1/sqrt(in),
+ * 1/sqrt(in)) for weight and bias).  All return SEQCLS_OK,
+ * SEQCLS_E_INVALID_ARG (NULL model, size < 1, unknown kind),
+ * SEQCLS_E_STATE (the layer cannot follow the previous one, e.g. a dense
+ * layer after the output, an embedding that is not first) or
+ * SEQCLS_E_NOMEM.
+ */
+
+/**
+ * Token embedding; must be the first layer.  Input: I32 ids [B, T].
+ * Output: sequence [B, T, dim].  `padding_idx` in [0, vocab) names a row
+ * that stays zero and gets no gradient, or -1 for none.  Ids must lie in
+ * [0, vocab) at valid steps; steps at t >= lengths[b] are ignored.
+ */
+SEQCLS_API int seqcls_add_embedding(seqcls_model_t *m, int vocab, int dim,
+                                    int padding_idx, int *layer);
+
+/**
+ * Copy `rows` pretrained rows of `dim` floats into the embedding of layer
+ * `layer`, starting at row `first_row`.  The padding row, if any, is kept
+ * zero.  Combine with SEQCLS_OPT_FREEZE to keep them fixed.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL, not an embedding),
+ *         SEQCLS_E_RANGE (rows outside the vocabulary), SEQCLS_E_SHAPE
+ *         (dim differs), SEQCLS_E_NUMERIC (NaN/Inf in data).
+ */
+SEQCLS_API int seqcls_embedding_set_rows(seqcls_model_t *m, int layer, int first_row,
+                                         int rows, int dim, const float *data);
+
+/** Float-sequence input; must be the first layer. Input: F32 [B, T, features]. */
+SEQCLS_API int seqcls_add_input(seqcls_model_t *m, int features, int *layer);
+
+/**
+ * LSTM layer over the sequence produced by the previous layer.  Flags:
+ * SEQCLS_BIDIRECTIONAL (merge by concatenation, or by sum with
+ * SEQCLS_MERGE_SUM), SEQCLS_RETURN_SEQUENCES (output the sequence; without
+ * it the output is the vector of final states, forward last and backward
+ * first concatenated).  Parameters use PyTorch's names and layouts.
+ */
+SEQCLS_API int seqcls_add_lstm(seqcls_model_t *m, int hidden, unsigned flags, int *layer);
+/** GRU layer; as seqcls_add_lstm, plus SEQCLS_GRU_RESET_BEFORE (Keras reset_after=False). */
+SEQCLS_API int seqcls_add_gru(seqcls_model_t *m, int hidden, unsigned flags, int *layer);
+
+/**
+ * Pooling over the valid steps of a sequence: SEQCLS_POOL_LAST (step
+ * lengths[b]-1), SEQCLS_POOL_MEAN, SEQCLS_POOL_MAX.  Output: vector
+ * [B, F]; a row of length 0 gives zeros.
+ */
+SEQCLS_API int seqcls_add_pooling(seqcls_model_t *m, int kind, int *layer);
+
+/**
+ * Dense layer y = act(x W^T + b), W [units, in] (PyTorch nn.Linear
+ * layout).  On a vector it gives a vector; on a sequence it is applied
+ * at every valid step (time-distributed) and padding steps output zero.
+ * `activation` is one of SEQCLS_ACT_*.
+ */
+SEQCLS_API int seqcls_add_dense(seqcls_model_t *m, int units, int activation, int *layer);
+
+/**
+ * Inverted dropout with drop probability `rate` in [0, 1): active only
+ * when training, identity otherwise.
+ */
+SEQCLS_API int seqcls_add_dropout(seqcls_model_t *m, float rate, int *layer);
+
+/**
+ * The output layer, last: a dense layer to `classes` logits on a vector.
+ * classes = 1: sigmoid + binary cross-entropy; classes >= 2: softmax +
+ * cross-entropy.  Both losses are computed from the logits, stably.
+ */
+SEQCLS_API int seqcls_add_output(seqcls_model_t *m, int classes, int *layer);
+
+/**
+ * Set an integer or float option (SEQCLS_OPT_*) on layer `layer`.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (option not for this layer
+ *         kind, or value out of range), SEQCLS_E_RANGE (no such layer).
+ */
+SEQCLS_API int seqcls_layer_set_int(seqcls_model_t *m, int layer, int option, int value);
+SEQCLS_API int seqcls_layer_set_float(seqcls_model_t *m, int layer, int option, float value);
+
+/* ------------------------------------------------------------------ */
+/* Parameters                                                          */
+/* ------------------------------------------------------------------ */
+
+/** Number of parameter tensors; 0 if m is NULL. */
+SEQCLS_API int seqcls_param_count(const seqcls_model_t *m);
+/**
+ * Name of parameter i, "<layer>.<kind>.<name>", e.g. "0.embedding.weight",
+ * "1.lstm.weight_ih_l0_reverse", "3.dense.bias".  Borrowed, valid while
+ * the model lives; NULL if i is out of range.
+ */
+SEQCLS_API const char *seqcls_param_name(const seqcls_model_t *m, int i);
+/**
+ * Borrow parameter i's value and gradient tensors (either out pointer may
+ * be NULL).  Both live as long as the model.  Writing into the value
+ * changes the model (that is how weights are imported).
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG, SEQCLS_E_RANGE.
+ */
+SEQCLS_API int seqcls_param(seqcls_model_t *m, int i, seqcls_tensor_t **value,
+                            seqcls_tensor_t **grad);
+/** Index of the parameter with this exact name, or -1. */
+SEQCLS_API int seqcls_param_find(const seqcls_model_t *m, const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Forward and backward                                                */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Run the model on a batch.  `input` is I32 ids [B, T] after an
+ * embedding, F32 [B, T, F] after an input layer.  `lengths` holds B
+ * values in [0, T], or is NULL for all T.  `logits`, if not NULL, must be
+ * F32 [B, C] and receives the output layer's logits.  `training` != 0
+ * enables dropout and keeps what seqcls_backward needs.
+ * Not thread-safe on one model (use seqcls_predict for that).
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG, SEQCLS_E_STATE (model has no
+ *         output layer), SEQCLS_E_SHAPE, SEQCLS_E_RANGE (token id or
+ *         length), SEQCLS_E_NUMERIC (NaN/Inf in a float input),
+ *         SEQCLS_E_NOMEM.  On error `logits` is left unchanged.
+ */
+SEQCLS_API int seqcls_forward(seqcls_model_t *m, const seqcls_tensor_t *input,
+                              const int32_t *lengths, seqcls_tensor_t *logits, int training);
+
+/**
+ * Back-propagate `dlogits` (F32 [B, C], the gradient of your loss with
+ * respect to the logits of the last training forward) and add the
+ * parameter gradients into the gradient tensors (they accumulate, as in
+ * PyTorch; see seqcls_zero_grad).
+ * @return SEQCLS_OK, SEQCLS_E_STATE (no training forward before),
+ *         SEQCLS_E_SHAPE, SEQCLS_E_NUMERIC (NaN/Inf in dlogits),
+ *         SEQCLS_E_INVALID_ARG, SEQCLS_E_NOMEM.
+ */
+SEQCLS_API int seqcls_backward(seqcls_model_t *m, const seqcls_tensor_t *dlogits);
+
+/**
+ * Compute the built-in loss of the last training forward against
+ * `labels` (I32 [B]: class indices, 0/1 when C = 1), averaged over the
+ * batch, store it in *loss (may be NULL), and back-propagate it.
+ * @return as seqcls_backward, plus SEQCLS_E_RANGE (label outside the
+ *         classes) and SEQCLS_E_NUMERIC (loss is not finite).
+ */
+SEQCLS_API int seqcls_loss_backward(seqcls_model_t *m, const seqcls_tensor_t *labels,
+                                    float *loss);
+
+/**
+ * Gradient of the last backward with respect to a float input (F32
+ * [B, T, F], zero at padding steps), borrowed and valid until the next
+ * forward.  Only for models that start with seqcls_add_input.
+ * @return SEQCLS_OK, SEQCLS_E_STATE (no backward yet, or ids input).
+ */
+SEQCLS_API int seqcls_input_grad(seqcls_model_t *m, seqcls_tensor_t **grad);
+
+/** Set every parameter gradient to zero. @return SEQCLS_OK, SEQCLS_E_INVALID_ARG. */
+SEQCLS_API int seqcls_zero_grad(seqcls_model_t *m);
+
+/**
+ * Attention weights [B, T] of the last forward of attention layer
+ * `layer` (-1 = the last attention layer), borrowed until the next forward.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG, SEQCLS_E_RANGE (no such
+ *         attention layer), SEQCLS_E_STATE (no forward yet).
+ */
+SEQCLS_API int seqcls_attention_weights(seqcls_model_t *m, int layer, seqcls_tensor_t **weights);
+
+/**
+ * Run the model for inference (dropout off) and write class
+ * probabilities into `probs` (F32 [B, C]; sigmoid when C = 1, softmax
+ * otherwise).  `attention`, if not NULL, must be F32 [B, T] and receives
+ * the weights of the last attention layer.  Safe to call from many
+ * threads at once on the same model, as long as nothing modifies it.
+ * @return as seqcls_forward.
+ */
+SEQCLS_API int seqcls_predict(const seqcls_model_t *m, const seqcls_tensor_t *input,
+                              const int32_t *lengths, seqcls_tensor_t *probs,
+                              seqcls_tensor_t *attention);
+
+/* ------------------------------------------------------------------ */
+/* Threads                                                             */
+/* ------------------------------------------------------------------ */
+
+/** Process-wide thread count for seqcls and its BLAS; 0 = one per core. */
+SEQCLS_API int seqcls_set_num_threads(int n);
+/** The thread count in effect (>= 1). */
+SEQCLS_API int seqcls_get_num_threads(void);
+
+/* ------------------------------------------------------------------ */
+/* Optimisers                                                          */
+/* ------------------------------------------------------------------ */
+
+typedef struct seqcls_optimizer seqcls_optimizer_t;
+
+#define SEQCLS_OPTIM_ADAM    1  /* Adam with L2 weight decay, as torch.optim.Adam */
+#define SEQCLS_OPTIM_SGD     2  /* SGD with optional momentum, as torch.optim.SGD */
+#define SEQCLS_OPTIM_RMSPROP 3  /* RMSprop, as torch.optim.RMSprop */
+#define SEQCLS_OPTIM_ADAMW   4  /* Adam with decoupled weight decay, as torch.optim.AdamW */
+
+/* optimiser options (seqcls_optimizer_set_float); defaults are PyTorch's */
+#define SEQCLS_OPTIM_LR           1  /* learning rate */
+#define SEQCLS_OPTIM_BETA1        2  /* Adam: 0.9 */
+#define SEQCLS_OPTIM_BETA2        3  /* Adam: 0.999 */
+#define SEQCLS_OPTIM_EPS          4  /* Adam 1e-8, RMSprop 1e-8 */
+#define SEQCLS_OPTIM_WEIGHT_DECAY 5  /* 0 (AdamW: 0.01) */
+#define SEQCLS_OPTIM_MOMENTUM     6  /* SGD, RMSprop: 0 */
+#define SEQCLS_OPTIM_RHO          7  /* RMSprop smoothing (PyTorch alpha): 0.99 */
+#define SEQCLS_OPTIM_CLIPNORM     8  /* 0 = off; else scale all gradients so their global L2 norm is at most this */
+#define SEQCLS_OPTIM_CLIPVALUE    9  /* 0 = off; else clip each gradient element to [-v, v] */
+
+/**
+ * Create an optimiser of `kind` with learning rate `lr` (> 0).  Its
+ * state is created on the first step for the model it is used with; use
+ * one optimiser per model.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG, SEQCLS_E_NOMEM.
+ */
+SEQCLS_API int seqcls_optimizer_create(seqcls_optimizer_t **out, int kind, float lr);
+/** Set an option (SEQCLS_OPTIM_*). @return SEQCLS_OK or SEQCLS_E_INVALID_ARG (unknown option, value out of range). */
+SEQCLS_API int seqcls_optimizer_set_float(seqcls_optimizer_t *o, int option, float value);
+/**
+ * Update every trainable parameter of `m` from its gradient (clipping
+ * first if asked).  Gradients are left as they are (call seqcls_zero_grad).
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG, SEQCLS_E_STATE (used with a
+ *         different model than before), SEQCLS_E_NUMERIC (a gradient is
+ *         NaN/Inf: nothing is updated), SEQCLS_E_NOMEM.
+ */
+SEQCLS_API int seqcls_optimizer_step(seqcls_optimizer_t *o, seqcls_model_t *m);
+/** Number of steps taken. */
+SEQCLS_API int64_t seqcls_optimizer_steps(const seqcls_optimizer_t *o);
+/** Free an optimiser. NULL is allowed. */
+SEQCLS_API void seqcls_optimizer_free(seqcls_optimizer_t *o);
+
+/** Free memory the library returned to the caller (e.g. a saved buffer). */
+SEQCLS_API void seqcls_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SEQCLS_H */

@@ -1,0 +1,157 @@
+/*
+ * embedding.c -- token ids [B, T] to vectors [B, T, dim].
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+static int embedding_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
+                             const run_ctx_t *ctx)
+{
+    const int B = in->B, T = in->T, D = L->units;
+    const real *W = L->w[0];
+    real *y;
+    int b, t;
+
+    /* Validate every id first so that nothing is written on error. */
+    for (b = 0; b < B; b++)
+        for (t = 0; t < in->len[b]; t++) {
+            int32_t id = in->ids[(size_t)b * T + t];
+            if (id < 0 || id >= L->vocab)
+                return seqcls__fail(SEQCLS_E_RANGE,
+                                    "%s: token id %d at [%d, %d] is outside [0, %d)", ctx->func,
+                                    (int)id, b, t, L->vocab);
+        }
+    y = ws_get(ws, WS_OUT, seqcls__mul((size_t)B * T, (size_t)D * sizeof(real)));
+    if (!y)
+        return SEQCLS_E_NOMEM;
+    for (b = 0; b < B; b++)
+        for (t = 0; t < T; t++) {
+            real *row = y + ((size_t)b * T + t) * D;
+            if (t < in->len[b])
+                memcpy(row, W + (size_t)in->ids[(size_t)b * T + t] * D, (size_t)D * sizeof(real));
+            else
+                memset(row, 0, (size_t)D * sizeof(real));
+        }
+    out->kind = VAL_SEQ;
+    out->B = B;
+    out->T = T;
+    out->F = D;
+    out->x = y;
+    out->len = in->len;
+    return SEQCLS_OK;
+}
+
+static int embedding_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
+                              const value_t *dout, value_t *din, const run_ctx_t *ctx)
+{
+    const int T = in->T, D = L->units;
+    real *G = L->g[0];
+    int b, t, k;
+    (void)ws;
+    (void)out;
+    (void)ctx;
+    din->x = NULL;   /* ids have no gradient */
+    if (L->frozen)
+        return SEQCLS_OK;
+    for (b = 0; b < in->B; b++)
+        for (t = 0; t < in->len[b]; t++) {
+            int32_t id = in->ids[(size_t)b * T + t];
+            const real *d = dout->x + ((size_t)b * T + t) * D;
+            real *g = G + (size_t)id * D;
+            if (id == L->padding_idx)
+                continue;
+            for (k = 0; k < D; k++)
+                g[k] += d[k];
+        }
+    return SEQCLS_OK;
+}
+
+static int embedding_set_int(layer_t *L, int option, int value)
+{
+    if (option != SEQCLS_OPT_FREEZE)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG,
+                            "seqcls_layer_set_int: option %d does not apply to an embedding", option);
+    if (value != 0 && value != 1)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG,
+                            "seqcls_layer_set_int: SEQCLS_OPT_FREEZE takes 0 or 1, not %d", value);
+    L->frozen = value;
+    return SEQCLS_OK;
+}
+
+const layer_ops_t seqcls__embedding_ops = {
+    LAYER_EMBEDDING, "embedding", embedding_forward, embedding_backward,
+    embedding_set_int, NULL, NULL,
+};
+
+/* Embedding tables above this many elements are refused before allocating. */
+#define MAX_TABLE ((int64_t)1 << 34)
+
+int seqcls_add_embedding(seqcls_model_t *m, int vocab, int dim, int padding_idx, int *layer)
+{
+    const char *func = "seqcls_add_embedding";
+    layer_t *L;
+    int64_t shape[2];
+    size_t i;
+    int rc;
+
+    if (m && (vocab < 1 || dim < 1))
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: vocab (%d) and dim (%d) must be >= 1", func,
+                            vocab, dim);
+    if (m && (padding_idx < -1 || padding_idx >= vocab))
+        return seqcls__fail(SEQCLS_E_INVALID_ARG,
+                            "%s: padding_idx %d is outside [-1, %d)", func, padding_idx, vocab);
+    if (m && (int64_t)vocab * dim > MAX_TABLE)
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: a %d x %d table is too large", func, vocab, dim);
+    rc = model_begin_layer(m, func, &seqcls__embedding_ops, 0, &L);
+    if (rc)
+        return rc;
+    L->vocab = vocab;
+    L->units = dim;
+    L->padding_idx = padding_idx;
+    L->out_kind = VAL_SEQ;
+    L->out_F = dim;
+    shape[0] = vocab;
+    shape[1] = dim;
+    rc = model_add_param(m, L, "weight", 2, shape, 1);
+    if (rc == SEQCLS_OK) {
+        for (i = 0; i < L->wn[0]; i++)
+            L->w[0][i] = (real)rng_normal(&m->rng);
+        if (padding_idx >= 0)
+            memset(L->w[0] + (size_t)padding_idx * dim, 0, (size_t)dim * sizeof(real));
+    }
+    return model_commit_layer(m, L, rc, layer);
+}
+
+int seqcls_embedding_set_rows(seqcls_model_t *m, int layer, int first_row, int rows, int dim,
+                              const float *data)
+{
+    const char *func = "seqcls_embedding_set_rows";
+    layer_t *L;
+    int r, k;
+    seqcls__clear_error();
+    if (!m || !data)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func, m ? "data" : "model");
+    if (layer < 0 || layer >= m->nlayers || m->layers[layer]->ops->kind != LAYER_EMBEDDING)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: layer %d is not an embedding", func, layer);
+    L = m->layers[layer];
+    if (dim != L->units)
+        return seqcls__fail(SEQCLS_E_SHAPE, "%s: dim %d differs from the embedding's %d", func, dim,
+                            L->units);
+    if (first_row < 0 || rows < 0 || rows > L->vocab - first_row)
+        return seqcls__fail(SEQCLS_E_RANGE, "%s: rows [%d, %d + %d) are outside [0, %d)", func,
+                            first_row, first_row, rows, L->vocab);
+    for (r = 0; r < rows; r++)
+        for (k = 0; k < dim; k++)
+            if (!isfinite(data[(size_t)r * dim + k]))
+                return seqcls__fail(SEQCLS_E_NUMERIC, "%s: data[%d][%d] is not finite", func, r, k);
+    for (r = 0; r < rows; r++) {
+        real *dst = L->w[0] + (size_t)(first_row + r) * dim;
+        if (first_row + r == L->padding_idx)
+            continue;   /* the padding row stays zero */
+        for (k = 0; k < dim; k++)
+            dst[k] = (real)data[(size_t)r * dim + k];
+    }
+    return SEQCLS_OK;
+}

@@ -1,0 +1,49 @@
+/*
+ * input.c -- float sequences [B, T, F] enter the model here.
+ *
+ * The input is passed on without a copy; model.c has already checked its
+ * shape and that its valid steps are finite.
+ */
+#include "internal.h"
+
+static int input_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
+                         const run_ctx_t *ctx)
+{
+    (void)L;
+    (void)ws;
+    (void)ctx;
+    *out = *in;
+    return SEQCLS_OK;
+}
+
+static int input_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
+                          const value_t *dout, value_t *din, const run_ctx_t *ctx)
+{
+    (void)L;
+    (void)ws;
+    (void)in;
+    (void)out;
+    (void)ctx;
+    *din = *dout;    /* the gradient reaching the input, kept for seqcls_input_grad */
+    return SEQCLS_OK;
+}
+
+const layer_ops_t seqcls__input_ops = {
+    LAYER_INPUT, "input", input_forward, input_backward, NULL, NULL, NULL,
+};
+
+int seqcls_add_input(seqcls_model_t *m, int features, int *layer)
+{
+    layer_t *L;
+    int rc;
+    if (m && features < 1)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_add_input: features (%d) must be >= 1",
+                            features);
+    rc = model_begin_layer(m, "seqcls_add_input", &seqcls__input_ops, 0, &L);
+    if (rc)
+        return rc;
+    L->units = features;
+    L->out_kind = VAL_SEQ;
+    L->out_F = features;
+    return model_commit_layer(m, L, SEQCLS_OK, layer);
+}

@@ -1,0 +1,293 @@
+/*
+ * internal.h -- definitions shared by the library's source files.  Not
+ * installed; nothing here is part of the ABI.
+ */
+#ifndef SEQCLS_INTERNAL_H
+#define SEQCLS_INTERNAL_H
+
+#define SEQCLS_BUILDING 1
+#include "seqcls.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The element type of SEQCLS_F32 tensors.  The library is built a second
+ * time with SEQCLS_REAL_DOUBLE for the gradient-check tests, so that
+ * finite differences are tight; that build is never installed.
+ */
+#ifdef SEQCLS_REAL_DOUBLE
+typedef double real;
+#else
+typedef float real;
+#endif
+
+#define SEQCLS_ALIGN 64
+
+/* ---- errors (error.c) ---- */
+
+/* Record a message for seqcls_last_error() and return `status`. */
+int seqcls__fail(int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void seqcls__clear_error(void);
+
+/* ---- memory (alloc.c): every allocation of the library goes here ---- */
+
+void *seqcls__alloc(size_t bytes);            /* 64-byte aligned, uninitialised */
+void *seqcls__calloc(size_t n, size_t size);  /* 64-byte aligned, zeroed; overflow-checked */
+void seqcls__dealloc(void *p);
+/* n * size, or SIZE_MAX on overflow. */
+size_t seqcls__mul(size_t n, size_t size);
+
+/* ---- tensors (tensor.c) ---- */
+
+struct seqcls_tensor {
+    int dtype;
+    int ndim;
+    int64_t shape[SEQCLS_MAX_DIMS];
+    size_t numel;
+    void *data;
+    int owns;
+};
+
+/* Create an owned real tensor; NULL on allocation failure. */
+seqcls_tensor_t *seqcls__tensor_new(int ndim, const int64_t *shape);
+/* Check dtype and exact shape; a dimension of -1 matches anything. */
+int seqcls__tensor_check(const seqcls_tensor_t *t, const char *func, const char *what,
+                         int dtype, int ndim, const int64_t *shape);
+
+/* ---- random numbers (rng.c): xoshiro256**, seeded with splitmix64 ---- */
+
+typedef struct { uint64_t s[4]; } rng_t;
+
+void rng_seed(rng_t *r, uint64_t seed);
+uint64_t rng_next(rng_t *r);
+double rng_uniform(rng_t *r);                   /* [0, 1) */
+double rng_normal(rng_t *r);                    /* N(0, 1) */
+void rng_fill_uniform(rng_t *r, real *x, size_t n, double lo, double hi);
+
+/* ---- BLAS (blas.c): the only file that calls cblas_* ---- */
+
+/* Row-major C = alpha * op(A) op(B) + beta * C, op(A) [M,K], op(B) [K,N]. */
+void blas_gemm(int trans_a, int trans_b, int M, int N, int K, real alpha,
+               const real *A, int lda, const real *B, int ldb, real beta,
+               real *C, int ldc);
+void blas_set_threads(int n);
+const char *blas_name(void);
+
+/* ---- elementwise math (activation.c) ---- */
+
+void act_forward(int act, real *y, size_t n);            /* in place */
+/* dx *= act'(.) given the activation's output y (all SEQCLS_ACT_* allow it). */
+void act_backward(int act, const real *y, real *dx, size_t n);
+real act_sigmoid(real x);
+
+/* ---- values flowing between layers ---- */
+
+enum { VAL_IDS = 1, VAL_SEQ = 2, VAL_VEC = 3 };
+
+/*
+ * A batch of sequences [B, T, F] with per-row lengths, or of vectors
+ * [B, F] (T = 1).  Gradients use the same struct.  A recurrent layer that
+ * returns sequences also exposes its final states (`fin`, [B, fin_F]) so
+ * an attention layer can use them as its query; the gradient of the query
+ * comes back through `fin` of the gradient value.
+ */
+typedef struct {
+    int kind;
+    int B, T, F;
+    real *x;
+    const int32_t *ids;     /* VAL_IDS only */
+    const int32_t *len;     /* [B], each in [0, T]; never NULL for sequences */
+    real *fin;              /* optional final states [B, fin_F] */
+    int fin_F;
+} value_t;
+
+/* ---- workspaces ---- */
+
+/*
+ * Per-layer scratch memory owned by one run of the model (the training
+ * run, or one seqcls_predict call).  Slots are grown, never shrunk, so
+ * buffers are reused across calls of the same or smaller shape.
+ */
+#define WS_SLOTS 16
+typedef struct {
+    void *buf[WS_SLOTS];
+    size_t cap[WS_SLOTS];
+} workspace_t;
+
+/* Slot `slot` with room for `bytes` (64-byte aligned, contents kept only if
+ * it did not grow); NULL with an error recorded on allocation failure. */
+void *ws_get(workspace_t *ws, int slot, size_t bytes);
+/* As ws_get, zero-filled. */
+void *ws_zero(workspace_t *ws, int slot, size_t bytes);
+void ws_free(workspace_t *ws);
+
+/* ---- layers ---- */
+
+enum {
+    LAYER_EMBEDDING = 1,
+    LAYER_INPUT = 2,
+    LAYER_LSTM = 3,
+    LAYER_GRU = 4,
+    LAYER_ATTENTION = 5,
+    LAYER_POOLING = 6,
+    LAYER_DENSE = 7,
+    LAYER_DROPOUT = 8,
+    LAYER_BATCHNORM = 9,
+    LAYER_OUTPUT = 10
+};
+
+#define LAYER_MAX_PARAMS 16
+
+typedef struct layer layer_t;
+
+/* What a forward or backward call may need besides its values. */
+typedef struct {
+    int training;
+    rng_t *rng;              /* dropout; NULL when not training */
+    const char *func;        /* public entry point, for error messages */
+} run_ctx_t;
+
+/* Workspace slots every layer uses the same way; 3.. are the layer's own. */
+enum { WS_OUT = 0, WS_DIN = 1, WS_DFIN = 2, WS_PRIVATE = 3 };
+
+typedef struct {
+    int kind;
+    const char *name;        /* used in parameter names: "lstm", "dense", ... */
+    /* Compute `out` from `in`; output buffers come from `ws`. */
+    int (*forward)(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
+                   const run_ctx_t *ctx);
+    /* Given d(out), add parameter gradients into L's grads and fill d(in)
+     * (`din->x` may be set to NULL when the input needs no gradient). */
+    int (*backward)(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
+                    const value_t *dout, value_t *din, const run_ctx_t *ctx);
+    /* Options; NULL = the layer has none. */
+    int (*set_int)(layer_t *L, int option, int value);
+    int (*set_float)(layer_t *L, int option, float value);
+    /* Attention weights [B, T] of the last forward in ws, or NULL. */
+    const real *(*attention)(const layer_t *L, workspace_t *ws);
+} layer_ops_t;
+
+struct layer {
+    const layer_ops_t *ops;
+    int index;
+    int in_kind, in_F;       /* what it consumes */
+    int out_kind, out_F;     /* what it produces */
+    int out_fin_F;           /* width of final states exposed with a sequence, or 0 */
+
+    /* configuration, as given to the constructor and the options */
+    int units;               /* dense/output units, recurrent hidden, attention units */
+    int vocab, padding_idx;  /* embedding */
+    int activation;          /* dense */
+    int kind_arg;            /* pooling or attention kind */
+    unsigned flags;          /* recurrent flags */
+    int frozen;              /* embedding */
+    int rec_activation;      /* lstm/gru */
+    float rate;              /* dropout rate, or recurrent input dropout */
+    float bn_momentum, bn_eps;
+
+    /* parameters: indices into the model's parameter table */
+    int p0, np;
+    real *w[LAYER_MAX_PARAMS];   /* values */
+    real *g[LAYER_MAX_PARAMS];   /* gradients */
+    size_t wn[LAYER_MAX_PARAMS]; /* element counts */
+};
+
+/* ---- the model (model.c) ---- */
+
+typedef struct {
+    char name[64];
+    seqcls_tensor_t *value;
+    seqcls_tensor_t *grad;
+    int layer;
+    int trainable;
+} param_t;
+
+/* Activations of one pass through the model. */
+typedef struct {
+    int nlayers;
+    workspace_t *ws;         /* [nlayers] */
+    value_t *vals;           /* [nlayers + 1]: vals[0] is the input */
+    int32_t *len;            /* [B] lengths, owned */
+    int len_cap;
+} run_t;
+
+struct seqcls_model {
+    layer_t **layers;
+    int nlayers, layers_cap;
+    param_t *params;
+    int nparams, params_cap;
+    uint64_t seed;
+    rng_t rng;               /* initialisation, then dropout */
+
+    run_t train;             /* the forward/backward run */
+    int state;               /* STATE_* below */
+    int B, T;
+    workspace_t model_ws;    /* dlogits, input gradient */
+    value_t input_grad;
+};
+
+enum { STATE_NONE = 0, STATE_FORWARD = 1, STATE_TRAIN_FORWARD = 2, STATE_BACKWARD = 3 };
+
+/*
+ * Called by each seqcls_add_*: check the model can take a layer
+ * consuming `in_kinds` (a mask of 1 << VAL_*), allocate it, fill in_kind
+ * and in_F from the previous layer, append it.  The caller then sets the
+ * output, adds parameters, and calls model_commit_layer.
+ */
+int model_begin_layer(seqcls_model_t *m, const char *func, const layer_ops_t *ops,
+                      unsigned in_kinds, layer_t **out);
+/* Add a zero-filled parameter to the layer being built. */
+int model_add_param(seqcls_model_t *m, layer_t *L, const char *name, int ndim,
+                    const int64_t *shape, int trainable);
+/* Finish (status OK) or discard (status != OK) the layer being built. */
+int model_commit_layer(seqcls_model_t *m, layer_t *L, int status, int *index_out);
+
+/* Run forward through all layers. */
+int model_run_forward(const seqcls_model_t *m, run_t *run, const seqcls_tensor_t *input,
+                      const int32_t *lengths, int training, rng_t *rng, const char *func);
+void run_free(run_t *run);
+/* Check a training forward exists; back-propagate d(logits) [B, C]. */
+int model_check_backward(seqcls_model_t *m, const char *func);
+int model_backward(seqcls_model_t *m, real *dlogits, const char *func);
+
+/* Class probabilities from logits: sigmoid when C = 1, softmax otherwise (loss.c). */
+void loss_probabilities(const real *logits, real *probs, int B, int C);
+
+/* Layer constructors' ops tables, one per layer file. */
+extern const layer_ops_t seqcls__embedding_ops;
+extern const layer_ops_t seqcls__input_ops;
+extern const layer_ops_t seqcls__dense_ops;
+extern const layer_ops_t seqcls__dropout_ops;
+extern const layer_ops_t seqcls__pooling_ops;
+extern const layer_ops_t seqcls__output_ops;
+
+/* Dense forward/backward, shared by the dense and output layers (dense.c). */
+int dense_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
+                  const run_ctx_t *ctx);
+int dense_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
+                   const value_t *dout, value_t *din, const run_ctx_t *ctx);
+/* Fill a dense weight [units, in] and bias [units] as torch.nn.Linear does. */
+void dense_init(rng_t *rng, layer_t *L, int fan_in);
+int dense_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, unsigned in_kinds,
+              int units, int activation, int *layer);
+
+/* ---- helpers for layers ---- */
+
+/* Is step t of row b valid? */
+static inline int val_valid(const value_t *v, int b, int t) { return t < v->len[b]; }
+
+/* Inverted-dropout mask of n elements in m (0 or 1/(1-rate)). */
+void dropout_mask(rng_t *rng, real *mask, size_t n, float rate);
+
+/* Threads (threads.c). */
+int seqcls__threads(void);
+
+/* Internal test hook: reseed the model's random stream. */
+void seqcls__model_reseed(seqcls_model_t *m, uint64_t seed);
+
+#endif /* SEQCLS_INTERNAL_H */

@@ -1,0 +1,100 @@
+/*
+ * loss.c -- the built-in losses, computed from logits so that no
+ * probability is ever rounded to 0 or 1 before its logarithm:
+ * C = 1: binary cross-entropy of sigmoid(z), C > 1: softmax cross-entropy.
+ */
+#include "internal.h"
+
+#include <math.h>
+
+void loss_probabilities(const real *logits, real *probs, int B, int C)
+{
+    int b, c;
+    for (b = 0; b < B; b++) {
+        const real *z = logits + (size_t)b * C;
+        real *p = probs + (size_t)b * C;
+        if (C == 1) {
+            p[0] = act_sigmoid(z[0]);
+            continue;
+        }
+        {
+            real mx = z[0], sum = 0;
+            for (c = 1; c < C; c++)
+                if (z[c] > mx)
+                    mx = z[c];
+            for (c = 0; c < C; c++)
+                sum += (p[c] = (real)exp((double)(z[c] - mx)));
+            for (c = 0; c < C; c++)
+                p[c] /= sum;
+        }
+    }
+}
+
+/* Loss of one row and its gradient (not yet divided by B). */
+static double row_loss(const real *z, int C, int label, real *dz)
+{
+    int c;
+    if (C == 1) {
+        double x = z[0], y = label;
+        /* max(x, 0) - x y + log(1 + exp(-|x|)) */
+        double l = (x > 0 ? x : 0) - x * y + log1p(exp(-fabs(x)));
+        dz[0] = (real)(act_sigmoid(z[0]) - y);
+        return l;
+    } else {
+        double mx = z[0], sum = 0, lse;
+        for (c = 1; c < C; c++)
+            if (z[c] > mx)
+                mx = z[c];
+        for (c = 0; c < C; c++)
+            sum += exp((double)z[c] - mx);
+        lse = mx + log(sum);
+        for (c = 0; c < C; c++)
+            dz[c] = (real)(exp((double)z[c] - lse) - (c == label));
+        return lse - z[label];
+    }
+}
+
+int seqcls_loss_backward(seqcls_model_t *m, const seqcls_tensor_t *labels, float *loss)
+{
+    const char *func = "seqcls_loss_backward";
+    const int32_t *y;
+    const real *z;
+    real *dz;
+    double total = 0;
+    int64_t shape[1];
+    int B, C, b, rc;
+
+    seqcls__clear_error();
+    rc = model_check_backward(m, func);
+    if (rc)
+        return rc;
+    B = m->B;
+    C = m->layers[m->nlayers - 1]->out_F;
+    shape[0] = B;
+    rc = seqcls__tensor_check(labels, func, "labels", SEQCLS_I32, 1, shape);
+    if (rc)
+        return rc;
+    y = labels->data;
+    for (b = 0; b < B; b++) {
+        int hi = C == 1 ? 2 : C;
+        if (y[b] < 0 || y[b] >= hi)
+            return seqcls__fail(SEQCLS_E_RANGE, "%s: labels[%d] = %d is outside [0, %d)", func, b,
+                                (int)y[b], hi);
+    }
+    dz = ws_get(&m->model_ws, 0, (size_t)B * C * sizeof(real));
+    if (!dz)
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
+    z = m->train.vals[m->nlayers].x;
+    for (b = 0; b < B; b++) {
+        int c;
+        total += row_loss(z + (size_t)b * C, C, y[b], dz + (size_t)b * C);
+        for (c = 0; c < C; c++)
+            dz[(size_t)b * C + c] /= (real)B;
+    }
+    total /= B;
+    if (!isfinite(total))
+        return seqcls__fail(SEQCLS_E_NUMERIC, "%s: the loss is not finite", func);
+    if (loss)
+        *loss = (float)total;
+    return model_backward(m, dz, func);
+}

@@ -1,0 +1,618 @@
+/*
+ * model.c -- the layer list, the parameter table, and the passes through
+ * the layers (forward, backward, predict).
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_LAYERS 4096
+
+int seqcls_model_create(seqcls_model_t **out, uint64_t seed)
+{
+    seqcls_model_t *m;
+    seqcls__clear_error();
+    if (!out)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_model_create: out is NULL");
+    *out = NULL;
+    m = seqcls__calloc(1, sizeof *m);
+    if (!m)
+        return seqcls__fail(SEQCLS_E_NOMEM, "seqcls_model_create: out of memory");
+    m->seed = seed;
+    rng_seed(&m->rng, seed);
+    *out = m;
+    return SEQCLS_OK;
+}
+
+void run_free(run_t *run)
+{
+    int i;
+    for (i = 0; i < run->nlayers; i++)
+        ws_free(&run->ws[i]);
+    seqcls__dealloc(run->ws);
+    seqcls__dealloc(run->vals);
+    seqcls__dealloc(run->len);
+    memset(run, 0, sizeof *run);
+}
+
+void seqcls_model_free(seqcls_model_t *m)
+{
+    int i;
+    if (!m)
+        return;
+    run_free(&m->train);
+    ws_free(&m->model_ws);
+    for (i = 0; i < m->nparams; i++) {
+        seqcls_tensor_free(m->params[i].value);
+        seqcls_tensor_free(m->params[i].grad);
+    }
+    for (i = 0; i < m->nlayers; i++)
+        seqcls__dealloc(m->layers[i]);
+    seqcls__dealloc(m->params);
+    seqcls__dealloc(m->layers);
+    seqcls__dealloc(m);
+}
+
+int seqcls_layer_count(const seqcls_model_t *m) { return m ? m->nlayers : 0; }
+
+void seqcls__model_reseed(seqcls_model_t *m, uint64_t seed) { rng_seed(&m->rng, seed); }
+
+/* Grow an array of `elem`-byte items to hold at least `need`. */
+static int grow(void **arr, int *cap, int need, size_t elem)
+{
+    void *p;
+    int ncap;
+    if (need <= *cap)
+        return SEQCLS_OK;
+    ncap = *cap ? *cap * 2 : 8;
+    while (ncap < need)
+        ncap *= 2;
+    p = seqcls__calloc((size_t)ncap, elem);
+    if (!p)
+        return SEQCLS_E_NOMEM;
+    if (*arr)
+        memcpy(p, *arr, (size_t)*cap * elem);
+    seqcls__dealloc(*arr);
+    *arr = p;
+    *cap = ncap;
+    return SEQCLS_OK;
+}
+
+static const char *kind_name(int kind)
+{
+    return kind == VAL_IDS ? "token ids" : kind == VAL_SEQ ? "a sequence" : "a vector";
+}
+
+int model_begin_layer(seqcls_model_t *m, const char *func, const layer_ops_t *ops,
+                      unsigned in_kinds, layer_t **out)
+{
+    layer_t *L, *prev;
+    *out = NULL;
+    seqcls__clear_error();
+    if (!m)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: model is NULL", func);
+    if (m->nlayers >= MAX_LAYERS)
+        return seqcls__fail(SEQCLS_E_RANGE, "%s: a model holds at most %d layers", func,
+                            MAX_LAYERS);
+    prev = m->nlayers ? m->layers[m->nlayers - 1] : NULL;
+    if (in_kinds == 0 && prev)
+        return seqcls__fail(SEQCLS_E_STATE, "%s: a %s layer must be the first layer", func,
+                            ops->name);
+    if (in_kinds != 0 && !prev)
+        return seqcls__fail(SEQCLS_E_STATE,
+                            "%s: the first layer must be an embedding or an input layer", func);
+    if (prev && prev->ops->kind == LAYER_OUTPUT)
+        return seqcls__fail(SEQCLS_E_STATE, "%s: no layer can follow the output layer", func);
+    if (prev && !(in_kinds & (1u << prev->out_kind)))
+        return seqcls__fail(SEQCLS_E_STATE, "%s: a %s layer cannot take %s (the output of layer %d, %s)",
+                            func, ops->name, kind_name(prev->out_kind), prev->index,
+                            prev->ops->name);
+    if (grow((void **)&m->layers, &m->layers_cap, m->nlayers + 1, sizeof *m->layers))
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
+    L = seqcls__calloc(1, sizeof *L);
+    if (!L)
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
+    L->ops = ops;
+    L->index = m->nlayers;
+    L->p0 = m->nparams;
+    L->padding_idx = -1;
+    L->rec_activation = SEQCLS_ACT_SIGMOID;
+    if (prev) {
+        L->in_kind = prev->out_kind;
+        L->in_F = prev->out_F;
+    }
+    *out = L;
+    return SEQCLS_OK;
+}
+
+int model_add_param(seqcls_model_t *m, layer_t *L, const char *name, int ndim,
+                    const int64_t *shape, int trainable)
+{
+    param_t *p;
+    if (L->np >= LAYER_MAX_PARAMS)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "too many parameters in one layer");
+    if (grow((void **)&m->params, &m->params_cap, m->nparams + 1, sizeof *m->params))
+        return seqcls__fail(SEQCLS_E_NOMEM, "out of memory adding parameter %s", name);
+    p = &m->params[m->nparams];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%d.%s.%s", L->index, L->ops->name, name);
+    p->layer = L->index;
+    p->trainable = trainable;
+    p->value = seqcls__tensor_new(ndim, shape);
+    p->grad = seqcls__tensor_new(ndim, shape);
+    if (!p->value || !p->grad) {
+        seqcls_tensor_free(p->value);
+        seqcls_tensor_free(p->grad);
+        return seqcls__fail(SEQCLS_E_NOMEM, "out of memory for parameter %s", p->name);
+    }
+    L->w[L->np] = p->value->data;
+    L->g[L->np] = p->grad->data;
+    L->wn[L->np] = p->value->numel;
+    L->np++;
+    m->nparams++;
+    return SEQCLS_OK;
+}
+
+int model_commit_layer(seqcls_model_t *m, layer_t *L, int status, int *index_out)
+{
+    if (status != SEQCLS_OK) {
+        /* Drop the parameters this layer had already added. */
+        while (m->nparams > L->p0) {
+            m->nparams--;
+            seqcls_tensor_free(m->params[m->nparams].value);
+            seqcls_tensor_free(m->params[m->nparams].grad);
+        }
+        seqcls__dealloc(L);
+        return status;
+    }
+    m->layers[m->nlayers++] = L;
+    m->state = STATE_NONE;
+    if (index_out)
+        *index_out = L->index;
+    return SEQCLS_OK;
+}
+
+static int layer_lookup(seqcls_model_t *m, int layer, const char *func, layer_t **out)
+{
+    seqcls__clear_error();
+    if (!m)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: model is NULL", func);
+    if (layer < 0 || layer >= m->nlayers)
+        return seqcls__fail(SEQCLS_E_RANGE, "%s: layer %d does not exist (the model has %d)",
+                            func, layer, m->nlayers);
+    *out = m->layers[layer];
+    return SEQCLS_OK;
+}
+
+int seqcls_layer_set_int(seqcls_model_t *m, int layer, int option, int value)
+{
+    layer_t *L;
+    int rc = layer_lookup(m, layer, "seqcls_layer_set_int", &L);
+    if (rc)
+        return rc;
+    if (!L->ops->set_int)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG,
+                            "seqcls_layer_set_int: layer %d (%s) has no integer option %d", layer,
+                            L->ops->name, option);
+    rc = L->ops->set_int(L, option, value);
+    if (rc == SEQCLS_OK && option == SEQCLS_OPT_FREEZE) {
+        int i;
+        for (i = 0; i < L->np; i++)
+            m->params[L->p0 + i].trainable = !L->frozen;
+    }
+    return rc;
+}
+
+int seqcls_layer_set_float(seqcls_model_t *m, int layer, int option, float value)
+{
+    layer_t *L;
+    int rc = layer_lookup(m, layer, "seqcls_layer_set_float", &L);
+    if (rc)
+        return rc;
+    if (!L->ops->set_float)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG,
+                            "seqcls_layer_set_float: layer %d (%s) has no float option %d",
+                            layer, L->ops->name, option);
+    if (!isfinite(value))
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_layer_set_float: value is not finite");
+    return L->ops->set_float(L, option, value);
+}
+
+/* ---- parameters ---- */
+
+int seqcls_param_count(const seqcls_model_t *m) { return m ? m->nparams : 0; }
+
+const char *seqcls_param_name(const seqcls_model_t *m, int i)
+{
+    if (!m || i < 0 || i >= m->nparams)
+        return NULL;
+    return m->params[i].name;
+}
+
+int seqcls_param(seqcls_model_t *m, int i, seqcls_tensor_t **value, seqcls_tensor_t **grad)
+{
+    seqcls__clear_error();
+    if (!m)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_param: model is NULL");
+    if (i < 0 || i >= m->nparams)
+        return seqcls__fail(SEQCLS_E_RANGE, "seqcls_param: index %d is outside [0, %d)", i,
+                            m->nparams);
+    if (value)
+        *value = m->params[i].value;
+    if (grad)
+        *grad = m->params[i].grad;
+    return SEQCLS_OK;
+}
+
+int seqcls_param_find(const seqcls_model_t *m, const char *name)
+{
+    int i;
+    if (!m || !name)
+        return -1;
+    for (i = 0; i < m->nparams; i++)
+        if (strcmp(m->params[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+int seqcls_zero_grad(seqcls_model_t *m)
+{
+    int i;
+    seqcls__clear_error();
+    if (!m)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_zero_grad: model is NULL");
+    for (i = 0; i < m->nparams; i++)
+        memset(m->params[i].grad->data, 0, m->params[i].grad->numel * sizeof(real));
+    return SEQCLS_OK;
+}
+
+/* ---- forward ---- */
+
+static int run_prepare(run_t *run, int nlayers, int B)
+{
+    if (run->nlayers != nlayers) {
+        run_free(run);
+        run->ws = seqcls__calloc((size_t)nlayers, sizeof *run->ws);
+        run->vals = seqcls__calloc((size_t)nlayers + 1, sizeof *run->vals);
+        if (!run->ws || !run->vals) {
+            seqcls__dealloc(run->ws);
+            seqcls__dealloc(run->vals);
+            run->ws = NULL;
+            run->vals = NULL;
+            return SEQCLS_E_NOMEM;
+        }
+        run->nlayers = nlayers;
+    }
+    if (B > run->len_cap) {
+        int32_t *len = seqcls__calloc((size_t)B, sizeof *len);
+        if (!len)
+            return SEQCLS_E_NOMEM;
+        seqcls__dealloc(run->len);
+        run->len = len;
+        run->len_cap = B;
+    }
+    return SEQCLS_OK;
+}
+
+/* Check the model is complete and `input` fits its first layer. */
+static int check_input(const seqcls_model_t *m, const seqcls_tensor_t *input,
+                       const int32_t *lengths, const char *func, int *B, int *T)
+{
+    const layer_t *first, *last;
+    int b, rc;
+
+    if (!m)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: model is NULL", func);
+    if (!input)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: input is NULL", func);
+    if (m->nlayers == 0)
+        return seqcls__fail(SEQCLS_E_STATE, "%s: the model has no layers", func);
+    first = m->layers[0];
+    last = m->layers[m->nlayers - 1];
+    if (last->ops->kind != LAYER_OUTPUT)
+        return seqcls__fail(SEQCLS_E_STATE, "%s: the model has no output layer yet", func);
+    if (first->ops->kind == LAYER_EMBEDDING) {
+        int64_t shape[2] = {-1, -1};
+        rc = seqcls__tensor_check(input, func, "input (token ids)", SEQCLS_I32, 2, shape);
+    } else {
+        int64_t shape[3] = {-1, -1, first->out_F};
+        rc = seqcls__tensor_check(input, func, "input (float sequence)", SEQCLS_F32, 3, shape);
+    }
+    if (rc)
+        return rc;
+    if (input->shape[0] < 1 || input->shape[1] < 1)
+        return seqcls__fail(SEQCLS_E_SHAPE, "%s: input has an empty dimension (B = %lld, T = %lld)",
+                            func, (long long)input->shape[0], (long long)input->shape[1]);
+    *B = (int)input->shape[0];
+    *T = (int)input->shape[1];
+    if (lengths) {
+        for (b = 0; b < *B; b++)
+            if (lengths[b] < 0 || lengths[b] > *T)
+                return seqcls__fail(SEQCLS_E_RANGE, "%s: lengths[%d] = %d is outside [0, %d]",
+                                    func, b, (int)lengths[b], *T);
+    }
+    return SEQCLS_OK;
+}
+
+int model_run_forward(const seqcls_model_t *m, run_t *run, const seqcls_tensor_t *input,
+                      const int32_t *lengths, int training, rng_t *rng, const char *func)
+{
+    run_ctx_t ctx;
+    value_t *v;
+    int B, T, b, i, rc;
+
+    rc = check_input(m, input, lengths, func, &B, &T);
+    if (rc)
+        return rc;
+    if (run_prepare(run, m->nlayers, B))
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
+    for (b = 0; b < B; b++)
+        run->len[b] = lengths ? lengths[b] : T;
+
+    v = &run->vals[0];
+    memset(v, 0, sizeof *v);
+    v->B = B;
+    v->T = T;
+    v->len = run->len;
+    if (input->dtype == SEQCLS_I32) {
+        v->kind = VAL_IDS;
+        v->ids = input->data;
+        v->F = 1;
+    } else {
+        const real *x = input->data;
+        int F = (int)input->shape[2], t, f;
+        v->kind = VAL_SEQ;
+        v->x = input->data;
+        v->F = F;
+        for (b = 0; b < B; b++)
+            for (t = 0; t < run->len[b]; t++)
+                for (f = 0; f < F; f++)
+                    if (!isfinite(x[((size_t)b * T + t) * F + f]))
+                        return seqcls__fail(SEQCLS_E_NUMERIC,
+                                            "%s: input[%d, %d, %d] is not finite", func, b, t, f);
+    }
+
+    ctx.training = training;
+    ctx.rng = rng;
+    ctx.func = func;
+    for (i = 0; i < m->nlayers; i++) {
+        const layer_t *L = m->layers[i];
+        memset(&run->vals[i + 1], 0, sizeof run->vals[i + 1]);
+        rc = L->ops->forward(L, &run->ws[i], &run->vals[i], &run->vals[i + 1], &ctx);
+        if (rc)
+            return rc;
+    }
+    return SEQCLS_OK;
+}
+
+static void copy_out(seqcls_tensor_t *dst, const real *src, size_t n)
+{
+    memcpy(dst->data, src, n * sizeof(real));
+}
+
+int seqcls_forward(seqcls_model_t *m, const seqcls_tensor_t *input, const int32_t *lengths,
+                   seqcls_tensor_t *logits, int training)
+{
+    const char *func = "seqcls_forward";
+    const value_t *y;
+    int rc, B, T, C;
+
+    seqcls__clear_error();
+    rc = check_input(m, input, lengths, func, &B, &T);
+    if (rc)
+        return rc;
+    C = m->layers[m->nlayers - 1]->out_F;
+    if (logits) {
+        int64_t shape[2] = {B, C};
+        rc = seqcls__tensor_check(logits, func, "logits", SEQCLS_F32, 2, shape);
+        if (rc)
+            return rc;
+    }
+    m->state = STATE_NONE;
+    rc = model_run_forward(m, &m->train, input, lengths, training, training ? &m->rng : NULL,
+                           func);
+    if (rc)
+        return rc;
+    y = &m->train.vals[m->nlayers];
+    if (logits)
+        copy_out(logits, y->x, (size_t)B * C);
+    m->B = B;
+    m->T = T;
+    m->state = training ? STATE_TRAIN_FORWARD : STATE_FORWARD;
+    return SEQCLS_OK;
+}
+
+/* ---- backward ---- */
+
+/* Back-propagate d(logits) held in `dlogits` ([B, C] reals). */
+int model_backward(seqcls_model_t *m, real *dlogits, const char *func)
+{
+    run_ctx_t ctx = {1, NULL, func};
+    value_t dv, din;
+    int i, rc;
+
+    memset(&dv, 0, sizeof dv);
+    dv.kind = VAL_VEC;
+    dv.B = m->B;
+    dv.T = 1;
+    dv.F = m->layers[m->nlayers - 1]->out_F;
+    dv.x = dlogits;
+    memset(&m->input_grad, 0, sizeof m->input_grad);
+    for (i = m->nlayers - 1; i >= 0; i--) {
+        layer_t *L = m->layers[i];
+        memset(&din, 0, sizeof din);
+        rc = L->ops->backward(L, &m->train.ws[i], &m->train.vals[i], &m->train.vals[i + 1], &dv,
+                              &din, &ctx);
+        if (rc) {
+            m->state = STATE_NONE;
+            return rc;
+        }
+        dv = din;
+    }
+    if (m->layers[0]->ops->kind == LAYER_INPUT)
+        m->input_grad = dv;
+    m->state = STATE_BACKWARD;
+    return SEQCLS_OK;
+}
+
+int model_check_backward(seqcls_model_t *m, const char *func)
+{
+    if (!m)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: model is NULL", func);
+    if (m->state != STATE_TRAIN_FORWARD && m->state != STATE_BACKWARD)
+        return seqcls__fail(SEQCLS_E_STATE,
+                            "%s: no training forward to back-propagate (call seqcls_forward with "
+                            "training = 1 first)",
+                            func);
+    return SEQCLS_OK;
+}
+
+int seqcls_backward(seqcls_model_t *m, const seqcls_tensor_t *dlogits)
+{
+    const char *func = "seqcls_backward";
+    int64_t shape[2];
+    real *d;
+    size_t i, n;
+    int rc;
+
+    seqcls__clear_error();
+    rc = model_check_backward(m, func);
+    if (rc)
+        return rc;
+    shape[0] = m->B;
+    shape[1] = m->layers[m->nlayers - 1]->out_F;
+    rc = seqcls__tensor_check(dlogits, func, "dlogits", SEQCLS_F32, 2, shape);
+    if (rc)
+        return rc;
+    n = (size_t)shape[0] * (size_t)shape[1];
+    for (i = 0; i < n; i++)
+        if (!isfinite(((const real *)dlogits->data)[i]))
+            return seqcls__fail(SEQCLS_E_NUMERIC, "%s: dlogits[%zu] is not finite", func, i);
+    d = ws_get(&m->model_ws, 0, n * sizeof(real));
+    if (!d)
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
+    memcpy(d, dlogits->data, n * sizeof(real));
+    return model_backward(m, d, func);
+}
+
+int seqcls_input_grad(seqcls_model_t *m, seqcls_tensor_t **grad)
+{
+    const char *func = "seqcls_input_grad";
+    value_t *g;
+    int64_t shape[3];
+    seqcls__clear_error();
+    if (!m || !grad)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func, m ? "grad" : "model");
+    *grad = NULL;
+    if (m->state != STATE_BACKWARD || !m->input_grad.x)
+        return seqcls__fail(SEQCLS_E_STATE,
+                            "%s: no input gradient (it needs a float input layer and a backward)",
+                            func);
+    g = &m->input_grad;
+    shape[0] = g->B;
+    shape[1] = g->T;
+    shape[2] = g->F;
+    /* The tensor header lives in the model's workspace; the data is the run's. */
+    {
+        seqcls_tensor_t *t = ws_get(&m->model_ws, 1, sizeof *t);
+        if (!t)
+            return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
+        memset(t, 0, sizeof *t);
+        t->dtype = SEQCLS_F32;
+        t->ndim = 3;
+        memcpy(t->shape, shape, sizeof shape);
+        t->numel = (size_t)g->B * g->T * g->F;
+        t->data = g->x;
+        *grad = t;
+    }
+    return SEQCLS_OK;
+}
+
+/* ---- attention weights ---- */
+
+static int find_attention(const seqcls_model_t *m, int layer, const char *func)
+{
+    int i;
+    if (layer == -1) {
+        for (i = m->nlayers - 1; i >= 0; i--)
+            if (m->layers[i]->ops->attention)
+                return i;
+        return seqcls__fail(SEQCLS_E_RANGE, "%s: the model has no attention layer", func);
+    }
+    if (layer < 0 || layer >= m->nlayers || !m->layers[layer]->ops->attention)
+        return seqcls__fail(SEQCLS_E_RANGE, "%s: layer %d is not an attention layer", func, layer);
+    return layer;
+}
+
+int seqcls_attention_weights(seqcls_model_t *m, int layer, seqcls_tensor_t **weights)
+{
+    const char *func = "seqcls_attention_weights";
+    const real *w;
+    seqcls_tensor_t *t;
+    int i;
+    seqcls__clear_error();
+    if (!m || !weights)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func, m ? "weights" : "model");
+    *weights = NULL;
+    i = find_attention(m, layer, func);
+    if (i < 0)
+        return i;
+    if (m->state == STATE_NONE)
+        return seqcls__fail(SEQCLS_E_STATE, "%s: no forward has run yet", func);
+    w = m->layers[i]->ops->attention(m->layers[i], &m->train.ws[i]);
+    t = ws_get(&m->model_ws, 2, sizeof *t);
+    if (!t)
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
+    memset(t, 0, sizeof *t);
+    t->dtype = SEQCLS_F32;
+    t->ndim = 2;
+    t->shape[0] = m->B;
+    t->shape[1] = m->T;
+    t->numel = (size_t)m->B * m->T;
+    t->data = (void *)w;
+    *weights = t;
+    return SEQCLS_OK;
+}
+
+/* ---- predict ---- */
+
+int seqcls_predict(const seqcls_model_t *m, const seqcls_tensor_t *input, const int32_t *lengths,
+                   seqcls_tensor_t *probs, seqcls_tensor_t *attention)
+{
+    const char *func = "seqcls_predict";
+    run_t run;
+    int rc, B, T, C, att = -1;
+
+    seqcls__clear_error();
+    rc = check_input(m, input, lengths, func, &B, &T);
+    if (rc)
+        return rc;
+    C = m->layers[m->nlayers - 1]->out_F;
+    {
+        int64_t shape[2] = {B, C};
+        rc = seqcls__tensor_check(probs, func, "probs", SEQCLS_F32, 2, shape);
+        if (rc)
+            return rc;
+    }
+    if (attention) {
+        int64_t shape[2] = {B, T};
+        att = find_attention(m, -1, func);
+        if (att < 0)
+            return att;
+        rc = seqcls__tensor_check(attention, func, "attention", SEQCLS_F32, 2, shape);
+        if (rc)
+            return rc;
+    }
+    memset(&run, 0, sizeof run);
+    rc = model_run_forward(m, &run, input, lengths, 0, NULL, func);
+    if (rc == SEQCLS_OK) {
+        loss_probabilities(run.vals[m->nlayers].x, probs->data, B, C);
+        if (attention)
+            copy_out(attention, m->layers[att]->ops->attention(m->layers[att], &run.ws[att]),
+                     (size_t)B * T);
+    }
+    run_free(&run);
+    return rc;
+}

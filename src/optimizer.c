@@ -1,0 +1,288 @@
+/*
+ * optimizer.c -- Adam, AdamW, SGD (momentum) and RMSprop, each written as
+ * torch.optim writes it so that a model trained here follows the same
+ * trajectory as in PyTorch, plus gradient clipping by global norm and by
+ * value.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+struct seqcls_optimizer {
+    int kind;
+    double lr, beta1, beta2, eps, weight_decay, momentum, rho, clipnorm, clipvalue;
+    int64_t steps;
+    const seqcls_model_t *model;   /* the model the state belongs to */
+    int nparams;
+    real **m1;                     /* Adam first moment / momentum buffer */
+    real **m2;                     /* Adam second moment / RMSprop square average */
+};
+
+int seqcls_optimizer_create(seqcls_optimizer_t **out, int kind, float lr)
+{
+    seqcls_optimizer_t *o;
+    seqcls__clear_error();
+    if (!out)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_optimizer_create: out is NULL");
+    *out = NULL;
+    if (kind < SEQCLS_OPTIM_ADAM || kind > SEQCLS_OPTIM_ADAMW)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_optimizer_create: unknown kind %d", kind);
+    if (!(lr > 0) || !isfinite(lr))
+        return seqcls__fail(SEQCLS_E_INVALID_ARG,
+                            "seqcls_optimizer_create: lr %g must be positive and finite", (double)lr);
+    o = seqcls__calloc(1, sizeof *o);
+    if (!o)
+        return seqcls__fail(SEQCLS_E_NOMEM, "seqcls_optimizer_create: out of memory");
+    o->kind = kind;
+    o->lr = lr;
+    o->beta1 = 0.9;
+    o->beta2 = 0.999;
+    o->eps = 1e-8;
+    o->weight_decay = kind == SEQCLS_OPTIM_ADAMW ? 0.01 : 0;
+    o->rho = 0.99;
+    *out = o;
+    return SEQCLS_OK;
+}
+
+static void free_state(seqcls_optimizer_t *o)
+{
+    int i;
+    for (i = 0; i < o->nparams; i++) {
+        if (o->m1)
+            seqcls__dealloc(o->m1[i]);
+        if (o->m2)
+            seqcls__dealloc(o->m2[i]);
+    }
+    seqcls__dealloc(o->m1);
+    seqcls__dealloc(o->m2);
+    o->m1 = o->m2 = NULL;
+    o->nparams = 0;
+    o->model = NULL;
+}
+
+void seqcls_optimizer_free(seqcls_optimizer_t *o)
+{
+    if (!o)
+        return;
+    free_state(o);
+    seqcls__dealloc(o);
+}
+
+int64_t seqcls_optimizer_steps(const seqcls_optimizer_t *o) { return o ? o->steps : 0; }
+
+int seqcls_optimizer_set_float(seqcls_optimizer_t *o, int option, float value)
+{
+    const char *func = "seqcls_optimizer_set_float";
+    double v = value;
+    seqcls__clear_error();
+    if (!o)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: optimizer is NULL", func);
+    if (!isfinite(value))
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: value is not finite", func);
+    switch (option) {
+    case SEQCLS_OPTIM_LR:
+        if (!(v > 0))
+            break;
+        o->lr = v;
+        return SEQCLS_OK;
+    case SEQCLS_OPTIM_BETA1:
+    case SEQCLS_OPTIM_BETA2:
+        if (!(v >= 0 && v < 1))
+            break;
+        *(option == SEQCLS_OPTIM_BETA1 ? &o->beta1 : &o->beta2) = v;
+        return SEQCLS_OK;
+    case SEQCLS_OPTIM_EPS:
+        if (!(v >= 0))
+            break;
+        o->eps = v;
+        return SEQCLS_OK;
+    case SEQCLS_OPTIM_WEIGHT_DECAY:
+        if (!(v >= 0))
+            break;
+        o->weight_decay = v;
+        return SEQCLS_OK;
+    case SEQCLS_OPTIM_MOMENTUM:
+        if (!(v >= 0 && v < 1))
+            break;
+        o->momentum = v;
+        return SEQCLS_OK;
+    case SEQCLS_OPTIM_RHO:
+        if (!(v >= 0 && v < 1))
+            break;
+        o->rho = v;
+        return SEQCLS_OK;
+    case SEQCLS_OPTIM_CLIPNORM:
+        if (!(v >= 0))
+            break;
+        o->clipnorm = v;
+        return SEQCLS_OK;
+    case SEQCLS_OPTIM_CLIPVALUE:
+        if (!(v >= 0))
+            break;
+        o->clipvalue = v;
+        return SEQCLS_OK;
+    default:
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: unknown option %d", func, option);
+    }
+    return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: value %g is out of range for option %d", func,
+                        v, option);
+}
+
+/* Bind the optimiser to `m` on first use, creating zeroed state. */
+static int bind_model(seqcls_optimizer_t *o, const seqcls_model_t *m, const char *func)
+{
+    int i, n = m->nparams;
+    if (o->model == m && o->nparams == n)
+        return SEQCLS_OK;
+    if (o->model)
+        return seqcls__fail(SEQCLS_E_STATE,
+                            "%s: this optimizer holds state for another model (or the model's "
+                            "parameters changed)",
+                            func);
+    o->m1 = seqcls__calloc((size_t)n + 1, sizeof *o->m1);
+    o->m2 = seqcls__calloc((size_t)n + 1, sizeof *o->m2);
+    o->nparams = n;
+    if (!o->m1 || !o->m2)
+        goto nomem;
+    for (i = 0; i < n; i++) {
+        /* State for frozen parameters too, so unfreezing later just works. */
+        size_t k = m->params[i].value->numel;
+        o->m1[i] = seqcls__calloc(k, sizeof(real));
+        if (!o->m1[i])
+            goto nomem;
+        if (o->kind != SEQCLS_OPTIM_SGD && !(o->m2[i] = seqcls__calloc(k, sizeof(real))))
+            goto nomem;
+    }
+    o->model = m;
+    return SEQCLS_OK;
+nomem:
+    free_state(o);
+    return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory for optimizer state", func);
+}
+
+/* Apply clipnorm (global L2 norm) and clipvalue to the gradients, in place. */
+static int clip_gradients(const seqcls_optimizer_t *o, seqcls_model_t *m, const char *func)
+{
+    double sumsq = 0;
+    int i;
+    size_t k;
+    for (i = 0; i < m->nparams; i++) {
+        const real *g = m->params[i].grad->data;
+        if (!m->params[i].trainable)
+            continue;
+        for (k = 0; k < m->params[i].grad->numel; k++) {
+            if (!isfinite(g[k]))
+                return seqcls__fail(SEQCLS_E_NUMERIC,
+                                    "%s: gradient of %s is not finite at element %zu; nothing "
+                                    "was updated",
+                                    func, m->params[i].name, k);
+            sumsq += (double)g[k] * g[k];
+        }
+    }
+    if (o->clipnorm > 0 && sqrt(sumsq) > o->clipnorm) {
+        real scale = (real)(o->clipnorm / sqrt(sumsq));
+        for (i = 0; i < m->nparams; i++) {
+            real *g = m->params[i].grad->data;
+            for (k = 0; m->params[i].trainable && k < m->params[i].grad->numel; k++)
+                g[k] *= scale;
+        }
+    }
+    if (o->clipvalue > 0) {
+        real c = (real)o->clipvalue;
+        for (i = 0; i < m->nparams; i++) {
+            real *g = m->params[i].grad->data;
+            for (k = 0; m->params[i].trainable && k < m->params[i].grad->numel; k++)
+                g[k] = g[k] > c ? c : g[k] < -c ? -c : g[k];
+        }
+    }
+    return SEQCLS_OK;
+}
+
+static void step_adam(const seqcls_optimizer_t *o, real *p, const real *g, real *m1, real *m2,
+                      size_t n)
+{
+    const int decoupled = o->kind == SEQCLS_OPTIM_ADAMW;
+    const double bc1 = 1 - pow(o->beta1, (double)o->steps);
+    const double bc2 = 1 - pow(o->beta2, (double)o->steps);
+    const real step_size = (real)(o->lr / bc1), sbc2 = (real)sqrt(bc2);
+    const real b1 = (real)o->beta1, b2 = (real)o->beta2, eps = (real)o->eps;
+    const real wd = (real)o->weight_decay, lr = (real)o->lr;
+    size_t k;
+    for (k = 0; k < n; k++) {
+        real gk = g[k];
+        if (decoupled)
+            p[k] *= 1 - lr * wd;
+        else
+            gk += wd * p[k];
+        m1[k] = b1 * m1[k] + (1 - b1) * gk;
+        m2[k] = b2 * m2[k] + (1 - b2) * gk * gk;
+        p[k] -= step_size * m1[k] / ((real)sqrt(m2[k]) / sbc2 + eps);
+    }
+}
+
+static void step_sgd(const seqcls_optimizer_t *o, real *p, const real *g, real *buf, size_t n)
+{
+    const real lr = (real)o->lr, wd = (real)o->weight_decay, mom = (real)o->momentum;
+    size_t k;
+    for (k = 0; k < n; k++) {
+        real gk = g[k] + wd * p[k];
+        if (mom > 0) {
+            /* torch.optim.SGD starts the buffer at the first gradient */
+            buf[k] = o->steps == 1 ? gk : mom * buf[k] + gk;
+            gk = buf[k];
+        }
+        p[k] -= lr * gk;
+    }
+}
+
+static void step_rmsprop(const seqcls_optimizer_t *o, real *p, const real *g, real *buf,
+                         real *sq, size_t n)
+{
+    const real lr = (real)o->lr, wd = (real)o->weight_decay, mom = (real)o->momentum;
+    const real rho = (real)o->rho, eps = (real)o->eps;
+    size_t k;
+    for (k = 0; k < n; k++) {
+        real gk = g[k] + wd * p[k], d;
+        sq[k] = rho * sq[k] + (1 - rho) * gk * gk;
+        d = gk / ((real)sqrt(sq[k]) + eps);
+        if (mom > 0) {
+            buf[k] = mom * buf[k] + d;
+            d = buf[k];
+        }
+        p[k] -= lr * d;
+    }
+}
+
+int seqcls_optimizer_step(seqcls_optimizer_t *o, seqcls_model_t *m)
+{
+    const char *func = "seqcls_optimizer_step";
+    int i, rc;
+    seqcls__clear_error();
+    if (!o || !m)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func, o ? "model" : "optimizer");
+    rc = bind_model(o, m, func);
+    if (rc)
+        return rc;
+    rc = clip_gradients(o, m, func);
+    if (rc)
+        return rc;
+    o->steps++;
+    for (i = 0; i < m->nparams; i++) {
+        param_t *p = &m->params[i];
+        if (!p->trainable)
+            continue;
+        switch (o->kind) {
+        case SEQCLS_OPTIM_SGD:
+            step_sgd(o, p->value->data, p->grad->data, o->m1[i], p->value->numel);
+            break;
+        case SEQCLS_OPTIM_RMSPROP:
+            step_rmsprop(o, p->value->data, p->grad->data, o->m1[i], o->m2[i], p->value->numel);
+            break;
+        default:
+            step_adam(o, p->value->data, p->grad->data, o->m1[i], o->m2[i], p->value->numel);
+            break;
+        }
+    }
+    return SEQCLS_OK;
+}

@@ -1,0 +1,122 @@
+/*
+ * pooling.c -- a sequence [B, T, F] to a vector [B, F] over each row's
+ * valid steps: the last one, their mean, or their maximum.  A row of
+ * length 0 gives zeros and passes no gradient.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+enum { WS_ARGMAX = WS_PRIVATE };
+
+static int pooling_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
+                           const run_ctx_t *ctx)
+{
+    const int B = in->B, T = in->T, F = in->F;
+    real *y = ws_zero(ws, WS_OUT, (size_t)B * F * sizeof(real));
+    int32_t *arg = NULL;
+    int b, t, f;
+    (void)ctx;
+    if (!y)
+        return SEQCLS_E_NOMEM;
+    if (L->kind_arg == SEQCLS_POOL_MAX && !(arg = ws_get(ws, WS_ARGMAX, (size_t)B * F * sizeof *arg)))
+        return SEQCLS_E_NOMEM;
+    for (b = 0; b < B; b++) {
+        const int n = in->len[b];
+        const real *x = in->x + (size_t)b * T * F;
+        real *yb = y + (size_t)b * F;
+        if (n == 0) {
+            if (arg)
+                memset(arg + (size_t)b * F, 0xff, (size_t)F * sizeof *arg);   /* -1: none */
+            continue;
+        }
+        switch (L->kind_arg) {
+        case SEQCLS_POOL_LAST:
+            memcpy(yb, x + (size_t)(n - 1) * F, (size_t)F * sizeof(real));
+            break;
+        case SEQCLS_POOL_MEAN:
+            for (t = 0; t < n; t++)
+                for (f = 0; f < F; f++)
+                    yb[f] += x[(size_t)t * F + f];
+            for (f = 0; f < F; f++)
+                yb[f] /= (real)n;
+            break;
+        default: /* SEQCLS_POOL_MAX */
+            for (f = 0; f < F; f++) {
+                int best = 0;
+                for (t = 1; t < n; t++)
+                    if (x[(size_t)t * F + f] > x[(size_t)best * F + f])
+                        best = t;
+                yb[f] = x[(size_t)best * F + f];
+                arg[(size_t)b * F + f] = best;
+            }
+            break;
+        }
+    }
+    memset(out, 0, sizeof *out);
+    out->kind = VAL_VEC;
+    out->B = B;
+    out->T = 1;
+    out->F = F;
+    out->x = y;
+    out->len = in->len;
+    return SEQCLS_OK;
+}
+
+static int pooling_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
+                            const value_t *dout, value_t *din, const run_ctx_t *ctx)
+{
+    const int B = in->B, T = in->T, F = in->F;
+    real *dx = ws_zero(ws, WS_DIN, (size_t)B * T * F * sizeof(real));
+    const int32_t *arg = ws->buf[WS_ARGMAX];
+    int b, t, f;
+    (void)out;
+    (void)ctx;
+    if (!dx)
+        return SEQCLS_E_NOMEM;
+    for (b = 0; b < B; b++) {
+        const int n = in->len[b];
+        const real *d = dout->x + (size_t)b * F;
+        real *g = dx + (size_t)b * T * F;
+        if (n == 0)
+            continue;
+        switch (L->kind_arg) {
+        case SEQCLS_POOL_LAST:
+            memcpy(g + (size_t)(n - 1) * F, d, (size_t)F * sizeof(real));
+            break;
+        case SEQCLS_POOL_MEAN:
+            for (t = 0; t < n; t++)
+                for (f = 0; f < F; f++)
+                    g[(size_t)t * F + f] = d[f] / (real)n;
+            break;
+        default:
+            for (f = 0; f < F; f++)
+                g[(size_t)arg[(size_t)b * F + f] * F + f] = d[f];
+            break;
+        }
+    }
+    *din = *in;
+    din->x = dx;
+    din->fin = NULL;
+    return SEQCLS_OK;
+}
+
+const layer_ops_t seqcls__pooling_ops = {
+    LAYER_POOLING, "pooling", pooling_forward, pooling_backward, NULL, NULL, NULL,
+};
+
+int seqcls_add_pooling(seqcls_model_t *m, int kind, int *layer)
+{
+    layer_t *L;
+    int rc;
+    if (m && kind != SEQCLS_POOL_LAST && kind != SEQCLS_POOL_MEAN && kind != SEQCLS_POOL_MAX)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_add_pooling: unknown pooling kind %d",
+                            kind);
+    rc = model_begin_layer(m, "seqcls_add_pooling", &seqcls__pooling_ops, 1u << VAL_SEQ, &L);
+    if (rc)
+        return rc;
+    L->kind_arg = kind;
+    L->out_kind = VAL_VEC;
+    L->out_F = L->in_F;
+    return model_commit_layer(m, L, SEQCLS_OK, layer);
+}
