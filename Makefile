@@ -59,7 +59,7 @@ PYTHON ?= /usr/bin/python3
 
 EXAMPLES := $(BUILD)/examples/presence
 
-.PHONY: all check check-run check-valgrind demo install uninstall clean deps FORCE
+.PHONY: all check check-run check-extra-none check-valgrind demo install uninstall clean deps FORCE
 
 all: $(SHARED) $(STATIC) pkgconfig/seqcls.pc
 
@@ -107,12 +107,22 @@ pkgconfig/seqcls.pc: pkgconfig/seqcls.pc.in Makefile FORCE
 
 TEST_CFLAGS := $(WARN) $(OPT) -g -Iinclude -Itests $(CHECK_CFLAGS)
 
-$(TEST_RUN_F32): tests/check_main.c $(TEST_SRCS_F32) tests/testutil.h $(SHARED) | $(BUILD)/tests
-	$(CC) $(TEST_CFLAGS) $(CFLAGS) -o $@ tests/check_main.c $(TEST_SRCS_F32) \
+# Each tests/test_<name>.c defines <name>_suite(); the runner's list of
+# suites is generated from the file names.
+suite_list = $(foreach f,$(1),'SUITE($(patsubst tests/test_%.c,%,$(f)))')
+$(BUILD)/tests/f32/suites.h: $(TEST_SRCS_F32) Makefile | $(BUILD)/tests
+	@mkdir -p $(dir $@)
+	@printf '%s\n' $(call suite_list,$(TEST_SRCS_F32)) > $@
+$(BUILD)/tests/f64/suites.h: $(TEST_SRCS_F64) Makefile | $(BUILD)/tests
+	@mkdir -p $(dir $@)
+	@printf '%s\n' $(call suite_list,$(TEST_SRCS_F64)) > $@
+
+$(TEST_RUN_F32): tests/check_main.c $(TEST_SRCS_F32) tests/testutil.h $(BUILD)/tests/f32/suites.h $(SHARED)
+	$(CC) $(TEST_CFLAGS) -I$(BUILD)/tests/f32 $(CFLAGS) -o $@ tests/check_main.c $(TEST_SRCS_F32) \
 	    -Llib -lseqcls -Wl,-rpath,$(abspath lib) $(CHECK_LIBS) -lm -lpthread
 
-$(TEST_RUN_F64): tests/check_main.c $(TEST_SRCS_F64) tests/testutil.h $(STATIC64) | $(BUILD)/tests
-	$(CC) $(TEST_CFLAGS) -DSEQCLS_REAL_DOUBLE -DSEQCLS_GRAD_SUITES $(CFLAGS) -o $@ \
+$(TEST_RUN_F64): tests/check_main.c $(TEST_SRCS_F64) tests/testutil.h $(BUILD)/tests/f64/suites.h $(STATIC64)
+	$(CC) $(TEST_CFLAGS) -I$(BUILD)/tests/f64 -DSEQCLS_REAL_DOUBLE $(CFLAGS) -o $@ \
 	    tests/check_main.c $(TEST_SRCS_F64) $(STATIC64) $(CHECK_LIBS) $(LIBS)
 
 deps:
@@ -123,9 +133,19 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
+# Fragments in mk/ add their own targets and append to CHECK_EXTRA
+# (more checks run by `make check`).
+CHECK_EXTRA :=
+-include $(sort $(wildcard mk/*.mk))
+
 check-run: all $(TEST_RUN_F32) $(TEST_RUN_F64) $(EXAMPLES)
 	$(TEST_RUN_F32)
 	$(TEST_RUN_F64)
+	$(BUILD)/examples/presence > /dev/null
+	@$(MAKE) --no-print-directory $(CHECK_EXTRA) $(if $(CHECK_EXTRA),,check-extra-none)
+
+check-extra-none:
+	@true
 
 check-valgrind: all $(TEST_RUN_F32) $(TEST_RUN_F64)
 	CK_FORK=no valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite,indirect $(TEST_RUN_F32)

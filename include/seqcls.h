@@ -221,6 +221,31 @@ SEQCLS_API int seqcls_add_lstm(seqcls_model_t *m, int hidden, unsigned flags, in
 SEQCLS_API int seqcls_add_gru(seqcls_model_t *m, int hidden, unsigned flags, int *layer);
 
 /**
+ * Attention pooling over the sequence the previous layer returns.
+ * SEQCLS_ATTN_BAHDANAU: score_t = v^T tanh(W1 h_t + b1 + W2 q + b2) with
+ * `units` wide W1, W2 and a bias-free v, query q = the final states of the
+ * nearest recurrent layer before it (forward last, backward first).
+ * SEQCLS_ATTN_DOT: q . h_t; SEQCLS_ATTN_GENERAL: q^T W h_t (same query).
+ * SEQCLS_ATTN_LEARNED_QUERY: score_t = v^T tanh(W h_t + b) with a trained
+ * v (needs no recurrent layer).  These four output the context vector
+ * [B, F] = sum_t softmax(score)_t h_t over valid steps.
+ * SEQCLS_ATTN_FEATURE_TIME: Keras' attention_3d_block, per feature a
+ * dense layer over time and a softmax over time, multiplied into the
+ * sequence; its output is the weighted sequence [B, T, F].
+ * `units` is used by BAHDANAU and LEARNED_QUERY and ignored otherwise.
+ */
+SEQCLS_API int seqcls_add_attention(seqcls_model_t *m, int kind, int units, int *layer);
+
+/**
+ * Batch normalisation of a vector [B, F]: batch statistics in training,
+ * running mean and variance (updated with SEQCLS_OPT_BN_MOMENTUM,
+ * default 0.1 as PyTorch) at inference; SEQCLS_OPT_BN_EPSILON default 1e-5.
+ * Parameters "weight" and "bias"; "running_mean" and "running_var" are
+ * parameters that are not trained.
+ */
+SEQCLS_API int seqcls_add_batchnorm(seqcls_model_t *m, int *layer);
+
+/**
  * Pooling over the valid steps of a sequence: SEQCLS_POOL_LAST (step
  * lengths[b]-1), SEQCLS_POOL_MEAN, SEQCLS_POOL_MAX.  Output: vector
  * [B, F]; a row of length 0 gives zeros.
@@ -402,6 +427,32 @@ SEQCLS_API int seqcls_optimizer_step(seqcls_optimizer_t *o, seqcls_model_t *m);
 SEQCLS_API int64_t seqcls_optimizer_steps(const seqcls_optimizer_t *o);
 /** Free an optimiser. NULL is allowed. */
 SEQCLS_API void seqcls_optimizer_free(seqcls_optimizer_t *o);
+
+/* ------------------------------------------------------------------ */
+/* Save and load (docs/file-format.md)                                 */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Save the whole model (layers, options, parameters, batch-norm
+ * statistics) to `path`, atomically: it is written to a temporary file
+ * in the same directory, flushed and renamed over `path`, so a failure
+ * leaves any previous file intact.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG, SEQCLS_E_IO (with the system's
+ *         reason and the step that failed), SEQCLS_E_NOMEM.
+ */
+SEQCLS_API int seqcls_model_save(const seqcls_model_t *m, const char *path);
+/**
+ * Load a model saved by seqcls_model_save.  The file is never trusted.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG, SEQCLS_E_IO, SEQCLS_E_FORMAT
+ *         (corrupt, truncated or not a model; the message names the
+ *         section and the problem), SEQCLS_E_VERSION (newer format),
+ *         SEQCLS_E_NOMEM.
+ */
+SEQCLS_API int seqcls_model_load(seqcls_model_t **out, const char *path);
+/** As seqcls_model_save, into a new buffer (*buf, *len) to free with seqcls_free. */
+SEQCLS_API int seqcls_model_save_buffer(const seqcls_model_t *m, void **buf, size_t *len);
+/** As seqcls_model_load, from `len` bytes at `buf` (not retained). */
+SEQCLS_API int seqcls_model_load_buffer(seqcls_model_t **out, const void *buf, size_t len);
 
 /** Free memory the library returned to the caller (e.g. a saved buffer). */
 SEQCLS_API void seqcls_free(void *p);
