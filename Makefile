@@ -27,7 +27,7 @@ BLIS_INC  := $(firstword $(wildcard /usr/include/x86_64-linux-gnu/blis-pthread \
                                     /usr/include/x86_64-linux-gnu/blis-openmp \
                                     /usr/include/*/blis-pthread /usr/include/*/blis-openmp \
                                     /usr/include/blis))
-BLAS_CFLAGS := -DSEQCLS_BLAS_BLIS -I$(BLIS_INC)
+BLAS_CFLAGS := -DSEQCLS_BLAS_BLIS -isystem $(BLIS_INC)
 BLAS_LIBS   := -lblis
 else ifeq ($(BLAS),openblas)
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
@@ -138,10 +138,11 @@ check: deps
 CHECK_EXTRA :=
 -include $(sort $(wildcard mk/*.mk))
 
-check-run: all $(TEST_RUN_F32) $(TEST_RUN_F64) $(EXAMPLES)
+check-run: all $(TEST_RUN_F32) $(TEST_RUN_F64) $(EXAMPLES) $(BUILD)/readme_example
 	$(TEST_RUN_F32)
 	$(TEST_RUN_F64)
 	$(BUILD)/examples/presence > /dev/null
+	$(BUILD)/readme_example
 	@$(MAKE) --no-print-directory $(CHECK_EXTRA) $(if $(CHECK_EXTRA),,check-extra-none)
 
 check-extra-none:
@@ -152,6 +153,12 @@ check-valgrind: all $(TEST_RUN_F32) $(TEST_RUN_F64)
 	CK_FORK=no valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite,indirect $(TEST_RUN_F64)
 
 # ---- examples and the demo ----
+
+# The README's C snippet must compile warning-free and run.
+$(BUILD)/readme_example: README.md $(SHARED) | $(BUILD)/examples
+	sed -n '/^```c$$/,/^```$$/p' README.md | sed '1d;$$d' > $(BUILD)/readme_example.c
+	$(CC) $(WARN) -Werror $(OPT) -Iinclude -o $@ $(BUILD)/readme_example.c -Llib -lseqcls \
+	    -Wl,-rpath,$(abspath lib) -lm
 
 $(BUILD)/examples/%: examples/%.c $(SHARED) | $(BUILD)/examples
 	$(CC) $(WARN) $(OPT) -Iinclude $(CFLAGS) -o $@ $< -Llib -lseqcls \
