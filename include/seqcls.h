@@ -232,7 +232,17 @@ SEQCLS_API int seqcls_add_gru(seqcls_model_t *m, int hidden, unsigned flags, int
  * SEQCLS_ATTN_FEATURE_TIME: Keras' attention_3d_block, per feature a
  * dense layer over time and a softmax over time, multiplied into the
  * sequence; its output is the weighted sequence [B, T, F].
- * `units` is used by BAHDANAU and LEARNED_QUERY and ignored otherwise.
+ * `units` is the width of W1/W2 (BAHDANAU) or W (LEARNED_QUERY); for
+ * FEATURE_TIME it is the number of time steps T the layer is built for
+ * (inputs must then have exactly T steps); DOT and GENERAL ignore it.
+ * Parameters: BAHDANAU "W1.weight" [units, F], "W1.bias", "W2.weight"
+ * [units, Q], "W2.bias", "V.weight" [1, units], "V.bias" [1] (as Keras'
+ * Dense(1) default; it shifts all scores equally and never changes the
+ * weights); GENERAL "W.weight" [Q, F]; LEARNED_QUERY "W.weight" [units,
+ * F], "W.bias", "query.weight" [1, units]; FEATURE_TIME "time.weight"
+ * [T, T] (output step, input step), "time.bias" [T].  Attention is
+ * masked: padding steps get weight exactly 0, a row of length 0 gives
+ * zero weights and a zero context.
  */
 SEQCLS_API int seqcls_add_attention(seqcls_model_t *m, int kind, int units, int *layer);
 

@@ -265,6 +265,8 @@ extern const layer_ops_t seqcls__dense_ops;
 extern const layer_ops_t seqcls__dropout_ops;
 extern const layer_ops_t seqcls__pooling_ops;
 extern const layer_ops_t seqcls__output_ops;
+extern const layer_ops_t seqcls__attention_ops;
+extern const layer_ops_t seqcls__batchnorm_ops;
 
 /* Dense forward/backward, shared by the dense and output layers (dense.c). */
 int dense_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,

@@ -253,6 +253,61 @@ START_TEST(embedding_max_pool_no_lengths)
 }
 END_TEST
 
+START_TEST(learned_query_attention)
+{
+    gradcheck_t c;
+    setup_feats(&c, 5, 6, 4, 2, 1);
+    OK(seqcls_model_create(&c.m, 15));
+    OK(seqcls_add_input(c.m, 4, NULL));
+    OK(seqcls_add_dense(c.m, 5, SEQCLS_ACT_TANH, NULL));
+    OK(seqcls_add_attention(c.m, SEQCLS_ATTN_LEARNED_QUERY, 3, NULL));
+    OK(seqcls_add_output(c.m, 2, NULL));
+    c.lens = lens5;
+    gradcheck(&c, 1);
+    teardown(&c);
+}
+END_TEST
+
+START_TEST(feature_time_attention)
+{
+    gradcheck_t c;
+    setup_feats(&c, 5, 6, 3, 1, 1);
+    OK(seqcls_model_create(&c.m, 16));
+    OK(seqcls_add_input(c.m, 3, NULL));
+    OK(seqcls_add_attention(c.m, SEQCLS_ATTN_FEATURE_TIME, 6, NULL));
+    OK(seqcls_add_dense(c.m, 4, SEQCLS_ACT_TANH, NULL));
+    OK(seqcls_add_pooling(c.m, SEQCLS_POOL_MEAN, NULL));
+    OK(seqcls_add_output(c.m, 1, NULL));
+    c.lens = lens5;
+    gradcheck(&c, 1);
+    teardown(&c);
+}
+END_TEST
+
+START_TEST(batchnorm_training_mode)
+{
+    gradcheck_t c;
+    setup_feats(&c, 5, 4, 3, 3, 0);
+    OK(seqcls_model_create(&c.m, 17));
+    OK(seqcls_add_input(c.m, 3, NULL));
+    OK(seqcls_add_pooling(c.m, SEQCLS_POOL_MEAN, NULL));
+    OK(seqcls_add_dense(c.m, 4, SEQCLS_ACT_NONE, NULL));
+    OK(seqcls_add_batchnorm(c.m, NULL));
+    OK(seqcls_add_dense(c.m, 3, SEQCLS_ACT_TANH, NULL));
+    OK(seqcls_add_output(c.m, 3, NULL));
+    {
+        /* non-trivial scale and shift */
+        seqcls_tensor_t *g, *b;
+        OK(seqcls_param(c.m, seqcls_param_find(c.m, "3.batchnorm.weight"), &g, NULL));
+        OK(seqcls_param(c.m, seqcls_param_find(c.m, "3.batchnorm.bias"), &b, NULL));
+        tu_fill_real(g, 0.5, 1.5, 3);
+        tu_fill_real(b, -0.5, 0.5, 4);
+    }
+    gradcheck(&c, 1);
+    teardown(&c);
+}
+END_TEST
+
 Suite *grad_suite(void)
 {
     Suite *s = suite_create("gradient check (double)");
@@ -262,6 +317,9 @@ Suite *grad_suite(void)
     tcase_add_test(tc, input_dense_max_sigmoid_binary);
     tcase_add_test(tc, input_last_pool_custom_loss);
     tcase_add_test(tc, embedding_max_pool_no_lengths);
+    tcase_add_test(tc, learned_query_attention);
+    tcase_add_test(tc, feature_time_attention);
+    tcase_add_test(tc, batchnorm_training_mode);
     suite_add_tcase(s, tc);
     return s;
 }
