@@ -37,17 +37,18 @@ $(error BLAS must be openblas or blis, not $(BLAS))
 endif
 LIBS := $(BLAS_LIBS) -lm -lpthread
 
-BUILD := build/$(BLAS)
+BUILD ?= build/$(BLAS)
+LIBOUT ?= lib
 SRCS  := $(sort $(wildcard src/*.c))
 OBJS_F32 := $(patsubst src/%.c,$(BUILD)/f32/%.o,$(SRCS))
 OBJS_F64 := $(patsubst src/%.c,$(BUILD)/f64/%.o,$(SRCS))
 HDRS  := include/seqcls.h src/internal.h
 
 SONAME   := libseqcls.so.$(MAJOR)
-SHARED   := lib/libseqcls.so.$(VERSION)
-STATIC   := lib/libseqcls.a
+SHARED   := $(LIBOUT)/libseqcls.so.$(VERSION)
+STATIC   := $(LIBOUT)/libseqcls.a
 STATIC64 := $(BUILD)/libseqcls_f64.a
-STAMP    := lib/.blas-$(BLAS)
+STAMP    := $(LIBOUT)/.blas-$(BLAS)
 
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
@@ -59,14 +60,14 @@ PYTHON ?= /usr/bin/python3
 
 EXAMPLES := $(BUILD)/examples/presence
 
-.PHONY: all check check-run check-extra-none check-valgrind demo install uninstall clean deps FORCE
+.PHONY: all check check-run check-extra-none check-asan asan-run check-valgrind demo install uninstall clean deps FORCE
 
 all: $(SHARED) $(STATIC) pkgconfig/seqcls.pc
 
 # A library built against the other BLAS must be relinked.
 $(STAMP):
-	@mkdir -p lib
-	@rm -f lib/.blas-*
+	@mkdir -p $(LIBOUT)
+	@rm -f $(LIBOUT)/.blas-*
 	@touch $@
 
 $(BUILD)/f32/%.o: src/%.c $(HDRS) | $(BUILD)/f32
@@ -79,16 +80,16 @@ $(BUILD)/f32 $(BUILD)/f64 $(BUILD)/tests $(BUILD)/examples:
 	@mkdir -p $@
 
 $(SHARED): $(OBJS_F32) src/libseqcls.map $(STAMP)
-	@mkdir -p lib
+	@mkdir -p $(LIBOUT)
 	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/libseqcls.map \
 	    -Wl,--no-undefined $(LDFLAGS) -o $@ $(OBJS_F32) $(LIBS)
-	ln -sf libseqcls.so.$(VERSION) lib/$(SONAME)
-	ln -sf $(SONAME) lib/libseqcls.so
+	ln -sf libseqcls.so.$(VERSION) $(LIBOUT)/$(SONAME)
+	ln -sf $(SONAME) $(LIBOUT)/libseqcls.so
 
 # Internal symbols are made local in the static archive too, so they can
 # never clash with a program's own names.
 $(STATIC): $(OBJS_F32) $(STAMP)
-	@mkdir -p lib
+	@mkdir -p $(LIBOUT)
 	ld -r -o $(BUILD)/seqcls_all.o $(OBJS_F32)
 	objcopy --localize-hidden $(BUILD)/seqcls_all.o
 	rm -f $@
@@ -119,7 +120,7 @@ $(BUILD)/tests/f64/suites.h: $(TEST_SRCS_F64) Makefile | $(BUILD)/tests
 
 $(TEST_RUN_F32): tests/check_main.c $(TEST_SRCS_F32) tests/testutil.h $(BUILD)/tests/f32/suites.h $(SHARED)
 	$(CC) $(TEST_CFLAGS) -I$(BUILD)/tests/f32 $(CFLAGS) -o $@ tests/check_main.c $(TEST_SRCS_F32) \
-	    -Llib -lseqcls -Wl,-rpath,$(abspath lib) $(CHECK_LIBS) -lm -lpthread
+	    -L$(LIBOUT) -lseqcls -Wl,-rpath,$(abspath $(LIBOUT)) $(CHECK_LIBS) -lm -lpthread
 
 $(TEST_RUN_F64): tests/check_main.c $(TEST_SRCS_F64) tests/testutil.h $(BUILD)/tests/f64/suites.h $(STATIC64)
 	$(CC) $(TEST_CFLAGS) -I$(BUILD)/tests/f64 -DSEQCLS_REAL_DOUBLE $(CFLAGS) -o $@ \
@@ -148,6 +149,17 @@ check-run: all $(TEST_RUN_F32) $(TEST_RUN_F64) $(EXAMPLES) $(BUILD)/readme_examp
 check-extra-none:
 	@true
 
+# The C suites with AddressSanitizer and UndefinedBehaviorSanitizer, in a
+# build tree of their own so the normal objects are untouched.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+check-asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan-$(BLAS) LIBOUT=build/asan-$(BLAS)/lib \
+	    CFLAGS="$(SAN_FLAGS) -g" LDFLAGS="$(SAN_FLAGS)" OPT=-O1 asan-run
+
+asan-run: $(TEST_RUN_F32) $(TEST_RUN_F64)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(TEST_RUN_F32)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(TEST_RUN_F64)
+
 check-valgrind: all $(TEST_RUN_F32) $(TEST_RUN_F64)
 	CK_FORK=no valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite,indirect $(TEST_RUN_F32)
 	CK_FORK=no valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite,indirect $(TEST_RUN_F64)
@@ -157,12 +169,12 @@ check-valgrind: all $(TEST_RUN_F32) $(TEST_RUN_F64)
 # The README's C snippet must compile warning-free and run.
 $(BUILD)/readme_example: README.md $(SHARED) | $(BUILD)/examples
 	sed -n '/^```c$$/,/^```$$/p' README.md | sed '1d;$$d' > $(BUILD)/readme_example.c
-	$(CC) $(WARN) -Werror $(OPT) -Iinclude -o $@ $(BUILD)/readme_example.c -Llib -lseqcls \
-	    -Wl,-rpath,$(abspath lib) -lm
+	$(CC) $(WARN) -Werror $(OPT) -Iinclude -o $@ $(BUILD)/readme_example.c -L$(LIBOUT) -lseqcls \
+	    -Wl,-rpath,$(abspath $(LIBOUT)) -lm
 
 $(BUILD)/examples/%: examples/%.c $(SHARED) | $(BUILD)/examples
-	$(CC) $(WARN) $(OPT) -Iinclude $(CFLAGS) -o $@ $< -Llib -lseqcls \
-	    -Wl,-rpath,$(abspath lib) -lm
+	$(CC) $(WARN) $(OPT) -Iinclude $(CFLAGS) -o $@ $< -L$(LIBOUT) -lseqcls \
+	    -Wl,-rpath,$(abspath $(LIBOUT)) -lm
 
 demo: deps
 	@$(MAKE) --no-print-directory all $(EXAMPLES)
