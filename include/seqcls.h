@@ -439,6 +439,118 @@ SEQCLS_API int64_t seqcls_optimizer_steps(const seqcls_optimizer_t *o);
 SEQCLS_API void seqcls_optimizer_free(seqcls_optimizer_t *o);
 
 /* ------------------------------------------------------------------ */
+/* Training loop and evaluation                                        */
+/* ------------------------------------------------------------------ */
+
+/** Settings of seqcls_fit, made with seqcls_fit_config_create. */
+typedef struct seqcls_fit_config seqcls_fit_config_t;
+
+/* integer settings (seqcls_fit_config_set_int), defaults in brackets */
+#define SEQCLS_FIT_BATCH_SIZE   1  /* rows per batch [32] */
+#define SEQCLS_FIT_EPOCHS       2  /* passes over the training data [10] */
+#define SEQCLS_FIT_SHUFFLE      3  /* 1 = reshuffle every epoch [1] */
+#define SEQCLS_FIT_SEED         4  /* seed of the shuffling [0] */
+#define SEQCLS_FIT_PATIENCE     5  /* stop after this many epochs without a better
+                                      validation loss; 0 = never [0] */
+#define SEQCLS_FIT_RESTORE_BEST 6  /* 1 = end with the weights of the best validation
+                                      loss [1] */
+#define SEQCLS_FIT_BUCKETING    7  /* 1 = batch rows of similar length and cut each
+                                      batch to its longest row [1] */
+/* float settings (seqcls_fit_config_set_float) */
+#define SEQCLS_FIT_VALID_SPLIT  8  /* fraction of the rows (the last ones, as Keras)
+                                      held out for validation when no validation set
+                                      is given [0] */
+
+/**
+ * Called after every training batch with the epoch (from 0), the batch
+ * index (from 0) and count of the epoch, and the batch's loss and
+ * accuracy.  Return non-zero to stop training (seqcls_fit then returns
+ * SEQCLS_OK with the weights as they are, or the best ones if
+ * SEQCLS_FIT_RESTORE_BEST applies).
+ */
+typedef int (*seqcls_batch_fn)(void *user, int epoch, int batch, int batches, float loss,
+                               float accuracy);
+/**
+ * Called after every epoch with its mean training loss and accuracy and
+ * the validation loss and accuracy (NaN when there is no validation
+ * data).  Return non-zero to stop training.
+ */
+typedef int (*seqcls_epoch_fn)(void *user, int epoch, float loss, float accuracy,
+                               float val_loss, float val_accuracy);
+/** Learning rate for `epoch` (from 0), given the optimiser's initial rate. */
+typedef float (*seqcls_lr_schedule_fn)(void *user, int epoch, float initial_lr);
+
+/** Create settings with the defaults above. @return SEQCLS_OK, SEQCLS_E_INVALID_ARG, SEQCLS_E_NOMEM. */
+SEQCLS_API int seqcls_fit_config_create(seqcls_fit_config_t **out);
+/** Free settings. NULL is allowed. */
+SEQCLS_API void seqcls_fit_config_free(seqcls_fit_config_t *c);
+/** @return SEQCLS_OK or SEQCLS_E_INVALID_ARG (unknown setting, value out of range). */
+SEQCLS_API int seqcls_fit_config_set_int(seqcls_fit_config_t *c, int setting, int64_t value);
+SEQCLS_API int seqcls_fit_config_set_float(seqcls_fit_config_t *c, int setting, float value);
+/** Set (or clear, with NULL) the callbacks; `user` is passed back to each. */
+SEQCLS_API int seqcls_fit_config_set_callbacks(seqcls_fit_config_t *c, seqcls_batch_fn on_batch,
+                                               seqcls_epoch_fn on_epoch,
+                                               seqcls_lr_schedule_fn lr_schedule, void *user);
+
+/**
+ * Train `m` with optimiser `o` on rows of `x` (I32 ids [N, T] or F32
+ * [N, T, F], as seqcls_forward takes), `lengths` (N values, or NULL for
+ * all T) and `y` (I32 [N] class indices).  Validation data (`val_x`,
+ * `val_lengths`, `val_y`) may be NULL, in which case
+ * SEQCLS_FIT_VALID_SPLIT may hold out the last rows of x.  `config` may be
+ * NULL for the defaults.  The caller's arrays are only read.
+ *
+ * Batches are drawn in a seeded random order; with bucketing, rows of
+ * similar length share a batch (which changes only the order in which
+ * rows are seen).  The best weights by validation loss are kept in memory
+ * and restored at the end (SEQCLS_FIT_RESTORE_BEST).
+ *
+ * @return SEQCLS_OK (also when a callback stopped training),
+ *         SEQCLS_E_INVALID_ARG, SEQCLS_E_SHAPE, SEQCLS_E_RANGE (a length,
+ *         token id or label out of range: checked before any update),
+ *         SEQCLS_E_NUMERIC (the loss or a gradient became NaN/Inf: training
+ *         stops and the weights of the last good step are kept),
+ *         SEQCLS_E_NOMEM.
+ */
+SEQCLS_API int seqcls_fit(seqcls_model_t *m, seqcls_optimizer_t *o, const seqcls_tensor_t *x,
+                          const int32_t *lengths, const seqcls_tensor_t *y,
+                          const seqcls_tensor_t *val_x, const int32_t *val_lengths,
+                          const seqcls_tensor_t *val_y, const seqcls_fit_config_t *config);
+
+/** Results of seqcls_evaluate: loss, accuracy, per-class scores, confusion matrix. */
+typedef struct seqcls_metrics seqcls_metrics_t;
+
+#define SEQCLS_METRIC_LOSS      1  /* mean loss */
+#define SEQCLS_METRIC_ACCURACY  2
+#define SEQCLS_METRIC_PRECISION 3  /* of class `cls` */
+#define SEQCLS_METRIC_RECALL    4  /* of class `cls` */
+#define SEQCLS_METRIC_F1        5  /* of class `cls` */
+#define SEQCLS_METRIC_MACRO_F1  6  /* mean F1 over the classes */
+#define SEQCLS_METRIC_SUPPORT   7  /* rows whose true class is `cls` */
+#define SEQCLS_METRIC_COUNT     8  /* rows evaluated */
+
+/**
+ * Run `m` on every row (in batches of `batch_size`, 0 = 256) and compare
+ * with the labels `y` (I32 [N]).  A model with one output logit counts as
+ * two classes, 0 and 1, predicted 1 when p >= 0.5 (binary precision,
+ * recall and F1 are those of class 1).  Safe to call from several threads
+ * on one model.  Free the result with seqcls_metrics_free.
+ * @return as seqcls_predict, plus SEQCLS_E_RANGE for a label out of range.
+ */
+SEQCLS_API int seqcls_evaluate(const seqcls_model_t *m, const seqcls_tensor_t *x,
+                               const int32_t *lengths, const seqcls_tensor_t *y, int batch_size,
+                               seqcls_metrics_t **out);
+/** Number of classes (2 for a one-logit model); 0 if mt is NULL. */
+SEQCLS_API int seqcls_metrics_classes(const seqcls_metrics_t *mt);
+/** A metric (SEQCLS_METRIC_*); `cls` is used by the per-class ones. NaN if undefined
+ *  (e.g. precision of a class never predicted) or the arguments are out of range. */
+SEQCLS_API double seqcls_metrics_get(const seqcls_metrics_t *mt, int metric, int cls);
+/** Rows of true class `truth` predicted as `predicted`; -1 if out of range. */
+SEQCLS_API int64_t seqcls_metrics_confusion(const seqcls_metrics_t *mt, int truth, int predicted);
+/** Free metrics. NULL is allowed. */
+SEQCLS_API void seqcls_metrics_free(seqcls_metrics_t *mt);
+
+/* ------------------------------------------------------------------ */
 /* Save and load (docs/file-format.md)                                 */
 /* ------------------------------------------------------------------ */
 

@@ -257,6 +257,40 @@ int model_backward(seqcls_model_t *m, real *dlogits, const char *func);
 
 /* Class probabilities from logits: sigmoid when C = 1, softmax otherwise (loss.c). */
 void loss_probabilities(const real *logits, real *probs, int B, int C);
+/* Loss of one row of logits z[0..C) against `label`; its gradient into dz if not NULL. */
+double loss_row(const real *z, int C, int label, real *dz);
+/* The class a row of logits predicts (C = 1: 1 when sigmoid(z) >= 0.5). */
+int loss_predicted_class(const real *z, int C);
+
+/* ---- datasets and batches (batch.c), for seqcls_fit and seqcls_evaluate ---- */
+
+typedef struct {
+    int is_ids;              /* I32 ids [N, T], else F32 [N, T, F] */
+    int N, T, F;
+    const void *x;
+    const int32_t *len;      /* NULL = all T */
+    const int32_t *y;        /* [N] */
+    int classes;             /* labels lie in [0, classes) */
+} dataset_t;
+
+typedef struct {
+    seqcls_tensor_t *x;      /* [n, Tb(, F)] view of `buf` */
+    seqcls_tensor_t *y;      /* [n] view of `ybuf` */
+    int32_t *len;            /* [n] */
+    void *buf, *ybuf;
+    size_t cap, ycap;
+} batch_t;
+
+/* Check x/lengths/y against the model (shapes, lengths, ids, labels). */
+int dataset_init(dataset_t *d, const seqcls_model_t *m, const seqcls_tensor_t *x,
+                 const int32_t *lengths, const seqcls_tensor_t *y, const char *func,
+                 const char *what);
+int dataset_length(const dataset_t *d, int row);
+/* Copy rows[0..n) into the batch, keeping Tb steps (Tb <= T). */
+int batch_gather(batch_t *bt, const dataset_t *d, const int *rows, int n, int Tb);
+void batch_free(batch_t *bt);
+/* Steps a model needs its input to have exactly (feature-time attention), or 0. */
+int model_fixed_steps(const seqcls_model_t *m);
 
 /* Layer constructors' ops tables, one per layer file. */
 extern const layer_ops_t seqcls__embedding_ops;
@@ -285,6 +319,10 @@ static inline int val_valid(const value_t *v, int b, int t) { return t < v->len[
 
 /* Inverted-dropout mask of n elements in m (0 or 1/(1-rate)). */
 void dropout_mask(rng_t *rng, real *mask, size_t n, float rate);
+
+/* Learning rate of an optimiser (optimizer.c), for schedules. */
+double optimizer_lr(const seqcls_optimizer_t *o);
+void optimizer_set_lr(seqcls_optimizer_t *o, double lr);
 
 /* Threads (threads.c). */
 int seqcls__threads(void);

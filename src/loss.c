@@ -7,6 +7,17 @@
 
 #include <math.h>
 
+int loss_predicted_class(const real *z, int C)
+{
+    int c, best = 0;
+    if (C == 1)
+        return z[0] >= 0;   /* sigmoid(z) >= 0.5 */
+    for (c = 1; c < C; c++)
+        if (z[c] > z[best])
+            best = c;
+    return best;
+}
+
 void loss_probabilities(const real *logits, real *probs, int B, int C)
 {
     int b, c;
@@ -30,15 +41,16 @@ void loss_probabilities(const real *logits, real *probs, int B, int C)
     }
 }
 
-/* Loss of one row and its gradient (not yet divided by B). */
-static double row_loss(const real *z, int C, int label, real *dz)
+/* Loss of one row and its gradient (not yet divided by B); dz may be NULL. */
+double loss_row(const real *z, int C, int label, real *dz)
 {
     int c;
     if (C == 1) {
         double x = z[0], y = label;
         /* max(x, 0) - x y + log(1 + exp(-|x|)) */
         double l = (x > 0 ? x : 0) - x * y + log1p(exp(-fabs(x)));
-        dz[0] = (real)(act_sigmoid(z[0]) - y);
+        if (dz)
+            dz[0] = (real)(act_sigmoid(z[0]) - y);
         return l;
     } else {
         double mx = z[0], sum = 0, lse;
@@ -48,7 +60,7 @@ static double row_loss(const real *z, int C, int label, real *dz)
         for (c = 0; c < C; c++)
             sum += exp((double)z[c] - mx);
         lse = mx + log(sum);
-        for (c = 0; c < C; c++)
+        for (c = 0; dz && c < C; c++)
             dz[c] = (real)(exp((double)z[c] - lse) - (c == label));
         return lse - z[label];
     }
@@ -87,7 +99,7 @@ int seqcls_loss_backward(seqcls_model_t *m, const seqcls_tensor_t *labels, float
     z = m->train.vals[m->nlayers].x;
     for (b = 0; b < B; b++) {
         int c;
-        total += row_loss(z + (size_t)b * C, C, y[b], dz + (size_t)b * C);
+        total += loss_row(z + (size_t)b * C, C, y[b], dz + (size_t)b * C);
         for (c = 0; c < C; c++)
             dz[(size_t)b * C + c] /= (real)B;
     }

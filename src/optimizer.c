@@ -286,3 +286,7 @@ int seqcls_optimizer_step(seqcls_optimizer_t *o, seqcls_model_t *m)
     }
     return SEQCLS_OK;
 }
+
+double optimizer_lr(const seqcls_optimizer_t *o) { return o->lr; }
+
+void optimizer_set_lr(seqcls_optimizer_t *o, double lr) { o->lr = lr; }

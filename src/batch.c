@@ -1,0 +1,132 @@
+/*
+ * batch.c -- whole datasets for seqcls_fit and seqcls_evaluate: checked
+ * once up front, then copied batch by batch into reusable buffers.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+int model_fixed_steps(const seqcls_model_t *m)
+{
+    int i;
+    for (i = 0; i < m->nlayers; i++)
+        if (m->layers[i]->ops->kind == LAYER_ATTENTION &&
+            m->layers[i]->kind_arg == SEQCLS_ATTN_FEATURE_TIME)
+            return m->layers[i]->units;
+    return 0;
+}
+
+int dataset_length(const dataset_t *d, int row) { return d->len ? d->len[row] : d->T; }
+
+int dataset_init(dataset_t *d, const seqcls_model_t *m, const seqcls_tensor_t *x,
+                 const int32_t *lengths, const seqcls_tensor_t *y, const char *func,
+                 const char *what)
+{
+    const layer_t *first;
+    int n, t, rc;
+    int64_t yshape[1];
+
+    memset(d, 0, sizeof *d);
+    if (!m)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: model is NULL", func);
+    if (m->nlayers == 0 || m->layers[m->nlayers - 1]->ops->kind != LAYER_OUTPUT)
+        return seqcls__fail(SEQCLS_E_STATE, "%s: the model has no output layer yet", func);
+    if (!x || !y)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s %s is NULL", func, what,
+                            x ? "labels" : "input");
+    first = m->layers[0];
+    d->is_ids = first->ops->kind == LAYER_EMBEDDING;
+    if (d->is_ids) {
+        int64_t shape[2] = {-1, -1};
+        rc = seqcls__tensor_check(x, func, what, SEQCLS_I32, 2, shape);
+    } else {
+        int64_t shape[3] = {-1, -1, first->out_F};
+        rc = seqcls__tensor_check(x, func, what, SEQCLS_F32, 3, shape);
+    }
+    if (rc)
+        return rc;
+    if (x->shape[0] < 1 || x->shape[1] < 1)
+        return seqcls__fail(SEQCLS_E_SHAPE, "%s: %s has no rows or no steps", func, what);
+    d->N = (int)x->shape[0];
+    d->T = (int)x->shape[1];
+    d->F = d->is_ids ? 1 : (int)x->shape[2];
+    d->x = x->data;
+    d->len = lengths;
+    yshape[0] = d->N;
+    rc = seqcls__tensor_check(y, func, "labels", SEQCLS_I32, 1, yshape);
+    if (rc)
+        return rc;
+    d->y = y->data;
+    d->classes = m->layers[m->nlayers - 1]->out_F;
+    if (d->classes == 1)
+        d->classes = 2;
+    for (n = 0; n < d->N; n++) {
+        int len = dataset_length(d, n);
+        if (len < 0 || len > d->T)
+            return seqcls__fail(SEQCLS_E_RANGE, "%s: %s length of row %d is %d, outside [0, %d]",
+                                func, what, n, len, d->T);
+        if (d->y[n] < 0 || d->y[n] >= d->classes)
+            return seqcls__fail(SEQCLS_E_RANGE, "%s: label of row %d is %d, outside [0, %d)",
+                                func, n, (int)d->y[n], d->classes);
+        if (d->is_ids)
+            for (t = 0; t < len; t++) {
+                int32_t id = ((const int32_t *)d->x)[(size_t)n * d->T + t];
+                if (id < 0 || id >= first->vocab)
+                    return seqcls__fail(SEQCLS_E_RANGE,
+                                        "%s: %s token id %d at [%d, %d] is outside [0, %d)", func,
+                                        what, (int)id, n, t, first->vocab);
+            }
+    }
+    return SEQCLS_OK;
+}
+
+static int grow(void **buf, size_t *cap, size_t bytes)
+{
+    void *p;
+    if (bytes <= *cap)
+        return SEQCLS_OK;
+    p = seqcls__alloc(bytes);
+    if (!p)
+        return seqcls__fail(SEQCLS_E_NOMEM, "out of memory for a %zu-byte batch", bytes);
+    seqcls__dealloc(*buf);
+    *buf = p;
+    *cap = bytes;
+    return SEQCLS_OK;
+}
+
+int batch_gather(batch_t *bt, const dataset_t *d, const int *rows, int n, int Tb)
+{
+    const size_t elem = d->is_ids ? sizeof(int32_t) : sizeof(real);
+    const size_t row_bytes = (size_t)Tb * d->F * elem, src_row = (size_t)d->T * d->F * elem;
+    int64_t shape[3] = {n, Tb, d->F}, yshape[1] = {n};
+    int i, rc;
+
+    seqcls_tensor_free(bt->x);
+    seqcls_tensor_free(bt->y);
+    bt->x = bt->y = NULL;
+    if ((rc = grow(&bt->buf, &bt->cap, (size_t)n * row_bytes)) ||
+        (rc = grow(&bt->ybuf, &bt->ycap, (size_t)n * 2 * sizeof(int32_t))))
+        return rc;
+    bt->len = (int32_t *)bt->ybuf + n;
+    for (i = 0; i < n; i++) {
+        int len = dataset_length(d, rows[i]);
+        memcpy((char *)bt->buf + (size_t)i * row_bytes, (const char *)d->x + rows[i] * src_row,
+               row_bytes);
+        bt->len[i] = len < Tb ? len : Tb;
+        ((int32_t *)bt->ybuf)[i] = d->y[rows[i]];
+    }
+    rc = seqcls_tensor_wrap(&bt->x, d->is_ids ? SEQCLS_I32 : SEQCLS_F32, d->is_ids ? 2 : 3, shape,
+                            bt->buf);
+    if (rc == SEQCLS_OK)
+        rc = seqcls_tensor_wrap(&bt->y, SEQCLS_I32, 1, yshape, bt->ybuf);
+    return rc;
+}
+
+void batch_free(batch_t *bt)
+{
+    seqcls_tensor_free(bt->x);
+    seqcls_tensor_free(bt->y);
+    seqcls__dealloc(bt->buf);
+    seqcls__dealloc(bt->ybuf);
+    memset(bt, 0, sizeof *bt);
+}
