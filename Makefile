@@ -52,8 +52,11 @@ STAMP    := $(LIBOUT)/.blas-$(BLAS)
 
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
-TEST_SRCS_F32 := $(filter-out tests/test_grad%.c,$(sort $(wildcard tests/test_*.c)))
-TEST_SRCS_F64 := $(sort $(wildcard tests/test_grad*.c))
+# tests/test_grad*.c and tests/test_fault*.c run against the double-precision
+# build, which also has the fault-injection hooks; the rest against the
+# float shared library.
+TEST_SRCS_F64 := $(sort $(wildcard tests/test_grad*.c tests/test_fault*.c))
+TEST_SRCS_F32 := $(filter-out $(TEST_SRCS_F64),$(sort $(wildcard tests/test_*.c)))
 TEST_RUN_F32 := $(BUILD)/tests/run_f32
 TEST_RUN_F64 := $(BUILD)/tests/run_f64
 PYTHON ?= /usr/bin/python3
@@ -74,7 +77,7 @@ $(BUILD)/f32/%.o: src/%.c $(HDRS) | $(BUILD)/f32
 	$(CC) $(CFLAGS_COMMON) $(BLAS_CFLAGS) -fPIC $(CFLAGS) -c $< -o $@
 
 $(BUILD)/f64/%.o: src/%.c $(HDRS) | $(BUILD)/f64
-	$(CC) $(CFLAGS_COMMON) $(BLAS_CFLAGS) -DSEQCLS_REAL_DOUBLE $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_COMMON) $(BLAS_CFLAGS) -DSEQCLS_REAL_DOUBLE -DSEQCLS_FAULT_INJECTION $(CFLAGS) -c $< -o $@
 
 $(BUILD)/f32 $(BUILD)/f64 $(BUILD)/tests $(BUILD)/examples:
 	@mkdir -p $@

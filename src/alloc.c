@@ -17,9 +17,29 @@ size_t seqcls__mul(size_t n, size_t size)
     return n * size;
 }
 
+#ifdef SEQCLS_FAULT_INJECTION
+/* Test builds only: make the N-th allocation from now fail (0 = never),
+ * so tests can reach every allocation-failure path. */
+static long fault_countdown;
+static long fault_count;
+
+void seqcls__fault_fail_after(long n)
+{
+    fault_countdown = n;
+    fault_count = 0;
+}
+
+long seqcls__fault_allocations(void) { return fault_count; }
+#endif
+
 void *seqcls__alloc(size_t bytes)
 {
     void *p = NULL;
+#ifdef SEQCLS_FAULT_INJECTION
+    fault_count++;
+    if (fault_countdown > 0 && --fault_countdown == 0)
+        return NULL;
+#endif
     if (bytes == 0)
         bytes = 1;
     if (bytes > SIZE_MAX - SEQCLS_ALIGN)

@@ -101,6 +101,8 @@ typedef struct {
     int have_valid;
     int ntrain;              /* rows of `train` used for training (the rest validate) */
     int *order;              /* [ntrain] */
+    int *scratch;            /* [ntrain] */
+    int *perm;               /* [batches] */
     int fixed_steps;
     rng_t rng;
     batch_t bt;
@@ -143,26 +145,17 @@ static void epoch_order(fit_t *f)
     for (i = 0; i < n; i += B * BUCKET_POOL)
         sort_by_length(&f->train, f->order + i, n - i < B * BUCKET_POOL ? n - i : B * BUCKET_POOL);
     if (f->c->shuffle && nb > 1) {
-        /* Shuffle whole batches (the last, possibly short, one included)
-         * by rotating through a shuffled batch index. */
-        int *perm = seqcls__calloc((size_t)nb, sizeof *perm), *copy;
-        if (!perm)
-            return;   /* sorted but unshuffled batches are still correct */
-        copy = seqcls__calloc((size_t)n, sizeof *copy);
-        if (copy) {
-            int k, out = 0;
-            for (k = 0; k < nb; k++)
-                perm[k] = k;
-            shuffle(&f->rng, perm, nb);
-            for (k = 0; k < nb; k++) {
-                int s = perm[k] * B, e = s + B < n ? s + B : n;
-                memcpy(copy + out, f->order + s, (size_t)(e - s) * sizeof *copy);
-                out += e - s;
-            }
-            memcpy(f->order, copy, (size_t)n * sizeof *copy);
+        /* Shuffle whole batches (the last, possibly short, one included). */
+        int k, out = 0;
+        for (k = 0; k < nb; k++)
+            f->perm[k] = k;
+        shuffle(&f->rng, f->perm, nb);
+        for (k = 0; k < nb; k++) {
+            int s = f->perm[k] * B, e = s + B < n ? s + B : n;
+            memcpy(f->scratch + out, f->order + s, (size_t)(e - s) * sizeof *f->scratch);
+            out += e - s;
         }
-        seqcls__dealloc(copy);
-        seqcls__dealloc(perm);
+        memcpy(f->order, f->scratch, (size_t)n * sizeof *f->order);
     }
 }
 
@@ -353,8 +346,12 @@ int seqcls_fit(seqcls_model_t *m, seqcls_optimizer_t *o, const seqcls_tensor_t *
                             func, f.fixed_steps, f.train.T);
     rng_seed(&f.rng, (uint64_t)f.c->seed);
     f.order = seqcls__calloc((size_t)f.ntrain, sizeof *f.order);
-    if (!f.order)
-        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
+    f.scratch = seqcls__calloc((size_t)f.ntrain, sizeof *f.scratch);
+    f.perm = seqcls__calloc((size_t)f.ntrain, sizeof *f.perm);
+    if (!f.order || !f.scratch || !f.perm) {
+        rc = seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
+        goto done;
+    }
     for (i = 0; i < f.ntrain; i++)
         f.order[i] = i;
 
@@ -366,11 +363,14 @@ int seqcls_fit(seqcls_model_t *m, seqcls_optimizer_t *o, const seqcls_tensor_t *
     if (rc == SEQCLS_OK && f.best)
         restore_best(&f);
 
+done:
     if (f.best)
         for (i = 0; i < m->nparams; i++)
             seqcls__dealloc(f.best[i]);
     seqcls__dealloc(f.best);
     seqcls__dealloc(f.order);
+    seqcls__dealloc(f.scratch);
+    seqcls__dealloc(f.perm);
     seqcls_tensor_free(f.logits);
     batch_free(&f.bt);
     return rc;

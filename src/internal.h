@@ -39,6 +39,10 @@ void seqcls__clear_error(void);
 void *seqcls__alloc(size_t bytes);            /* 64-byte aligned, uninitialised */
 void *seqcls__calloc(size_t n, size_t size);  /* 64-byte aligned, zeroed; overflow-checked */
 void seqcls__dealloc(void *p);
+#ifdef SEQCLS_FAULT_INJECTION
+void seqcls__fault_fail_after(long n);   /* test builds: N-th allocation fails */
+long seqcls__fault_allocations(void);    /* allocations since the last call above */
+#endif
 /* n * size, or SIZE_MAX on overflow. */
 size_t seqcls__mul(size_t n, size_t size);
 

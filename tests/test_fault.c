@@ -1,0 +1,98 @@
+/*
+ * test_fault.c -- allocation failure at every allocation site of a model
+ * build, a training step, a fit, an evaluation and a prediction: each
+ * must give SEQCLS_E_NOMEM with a message, never a crash or (under ASan
+ * and valgrind) a leak.  Runs against the test build, which has the
+ * fault-injection hook.
+ */
+#include <stdio.h>
+
+#include "testutil.h"
+
+void seqcls__fault_fail_after(long n);
+long seqcls__fault_allocations(void);
+
+#define B 6
+#define T 7
+
+/* Every public call a training program makes; frees everything it made. */
+static int scenario(void)
+{
+    seqcls_model_t *m = NULL;
+    seqcls_optimizer_t *o = NULL;
+    seqcls_fit_config_t *c = NULL;
+    seqcls_metrics_t *mt = NULL;
+    seqcls_tensor_t *ids = NULL, *y = NULL, *p = NULL, *att = NULL;
+    int64_t s_ids[2] = {B, T}, s_y[1] = {B}, s_p[2] = {B, 3}, s_att[2] = {B, T};
+    int32_t lens[B] = {7, 1, 0, 3, 7, 5};
+    float loss;
+    int rc, i;
+
+    if ((rc = seqcls_model_create(&m, 3)) || (rc = seqcls_add_embedding(m, 11, 4, 0, NULL)) ||
+        (rc = seqcls_add_dense(m, 5, SEQCLS_ACT_TANH, NULL)) ||
+        (rc = seqcls_add_dropout(m, 0.2f, NULL)) ||
+        (rc = seqcls_add_attention(m, SEQCLS_ATTN_LEARNED_QUERY, 3, NULL)) ||
+        (rc = seqcls_add_batchnorm(m, NULL)) || (rc = seqcls_add_output(m, 3, NULL)) ||
+        (rc = seqcls_tensor_create(&ids, SEQCLS_I32, 2, s_ids)) ||
+        (rc = seqcls_tensor_create(&y, SEQCLS_I32, 1, s_y)) ||
+        (rc = seqcls_tensor_create(&p, SEQCLS_F32, 2, s_p)) ||
+        (rc = seqcls_tensor_create(&att, SEQCLS_F32, 2, s_att)))
+        goto done;
+    for (i = 0; i < B * T; i++)
+        ((int32_t *)seqcls_tensor_data(ids))[i] = 1 + i % 10;
+    for (i = 0; i < B; i++)
+        ((int32_t *)seqcls_tensor_data(y))[i] = i % 3;
+    if ((rc = seqcls_optimizer_create(&o, SEQCLS_OPTIM_ADAM, 0.01f)) ||
+        (rc = seqcls_forward(m, ids, lens, NULL, 1)) ||
+        (rc = seqcls_loss_backward(m, y, &loss)) || (rc = seqcls_optimizer_step(o, m)) ||
+        (rc = seqcls_predict(m, ids, lens, p, att)) ||
+        (rc = seqcls_fit_config_create(&c)) ||
+        (rc = seqcls_fit_config_set_int(c, SEQCLS_FIT_EPOCHS, 2)) ||
+        (rc = seqcls_fit_config_set_int(c, SEQCLS_FIT_BATCH_SIZE, 2)) ||
+        (rc = seqcls_fit(m, o, ids, lens, y, ids, lens, y, c)) ||
+        (rc = seqcls_evaluate(m, ids, lens, y, 4, &mt)))
+        goto done;
+done:
+    seqcls_metrics_free(mt);
+    seqcls_fit_config_free(c);
+    seqcls_optimizer_free(o);
+    seqcls_tensor_free(ids);
+    seqcls_tensor_free(y);
+    seqcls_tensor_free(p);
+    seqcls_tensor_free(att);
+    seqcls_model_free(m);
+    return rc;
+}
+
+START_TEST(every_allocation_failure_is_reported)
+{
+    long total, n;
+    int failures = 0;
+    seqcls__fault_fail_after(0);
+    OK(scenario());
+    total = seqcls__fault_allocations();
+    ck_assert_int_gt(total, 20);
+    for (n = 1; n <= total; n++) {
+        int rc;
+        seqcls__fault_fail_after(n);
+        rc = scenario();
+        ck_assert_msg(rc == SEQCLS_E_NOMEM,
+                      "allocation %ld of %ld: status %d (%s)", n, total, rc, seqcls_last_error());
+        ck_assert_msg(strstr(seqcls_last_error(), "out of memory") != NULL,
+                      "allocation %ld: message '%s'", n, seqcls_last_error());
+        failures++;
+    }
+    seqcls__fault_fail_after(0);
+    printf("  allocation failure: %ld sites tried, %d reported SEQCLS_E_NOMEM\n", total, failures);
+}
+END_TEST
+
+Suite *fault_suite(void)
+{
+    Suite *s = suite_create("fault injection");
+    TCase *tc = tcase_create("allocation");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, every_allocation_failure_is_reported);
+    suite_add_tcase(s, tc);
+    return s;
+}
