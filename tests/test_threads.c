@@ -1,0 +1,178 @@
+/*
+ * test_threads.c -- seqcls_predict on one shared model from 8 threads at
+ * once gives exactly the single-threaded results; training one model
+ * while other threads predict on another is safe.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "testutil.h"
+
+#define THREADS 8
+#define CALLS 1250   /* per thread: 10,000 in all */
+#define B 4
+#define T 9
+#define V 40
+
+typedef struct {
+    const seqcls_model_t *m;
+    const seqcls_tensor_t *ids;
+    const int32_t *lens;
+    const real_t *want_p, *want_a;
+    int mismatches, errors;
+} job_t;
+
+static void *predict_many(void *arg)
+{
+    job_t *j = arg;
+    int64_t sp[2] = {B, 2}, sa[2] = {B, T};
+    seqcls_tensor_t *p = NULL, *a = NULL;
+    int i;
+    if (seqcls_tensor_create(&p, SEQCLS_F32, 2, sp) || seqcls_tensor_create(&a, SEQCLS_F32, 2, sa)) {
+        j->errors++;
+        goto out;
+    }
+    for (i = 0; i < CALLS; i++) {
+        if (seqcls_predict(j->m, j->ids, j->lens, p, a) != SEQCLS_OK) {
+            j->errors++;
+            continue;
+        }
+        if (memcmp(seqcls_tensor_data(p), j->want_p, B * 2 * sizeof(real_t)) ||
+            memcmp(seqcls_tensor_data(a), j->want_a, B * T * sizeof(real_t)))
+            j->mismatches++;
+    }
+out:
+    seqcls_tensor_free(p);
+    seqcls_tensor_free(a);
+    return NULL;
+}
+
+static seqcls_model_t *build(void)
+{
+    seqcls_model_t *m = NULL;
+    OK(seqcls_model_create(&m, 21));
+    OK(seqcls_add_embedding(m, V, 8, 0, NULL));
+    OK(seqcls_add_dense(m, 8, SEQCLS_ACT_TANH, NULL));
+    OK(seqcls_add_attention(m, SEQCLS_ATTN_LEARNED_QUERY, 6, NULL));
+    OK(seqcls_add_dense(m, 6, SEQCLS_ACT_RELU, NULL));
+    OK(seqcls_add_output(m, 2, NULL));
+    return m;
+}
+
+START_TEST(concurrent_predict_equals_serial)
+{
+    seqcls_model_t *m = build();
+    seqcls_tensor_t *ids = tu_tensor(SEQCLS_I32, 2, B, T, 0);
+    seqcls_tensor_t *p = tu_tensor(SEQCLS_F32, 2, B, 2, 0), *a = tu_tensor(SEQCLS_F32, 2, B, T, 0);
+    int32_t lens[B] = {9, 4, 0, 1};
+    pthread_t th[THREADS];
+    job_t jobs[THREADS];
+    int i;
+    tu_fill_ids(ids, 1, V, 8);
+    OK(seqcls_predict(m, ids, lens, p, a));
+    for (i = 0; i < THREADS; i++) {
+        jobs[i] = (job_t){m, ids, lens, seqcls_tensor_data(p), seqcls_tensor_data(a), 0, 0};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, predict_many, &jobs[i]), 0);
+    }
+    for (i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(jobs[i].errors, 0);
+        ck_assert_int_eq(jobs[i].mismatches, 0);
+    }
+    seqcls_tensor_free(ids);
+    seqcls_tensor_free(p);
+    seqcls_tensor_free(a);
+    seqcls_model_free(m);
+}
+END_TEST
+
+typedef struct {
+    seqcls_model_t *m;
+    int rc;
+} train_job_t;
+
+static void *train_some(void *arg)
+{
+    train_job_t *j = arg;
+    int64_t s_ids[2] = {B, T}, s_y[1] = {B};
+    seqcls_tensor_t *ids = NULL, *y = NULL;
+    seqcls_optimizer_t *o = NULL;
+    int i;
+    if ((j->rc = seqcls_tensor_create(&ids, SEQCLS_I32, 2, s_ids)) ||
+        (j->rc = seqcls_tensor_create(&y, SEQCLS_I32, 1, s_y)) ||
+        (j->rc = seqcls_optimizer_create(&o, SEQCLS_OPTIM_ADAM, 0.01f)))
+        goto out;
+    for (i = 0; i < B * T; i++)
+        ((int32_t *)seqcls_tensor_data(ids))[i] = 1 + i % (V - 1);
+    for (i = 0; i < 300 && j->rc == SEQCLS_OK; i++)
+        if (!(j->rc = seqcls_zero_grad(j->m)) && !(j->rc = seqcls_forward(j->m, ids, NULL, NULL, 1)) &&
+            !(j->rc = seqcls_loss_backward(j->m, y, NULL)))
+            j->rc = seqcls_optimizer_step(o, j->m);
+out:
+    seqcls_optimizer_free(o);
+    seqcls_tensor_free(ids);
+    seqcls_tensor_free(y);
+    return NULL;
+}
+
+START_TEST(training_beside_predicting_is_safe)
+{
+    seqcls_model_t *trained = build(), *served = build();
+    seqcls_tensor_t *ids = tu_tensor(SEQCLS_I32, 2, B, T, 0);
+    seqcls_tensor_t *p = tu_tensor(SEQCLS_F32, 2, B, 2, 0), *a = tu_tensor(SEQCLS_F32, 2, B, T, 0);
+    int32_t lens[B] = {9, 4, 0, 1};
+    pthread_t th[4], tt;
+    job_t jobs[4];
+    train_job_t tj = {trained, 0};
+    int i;
+    tu_fill_ids(ids, 1, V, 9);
+    OK(seqcls_predict(served, ids, lens, p, a));
+    ck_assert_int_eq(pthread_create(&tt, NULL, train_some, &tj), 0);
+    for (i = 0; i < 4; i++) {
+        jobs[i] = (job_t){served, ids, lens, seqcls_tensor_data(p), seqcls_tensor_data(a), 0, 0};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, predict_many, &jobs[i]), 0);
+    }
+    pthread_join(tt, NULL);
+    ck_assert_int_eq(tj.rc, SEQCLS_OK);
+    for (i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(jobs[i].errors + jobs[i].mismatches, 0);
+    }
+    seqcls_tensor_free(ids);
+    seqcls_tensor_free(p);
+    seqcls_tensor_free(a);
+    seqcls_model_free(trained);
+    seqcls_model_free(served);
+}
+END_TEST
+
+/* Errors are per thread: a failure in one thread leaves another's message. */
+static void *fail_in_thread(void *arg)
+{
+    (void)arg;
+    seqcls_model_create(NULL, 0);
+    return NULL;
+}
+
+START_TEST(error_messages_are_thread_local)
+{
+    pthread_t th;
+    FAILS(SEQCLS_E_INVALID_ARG, "seqcls_add_dense: model is NULL", seqcls_add_dense(NULL, 1, 0, NULL));
+    ck_assert_int_eq(pthread_create(&th, NULL, fail_in_thread, NULL), 0);
+    pthread_join(th, NULL);
+    ck_assert_str_eq(seqcls_last_error(), "seqcls_add_dense: model is NULL");
+}
+END_TEST
+
+Suite *threads_suite(void)
+{
+    Suite *s = suite_create("threads");
+    TCase *tc = tcase_create("threads");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, concurrent_predict_equals_serial);
+    tcase_add_test(tc, training_beside_predicting_is_safe);
+    tcase_add_test(tc, error_messages_are_thread_local);
+    suite_add_tcase(s, tc);
+    return s;
+}
