@@ -63,7 +63,7 @@ PYTHON ?= /usr/bin/python3
 
 EXAMPLES := $(BUILD)/examples/presence
 
-.PHONY: all check check-run check-extra-none check-asan asan-run check-valgrind demo install uninstall clean deps FORCE
+.PHONY: all check check-run check-extra-none check-asan asan-run check-tsan tsan-run check-valgrind demo install uninstall clean deps FORCE
 
 all: $(SHARED) $(STATIC) pkgconfig/seqcls.pc
 
@@ -162,6 +162,15 @@ check-asan:
 asan-run: $(TEST_RUN_F32) $(TEST_RUN_F64)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(TEST_RUN_F32)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(TEST_RUN_F64)
+
+# ThreadSanitizer on the concurrency suite (the BLAS runs one thread so
+# that its uninstrumented pool is not in the picture).
+check-tsan:
+	@$(MAKE) --no-print-directory BUILD=build/tsan-$(BLAS) LIBOUT=build/tsan-$(BLAS)/lib \
+	    CFLAGS="-fsanitize=thread -g" LDFLAGS="-fsanitize=thread" OPT=-O1 tsan-run
+
+tsan-run: $(TEST_RUN_F32)
+	OPENBLAS_NUM_THREADS=1 CK_RUN_SUITE=threads TSAN_OPTIONS=halt_on_error=1 $(TEST_RUN_F32)
 
 check-valgrind: all $(TEST_RUN_F32) $(TEST_RUN_F64)
 	CK_FORK=no valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite,indirect $(TEST_RUN_F32)
