@@ -20,7 +20,7 @@ CC      := gcc
 endif
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Wpedantic -std=c11
-CFLAGS_COMMON := $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -Iinclude -fvisibility=hidden
+CFLAGS_COMMON := $(WARN) $(OPT) -g -D_POSIX_C_SOURCE=200809L -Iinclude -fvisibility=hidden
 
 ifeq ($(BLAS),blis)
 BLIS_INC  := $(firstword $(wildcard /usr/include/x86_64-linux-gnu/blis-pthread \
@@ -63,7 +63,7 @@ PYTHON ?= /usr/bin/python3
 
 EXAMPLES := $(BUILD)/examples/presence
 
-.PHONY: all check check-run check-extra-none check-asan asan-run check-tsan tsan-run check-valgrind demo install uninstall clean deps FORCE
+.PHONY: abi-check abi-update all check check-run check-extra-none check-asan asan-run check-tsan tsan-run check-valgrind demo install uninstall clean deps FORCE
 
 all: $(SHARED) $(STATIC) pkgconfig/seqcls.pc
 
@@ -191,6 +191,14 @@ $(BUILD)/examples/%: examples/%.c $(SHARED) | $(BUILD)/examples
 demo: deps
 	@$(MAKE) --no-print-directory all $(EXAMPLES)
 	$(BUILD)/examples/presence
+
+# ---- ABI guard (tools/abi-check.sh; baseline in abi/) ----
+
+abi-check: $(SHARED)
+	sh tools/abi-check.sh $(SHARED) $(MAJOR)
+
+abi-update: $(SHARED)
+	sh tools/abi-check.sh $(SHARED) $(MAJOR) --update
 
 # ---- install ----
 
