@@ -147,6 +147,7 @@ check-run: all $(TEST_RUN_F32) $(TEST_RUN_F64) $(EXAMPLES) $(BUILD)/readme_examp
 	$(TEST_RUN_F64)
 	$(BUILD)/examples/presence > /dev/null
 	$(BUILD)/readme_example
+	$(PYTHON) -m unittest discover -s tests/python -p 'test_*.py'
 	@$(MAKE) --no-print-directory $(CHECK_EXTRA) $(if $(CHECK_EXTRA),,check-extra-none)
 
 check-extra-none:
