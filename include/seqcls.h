@@ -456,6 +456,9 @@ typedef struct seqcls_fit_config seqcls_fit_config_t;
                                       loss [1] */
 #define SEQCLS_FIT_BUCKETING    7  /* 1 = batch rows of similar length and cut each
                                       batch to its longest row [1] */
+#define SEQCLS_FIT_INITIAL_EPOCH 9 /* epoch to start from, to resume training (as Keras'
+                                      initial_epoch): epochs run from it to EPOCHS - 1,
+                                      with the same shuffling as an uninterrupted run [0] */
 /* float settings (seqcls_fit_config_set_float) */
 #define SEQCLS_FIT_VALID_SPLIT  8  /* fraction of the rows (the last ones, as Keras)
                                       held out for validation when no validation set

@@ -9,7 +9,7 @@
 #include <string.h>
 
 struct seqcls_fit_config {
-    int64_t batch_size, epochs, shuffle, seed, patience, restore_best, bucketing;
+    int64_t batch_size, epochs, shuffle, seed, patience, restore_best, bucketing, initial_epoch;
     float valid_split;
     seqcls_batch_fn on_batch;
     seqcls_epoch_fn on_epoch;
@@ -17,7 +17,7 @@ struct seqcls_fit_config {
     void *user;
 };
 
-static const seqcls_fit_config_t defaults = {32, 10, 1, 0, 0, 1, 1, 0, NULL, NULL, NULL, NULL};
+static const seqcls_fit_config_t defaults = {32, 10, 1, 0, 0, 1, 1, 0, 0, NULL, NULL, NULL, NULL};
 
 /* Batches per bucket: rows are sorted by length within pools of this many
  * batches, so batches are homogeneous but still drawn at random. */
@@ -52,6 +52,7 @@ int seqcls_fit_config_set_int(seqcls_fit_config_t *c, int setting, int64_t value
     case SEQCLS_FIT_PATIENCE: field = &c->patience; break;
     case SEQCLS_FIT_RESTORE_BEST: field = &c->restore_best; hi = 1; break;
     case SEQCLS_FIT_BUCKETING: field = &c->bucketing; hi = 1; break;
+    case SEQCLS_FIT_INITIAL_EPOCH: field = &c->initial_epoch; break;
     default:
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: unknown integer setting %d", func, setting);
     }
@@ -133,11 +134,16 @@ static void sort_by_length(const dataset_t *d, int *a, int n)
 }
 
 /* Order the training rows for one epoch: shuffled; with bucketing, sorted
- * by length inside pools and then the batches themselves shuffled. */
-static void epoch_order(fit_t *f)
+ * by length inside pools and then the batches themselves shuffled.  The
+ * order depends only on the seed and the epoch, so a run resumed at
+ * SEQCLS_FIT_INITIAL_EPOCH sees what an uninterrupted one would. */
+static void epoch_order(fit_t *f, int epoch)
 {
     const int B = (int)f->c->batch_size, n = f->ntrain;
     int i, nb = (n + B - 1) / B;
+    rng_seed(&f->rng, (uint64_t)f->c->seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(epoch + 1)));
+    for (i = 0; i < n; i++)
+        f->order[i] = i;
     if (f->c->shuffle)
         shuffle(&f->rng, f->order, n);
     if (!f->c->bucketing || f->fixed_steps)
@@ -263,7 +269,7 @@ static int fit_epochs(fit_t *f)
     double best_loss = INFINITY;
     int epoch, wait = 0, rc, stop = 0;
 
-    for (epoch = 0; epoch < c->epochs && !stop; epoch++) {
+    for (epoch = (int)c->initial_epoch; epoch < c->epochs && !stop; epoch++) {
         double loss_sum = 0, vloss = NAN, vacc = NAN;
         int64_t right_sum = 0;
         int b;
@@ -275,7 +281,7 @@ static int fit_epochs(fit_t *f)
                                     (double)lr, epoch);
             optimizer_set_lr(f->o, lr);
         }
-        epoch_order(f);
+        epoch_order(f, epoch);
         for (b = 0; b < nb && !stop; b++) {
             int n = f->ntrain - b * B < B ? f->ntrain - b * B : B;
             double loss;
@@ -344,7 +350,6 @@ int seqcls_fit(seqcls_model_t *m, seqcls_optimizer_t *o, const seqcls_tensor_t *
     if (f.fixed_steps && f.fixed_steps != f.train.T)
         return seqcls__fail(SEQCLS_E_SHAPE, "%s: the model needs exactly %d steps, the input has %d",
                             func, f.fixed_steps, f.train.T);
-    rng_seed(&f.rng, (uint64_t)f.c->seed);
     f.order = seqcls__calloc((size_t)f.ntrain, sizeof *f.order);
     f.scratch = seqcls__calloc((size_t)f.ntrain, sizeof *f.scratch);
     f.perm = seqcls__calloc((size_t)f.ntrain, sizeof *f.perm);
@@ -352,8 +357,6 @@ int seqcls_fit(seqcls_model_t *m, seqcls_optimizer_t *o, const seqcls_tensor_t *
         rc = seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
         goto done;
     }
-    for (i = 0; i < f.ntrain; i++)
-        f.order[i] = i;
 
     lr0 = optimizer_lr(o);
     rc = fit_epochs(&f);

@@ -199,6 +199,54 @@ START_TEST(callback_stops_and_runs_are_reproducible)
 }
 END_TEST
 
+/* Two epochs, then two more from SEQCLS_FIT_INITIAL_EPOCH = 2, equal four
+ * in one run, bit for bit (dropout included: its stream is the model's). */
+START_TEST(resumed_fit_equals_uninterrupted)
+{
+    seqcls_model_t *a = NULL, *b = NULL;
+    seqcls_optimizer_t *oa = NULL, *ob = NULL;
+    seqcls_fit_config_t *c = NULL;
+    seqcls_tensor_t *x, *y;
+    int32_t lens[N];
+    int i, k;
+    make_data(&x, &y, lens, 6, 0);
+    for (k = 0; k < 2; k++) {
+        seqcls_model_t **m = k ? &b : &a;
+        OK(seqcls_model_create(m, 9));
+        OK(seqcls_add_embedding(*m, V, 8, 0, NULL));
+        OK(seqcls_add_dropout(*m, 0.2f, NULL));
+        OK(seqcls_add_pooling(*m, SEQCLS_POOL_MEAN, NULL));
+        OK(seqcls_add_output(*m, 1, NULL));
+    }
+    OK(seqcls_optimizer_create(&oa, SEQCLS_OPTIM_ADAM, 0.01f));
+    OK(seqcls_optimizer_create(&ob, SEQCLS_OPTIM_ADAM, 0.01f));
+    OK(seqcls_fit_config_create(&c));
+    OK(seqcls_fit_config_set_int(c, SEQCLS_FIT_SEED, 5));
+    OK(seqcls_fit_config_set_int(c, SEQCLS_FIT_EPOCHS, 4));
+    OK(seqcls_fit(a, oa, x, lens, y, NULL, NULL, NULL, c));
+    OK(seqcls_fit_config_set_int(c, SEQCLS_FIT_EPOCHS, 2));
+    OK(seqcls_fit(b, ob, x, lens, y, NULL, NULL, NULL, c));
+    OK(seqcls_fit_config_set_int(c, SEQCLS_FIT_EPOCHS, 4));
+    OK(seqcls_fit_config_set_int(c, SEQCLS_FIT_INITIAL_EPOCH, 2));
+    OK(seqcls_fit(b, ob, x, lens, y, NULL, NULL, NULL, c));
+    ck_assert_int_eq(seqcls_optimizer_steps(oa), seqcls_optimizer_steps(ob));
+    for (i = 0; i < seqcls_param_count(a); i++) {
+        seqcls_tensor_t *va, *vb;
+        OK(seqcls_param(a, i, &va, NULL));
+        OK(seqcls_param(b, i, &vb, NULL));
+        ck_assert(memcmp(seqcls_tensor_data(va), seqcls_tensor_data(vb),
+                         (size_t)seqcls_tensor_numel(va) * sizeof(real_t)) == 0);
+    }
+    seqcls_fit_config_free(c);
+    seqcls_optimizer_free(oa);
+    seqcls_optimizer_free(ob);
+    seqcls_tensor_free(x);
+    seqcls_tensor_free(y);
+    seqcls_model_free(a);
+    seqcls_model_free(b);
+}
+END_TEST
+
 START_TEST(fit_refuses_bad_data_before_any_update)
 {
     seqcls_model_t *m = model();
@@ -331,6 +379,7 @@ Suite *fit_suite(void)
     tcase_add_test(tc, fit_learns_and_evaluates);
     tcase_add_test(tc, early_stopping_restores_the_best_weights);
     tcase_add_test(tc, callback_stops_and_runs_are_reproducible);
+    tcase_add_test(tc, resumed_fit_equals_uninterrupted);
     tcase_add_test(tc, fit_refuses_bad_data_before_any_update);
     tcase_add_test(tc, fit_stops_on_a_non_finite_loss);
     tcase_add_test(tc, metrics_by_hand);
