@@ -463,13 +463,18 @@ SEQCLS_API void seqcls_optimizer_free(seqcls_optimizer_t *o);
  *   - an apostrophe (' or U+2019, normalised to ') between two token
  *     characters stays in the token ("don't", "l'homme"); elsewhere it
  *     separates ("'hello'" gives "hello");
+ *   - the soft hyphen U+00AD is dropped without splitting the word;
  *   - everything else is a token character: letters, digits, marks, CJK,
  *     emoji, other symbols;
  *   - a token longer than SEQCLS_TOKEN_MAX bytes is cut at the last whole
  *     character that fits and the rest of the word is dropped.
  */
 
-/** A vocabulary: token strings <-> ids, built from counted text. */
+/**
+ * A vocabulary: token strings <-> ids, built from counted text.  Once
+ * built it is read-only, and seqcls_vocab_encode, _decode, _id, _token,
+ * _size and _save_buffer may be called from many threads at once.
+ */
 typedef struct seqcls_vocab seqcls_vocab_t;
 
 #define SEQCLS_PAD_ID 0            /* id of "<pad>", the padding token */

@@ -22,6 +22,7 @@
  *     one per character, normalised to ASCII.
  *   - Apostrophes "'" and U+2019 (normalised to "'") stay inside a token
  *     when a token character is on both sides; otherwise they separate.
+ *   - The soft hyphen U+00AD is dropped without splitting a word.
  *   - Every other code point is a token character: letters, digits, marks,
  *     CJK ideographs, emoji, other symbols, U+FFFD.
  *   - A token longer than SEQCLS_TOKEN_MAX bytes (after lower-casing) is
@@ -35,7 +36,8 @@
 /* The longest markup tag, in bytes, that is stripped; longer is text. */
 #define TAG_MAX 1024
 
-enum { CL_SPACE = 0, CL_PUNCT = 1, CL_APOS = 2, CL_BANG = 3, CL_WORD = 4 };
+/* CL_IGNORE: dropped without splitting a token (the soft hyphen). */
+enum { CL_SPACE = 0, CL_PUNCT = 1, CL_APOS = 2, CL_BANG = 3, CL_WORD = 4, CL_IGNORE = 5 };
 
 /*
  * Decode one code point at s[0..n), n >= 1.  Ill-formed input gives
@@ -208,6 +210,8 @@ static int classify(uint32_t c)
         return CL_SPACE;                /* C1 controls, U+0085 */
     if (c == 0xA0)
         return CL_SPACE;
+    if (c == 0xAD)
+        return CL_IGNORE;               /* soft hyphen: "hy\u00ADphen" is one word */
     if (c <= 0xBF) {
         /* Latin-1 punctuation and symbols; keep the letter-like ones */
         if (c == 0xAA || c == 0xB2 || c == 0xB3 || c == 0xB5 || c == 0xB9 || c == 0xBA ||
@@ -357,6 +361,12 @@ int tok_next(tok_iter_t *it, char *tok, size_t *tok_len, size_t *start, size_t *
         if (it->pos >= it->n)
             break;
         cl = char_at(it, it->pos, &c, &used);
+        while (cl == CL_IGNORE) {
+            it->pos += used;
+            if (it->pos >= it->n)
+                goto done;
+            cl = char_at(it, it->pos, &c, &used);
+        }
         if (cl == CL_APOS) {
             /* an apostrophe stays only between two token characters */
             uint32_t c2;
@@ -368,6 +378,7 @@ int tok_next(tok_iter_t *it, char *tok, size_t *tok_len, size_t *start, size_t *
             break;
         }
     }
+done:
     /* a cut token never ends in an apostrophe */
     while (full && len > 1 && tok[len - 1] == '\'')
         len--;

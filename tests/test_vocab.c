@@ -79,6 +79,8 @@ START_TEST(apostrophes_and_punctuation)
     NORM_IS("top10 2023 3.14 1,000", "top10 2023 3 14 1 000");
     NORM_IS("fullwidth\xef\xbc\x81 \xef\xbc\x9f", "fullwidth ! ?");
     NORM_IS("x \xc3\x97 y \xc3\xb7 z", "x y z");
+    /* the soft hyphen joins, also at either end of a word */
+    NORM_IS("hy\xc2\xadphen \xc2\xad" "a b\xc2\xad", "hyphen a b");
 }
 END_TEST
 
