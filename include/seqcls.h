@@ -552,6 +552,160 @@ SEQCLS_API double seqcls_metrics_get(const seqcls_metrics_t *mt, int metric, int
 SEQCLS_API int64_t seqcls_metrics_confusion(const seqcls_metrics_t *mt, int truth, int predicted);
 /** Free metrics. NULL is allowed. */
 SEQCLS_API void seqcls_metrics_free(seqcls_metrics_t *mt);
+/* Text: tokeniser and vocabulary                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The tokeniser turns UTF-8 text into lower-case tokens (docs/vocab-format.md
+ * has the full rules):
+ *   - ill-formed UTF-8 is replaced by U+FFFD (one per maximal ill-formed
+ *     subpart), which is a token character; raw invalid bytes never reach
+ *     a token, and no call fails because of them;
+ *   - markup is stripped: '<' followed by an ASCII letter, '/', '!' or '?'
+ *     up to the first '>' (within 1024 bytes), and "<!-- ... -->", act as
+ *     whitespace; any other '<' is punctuation;
+ *   - lower-casing covers ASCII, Latin-1 Supplement, Latin Extended-A,
+ *     Greek and Cyrillic capitals (nothing else is changed);
+ *   - tokens are split at whitespace, NUL and control characters, and at
+ *     punctuation: ASCII punctuation, Latin-1 punctuation and symbols
+ *     (U+00A1-U+00BF except the letter-like ones, and U+00D7, U+00F7;
+ *     so inverted '!' and '?' and guillemets split), General Punctuation
+ *     U+2000-U+206F, CJK punctuation U+3000-U+303F, fullwidth
+ *     punctuation.  Punctuation is dropped, except that every '!' and '?'
+ *     (also fullwidth) is a token of its own;
+ *   - an apostrophe (' or U+2019, normalised to ') between two token
+ *     characters stays in the token ("don't", "l'homme"); elsewhere it
+ *     separates ("'hello'" gives "hello");
+ *   - the soft hyphen U+00AD is dropped without splitting the word;
+ *   - everything else is a token character: letters, digits, marks, CJK,
+ *     emoji, other symbols;
+ *   - a token longer than SEQCLS_TOKEN_MAX bytes is cut at the last whole
+ *     character that fits and the rest of the word is dropped.
+ */
+
+/**
+ * A vocabulary: token strings <-> ids, built from counted text.  Once
+ * built it is read-only, and seqcls_vocab_encode, _decode, _id, _token,
+ * _size and _save_buffer may be called from many threads at once.
+ */
+typedef struct seqcls_vocab seqcls_vocab_t;
+
+#define SEQCLS_PAD_ID 0            /* id of "<pad>", the padding token */
+#define SEQCLS_UNK_ID 1            /* id of "<unk>", every unknown token */
+#define SEQCLS_TOKEN_MAX 256       /* longest token, in bytes */
+#define SEQCLS_TEXT_MAX 2147483647 /* longest text accepted, in bytes */
+#define SEQCLS_VOCAB_MAX 16777216  /* most distinct tokens / ids */
+
+/**
+ * Split `len` bytes of UTF-8 `text` into tokens and store the byte
+ * offsets of the first `max_tokens` of them in the ORIGINAL text: token i
+ * is text[starts[i], ends[i]) (the whole word, also when the token was
+ * cut).  *n_out receives the number stored.  `text` may be NULL when len
+ * is 0; `starts` and `ends` may be NULL when max_tokens is 0.  These are
+ * the same tokens, in the same order, as seqcls_vocab_encode produces.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL pointer, max_tokens < 0),
+ *         SEQCLS_E_RANGE (len > SEQCLS_TEXT_MAX).
+ */
+SEQCLS_API int seqcls_tokenize(const char *text, size_t len, int32_t *starts, int32_t *ends,
+                               int max_tokens, int32_t *n_out);
+
+/**
+ * Create an empty vocabulary in the counting state.  Free with
+ * seqcls_vocab_free.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (out NULL), SEQCLS_E_NOMEM.
+ */
+SEQCLS_API int seqcls_vocab_create(seqcls_vocab_t **out);
+/** Free a vocabulary. NULL is allowed. */
+SEQCLS_API void seqcls_vocab_free(seqcls_vocab_t *v);
+
+/**
+ * Tokenise one document (`len` bytes, `text` may be NULL if len is 0) and
+ * add its tokens to the counts.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL), SEQCLS_E_STATE (already
+ *         built), SEQCLS_E_RANGE (len > SEQCLS_TEXT_MAX), SEQCLS_E_NOMEM
+ *         (allocation failed, or more than SEQCLS_VOCAB_MAX distinct
+ *         tokens).  On error the counts are as before the call, except
+ *         for SEQCLS_E_NOMEM, which leaves the tokens counted so far.
+ */
+SEQCLS_API int seqcls_vocab_add_text(seqcls_vocab_t *v, const char *text, size_t len);
+
+/**
+ * Freeze the vocabulary: id 0 is "<pad>", id 1 is "<unk>", then every
+ * counted token seen at least `min_freq` times (0 and 1 both mean all),
+ * by descending count, ties in ascending byte order, so the result
+ * depends only on the counts.  `max_size` caps the number of ids
+ * including the two reserved ones (0 = no cap, else 2..SEQCLS_VOCAB_MAX).
+ * The counts are discarded.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL, min_freq < 0, max_size
+ *         1 or negative), SEQCLS_E_RANGE (max_size > SEQCLS_VOCAB_MAX),
+ *         SEQCLS_E_STATE (already built), SEQCLS_E_NOMEM.
+ */
+SEQCLS_API int seqcls_vocab_build(seqcls_vocab_t *v, int min_freq, int max_size);
+
+/** Number of ids (>= 2) once built; 0 before seqcls_vocab_build or if v is NULL. */
+SEQCLS_API int seqcls_vocab_size(const seqcls_vocab_t *v);
+
+/**
+ * Id of `token`, an exact, already normalised (lower-case) token string;
+ * SEQCLS_UNK_ID if it is not in the vocabulary.  "<pad>" and "<unk>"
+ * give their ids.
+ * @return the id (>= 0), or SEQCLS_E_INVALID_ARG (NULL), SEQCLS_E_STATE
+ *         (not built).
+ */
+SEQCLS_API int seqcls_vocab_id(const seqcls_vocab_t *v, const char *token);
+
+/**
+ * The NUL-terminated token of `id`, borrowed: valid while the vocabulary
+ * lives.  NULL if v is NULL, not built, or id is outside [0, size).
+ */
+SEQCLS_API const char *seqcls_vocab_token(const seqcls_vocab_t *v, int id);
+
+/**
+ * Tokenise `text` and write the ids of its first `max_len` tokens to
+ * ids[0, n) (unknown tokens as SEQCLS_UNK_ID) and SEQCLS_PAD_ID to
+ * ids[n, max_len), so `ids` is one padded row of a [B, max_len] batch.
+ * *n_out (may be NULL) receives n, the length to pass to seqcls_forward
+ * or seqcls_predict.  `ids` may be NULL when max_len is 0.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL, max_len < 0),
+ *         SEQCLS_E_STATE (not built), SEQCLS_E_RANGE (len > SEQCLS_TEXT_MAX).
+ *         On error ids are unchanged.
+ */
+SEQCLS_API int seqcls_vocab_encode(const seqcls_vocab_t *v, const char *text, size_t len,
+                                   int32_t *ids, int max_len, int32_t *n_out);
+
+/**
+ * Write the tokens of ids[0, n), joined by single spaces, to `buf` as a
+ * NUL-terminated string.  Padding ids (SEQCLS_PAD_ID) are skipped, so a
+ * whole padded row may be passed; SEQCLS_UNK_ID gives "<unk>".  On success
+ * *len_out is the string's length without the NUL.  If `cap` is too
+ * small, SEQCLS_E_RANGE is returned, *len_out is the capacity needed
+ * (including the NUL) and buf, if cap > 0, holds "".  `buf` may be NULL
+ * when cap is 0 (to ask for the size).
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL, n < 0), SEQCLS_E_STATE
+ *         (not built), SEQCLS_E_RANGE (an id outside [0, size), or cap
+ *         too small).
+ */
+SEQCLS_API int seqcls_vocab_decode(const seqcls_vocab_t *v, const int32_t *ids, int n,
+                                   char *buf, size_t cap, size_t *len_out);
+
+/**
+ * Serialise a built vocabulary into a new buffer (*buf, *len), to free
+ * with seqcls_free, in the layout of docs/vocab-format.md (the same bytes
+ * a model file's VOCB section holds).
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL), SEQCLS_E_STATE (not
+ *         built), SEQCLS_E_NOMEM.  On error *buf is NULL and *len 0.
+ */
+SEQCLS_API int seqcls_vocab_save_buffer(const seqcls_vocab_t *v, void **buf, size_t *len);
+
+/**
+ * Create a built vocabulary from `len` bytes written by
+ * seqcls_vocab_save_buffer (not retained).  The bytes are never trusted.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL), SEQCLS_E_FORMAT
+ *         (truncated, trailing bytes, bad count or length, invalid UTF-8,
+ *         duplicate token, wrong reserved tokens; the message names the
+ *         problem and the token index), SEQCLS_E_NOMEM.
+ */
+SEQCLS_API int seqcls_vocab_load_buffer(seqcls_vocab_t **out, const void *buf, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Save and load (docs/file-format.md)                                 */

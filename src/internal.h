@@ -334,4 +334,31 @@ int seqcls__threads(void);
 /* Internal test hook: reseed the model's random stream. */
 void seqcls__model_reseed(seqcls_model_t *m, uint64_t seed);
 
+/* ---- vocabulary (tokenize.c, vocab.c) ---- */
+
+/* Tokeniser state over one text (see tokenize.c for the rules). */
+typedef struct {
+    const unsigned char *s;
+    size_t n, pos;
+    size_t next_gt, next_cmt;   /* memoised positions of the next '>' and "-->" */
+} tok_iter_t;
+
+void tok_init(tok_iter_t *it, const char *text, size_t len);
+/* Next token: its normalised bytes into tok[0, *tok_len) (tok must hold
+ * SEQCLS_TOKEN_MAX bytes; not NUL-terminated) and its byte span in the
+ * original text.  Returns 1, or 0 at the end of the text. */
+int tok_next(tok_iter_t *it, char *tok, size_t *tok_len, size_t *start, size_t *end);
+/* Is s[0, n) well-formed UTF-8? */
+int vocab_utf8_valid(const unsigned char *s, size_t n);
+
+/*
+ * Serialise a built vocabulary for a model file's VOCB section (layout in
+ * docs/vocab-format.md): a new buffer from seqcls__alloc, to free with
+ * seqcls__dealloc.  SEQCLS_E_STATE if not built.
+ */
+int vocab_serialize(const seqcls_vocab_t *v, void **buf, size_t *len);
+/* Rebuild a vocabulary from untrusted bytes; SEQCLS_E_FORMAT naming the
+ * problem on anything malformed.  *out is NULL on failure. */
+int vocab_deserialize(seqcls_vocab_t **out, const void *buf, size_t len);
+
 #endif /* SEQCLS_INTERNAL_H */

@@ -1,0 +1,592 @@
+/*
+ * vocab.c -- the vocabulary: counting tokens, freezing ids, encoding text
+ * to padded id rows, decoding ids back to text, and the serialised form
+ * kept in a model file (docs/vocab-format.md).
+ *
+ * Tokens live NUL-terminated in one byte arena; an open-addressing table
+ * (linear probing, load <= 1/2) of entry indices maps bytes to entries.
+ * While counting, an entry is a distinct token and its count; after
+ * seqcls_vocab_build, entry i is id i.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    size_t off;       /* token bytes at arena + off, NUL-terminated */
+    uint32_t len;
+    uint32_t hash;
+    uint64_t count;
+} entry_t;
+
+struct seqcls_vocab {
+    int built;
+    char *arena;
+    size_t arena_len, arena_cap;
+    entry_t *ent;
+    size_t n, cap;
+    int32_t *slot;    /* -1 = empty */
+    size_t nslot;     /* power of two */
+};
+
+static const char PAD[] = "<pad>";
+static const char UNK[] = "<unk>";
+
+static uint32_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+    size_t i;
+    for (i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+/* Slot of `tok` if present (*found = 1), else the empty slot to use. */
+static size_t table_find(const seqcls_vocab_t *v, const char *tok, size_t len, uint32_t h,
+                         int *found)
+{
+    size_t mask = v->nslot - 1, i = h & mask;
+    for (;;) {
+        int32_t e = v->slot[i];
+        if (e < 0) {
+            *found = 0;
+            return i;
+        }
+        if (v->ent[e].hash == h && v->ent[e].len == len &&
+            memcmp(v->arena + v->ent[e].off, tok, len) == 0) {
+            *found = 1;
+            return i;
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+/* Replace the table by one of `nslot` slots (a power of two). */
+static int table_resize(seqcls_vocab_t *v, size_t nslot)
+{
+    int32_t *slot = seqcls__alloc(seqcls__mul(nslot, sizeof *slot));
+    size_t i, mask = nslot - 1;
+    if (!slot)
+        return SEQCLS_E_NOMEM;
+    memset(slot, 0xFF, nslot * sizeof *slot);
+    for (i = 0; i < v->n; i++) {
+        size_t j = v->ent[i].hash & mask;
+        while (slot[j] >= 0)
+            j = (j + 1) & mask;
+        slot[j] = (int32_t)i;
+    }
+    seqcls__dealloc(v->slot);
+    v->slot = slot;
+    v->nslot = nslot;
+    return SEQCLS_OK;
+}
+
+/* Grow the arrays so that one more token of `len` bytes fits. */
+static int reserve(seqcls_vocab_t *v, size_t len)
+{
+    if (v->arena_len + len + 1 > v->arena_cap) {
+        size_t cap = v->arena_cap ? v->arena_cap : 4096;
+        char *a;
+        while (cap < v->arena_len + len + 1)
+            cap *= 2;
+        a = seqcls__alloc(cap);
+        if (!a)
+            return SEQCLS_E_NOMEM;
+        if (v->arena_len)
+            memcpy(a, v->arena, v->arena_len);
+        seqcls__dealloc(v->arena);
+        v->arena = a;
+        v->arena_cap = cap;
+    }
+    if (v->n + 1 > v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 256;
+        entry_t *e = seqcls__alloc(seqcls__mul(cap, sizeof *e));
+        if (!e)
+            return SEQCLS_E_NOMEM;
+        if (v->n)
+            memcpy(e, v->ent, v->n * sizeof *e);
+        seqcls__dealloc(v->ent);
+        v->ent = e;
+        v->cap = cap;
+    }
+    if ((v->n + 1) * 2 > v->nslot)
+        return table_resize(v, v->nslot * 2);
+    return SEQCLS_OK;
+}
+
+/* Append a new token (known to be absent) at the table slot `at`. */
+static int insert(seqcls_vocab_t *v, const char *tok, size_t len, uint32_t h, uint64_t count)
+{
+    int found;
+    size_t at;
+    entry_t *e;
+    int rc = reserve(v, len);
+    if (rc)
+        return rc;
+    at = table_find(v, tok, len, h, &found);   /* the table may have moved */
+    e = &v->ent[v->n];
+    e->off = v->arena_len;
+    e->len = (uint32_t)len;
+    e->hash = h;
+    e->count = count;
+    memcpy(v->arena + v->arena_len, tok, len);
+    v->arena[v->arena_len + len] = '\0';
+    v->arena_len += len + 1;
+    v->slot[at] = (int32_t)v->n;
+    v->n++;
+    return SEQCLS_OK;
+}
+
+static seqcls_vocab_t *vocab_new(void)
+{
+    seqcls_vocab_t *v = seqcls__calloc(1, sizeof *v);
+    if (!v)
+        return NULL;
+    if (table_resize(v, 64) != SEQCLS_OK) {
+        seqcls__dealloc(v);
+        return NULL;
+    }
+    return v;
+}
+
+int seqcls_vocab_create(seqcls_vocab_t **out)
+{
+    seqcls__clear_error();
+    if (!out)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_vocab_create: out is NULL");
+    *out = vocab_new();
+    if (!*out)
+        return seqcls__fail(SEQCLS_E_NOMEM, "seqcls_vocab_create: out of memory");
+    return SEQCLS_OK;
+}
+
+void seqcls_vocab_free(seqcls_vocab_t *v)
+{
+    if (!v)
+        return;
+    seqcls__dealloc(v->arena);
+    seqcls__dealloc(v->ent);
+    seqcls__dealloc(v->slot);
+    seqcls__dealloc(v);
+}
+
+/* Common checks of a text argument. */
+static int check_text(const char *func, const char *text, size_t len)
+{
+    if (!text && len > 0)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: text is NULL but len is %zu", func, len);
+    if (len > SEQCLS_TEXT_MAX)
+        return seqcls__fail(SEQCLS_E_RANGE, "%s: text of %zu bytes is longer than %d bytes",
+                            func, len, SEQCLS_TEXT_MAX);
+    return SEQCLS_OK;
+}
+
+int seqcls_vocab_add_text(seqcls_vocab_t *v, const char *text, size_t len)
+{
+    const char *func = "seqcls_vocab_add_text";
+    tok_iter_t it;
+    char tok[SEQCLS_TOKEN_MAX + 4];
+    size_t tl, s, e;
+    int rc;
+
+    seqcls__clear_error();
+    if (!v)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: vocabulary is NULL", func);
+    if (v->built)
+        return seqcls__fail(SEQCLS_E_STATE, "%s: the vocabulary is already built", func);
+    if ((rc = check_text(func, text, len)) != SEQCLS_OK)
+        return rc;
+    tok_init(&it, text, len);
+    while (tok_next(&it, tok, &tl, &s, &e)) {
+        uint32_t h = hash_bytes(tok, tl);
+        int found;
+        size_t at = table_find(v, tok, tl, h, &found);
+        if (found) {
+            v->ent[v->slot[at]].count++;
+            continue;
+        }
+        if (v->n >= SEQCLS_VOCAB_MAX)
+            return seqcls__fail(SEQCLS_E_NOMEM, "%s: more than %d distinct tokens", func,
+                                SEQCLS_VOCAB_MAX);
+        if (insert(v, tok, tl, h, 1) != SEQCLS_OK)
+            return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory after %zu distinct tokens",
+                                func, v->n);
+    }
+    return SEQCLS_OK;
+}
+
+typedef struct {
+    uint64_t count;
+    const char *s;
+    uint32_t len;
+} rank_t;
+
+/* Descending count, then ascending bytes (a prefix first). */
+static int rank_cmp(const void *pa, const void *pb)
+{
+    const rank_t *a = pa, *b = pb;
+    size_t m = a->len < b->len ? a->len : b->len;
+    int c;
+    if (a->count != b->count)
+        return a->count > b->count ? -1 : 1;
+    c = memcmp(a->s, b->s, m);
+    if (c)
+        return c;
+    return (a->len > b->len) - (a->len < b->len);
+}
+
+int seqcls_vocab_build(seqcls_vocab_t *v, int min_freq, int max_size)
+{
+    const char *func = "seqcls_vocab_build";
+    rank_t *rank = NULL;
+    seqcls_vocab_t *nv = NULL;
+    size_t i, kept = 0, limit;
+    int rc = SEQCLS_OK;
+
+    seqcls__clear_error();
+    if (!v)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: vocabulary is NULL", func);
+    if (v->built)
+        return seqcls__fail(SEQCLS_E_STATE, "%s: the vocabulary is already built", func);
+    if (min_freq < 0)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: min_freq %d is negative", func, min_freq);
+    if (max_size < 0 || max_size == 1)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG,
+                            "%s: max_size %d must be 0 (no limit) or >= 2 (the reserved ids)",
+                            func, max_size);
+    if (max_size > SEQCLS_VOCAB_MAX)
+        return seqcls__fail(SEQCLS_E_RANGE, "%s: max_size %d is above the limit %d", func,
+                            max_size, SEQCLS_VOCAB_MAX);
+    limit = max_size ? (size_t)max_size - 2 : (size_t)SEQCLS_VOCAB_MAX - 2;
+
+    if (v->n) {
+        rank = seqcls__alloc(seqcls__mul(v->n, sizeof *rank));
+        if (!rank)
+            return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory sorting %zu tokens", func,
+                                v->n);
+    }
+    for (i = 0; i < v->n; i++)
+        if (v->ent[i].count >= (uint64_t)min_freq) {
+            rank[kept].count = v->ent[i].count;
+            rank[kept].s = v->arena + v->ent[i].off;
+            rank[kept].len = v->ent[i].len;
+            kept++;
+        }
+    if (kept > 1)
+        qsort(rank, kept, sizeof *rank, rank_cmp);
+    if (kept > limit)
+        kept = limit;
+
+    nv = vocab_new();
+    if (!nv)
+        rc = SEQCLS_E_NOMEM;
+    if (!rc)
+        rc = insert(nv, PAD, sizeof PAD - 1, hash_bytes(PAD, sizeof PAD - 1), 0);
+    if (!rc)
+        rc = insert(nv, UNK, sizeof UNK - 1, hash_bytes(UNK, sizeof UNK - 1), 0);
+    for (i = 0; !rc && i < kept; i++)
+        rc = insert(nv, rank[i].s, rank[i].len, hash_bytes(rank[i].s, rank[i].len),
+                    rank[i].count);
+    seqcls__dealloc(rank);
+    if (rc) {
+        seqcls_vocab_free(nv);
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory building %zu ids", func,
+                            kept + 2);
+    }
+    /* the new content replaces the old; the handle stays the same */
+    seqcls__dealloc(v->arena);
+    seqcls__dealloc(v->ent);
+    seqcls__dealloc(v->slot);
+    *v = *nv;
+    v->built = 1;
+    seqcls__dealloc(nv);
+    return SEQCLS_OK;
+}
+
+int seqcls_vocab_size(const seqcls_vocab_t *v)
+{
+    return (v && v->built) ? (int)v->n : 0;
+}
+
+/* Id of tok[0, len), or -1. */
+static int lookup(const seqcls_vocab_t *v, const char *tok, size_t len)
+{
+    int found;
+    size_t at = table_find(v, tok, len, hash_bytes(tok, len), &found);
+    return found ? (int)v->slot[at] : -1;
+}
+
+int seqcls_vocab_id(const seqcls_vocab_t *v, const char *token)
+{
+    int id;
+    seqcls__clear_error();
+    if (!v || !token)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_vocab_id: %s is NULL",
+                            v ? "token" : "vocabulary");
+    if (!v->built)
+        return seqcls__fail(SEQCLS_E_STATE, "seqcls_vocab_id: the vocabulary is not built yet");
+    id = lookup(v, token, strlen(token));
+    return id < 0 ? SEQCLS_UNK_ID : id;
+}
+
+const char *seqcls_vocab_token(const seqcls_vocab_t *v, int id)
+{
+    if (!v || !v->built || id < 0 || (size_t)id >= v->n)
+        return NULL;
+    return v->arena + v->ent[id].off;
+}
+
+int seqcls_vocab_encode(const seqcls_vocab_t *v, const char *text, size_t len, int32_t *ids,
+                        int max_len, int32_t *n_out)
+{
+    const char *func = "seqcls_vocab_encode";
+    tok_iter_t it;
+    char tok[SEQCLS_TOKEN_MAX + 4];
+    size_t tl, s, e;
+    int n = 0, rc;
+
+    seqcls__clear_error();
+    if (n_out)
+        *n_out = 0;
+    if (!v)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: vocabulary is NULL", func);
+    if (!v->built)
+        return seqcls__fail(SEQCLS_E_STATE, "%s: the vocabulary is not built yet", func);
+    if (max_len < 0)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: max_len %d is negative", func, max_len);
+    if (!ids && max_len > 0)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: ids is NULL", func);
+    if ((rc = check_text(func, text, len)) != SEQCLS_OK)
+        return rc;
+    tok_init(&it, text, len);
+    while (n < max_len && tok_next(&it, tok, &tl, &s, &e)) {
+        int id = lookup(v, tok, tl);
+        ids[n++] = id < 0 ? SEQCLS_UNK_ID : id;
+    }
+    if (n_out)
+        *n_out = n;
+    for (; n < max_len; n++)
+        ids[n] = SEQCLS_PAD_ID;
+    return SEQCLS_OK;
+}
+
+int seqcls_vocab_decode(const seqcls_vocab_t *v, const int32_t *ids, int n, char *buf,
+                        size_t cap, size_t *len_out)
+{
+    const char *func = "seqcls_vocab_decode";
+    size_t need = 0, pos = 0;
+    int i, first = 1;
+
+    seqcls__clear_error();
+    if (len_out)
+        *len_out = 0;
+    if (!v || !len_out || (!ids && n > 0) || (!buf && cap > 0))
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func,
+                            !v ? "vocabulary" : !len_out ? "len_out" : !buf ? "buf" : "ids");
+    if (!v->built)
+        return seqcls__fail(SEQCLS_E_STATE, "%s: the vocabulary is not built yet", func);
+    if (n < 0)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: n %d is negative", func, n);
+    for (i = 0; i < n; i++) {
+        if (ids[i] < 0 || (size_t)ids[i] >= v->n)
+            return seqcls__fail(SEQCLS_E_RANGE, "%s: id %d at %d is outside [0, %zu)", func,
+                                (int)ids[i], i, v->n);
+        if (ids[i] == SEQCLS_PAD_ID)
+            continue;
+        need += v->ent[ids[i]].len + (first ? 0 : 1);
+        first = 0;
+    }
+    if (need + 1 > cap) {
+        if (cap > 0)
+            buf[0] = '\0';
+        *len_out = need + 1;
+        return seqcls__fail(SEQCLS_E_RANGE, "%s: the text needs %zu bytes, cap is %zu", func,
+                            need + 1, cap);
+    }
+    first = 1;
+    for (i = 0; i < n; i++) {
+        const entry_t *e = &v->ent[ids[i]];
+        if (ids[i] == SEQCLS_PAD_ID)
+            continue;
+        if (!first)
+            buf[pos++] = ' ';
+        memcpy(buf + pos, v->arena + e->off, e->len);
+        pos += e->len;
+        first = 0;
+    }
+    buf[pos] = '\0';
+    *len_out = pos;
+    return SEQCLS_OK;
+}
+
+/* ---- serialised form: u32 count, then per id u32 length + bytes ---- */
+
+static void put32(unsigned char *p, uint32_t x)
+{
+    p[0] = (unsigned char)x;
+    p[1] = (unsigned char)(x >> 8);
+    p[2] = (unsigned char)(x >> 16);
+    p[3] = (unsigned char)(x >> 24);
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int vocab_serialize(const seqcls_vocab_t *v, void **buf, size_t *len)
+{
+    unsigned char *p;
+    size_t i, total = 4, pos;
+    if (buf)
+        *buf = NULL;
+    if (len)
+        *len = 0;
+    if (!v || !buf || !len)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "vocabulary: serialise: %s is NULL",
+                            !v ? "vocabulary" : !buf ? "buf" : "len");
+    if (!v->built)
+        return seqcls__fail(SEQCLS_E_STATE, "vocabulary: serialise: the vocabulary is not built");
+    for (i = 0; i < v->n; i++) {
+        size_t add = 4 + (size_t)v->ent[i].len;
+        if (total > SIZE_MAX - add)
+            return seqcls__fail(SEQCLS_E_NOMEM, "vocabulary: serialise: size overflows");
+        total += add;
+    }
+    p = seqcls__alloc(total);
+    if (!p)
+        return seqcls__fail(SEQCLS_E_NOMEM, "vocabulary: serialise: out of memory for %zu bytes",
+                            total);
+    put32(p, (uint32_t)v->n);
+    pos = 4;
+    for (i = 0; i < v->n; i++) {
+        put32(p + pos, v->ent[i].len);
+        memcpy(p + pos + 4, v->arena + v->ent[i].off, v->ent[i].len);
+        pos += 4 + (size_t)v->ent[i].len;
+    }
+    *buf = p;
+    *len = total;
+    return SEQCLS_OK;
+}
+
+int vocab_deserialize(seqcls_vocab_t **out, const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    seqcls_vocab_t *v;
+    uint32_t count, i;
+    size_t pos = 4;
+
+    if (out)
+        *out = NULL;
+    if (!out || (!buf && len > 0))
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "vocabulary: %s is NULL", out ? "buf" : "out");
+    if (len < 4)
+        return seqcls__fail(SEQCLS_E_FORMAT,
+                            "vocabulary: %zu bytes cannot hold the 4-byte token count", len);
+    count = get32(p);
+    if (count < 2)
+        return seqcls__fail(SEQCLS_E_FORMAT,
+                            "vocabulary: token count %u is below 2 (<pad> and <unk>)", count);
+    if (count > SEQCLS_VOCAB_MAX)
+        return seqcls__fail(SEQCLS_E_FORMAT, "vocabulary: token count %u is above the limit %d",
+                            count, SEQCLS_VOCAB_MAX);
+    if ((size_t)count > (len - 4) / 5)   /* each token takes at least 5 bytes */
+        return seqcls__fail(SEQCLS_E_FORMAT,
+                            "vocabulary: token count %u needs more than the %zu bytes present",
+                            count, len - 4);
+    v = vocab_new();
+    if (!v)
+        return seqcls__fail(SEQCLS_E_NOMEM, "vocabulary: out of memory");
+    for (i = 0; i < count; i++) {
+        const char *tok;
+        uint32_t tl;
+        uint32_t h;
+        int found;
+        if (len - pos < 4) {
+            seqcls_vocab_free(v);
+            return seqcls__fail(SEQCLS_E_FORMAT,
+                                "vocabulary: token %u of %u: length field is truncated", i, count);
+        }
+        tl = get32(p + pos);
+        pos += 4;
+        if (tl == 0 || tl > SEQCLS_TOKEN_MAX) {
+            seqcls_vocab_free(v);
+            return seqcls__fail(SEQCLS_E_FORMAT,
+                                "vocabulary: token %u of %u: length %u is outside [1, %d]", i,
+                                count, tl, SEQCLS_TOKEN_MAX);
+        }
+        if (tl > len - pos) {
+            seqcls_vocab_free(v);
+            return seqcls__fail(SEQCLS_E_FORMAT,
+                                "vocabulary: token %u of %u: %u bytes run past the end (%zu left)",
+                                i, count, tl, len - pos);
+        }
+        tok = (const char *)p + pos;
+        if (memchr(tok, '\0', tl) || !vocab_utf8_valid((const unsigned char *)tok, tl)) {
+            seqcls_vocab_free(v);
+            return seqcls__fail(SEQCLS_E_FORMAT,
+                                "vocabulary: token %u of %u: %s", i, count,
+                                memchr(tok, '\0', tl) ? "contains a NUL byte"
+                                                      : "is not valid UTF-8");
+        }
+        if (i < 2) {
+            const char *want = i == 0 ? PAD : UNK;
+            if (tl != 5 || memcmp(tok, want, 5) != 0) {
+                seqcls_vocab_free(v);
+                return seqcls__fail(SEQCLS_E_FORMAT,
+                                    "vocabulary: token %u is not the reserved \"%s\"", i, want);
+            }
+        }
+        h = hash_bytes(tok, tl);
+        table_find(v, tok, tl, h, &found);
+        if (found) {
+            seqcls_vocab_free(v);
+            return seqcls__fail(SEQCLS_E_FORMAT, "vocabulary: token %u of %u is a duplicate", i,
+                                count);
+        }
+        if (insert(v, tok, tl, h, 0) != SEQCLS_OK) {
+            seqcls_vocab_free(v);
+            return seqcls__fail(SEQCLS_E_NOMEM, "vocabulary: out of memory at token %u", i);
+        }
+        pos += tl;
+    }
+    if (pos != len) {
+        seqcls_vocab_free(v);
+        return seqcls__fail(SEQCLS_E_FORMAT, "vocabulary: %zu trailing bytes after %u tokens",
+                            len - pos, count);
+    }
+    v->built = 1;
+    *out = v;
+    return SEQCLS_OK;
+}
+
+/* Re-issue the current message prefixed with the public function's name. */
+static int prefix_error(int rc, const char *func)
+{
+    char msg[512];
+    size_t n = strlen(seqcls_last_error());
+    if (n >= sizeof msg)
+        n = sizeof msg - 1;
+    memcpy(msg, seqcls_last_error(), n);
+    msg[n] = '\0';
+    return seqcls__fail(rc, "%s: %s", func, msg);
+}
+
+int seqcls_vocab_save_buffer(const seqcls_vocab_t *v, void **buf, size_t *len)
+{
+    int rc;
+    seqcls__clear_error();
+    rc = vocab_serialize(v, buf, len);
+    return rc ? prefix_error(rc, "seqcls_vocab_save_buffer") : SEQCLS_OK;
+}
+
+int seqcls_vocab_load_buffer(seqcls_vocab_t **out, const void *buf, size_t len)
+{
+    int rc;
+    seqcls__clear_error();
+    rc = vocab_deserialize(out, buf, len);
+    return rc ? prefix_error(rc, "seqcls_vocab_load_buffer") : SEQCLS_OK;
+}
