@@ -23,11 +23,26 @@ static int scenario(void)
     seqcls_fit_config_t *c = NULL;
     seqcls_metrics_t *mt = NULL;
     seqcls_tensor_t *ids = NULL, *y = NULL, *p = NULL, *att = NULL;
+    seqcls_vocab_t *v = NULL, *v2 = NULL;
+    void *vbuf = NULL;
+    size_t vlen = 0;
+    int32_t enc[16], n_enc;
+    char dec[128];
     int64_t s_ids[2] = {B, T}, s_y[1] = {B}, s_p[2] = {B, 3}, s_att[2] = {B, T};
     int32_t lens[B] = {7, 1, 0, 3, 7, 5};
     float loss;
     int rc, i;
 
+    /* text front end */
+    if ((rc = seqcls_vocab_create(&v)) ||
+        (rc = seqcls_vocab_add_text(v, "The <b>cat</b> sat; the cat's hat!", 34)) ||
+        (rc = seqcls_vocab_add_text(v, "Caf\xc3\xa9 au lait", 13)) ||
+        (rc = seqcls_vocab_build(v, 1, 0)) ||
+        (rc = seqcls_vocab_encode(v, "the cat and the dog", 19, enc, 16, &n_enc)) ||
+        (rc = seqcls_vocab_decode(v, enc, n_enc, dec, sizeof dec, &vlen)) ||
+        (rc = seqcls_vocab_save_buffer(v, &vbuf, &vlen)) ||
+        (rc = seqcls_vocab_load_buffer(&v2, vbuf, vlen)))
+        goto done;
     if ((rc = seqcls_model_create(&m, 3)) || (rc = seqcls_add_embedding(m, 11, 4, 0, NULL)) ||
         (rc = seqcls_add_dense(m, 5, SEQCLS_ACT_TANH, NULL)) ||
         (rc = seqcls_add_dropout(m, 0.2f, NULL)) ||
@@ -53,6 +68,9 @@ static int scenario(void)
         (rc = seqcls_evaluate(m, ids, lens, y, 4, &mt)))
         goto done;
 done:
+    seqcls_vocab_free(v);
+    seqcls_vocab_free(v2);
+    seqcls_free(vbuf);
     seqcls_metrics_free(mt);
     seqcls_fit_config_free(c);
     seqcls_optimizer_free(o);
