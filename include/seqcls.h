@@ -708,6 +708,31 @@ SEQCLS_API int seqcls_vocab_save_buffer(const seqcls_vocab_t *v, void **buf, siz
 SEQCLS_API int seqcls_vocab_load_buffer(seqcls_vocab_t **out, const void *buf, size_t len);
 
 /* ------------------------------------------------------------------ */
+/* What a model carries besides its layers                             */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Attach a copy of the built vocabulary `v` to the model (NULL removes
+ * it).  It is saved and loaded with the model, so a loaded model can
+ * encode raw text.  @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL model),
+ * SEQCLS_E_STATE (vocabulary not built), SEQCLS_E_NOMEM.
+ */
+SEQCLS_API int seqcls_model_set_vocab(seqcls_model_t *m, const seqcls_vocab_t *v);
+/** The model's vocabulary, borrowed until the model is freed or its vocabulary replaced; NULL if none. */
+SEQCLS_API const seqcls_vocab_t *seqcls_model_vocab(const seqcls_model_t *m);
+/**
+ * Name the classes (`n` UTF-8 strings, copied; NULL names = none), e.g.
+ * "ham", "spam"; saved with the model.  For a one-logit model name 2
+ * classes (0 and 1).  @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL
+ * model, a NULL or empty name, n out of [0, 65536]), SEQCLS_E_NOMEM.
+ */
+SEQCLS_API int seqcls_model_set_labels(seqcls_model_t *m, int n, const char *const *names);
+/** Number of class names set (0 if none). */
+SEQCLS_API int seqcls_model_label_count(const seqcls_model_t *m);
+/** Name of class `cls`, borrowed while the model lives and its labels are unchanged; NULL if none. */
+SEQCLS_API const char *seqcls_model_label(const seqcls_model_t *m, int cls);
+
+/* ------------------------------------------------------------------ */
 /* Save and load (docs/file-format.md)                                 */
 /* ------------------------------------------------------------------ */
 

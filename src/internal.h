@@ -233,7 +233,15 @@ struct seqcls_model {
     int B, T;
     workspace_t model_ws;    /* dlogits, input gradient */
     value_t input_grad;
+
+    /* carried along and saved with the model (metadata.c) */
+    seqcls_vocab_t *vocab;
+    char **labels;
+    int nlabels;
 };
+
+/* Free the metadata a model carries (metadata.c). */
+void model_free_metadata(seqcls_model_t *m);
 
 enum { STATE_NONE = 0, STATE_FORWARD = 1, STATE_TRAIN_FORWARD = 2, STATE_BACKWARD = 3 };
 

@@ -44,6 +44,7 @@ void seqcls_model_free(seqcls_model_t *m)
         return;
     run_free(&m->train);
     ws_free(&m->model_ws);
+    model_free_metadata(m);
     for (i = 0; i < m->nparams; i++) {
         seqcls_tensor_free(m->params[i].value);
         seqcls_tensor_free(m->params[i].grad);
