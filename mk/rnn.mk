@@ -10,3 +10,6 @@ check-rnn-parity: $(SHARED)
 	cd tests/parity && PYTHONDONTWRITEBYTECODE=1 $(PYTHON) test_rnn_parity.py
 
 CHECK_EXTRA += check-rnn-parity
+
+# The gradient-check harness is a header shared by tests/test_grad*.c.
+$(TEST_RUN_F64): tests/gradcheck.h
