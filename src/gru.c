@@ -27,7 +27,7 @@ static void gru_rz(rnn_step_t *s, int j)
     }
     for (k = 0; k < 2 * H; k++)
         a[k] += s->b_hh[k];
-    act_forward(s->act, a, 2 * (size_t)H);
+    rnn_gate(s->act, a, 2 * (size_t)H);
 }
 
 /* n = tanh(n's pre-activation, already in the gates), then h' = n + z (h - n). */
@@ -38,7 +38,7 @@ static void gru_update(rnn_step_t *s, int j)
     const real *hp = j < s->np ? s->h_prev + (size_t)j * H : s->zero;
     real *h = s->h + (size_t)j * H;
     int k;
-    act_forward(SEQCLS_ACT_TANH, n, (size_t)H);
+    rnn_tanh(n, (size_t)H);
     for (k = 0; k < H; k++)
         h[k] = n[k] + z[k] * (hp[k] - n[k]);
 }
@@ -124,6 +124,8 @@ static void gru_backward(rnn_step_t *s)
             dzh[2 * H + k] = dzx[2 * H + k] * r[k]; /* d(W_hn h + b_hn) */
         }
         act_backward(s->act, r, dzx, (size_t)H);
+        rnn_flush_tiny(dzx, (size_t)GH);
+        rnn_flush_tiny(dzh + 2 * H, (size_t)H);
         for (k = 0; k < 2 * H; k++)
             dzh[k] = dzx[k];
         if (j < s->np)
@@ -140,8 +142,10 @@ static void gru_before_backward(rnn_step_t *s)
     const int H = s->H, GH = 3 * H;
     real *drh = s->scratch;   /* [np, H]: d(r ⊙ h) */
     int j, k;
-    for (j = 0; j < s->nb; j++)
+    for (j = 0; j < s->nb; j++) {
         gru_dz_dn(s, j);
+        rnn_flush_tiny(s->dzx + (size_t)j * GH + H, 2 * (size_t)H);
+    }
     if (s->np > 0)
         blas_gemm(0, 0, s->np, H, H, 1, s->dzx + 2 * H, GH, s->W_hh + (size_t)2 * H * H, H, 0,
                   drh, H);
@@ -155,6 +159,7 @@ static void gru_before_backward(rnn_step_t *s)
                 dh[k] = dh[k] * z[k] + d[k] * r[k];
             }
             act_backward(s->act, r, dr, (size_t)H);
+            rnn_flush_tiny(dr, (size_t)H);
         } else {
             for (k = 0; k < H; k++)
                 dr[k] = 0;

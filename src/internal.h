@@ -317,6 +317,14 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
                  const value_t *dout, value_t *din, const run_ctx_t *ctx);
 int rnn_set_int(layer_t *L, int option, int value);
 int rnn_set_float(layer_t *L, int option, float value);
+/* In place: the gate activation `act` (SEQCLS_ACT_SIGMOID, _HARD_SIGMOID,
+ * _RELU), and tanh; vectorisable and accurate to a few ulp in float. */
+void rnn_gate(int act, real *x, size_t n);
+void rnn_tanh(real *x, size_t n);
+/* Set gradients too small to matter (|x| < 1e-30 in float) to zero, so that
+ * vanishing gradients never reach denormal range, where arithmetic is
+ * about a hundred times slower. */
+void rnn_flush_tiny(real *x, size_t n);
 /* Shared by seqcls_add_lstm and seqcls_add_gru; `allowed` masks the valid flags. */
 int rnn_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, int hidden,
             unsigned flags, unsigned allowed, int *layer);

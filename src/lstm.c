@@ -29,12 +29,12 @@ static void lstm_forward(rnn_step_t *s)
         }
         for (k = 0; k < GH; k++)
             a[k] += s->b_hh[k];
-        act_forward(s->act, gi, 2 * (size_t)H);   /* i and f */
-        act_forward(SEQCLS_ACT_TANH, gg, (size_t)H);
-        act_forward(s->act, go, (size_t)H);
+        rnn_gate(s->act, gi, 2 * (size_t)H);   /* i and f */
+        rnn_tanh(gg, (size_t)H);
+        rnn_gate(s->act, go, (size_t)H);
         for (k = 0; k < H; k++)
             tc[k] = c[k] = gf[k] * c_prev[k] + gi[k] * gg[k];
-        act_forward(SEQCLS_ACT_TANH, tc, (size_t)H);
+        rnn_tanh(tc, (size_t)H);
         for (k = 0; k < H; k++)
             h[k] = go[k] * tc[k];
     }
@@ -62,6 +62,7 @@ static void lstm_backward(rnn_step_t *s)
         }
         act_backward(s->act, gi, di, 2 * (size_t)H);   /* i and f */
         act_backward(s->act, go, dout, (size_t)H);
+        rnn_flush_tiny(dz, (size_t)GH);
     }
     /* d/dh_{t-1} = dz W_hh, for the rows that had a previous state */
     if (s->np > 0)
