@@ -123,19 +123,6 @@ static int pack_plan(const layer_t *L, workspace_t *ws, const value_t *in, pack_
     return SEQCLS_OK;
 }
 
-#ifdef SEQCLS_REAL_DOUBLE
-#define TINY 1e-290
-#else
-#define TINY 1e-30f
-#endif
-
-void rnn_flush_tiny(real *x, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++)
-        x[i] = (x[i] < TINY && x[i] > -TINY) ? 0 : x[i];
-}
-
 /*
  * sigmoid and tanh are most of the elementwise time: in the float build
  * they are written branch-free over blocks of fixed length, which the
@@ -143,14 +130,21 @@ void rnn_flush_tiny(real *x, size_t n)
  * a degree-6 polynomial, the exponent put in by bit arithmetic).  The
  * double build, which the gradient checks use, keeps libm.
  */
+#define VBLOCK 16
+
 #ifdef SEQCLS_REAL_DOUBLE
 
 void rnn_gate(int act, real *x, size_t n) { act_forward(act, x, n); }
 void rnn_tanh(real *x, size_t n) { act_forward(SEQCLS_ACT_TANH, x, n); }
 
-#else
+void rnn_flush_tiny(real *x, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        x[i] = (x[i] < 1e-290 && x[i] > -1e-290) ? 0 : x[i];
+}
 
-#define VBLOCK 16
+#else
 
 /* Selections are done on the bits, with integer compares, so that the
  * loops have no control flow and vectorise under the default
@@ -224,6 +218,24 @@ static void tanh_block(float *x)
         x[i] = tanh_approx(x[i]);
 }
 
+static void flush_block(float *x)
+{
+    int i;
+    for (i = 0; i < VBLOCK; i++) {
+        const int32_t b = bits_of(x[i]);
+        x[i] = float_of((b & ~SIGN_BIT) < 0x0da24260 ? 0 : b);   /* |x| < 1e-30f */
+    }
+}
+
+void rnn_flush_tiny(real *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + VBLOCK <= n; i += VBLOCK)
+        flush_block(x + i);
+    for (; i < n; i++)
+        x[i] = (x[i] < 1e-30f && x[i] > -1e-30f) ? 0 : x[i];
+}
+
 void rnn_gate(int act, real *x, size_t n)
 {
     size_t i = 0;
@@ -247,6 +259,18 @@ void rnn_tanh(real *x, size_t n)
 }
 
 #endif
+
+/* y += x, in fixed-size blocks that -O2 vectorises */
+static void vec_add(real *y, const real *x, size_t n)
+{
+    size_t i = 0;
+    int k;
+    for (; i + VBLOCK <= n; i += VBLOCK)
+        for (k = 0; k < VBLOCK; k++)
+            y[i + k] += x[i + k];
+    for (; i < n; i++)
+        y[i] += x[i];
+}
 
 /* ws_get for n reals, with the size overflow check. */
 static real *ws_reals(workspace_t *ws, int slot, size_t n1, size_t n2)
@@ -291,10 +315,9 @@ static void fill_rows(real *y, const real *bias, int rows, int n)
 
 static void add_colsum(real *g, const real *x, int rows, int n)
 {
-    int r, k;
+    int r;
     for (r = 0; r < rows; r++)
-        for (k = 0; k < n; k++)
-            g[k] += x[(size_t)r * n + k];
+        vec_add(g, x + (size_t)r * n, (size_t)n);
 }
 
 int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
@@ -428,12 +451,6 @@ typedef struct {
     int outF, finF, seq_col, fin_col;
 } grad_src_t;
 
-static void add_row(real *dst, const real *src, int n)
-{
-    int k;
-    for (k = 0; k < n; k++)
-        dst[k] += src[k];
-}
 
 /* Start the carried gradients of rows [j0, j1), whose last step in this direction is here. */
 static void carry_start(const pack_t *P, const grad_src_t *g, real *dh, real *dc, int j0, int j1)
@@ -443,7 +460,8 @@ static void carry_start(const pack_t *P, const grad_src_t *g, real *dh, real *dc
     memset(dc + (size_t)j0 * P->H, 0, (size_t)(j1 - j0) * P->H * sizeof(real));
     if (g->fin)
         for (j = j0; j < j1; j++)
-            add_row(dh + (size_t)j * P->H, g->fin + (size_t)P->perm[j] * g->finF + g->fin_col, P->H);
+            vec_add(dh + (size_t)j * P->H, g->fin + (size_t)P->perm[j] * g->finF + g->fin_col,
+                    (size_t)P->H);
 }
 
 static void carry_add_output(const pack_t *P, const grad_src_t *g, real *dh, int t)
@@ -451,8 +469,8 @@ static void carry_add_output(const pack_t *P, const grad_src_t *g, real *dh, int
     int j;
     if (g->seq)
         for (j = 0; j < P->nb[t]; j++)
-            add_row(dh + (size_t)j * P->H,
-                    g->seq + ((size_t)P->perm[j] * P->T + t) * g->outF + g->seq_col, P->H);
+            vec_add(dh + (size_t)j * P->H,
+                    g->seq + ((size_t)P->perm[j] * P->T + t) * g->outF + g->seq_col, (size_t)P->H);
 }
 
 int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
@@ -529,6 +547,9 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
             s.dzx = dzx + r * P.GH;
             s.dzh = dzh + r * P.GH;
             cell->backward(&s);
+            /* bias gradients now, while this step's rows are in cache */
+            add_colsum(L->g[4 * d + 2], s.dzx, s.nb, P.GH);
+            add_colsum(L->g[4 * d + 3], s.dzh, s.nb, P.GH);
             /* the previous states of these rows, for the dW_hh GEMM below */
             if (s.np > 0)
                 memcpy(hprev + r * P.H, s.h_prev, (size_t)s.np * P.H * sizeof(real));
@@ -536,10 +557,9 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
         }
         if (P.N == 0)
             continue;
-        /* dW_ih += dZx^T X, db_ih += sum dZx, dX (+)= dZx W_ih */
+        /* dW_ih += dZx^T X, dX (+)= dZx W_ih */
         blas_gemm(1, 0, P.GH, P.in, P.N, 1, dzx, P.GH, ws->buf[WS_XP], P.in, 1, L->g[4 * d],
                   P.in);
-        add_colsum(L->g[4 * d + 2], dzx, P.N, P.GH);
         blas_gemm(0, 0, P.N, P.in, P.GH, 1, dzx, P.GH, L->w[4 * d], P.in, d == 0 ? 0 : 1, dxp,
                   P.in);
         /* dW_hh += dZh^T H_prev (and, for the rows that multiply aux, dZh^T aux) */
@@ -547,7 +567,6 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
         if (aux_rows < P.GH)
             blas_gemm(1, 0, P.GH - aux_rows, P.H, P.N, 1, dzh + aux_rows, P.GH, ad, P.A * P.H, 1,
                       L->g[4 * d + 1] + (size_t)aux_rows * P.H, P.H);
-        add_colsum(L->g[4 * d + 3], dzh, P.N, P.GH);
     }
 
     /* scatter to [B, T, in], zero at padding, through the dropout mask */
