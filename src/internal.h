@@ -304,6 +304,7 @@ typedef struct {
     int aux;                  /* A: values kept per row and step, in units of H */
     int split_dzh;            /* dzh differs from dzx (else they are one buffer) */
     int aux_gate;             /* W_hh rows of gates >= this multiply aux, not h_prev (else G) */
+    int folded;               /* gates whose b_hh the driver adds to the input projection */
     void (*forward)(rnn_step_t *s);
     void (*backward)(rnn_step_t *s);
 } rnn_cell_t;
@@ -317,10 +318,27 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
                  const value_t *dout, value_t *din, const run_ctx_t *ctx);
 int rnn_set_int(layer_t *L, int option, int value);
 int rnn_set_float(layer_t *L, int option, float value);
+/*
+ * Elementwise cell code runs as span(args..., k, n) over [0, len): blocks
+ * of the constant RNN_BLOCK, whose loops -O2 vectorises once the static
+ * inline span is inlined, then the tail.
+ */
+#define RNN_BLOCK 16
+#define RNN_SPANS(len, span, ...)                                         \
+    do {                                                                  \
+        int k_;                                                           \
+        for (k_ = 0; k_ + RNN_BLOCK <= (len); k_ += RNN_BLOCK)            \
+            span(__VA_ARGS__, k_, RNN_BLOCK);                             \
+        if (k_ < (len))                                                   \
+            span(__VA_ARGS__, k_, (len) - k_);                            \
+    } while (0)
+
 /* In place: the gate activation `act` (SEQCLS_ACT_SIGMOID, _HARD_SIGMOID,
  * _RELU), and tanh; vectorisable and accurate to a few ulp in float. */
 void rnn_gate(int act, real *x, size_t n);
 void rnn_tanh(real *x, size_t n);
+/* dx *= act'(.) given the gate values y. */
+void rnn_gate_backward(int act, const real *y, real *dx, size_t n);
 /* Set gradients too small to matter (|x| < 1e-30 in float) to zero, so that
  * vanishing gradients never reach denormal range, where arithmetic is
  * about a hundred times slower. */

@@ -30,7 +30,7 @@ enum {
     WS_GATES,             /* [dirs][N, G*H] gate values */
     WS_H,                 /* [dirs][N, H] states */
     WS_AUX,               /* [dirs][N, A*H] cell values kept for backward */
-    WS_STEP,              /* per-step scratch [B, G*H] and a zero row [H] */
+    WS_STEP,              /* per-step scratch [B, G*H], a zero row, a bias row */
     WS_FIN,               /* final states [B, dirs*H] */
     WS_DZX,               /* [N, G*H] gate gradients of one direction */
     WS_DZH,               /* [N, G*H] the same for W_hh when they differ */
@@ -130,8 +130,6 @@ static int pack_plan(const layer_t *L, workspace_t *ws, const value_t *in, pack_
  * a degree-6 polynomial, the exponent put in by bit arithmetic).  The
  * double build, which the gradient checks use, keeps libm.
  */
-#define VBLOCK 16
-
 #ifdef SEQCLS_REAL_DOUBLE
 
 void rnn_gate(int act, real *x, size_t n) { act_forward(act, x, n); }
@@ -207,21 +205,21 @@ static inline float tanh_approx(float x)
 static void sigmoid_block(float *x)
 {
     int i;
-    for (i = 0; i < VBLOCK; i++)
+    for (i = 0; i < RNN_BLOCK; i++)
         x[i] = sigmoid_approx(x[i]);
 }
 
 static void tanh_block(float *x)
 {
     int i;
-    for (i = 0; i < VBLOCK; i++)
+    for (i = 0; i < RNN_BLOCK; i++)
         x[i] = tanh_approx(x[i]);
 }
 
 static void flush_block(float *x)
 {
     int i;
-    for (i = 0; i < VBLOCK; i++) {
+    for (i = 0; i < RNN_BLOCK; i++) {
         const int32_t b = bits_of(x[i]);
         x[i] = float_of((b & ~SIGN_BIT) < 0x0da24260 ? 0 : b);   /* |x| < 1e-30f */
     }
@@ -230,7 +228,7 @@ static void flush_block(float *x)
 void rnn_flush_tiny(real *x, size_t n)
 {
     size_t i = 0;
-    for (; i + VBLOCK <= n; i += VBLOCK)
+    for (; i + RNN_BLOCK <= n; i += RNN_BLOCK)
         flush_block(x + i);
     for (; i < n; i++)
         x[i] = (x[i] < 1e-30f && x[i] > -1e-30f) ? 0 : x[i];
@@ -243,7 +241,7 @@ void rnn_gate(int act, real *x, size_t n)
         act_forward(act, x, n);   /* hard sigmoid and relu are cheap already */
         return;
     }
-    for (; i + VBLOCK <= n; i += VBLOCK)
+    for (; i + RNN_BLOCK <= n; i += RNN_BLOCK)
         sigmoid_block(x + i);
     for (; i < n; i++)
         x[i] = sigmoid_approx(x[i]);
@@ -252,7 +250,7 @@ void rnn_gate(int act, real *x, size_t n)
 void rnn_tanh(real *x, size_t n)
 {
     size_t i = 0;
-    for (; i + VBLOCK <= n; i += VBLOCK)
+    for (; i + RNN_BLOCK <= n; i += RNN_BLOCK)
         tanh_block(x + i);
     for (; i < n; i++)
         x[i] = tanh_approx(x[i]);
@@ -260,13 +258,32 @@ void rnn_tanh(real *x, size_t n)
 
 #endif
 
+static void sigmoid_backward_block(const real *restrict y, real *restrict dx)
+{
+    int i;
+    for (i = 0; i < RNN_BLOCK; i++)
+        dx[i] *= y[i] * (1 - y[i]);
+}
+
+void rnn_gate_backward(int act, const real *y, real *dx, size_t n)
+{
+    size_t i = 0;
+    if (act != SEQCLS_ACT_SIGMOID) {
+        act_backward(act, y, dx, n);
+        return;
+    }
+    for (; i + RNN_BLOCK <= n; i += RNN_BLOCK)
+        sigmoid_backward_block(y + i, dx + i);
+    act_backward(act, y + i, dx + i, n - i);
+}
+
 /* y += x, in fixed-size blocks that -O2 vectorises */
-static void vec_add(real *y, const real *x, size_t n)
+static void vec_add(real *restrict y, const real *restrict x, size_t n)
 {
     size_t i = 0;
     int k;
-    for (; i + VBLOCK <= n; i += VBLOCK)
-        for (k = 0; k < VBLOCK; k++)
+    for (; i + RNN_BLOCK <= n; i += RNN_BLOCK)
+        for (k = 0; k < RNN_BLOCK; k++)
             y[i + k] += x[i + k];
     for (; i < n; i++)
         y[i] += x[i];
@@ -340,7 +357,7 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     gates = ws_reals(ws, WS_GATES, (size_t)P.dirs * P.N, (size_t)P.GH);
     hs = ws_reals(ws, WS_H, (size_t)P.dirs * P.N, (size_t)P.H);
     aux = ws_reals(ws, WS_AUX, (size_t)P.dirs * P.N, (size_t)P.A * P.H);
-    scratch = ws_reals(ws, WS_STEP, (size_t)P.B + 1, (size_t)P.GH);
+    scratch = ws_reals(ws, WS_STEP, (size_t)P.B + 2, (size_t)P.GH);
     fin = ws_reals(ws, WS_FIN, (size_t)P.B, (size_t)finF);
     if (!xp || !gates || !hs || !aux || !scratch || !fin)
         return SEQCLS_E_NOMEM;
@@ -378,10 +395,14 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
         const real *W_ih = L->w[4 * d], *b_ih = L->w[4 * d + 2];
         real *gd = gates + (size_t)d * P.N * P.GH, *hd = hs + (size_t)d * P.N * P.H;
         real *ad = aux + (size_t)d * P.N * P.A * P.H;
+        real *bias = scratch + ((size_t)P.B + 1) * P.GH;
         s.W_hh = L->w[4 * d + 1];
         s.b_hh = L->w[4 * d + 3];
-        /* input projection of every valid step at once */
-        fill_rows(gd, b_ih, P.N, P.GH);
+        /* input projection of every valid step at once, with b_ih and the
+         * part of b_hh that is simply added */
+        memcpy(bias, b_ih, (size_t)P.GH * sizeof(real));
+        vec_add(bias, s.b_hh, (size_t)cell->folded * P.H);
+        fill_rows(gd, bias, P.N, P.GH);
         if (P.N > 0)
             blas_gemm(0, 1, P.N, P.GH, P.in, 1, xp, P.in, W_ih, P.in, 1, gd, P.GH);
         for (t = 0; t < P.maxlen; t++) {
@@ -431,7 +452,8 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
                 return SEQCLS_E_NOMEM;
             for (b = 0; b < P.B; b++)
                 for (k = 0; k < P.H; k++)
-                    y[(size_t)b * P.H + k] = fin[(size_t)b * finF + k] + fin[(size_t)b * finF + P.H + k];
+                    y[(size_t)b * P.H + k] =
+                        fin[(size_t)b * finF + k] + fin[(size_t)b * finF + P.H + k];
         }
         out->kind = VAL_VEC;
         out->T = 1;
