@@ -251,8 +251,10 @@ START_TEST(deterministic)
 {
     seqcls_model_t *a = stacked_model(9, SEQCLS_BIDIRECTIONAL, 2, 0.3f);
     seqcls_model_t *b = stacked_model(9, SEQCLS_BIDIRECTIONAL, 2, 0.3f);
-    seqcls_tensor_t *x = tu_tensor(SEQCLS_F32, 3, 6, 7, 3), *ya = tu_tensor(SEQCLS_F32, 2, 6, 2, 0);
-    seqcls_tensor_t *yb = tu_tensor(SEQCLS_F32, 2, 6, 2, 0), *y0 = tu_tensor(SEQCLS_F32, 2, 6, 2, 0);
+    seqcls_tensor_t *x = tu_tensor(SEQCLS_F32, 3, 6, 7, 3);
+    seqcls_tensor_t *ya = tu_tensor(SEQCLS_F32, 2, 6, 2, 0);
+    seqcls_tensor_t *yb = tu_tensor(SEQCLS_F32, 2, 6, 2, 0);
+    seqcls_tensor_t *y0 = tu_tensor(SEQCLS_F32, 2, 6, 2, 0);
     int i;
     tu_fill_real(x, -1, 1, 10);
     for (i = 0; i < seqcls_param_count(a); i++) {
