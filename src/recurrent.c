@@ -361,7 +361,7 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     fin = ws_reals(ws, WS_FIN, (size_t)P.B, (size_t)finF);
     if (!xp || !gates || !hs || !aux || !scratch || !fin)
         return SEQCLS_E_NOMEM;
-    if (ctx->training && L->rate > 0) {
+    if (ctx->training && ctx->rng && L->rate > 0) {
         if (!(mask = ws_reals(ws, WS_MASK, (size_t)P.B, (size_t)P.in)))
             return SEQCLS_E_NOMEM;
         /* One mask per sequence, the same at every step, as Keras' `dropout`. */
