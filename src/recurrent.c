@@ -11,7 +11,8 @@
  *
  * Speed.  The input projection of all steps of a direction is one GEMM;
  * each step does one recurrent GEMM (two for the GRU with the reset
- * before the matmul) on the active rows and one fused elementwise pass.
+ * before the matmul) on the active rows only, then the cell's vectorised
+ * elementwise math.
  * Backward keeps the gate gradients of all steps and does dW_ih, dX and
  * dW_hh each as one large GEMM.  Buffers live in the layer's workspace
  * and are reused from call to call.
@@ -108,7 +109,7 @@ static int pack_plan(const layer_t *L, workspace_t *ws, const value_t *in, pack_
     }
     for (t = T - 1; t >= 0; t--)
         nb[t] += nb[t + 1];    /* now nb[t] = rows with length > t */
-    if (N > INT_MAX / 4)
+    if (N > INT_MAX)   /* GEMM dimensions are ints */
         return seqcls__fail(SEQCLS_E_NOMEM, "%s: %lld valid steps in one batch are too many",
                             func, (long long)N);
     /* rows of length l go after the nb[l] rows that are longer */
