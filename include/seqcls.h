@@ -215,9 +215,28 @@ SEQCLS_API int seqcls_add_input(seqcls_model_t *m, int features, int *layer);
  * SEQCLS_MERGE_SUM), SEQCLS_RETURN_SEQUENCES (output the sequence; without
  * it the output is the vector of final states, forward last and backward
  * first concatenated).  Parameters use PyTorch's names and layouts.
+ *
+ * Lengths follow PyTorch's packed sequences: each row's forward direction
+ * stops at its last valid step, its backward direction starts there;
+ * padding steps output zero and influence nothing; a row of length 0
+ * gives zero outputs and final states.  With SEQCLS_RETURN_SEQUENCES the
+ * final states [B, H] (bidirectional: [B, 2H], concatenated even with
+ * SEQCLS_MERGE_SUM) are also handed to a following attention layer as its
+ * query.  Without it, SEQCLS_MERGE_SUM outputs their sum [B, H].
+ * Options: SEQCLS_OPT_RECURRENT_ACTIVATION replaces the gates' sigmoid
+ * (Keras' recurrent_activation); SEQCLS_OPT_INPUT_DROPOUT drops inputs in
+ * training with one mask per sequence, the same at every step and in
+ * both directions (Keras' `dropout`).
+ * Errors as the other constructors; SEQCLS_E_INVALID_ARG also for an
+ * unknown flag or SEQCLS_MERGE_SUM without SEQCLS_BIDIRECTIONAL, and
+ * SEQCLS_E_NOMEM for weights above 2^32 elements.
  */
 SEQCLS_API int seqcls_add_lstm(seqcls_model_t *m, int hidden, unsigned flags, int *layer);
-/** GRU layer; as seqcls_add_lstm, plus SEQCLS_GRU_RESET_BEFORE (Keras reset_after=False). */
+/**
+ * GRU layer; as seqcls_add_lstm, gates [r | z | n] as PyTorch, plus
+ * SEQCLS_GRU_RESET_BEFORE: Keras' reset_after=False, where the reset gate
+ * multiplies h before the recurrent matmul (same parameters).
+ */
 SEQCLS_API int seqcls_add_gru(seqcls_model_t *m, int hidden, unsigned flags, int *layer);
 
 /**

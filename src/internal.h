@@ -324,6 +324,77 @@ void dense_init(rng_t *rng, layer_t *L, int fan_in);
 int dense_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, unsigned in_kinds,
               int units, int activation, int *layer);
 
+/* ---- recurrent layers (recurrent.c drives, lstm.c and gru.c hold the cells) ---- */
+
+/*
+ * One time step of one direction over the rows still active, in the
+ * packed, length-sorted layout: rows [0, nb) are active, rows [0, np)
+ * have a previous state (np <= nb; the others start from zero).
+ */
+typedef struct {
+    int H, nb, np;
+    int act;                  /* gate activation: SEQCLS_ACT_SIGMOID, _HARD_SIGMOID, _RELU */
+    const real *W_hh, *b_hh;  /* [G*H, H], [G*H] */
+    real *gates;              /* [nb, G*H]: input projection in, gate values out */
+    const real *h_prev;       /* [np, H] */
+    const real *aux_prev;     /* [np, A*H] */
+    real *h, *aux;            /* [nb, H], [nb, A*H]: new state, values kept for backward */
+    real *scratch;            /* [nb, G*H] */
+    const real *zero;         /* H zeros: the previous state of rows [np, nb) */
+    /* backward: dh, dc hold d/dh_t, d/dc_t on entry and d/dh_{t-1},
+     * d/dc_{t-1} for rows [0, np) on return */
+    real *dh, *dc;            /* [nb, H] */
+    real *dzx, *dzh;          /* [nb, G*H]: gradients of the input and recurrent pre-activations */
+} rnn_step_t;
+
+typedef struct {
+    int gates;                /* G */
+    int aux;                  /* A: values kept per row and step, in units of H */
+    int split_dzh;            /* dzh differs from dzx (else they are one buffer) */
+    int aux_gate;             /* W_hh rows of gates >= this multiply aux, not h_prev (else G) */
+    int folded;               /* gates whose b_hh the driver adds to the input projection */
+    void (*forward)(rnn_step_t *s);
+    void (*backward)(rnn_step_t *s);
+} rnn_cell_t;
+
+extern const rnn_cell_t rnn_lstm_cell, rnn_gru_cell, rnn_gru_reset_before_cell;
+extern const layer_ops_t seqcls__lstm_ops, seqcls__gru_ops;
+
+int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
+                const run_ctx_t *ctx);
+int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
+                 const value_t *dout, value_t *din, const run_ctx_t *ctx);
+int rnn_set_int(layer_t *L, int option, int value);
+int rnn_set_float(layer_t *L, int option, float value);
+/*
+ * Elementwise cell code runs as span(args..., k, n) over [0, len): blocks
+ * of the constant RNN_BLOCK, whose loops -O2 vectorises once the static
+ * inline span is inlined, then the tail.
+ */
+#define RNN_BLOCK 16
+#define RNN_SPANS(len, span, ...)                                         \
+    do {                                                                  \
+        int k_;                                                           \
+        for (k_ = 0; k_ + RNN_BLOCK <= (len); k_ += RNN_BLOCK)            \
+            span(__VA_ARGS__, k_, RNN_BLOCK);                             \
+        if (k_ < (len))                                                   \
+            span(__VA_ARGS__, k_, (len) - k_);                            \
+    } while (0)
+
+/* In place: the gate activation `act` (SEQCLS_ACT_SIGMOID, _HARD_SIGMOID,
+ * _RELU), and tanh; vectorisable and accurate to a few ulp in float. */
+void rnn_gate(int act, real *x, size_t n);
+void rnn_tanh(real *x, size_t n);
+/* dx *= act'(.) given the gate values y. */
+void rnn_gate_backward(int act, const real *y, real *dx, size_t n);
+/* Set gradients too small to matter (|x| < 1e-30 in float) to zero, so that
+ * vanishing gradients never reach denormal range, where arithmetic is
+ * about a hundred times slower. */
+void rnn_flush_tiny(real *x, size_t n);
+/* Shared by seqcls_add_lstm and seqcls_add_gru; `allowed` masks the valid flags. */
+int rnn_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, int hidden,
+            unsigned flags, unsigned allowed, int *layer);
+
 /* ---- helpers for layers ---- */
 
 /* Is step t of row b valid? */

@@ -1,0 +1,239 @@
+/*
+ * gru.c -- the GRU cell, gates in rows [r | z | n] as PyTorch:
+ *
+ *     r  = σ(W_ir x + b_ir + W_hr h + b_hr)
+ *     z  = σ(W_iz x + b_iz + W_hz h + b_hz)
+ *     n  = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))    reset after (default)
+ *     n  = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)    reset before (Keras
+ *                                                        reset_after=False)
+ *     h' = (1 − z) ⊙ n + z ⊙ h
+ *
+ * σ is the layer's recurrent activation.  The driver (recurrent.c) has
+ * already put W_ih x + b_ih in the gates, and the parts of b_hh that are
+ * plain sums (b_hr, b_hz; and b_hn with the reset before).  Per row, aux keeps
+ * W_hn h + b_hn (reset after) or r ⊙ h (reset before).
+ */
+#include "internal.h"
+
+#include <string.h>
+
+/* Elementwise spans of one row, [k, k + n) (see RNN_SPANS); restrict lets
+ * -O2 vectorise without run-time overlap checks. */
+
+static inline void add_span(real *restrict a, const real *restrict b, int k, int n)
+{
+    int i;
+    for (i = k; i < k + n; i++)
+        a[i] += b[i];
+}
+
+static inline void mul_span(real *restrict y, const real *restrict a, const real *restrict b,
+                            int k, int n)
+{
+    int i;
+    for (i = k; i < k + n; i++)
+        y[i] = a[i] * b[i];
+}
+
+/* reset after: keep hn = W_hn h + b_hn, and add r ⊙ hn to n's pre-activation */
+static inline void reset_after_span(real *restrict n_pre, real *restrict hn,
+                                    const real *restrict r, const real *restrict b_hn,
+                                    const real *restrict zh_n, int k, int n)
+{
+    int i;
+    for (i = k; i < k + n; i++) {
+        hn[i] = b_hn[i] + zh_n[i];
+        n_pre[i] += r[i] * hn[i];
+    }
+}
+
+/* h' = (1 - z) n + z h */
+static inline void update_span(real *restrict h, const real *restrict z,
+                               const real *restrict nv, const real *restrict hp, int k, int n)
+{
+    int i;
+    for (i = k; i < k + n; i++)
+        h[i] = nv[i] + z[i] * (hp[i] - nv[i]);
+}
+
+/* from dh: dz (before σ'), dn (of n's pre-activation), and with reset
+ * after also dr (before σ') and the gradient of hn */
+static inline void grad_span(const real *restrict z, const real *restrict nv,
+                             const real *restrict hp, const real *restrict dh,
+                             real *restrict dz, real *restrict dn, int k, int n)
+{
+    int i;
+    for (i = k; i < k + n; i++) {
+        dz[i] = dh[i] * (hp[i] - nv[i]);
+        dn[i] = dh[i] * (1 - z[i]) * (1 - nv[i] * nv[i]);
+    }
+}
+
+static inline void reset_after_grad_span(const real *restrict r, const real *restrict hn,
+                                         const real *restrict dn, real *restrict dr,
+                                         real *restrict dhn, int k, int n)
+{
+    int i;
+    for (i = k; i < k + n; i++) {
+        dr[i] = dn[i] * hn[i];
+        dhn[i] = dn[i] * r[i];
+    }
+}
+
+/* reset before: dr (before σ') = d(r ⊙ h) ⊙ h, dh_{t-1} = z ⊙ dh + d(r ⊙ h) ⊙ r */
+static inline void reset_before_grad_span(const real *restrict r, const real *restrict z,
+                                          const real *restrict hp, const real *restrict drh,
+                                          real *restrict dr, real *restrict dh, int k, int n)
+{
+    int i;
+    for (i = k; i < k + n; i++) {
+        dr[i] = drh[i] * hp[i];
+        dh[i] = dh[i] * z[i] + drh[i] * r[i];
+    }
+}
+
+static inline void scale_span(real *restrict y, const real *restrict a, int k, int n)
+{
+    int i;
+    for (i = k; i < k + n; i++)
+        y[i] *= a[i];
+}
+
+/* r and z of row j: the recurrent part (rows < np; the others have h = 0),
+ * then the gate activation; b_hr and b_hz are already in (folded). */
+static void gru_rz(rnn_step_t *s, int j)
+{
+    const int H = s->H;
+    real *a = s->gates + (size_t)j * 3 * H;
+    if (j < s->np)
+        RNN_SPANS(2 * H, add_span, a, s->scratch + (size_t)j * 3 * H);
+    rnn_gate(s->act, a, 2 * (size_t)H);
+}
+
+/* n = tanh(n's pre-activation, complete in the gates), then h'. */
+static void gru_update(rnn_step_t *s, int j)
+{
+    const int H = s->H;
+    real *a = s->gates + (size_t)j * 3 * H;
+    const real *hp = j < s->np ? s->h_prev + (size_t)j * H : s->zero;
+    rnn_tanh(a + 2 * H, (size_t)H);
+    RNN_SPANS(H, update_span, s->h + (size_t)j * H, a + H, a + 2 * H, hp);
+}
+
+static void gru_forward(rnn_step_t *s)
+{
+    const int H = s->H, GH = 3 * H;
+    int j;
+    if (s->np > 0)
+        blas_gemm(0, 1, s->np, GH, H, 1, s->h_prev, H, s->W_hh, H, 0, s->scratch, GH);
+    for (j = 0; j < s->nb; j++) {
+        real *a = s->gates + (size_t)j * GH;
+        const real *zh_n = j < s->np ? s->scratch + (size_t)j * GH + 2 * H : s->zero;
+        gru_rz(s, j);
+        RNN_SPANS(H, reset_after_span, a + 2 * H, s->aux + (size_t)j * H, a, s->b_hh + 2 * H,
+                  zh_n);
+        gru_update(s, j);
+    }
+}
+
+static void gru_before_forward(rnn_step_t *s)
+{
+    const int H = s->H, GH = 3 * H;
+    int j;
+    if (s->np > 0)
+        blas_gemm(0, 1, s->np, 2 * H, H, 1, s->h_prev, H, s->W_hh, H, 0, s->scratch, GH);
+    for (j = 0; j < s->nb; j++) {
+        const real *hp = j < s->np ? s->h_prev + (size_t)j * H : s->zero;
+        gru_rz(s, j);
+        RNN_SPANS(H, mul_span, s->aux + (size_t)j * H, s->gates + (size_t)j * GH, hp);
+    }
+    /* W_hn (r ⊙ h) for the rows with a previous state, into scratch's n
+     * columns; b_hn is already in (folded) */
+    if (s->np > 0)
+        blas_gemm(0, 1, s->np, H, H, 1, s->aux, H, s->W_hh + (size_t)2 * H * H, H, 0,
+                  s->scratch + 2 * H, GH);
+    for (j = 0; j < s->nb; j++) {
+        if (j < s->np)
+            RNN_SPANS(H, add_span, s->gates + (size_t)j * GH + 2 * H,
+                      s->scratch + (size_t)j * GH + 2 * H);
+        gru_update(s, j);
+    }
+}
+
+/* dz and dn of row j from dh; dz gets σ' here. */
+static void gru_dz_dn(rnn_step_t *s, int j)
+{
+    const int H = s->H;
+    const real *a = s->gates + (size_t)j * 3 * H;
+    const real *hp = j < s->np ? s->h_prev + (size_t)j * H : s->zero;
+    real *dz = s->dzx + (size_t)j * 3 * H + H;
+    RNN_SPANS(H, grad_span, a + H, a + 2 * H, hp, s->dh + (size_t)j * H, dz, dz + H);
+    rnn_gate_backward(s->act, a + H, dz, (size_t)H);
+}
+
+static void gru_backward(rnn_step_t *s)
+{
+    const int H = s->H, GH = 3 * H;
+    int j;
+    for (j = 0; j < s->nb; j++) {
+        const real *a = s->gates + (size_t)j * GH;
+        real *dzx = s->dzx + (size_t)j * GH, *dzh = s->dzh + (size_t)j * GH;
+        gru_dz_dn(s, j);
+        RNN_SPANS(H, reset_after_grad_span, a, s->aux + (size_t)j * H, dzx + 2 * H, dzx,
+                  dzh + 2 * H);
+        rnn_gate_backward(s->act, a, dzx, (size_t)H);
+        rnn_flush_tiny(dzx, (size_t)GH);
+        rnn_flush_tiny(dzh + 2 * H, (size_t)H);
+        memcpy(dzh, dzx, 2 * (size_t)H * sizeof(real));
+        if (j < s->np)
+            RNN_SPANS(H, scale_span, s->dh + (size_t)j * H, a + H);
+    }
+    /* d/dh_{t-1} = z ⊙ dh + dzh W_hh */
+    if (s->np > 0)
+        blas_gemm(0, 0, s->np, H, GH, 1, s->dzh, GH, s->W_hh, H, 1, s->dh, H);
+}
+
+static void gru_before_backward(rnn_step_t *s)
+{
+    const int H = s->H, GH = 3 * H;
+    real *drh = s->scratch;   /* [np, H]: d(r ⊙ h) */
+    int j;
+    for (j = 0; j < s->nb; j++) {
+        gru_dz_dn(s, j);
+        rnn_flush_tiny(s->dzx + (size_t)j * GH + H, 2 * (size_t)H);
+    }
+    if (s->np > 0)
+        blas_gemm(0, 0, s->np, H, H, 1, s->dzx + 2 * H, GH, s->W_hh + (size_t)2 * H * H, H, 0,
+                  drh, H);
+    for (j = 0; j < s->nb; j++) {
+        const real *a = s->gates + (size_t)j * GH;
+        real *dr = s->dzx + (size_t)j * GH;
+        if (j < s->np) {
+            RNN_SPANS(H, reset_before_grad_span, a, a + H, s->h_prev + (size_t)j * H,
+                      drh + (size_t)j * H, dr, s->dh + (size_t)j * H);
+            rnn_gate_backward(s->act, a, dr, (size_t)H);
+            rnn_flush_tiny(dr, (size_t)H);
+        } else {
+            memset(dr, 0, (size_t)H * sizeof(real));   /* h = 0: r had no effect */
+        }
+    }
+    /* d/dh_{t-1} += [dr | dz] W_h[rz] */
+    if (s->np > 0)
+        blas_gemm(0, 0, s->np, H, 2 * H, 1, s->dzx, GH, s->W_hh, H, 1, s->dh, H);
+}
+
+const rnn_cell_t rnn_gru_cell = {3, 1, 1, 3, 2, gru_forward, gru_backward};
+const rnn_cell_t rnn_gru_reset_before_cell = {3, 1, 0, 2, 3, gru_before_forward,
+                                              gru_before_backward};
+
+const layer_ops_t seqcls__gru_ops = {
+    LAYER_GRU, "gru", rnn_forward, rnn_backward, rnn_set_int, rnn_set_float, NULL,
+};
+
+int seqcls_add_gru(seqcls_model_t *m, int hidden, unsigned flags, int *layer)
+{
+    return rnn_add(m, "seqcls_add_gru", &seqcls__gru_ops, hidden, flags,
+                   SEQCLS_BIDIRECTIONAL | SEQCLS_RETURN_SEQUENCES | SEQCLS_MERGE_SUM |
+                       SEQCLS_GRU_RESET_BEFORE,
+                   layer);
+}

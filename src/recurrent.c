@@ -1,0 +1,695 @@
+/*
+ * recurrent.c -- the driver shared by the LSTM and GRU layers: everything
+ * but the per-step cell math (lstm.c, gru.c).
+ *
+ * Layout.  The batch is sorted by length (descending, stable) and packed
+ * time-major: step t holds the nb[t] rows still active, which are a
+ * prefix of the sorted order, at packed rows [off[t], off[t] + nb[t]).
+ * Padding steps are simply absent, so they cost nothing and influence
+ * nothing.  As with PyTorch's packed sequences, a row's forward direction
+ * ends at its last valid step and its backward direction starts there.
+ *
+ * Speed.  The input projection of all steps of a direction is one GEMM;
+ * each step does one recurrent GEMM (two for the GRU with the reset
+ * before the matmul) on the active rows only, then the cell's vectorised
+ * elementwise math.
+ * Backward keeps the gate gradients of all steps and does dW_ih, dX and
+ * dW_hh each as one large GEMM.  Buffers live in the layer's workspace
+ * and are reused from call to call.
+ */
+#include "internal.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+enum {
+    WS_META = WS_PRIVATE, /* masked flag, perm[B], nb[T + 1], off[T + 1] */
+    WS_XP,                /* packed inputs [N, in] (dropout applied) */
+    WS_MASK,              /* input dropout mask [B, in] */
+    WS_GATES,             /* [dirs][N, G*H] gate values */
+    WS_H,                 /* [dirs][N, H] states */
+    WS_AUX,               /* [dirs][N, A*H] cell values kept for backward */
+    WS_STEP,              /* per-step scratch [B, G*H], a zero row, a bias row */
+    WS_FIN,               /* final states [B, dirs*H] */
+    WS_DZX,               /* [N, G*H] gate gradients of one direction */
+    WS_DZH,               /* [N, G*H] the same for W_hh when they differ */
+    WS_HPREV,             /* [N, H] previous states aligned with the packed rows */
+    WS_CARRY,             /* dh, dc [2][B, H] carried from step to step */
+    WS_DXP                /* packed input gradient [N, in] */
+};
+
+/* Hidden sizes and weights above these are refused before allocating. */
+#define MAX_HIDDEN (1 << 20)
+#define MAX_WEIGHT ((int64_t)1 << 32)
+
+/* The packing plan of one batch, and the sizes of the layer. */
+typedef struct {
+    int B, T, N, maxlen;
+    int in, H, G, A, dirs, GH;
+    int32_t *masked;              /* 1 if the inputs went through a dropout mask */
+    int32_t *perm, *nb, *off;     /* sorted rank -> row; active rows and offset per step */
+} pack_t;
+
+static const rnn_cell_t *cell_of(const layer_t *L)
+{
+    if (L->ops->kind == LAYER_LSTM)
+        return &rnn_lstm_cell;
+    return (L->flags & SEQCLS_GRU_RESET_BEFORE) ? &rnn_gru_reset_before_cell : &rnn_gru_cell;
+}
+
+static void pack_sizes(const layer_t *L, const value_t *in, pack_t *P)
+{
+    const rnn_cell_t *cell = cell_of(L);
+    P->B = in->B;
+    P->T = in->T;
+    P->in = in->F;
+    P->H = L->units;
+    P->G = cell->gates;
+    P->A = cell->aux;
+    P->GH = P->G * P->H;
+    P->dirs = (L->flags & SEQCLS_BIDIRECTIONAL) ? 2 : 1;
+}
+
+static void pack_attach(pack_t *P, int32_t *meta)
+{
+    int t;
+    P->masked = meta;
+    P->perm = meta + 1;
+    P->nb = P->perm + P->B;
+    P->off = P->nb + P->T + 1;
+    P->N = P->off[P->T];
+    for (t = 0; t < P->T && P->nb[t] > 0; t++)
+        ;
+    P->maxlen = t;
+}
+
+/* Sort the rows by length (a stable counting sort) and lay out the steps. */
+static int pack_plan(const layer_t *L, workspace_t *ws, const value_t *in, pack_t *P,
+                     const char *func)
+{
+    const int B = in->B, T = in->T;
+    int32_t *meta, *perm, *nb, *pos;
+    int64_t N = 0;
+    int b, t;
+
+    pack_sizes(L, in, P);
+    meta = ws_get(ws, WS_META, seqcls__mul((size_t)B + 2 * ((size_t)T + 1) + 1, sizeof *meta));
+    if (!meta)
+        return SEQCLS_E_NOMEM;
+    perm = meta + 1;
+    nb = perm + B;
+    pos = nb + T + 1;          /* the offsets array, used as sort positions first */
+    memset(nb, 0, ((size_t)T + 1) * sizeof *nb);
+    for (b = 0; b < B; b++) {
+        if (in->len[b] > 0)
+            nb[in->len[b] - 1]++;
+        N += in->len[b];
+    }
+    for (t = T - 1; t >= 0; t--)
+        nb[t] += nb[t + 1];    /* now nb[t] = rows with length > t */
+    if (N > INT_MAX)   /* GEMM dimensions are ints */
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: %lld valid steps in one batch are too many",
+                            func, (long long)N);
+    /* rows of length l go after the nb[l] rows that are longer */
+    memcpy(pos, nb, ((size_t)T + 1) * sizeof *pos);
+    for (b = 0; b < B; b++)
+        perm[pos[in->len[b]]++] = b;
+    pos[0] = 0;
+    for (t = 0; t < T; t++)
+        pos[t + 1] = pos[t] + nb[t];
+    meta[0] = 0;
+    pack_attach(P, meta);
+    return SEQCLS_OK;
+}
+
+/*
+ * sigmoid and tanh are most of the elementwise time: in the float build
+ * they are written branch-free over blocks of fixed length, which the
+ * compiler vectorises, on a Cephes-style exp (range reduction by ln 2,
+ * a degree-6 polynomial, the exponent put in by bit arithmetic).  The
+ * double build, which the gradient checks use, keeps libm.
+ */
+#ifdef SEQCLS_REAL_DOUBLE
+
+void rnn_gate(int act, real *x, size_t n) { act_forward(act, x, n); }
+void rnn_tanh(real *x, size_t n) { act_forward(SEQCLS_ACT_TANH, x, n); }
+
+void rnn_flush_tiny(real *x, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        x[i] = (x[i] < 1e-290 && x[i] > -1e-290) ? 0 : x[i];
+}
+
+#else
+
+/* Selections are done on the bits, with integer compares, so that the
+ * loops have no control flow and vectorise under the default
+ * (trapping) floating-point model. */
+static inline int32_t bits_of(float x)
+{
+    union { float f; int32_t i; } u;
+    u.f = x;
+    return u.i;
+}
+
+static inline float float_of(int32_t i)
+{
+    union { float f; int32_t i; } u;
+    u.i = i;
+    return u.f;
+}
+
+#define SIGN_BIT ((int32_t)0x80000000)
+
+/* e^x for |x| <= 87 (larger |x| are clamped, which sigmoid and tanh do not notice). */
+static inline float exp_approx(float x)
+{
+    const int32_t xi = bits_of(x), mag = xi & ~SIGN_BIT, lim = 0x42ae0000;   /* 87.0f */
+    float n, r, p;
+    x = float_of((mag > lim ? lim : mag) | (xi & SIGN_BIT));
+    /* n = round(x / ln 2) with the 1.5 * 2^23 trick (round to nearest) */
+    n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    return p * float_of(((int32_t)n + 127) << 23);
+}
+
+static inline float sigmoid_approx(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
+
+static inline float tanh_approx(float x)
+{
+    const int32_t xi = bits_of(x), mag = xi & ~SIGN_BIT;
+    const float a = float_of(mag), z = x * x;
+    /* near zero a polynomial (no cancellation), elsewhere 1 - 2 / (e^2a + 1) */
+    const float big = 1.0f - 2.0f / (exp_approx(2.0f * a) + 1.0f);
+    float small = -5.70498872745e-3f;
+    int32_t near0;
+    small = small * z + 2.06390887954e-2f;
+    small = small * z - 5.37397155531e-2f;
+    small = small * z + 1.33314422036e-1f;
+    small = small * z - 3.33332819422e-1f;
+    small = small * z * x + x;
+    near0 = mag < 0x3f200000 ? -1 : 0;   /* |x| < 0.625f */
+    return float_of((bits_of(small) & near0) | ((bits_of(big) | (xi & SIGN_BIT)) & ~near0));
+}
+
+static void sigmoid_block(float *x)
+{
+    int i;
+    for (i = 0; i < RNN_BLOCK; i++)
+        x[i] = sigmoid_approx(x[i]);
+}
+
+static void tanh_block(float *x)
+{
+    int i;
+    for (i = 0; i < RNN_BLOCK; i++)
+        x[i] = tanh_approx(x[i]);
+}
+
+static void flush_block(float *x)
+{
+    int i;
+    for (i = 0; i < RNN_BLOCK; i++) {
+        const int32_t b = bits_of(x[i]);
+        x[i] = float_of((b & ~SIGN_BIT) < 0x0da24260 ? 0 : b);   /* |x| < 1e-30f */
+    }
+}
+
+void rnn_flush_tiny(real *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + RNN_BLOCK <= n; i += RNN_BLOCK)
+        flush_block(x + i);
+    for (; i < n; i++)
+        x[i] = (x[i] < 1e-30f && x[i] > -1e-30f) ? 0 : x[i];
+}
+
+void rnn_gate(int act, real *x, size_t n)
+{
+    size_t i = 0;
+    if (act != SEQCLS_ACT_SIGMOID) {
+        act_forward(act, x, n);   /* hard sigmoid and relu are cheap already */
+        return;
+    }
+    for (; i + RNN_BLOCK <= n; i += RNN_BLOCK)
+        sigmoid_block(x + i);
+    for (; i < n; i++)
+        x[i] = sigmoid_approx(x[i]);
+}
+
+void rnn_tanh(real *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + RNN_BLOCK <= n; i += RNN_BLOCK)
+        tanh_block(x + i);
+    for (; i < n; i++)
+        x[i] = tanh_approx(x[i]);
+}
+
+#endif
+
+static void sigmoid_backward_block(const real *restrict y, real *restrict dx)
+{
+    int i;
+    for (i = 0; i < RNN_BLOCK; i++)
+        dx[i] *= y[i] * (1 - y[i]);
+}
+
+void rnn_gate_backward(int act, const real *y, real *dx, size_t n)
+{
+    size_t i = 0;
+    if (act != SEQCLS_ACT_SIGMOID) {
+        act_backward(act, y, dx, n);
+        return;
+    }
+    for (; i + RNN_BLOCK <= n; i += RNN_BLOCK)
+        sigmoid_backward_block(y + i, dx + i);
+    act_backward(act, y + i, dx + i, n - i);
+}
+
+/* y += x, in fixed-size blocks that -O2 vectorises */
+static void vec_add(real *restrict y, const real *restrict x, size_t n)
+{
+    size_t i = 0;
+    int k;
+    for (; i + RNN_BLOCK <= n; i += RNN_BLOCK)
+        for (k = 0; k < RNN_BLOCK; k++)
+            y[i + k] += x[i + k];
+    for (; i < n; i++)
+        y[i] += x[i];
+}
+
+/* ws_get for n reals, with the size overflow check. */
+static real *ws_reals(workspace_t *ws, int slot, size_t n1, size_t n2)
+{
+    size_t n = seqcls__mul(n1, n2);
+    if (n == SIZE_MAX || (n = seqcls__mul(n, sizeof(real))) == SIZE_MAX) {
+        seqcls__fail(SEQCLS_E_NOMEM, "a recurrent workspace of %zu x %zu values is too large",
+                     n1, n2);
+        return NULL;
+    }
+    return ws_get(ws, slot, n);
+}
+
+/* Pointers of direction d at step t (rows [0, nb[t])) and of its previous step. */
+static void step_rows(const pack_t *P, const rnn_cell_t *cell, int d, int t, real *gates,
+                      real *h, real *aux, rnn_step_t *s)
+{
+    const size_t r = (size_t)P->off[t];
+    int tp;
+    s->nb = P->nb[t];
+    s->gates = gates + r * P->GH;
+    s->h = h + r * P->H;
+    s->aux = aux + r * (size_t)cell->aux * P->H;
+    /* the previous step: t - 1 going forward, t + 1 going backward in time */
+    tp = d == 0 ? t - 1 : t + 1;
+    if (tp < 0 || tp >= P->T) {
+        s->np = 0;
+        s->h_prev = s->aux_prev = NULL;
+    } else {
+        s->np = d == 0 ? P->nb[t] : P->nb[tp];
+        s->h_prev = h + (size_t)P->off[tp] * P->H;
+        s->aux_prev = aux + (size_t)P->off[tp] * cell->aux * P->H;
+    }
+}
+
+static void fill_rows(real *y, const real *bias, int rows, int n)
+{
+    int r;
+    for (r = 0; r < rows; r++)
+        memcpy(y + (size_t)r * n, bias, (size_t)n * sizeof(real));
+}
+
+static void add_colsum(real *g, const real *x, int rows, int n)
+{
+    int r;
+    for (r = 0; r < rows; r++)
+        vec_add(g, x + (size_t)r * n, (size_t)n);
+}
+
+int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
+                const run_ctx_t *ctx)
+{
+    const rnn_cell_t *cell = cell_of(L);
+    const int sum = (L->flags & SEQCLS_MERGE_SUM) != 0;
+    const int seq = (L->flags & SEQCLS_RETURN_SEQUENCES) != 0;
+    pack_t P;
+    real *xp, *mask = NULL, *gates, *hs, *aux, *scratch, *fin, *y;
+    rnn_step_t s;
+    int rc, d, t, j, outF, finF;
+
+    rc = pack_plan(L, ws, in, &P, ctx->func);
+    if (rc)
+        return rc;
+    outF = (P.dirs == 2 && !sum) ? 2 * P.H : P.H;
+    finF = P.dirs * P.H;
+    xp = ws_reals(ws, WS_XP, (size_t)P.N, (size_t)P.in);
+    gates = ws_reals(ws, WS_GATES, (size_t)P.dirs * P.N, (size_t)P.GH);
+    hs = ws_reals(ws, WS_H, (size_t)P.dirs * P.N, (size_t)P.H);
+    aux = ws_reals(ws, WS_AUX, (size_t)P.dirs * P.N, (size_t)P.A * P.H);
+    scratch = ws_reals(ws, WS_STEP, (size_t)P.B + 2, (size_t)P.GH);
+    fin = ws_reals(ws, WS_FIN, (size_t)P.B, (size_t)finF);
+    if (!xp || !gates || !hs || !aux || !scratch || !fin)
+        return SEQCLS_E_NOMEM;
+    if (ctx->training && ctx->rng && L->rate > 0) {
+        if (!(mask = ws_reals(ws, WS_MASK, (size_t)P.B, (size_t)P.in)))
+            return SEQCLS_E_NOMEM;
+        /* One mask per sequence, the same at every step, as Keras' `dropout`. */
+        dropout_mask(ctx->rng, mask, (size_t)P.B * P.in, L->rate);
+        *P.masked = 1;
+    }
+
+    /* gather the valid steps into the packed layout */
+    for (t = 0; t < P.maxlen; t++)
+        for (j = 0; j < P.nb[t]; j++) {
+            const int b = P.perm[j];
+            const real *x = in->x + ((size_t)b * P.T + t) * P.in;
+            real *dst = xp + ((size_t)P.off[t] + j) * P.in;
+            if (mask) {
+                const real *mb = mask + (size_t)b * P.in;
+                int k;
+                for (k = 0; k < P.in; k++)
+                    dst[k] = x[k] * mb[k];
+            } else {
+                memcpy(dst, x, (size_t)P.in * sizeof(real));
+            }
+        }
+
+    memset(&s, 0, sizeof s);
+    s.H = P.H;
+    s.act = L->rec_activation;
+    s.scratch = scratch;
+    s.zero = scratch + (size_t)P.B * P.GH;
+    memset(scratch + (size_t)P.B * P.GH, 0, (size_t)P.GH * sizeof(real));
+    for (d = 0; d < P.dirs; d++) {
+        const real *W_ih = L->w[4 * d], *b_ih = L->w[4 * d + 2];
+        real *gd = gates + (size_t)d * P.N * P.GH, *hd = hs + (size_t)d * P.N * P.H;
+        real *ad = aux + (size_t)d * P.N * P.A * P.H;
+        real *bias = scratch + ((size_t)P.B + 1) * P.GH;
+        s.W_hh = L->w[4 * d + 1];
+        s.b_hh = L->w[4 * d + 3];
+        /* input projection of every valid step at once, with b_ih and the
+         * part of b_hh that is simply added */
+        memcpy(bias, b_ih, (size_t)P.GH * sizeof(real));
+        vec_add(bias, s.b_hh, (size_t)cell->folded * P.H);
+        fill_rows(gd, bias, P.N, P.GH);
+        if (P.N > 0)
+            blas_gemm(0, 1, P.N, P.GH, P.in, 1, xp, P.in, W_ih, P.in, 1, gd, P.GH);
+        for (t = 0; t < P.maxlen; t++) {
+            step_rows(&P, cell, d, d == 0 ? t : P.maxlen - 1 - t, gd, hd, ad, &s);
+            cell->forward(&s);
+        }
+    }
+
+    /* final states: forward at each row's last step, backward at step 0 */
+    memset(fin, 0, (size_t)P.B * finF * sizeof(real));
+    for (j = 0; j < P.nb[0]; j++) {
+        real *f = fin + (size_t)P.perm[j] * finF;
+        const int last = in->len[P.perm[j]] - 1;
+        memcpy(f, hs + ((size_t)P.off[last] + j) * P.H, (size_t)P.H * sizeof(real));
+        if (P.dirs == 2)
+            memcpy(f + P.H, hs + ((size_t)P.N + j) * P.H, (size_t)P.H * sizeof(real));
+    }
+
+    memset(out, 0, sizeof *out);
+    out->len = in->len;
+    out->B = P.B;
+    if (seq) {
+        y = ws_reals(ws, WS_OUT, (size_t)P.B * P.T, (size_t)outF);
+        if (!y)
+            return SEQCLS_E_NOMEM;
+        memset(y, 0, (size_t)P.B * P.T * outF * sizeof(real));
+        for (d = 0; d < P.dirs; d++) {
+            const real *hd = hs + (size_t)d * P.N * P.H;
+            for (t = 0; t < P.maxlen; t++)
+                for (j = 0; j < P.nb[t]; j++) {
+                    const real *h = hd + ((size_t)P.off[t] + j) * P.H;
+                    real *dst = y + ((size_t)P.perm[j] * P.T + t) * outF + (sum ? 0 : d * P.H);
+                    int k;
+                    for (k = 0; k < P.H; k++)
+                        dst[k] += h[k];
+                }
+        }
+        out->kind = VAL_SEQ;
+        out->T = P.T;
+        out->fin = fin;
+        out->fin_F = finF;
+    } else {
+        y = fin;
+        if (sum) {
+            int b, k;
+            if (!(y = ws_reals(ws, WS_OUT, (size_t)P.B, (size_t)P.H)))
+                return SEQCLS_E_NOMEM;
+            for (b = 0; b < P.B; b++)
+                for (k = 0; k < P.H; k++)
+                    y[(size_t)b * P.H + k] =
+                        fin[(size_t)b * finF + k] + fin[(size_t)b * finF + P.H + k];
+        }
+        out->kind = VAL_VEC;
+        out->T = 1;
+    }
+    out->F = outF;
+    out->x = y;
+    return SEQCLS_OK;
+}
+
+/*
+ * The gradient reaching direction d's state at packed row (t, j) from
+ * outside the recurrence: the output sequence, and the final states.
+ */
+typedef struct {
+    const real *seq;   /* [B, T, outF] or NULL */
+    const real *fin;   /* [B, finF] or NULL */
+    int outF, finF, seq_col, fin_col;
+} grad_src_t;
+
+
+/* Start the carried gradients of rows [j0, j1), whose last step in this direction is here. */
+static void carry_start(const pack_t *P, const grad_src_t *g, real *dh, real *dc, int j0, int j1)
+{
+    int j;
+    memset(dh + (size_t)j0 * P->H, 0, (size_t)(j1 - j0) * P->H * sizeof(real));
+    memset(dc + (size_t)j0 * P->H, 0, (size_t)(j1 - j0) * P->H * sizeof(real));
+    if (g->fin)
+        for (j = j0; j < j1; j++)
+            vec_add(dh + (size_t)j * P->H, g->fin + (size_t)P->perm[j] * g->finF + g->fin_col,
+                    (size_t)P->H);
+}
+
+static void carry_add_output(const pack_t *P, const grad_src_t *g, real *dh, int t)
+{
+    int j;
+    if (g->seq)
+        for (j = 0; j < P->nb[t]; j++)
+            vec_add(dh + (size_t)j * P->H,
+                    g->seq + ((size_t)P->perm[j] * P->T + t) * g->outF + g->seq_col, (size_t)P->H);
+}
+
+int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
+                 const value_t *dout, value_t *din, const run_ctx_t *ctx)
+{
+    const rnn_cell_t *cell = cell_of(L);
+    const int sum = (L->flags & SEQCLS_MERGE_SUM) != 0;
+    const int seq = (L->flags & SEQCLS_RETURN_SEQUENCES) != 0;
+    pack_t P;
+    real *dzx, *dzh, *hprev, *carry, *dxp, *dx;
+    const real *mask = ws->buf[WS_MASK];
+    rnn_step_t s;
+    grad_src_t g;
+    int d, t, j, k;
+    (void)out;
+    (void)ctx;
+
+    pack_sizes(L, in, &P);
+    pack_attach(&P, ws->buf[WS_META]);
+    dzx = ws_reals(ws, WS_DZX, (size_t)P.N, (size_t)P.GH);
+    dzh = cell->split_dzh ? ws_reals(ws, WS_DZH, (size_t)P.N, (size_t)P.GH) : dzx;
+    hprev = ws_reals(ws, WS_HPREV, (size_t)P.N, (size_t)P.H);
+    carry = ws_reals(ws, WS_CARRY, 2 * (size_t)P.B, (size_t)P.H);
+    dxp = ws_reals(ws, WS_DXP, (size_t)P.N, (size_t)P.in);
+    dx = ws_reals(ws, WS_DIN, (size_t)P.B * P.T, (size_t)P.in);
+    if (!dzx || !dzh || !hprev || !carry || !dxp || !dx)
+        return SEQCLS_E_NOMEM;
+
+    memset(&s, 0, sizeof s);
+    s.H = P.H;
+    s.act = L->rec_activation;
+    s.scratch = ws->buf[WS_STEP];
+    s.zero = s.scratch + (size_t)P.B * P.GH;
+    g.outF = (P.dirs == 2 && !sum) ? 2 * P.H : P.H;
+    g.finF = P.dirs * P.H;
+    for (d = 0; d < P.dirs; d++) {
+        real *gd = (real *)ws->buf[WS_GATES] + (size_t)d * P.N * P.GH;
+        real *hd = (real *)ws->buf[WS_H] + (size_t)d * P.N * P.H;
+        real *ad = (real *)ws->buf[WS_AUX] + (size_t)d * P.N * P.A * P.H;
+        real *dh = carry, *dc = carry + (size_t)P.B * P.H;
+        const int aux_rows = cell->aux_gate * P.H;
+
+        s.W_hh = L->w[4 * d + 1];
+        s.b_hh = L->w[4 * d + 3];
+        /* where the outside gradient of this direction comes from; the
+         * final states are concatenated even when the sequence is summed */
+        if (seq) {
+            g.seq = dout->x;
+            g.seq_col = sum ? 0 : d * P.H;
+            g.fin = dout->fin;
+            g.finF = P.dirs * P.H;
+            g.fin_col = d * P.H;
+        } else {
+            g.seq = NULL;
+            g.fin = dout->x;
+            g.finF = g.outF;
+            g.fin_col = sum ? 0 : d * P.H;
+        }
+
+        for (t = 0; t < P.maxlen; t++) {
+            /* forward direction: back from the last step; backward direction: from step 0 */
+            const int ts = d == 0 ? P.maxlen - 1 - t : t;
+            const size_t r = (size_t)P.off[ts];
+            if (d == 0)
+                carry_start(&P, &g, dh, dc, P.nb[ts + 1], P.nb[ts]);
+            else if (t == 0)
+                carry_start(&P, &g, dh, dc, 0, P.nb[0]);
+            carry_add_output(&P, &g, dh, ts);
+            rnn_flush_tiny(dh, (size_t)P.nb[ts] * P.H);
+            rnn_flush_tiny(dc, (size_t)P.nb[ts] * P.H);
+            step_rows(&P, cell, d, ts, gd, hd, ad, &s);
+            s.dh = dh;
+            s.dc = dc;
+            s.dzx = dzx + r * P.GH;
+            s.dzh = dzh + r * P.GH;
+            cell->backward(&s);
+            /* bias gradients now, while this step's rows are in cache */
+            add_colsum(L->g[4 * d + 2], s.dzx, s.nb, P.GH);
+            add_colsum(L->g[4 * d + 3], s.dzh, s.nb, P.GH);
+            /* the previous states of these rows, for the dW_hh GEMM below */
+            if (s.np > 0)
+                memcpy(hprev + r * P.H, s.h_prev, (size_t)s.np * P.H * sizeof(real));
+            memset(hprev + (r + s.np) * P.H, 0, (size_t)(s.nb - s.np) * P.H * sizeof(real));
+        }
+        if (P.N == 0)
+            continue;
+        /* dW_ih += dZx^T X, dX (+)= dZx W_ih */
+        blas_gemm(1, 0, P.GH, P.in, P.N, 1, dzx, P.GH, ws->buf[WS_XP], P.in, 1, L->g[4 * d],
+                  P.in);
+        blas_gemm(0, 0, P.N, P.in, P.GH, 1, dzx, P.GH, L->w[4 * d], P.in, d == 0 ? 0 : 1, dxp,
+                  P.in);
+        /* dW_hh += dZh^T H_prev (and, for the rows that multiply aux, dZh^T aux) */
+        blas_gemm(1, 0, aux_rows, P.H, P.N, 1, dzh, P.GH, hprev, P.H, 1, L->g[4 * d + 1], P.H);
+        if (aux_rows < P.GH)
+            blas_gemm(1, 0, P.GH - aux_rows, P.H, P.N, 1, dzh + aux_rows, P.GH, ad, P.A * P.H, 1,
+                      L->g[4 * d + 1] + (size_t)aux_rows * P.H, P.H);
+    }
+
+    /* scatter to [B, T, in], zero at padding, through the dropout mask */
+    memset(dx, 0, (size_t)P.B * P.T * P.in * sizeof(real));
+    for (t = 0; t < P.maxlen; t++)
+        for (j = 0; j < P.nb[t]; j++) {
+            const int b = P.perm[j];
+            const real *src = dxp + ((size_t)P.off[t] + j) * P.in;
+            real *dst = dx + ((size_t)b * P.T + t) * P.in;
+            if (*P.masked)
+                for (k = 0; k < P.in; k++)
+                    dst[k] = src[k] * mask[(size_t)b * P.in + k];
+            else
+                memcpy(dst, src, (size_t)P.in * sizeof(real));
+        }
+    *din = *in;
+    din->x = dx;
+    din->fin = NULL;
+    return SEQCLS_OK;
+}
+
+int rnn_set_int(layer_t *L, int option, int value)
+{
+    if (option != SEQCLS_OPT_RECURRENT_ACTIVATION)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG,
+                            "seqcls_layer_set_int: option %d does not apply to a %s layer", option,
+                            L->ops->name);
+    if (value != SEQCLS_ACT_SIGMOID && value != SEQCLS_ACT_HARD_SIGMOID && value != SEQCLS_ACT_RELU)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG,
+                            "seqcls_layer_set_int: SEQCLS_OPT_RECURRENT_ACTIVATION takes "
+                            "SEQCLS_ACT_SIGMOID, _HARD_SIGMOID or _RELU, not %d",
+                            value);
+    L->rec_activation = value;
+    return SEQCLS_OK;
+}
+
+int rnn_set_float(layer_t *L, int option, float value)
+{
+    if (option != SEQCLS_OPT_INPUT_DROPOUT)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG,
+                            "seqcls_layer_set_float: option %d does not apply to a %s layer",
+                            option, L->ops->name);
+    if (!(value >= 0 && value < 1))
+        return seqcls__fail(SEQCLS_E_INVALID_ARG,
+                            "seqcls_layer_set_float: SEQCLS_OPT_INPUT_DROPOUT rate %g is outside "
+                            "[0, 1)",
+                            (double)value);
+    L->rate = value;
+    return SEQCLS_OK;
+}
+
+int rnn_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, int hidden,
+            unsigned flags, unsigned allowed, int *layer)
+{
+    static const char *const names[4] = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0",
+                                         "bias_hh_l0"};
+    const rnn_cell_t *cell = ops->kind == LAYER_LSTM ? &rnn_lstm_cell : &rnn_gru_cell;
+    const int G = cell->gates;
+    layer_t *L;
+    int rc, d, i, dirs;
+    double bound;
+
+    if (m && (hidden < 1 || hidden > MAX_HIDDEN))
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: hidden (%d) must be in [1, 2^20]", func,
+                            hidden);
+    if (m && (flags & ~allowed))
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: unknown flags 0x%x", func,
+                            flags & ~allowed);
+    if (m && (flags & SEQCLS_MERGE_SUM) && !(flags & SEQCLS_BIDIRECTIONAL))
+        return seqcls__fail(SEQCLS_E_INVALID_ARG,
+                            "%s: SEQCLS_MERGE_SUM needs SEQCLS_BIDIRECTIONAL", func);
+    rc = model_begin_layer(m, func, ops, 1u << VAL_SEQ, &L);
+    if (rc)
+        return rc;
+    if ((int64_t)G * hidden * L->in_F > MAX_WEIGHT || (int64_t)G * hidden * hidden > MAX_WEIGHT)
+        return model_commit_layer(
+            m, L,
+            seqcls__fail(SEQCLS_E_NOMEM, "%s: hidden %d with %d inputs makes weights too large",
+                         func, hidden, L->in_F),
+            NULL);
+    dirs = (flags & SEQCLS_BIDIRECTIONAL) ? 2 : 1;
+    L->units = hidden;
+    L->flags = flags;
+    L->out_kind = (flags & SEQCLS_RETURN_SEQUENCES) ? VAL_SEQ : VAL_VEC;
+    L->out_F = (dirs == 2 && !(flags & SEQCLS_MERGE_SUM)) ? 2 * hidden : hidden;
+    /* the final states are always both directions concatenated */
+    L->out_fin_F = (flags & SEQCLS_RETURN_SEQUENCES) ? dirs * hidden : 0;
+    for (d = 0; d < dirs && rc == SEQCLS_OK; d++)
+        for (i = 0; i < 4 && rc == SEQCLS_OK; i++) {
+            char name[32];
+            int64_t shape[2];
+            shape[0] = (int64_t)G * hidden;
+            shape[1] = i == 0 ? L->in_F : hidden;
+            snprintf(name, sizeof name, "%s%s", names[i], d ? "_reverse" : "");
+            rc = model_add_param(m, L, name, i < 2 ? 2 : 1, shape, 1);
+        }
+    if (rc == SEQCLS_OK) {
+        bound = 1.0 / sqrt((double)hidden);
+        for (i = 0; i < L->np; i++)
+            rng_fill_uniform(&m->rng, L->w[i], L->wn[i], -bound, bound);
+    }
+    return model_commit_layer(m, L, rc, layer);
+}

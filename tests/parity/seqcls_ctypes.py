@@ -1,0 +1,170 @@
+"""Minimal ctypes binding of lib/libseqcls.so.1 for the parity tests.
+
+Only the calls the tests need are declared.  `Model` owns a model and
+frees it; `tensor_from` wraps a float32/int32 numpy array without a copy
+(the array must stay alive while the tensor is used).
+"""
+import ctypes as C
+import os
+
+import numpy as np
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+lib = C.CDLL(os.path.join(ROOT, "lib", "libseqcls.so.1"))
+
+F32, I32 = 1, 2
+BIDIRECTIONAL, RETURN_SEQUENCES, MERGE_SUM, GRU_RESET_BEFORE = 1, 2, 4, 8
+POOL_LAST, POOL_MEAN, POOL_MAX = 1, 2, 3
+ACT_NONE, ACT_RELU, ACT_TANH, ACT_SIGMOID, ACT_HARD_SIGMOID = 0, 1, 2, 3, 4
+OPT_RECURRENT_ACTIVATION, OPT_INPUT_DROPOUT = 2, 3
+
+_p = C.c_void_p
+_i64p = C.POINTER(C.c_int64)
+_i32p = C.POINTER(C.c_int32)
+_intp = C.POINTER(C.c_int)
+
+
+def _decl(name, restype, *argtypes):
+    f = getattr(lib, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+
+
+_decl("seqcls_last_error", C.c_char_p)
+_decl("seqcls_tensor_create", C.c_int, C.POINTER(_p), C.c_int, C.c_int, _i64p)
+_decl("seqcls_tensor_wrap", C.c_int, C.POINTER(_p), C.c_int, C.c_int, _i64p, _p)
+_decl("seqcls_tensor_free", None, _p)
+_decl("seqcls_tensor_data", _p, _p)
+_decl("seqcls_tensor_ndim", C.c_int, _p)
+_decl("seqcls_tensor_dim", C.c_int64, _p, C.c_int)
+_decl("seqcls_model_create", C.c_int, C.POINTER(_p), C.c_uint64)
+_decl("seqcls_model_free", None, _p)
+_decl("seqcls_add_input", C.c_int, _p, C.c_int, _intp)
+_decl("seqcls_add_lstm", C.c_int, _p, C.c_int, C.c_uint, _intp)
+_decl("seqcls_add_gru", C.c_int, _p, C.c_int, C.c_uint, _intp)
+_decl("seqcls_add_pooling", C.c_int, _p, C.c_int, _intp)
+_decl("seqcls_add_output", C.c_int, _p, C.c_int, _intp)
+_decl("seqcls_layer_set_int", C.c_int, _p, C.c_int, C.c_int, C.c_int)
+_decl("seqcls_layer_set_float", C.c_int, _p, C.c_int, C.c_int, C.c_float)
+_decl("seqcls_param_count", C.c_int, _p)
+_decl("seqcls_param_name", C.c_char_p, _p, C.c_int)
+_decl("seqcls_param", C.c_int, _p, C.c_int, C.POINTER(_p), C.POINTER(_p))
+_decl("seqcls_param_find", C.c_int, _p, C.c_char_p)
+_decl("seqcls_forward", C.c_int, _p, _p, _i32p, _p, C.c_int)
+_decl("seqcls_backward", C.c_int, _p, _p)
+_decl("seqcls_input_grad", C.c_int, _p, C.POINTER(_p))
+_decl("seqcls_zero_grad", C.c_int, _p)
+_decl("seqcls_predict", C.c_int, _p, _p, _i32p, _p, _p)
+_decl("seqcls_set_num_threads", C.c_int, C.c_int)
+
+
+class SeqclsError(RuntimeError):
+    pass
+
+
+def check(rc):
+    if rc != 0:
+        raise SeqclsError("seqcls error %d: %s" % (rc, lib.seqcls_last_error().decode()))
+    return rc
+
+
+def tensor_view(t):
+    """A numpy view (float32) of a borrowed tensor's data."""
+    nd = lib.seqcls_tensor_ndim(t)
+    shape = tuple(lib.seqcls_tensor_dim(t, i) for i in range(nd))
+    n = int(np.prod(shape)) if shape else 0
+    buf = (C.c_float * n).from_address(lib.seqcls_tensor_data(t))
+    return np.frombuffer(buf, dtype=np.float32).reshape(shape)
+
+
+class Tensor:
+    """A seqcls tensor wrapping a numpy array (kept alive here)."""
+
+    def __init__(self, array):
+        if array.dtype == np.float32:
+            dtype = F32
+        elif array.dtype == np.int32:
+            dtype = I32
+        else:
+            raise TypeError("float32 or int32 arrays only")
+        self.array = np.ascontiguousarray(array)
+        shape = (C.c_int64 * self.array.ndim)(*self.array.shape)
+        self.ptr = _p()
+        check(lib.seqcls_tensor_wrap(C.byref(self.ptr), dtype, self.array.ndim, shape,
+                                     self.array.ctypes.data_as(_p)))
+
+    def __del__(self):
+        if getattr(self, "ptr", None):
+            lib.seqcls_tensor_free(self.ptr)
+            self.ptr = None
+
+
+class Model:
+    def __init__(self, seed=0):
+        self.ptr = _p()
+        check(lib.seqcls_model_create(C.byref(self.ptr), seed))
+
+    def __del__(self):
+        if getattr(self, "ptr", None):
+            lib.seqcls_model_free(self.ptr)
+            self.ptr = None
+
+    def add(self, name, *args):
+        idx = C.c_int(-1)
+        check(getattr(lib, "seqcls_add_" + name)(self.ptr, *args, C.byref(idx)))
+        return idx.value
+
+    def set_int(self, layer, option, value):
+        check(lib.seqcls_layer_set_int(self.ptr, layer, option, value))
+
+    def set_float(self, layer, option, value):
+        check(lib.seqcls_layer_set_float(self.ptr, layer, option, value))
+
+    def param_names(self):
+        return [lib.seqcls_param_name(self.ptr, i).decode()
+                for i in range(lib.seqcls_param_count(self.ptr))]
+
+    def param(self, name):
+        """(value, grad) numpy views of the parameter called `name`."""
+        i = lib.seqcls_param_find(self.ptr, name.encode())
+        if i < 0:
+            raise KeyError(name)
+        v, g = _p(), _p()
+        check(lib.seqcls_param(self.ptr, i, C.byref(v), C.byref(g)))
+        return tensor_view(v), tensor_view(g)
+
+    @staticmethod
+    def _lengths(lengths):
+        if lengths is None:
+            return None, None
+        arr = np.ascontiguousarray(lengths, dtype=np.int32)
+        return arr, arr.ctypes.data_as(_i32p)
+
+    def forward(self, x, lengths, classes, training=1):
+        xt = Tensor(x)
+        keep, lp = self._lengths(lengths)
+        logits = np.zeros((x.shape[0], classes), dtype=np.float32)
+        lt = Tensor(logits)
+        check(lib.seqcls_forward(self.ptr, xt.ptr, lp, lt.ptr, training))
+        self._x = xt   # the input must outlive the backward
+        return lt.array
+
+    def backward(self, dlogits):
+        dt = Tensor(np.ascontiguousarray(dlogits, dtype=np.float32))
+        check(lib.seqcls_backward(self.ptr, dt.ptr))
+
+    def input_grad(self):
+        g = _p()
+        check(lib.seqcls_input_grad(self.ptr, C.byref(g)))
+        return tensor_view(g).copy()
+
+    def zero_grad(self):
+        check(lib.seqcls_zero_grad(self.ptr))
+
+    def predict(self, x, lengths, classes):
+        xt = Tensor(x)
+        keep, lp = self._lengths(lengths)
+        probs = np.zeros((x.shape[0], classes), dtype=np.float32)
+        pt = Tensor(probs)
+        check(lib.seqcls_predict(self.ptr, xt.ptr, lp, pt.ptr, None))
+        return pt.array
