@@ -15,6 +15,7 @@ lib = C.CDLL(os.path.join(ROOT, "lib", "libseqcls.so.1"))
 F32, I32 = 1, 2
 BIDIRECTIONAL, RETURN_SEQUENCES, MERGE_SUM, GRU_RESET_BEFORE = 1, 2, 4, 8
 POOL_LAST, POOL_MEAN, POOL_MAX = 1, 2, 3
+ATTN_BAHDANAU, ATTN_DOT, ATTN_GENERAL, ATTN_LEARNED_QUERY, ATTN_FEATURE_TIME = 1, 2, 3, 4, 5
 ACT_NONE, ACT_RELU, ACT_TANH, ACT_SIGMOID, ACT_HARD_SIGMOID = 0, 1, 2, 3, 4
 OPT_RECURRENT_ACTIVATION, OPT_INPUT_DROPOUT = 2, 3
 
@@ -40,6 +41,10 @@ _decl("seqcls_tensor_dim", C.c_int64, _p, C.c_int)
 _decl("seqcls_model_create", C.c_int, C.POINTER(_p), C.c_uint64)
 _decl("seqcls_model_free", None, _p)
 _decl("seqcls_add_input", C.c_int, _p, C.c_int, _intp)
+_decl("seqcls_add_embedding", C.c_int, _p, C.c_int, C.c_int, C.c_int, _intp)
+_decl("seqcls_add_attention", C.c_int, _p, C.c_int, C.c_int, _intp)
+_decl("seqcls_add_dense", C.c_int, _p, C.c_int, C.c_int, _intp)
+_decl("seqcls_add_dropout", C.c_int, _p, C.c_float, _intp)
 _decl("seqcls_add_lstm", C.c_int, _p, C.c_int, C.c_uint, _intp)
 _decl("seqcls_add_gru", C.c_int, _p, C.c_int, C.c_uint, _intp)
 _decl("seqcls_add_pooling", C.c_int, _p, C.c_int, _intp)
@@ -161,10 +166,12 @@ class Model:
     def zero_grad(self):
         check(lib.seqcls_zero_grad(self.ptr))
 
-    def predict(self, x, lengths, classes):
+    def predict(self, x, lengths, classes, attention=False):
+        """Probabilities, and with `attention` also the attention weights [B, T]."""
         xt = Tensor(x)
         keep, lp = self._lengths(lengths)
         probs = np.zeros((x.shape[0], classes), dtype=np.float32)
         pt = Tensor(probs)
-        check(lib.seqcls_predict(self.ptr, xt.ptr, lp, pt.ptr, None))
-        return pt.array
+        at = Tensor(np.zeros(x.shape[:2], dtype=np.float32)) if attention else None
+        check(lib.seqcls_predict(self.ptr, xt.ptr, lp, pt.ptr, at.ptr if at else None))
+        return (pt.array, at.array) if attention else pt.array

@@ -1,15 +1,16 @@
-# Recurrent layers: PyTorch parity test and the BiLSTM benchmark.
+# PyTorch parity tests and the recurrent benchmark.
 #
-#   make check-rnn-parity   seqcls vs torch.nn.LSTM/GRU (and a numpy reference), run by `make check`
+#   make check-parity       seqcls vs PyTorch: every tests/parity/test_*.py (nn.LSTM/GRU and a
+#                           numpy reference, the tutorial BiLSTM-attention model), run by `make check`
 #   make bench              one BiLSTM layer, seqcls vs PyTorch, same machine, same run
 
-.PHONY: check-rnn-parity bench
+.PHONY: check-parity bench
 
 # A missing torch is an error, not a skip.
-check-rnn-parity: $(SHARED)
-	cd tests/parity && PYTHONDONTWRITEBYTECODE=1 $(PYTHON) test_rnn_parity.py
+check-parity: $(SHARED)
+	cd tests/parity && for t in test_*.py; do PYTHONDONTWRITEBYTECODE=1 $(PYTHON) $$t || exit 1; done
 
-CHECK_EXTRA += check-rnn-parity
+CHECK_EXTRA += check-parity
 
 BENCH_REPEATS ?= 10
 
