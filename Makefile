@@ -61,7 +61,7 @@ TEST_RUN_F32 := $(BUILD)/tests/run_f32
 TEST_RUN_F64 := $(BUILD)/tests/run_f64
 PYTHON ?= /usr/bin/python3
 
-EXAMPLES := $(BUILD)/examples/presence
+EXAMPLES := $(BUILD)/examples/presence $(BUILD)/examples/architectures
 
 .PHONY: abi-check abi-update all check check-run check-extra-none check-asan asan-run check-tsan tsan-run check-valgrind demo install uninstall clean deps FORCE
 
