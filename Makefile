@@ -146,6 +146,7 @@ check-run: all $(TEST_RUN_F32) $(TEST_RUN_F64) $(EXAMPLES) $(BUILD)/readme_examp
 	$(TEST_RUN_F32)
 	$(TEST_RUN_F64)
 	$(BUILD)/examples/presence > /dev/null
+	$(BUILD)/examples/architectures > /dev/null
 	$(BUILD)/readme_example
 	$(PYTHON) -m unittest discover -s tests/python -p 'test_*.py'
 	@$(MAKE) --no-print-directory $(CHECK_EXTRA) $(if $(CHECK_EXTRA),,check-extra-none)
@@ -193,6 +194,16 @@ demo: deps
 	@$(MAKE) --no-print-directory all $(EXAMPLES)
 	$(BUILD)/examples/presence
 
+# ---- the command line (tools/cli) ----
+
+CLI_SRCS := $(sort $(wildcard tools/cli/*.c))
+CLI := bin/seqcls
+
+$(CLI): $(CLI_SRCS) tools/cli/cli.h include/seqcls.h $(SHARED)
+	@mkdir -p bin
+	$(CC) $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -Iinclude $(CFLAGS) -o $@ $(CLI_SRCS) \
+	    -L$(LIBOUT) -lseqcls -Wl,-rpath,$(abspath $(LIBOUT)) -lm $(LDFLAGS)
+
 # ---- ABI guard (tools/abi-check.sh; baseline in abi/) ----
 
 abi-check: $(SHARED)
@@ -204,7 +215,10 @@ abi-update: $(SHARED)
 # ---- install ----
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	$(CC) $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -Iinclude $(CFLAGS) -o $(BUILD)/seqcls-installed \
+	    $(CLI_SRCS) -L$(LIBOUT) -lseqcls -Wl,-rpath,$(LIBDIR_INSTALL) -lm $(LDFLAGS)
+	install -m 755 $(BUILD)/seqcls-installed $(DESTDIR)$(PREFIX)/bin/seqcls
 	install -m 644 include/seqcls.h $(DESTDIR)$(PREFIX)/include/seqcls.h
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR_INSTALL)/
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR_INSTALL)/
@@ -213,11 +227,11 @@ install: all
 	install -m 644 pkgconfig/seqcls.pc $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig/seqcls.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/seqcls.h \
+	rm -f $(DESTDIR)$(PREFIX)/include/seqcls.h $(DESTDIR)$(PREFIX)/bin/seqcls \
 	      $(DESTDIR)$(LIBDIR_INSTALL)/libseqcls.so.$(VERSION) \
 	      $(DESTDIR)$(LIBDIR_INSTALL)/$(SONAME) $(DESTDIR)$(LIBDIR_INSTALL)/libseqcls.so \
 	      $(DESTDIR)$(LIBDIR_INSTALL)/libseqcls.a \
 	      $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig/seqcls.pc
 
 clean:
-	rm -rf build lib pkgconfig/seqcls.pc
+	rm -rf build lib bin pkgconfig/seqcls.pc

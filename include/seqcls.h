@@ -174,6 +174,13 @@ SEQCLS_API int seqcls_model_create(seqcls_model_t **out, uint64_t seed);
 SEQCLS_API void seqcls_model_free(seqcls_model_t *m);
 /** Number of layers; 0 if m is NULL. */
 SEQCLS_API int seqcls_layer_count(const seqcls_model_t *m);
+/**
+ * Describe layer `layer` in one line, e.g. "lstm(hidden=64, bidirectional,
+ * return_sequences) -> sequence of 128", into `buf` (NUL-terminated,
+ * truncated to `cap`).  @return SEQCLS_OK, SEQCLS_E_INVALID_ARG,
+ * SEQCLS_E_RANGE (no such layer).
+ */
+SEQCLS_API int seqcls_layer_describe(const seqcls_model_t *m, int layer, char *buf, size_t cap);
 
 /*
  * Layer constructors.  Each appends a layer and, if `layer` is not NULL,

@@ -60,6 +60,70 @@ int seqcls_layer_count(const seqcls_model_t *m) { return m ? m->nlayers : 0; }
 
 void seqcls__model_reseed(seqcls_model_t *m, uint64_t seed) { rng_seed(&m->rng, seed); }
 
+static const char *const act_names[] = {"none", "relu", "tanh", "sigmoid", "hard_sigmoid"};
+static const char *const pool_names[] = {"?", "last", "mean", "max"};
+static const char *const attn_names[] = {"?", "bahdanau", "dot", "general", "learned_query",
+                                         "feature_time"};
+
+int seqcls_layer_describe(const seqcls_model_t *m, int layer, char *buf, size_t cap)
+{
+    const layer_t *L;
+    char args[160] = "";
+    seqcls__clear_error();
+    if (!m || !buf || cap == 0)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_layer_describe: %s",
+                            !m ? "model is NULL" : "buf is NULL or cap is 0");
+    if (layer < 0 || layer >= m->nlayers)
+        return seqcls__fail(SEQCLS_E_RANGE, "seqcls_layer_describe: layer %d does not exist", layer);
+    L = m->layers[layer];
+    switch (L->ops->kind) {
+    case LAYER_EMBEDDING:
+        snprintf(args, sizeof args, "vocab=%d, dim=%d, padding_idx=%d%s", L->vocab, L->units,
+                 L->padding_idx, L->frozen ? ", frozen" : "");
+        break;
+    case LAYER_INPUT:
+        snprintf(args, sizeof args, "features=%d", L->units);
+        break;
+    case LAYER_LSTM:
+    case LAYER_GRU:
+        snprintf(args, sizeof args, "hidden=%d%s%s%s%s%s%s", L->units,
+                 L->flags & SEQCLS_BIDIRECTIONAL ? ", bidirectional" : "",
+                 L->flags & SEQCLS_MERGE_SUM ? ", merge_sum" : "",
+                 L->flags & SEQCLS_RETURN_SEQUENCES ? ", return_sequences" : "",
+                 L->flags & SEQCLS_GRU_RESET_BEFORE ? ", reset_before" : "",
+                 L->rec_activation != SEQCLS_ACT_SIGMOID ? ", gates=" : "",
+                 L->rec_activation != SEQCLS_ACT_SIGMOID ? act_names[L->rec_activation] : "");
+        break;
+    case LAYER_ATTENTION:
+        snprintf(args, sizeof args, "%s%s", attn_names[L->kind_arg],
+                 L->units ? ", units=" : "");
+        if (L->units)
+            snprintf(args + strlen(args), sizeof args - strlen(args), "%d", L->units);
+        break;
+    case LAYER_POOLING:
+        snprintf(args, sizeof args, "%s", pool_names[L->kind_arg]);
+        break;
+    case LAYER_DENSE:
+        snprintf(args, sizeof args, "units=%d, %s", L->units, act_names[L->activation]);
+        break;
+    case LAYER_DROPOUT:
+        snprintf(args, sizeof args, "rate=%g", (double)L->rate);
+        break;
+    case LAYER_BATCHNORM:
+        snprintf(args, sizeof args, "momentum=%g, eps=%g", (double)L->bn_momentum, (double)L->bn_eps);
+        break;
+    case LAYER_OUTPUT:
+        snprintf(args, sizeof args, "classes=%d, %s", L->units,
+                 L->units == 1 ? "sigmoid" : "softmax");
+        break;
+    default:
+        break;
+    }
+    snprintf(buf, cap, "%s(%s) -> %s of %d", L->ops->name, args,
+             L->out_kind == VAL_SEQ ? "sequence" : "vector", L->out_F);
+    return SEQCLS_OK;
+}
+
 /* Grow an array of `elem`-byte items to hold at least `need`. */
 static int grow(void **arr, int *cap, int need, size_t elem)
 {

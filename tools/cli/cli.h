@@ -1,0 +1,60 @@
+/*
+ * cli.h -- the seqcls command line: shared declarations.
+ */
+#ifndef SEQCLS_CLI_H
+#define SEQCLS_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <seqcls.h>
+
+/* Exit status for every error: bad usage, bad input, failed library call. */
+#define EXIT_BAD 2
+
+/* Print "seqcls: <message>" to stderr and exit with EXIT_BAD. */
+void die(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2), noreturn))
+#endif
+    ;
+/* Exit with the library's message if `status` is not SEQCLS_OK. */
+void check(int status, const char *what);
+
+/* A labelled (or unlabelled) text file, one document per line. */
+typedef struct {
+    char **text;      /* [n] NUL-terminated UTF-8 */
+    char **label;     /* [n] label names (NULL when the file has none) */
+    int n;
+} docs_t;
+
+/* Read `path` ("-" = stdin).  With `labelled`, every non-empty line must
+ * be "__label__NAME text" or "NAME<TAB>text"; otherwise lines are text
+ * (a leading __label__ is stripped).  Dies on any problem. */
+void docs_read(docs_t *d, const char *path, int labelled);
+void docs_free(docs_t *d);
+
+/* Sorted distinct labels of d: names[0..*n). */
+char **labels_collect(const docs_t *d, int *n);
+/* Index of `name` among the model's class names, or -1. */
+int label_index(const seqcls_model_t *m, const char *name);
+
+/* Encode documents with the model's vocabulary into ids [n, maxlen]. */
+void encode_docs(const seqcls_vocab_t *v, const docs_t *d, int maxlen, int32_t **ids,
+                 int32_t **lengths);
+
+/* Commands. */
+int cmd_train(int argc, char **argv);
+int cmd_test(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+/* Parse an integer/float option value or die naming the option. */
+long parse_long(const char *opt, const char *value, long lo, long hi);
+double parse_double(const char *opt, const char *value, double lo, double hi);
+
+/* Load a model file, or die. */
+seqcls_model_t *load_model(const char *path);
+
+#endif

@@ -1,0 +1,348 @@
+/*
+ * inspect.c -- `seqcls test`, `predict`, `explain` and `info`: using and
+ * looking into a saved model.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define DEFAULT_MAXLEN 256
+#define BATCH 256
+
+/* Options shared by the commands: positional arguments, -k, --maxlen, --html. */
+typedef struct {
+    const char *pos[2];
+    int npos, k, maxlen;
+    const char *html;
+} args_t;
+
+static void parse(args_t *a, int argc, char **argv, const char *cmd, int min_pos, int max_pos)
+{
+    int i;
+    memset(a, 0, sizeof *a);
+    a->k = 1;
+    a->maxlen = DEFAULT_MAXLEN;
+    for (i = 0; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "-k") && !strcmp(cmd, "predict"))
+            a->k = (int)parse_long("-k", v, 1, 1 << 20), i++;
+        else if (!strcmp(argv[i], "--maxlen"))
+            a->maxlen = (int)parse_long("--maxlen", v, 1, 100000), i++;
+        else if (!strcmp(argv[i], "--html") && !strcmp(cmd, "explain")) {
+            if (!v)
+                die("--html needs a file name");
+            a->html = v, i++;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0')
+            die("%s: unknown option '%s'", cmd, argv[i]);
+        else if (a->npos < max_pos)
+            a->pos[a->npos++] = argv[i];
+        else
+            die("%s: too many arguments", cmd);
+    }
+    if (a->npos < min_pos)
+        die("%s: missing arguments (seqcls --help)", cmd);
+    if (!a->pos[1])
+        a->pos[1] = "-";
+}
+
+/* Classes the model distinguishes: 2 for a one-logit model. */
+static int classes_of(const seqcls_model_t *m, int outputs)
+{
+    int n = outputs == 1 ? 2 : outputs;
+    if (seqcls_model_label_count(m) != n)
+        die("the model names %d classes but has %d outputs", seqcls_model_label_count(m), outputs);
+    return n;
+}
+
+static int model_outputs(seqcls_model_t *m)
+{
+    char buf[256];
+    int last = seqcls_layer_count(m) - 1;
+    const char *of;
+    check(seqcls_layer_describe(m, last, buf, sizeof buf), "model");
+    of = strstr(buf, "classes=");
+    if (!of)
+        die("the model's last layer is not an output layer");
+    return atoi(of + 8);
+}
+
+int cmd_test(int argc, char **argv)
+{
+    args_t a;
+    docs_t d;
+    seqcls_model_t *m;
+    seqcls_metrics_t *mt = NULL;
+    seqcls_tensor_t *x = NULL, *y = NULL;
+    int32_t *ids, *lens, *labels;
+    int i, j, C;
+    int64_t sx[2], sy[1];
+
+    parse(&a, argc, argv, "test", 2, 2);
+    m = load_model(a.pos[0]);
+    C = classes_of(m, model_outputs(m));
+    docs_read(&d, a.pos[1], 1);
+    encode_docs(seqcls_model_vocab(m), &d, a.maxlen, &ids, &lens);
+    labels = malloc((size_t)d.n * sizeof *labels);
+    if (!labels)
+        die("out of memory");
+    for (i = 0; i < d.n; i++)
+        if ((labels[i] = label_index(m, d.label[i])) < 0)
+            die("%s: document %d has label '%s', which the model does not know", a.pos[1], i + 1,
+                d.label[i]);
+    sx[0] = sy[0] = d.n;
+    sx[1] = a.maxlen;
+    check(seqcls_tensor_wrap(&x, SEQCLS_I32, 2, sx, ids), "input");
+    check(seqcls_tensor_wrap(&y, SEQCLS_I32, 1, sy, labels), "labels");
+    check(seqcls_evaluate(m, x, lens, y, BATCH, &mt), "evaluation");
+
+    printf("N\t%d\n", d.n);
+    printf("accuracy\t%.4f\n", seqcls_metrics_get(mt, SEQCLS_METRIC_ACCURACY, 0));
+    printf("loss\t%.4f\n", seqcls_metrics_get(mt, SEQCLS_METRIC_LOSS, 0));
+    printf("\nclass\tprecision\trecall\tf1\tsupport\n");
+    for (i = 0; i < C; i++)
+        printf("%s\t%.4f\t%.4f\t%.4f\t%.0f\n", seqcls_model_label(m, i),
+               seqcls_metrics_get(mt, SEQCLS_METRIC_PRECISION, i),
+               seqcls_metrics_get(mt, SEQCLS_METRIC_RECALL, i),
+               seqcls_metrics_get(mt, SEQCLS_METRIC_F1, i),
+               seqcls_metrics_get(mt, SEQCLS_METRIC_SUPPORT, i));
+    printf("macro F1\t%.4f\n", seqcls_metrics_get(mt, SEQCLS_METRIC_MACRO_F1, 0));
+    printf("\nconfusion matrix (rows: true label, columns: predicted)\n\t");
+    for (j = 0; j < C; j++)
+        printf("%s%s", seqcls_model_label(m, j), j + 1 < C ? "\t" : "\n");
+    for (i = 0; i < C; i++) {
+        printf("%s", seqcls_model_label(m, i));
+        for (j = 0; j < C; j++)
+            printf("\t%lld", (long long)seqcls_metrics_confusion(mt, i, j));
+        printf("\n");
+    }
+    seqcls_metrics_free(mt);
+    seqcls_tensor_free(x);
+    seqcls_tensor_free(y);
+    free(ids);
+    free(lens);
+    free(labels);
+    docs_free(&d);
+    seqcls_model_free(m);
+    return 0;
+}
+
+/* Probabilities of every class for rows [start, start + n) of ids; with a
+ * one-logit model p(class 0) = 1 - p(class 1).  Attention into att if set. */
+static void predict_rows(seqcls_model_t *m, const int32_t *ids, const int32_t *lens, int n,
+                         int maxlen, int outputs, float *probs, float *att)
+{
+    seqcls_tensor_t *x = NULL, *p = NULL, *w = NULL;
+    int64_t sx[2] = {n, maxlen}, sp[2] = {n, outputs};
+    int i;
+    check(seqcls_tensor_wrap(&x, SEQCLS_I32, 2, sx, (void *)ids), "input");
+    check(seqcls_tensor_wrap(&p, SEQCLS_F32, 2, sp, probs), "output");
+    if (att)
+        check(seqcls_tensor_wrap(&w, SEQCLS_F32, 2, sx, att), "attention");
+    check(seqcls_predict(m, x, lens, p, w), "prediction");
+    if (outputs == 1)
+        for (i = n - 1; i >= 0; i--) {
+            probs[2 * i + 1] = probs[i];
+            probs[2 * i] = 1 - probs[i];
+        }
+    seqcls_tensor_free(x);
+    seqcls_tensor_free(p);
+    seqcls_tensor_free(w);
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    args_t a;
+    docs_t d;
+    seqcls_model_t *m;
+    int32_t *ids, *lens;
+    float *probs;
+    int start, outputs, C;
+
+    parse(&a, argc, argv, "predict", 1, 2);
+    m = load_model(a.pos[0]);
+    outputs = model_outputs(m);
+    C = classes_of(m, outputs);
+    if (a.k > C)
+        a.k = C;
+    docs_read(&d, a.pos[1], 0);
+    encode_docs(seqcls_model_vocab(m), &d, a.maxlen, &ids, &lens);
+    probs = malloc((size_t)BATCH * C * sizeof *probs);
+    if (!probs)
+        die("out of memory");
+    for (start = 0; start < d.n; start += BATCH) {
+        int n = d.n - start < BATCH ? d.n - start : BATCH, i, j, r;
+        predict_rows(m, ids + (size_t)start * a.maxlen, lens + start, n, a.maxlen, outputs, probs,
+                     NULL);
+        for (i = 0; i < n; i++) {
+            float *p = probs + (size_t)i * C;
+            for (r = 0; r < a.k; r++) {
+                int best = -1;
+                for (j = 0; j < C; j++)
+                    if (p[j] >= 0 && (best < 0 || p[j] > p[best]))
+                        best = j;
+                printf("%s__label__%s %.5f", r ? " " : "", seqcls_model_label(m, best),
+                       (double)p[best]);
+                p[best] = -1;   /* taken */
+            }
+            printf("\n");
+        }
+    }
+    free(probs);
+    free(ids);
+    free(lens);
+    docs_free(&d);
+    seqcls_model_free(m);
+    return 0;
+}
+
+static void html_escaped(FILE *f, const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        switch (s[i]) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc(s[i], f); break;
+        }
+}
+
+int cmd_explain(int argc, char **argv)
+{
+    args_t a;
+    docs_t d;
+    seqcls_model_t *m;
+    int32_t *ids, *lens, *starts, *ends;
+    float *probs, *att;
+    FILE *html = NULL;
+    int i, outputs, C, tty = isatty(fileno(stdout)), probe;
+    char desc[256];
+
+    parse(&a, argc, argv, "explain", 1, 2);
+    m = load_model(a.pos[0]);
+    outputs = model_outputs(m);
+    C = classes_of(m, outputs);
+    for (probe = 0, i = 0; i < seqcls_layer_count(m); i++) {
+        check(seqcls_layer_describe(m, i, desc, sizeof desc), "model");
+        probe |= !strncmp(desc, "attention(", 10);
+    }
+    if (!probe)
+        die("%s: the model has no attention layer to explain with", a.pos[0]);
+    docs_read(&d, a.pos[1], 0);
+    encode_docs(seqcls_model_vocab(m), &d, a.maxlen, &ids, &lens);
+    probs = malloc((size_t)C * sizeof *probs);
+    att = malloc((size_t)a.maxlen * sizeof *att);
+    starts = malloc((size_t)a.maxlen * sizeof *starts);
+    ends = malloc((size_t)a.maxlen * sizeof *ends);
+    if (!probs || !att || !starts || !ends)
+        die("out of memory");
+    if (a.html) {
+        html = fopen(a.html, "w");
+        if (!html)
+            die("%s: cannot write", a.html);
+        fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>seqcls attention"
+              "</title>\n<style>body{font:15px/1.7 sans-serif;max-width:60em;margin:2em auto}"
+              "div.doc{margin:1.5em 0;padding:1em;border:1px solid #ccc}"
+              "span.t{padding:1px 2px;border-radius:3px}</style></head><body>\n"
+              "<h1>Attention heatmap</h1>\n<p>Each token's background shows the attention "
+              "weight the model gave it (darkest = largest weight in the document).</p>\n",
+              html);
+    }
+    for (i = 0; i < d.n; i++) {
+        const char *text = d.text[i];
+        int32_t n = 0, t, best = 0;
+        float mx = 0;
+        predict_rows(m, ids + (size_t)i * a.maxlen, lens + i, 1, a.maxlen, outputs, probs, att);
+        check(seqcls_tokenize(text, strlen(text), starts, ends, a.maxlen, &n), "tokenize");
+        for (t = 1; t < C; t++)
+            if (probs[t] > probs[best])
+                best = t;
+        for (t = 0; t < n; t++)
+            mx = att[t] > mx ? att[t] : mx;
+        printf("__label__%s %.5f\n", seqcls_model_label(m, best), (double)probs[best]);
+        for (t = 0; t < n; t++) {
+            int len = ends[t] - starts[t];
+            if (tty) {
+                /* white to red on the 256-colour cube by weight */
+                int level = mx > 0 ? (int)lroundf(5 * att[t] / mx) : 0;
+                printf("\x1b[48;5;%dm\x1b[30m%.*s\x1b[0m(%.3f) ", 196 + 7 * (5 - level),
+                       len, text + starts[t], (double)att[t]);
+            } else {
+                printf("%.*s\t%.4f\n", len, text + starts[t], (double)att[t]);
+            }
+        }
+        printf("%s", tty ? "\n\n" : "\n");
+        if (html) {
+            fprintf(html, "<div class=\"doc\"><p><b>%s</b> %.3f</p>\n<p>", seqcls_model_label(m, best),
+                    (double)probs[best]);
+            for (t = 0; t < n; t++) {
+                fprintf(html, "<span class=\"t\" style=\"background:rgba(220,30,30,%.3f)\" "
+                              "title=\"%.4f\">",
+                        mx > 0 ? (double)(att[t] / mx) : 0.0, (double)att[t]);
+                html_escaped(html, text + starts[t], (size_t)(ends[t] - starts[t]));
+                fputs("</span> ", html);
+            }
+            fputs("</p></div>\n", html);
+        }
+    }
+    if (html) {
+        fputs("</body></html>\n", html);
+        if (ferror(html) | fclose(html))
+            die("%s: write failed", a.html);
+        fprintf(stderr, "seqcls: wrote %s\n", a.html);
+    }
+    free(probs);
+    free(att);
+    free(starts);
+    free(ends);
+    free(ids);
+    free(lens);
+    docs_free(&d);
+    seqcls_model_free(m);
+    return 0;
+}
+
+int cmd_info(int argc, char **argv)
+{
+    args_t a;
+    seqcls_model_t *m = NULL;
+    char buf[256];
+    int64_t total = 0;
+    int i;
+
+    parse(&a, argc, argv, "info", 1, 1);
+    if (seqcls_model_load(&m, a.pos[0]) != SEQCLS_OK)
+        die("%s", seqcls_last_error());
+    printf("model %s (seqcls %s)\n\nlayers:\n", a.pos[0], seqcls_version_string());
+    for (i = 0; i < seqcls_layer_count(m); i++) {
+        check(seqcls_layer_describe(m, i, buf, sizeof buf), "model");
+        printf("  %2d  %s\n", i, buf);
+    }
+    printf("\nparameters:\n");
+    for (i = 0; i < seqcls_param_count(m); i++) {
+        seqcls_tensor_t *v = NULL;
+        int k;
+        check(seqcls_param(m, i, &v, NULL), "model");
+        printf("  %-36s [", seqcls_param_name(m, i));
+        for (k = 0; k < seqcls_tensor_ndim(v); k++)
+            printf("%s%lld", k ? ", " : "", (long long)seqcls_tensor_dim(v, k));
+        printf("]  %lld\n", (long long)seqcls_tensor_numel(v));
+        total += seqcls_tensor_numel(v);
+    }
+    printf("  total: %lld values\n", (long long)total);
+    if (seqcls_model_vocab(m))
+        printf("\nvocabulary: %d tokens\n", seqcls_vocab_size(seqcls_model_vocab(m)));
+    if (seqcls_model_label_count(m)) {
+        printf("labels:");
+        for (i = 0; i < seqcls_model_label_count(m); i++)
+            printf(" %s", seqcls_model_label(m, i));
+        printf("\n");
+    }
+    seqcls_model_free(m);
+    return 0;
+}

@@ -1,0 +1,106 @@
+/*
+ * main.c -- `seqcls`, the command line: train, test, predict, explain and
+ * inspect sequence classifiers on text files, in the manner of fastText.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: seqcls <command> [options]\n"
+    "\n"
+    "  train -i TRAIN.txt -o MODEL.sqcl [--arch bilstm-attn|bigru-attn|meanpool]\n"
+    "        [--epochs N] [--lr X] [--dim D] [--hidden H] [--maxlen L] [--batch B]\n"
+    "        [--valid FILE | --valid-split F] [--min-count N] [--vocab N] [--seed S]\n"
+    "        [--threads N]\n"
+    "  test MODEL.sqcl TEST.txt [--maxlen L]      accuracy, per-class scores, confusion matrix\n"
+    "  predict MODEL.sqcl [-k K] [FILE|-]         top-K labels and probabilities per line\n"
+    "  explain MODEL.sqcl [FILE|-] [--html OUT]   attention weight of every token\n"
+    "  info MODEL.sqcl                            architecture and parameter counts\n"
+    "\n"
+    "Input lines are \"__label__NAME text\" (fastText) or \"NAME<TAB>text\".\n"
+    "Errors give a one-line message and exit status 2.\n";
+
+void die(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("seqcls: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(EXIT_BAD);
+}
+
+void check(int status, const char *what)
+{
+    if (status != SEQCLS_OK)
+        die("%s: %s", what, seqcls_last_error());
+}
+
+long parse_long(const char *opt, const char *value, long lo, long hi)
+{
+    char *end;
+    long v;
+    if (!value)
+        die("%s needs a value", opt);
+    errno = 0;
+    v = strtol(value, &end, 10);
+    if (errno || end == value || *end || v < lo || v > hi)
+        die("%s: '%s' is not an integer in [%ld, %ld]", opt, value, lo, hi);
+    return v;
+}
+
+double parse_double(const char *opt, const char *value, double lo, double hi)
+{
+    char *end;
+    double v;
+    if (!value)
+        die("%s needs a value", opt);
+    errno = 0;
+    v = strtod(value, &end);
+    if (errno || end == value || *end || !(v >= lo && v <= hi))
+        die("%s: '%s' is not a number in [%g, %g]", opt, value, lo, hi);
+    return v;
+}
+
+seqcls_model_t *load_model(const char *path)
+{
+    seqcls_model_t *m = NULL;
+    if (seqcls_model_load(&m, path) != SEQCLS_OK)
+        die("%s", seqcls_last_error());
+    if (!seqcls_model_vocab(m))
+        die("%s: the model has no vocabulary, so it cannot read text", path);
+    return m;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*run)(int, char **);
+    } commands[] = {{"train", cmd_train}, {"test", cmd_test}, {"predict", cmd_predict},
+                    {"explain", cmd_explain}, {"info", cmd_info}};
+    size_t i;
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return EXIT_BAD;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("seqcls %s\n", seqcls_version_string());
+        return 0;
+    }
+    for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "seqcls: unknown command '%s'\n%s", argv[1], usage);
+    return EXIT_BAD;
+}
