@@ -27,6 +27,7 @@
 #include "internal.h"
 #include "io.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -450,7 +451,7 @@ static int check_saveable(const seqcls_model_t *m, const char *func)
         const param_t *p = &m->params[i];
         const real *x = p->value->data;
         for (k = 0; k < p->value->numel; k++)
-            if (!isfinite((float)x[k]))
+            if (!isfinite(x[k]) || fabs((double)x[k]) > FLT_MAX)
                 return seqcls__fail(SEQCLS_E_NUMERIC,
                                     "%s: parameter %s element %zu is %s; nothing was saved", func,
                                     p->name, k, isfinite(x[k]) ? "too large for float32"
