@@ -35,12 +35,13 @@ fuzz: $(FUZZ_BIN)
 	    -artifact_prefix=build/fuzz/ $(FUZZ_WORK) $(FUZZ_CORPUS)
 
 # Every regression input and every seed, once each, under the sanitizers.
+FUZZ_INPUTS = $(filter-out %.md,$(wildcard fuzz/regressions/* $(FUZZ_CORPUS)/*))
 fuzz-regress: $(FUZZ_BIN)
 	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	$(FUZZ_BIN) -runs=0 $(wildcard fuzz/regressions/*) $(wildcard $(FUZZ_CORPUS)/*) >/dev/null 2>build/fuzz/regress.log \
+	$(FUZZ_BIN) -runs=0 $(FUZZ_INPUTS) >/dev/null 2>build/fuzz/regress.log \
 	    || { cat build/fuzz/regress.log; exit 1; }
-	@echo "fuzz-regress: $(words $(wildcard fuzz/regressions/* $(FUZZ_CORPUS)/*)) inputs replayed cleanly"
+	@echo "fuzz-regress: $(words $(FUZZ_INPUTS)) inputs replayed cleanly"
 
 ifneq ($(shell command -v $(FUZZ_CC) 2>/dev/null),)
 CHECK_EXTRA += fuzz-regress
