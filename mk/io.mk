@@ -2,6 +2,8 @@
 # regression replay that `make check` runs.
 #
 #   make fuzz [FUZZ_SECONDS=60] [FUZZ_JOBS=1]   fuzz seqcls_model_load_buffer
+#   make fuzz-roundtrip [FUZZ_SECONDS=60]       fuzz save -> load of models built from
+#                                                random constructor calls
 #       (FUZZ_JOBS > 1 runs libFuzzer's -jobs, which logs to ./fuzz-N.log)
 #   make fuzz-regress                            replay fuzz/regressions and the seed corpus
 
@@ -23,7 +25,11 @@ $(FUZZ_BIN): fuzz/fuzz_load.c $(SRCS) $(HDRS) src/io.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(BLAS_CFLAGS) -o $@ fuzz/fuzz_load.c $(SRCS) $(LIBS)
 
-.PHONY: fuzz fuzz-regress
+build/fuzz/fuzz_roundtrip: fuzz/fuzz_roundtrip.c $(SRCS) $(HDRS) src/io.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(BLAS_CFLAGS) -o $@ fuzz/fuzz_roundtrip.c $(SRCS) $(LIBS)
+
+.PHONY: fuzz fuzz-regress fuzz-roundtrip
 # New inputs go to build/fuzz/corpus; crashes to build/fuzz/ (copy them
 # into fuzz/regressions/ once fixed).
 fuzz: $(FUZZ_BIN)
@@ -33,6 +39,13 @@ fuzz: $(FUZZ_BIN)
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	    -max_len=65536 $(if $(filter-out 1,$(FUZZ_JOBS)),-jobs=$(FUZZ_JOBS) -workers=$(FUZZ_JOBS)) \
 	    -artifact_prefix=build/fuzz/ $(FUZZ_WORK) $(FUZZ_CORPUS)
+
+fuzz-roundtrip: build/fuzz/fuzz_roundtrip
+	@mkdir -p build/fuzz/corpus-roundtrip
+	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	build/fuzz/fuzz_roundtrip -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -max_len=64 -artifact_prefix=build/fuzz/roundtrip- build/fuzz/corpus-roundtrip
 
 # Every regression input and every seed, once each, under the sanitizers.
 FUZZ_INPUTS = $(filter-out %.md,$(wildcard fuzz/regressions/* $(FUZZ_CORPUS)/*))
