@@ -576,6 +576,19 @@ START_TEST(failed_save_leaves_the_old_file)
     path_in_tmp(bad, sizeof bad, "fifo");
     ck_assert_int_eq(mkfifo(bad, 0600), 0);
     FAILS(SEQCLS_E_IO, "not a regular file", seqcls_model_load(&m, bad));   /* no hang */
+    /* An absurd size (a sparse file, where the file system allows one). */
+    path_in_tmp(bad, sizeof bad, "huge.sqcl");
+    {
+        FILE *f = fopen(bad, "wb");
+        ck_assert_ptr_nonnull(f);
+        if (ftruncate(fileno(f), ((off_t)1 << 38) + 1) == 0) {
+            fclose(f);
+            FAILS(SEQCLS_E_IO, "more than a model file may have", seqcls_model_load(&m, bad));
+        } else {
+            fclose(f);
+        }
+        unlink(bad);
+    }
     path_in_tmp(bad, sizeof bad, "empty");
     write_file(bad, "", 0);
     FAILS(SEQCLS_E_FORMAT, "empty", seqcls_model_load(&m, bad));
