@@ -576,6 +576,9 @@ START_TEST(failed_save_leaves_the_old_file)
     path_in_tmp(bad, sizeof bad, "fifo");
     ck_assert_int_eq(mkfifo(bad, 0600), 0);
     FAILS(SEQCLS_E_IO, "not a regular file", seqcls_model_load(&m, bad));   /* no hang */
+    /* A file whose size fstat does not tell (Linux's /proc). */
+    if (access("/proc/self/status", R_OK) == 0)
+        FAILS(SEQCLS_E_IO, "grew while being read", seqcls_model_load(&m, "/proc/self/status"));
     /* An absurd size (a sparse file, where the file system allows one). */
     path_in_tmp(bad, sizeof bad, "huge.sqcl");
     {
