@@ -178,11 +178,15 @@ static int rebuild_output(seqcls_model_t *m, const layer_t *c)
 }
 
 /*
- * PENDING: the constructors of these kinds are on other branches.  After
- * merging them, delete the #ifdef/#endif lines around these functions
- * and around their entries in `rebuilders` below.  Until then a file
- * holding such a layer loads with SEQCLS_E_UNSUPPORTED.
+ * PENDING: the constructors of these kinds are on other branches.  When
+ * one is merged, uncomment its line here; that compiles its rebuild
+ * function and its entry in `rebuilders`.  Until then a file holding
+ * such a layer loads with SEQCLS_E_UNSUPPORTED.
  */
+/* #define SEQCLS_HAVE_RECURRENT 1 */   /* seqcls_add_lstm, seqcls_add_gru */
+/* #define SEQCLS_HAVE_ATTENTION 1 */   /* seqcls_add_attention */
+/* #define SEQCLS_HAVE_BATCHNORM 1 */   /* seqcls_add_batchnorm */
+
 #ifdef SEQCLS_HAVE_RECURRENT
 static int rebuild_recurrent(seqcls_model_t *m, const layer_t *c,
                              int (*add)(seqcls_model_t *, int, unsigned, int *))
