@@ -187,6 +187,11 @@ static int rebuild_output(seqcls_model_t *m, const layer_t *c)
 /* #define SEQCLS_HAVE_ATTENTION 1 */   /* seqcls_add_attention */
 /* #define SEQCLS_HAVE_BATCHNORM 1 */   /* seqcls_add_batchnorm */
 
+#if defined(SEQCLS_HAVE_RECURRENT) || defined(SEQCLS_HAVE_BATCHNORM)
+/* Float options are compared as bits, so that -0.0 is restored too. */
+static int bits_differ(float a, float b) { return memcmp(&a, &b, sizeof a) != 0; }
+#endif
+
 #ifdef SEQCLS_HAVE_RECURRENT
 static int rebuild_recurrent(seqcls_model_t *m, const layer_t *c,
                              int (*add)(seqcls_model_t *, int, unsigned, int *))
@@ -194,7 +199,7 @@ static int rebuild_recurrent(seqcls_model_t *m, const layer_t *c,
     int idx, rc = add(m, c->units, c->flags, &idx);
     if (rc == SEQCLS_OK && c->rec_activation != m->layers[idx]->rec_activation)
         rc = seqcls_layer_set_int(m, idx, SEQCLS_OPT_RECURRENT_ACTIVATION, c->rec_activation);
-    if (rc == SEQCLS_OK && c->rate != m->layers[idx]->rate)
+    if (rc == SEQCLS_OK && bits_differ(c->rate, m->layers[idx]->rate))
         rc = seqcls_layer_set_float(m, idx, SEQCLS_OPT_INPUT_DROPOUT, c->rate);
     return rc;
 }
@@ -221,9 +226,9 @@ static int rebuild_attention(seqcls_model_t *m, const layer_t *c)
 static int rebuild_batchnorm(seqcls_model_t *m, const layer_t *c)
 {
     int idx, rc = seqcls_add_batchnorm(m, &idx);
-    if (rc == SEQCLS_OK && c->bn_momentum != m->layers[idx]->bn_momentum)
+    if (rc == SEQCLS_OK && bits_differ(c->bn_momentum, m->layers[idx]->bn_momentum))
         rc = seqcls_layer_set_float(m, idx, SEQCLS_OPT_BN_MOMENTUM, c->bn_momentum);
-    if (rc == SEQCLS_OK && c->bn_eps != m->layers[idx]->bn_eps)
+    if (rc == SEQCLS_OK && bits_differ(c->bn_eps, m->layers[idx]->bn_eps))
         rc = seqcls_layer_set_float(m, idx, SEQCLS_OPT_BN_EPSILON, c->bn_eps);
     return rc;
 }
