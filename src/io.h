@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "seqcls.h"
+
 /* zlib's crc32(): continue `crc` (0 to start) over n bytes. */
 uint32_t seqcls__crc32(uint32_t crc, const void *data, size_t n);
 
@@ -51,5 +53,33 @@ int file_read_all(const char *path, size_t max, void **buf, size_t *len, const c
 enum { BUDGET_EXCEEDED = 1, BUDGET_SYSTEM_OOM = 2 };
 void seqcls__budget_begin(size_t bytes);
 unsigned seqcls__budget_end(void);
+
+/*
+ * For the parts of the library that store their own sections in a model
+ * file (optimiser state: OPTM; vocabulary: VOCB).  See docs/file-format.md.
+ */
+typedef struct {
+    char tag[4];             /* four ASCII letters or digits, not CONF/PARM/ENDF */
+    const void *data;
+    size_t len;
+} seqcls_section_t;
+
+/*
+ * Save `m` with `nextra` extra sections, written in order between PARM
+ * and ENDF: atomically to `path`, or, if path is NULL, into a new buffer
+ * (*buf, *len).  Arguments are checked as by seqcls_model_save; `func`
+ * names the caller in messages.
+ */
+int seqcls__model_save(const seqcls_model_t *m, const seqcls_section_t *extra, int nextra,
+                       const char *path, void **buf, size_t *len, const char *func);
+
+/*
+ * Check a saved model's structure (header, section lengths, every CRC,
+ * required sections) and find the payload of section `tag` (4 bytes) in
+ * it: SEQCLS_OK, SEQCLS_E_RANGE if there is none, or the errors of
+ * seqcls_model_load_buffer.  *payload points into buf.
+ */
+int seqcls__model_section(const void *buf, size_t len, const char *tag, const void **payload,
+                          size_t *n, const char *func);
 
 #endif /* SEQCLS_IO_H */

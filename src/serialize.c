@@ -440,14 +440,53 @@ static void w_section(writer_t *w, uint32_t tag,
     w_u32(w, w->crc);
 }
 
-static void write_model(writer_t *w, const seqcls_model_t *m)
+static void write_model(writer_t *w, const seqcls_model_t *m, const seqcls_section_t *extra,
+                        int nextra)
 {
+    int i;
     w_bytes(w, "SQCL", 4);
     w_u32(w, FORMAT_VERSION);
     w_u32(w, 0);
     w_section(w, TAG_CONF, conf_body, m);
     w_section(w, TAG_PARM, parm_body, m);
+    for (i = 0; i < nextra; i++) {
+        w_bytes(w, extra[i].tag, 4);
+        w_u64(w, (uint64_t)extra[i].len);
+        w->crc = 0;
+        w_bytes(w, extra[i].data, extra[i].len);
+        w_u32(w, w->crc);
+    }
     w_section(w, TAG_ENDF, empty_body, m);
+}
+
+static int tag_char_ok(unsigned c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* Extra sections must have valid tags, none of the model's own, no two
+ * alike (a caller's mistake, not the user's). */
+static int check_extra(const seqcls_section_t *extra, int nextra, const char *func)
+{
+    int i, j, k;
+    if (nextra < 0 || (nextra > 0 && !extra))
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: bad list of extra sections", func);
+    for (i = 0; i < nextra; i++) {
+        const char *t = extra[i].tag;
+        for (k = 0; k < 4; k++)
+            if (!tag_char_ok((unsigned char)t[k]))
+                return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: invalid section tag", func);
+        if (!memcmp(t, "CONF", 4) || !memcmp(t, "PARM", 4) || !memcmp(t, "ENDF", 4))
+            return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: section %.4s is the model's own", func,
+                                t);
+        if (extra[i].len > 0 && !extra[i].data)
+            return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: section %.4s has no data", func, t);
+        for (j = 0; j < i; j++)
+            if (!memcmp(extra[j].tag, t, 4))
+                return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: section %.4s given twice", func,
+                                    t);
+    }
+    return SEQCLS_OK;
 }
 
 /* Refuse to save what could not be loaded: values that are not finite
@@ -469,64 +508,45 @@ static int check_saveable(const seqcls_model_t *m, const char *func)
     return SEQCLS_OK;
 }
 
-int seqcls_model_save_buffer(const seqcls_model_t *m, void **buf, size_t *len)
+int seqcls__model_save(const seqcls_model_t *m, const seqcls_section_t *extra, int nextra,
+                       const char *path, void **buf, size_t *len, const char *func)
 {
-    const char *func = "seqcls_model_save_buffer";
+    file_atomic_t file;
     writer_t w;
     uint64_t total;
     int rc;
 
-    seqcls__clear_error();
-    if (buf)
-        *buf = NULL;
-    if (len)
-        *len = 0;
-    if (!m || !buf || !len)
-        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func,
-                            !m ? "model" : !buf ? "buf" : "len");
     rc = check_saveable(m, func);
+    if (rc == SEQCLS_OK)
+        rc = check_extra(extra, nextra, func);
     if (rc)
         return rc;
     memset(&w, 0, sizeof w);
-    write_model(&w, m);
-    total = w.pos;
-    if (total > SIZE_MAX)
-        return seqcls__fail(SEQCLS_E_NOMEM, "%s: the model needs %llu bytes", func,
-                            (unsigned long long)total);
-    memset(&w, 0, sizeof w);
-    w.cap = (size_t)total;
-    w.buf = seqcls__alloc(w.cap);
-    if (!w.buf)
-        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory for %zu bytes", func, w.cap);
-    write_model(&w, m);
-    if (w.rc == SEQCLS_OK && w.n != w.cap)
-        w.rc = seqcls__fail(SEQCLS_E_STATE, "%s: internal error: wrote %zu bytes of %zu", func,
-                            w.n, w.cap);
-    if (w.rc) {
-        seqcls__dealloc(w.buf);
-        return w.rc;
+    if (!path) {
+        /* Into one buffer of exactly the right size. */
+        write_model(&w, m, extra, nextra);
+        total = w.pos;
+        if (total > SIZE_MAX)
+            return seqcls__fail(SEQCLS_E_NOMEM, "%s: the model needs %llu bytes", func,
+                                (unsigned long long)total);
+        memset(&w, 0, sizeof w);
+        w.cap = (size_t)total;
+        w.buf = seqcls__alloc(w.cap);
+        if (!w.buf)
+            return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory for %zu bytes", func, w.cap);
+        write_model(&w, m, extra, nextra);
+        if (w.rc == SEQCLS_OK && w.n != w.cap)
+            w.rc = seqcls__fail(SEQCLS_E_STATE, "%s: internal error: wrote %zu bytes of %zu",
+                                func, w.n, w.cap);
+        if (w.rc) {
+            seqcls__dealloc(w.buf);
+            return w.rc;
+        }
+        *buf = w.buf;
+        *len = w.cap;
+        return SEQCLS_OK;
     }
-    *buf = w.buf;
-    *len = w.cap;
-    return SEQCLS_OK;
-}
-
-int seqcls_model_save(const seqcls_model_t *m, const char *path)
-{
-    const char *func = "seqcls_model_save";
-    file_atomic_t file;
-    writer_t w;
-    int rc;
-
-    seqcls__clear_error();
-    if (!m || !path)
-        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func, !m ? "model" : "path");
-    if (!*path)
-        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: path is empty", func);
-    rc = check_saveable(m, func);
-    if (rc)
-        return rc;
-    memset(&w, 0, sizeof w);
+    /* Into the file through a chunk buffer. */
     w.cap = CHUNK_BYTES;
     w.buf = seqcls__alloc(w.cap);
     if (!w.buf)
@@ -534,7 +554,7 @@ int seqcls_model_save(const seqcls_model_t *m, const char *path)
     rc = file_atomic_open(&file, path, func);
     if (rc == SEQCLS_OK) {
         w.file = &file;
-        write_model(&w, m);
+        write_model(&w, m, extra, nextra);
         rc = w.rc;
         if (rc == SEQCLS_OK)
             rc = file_atomic_write(&file, w.buf, w.n);
@@ -545,6 +565,31 @@ int seqcls_model_save(const seqcls_model_t *m, const char *path)
     }
     seqcls__dealloc(w.buf);
     return rc;
+}
+
+int seqcls_model_save_buffer(const seqcls_model_t *m, void **buf, size_t *len)
+{
+    const char *func = "seqcls_model_save_buffer";
+    seqcls__clear_error();
+    if (buf)
+        *buf = NULL;
+    if (len)
+        *len = 0;
+    if (!m || !buf || !len)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func,
+                            !m ? "model" : !buf ? "buf" : "len");
+    return seqcls__model_save(m, NULL, 0, NULL, buf, len, func);
+}
+
+int seqcls_model_save(const seqcls_model_t *m, const char *path)
+{
+    const char *func = "seqcls_model_save";
+    seqcls__clear_error();
+    if (!m || !path)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func, !m ? "model" : "path");
+    if (!*path)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: path is empty", func);
+    return seqcls__model_save(m, NULL, 0, path, NULL, NULL, func);
 }
 
 /* ------------------------------------------------------------------ */
@@ -593,6 +638,9 @@ typedef struct {
     size_t len;
     reader_t conf, parm;
     int have_conf, have_parm, have_optm, have_vocb;
+    const char *want;        /* seqcls__model_section: the tag looked for */
+    const unsigned char *found;
+    size_t found_len;
     uint32_t nparams;        /* from PARM */
     uint64_t numel;          /* total elements in PARM */
     uint32_t nlayers;        /* from CONF */
@@ -611,11 +659,6 @@ static int lfail(const load_t *ld, int status, const char *section, const char *
     if (section)
         return seqcls__fail(status, "%s: %s: %s", ld->who, section, msg);
     return seqcls__fail(status, "%s: %s", ld->who, msg);
-}
-
-static int tag_char_ok(unsigned c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
 static int read_header(load_t *ld)
@@ -719,6 +762,10 @@ static int read_sections(load_t *ld)
             if (*have)
                 return lfail(ld, SEQCLS_E_FORMAT, name, "appears twice");
             *have = 1;
+        }
+        if (ld->want && memcmp(h, ld->want, 4) == 0) {
+            ld->found = h + SECTION_HEAD;
+            ld->found_len = (size_t)length;
         }
         if (slot) {
             slot->p = h + SECTION_HEAD;
@@ -1211,4 +1258,28 @@ int seqcls_model_load(seqcls_model_t **out, const char *path)
     rc = load(out, buf, len, who);
     seqcls__dealloc(buf);
     return rc;
+}
+
+int seqcls__model_section(const void *buf, size_t len, const char *tag, const void **payload,
+                          size_t *n, const char *func)
+{
+    load_t ld;
+    int rc;
+    *payload = NULL;
+    *n = 0;
+    memset(&ld, 0, sizeof ld);
+    ld.who = func;
+    ld.buf = buf;
+    ld.len = len;
+    ld.want = tag;
+    rc = read_header(&ld);
+    if (rc == SEQCLS_OK)
+        rc = read_sections(&ld);
+    if (rc)
+        return rc;
+    if (!ld.found)
+        return seqcls__fail(SEQCLS_E_RANGE, "%s: the model has no %.4s section", func, tag);
+    *payload = ld.found;
+    *n = ld.found_len;
+    return SEQCLS_OK;
 }
