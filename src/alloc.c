@@ -11,13 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t seqcls__mul(size_t n, size_t size)
-{
-    if (size != 0 && n > SIZE_MAX / size)
-        return SIZE_MAX;
-    return n * size;
-}
-
 /* The allocation budget of io.h; off unless a load is running in this thread. */
 static _Thread_local struct {
     int on;
@@ -38,6 +31,13 @@ unsigned seqcls__budget_end(void)
     budget.on = 0;
     budget.what = 0;
     return what;
+}
+
+size_t seqcls__mul(size_t n, size_t size)
+{
+    if (size != 0 && n > SIZE_MAX / size)
+        return SIZE_MAX;
+    return n * size;
 }
 
 void *seqcls__alloc(size_t bytes)
