@@ -56,7 +56,9 @@ fuzz-regress: $(FUZZ_BIN)
 	    || { cat build/fuzz/regress.log; exit 1; }
 	@echo "fuzz-regress: $(words $(FUZZ_INPUTS)) inputs replayed cleanly"
 
-ifneq ($(shell command -v $(FUZZ_CC) 2>/dev/null),)
+# Only where clang has its libFuzzer runtime (Debian: clang with libclang-rt-dev).
+FUZZ_RT := $(wildcard $(shell $(FUZZ_CC) -print-file-name=libclang_rt.fuzzer-$(shell uname -m).a 2>/dev/null))
+ifneq ($(FUZZ_RT),)
 CHECK_EXTRA += fuzz-regress
 endif
 
