@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -395,6 +396,73 @@ START_TEST(larger_models_load)
     seqcls_free(buf);
     seqcls_model_free(m);
     seqcls_model_free(m2);
+}
+END_TEST
+
+static void patch_option(unsigned char *buf, size_t len, int layer, uint32_t id, uint32_t value);
+
+/* Loads and saves in several threads at once: the load's allocation
+ * budget is per thread, so a large model and small hostile files loading
+ * side by side do not interfere. */
+typedef struct {
+    const void *buf;
+    size_t len;
+    int expect;              /* status each load must give */
+    int failures;
+} job_t;
+
+static void *load_many(void *arg)
+{
+    job_t *j = arg;
+    int i;
+    for (i = 0; i < 20; i++) {
+        seqcls_model_t *m = NULL;
+        void *again = NULL;
+        size_t n = 0;
+        int rc = seqcls_model_load_buffer(&m, j->buf, j->len);
+        if (rc != j->expect)
+            j->failures++;
+        if (rc == SEQCLS_OK) {
+            if (seqcls_model_save_buffer(m, &again, &n) != SEQCLS_OK || n != j->len ||
+                memcmp(again, j->buf, n) != 0)
+                j->failures++;
+            seqcls_free(again);
+        }
+        seqcls_model_free(m);
+    }
+    return NULL;
+}
+
+START_TEST(loading_in_threads)
+{
+    seqcls_model_t *big = NULL;
+    void *bigbuf = NULL;
+    size_t biglen = 0, len;
+    unsigned char *small = saved(1, &len), *hostile = malloc(len);
+    pthread_t th[4];
+    job_t jobs[4];
+    int i;
+    OK(seqcls_model_create(&big, 5));
+    OK(seqcls_add_embedding(big, 20000, 16, 0, NULL));
+    OK(seqcls_add_pooling(big, SEQCLS_POOL_MAX, NULL));
+    OK(seqcls_add_output(big, 2, NULL));
+    OK(seqcls_model_save_buffer(big, &bigbuf, &biglen));
+    memcpy(hostile, small, len);
+    patch_option(hostile, len, 0, 2, 1u << 24);   /* a huge vocabulary */
+    jobs[0] = (job_t){bigbuf, biglen, SEQCLS_OK, 0};
+    jobs[1] = (job_t){small, len, SEQCLS_OK, 0};
+    jobs[2] = (job_t){hostile, len, SEQCLS_E_FORMAT, 0};
+    jobs[3] = (job_t){bigbuf, biglen, SEQCLS_OK, 0};
+    for (i = 0; i < 4; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, load_many, &jobs[i]), 0);
+    for (i = 0; i < 4; i++) {
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+        ck_assert_msg(jobs[i].failures == 0, "thread %d: %d failures", i, jobs[i].failures);
+    }
+    seqcls_free(bigbuf);
+    seqcls_model_free(big);
+    free(small);
+    free(hostile);
 }
 END_TEST
 
@@ -1129,6 +1197,7 @@ Suite *serialize_suite(void)
     tcase_add_test(tc, round_trip_every_layer_kind);
     tcase_add_test(tc, layout_is_little_endian_and_aligned);
     tcase_add_test(tc, larger_models_load);
+    tcase_add_test(tc, loading_in_threads);
     tcase_add_test(tc, save_and_load_files);
     tcase_add_test(tc, failed_save_leaves_the_old_file);
     tcase_add_test(tc, null_arguments);
