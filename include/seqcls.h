@@ -766,17 +766,22 @@ SEQCLS_API const char *seqcls_model_label(const seqcls_model_t *m, int cls);
  * Save the whole model (layers, options, parameters, batch-norm
  * statistics) to `path`, atomically: it is written to a temporary file
  * in the same directory, flushed and renamed over `path`, so a failure
- * leaves any previous file intact.
+ * leaves any previous file intact.  A replaced file keeps its permission
+ * bits; a new one gets rw-r--r--.
  * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG, SEQCLS_E_IO (with the system's
- *         reason and the step that failed), SEQCLS_E_NOMEM.
+ *         reason and the step that failed), SEQCLS_E_NUMERIC (a parameter
+ *         is NaN/Inf or beyond float32; nothing is written), SEQCLS_E_NOMEM.
  */
 SEQCLS_API int seqcls_model_save(const seqcls_model_t *m, const char *path);
 /**
  * Load a model saved by seqcls_model_save.  The file is never trusted.
- * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG, SEQCLS_E_IO, SEQCLS_E_FORMAT
- *         (corrupt, truncated or not a model; the message names the
- *         section and the problem), SEQCLS_E_VERSION (newer format),
- *         SEQCLS_E_NOMEM.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG, SEQCLS_E_IO (cannot read, or
+ *         not a regular file), SEQCLS_E_FORMAT (corrupt, truncated or not
+ *         a model; the message names the section and the problem),
+ *         SEQCLS_E_VERSION (written by a newer version: newer format,
+ *         unknown required section, layer kind or option),
+ *         SEQCLS_E_UNSUPPORTED (a layer kind this build lacks), SEQCLS_E_NOMEM.
+ *         On failure *out is NULL.
  */
 SEQCLS_API int seqcls_model_load(seqcls_model_t **out, const char *path);
 /** As seqcls_model_save, into a new buffer (*buf, *len) to free with seqcls_free. */

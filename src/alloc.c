@@ -6,9 +6,32 @@
  * failures at each site.
  */
 #include "internal.h"
+#include "io.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* The allocation budget of io.h; off unless a load is running in this thread. */
+static _Thread_local struct {
+    int on;
+    size_t left;
+    unsigned what;
+} budget;
+
+void seqcls__budget_begin(size_t bytes)
+{
+    budget.on = 1;
+    budget.left = bytes;
+    budget.what = 0;
+}
+
+unsigned seqcls__budget_end(void)
+{
+    unsigned what = budget.what;
+    budget.on = 0;
+    budget.what = 0;
+    return what;
+}
 
 size_t seqcls__mul(size_t n, size_t size)
 {
@@ -45,8 +68,17 @@ void *seqcls__alloc(size_t bytes)
     if (bytes > SIZE_MAX - SEQCLS_ALIGN)
         return NULL;
     bytes = (bytes + SEQCLS_ALIGN - 1) / SEQCLS_ALIGN * SEQCLS_ALIGN;
-    if (posix_memalign(&p, SEQCLS_ALIGN, bytes) != 0)
+    if (budget.on) {
+        if (bytes > budget.left) {
+            budget.what |= BUDGET_EXCEEDED;
+            return NULL;
+        }
+        budget.left -= bytes;
+    }
+    if (posix_memalign(&p, SEQCLS_ALIGN, bytes) != 0) {
+        budget.what |= BUDGET_SYSTEM_OOM;
         return NULL;
+    }
     return p;
 }
 

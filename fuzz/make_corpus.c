@@ -1,0 +1,133 @@
+/*
+ * make_corpus.c -- write the fuzzer's seed corpus: small real models of
+ * every layer kind and option this build has, saved with
+ * seqcls_model_save, plus copies with extra OPTM, VOCB and optional
+ * sections spliced in.  Usage: make_corpus DIR
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "seqcls.h"
+
+#define CHECK(call)                                                            \
+    do {                                                                       \
+        if ((call) != SEQCLS_OK) {                                             \
+            fprintf(stderr, "%s: %s\n", #call, seqcls_last_error());           \
+            exit(1);                                                           \
+        }                                                                      \
+    } while (0)
+
+static const char *dir;
+
+static uint32_t crc32(const unsigned char *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    size_t i;
+    int k;
+    for (i = 0; i < n; i++) {
+        c ^= p[i];
+        for (k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+    }
+    return ~c;
+}
+
+static void write_file(const char *name, const void *data, size_t n)
+{
+    char path[1024];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+}
+
+/* Save m as NAME.sqcl, and NAME-extra.sqcl with sections spliced in
+ * before the end section (the last 16 bytes). */
+static void save(seqcls_model_t *m, const char *name, int extra)
+{
+    char path[512];
+    void *buf;
+    size_t len;
+    snprintf(path, sizeof path, "%s/%s.sqcl", dir, name);
+    CHECK(seqcls_model_save(m, path));
+    CHECK(seqcls_model_save_buffer(m, &buf, &len));
+    if (extra) {
+        static const char *const tags[] = {"OPTM", "VOCB", "note"};
+        unsigned char *out = malloc(len + 3 * 32);
+        size_t n = len - 16, t;
+        memcpy(out, buf, n);
+        for (t = 0; t < 3; t++) {
+            unsigned char *s = out + n;
+            const char *payload = t == 2 ? "written by make_corpus" : "opaque";
+            size_t pl = strlen(payload);
+            uint32_t c = crc32((const unsigned char *)payload, pl);
+            memcpy(s, tags[t], 4);
+            memset(s + 4, 0, 8);
+            s[4] = (unsigned char)pl;
+            memcpy(s + 12, payload, pl);
+            s[12 + pl] = (unsigned char)c;
+            s[13 + pl] = (unsigned char)(c >> 8);
+            s[14 + pl] = (unsigned char)(c >> 16);
+            s[15 + pl] = (unsigned char)(c >> 24);
+            n += 16 + pl;
+        }
+        memcpy(out + n, (unsigned char *)buf + len - 16, 16);
+        n += 16;
+        snprintf(path, sizeof path, "%s-extra.sqcl", name);
+        write_file(path, out, n);
+        free(out);
+    }
+    seqcls_free(buf);
+    seqcls_model_free(m);
+}
+
+int main(int argc, char **argv)
+{
+    seqcls_model_t *m;
+    int l;
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        return 2;
+    }
+    dir = argv[1];
+
+    CHECK(seqcls_model_create(&m, 1));
+    CHECK(seqcls_add_embedding(m, 6, 3, 0, NULL));
+    CHECK(seqcls_add_pooling(m, SEQCLS_POOL_MEAN, NULL));
+    CHECK(seqcls_add_output(m, 2, NULL));
+    save(m, "emb-mean-out2", 1);
+
+    CHECK(seqcls_model_create(&m, 2));
+    CHECK(seqcls_add_embedding(m, 5, 2, -1, &l));
+    CHECK(seqcls_layer_set_int(m, l, SEQCLS_OPT_FREEZE, 1));
+    CHECK(seqcls_add_dense(m, 3, SEQCLS_ACT_TANH, NULL));
+    CHECK(seqcls_add_pooling(m, SEQCLS_POOL_MAX, NULL));
+    CHECK(seqcls_add_dropout(m, 0.25f, NULL));
+    CHECK(seqcls_add_dense(m, 2, SEQCLS_ACT_RELU, NULL));
+    CHECK(seqcls_add_output(m, 1, NULL));
+    save(m, "emb-frozen-td-max-drop-out1", 0);
+
+    CHECK(seqcls_model_create(&m, 3));
+    CHECK(seqcls_add_input(m, 2, NULL));
+    CHECK(seqcls_add_dense(m, 2, SEQCLS_ACT_HARD_SIGMOID, NULL));
+    CHECK(seqcls_add_dropout(m, 0.5f, NULL));
+    CHECK(seqcls_add_pooling(m, SEQCLS_POOL_LAST, NULL));
+    CHECK(seqcls_add_dense(m, 2, SEQCLS_ACT_SIGMOID, NULL));
+    CHECK(seqcls_add_output(m, 3, NULL));
+    save(m, "input-td-last-out3", 1);
+
+    CHECK(seqcls_model_create(&m, 4));
+    CHECK(seqcls_add_input(m, 1, NULL));
+    CHECK(seqcls_add_pooling(m, SEQCLS_POOL_LAST, NULL));
+    CHECK(seqcls_add_dense(m, 1, SEQCLS_ACT_NONE, NULL));
+    save(m, "no-output", 0);
+
+    CHECK(seqcls_model_create(&m, 5));
+    save(m, "empty", 0);
+    return 0;
+}

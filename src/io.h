@@ -1,0 +1,85 @@
+/*
+ * io.h -- internal interfaces of saving and loading: the CRC (crc32.c),
+ * whole-file reads and atomic file replacement (file.c), and the
+ * allocation budget that bounds what loading an untrusted file may
+ * allocate (alloc.c).  Not installed.
+ */
+#ifndef SEQCLS_IO_H
+#define SEQCLS_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "seqcls.h"
+
+/* zlib's crc32(): continue `crc` (0 to start) over n bytes. */
+uint32_t seqcls__crc32(uint32_t crc, const void *data, size_t n);
+
+/*
+ * A file being replaced atomically: the data goes to a temporary file
+ * in the target's directory, which file_atomic_commit flushes to disk
+ * and renames over the target.  On any failure the temporary file is
+ * removed, the target is left as it was, and the error (SEQCLS_E_IO or
+ * SEQCLS_E_NOMEM) is recorded with the step that failed and the
+ * system's reason.
+ */
+typedef struct {
+    int fd;                  /* -1 when closed */
+    char *tmp;               /* the temporary file's name, owned */
+    const char *path;        /* the target */
+    const char *func;        /* public entry point, for messages */
+} file_atomic_t;
+
+int file_atomic_open(file_atomic_t *f, const char *path, const char *func);
+int file_atomic_write(file_atomic_t *f, const void *data, size_t n);
+/* fsync, close, rename over the target; the temporary file is gone either way. */
+int file_atomic_commit(file_atomic_t *f);
+/* Close and remove the temporary file (after a failure elsewhere). */
+void file_atomic_abort(file_atomic_t *f);
+
+/*
+ * Read a whole regular file of at most `max` bytes into a new buffer
+ * (free with seqcls__dealloc).  Directories, devices, FIFOs and sockets
+ * are refused without blocking.  SEQCLS_OK, SEQCLS_E_IO or SEQCLS_E_NOMEM.
+ */
+int file_read_all(const char *path, size_t max, void **buf, size_t *len, const char *func);
+
+/*
+ * While a budget is set, allocations in the calling thread are counted
+ * against it and refused once it is spent.  Loading sets one derived
+ * from the size of the file, so a small hostile file cannot make the
+ * library allocate gigabytes.  budget_end returns what happened.
+ */
+enum { BUDGET_EXCEEDED = 1, BUDGET_SYSTEM_OOM = 2 };
+void seqcls__budget_begin(size_t bytes);
+unsigned seqcls__budget_end(void);
+
+/*
+ * For the parts of the library that store their own sections in a model
+ * file (optimiser state: OPTM; vocabulary: VOCB).  See docs/file-format.md.
+ */
+typedef struct {
+    char tag[4];             /* four ASCII letters or digits, not CONF/PARM/ENDF */
+    const void *data;
+    size_t len;
+} seqcls_section_t;
+
+/*
+ * Save `m` with `nextra` extra sections, written in order between PARM
+ * and ENDF: atomically to `path`, or, if path is NULL, into a new buffer
+ * (*buf, *len).  Arguments are checked as by seqcls_model_save; `func`
+ * names the caller in messages.
+ */
+int seqcls__model_save(const seqcls_model_t *m, const seqcls_section_t *extra, int nextra,
+                       const char *path, void **buf, size_t *len, const char *func);
+
+/*
+ * Check a saved model's structure (header, section lengths, every CRC,
+ * required sections) and find the payload of section `tag` (4 bytes) in
+ * it: SEQCLS_OK, SEQCLS_E_RANGE if there is none, or the errors of
+ * seqcls_model_load_buffer.  *payload points into buf.
+ */
+int seqcls__model_section(const void *buf, size_t len, const char *tag, const void **payload,
+                          size_t *n, const char *func);
+
+#endif /* SEQCLS_IO_H */
