@@ -65,7 +65,7 @@ EXAMPLES := $(BUILD)/examples/presence $(BUILD)/examples/architectures
 
 .PHONY: abi-check abi-update all check check-run check-extra-none check-asan asan-run check-tsan tsan-run check-valgrind demo install uninstall clean deps FORCE
 
-all: $(SHARED) $(STATIC) pkgconfig/seqcls.pc
+all: $(SHARED) $(STATIC) pkgconfig/seqcls.pc $(CLI)
 
 # A library built against the other BLAS must be relinked.
 $(STAMP):

@@ -5,7 +5,7 @@
 #   make fuzz-roundtrip [FUZZ_SECONDS=60]       fuzz save -> load of models built from
 #                                                random constructor calls
 #       (FUZZ_JOBS > 1 runs libFuzzer's -jobs, which logs to ./fuzz-N.log)
-#   make fuzz-regress                            replay fuzz/regressions and the seed corpus
+#   make fuzz-regress                            replay fuzz/regressions/load and the seed corpus
 
 # src/io.h is not in the Makefile's HDRS.
 $(OBJS_F32) $(OBJS_F64): src/io.h
@@ -31,7 +31,7 @@ build/fuzz/fuzz_roundtrip: fuzz/fuzz_roundtrip.c $(SRCS) $(HDRS) src/io.h
 
 .PHONY: fuzz fuzz-regress fuzz-roundtrip
 # New inputs go to build/fuzz/corpus; crashes to build/fuzz/ (copy them
-# into fuzz/regressions/ once fixed).
+# into fuzz/regressions/load/ once fixed).
 fuzz: $(FUZZ_BIN)
 	@mkdir -p $(FUZZ_WORK)
 	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
@@ -48,7 +48,7 @@ fuzz-roundtrip: build/fuzz/fuzz_roundtrip
 	    -max_len=64 -artifact_prefix=build/fuzz/roundtrip- build/fuzz/corpus-roundtrip
 
 # Every regression input and every seed, once each, under the sanitizers.
-FUZZ_INPUTS = $(filter-out %.md,$(wildcard fuzz/regressions/* $(FUZZ_CORPUS)/*))
+FUZZ_INPUTS = $(filter-out %.md,$(wildcard fuzz/regressions/load/* $(FUZZ_CORPUS)/*))
 fuzz-regress: $(FUZZ_BIN)
 	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -60,8 +60,10 @@ void *seqcls__alloc(size_t bytes)
     void *p = NULL;
 #ifdef SEQCLS_FAULT_INJECTION
     fault_count++;
-    if (fault_countdown > 0 && --fault_countdown == 0)
+    if (fault_countdown > 0 && --fault_countdown == 0) {
+        budget.what |= BUDGET_SYSTEM_OOM;   /* as a real failure: not the file's fault */
         return NULL;
+    }
 #endif
     if (bytes == 0)
         bytes = 1;

@@ -177,15 +177,10 @@ static int rebuild_output(seqcls_model_t *m, const layer_t *c)
     return seqcls_add_output(m, c->units, NULL);
 }
 
-/*
- * PENDING: the constructors of these kinds are on other branches.  When
- * one is merged, uncomment its line here; that compiles its rebuild
- * function and its entry in `rebuilders`.  Until then a file holding
- * such a layer loads with SEQCLS_E_UNSUPPORTED.
- */
-/* #define SEQCLS_HAVE_RECURRENT 1 */   /* seqcls_add_lstm, seqcls_add_gru */
-/* #define SEQCLS_HAVE_ATTENTION 1 */   /* seqcls_add_attention */
-/* #define SEQCLS_HAVE_BATCHNORM 1 */   /* seqcls_add_batchnorm */
+/* Every layer kind has its constructor in this library. */
+#define SEQCLS_HAVE_RECURRENT 1   /* seqcls_add_lstm, seqcls_add_gru */
+#define SEQCLS_HAVE_ATTENTION 1   /* seqcls_add_attention */
+#define SEQCLS_HAVE_BATCHNORM 1   /* seqcls_add_batchnorm */
 
 #if defined(SEQCLS_HAVE_RECURRENT) || defined(SEQCLS_HAVE_BATCHNORM)
 /* Float options are compared as bits, so that -0.0 is restored too. */

@@ -2,11 +2,6 @@
  * test_fault_serialize.c -- allocation failure at every allocation site
  * of saving and loading: each must give SEQCLS_E_NOMEM (never
  * SEQCLS_E_FORMAT: the file is fine), leave *out NULL, and leak nothing.
- *
- * PENDING: needs main's fault-injection build (tests/test_fault*.c run
- * against it) and, in src/alloc.c, the injected failure flagged for the
- * loader:  budget.what |= BUDGET_SYSTEM_OOM;  before its `return NULL`.
- * After merging, `git mv tests/pending/test_fault_serialize.c tests/`.
  */
 #include <stdio.h>
 
