@@ -44,6 +44,8 @@ OBJS_F32 := $(patsubst src/%.c,$(BUILD)/f32/%.o,$(SRCS))
 OBJS_F64 := $(patsubst src/%.c,$(BUILD)/f64/%.o,$(SRCS))
 HDRS  := include/seqcls.h src/internal.h
 
+CLI_SRCS := $(sort $(wildcard tools/cli/*.c))
+CLI      := bin/seqcls
 SONAME   := libseqcls.so.$(MAJOR)
 SHARED   := $(LIBOUT)/libseqcls.so.$(VERSION)
 STATIC   := $(LIBOUT)/libseqcls.a
@@ -196,8 +198,6 @@ demo: deps
 
 # ---- the command line (tools/cli) ----
 
-CLI_SRCS := $(sort $(wildcard tools/cli/*.c))
-CLI := bin/seqcls
 
 $(CLI): $(CLI_SRCS) tools/cli/cli.h include/seqcls.h $(SHARED)
 	@mkdir -p bin

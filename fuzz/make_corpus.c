@@ -57,7 +57,9 @@ static void save(seqcls_model_t *m, const char *name, int extra)
     CHECK(seqcls_model_save(m, path));
     CHECK(seqcls_model_save_buffer(m, &buf, &len));
     if (extra) {
-        static const char *const tags[] = {"OPTM", "VOCB", "note"};
+        /* sections the model loader skips: OPTM is read by checkpoint
+         * loading, lower-case tags are optional by definition */
+        static const char *const tags[] = {"OPTM", "zzzz", "note"};
         unsigned char *out = malloc(len + 3 * 32);
         size_t n = len - 16, t;
         memcpy(out, buf, n);
@@ -129,5 +131,34 @@ int main(int argc, char **argv)
 
     CHECK(seqcls_model_create(&m, 5));
     save(m, "empty", 0);
+
+    /* the tutorial model, with a vocabulary and class names */
+    {
+        seqcls_vocab_t *v = NULL;
+        const char *names[2] = {"ham", "spam"};
+        CHECK(seqcls_vocab_create(&v));
+        CHECK(seqcls_vocab_add_text(v, "win cash now, claim your <b>free</b> prize!", 43));
+        CHECK(seqcls_vocab_build(v, 1, 0));
+        CHECK(seqcls_model_create(&m, 6));
+        CHECK(seqcls_add_embedding(m, seqcls_vocab_size(v), 3, 0, NULL));
+        CHECK(seqcls_add_lstm(m, 2, SEQCLS_BIDIRECTIONAL | SEQCLS_RETURN_SEQUENCES, NULL));
+        CHECK(seqcls_add_attention(m, SEQCLS_ATTN_BAHDANAU, 2, NULL));
+        CHECK(seqcls_add_batchnorm(m, NULL));
+        CHECK(seqcls_add_output(m, 1, NULL));
+        CHECK(seqcls_model_set_vocab(m, v));
+        CHECK(seqcls_model_set_labels(m, 2, names));
+        seqcls_vocab_free(v);
+        save(m, "bilstm-bahdanau-bn-vocab-labels", 0);
+    }
+
+    CHECK(seqcls_model_create(&m, 7));
+    CHECK(seqcls_add_input(m, 2, NULL));
+    CHECK(seqcls_add_gru(m, 2, SEQCLS_GRU_RESET_BEFORE | SEQCLS_RETURN_SEQUENCES, &l));
+    CHECK(seqcls_layer_set_int(m, l, SEQCLS_OPT_RECURRENT_ACTIVATION, SEQCLS_ACT_HARD_SIGMOID));
+    CHECK(seqcls_layer_set_float(m, l, SEQCLS_OPT_INPUT_DROPOUT, 0.1f));
+    CHECK(seqcls_add_attention(m, SEQCLS_ATTN_FEATURE_TIME, 4, NULL));
+    CHECK(seqcls_add_attention(m, SEQCLS_ATTN_GENERAL, 0, NULL));
+    CHECK(seqcls_add_output(m, 2, NULL));
+    save(m, "gru-feature-time-general", 1);
     return 0;
 }

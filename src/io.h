@@ -82,4 +82,14 @@ int seqcls__model_save(const seqcls_model_t *m, const seqcls_section_t *extra, i
 int seqcls__model_section(const void *buf, size_t len, const char *tag, const void **payload,
                           size_t *n, const char *func);
 
+/*
+ * What a model carries besides its layers (metadata.c): save a model with
+ * its VOCB and LABL sections (and `extra` more), and restore them from a
+ * checked model file after the model itself has loaded.
+ */
+int metadata_save_with(const seqcls_model_t *m, const seqcls_section_t *extra, int nextra,
+                       const char *path, void **buf, size_t *len, const char *func);
+#define metadata_save(m, path, buf, len, func) metadata_save_with(m, NULL, 0, path, buf, len, func)
+int metadata_load(seqcls_model_t *m, const void *buf, size_t len, const char *func);
+
 #endif /* SEQCLS_IO_H */

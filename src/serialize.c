@@ -59,6 +59,7 @@ _Static_assert(sizeof(int) == 4 && sizeof(unsigned) == 4 && sizeof(float) == 4,
 #define TAG_PARM TAG4('P', 'A', 'R', 'M')
 #define TAG_OPTM TAG4('O', 'P', 'T', 'M')
 #define TAG_VOCB TAG4('V', 'O', 'C', 'B')
+#define TAG_LABL TAG4('L', 'A', 'B', 'L')
 #define TAG_ENDF TAG4('E', 'N', 'D', 'F')
 
 /* Option value types; the type fixes the value's size. */
@@ -573,7 +574,7 @@ int seqcls_model_save_buffer(const seqcls_model_t *m, void **buf, size_t *len)
     if (!m || !buf || !len)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func,
                             !m ? "model" : !buf ? "buf" : "len");
-    return seqcls__model_save(m, NULL, 0, NULL, buf, len, func);
+    return metadata_save(m, NULL, buf, len, func);
 }
 
 int seqcls_model_save(const seqcls_model_t *m, const char *path)
@@ -584,7 +585,7 @@ int seqcls_model_save(const seqcls_model_t *m, const char *path)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func, !m ? "model" : "path");
     if (!*path)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: path is empty", func);
-    return seqcls__model_save(m, NULL, 0, path, NULL, NULL, func);
+    return metadata_save(m, path, NULL, NULL, func);
 }
 
 /* ------------------------------------------------------------------ */
@@ -632,7 +633,7 @@ typedef struct {
     const unsigned char *buf;
     size_t len;
     reader_t conf, parm;
-    int have_conf, have_parm, have_optm, have_vocb;
+    int have_conf, have_parm, have_optm, have_vocb, have_labl;
     const char *want;        /* seqcls__model_section: the tag looked for */
     const unsigned char *found;
     size_t found_len;
@@ -736,6 +737,9 @@ static int read_sections(load_t *ld)
             break;
         case TAG_VOCB:
             have = &ld->have_vocb;
+            break;
+        case TAG_LABL:    /* class names: read by metadata.c */
+            have = &ld->have_labl;
             break;
         case TAG_ENDF:
             if (length != 0)
@@ -1217,12 +1221,18 @@ static int load(seqcls_model_t **out, const unsigned char *buf, size_t len, cons
 int seqcls_model_load_buffer(seqcls_model_t **out, const void *buf, size_t len)
 {
     const char *func = "seqcls_model_load_buffer";
+    int rc;
     seqcls__clear_error();
     if (out)
         *out = NULL;
     if (!out || !buf)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func, !out ? "out" : "buf");
-    return load(out, buf, len, func);
+    rc = load(out, buf, len, func);
+    if (rc == SEQCLS_OK && (rc = metadata_load(*out, buf, len, func)) != SEQCLS_OK) {
+        seqcls_model_free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 /* The largest file seqcls_model_load reads (256 GiB, or a quarter of the
@@ -1251,6 +1261,10 @@ int seqcls_model_load(seqcls_model_t **out, const char *path)
         return rc;
     snprintf(who, sizeof who, "%s: '%s'", func, path);
     rc = load(out, buf, len, who);
+    if (rc == SEQCLS_OK && (rc = metadata_load(*out, buf, len, who)) != SEQCLS_OK) {
+        seqcls_model_free(*out);
+        *out = NULL;
+    }
     seqcls__dealloc(buf);
     return rc;
 }

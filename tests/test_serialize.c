@@ -829,8 +829,16 @@ START_TEST(sections_required_and_optional)
     OK(seqcls_model_load_buffer(&m, b, n));
     seqcls_model_free(m);
     free(b);
+    /* VOCB and LABL are read by the model loader (vocabulary, class names) */
     b = with_section(buf, len, "VOCB", "", 0, &n);
+    refused(b, n, SEQCLS_E_FORMAT, "VOCB: vocabulary: 0 bytes cannot hold the 4-byte token count");
+    free(b);
+    b = with_section(buf, len, "LABL", "\1\0\0\0\3\0\0\0ab", 10, &n);
+    refused(b, n, SEQCLS_E_FORMAT, "LABL: name 0 has an impossible length");
+    free(b);
+    b = with_section(buf, len, "LABL", "\1\0\0\0\2\0\0\0ab", 10, &n);
     OK(seqcls_model_load_buffer(&m, b, n));
+    ck_assert_str_eq(seqcls_model_label(m, 0), "ab");
     seqcls_model_free(m);
     free(b);
     /* ... whose CRC is still checked */
