@@ -67,7 +67,9 @@ def mail_text(raw):
         elif ctype == "text/html":
             html.append(part_text(part))
     body = " ".join(plain) if plain else " ".join(html)
-    text = re.sub(r"\s+", " ", subject + " " + body).strip()
+    # control characters (NUL among them, in some mails) become spaces
+    text = re.sub(r"[\x00-\x1f\x7f]", " ", subject + " " + body)
+    text = re.sub(r"\s+", " ", text).strip()
     return text[:MAX_CHARS]
 
 

@@ -24,6 +24,10 @@ class PrepareSpamAssassin(unittest.TestCase):
         self.assertEqual(spam[0], "Cheap meds <html><body>Buy <b>now</b></body></html>")
         self.assertEqual(spam[1], "WIN CASH NOW Claim your free prize today!")
 
+    def test_control_characters_become_spaces(self):
+        raw = b"Subject: a\x00b\r\n\r\nline\x01one\x7f\ttwo\r\n"
+        self.assertEqual(prep.mail_text(raw), "a b line one two")
+
     def test_split_is_stratified_deduplicated_and_seeded(self):
         rows = [("ham", "h%d" % i) for i in range(50)] + [("spam", "s%d" % i) for i in range(20)]
         rows += [("spam", "s0")]
