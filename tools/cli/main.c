@@ -101,6 +101,5 @@ int main(int argc, char **argv)
     for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 2, argv + 2);
-    fprintf(stderr, "seqcls: unknown command '%s'\n%s", argv[1], usage);
-    return EXIT_BAD;
+    die("unknown command '%s' (seqcls --help lists the commands)", argv[1]);
 }

@@ -1,0 +1,153 @@
+"""The seqcls command line end to end, on a small generated fastText file,
+and every kind of bad input: exit status 2 with a one-line message."""
+import os
+import random
+import stat
+import subprocess
+import tempfile
+import unittest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SEQCLS = os.path.join(ROOT, "bin", "seqcls")
+
+GOOD = ["great", "wonderful", "superb", "loved", "excellent"]
+BAD = ["awful", "boring", "terrible", "hated", "dreadful"]
+FILLER = ["the", "film", "plot", "actor", "scene", "was", "and", "a", "story", "music"]
+
+
+def make_file(path, n, seed, tsv=False):
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8") as f:
+        for _ in range(n):
+            pos = rng.random() < 0.5
+            words = [rng.choice(FILLER) for _ in range(rng.randint(3, 12))]
+            words.insert(rng.randrange(len(words) + 1), rng.choice(GOOD if pos else BAD))
+            label = "pos" if pos else "neg"
+            text = " ".join(words).capitalize() + "."
+            f.write("%s\t%s\n" % (label, text) if tsv else "__label__%s %s\n" % (label, text))
+
+
+def run(*args, stdin=None):
+    return subprocess.run([SEQCLS, *args], input=stdin, capture_output=True, text=True, timeout=300)
+
+
+class CommandLine(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.TemporaryDirectory()
+        d = cls.dir.name
+        cls.train = os.path.join(d, "train.txt")
+        cls.test = os.path.join(d, "test.txt")
+        cls.model = os.path.join(d, "model.sqcl")
+        make_file(cls.train, 400, 1)
+        make_file(cls.test, 100, 2, tsv=True)
+        r = run("train", "-i", cls.train, "-o", cls.model, "--arch", "bilstm-attn", "--epochs", "8", "--lr", "0.01",
+                "--dim", "16", "--hidden", "16", "--maxlen", "32", "--min-count", "1",
+                "--valid-split", "0.1", "--threads", "1")
+        assert r.returncode == 0, r.stderr
+        cls.train_out = r.stdout
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dir.cleanup()
+
+    def test_train_reports_epochs_with_validation(self):
+        self.assertIn("400 documents, 2 labels", self.train_out)
+        self.assertEqual(self.train_out.count("val_accuracy"), 8)   # plain lines: not a terminal
+
+    def test_test_prints_metrics_and_confusion(self):
+        r = run("test", self.model, self.test)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = dict(l.split("\t", 1) for l in r.stdout.splitlines() if "\t" in l)
+        self.assertEqual(lines["N"], "100")
+        self.assertGreaterEqual(float(lines["accuracy"]), 0.9)
+        self.assertIn("confusion matrix", r.stdout)
+        self.assertIn("macro F1", r.stdout)
+
+    def test_predict_top_k_from_stdin(self):
+        r = run("predict", self.model, "-k", "2", "-", stdin="a wonderful film\nan awful plot\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        first, second = r.stdout.splitlines()
+        self.assertTrue(first.startswith("__label__pos "), first)
+        self.assertTrue(second.startswith("__label__neg "), second)
+        self.assertEqual(len(first.split()), 4)
+        p = [float(x) for x in first.split()[1::2]]
+        self.assertAlmostEqual(sum(p), 1.0, places=4)
+
+    def test_explain_prints_tokens_and_writes_html(self):
+        html = os.path.join(self.dir.name, "heat.html")
+        r = run("explain", self.model, "-", "--html", html, stdin="The plot was superb <b>indeed</b>\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = [l.split("\t") for l in r.stdout.splitlines()[1:] if "\t" in l]
+        self.assertEqual([w for w, _ in rows], ["The", "plot", "was", "superb", "indeed"])
+        self.assertAlmostEqual(sum(float(x) for _, x in rows), 1.0, places=3)
+        with open(html, encoding="utf-8") as f:
+            page = f.read()
+        self.assertIn("superb</span>", page)
+        self.assertTrue(page.rstrip().endswith("</html>"))
+
+    def test_info_lists_layers_and_parameters(self):
+        r = run("info", self.model)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("lstm(hidden=16, bidirectional, return_sequences)", r.stdout)
+        self.assertIn("1.lstm.weight_ih_l0_reverse", r.stdout)
+        self.assertIn("labels: neg pos", r.stdout)
+
+    def test_meanpool_and_gru_architectures(self):
+        for arch in ("meanpool", "bigru-attn"):
+            out = os.path.join(self.dir.name, arch + ".sqcl")
+            r = run("train", "-i", self.train, "-o", out, "--arch", arch, "--epochs", "2",
+                    "--dim", "8", "--hidden", "8", "--maxlen", "16")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(run("test", out, self.test).returncode, 0)
+
+    def assertBad(self, r, needle):
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertTrue(r.stderr.startswith("seqcls: "), r.stderr)
+        self.assertIn(needle, r.stderr)
+
+    def write(self, name, data):
+        path = os.path.join(self.dir.name, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def test_bad_inputs_exit_2_with_a_message(self):
+        d = self.dir.name
+        out = os.path.join(d, "never.sqcl")
+        self.assertBad(run("train", "-i", os.path.join(d, "missing.txt"), "-o", out),
+                       "No such file")
+        self.assertBad(run("train", "-i", self.write("empty.txt", b""), "-o", out), "no documents")
+        self.assertBad(run("train", "-i", self.write("nolabel.txt", b"__label__a x\nno label here\n"),
+                           "-o", out), "nolabel.txt:2: no label")
+        self.assertBad(run("train", "-i", self.write("utf8.txt", b"__label__a caf\xe9\n"), "-o", out),
+                       "utf8.txt:1: invalid UTF-8")
+        self.assertBad(run("train", "-i", self.write("bin.txt", b"__label__a \x00\x01\x02"), "-o", out),
+                       "NUL byte")
+        self.assertBad(run("train", "-i", self.write("one.txt", b"__label__a x\n__label__a y\n"),
+                           "-o", out), "only one label")
+        self.assertBad(run("train", "-i", d, "-o", out), "not a regular file")
+        fifo = os.path.join(d, "fifo")
+        os.mkfifo(fifo)
+        self.assertBad(run("train", "-i", fifo, "-o", out), "not a regular file")
+        long_line = self.write("long.txt", b"__label__a " + b"x" * (3 << 20) + b"\n")
+        self.assertBad(run("train", "-i", long_line, "-o", out), "longer than")
+        sparse = os.path.join(d, "sparse.txt")
+        with open(sparse, "wb") as f:
+            f.truncate(2 << 30)   # a 2 GB line of NULs, without using the disk
+        self.assertBad(run("train", "-i", sparse, "-o", out), "sparse.txt:1")
+        self.assertFalse(os.path.exists(out))
+        notmodel = self.write("notmodel.sqcl", b"this is not a model")
+        self.assertBad(run("test", notmodel, self.test), "notmodel.sqcl")
+        self.assertBad(run("predict", d), "is a directory")
+        self.assertBad(run("train", "-i", self.train, "-o", out, "--epochs", "zero"), "--epochs")
+        self.assertBad(run("train", "-i", self.train, "-o", out, "--arch", "cnn"), "--arch")
+        self.assertBad(run("frobnicate"), "unknown command")
+        self.assertBad(run("test", self.model, self.write("labels.txt", b"__label__other text\n")),
+                       "label 'other'")
+        self.assertFalse(os.path.exists(out))
+
+
+if __name__ == "__main__":
+    unittest.main()
