@@ -1,0 +1,22 @@
+# mk/bindings.mk -- the Python, Rust and C++ bindings and the generated docs.
+#
+#   make check-python     pytest on bindings/python/tests (ctypes package `seqcls`)
+#   make check-rust       cargo test --offline and the example, in bindings/rust
+#   make check-cpp        build examples/cpp_example.cpp with g++ -Werror and run it
+#   make check-docs       docs/api-reference.md is up to date, docs snippets run
+#   make api-reference    regenerate docs/api-reference.md from include/seqcls.h
+#
+# All run from `make check`.
+
+CXX_BIND   ?= g++
+CARGO      ?= cargo
+CARGO_TARGET_DIR_BIND := $(abspath build/cargo)
+SEQCLS_SO1 := $(abspath $(LIBOUT))/libseqcls.so.1
+
+.PHONY: check-python check-rust check-cpp check-docs api-reference
+
+check-python: $(SHARED)
+	cd bindings/python && SEQCLS_LIBRARY=$(SEQCLS_SO1) PYTHONDONTWRITEBYTECODE=1 \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider tests
+
+CHECK_EXTRA += check-python
