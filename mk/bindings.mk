@@ -36,3 +36,13 @@ check-rust: $(SHARED)
 	    @echo "check-rust: the library has no save/load yet: examples/first_model not run")
 
 CHECK_EXTRA += check-rust
+
+# The C header from C++: warning-free with -pedantic, and the example runs.
+$(BUILD)/examples/cpp_example: examples/cpp_example.cpp include/seqcls.h $(SHARED) | $(BUILD)/examples
+	$(CXX_BIND) -std=c++17 -Wall -Wextra -Werror -pedantic $(OPT) -Iinclude -o $@ $< \
+	    -L$(LIBOUT) -lseqcls -Wl,-rpath,$(abspath $(LIBOUT))
+
+check-cpp: $(BUILD)/examples/cpp_example
+	$(BUILD)/examples/cpp_example
+
+CHECK_EXTRA += check-cpp
