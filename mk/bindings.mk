@@ -46,3 +46,21 @@ check-cpp: $(BUILD)/examples/cpp_example
 	$(BUILD)/examples/cpp_example
 
 CHECK_EXTRA += check-cpp
+
+# docs/api-reference.md is generated from the header; the getting-started
+# C snippet compiles warning-free and runs (the Python one runs in
+# check-python, the Rust one in check-rust).
+api-reference:
+	$(PYTHON) tools/gen_api_reference.py
+
+$(BUILD)/examples/first_model: docs/snippets/first_model.c $(SHARED) | $(BUILD)/examples
+	$(CC) $(WARN) -Werror $(OPT) -Iinclude -o $@ $< -L$(LIBOUT) -lseqcls \
+	    -Wl,-rpath,$(abspath $(LIBOUT)) -lm
+
+check-docs: $(SHARED)
+	$(PYTHON) tools/gen_api_reference.py --check
+	$(if $(HAVE_SAVE_LOAD),$(MAKE) --no-print-directory $(BUILD)/examples/first_model && \
+	    cd $(BUILD)/examples && ./first_model,\
+	    @echo "check-docs: the library has no save/load yet: docs/snippets/first_model.c not run")
+
+CHECK_EXTRA += check-docs
