@@ -3,7 +3,7 @@
 # are missing.  As root it runs apt-get; otherwise it prints the command.
 # Usage: tools/ensure-deps.sh [extra-package ...]
 set -e
-pkgs="make gcc libc6-dev pkg-config libopenblas-dev libblis-dev check valgrind python3 python3-numpy python3-torch $*"
+pkgs="make gcc libc6-dev pkg-config libopenblas-dev libblis-dev check valgrind python3 python3-numpy python3-torch python3-pytest $*"
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed"; then

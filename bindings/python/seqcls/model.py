@@ -1,0 +1,617 @@
+"""Models, optimisers, training and evaluation: the Keras-like surface."""
+
+import ctypes as C
+import os
+
+import numpy as np
+
+from . import constants as K
+from ._core import Tensor, _Handle, _out_handle, as_array, check, lengths_arg
+from ._lib import BATCH_FN, EPOCH_FN, FLOAT_P, LR_SCHEDULE_FN, fn
+from .text import Vocab
+
+_OPTIMIZERS = {"adam": K.OPTIM_ADAM, "sgd": K.OPTIM_SGD, "rmsprop": K.OPTIM_RMSPROP,
+               "adamw": K.OPTIM_ADAMW}
+_OPTIM_OPTIONS = {"lr": K.OPTIM_LR, "beta1": K.OPTIM_BETA1, "beta2": K.OPTIM_BETA2,
+                  "eps": K.OPTIM_EPS, "weight_decay": K.OPTIM_WEIGHT_DECAY,
+                  "momentum": K.OPTIM_MOMENTUM, "rho": K.OPTIM_RHO,
+                  "clipnorm": K.OPTIM_CLIPNORM, "clipvalue": K.OPTIM_CLIPVALUE}
+_ACTIVATIONS = {None: K.ACT_NONE, "none": K.ACT_NONE, "linear": K.ACT_NONE,
+                "relu": K.ACT_RELU, "tanh": K.ACT_TANH, "sigmoid": K.ACT_SIGMOID,
+                "hard_sigmoid": K.ACT_HARD_SIGMOID}
+_ATTENTION = {"bahdanau": K.ATTN_BAHDANAU, "dot": K.ATTN_DOT, "general": K.ATTN_GENERAL,
+              "learned_query": K.ATTN_LEARNED_QUERY, "feature_time": K.ATTN_FEATURE_TIME}
+_POOLING = {"last": K.POOL_LAST, "mean": K.POOL_MEAN, "max": K.POOL_MAX}
+
+
+def _code(table, value, what):
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return table[value.lower() if isinstance(value, str) else value]
+    except (KeyError, AttributeError):
+        raise ValueError("seqcls: unknown %s %r (one of %s)"
+                         % (what, value, ", ".join(str(k) for k in table if k)))
+
+
+class Optimizer:
+    """An optimiser (seqcls_optimizer_t), as torch.optim: Optimizer("adam", lr=1e-3,
+    clipnorm=1.0).  Options: lr, beta1, beta2, eps, weight_decay, momentum, rho,
+    clipnorm, clipvalue.  Use one optimiser per model."""
+
+    def __init__(self, kind="adam", lr=1e-3, **options):
+        out = _out_handle()
+        check(fn.seqcls_optimizer_create(C.byref(out), _code(_OPTIMIZERS, kind, "optimizer"),
+                                         float(lr)), "seqcls_optimizer_create")
+        self._h = _Handle(out.value, fn.seqcls_optimizer_free)
+        for k, v in options.items():
+            self.set(k, v)
+
+    @property
+    def _ptr(self):
+        if self._h is None or not self._h.ptr:
+            raise ValueError("seqcls: optimizer is closed")
+        return self._h.ptr
+
+    def set(self, option, value):
+        check(fn.seqcls_optimizer_set_float(self._ptr, _code(_OPTIM_OPTIONS, option, "option"),
+                                            float(value)), "seqcls_optimizer_set_float")
+
+    def step(self, model):
+        check(fn.seqcls_optimizer_step(self._ptr, model._ptr), "seqcls_optimizer_step")
+
+    @property
+    def steps(self):
+        return fn.seqcls_optimizer_steps(self._ptr)
+
+    def close(self):
+        self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def Adam(lr=1e-3, **kw):
+    return Optimizer("adam", lr, **kw)
+
+
+def AdamW(lr=1e-3, **kw):
+    return Optimizer("adamw", lr, **kw)
+
+
+def SGD(lr=1e-2, **kw):
+    return Optimizer("sgd", lr, **kw)
+
+
+def RMSprop(lr=1e-2, **kw):
+    return Optimizer("rmsprop", lr, **kw)
+
+
+class Metrics:
+    """Results of Model.evaluate (seqcls_metrics_t), read into Python values."""
+
+    def __init__(self, ptr):
+        h = _Handle(ptr, fn.seqcls_metrics_free)
+        get = fn.seqcls_metrics_get
+        self.classes = n = fn.seqcls_metrics_classes(ptr)
+        self.loss = get(ptr, K.METRIC_LOSS, 0)
+        self.accuracy = get(ptr, K.METRIC_ACCURACY, 0)
+        self.macro_f1 = get(ptr, K.METRIC_MACRO_F1, 0)
+        self.count = int(get(ptr, K.METRIC_COUNT, 0))
+        self.precision = [get(ptr, K.METRIC_PRECISION, c) for c in range(n)]
+        self.recall = [get(ptr, K.METRIC_RECALL, c) for c in range(n)]
+        self.f1 = [get(ptr, K.METRIC_F1, c) for c in range(n)]
+        self.support = [int(get(ptr, K.METRIC_SUPPORT, c)) for c in range(n)]
+        self.confusion = np.array([[fn.seqcls_metrics_confusion(ptr, t, p) for p in range(n)]
+                                   for t in range(n)], dtype=np.int64).reshape(n, n)
+        del h   # freed here: everything was copied out
+
+    def __repr__(self):
+        return "<seqcls.Metrics loss=%.4f accuracy=%.4f macro_f1=%.4f count=%d>" % (
+            self.loss, self.accuracy, self.macro_f1, self.count)
+
+
+class History:
+    """What Model.fit returns, as Keras' History: history["loss"] etc. per epoch."""
+
+    def __init__(self):
+        self.history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+        self.epoch = []
+
+    def __getitem__(self, key):
+        return self.history[key]
+
+
+class _FitCallbacks:
+    """The C trampolines of one fit call; an exception in Python stops training
+    (the trampoline returns 1) and is re-raised when seqcls_fit returns."""
+
+    def __init__(self, history, on_batch, on_epoch, lr_schedule):
+        self.error = None
+        self.history = history
+
+        def batch(_user, epoch, b, nb, loss, acc):
+            if self.error is not None:
+                return 1
+            try:
+                return 1 if (on_batch is not None and on_batch(epoch, b, nb, loss, acc)) else 0
+            except BaseException as e:  # noqa: B902 -- re-raised after seqcls_fit
+                self.error = e
+                return 1
+
+        def epoch_fn(_user, epoch, loss, acc, vloss, vacc):
+            if self.error is not None:
+                return 1
+            try:
+                h = self.history
+                h.epoch.append(epoch)
+                for k, v in (("loss", loss), ("accuracy", acc), ("val_loss", vloss),
+                             ("val_accuracy", vacc)):
+                    h.history[k].append(v)
+                return 1 if (on_epoch is not None and on_epoch(epoch, loss, acc, vloss, vacc)) \
+                    else 0
+            except BaseException as e:  # noqa: B902
+                self.error = e
+                return 1
+
+        def schedule(_user, epoch, initial):
+            if self.error is not None:
+                return initial
+            try:
+                return float(lr_schedule(epoch, initial))
+            except BaseException as e:  # noqa: B902
+                self.error = e
+                return initial
+
+        # The CFUNCTYPE objects must outlive the C call: they live in self.
+        self.c_batch = BATCH_FN(batch)
+        self.c_epoch = EPOCH_FN(epoch_fn)
+        self.c_schedule = LR_SCHEDULE_FN(schedule) if lr_schedule is not None \
+            else LR_SCHEDULE_FN()
+
+
+class Model:
+    """A sequence classifier (seqcls_model_t), built layer by layer.
+
+        m = Model(seed=42)
+        m.add_embedding(vocab=10000, dim=64, padding_idx=0)
+        m.add_lstm(64, bidirectional=True, return_sequences=True)
+        m.add_attention("bahdanau", units=32)
+        m.add_output(1)
+        m.fit(x, y, lengths=lengths, epochs=3, batch_size=32)
+        probs = m.predict(x, lengths)
+
+    Every add_* returns the new layer's index.  The model is freed when the
+    last reference goes (or at the end of a `with` block); parameter views
+    keep it alive.
+    """
+
+    def __init__(self, seed=0, *, _handle=None):
+        if _handle is None:
+            out = _out_handle()
+            check(fn.seqcls_model_create(C.byref(out), int(seed)), "seqcls_model_create")
+            _handle = _Handle(out.value, fn.seqcls_model_free)
+        self._h = _handle
+        self.optimizer = None
+        self._last_forward = None   # what a training forward borrows, kept for backward
+
+    # ---- lifetime ----
+    @property
+    def _ptr(self):
+        if self._h is None or not self._h.ptr:
+            raise ValueError("seqcls: model is closed")
+        return self._h.ptr
+
+    def close(self):
+        """Drop the model now (parameter views still alive keep its memory)."""
+        self._h = None
+        self._last_forward = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- construction ----
+    def _add(self, name, *args):
+        idx = C.c_int(-1)
+        f = getattr(fn, name)
+        check(f(self._ptr, *args, C.byref(idx)), name)
+        return idx.value
+
+    def add_embedding(self, vocab, dim, padding_idx=0, *, weights=None, freeze=False):
+        """Token embedding [B, T] ids -> [B, T, dim]; `weights` [rows, dim]
+        float32 loads pretrained rows from row 0; `freeze` keeps them fixed."""
+        layer = self._add("seqcls_add_embedding", int(vocab), int(dim),
+                          -1 if padding_idx is None else int(padding_idx))
+        if weights is not None:
+            self.set_embedding_rows(layer, weights)
+        if freeze:
+            self.set_option(layer, K.OPT_FREEZE, 1)
+        return layer
+
+    def set_embedding_rows(self, layer, rows, first_row=0):
+        rows = as_array(rows, np.float32, "rows")
+        if rows.ndim != 2:
+            raise ValueError("seqcls: rows must be [rows, dim], not shape %s" % (rows.shape,))
+        check(fn.seqcls_embedding_set_rows(self._ptr, int(layer), int(first_row), rows.shape[0],
+                                           rows.shape[1], rows.ctypes.data_as(FLOAT_P)),
+              "seqcls_embedding_set_rows")
+
+    def add_input(self, features):
+        """Float-sequence input F32 [B, T, features]."""
+        return self._add("seqcls_add_input", int(features))
+
+    @staticmethod
+    def _rnn_flags(bidirectional, return_sequences, merge, reset_after=True, flags=0):
+        flags = int(flags)
+        if bidirectional:
+            flags |= K.BIDIRECTIONAL
+        if return_sequences:
+            flags |= K.RETURN_SEQUENCES
+        if merge == "sum":
+            flags |= K.MERGE_SUM
+        elif merge not in ("concat", None):
+            raise ValueError("seqcls: merge must be 'concat' or 'sum', not %r" % (merge,))
+        if not reset_after:
+            flags |= K.GRU_RESET_BEFORE
+        return flags
+
+    def _rnn_options(self, layer, recurrent_activation, dropout):
+        if recurrent_activation is not None:
+            self.set_option(layer, K.OPT_RECURRENT_ACTIVATION,
+                            _code(_ACTIVATIONS, recurrent_activation, "activation"))
+        if dropout:
+            self.set_option(layer, K.OPT_INPUT_DROPOUT, float(dropout))
+
+    def add_lstm(self, hidden, *, bidirectional=False, return_sequences=False, merge="concat",
+                 recurrent_activation=None, dropout=0.0, flags=0):
+        layer = self._add("seqcls_add_lstm", int(hidden),
+                          self._rnn_flags(bidirectional, return_sequences, merge, flags=flags))
+        self._rnn_options(layer, recurrent_activation, dropout)
+        return layer
+
+    def add_gru(self, hidden, *, bidirectional=False, return_sequences=False, merge="concat",
+                reset_after=True, recurrent_activation=None, dropout=0.0, flags=0):
+        layer = self._add("seqcls_add_gru", int(hidden),
+                          self._rnn_flags(bidirectional, return_sequences, merge, reset_after,
+                                          flags))
+        self._rnn_options(layer, recurrent_activation, dropout)
+        return layer
+
+    def add_attention(self, kind="bahdanau", units=0):
+        return self._add("seqcls_add_attention", _code(_ATTENTION, kind, "attention kind"),
+                         int(units))
+
+    def add_pooling(self, kind="mean"):
+        return self._add("seqcls_add_pooling", _code(_POOLING, kind, "pooling kind"))
+
+    def add_dense(self, units, activation=None):
+        return self._add("seqcls_add_dense", int(units),
+                         _code(_ACTIVATIONS, activation, "activation"))
+
+    def add_dropout(self, rate):
+        return self._add("seqcls_add_dropout", float(rate))
+
+    def add_batchnorm(self, momentum=None, epsilon=None):
+        layer = self._add("seqcls_add_batchnorm")
+        if momentum is not None:
+            self.set_option(layer, K.OPT_BN_MOMENTUM, float(momentum))
+        if epsilon is not None:
+            self.set_option(layer, K.OPT_BN_EPSILON, float(epsilon))
+        return layer
+
+    def add_output(self, classes):
+        return self._add("seqcls_add_output", int(classes))
+
+    def set_option(self, layer, option, value):
+        """seqcls_layer_set_float for a Python float, seqcls_layer_set_int otherwise."""
+        if isinstance(value, float):
+            check(fn.seqcls_layer_set_float(self._ptr, int(layer), int(option), value),
+                  "seqcls_layer_set_float")
+        else:
+            check(fn.seqcls_layer_set_int(self._ptr, int(layer), int(option), int(value)),
+                  "seqcls_layer_set_int")
+
+    # ---- inspection ----
+    def __len__(self):
+        return fn.seqcls_layer_count(self._ptr)
+
+    @property
+    def layers(self):
+        """One line per layer (seqcls_layer_describe)."""
+        out = []
+        buf = C.create_string_buffer(512)
+        for i in range(len(self)):
+            check(fn.seqcls_layer_describe(self._ptr, i, buf, len(buf)), "seqcls_layer_describe")
+            out.append(buf.value.decode("utf-8"))
+        return out
+
+    def summary(self):
+        return "\n".join("%2d  %s" % (i, s) for i, s in enumerate(self.layers))
+
+    @property
+    def num_classes(self):
+        """Width of the output layer's logits (1 for a sigmoid output)."""
+        for name in reversed(self.param_names()):
+            if name.endswith(".output.weight"):
+                return int(self.param(name).shape[0])
+        raise ValueError("seqcls: the model has no output layer")
+
+    def param_names(self):
+        p = self._ptr
+        return [fn.seqcls_param_name(p, i).decode("utf-8")
+                for i in range(fn.seqcls_param_count(p))]
+
+    def _param_tensors(self, name):
+        p = self._ptr
+        i = name if isinstance(name, int) else fn.seqcls_param_find(p, name.encode("utf-8"))
+        if i < 0:
+            raise KeyError(name)
+        v, g = _out_handle(), _out_handle()
+        check(fn.seqcls_param(p, int(i), C.byref(v), C.byref(g)), "seqcls_param")
+        return (Tensor._borrowed(v.value, self._h), Tensor._borrowed(g.value, self._h))
+
+    def param(self, name):
+        """numpy view (no copy) of a parameter's value, by name or index;
+        writing to it changes the model (weight import).  It keeps the model's
+        memory alive."""
+        return self._param_tensors(name)[0].numpy()
+
+    def grad(self, name):
+        """numpy view of a parameter's gradient."""
+        return self._param_tensors(name)[1].numpy()
+
+    def parameters(self):
+        """{name: numpy view} of every parameter, like a PyTorch state_dict."""
+        return {n: self.param(i) for i, n in enumerate(self.param_names())}
+
+    def load_state_dict(self, state):
+        """Copy arrays into the parameters of the same names (shapes must match)."""
+        for name, value in state.items():
+            dst = self.param(name)
+            src = np.asarray(value, dtype=np.float32)
+            if src.shape != dst.shape:
+                raise ValueError("seqcls: %s has shape %s, not %s" % (name, dst.shape,
+                                                                       src.shape))
+            dst[...] = src
+
+    # ---- vocabulary and labels ----
+    @property
+    def vocab(self):
+        """A copy of the model's vocabulary (a Vocab), or None."""
+        v = fn.seqcls_model_vocab(self._ptr)
+        if not v:
+            return None
+        borrowed = Vocab(_handle=_Handle(v, None, (self._h,)))
+        return Vocab.from_bytes(borrowed.to_bytes())
+
+    @vocab.setter
+    def vocab(self, v):
+        check(fn.seqcls_model_set_vocab(self._ptr, None if v is None else v._ptr),
+              "seqcls_model_set_vocab")
+
+    @property
+    def labels(self):
+        p = self._ptr
+        return [fn.seqcls_model_label(p, i).decode("utf-8")
+                for i in range(fn.seqcls_model_label_count(p))]
+
+    @labels.setter
+    def labels(self, names):
+        names = [] if names is None else [n.encode("utf-8") for n in names]
+        arr = (C.c_char_p * max(len(names), 1))(*names)
+        check(fn.seqcls_model_set_labels(self._ptr, len(names), arr if names else None),
+              "seqcls_model_set_labels")
+
+    # ---- low level: forward / backward ----
+    @staticmethod
+    def _input(x):
+        if isinstance(x, np.ndarray) and x.dtype == np.float32:
+            arr = as_array(x, np.float32, "x")
+        else:
+            arr = as_array(x, np.int32, "x")
+        if arr.ndim < 2:
+            raise ValueError("seqcls: x must be [B, T] ids or [B, T, F] floats, not shape %s"
+                             % (arr.shape,))
+        return arr, Tensor(arr)
+
+    def forward(self, x, lengths=None, training=True):
+        """Logits [B, C] (a new array); with training=True keeps what backward needs."""
+        arr, xt = self._input(x)
+        larr, lp = lengths_arg(lengths, arr.shape[0])
+        logits = np.zeros((arr.shape[0], self.num_classes), np.float32)
+        lt = Tensor(logits)
+        check(fn.seqcls_forward(self._ptr, xt._ptr, lp, lt._ptr, 1 if training else 0),
+              "seqcls_forward")
+        # The model may read its input again in backward: keep it alive until then.
+        self._last_forward = (arr, xt, larr)
+        return logits
+
+    def backward(self, dlogits):
+        dl = as_array(dlogits, np.float32, "dlogits")
+        dt = Tensor(dl)   # a named reference: the tensor must outlive the call
+        check(fn.seqcls_backward(self._ptr, dt._ptr), "seqcls_backward")
+
+    def loss_backward(self, labels):
+        """Built-in loss of the last training forward, back-propagated; returns the loss."""
+        y = as_array(labels, np.int32, "labels")
+        loss = C.c_float(0)
+        yt = Tensor(y)
+        check(fn.seqcls_loss_backward(self._ptr, yt._ptr, C.byref(loss)),
+              "seqcls_loss_backward")
+        return loss.value
+
+    def zero_grad(self):
+        check(fn.seqcls_zero_grad(self._ptr), "seqcls_zero_grad")
+
+    def input_grad(self):
+        """d(loss)/d(input) [B, T, F] of the last backward (a copy)."""
+        g = _out_handle()
+        check(fn.seqcls_input_grad(self._ptr, C.byref(g)), "seqcls_input_grad")
+        return Tensor._borrowed(g.value, self._h).numpy().copy()
+
+    def train_step(self, x, y, lengths=None, optimizer=None):
+        """One zero_grad / forward / loss_backward / step; returns the loss."""
+        opt = self._optimizer(optimizer)
+        self.zero_grad()
+        self.forward(x, lengths, training=True)
+        loss = self.loss_backward(y)
+        opt.step(self)
+        return loss
+
+    def attention_weights(self, layer=-1):
+        """Attention weights [B, T] of the last forward or predict... of
+        seqcls_forward (a copy; -1 = the last attention layer).  For weights
+        of a predict call use predict(..., return_attention=True)."""
+        w = _out_handle()
+        check(fn.seqcls_attention_weights(self._ptr, int(layer), C.byref(w)),
+              "seqcls_attention_weights")
+        return Tensor._borrowed(w.value, self._h).numpy().copy()
+
+    # ---- Keras-like ----
+    def predict(self, x, lengths=None, *, return_attention=False, out=None):
+        """Class probabilities [B, C] (C = 1: p of class 1).  Thread-safe.
+        With return_attention=True returns (probs, attention [B, T])."""
+        arr, xt = self._input(x)
+        larr, lp = lengths_arg(lengths, arr.shape[0])
+        if out is None:
+            out = np.zeros((arr.shape[0], self.num_classes), np.float32)
+        else:
+            out = as_array(out, np.float32, "out", writable=True)
+        pt = Tensor(out)
+        att = at = None
+        if return_attention:
+            att = np.zeros(arr.shape[:2], np.float32)
+            at = Tensor(att)
+        check(fn.seqcls_predict(self._ptr, xt._ptr, lp, pt._ptr, at._ptr if at else None),
+              "seqcls_predict")
+        return (out, att) if return_attention else out
+
+    def predict_classes(self, x, lengths=None):
+        p = self.predict(x, lengths)
+        if p.shape[1] == 1:
+            return (p[:, 0] >= 0.5).astype(np.int32)
+        return p.argmax(axis=1).astype(np.int32)
+
+    def evaluate(self, x, y, lengths=None, batch_size=0):
+        """Loss, accuracy, per-class precision/recall/F1, confusion (a Metrics)."""
+        arr, xt = self._input(x)
+        larr, lp = lengths_arg(lengths, arr.shape[0])
+        ya = as_array(y, np.int32, "y")
+        out = _out_handle()
+        yt = Tensor(ya)
+        check(fn.seqcls_evaluate(self._ptr, xt._ptr, lp, yt._ptr, int(batch_size),
+                                 C.byref(out)), "seqcls_evaluate")
+        return Metrics(out.value)
+
+    def compile(self, optimizer="adam", lr=1e-3, **options):
+        """Choose the optimiser fit and train_step use (default: Adam, lr 1e-3)."""
+        self.optimizer = optimizer if isinstance(optimizer, Optimizer) \
+            else Optimizer(optimizer, lr, **options)
+        return self
+
+    def _optimizer(self, optimizer):
+        if optimizer is not None:
+            self.optimizer = optimizer if isinstance(optimizer, Optimizer) \
+                else Optimizer(optimizer)
+        if self.optimizer is None:
+            self.optimizer = Optimizer("adam", 1e-3)
+        return self.optimizer
+
+    def fit(self, x, y, lengths=None, *, epochs=10, batch_size=32, validation_split=0.0,
+            validation_data=None, callback=None, on_epoch=None, lr_schedule=None,
+            shuffle=True, seed=0, patience=0, restore_best=True, bucketing=True,
+            initial_epoch=0, optimizer=None):
+        """Train with seqcls_fit; returns a History (per-epoch loss, accuracy,
+        val_loss, val_accuracy; NaN without validation data).
+
+        callback(epoch, batch, batches, loss, accuracy) runs after every batch,
+        on_epoch(epoch, loss, accuracy, val_loss, val_accuracy) after every
+        epoch; either returning True stops training.  An exception raised in
+        one stops training and is re-raised here.  lr_schedule(epoch,
+        initial_lr) -> lr.  validation_data = (x, y) or (x, y, lengths).
+        """
+        opt = self._optimizer(optimizer)
+        arr, xt = self._input(x)
+        larr, lp = lengths_arg(lengths, arr.shape[0])
+        ya = as_array(y, np.int32, "y")
+        yt = Tensor(ya)
+        vxt = vyt = vlp = None
+        keep = []
+        if validation_data is not None:
+            if len(validation_data) == 2:
+                (vx, vy), vl = validation_data, None
+            else:
+                vx, vy, vl = validation_data
+            varr, vxt = self._input(vx)
+            vlarr, vlp = lengths_arg(vl, varr.shape[0], "validation lengths")
+            vya = as_array(vy, np.int32, "validation y")
+            vyt = Tensor(vya)
+            keep += [varr, vlarr, vya]
+
+        cfg_out = _out_handle()
+        check(fn.seqcls_fit_config_create(C.byref(cfg_out)), "seqcls_fit_config_create")
+        cfg = _Handle(cfg_out.value, fn.seqcls_fit_config_free)
+        for setting, value in ((K.FIT_BATCH_SIZE, batch_size), (K.FIT_EPOCHS, epochs),
+                               (K.FIT_SHUFFLE, int(bool(shuffle))), (K.FIT_SEED, seed),
+                               (K.FIT_PATIENCE, patience),
+                               (K.FIT_RESTORE_BEST, int(bool(restore_best))),
+                               (K.FIT_BUCKETING, int(bool(bucketing))),
+                               (K.FIT_INITIAL_EPOCH, initial_epoch)):
+            check(fn.seqcls_fit_config_set_int(cfg.ptr, setting, int(value)),
+                  "seqcls_fit_config_set_int")
+        if validation_split:
+            check(fn.seqcls_fit_config_set_float(cfg.ptr, K.FIT_VALID_SPLIT,
+                                                 float(validation_split)),
+                  "seqcls_fit_config_set_float")
+        history = History()
+        cbs = _FitCallbacks(history, callback, on_epoch, lr_schedule)
+        check(fn.seqcls_fit_config_set_callbacks(cfg.ptr, cbs.c_batch, cbs.c_epoch,
+                                                 cbs.c_schedule, None),
+              "seqcls_fit_config_set_callbacks")
+        rc = fn.seqcls_fit(self._ptr, opt._ptr, xt._ptr, lp, yt._ptr,
+                           vxt._ptr if vxt else None, vlp, vyt._ptr if vyt else None, cfg.ptr)
+        del keep, larr
+        if cbs.error is not None:
+            raise cbs.error
+        check(rc, "seqcls_fit")
+        return history
+
+    # ---- save / load ----
+    def save(self, path):
+        """Save the whole model to `path`, atomically (seqcls_model_save)."""
+        check(fn.seqcls_model_save(self._ptr, os.fsencode(path)), "seqcls_model_save")
+
+    @classmethod
+    def load(cls, path):
+        out = _out_handle()
+        check(fn.seqcls_model_load(C.byref(out), os.fsencode(path)), "seqcls_model_load")
+        return cls(_handle=_Handle(out.value, fn.seqcls_model_free))
+
+    def to_bytes(self):
+        buf, n = C.c_void_p(), C.c_size_t(0)
+        check(fn.seqcls_model_save_buffer(self._ptr, C.byref(buf), C.byref(n)),
+              "seqcls_model_save_buffer")
+        try:
+            return C.string_at(buf.value, n.value)
+        finally:
+            fn.seqcls_free(buf)
+
+    @classmethod
+    def from_bytes(cls, data):
+        data = bytes(data)
+        out = _out_handle()
+        check(fn.seqcls_model_load_buffer(C.byref(out), data, len(data)),
+              "seqcls_model_load_buffer")
+        return cls(_handle=_Handle(out.value, fn.seqcls_model_free))
+
+    def __repr__(self):
+        if self._h is None:
+            return "<seqcls.Model closed>"
+        return "<seqcls.Model %d layers, %d parameter tensors>" % (
+            len(self), fn.seqcls_param_count(self._ptr))

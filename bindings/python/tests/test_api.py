@@ -1,0 +1,111 @@
+"""Each public call is reachable from Python: a scenario through the
+package's classes, with a counter on every declared C function, must call
+all of them."""
+import collections
+
+import numpy as np
+import pytest
+
+import seqcls
+from seqcls import _lib
+from conftest import have, tiny_data
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    calls = collections.Counter()
+    for name in _lib.SIGNATURES:
+        real = getattr(seqcls.fn, name)
+
+        def wrapper(*args, _real=real, _name=name):
+            calls[_name] += 1
+            return _real(*args)
+        monkeypatch.setattr(seqcls.fn, name, wrapper)
+    return calls
+
+
+def scenario(tmp_path):
+    x, lengths, y = tiny_data(48, 8)
+    assert seqcls.version() >= 10000 and seqcls.version_string().startswith("1.")
+    # text front end
+    docs = ["A good film!", "a <b>bad</b> film", "good good", "bad, bad plot"]
+    assert seqcls.tokenize(docs[1]) == ["a", "bad", "film"]
+    assert seqcls.token_spans("ab cd") == [(0, 2), (3, 5)]
+    v = seqcls.Vocab(docs)
+    assert v.id("good") >= 2 and v.token(seqcls.UNK_ID) == "<unk>"
+    ids, n = v.encode("good film", 4)
+    assert n == 2 and v.decode(ids) == "good film"
+    v2 = seqcls.Vocab.from_bytes(v.to_bytes())
+    assert len(v2) == len(v)
+    # tensors
+    t = seqcls.Tensor.zeros((2, 3), np.int32)
+    assert t.shape == (2, 3) and t.dtype == np.int32 and t.size == 6 and t.ndim == 2
+    assert t.numpy().sum() == 0
+    # a model with every layer kind
+    m = seqcls.Model(3)
+    e = m.add_embedding(30, 8, padding_idx=0, weights=np.ones((2, 8), np.float32))
+    m.set_option(e, seqcls.OPT_FREEZE, 0)
+    m.add_gru(8, bidirectional=True, return_sequences=True, recurrent_activation="sigmoid",
+              dropout=0.1)
+    m.add_lstm(8, return_sequences=True)
+    m.add_attention("learned_query", units=4)
+    m.add_dense(8, "relu")
+    m.add_batchnorm(momentum=0.1, epsilon=1e-5)
+    m.add_dropout(0.1)
+    m.add_output(2)
+    assert len(m.layers) == 8 and m.num_classes == 2
+    m.vocab = v
+    m.labels = ["neg", "pos"]
+    assert m.labels == ["neg", "pos"] and len(m.vocab) == len(v)
+    seqcls.set_num_threads(2)
+    assert seqcls.get_num_threads() == 2
+    seqcls.set_num_threads(0)
+    # low-level training
+    opt = seqcls.Optimizer("adamw", 1e-3, weight_decay=0.01, clipnorm=1.0)
+    m.zero_grad()
+    logits = m.forward(x, lengths, training=True)
+    assert logits.shape == (48, 2)
+    loss = m.loss_backward(y)
+    assert loss > 0
+    m.backward(np.zeros((48, 2), np.float32))
+    opt.step(m)
+    assert opt.steps == 1
+    assert m.attention_weights().shape == (48, 8)
+    # the high-level loop, evaluation, prediction
+    h = m.fit(x, y, lengths, epochs=2, batch_size=16, validation_split=0.25,
+              optimizer=opt, lr_schedule=lambda ep, lr: lr)
+    assert len(h["loss"]) == 2
+    met = m.evaluate(x, y, lengths)
+    assert met.count == 48 and met.confusion.sum() == 48
+    assert m.predict(x, lengths).shape == (48, 2)
+    # float input and its gradient
+    f = seqcls.Model(1)
+    f.add_input(3)
+    f.add_pooling("mean")
+    f.add_output(1)
+    xf = np.ones((2, 4, 3), np.float32)
+    f.forward(xf, training=True)
+    f.loss_backward(np.array([0, 1], np.int32))
+    assert f.input_grad().shape == (2, 4, 3)
+    # parameters
+    names = m.param_names()
+    assert m.param(names[0]).shape == (30, 8) and m.grad(0).shape == (30, 8)
+    # errors and strings
+    assert seqcls.strerror(seqcls.E_SHAPE)
+    with pytest.raises(seqcls.SeqclsError):
+        seqcls.Model(0).add_output(0)
+    assert seqcls.last_error()
+    # save and load
+    if have("seqcls_model_save"):
+        p = tmp_path / "m.sqcl"
+        m.save(p)
+        m2 = seqcls.Model.load(p)
+        m3 = seqcls.Model.from_bytes(m.to_bytes())
+        np.testing.assert_array_equal(m2.predict(x, lengths), m.predict(x, lengths))
+        np.testing.assert_array_equal(m3.predict(x, lengths), m.predict(x, lengths))
+
+
+def test_every_public_function_is_reachable(counted, tmp_path):
+    scenario(tmp_path)
+    never = sorted(n for n in _lib.SIGNATURES if not counted[n] and n not in seqcls.missing)
+    assert not never, "never called through the package: %s" % never

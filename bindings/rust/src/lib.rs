@@ -1,0 +1,937 @@
+//! Safe Rust bindings of libseqcls, the embeddable sequence-classifier
+//! library.  The raw C declarations are in [`sys`]; this module wraps the
+//! handles in owned types that free themselves ([`Drop`]), turns every
+//! non-zero status into [`Error`] carrying `seqcls_last_error()`, and
+//! passes slices to C without copies (`seqcls_tensor_wrap`), with lifetimes
+//! tying each [`Tensor`] to the slice it borrows.
+//!
+//! ```no_run
+//! use seqcls::{Model, Optimizer, Pooling};
+//! let mut m = Model::new(42)?;
+//! m.add_embedding(100, 16, Some(0))?;
+//! m.add_pooling(Pooling::Mean)?;
+//! m.add_output(1)?;
+//! let probs = m.predict(&[5, 17, 42, 0], 1, 4, Some(&[3]))?;
+//! # Ok::<(), seqcls::Error>(())
+//! ```
+pub mod sys;
+
+use std::ffi::{CStr, CString};
+use std::fmt;
+use std::marker::PhantomData;
+use std::os::raw::{c_char, c_int, c_void};
+use std::path::Path;
+use std::ptr;
+
+pub use sys::{
+    SEQCLS_BIDIRECTIONAL as BIDIRECTIONAL, SEQCLS_GRU_RESET_BEFORE as GRU_RESET_BEFORE,
+    SEQCLS_MERGE_SUM as MERGE_SUM, SEQCLS_RETURN_SEQUENCES as RETURN_SEQUENCES,
+};
+
+/// A failed call: the status code (`SEQCLS_E_*`, negative) and the library's
+/// message, which names the function, the argument and the problem.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    pub status: i32,
+    pub message: String,
+}
+
+/// What kind of failure a status code is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    InvalidArg,
+    NoMem,
+    Shape,
+    Range,
+    State,
+    Numeric,
+    Format,
+    Version,
+    Io,
+    Unsupported,
+    Other,
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self.status {
+            sys::SEQCLS_E_INVALID_ARG => ErrorKind::InvalidArg,
+            sys::SEQCLS_E_NOMEM => ErrorKind::NoMem,
+            sys::SEQCLS_E_SHAPE => ErrorKind::Shape,
+            sys::SEQCLS_E_RANGE => ErrorKind::Range,
+            sys::SEQCLS_E_STATE => ErrorKind::State,
+            sys::SEQCLS_E_NUMERIC => ErrorKind::Numeric,
+            sys::SEQCLS_E_FORMAT => ErrorKind::Format,
+            sys::SEQCLS_E_VERSION => ErrorKind::Version,
+            sys::SEQCLS_E_IO => ErrorKind::Io,
+            sys::SEQCLS_E_UNSUPPORTED => ErrorKind::Unsupported,
+            _ => ErrorKind::Other,
+        }
+    }
+
+    fn local(status: c_int, message: impl Into<String>) -> Error {
+        Error { status, message: message.into() }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, strerror(self.status))
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+unsafe fn cstr(p: *const c_char) -> String {
+    if p.is_null() {
+        String::new()
+    } else {
+        CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
+}
+
+/// `seqcls_last_error()` of the calling thread.
+pub fn last_error() -> String {
+    unsafe { cstr(sys::seqcls_last_error()) }
+}
+
+/// `seqcls_strerror(status)`.
+pub fn strerror(status: i32) -> String {
+    unsafe { cstr(sys::seqcls_strerror(status)) }
+}
+
+fn check(status: c_int) -> Result<()> {
+    if status >= 0 {
+        Ok(())
+    } else {
+        let mut message = last_error();
+        if message.is_empty() {
+            message = strerror(status);
+        }
+        Err(Error { status, message })
+    }
+}
+
+/// Version of the linked library, MAJOR*10000 + MINOR*100 + PATCH.
+pub fn version() -> i32 {
+    unsafe { sys::seqcls_version() }
+}
+
+/// Version string of the linked library, e.g. "1.0.0".
+pub fn version_string() -> String {
+    unsafe { cstr(sys::seqcls_version_string()) }
+}
+
+/// Process-wide thread count for seqcls and its BLAS (0 = one per core).
+pub fn set_num_threads(n: i32) -> Result<()> {
+    check(unsafe { sys::seqcls_set_num_threads(n) })
+}
+
+pub fn get_num_threads() -> i32 {
+    unsafe { sys::seqcls_get_num_threads() }
+}
+
+fn cstring(s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| Error::local(sys::SEQCLS_E_INVALID_ARG, "string contains NUL"))
+}
+
+fn to_int(n: usize, what: &str) -> Result<c_int> {
+    c_int::try_from(n).map_err(|_| Error::local(sys::SEQCLS_E_RANGE, format!("{what} too large")))
+}
+
+// ---------------------------------------------------------------- tensors
+
+/// Element types a tensor can hold.
+pub trait Element: Copy + 'static {
+    const DTYPE: c_int;
+}
+impl Element for f32 {
+    const DTYPE: c_int = sys::SEQCLS_F32;
+}
+impl Element for i32 {
+    const DTYPE: c_int = sys::SEQCLS_I32;
+}
+
+/// A seqcls tensor.  `Tensor::zeros` owns its storage (`Tensor<'static>`);
+/// `Tensor::wrap` / `Tensor::wrap_mut` borrow a slice for `'a` without
+/// copying it, so the slice cannot be dropped or moved while the tensor
+/// lives.  Dropping the tensor frees the C object (never a borrowed slice).
+pub struct Tensor<'a> {
+    ptr: *mut sys::seqcls_tensor_t,
+    writable: bool,
+    _borrow: PhantomData<&'a mut [u8]>,
+}
+
+fn shape_len(shape: &[i64]) -> Result<usize> {
+    if shape.is_empty() || shape.len() > sys::SEQCLS_MAX_DIMS as usize {
+        return Err(Error::local(sys::SEQCLS_E_INVALID_ARG, "tensor rank must be 1..8"));
+    }
+    let mut n: usize = 1;
+    for &d in shape {
+        let d = usize::try_from(d)
+            .map_err(|_| Error::local(sys::SEQCLS_E_SHAPE, "negative dimension"))?;
+        n = n.checked_mul(d).ok_or_else(|| Error::local(sys::SEQCLS_E_NOMEM, "size overflows"))?;
+    }
+    Ok(n)
+}
+
+impl Tensor<'static> {
+    /// A new zero-filled tensor owning 64-byte aligned storage.
+    pub fn zeros<T: Element>(shape: &[i64]) -> Result<Tensor<'static>> {
+        let mut p = ptr::null_mut();
+        check(unsafe {
+            sys::seqcls_tensor_create(&mut p, T::DTYPE, shape.len() as c_int, shape.as_ptr())
+        })?;
+        Ok(Tensor { ptr: p, writable: true, _borrow: PhantomData })
+    }
+}
+
+impl<'a> Tensor<'a> {
+    fn wrap_raw<T: Element>(data: *const T, n: usize, shape: &[i64], writable: bool)
+        -> Result<Tensor<'a>> {
+        let want = shape_len(shape)?;
+        if want != n {
+            return Err(Error::local(sys::SEQCLS_E_SHAPE,
+                format!("slice has {n} elements, shape {shape:?} needs {want}")));
+        }
+        let mut p = ptr::null_mut();
+        check(unsafe {
+            sys::seqcls_tensor_wrap(&mut p, T::DTYPE, shape.len() as c_int, shape.as_ptr(),
+                                    data as *mut c_void)
+        })?;
+        Ok(Tensor { ptr: p, writable, _borrow: PhantomData })
+    }
+
+    /// A read-only tensor over `data` (not copied); for inputs.
+    pub fn wrap<T: Element>(data: &'a [T], shape: &[i64]) -> Result<Tensor<'a>> {
+        Self::wrap_raw(data.as_ptr(), data.len(), shape, false)
+    }
+
+    /// A tensor over `data` (not copied) that C may write; for outputs.
+    pub fn wrap_mut<T: Element>(data: &'a mut [T], shape: &[i64]) -> Result<Tensor<'a>> {
+        Self::wrap_raw(data.as_ptr(), data.len(), shape, true)
+    }
+
+    pub fn shape(&self) -> Vec<i64> {
+        unsafe {
+            (0..sys::seqcls_tensor_ndim(self.ptr)).map(|a| sys::seqcls_tensor_dim(self.ptr, a))
+                .collect()
+        }
+    }
+
+    pub fn numel(&self) -> usize {
+        unsafe { sys::seqcls_tensor_numel(self.ptr) as usize }
+    }
+
+    pub fn dtype(&self) -> i32 {
+        unsafe { sys::seqcls_tensor_dtype(self.ptr) }
+    }
+
+    fn check_dtype<T: Element>(&self) -> Result<()> {
+        if self.dtype() == T::DTYPE {
+            Ok(())
+        } else {
+            Err(Error::local(sys::SEQCLS_E_SHAPE, "tensor has another dtype"))
+        }
+    }
+
+    /// The elements (no copy).
+    pub fn data<T: Element>(&self) -> Result<&[T]> {
+        self.check_dtype::<T>()?;
+        let n = self.numel();
+        let p = unsafe { sys::seqcls_tensor_data(self.ptr) } as *const T;
+        Ok(if n == 0 { &[] } else { unsafe { std::slice::from_raw_parts(p, n) } })
+    }
+
+    /// The elements, writable (not for a tensor made with `wrap`).
+    pub fn data_mut<T: Element>(&mut self) -> Result<&mut [T]> {
+        self.check_dtype::<T>()?;
+        if !self.writable {
+            return Err(Error::local(sys::SEQCLS_E_INVALID_ARG, "tensor wraps a read-only slice"));
+        }
+        let n = self.numel();
+        let p = unsafe { sys::seqcls_tensor_data(self.ptr) } as *mut T;
+        Ok(if n == 0 { &mut [] } else { unsafe { std::slice::from_raw_parts_mut(p, n) } })
+    }
+
+    pub fn as_ptr(&self) -> *mut sys::seqcls_tensor_t {
+        self.ptr
+    }
+}
+
+impl Drop for Tensor<'_> {
+    fn drop(&mut self) {
+        unsafe { sys::seqcls_tensor_free(self.ptr) }
+    }
+}
+
+// ---------------------------------------------------------------- kinds
+
+/// Attention kinds (`SEQCLS_ATTN_*`).
+#[derive(Clone, Copy, Debug)]
+pub enum Attention {
+    Bahdanau = 1,
+    Dot = 2,
+    General = 3,
+    LearnedQuery = 4,
+    FeatureTime = 5,
+}
+
+/// Pooling kinds (`SEQCLS_POOL_*`).
+#[derive(Clone, Copy, Debug)]
+pub enum Pooling {
+    Last = 1,
+    Mean = 2,
+    Max = 3,
+}
+
+/// Activations (`SEQCLS_ACT_*`).
+#[derive(Clone, Copy, Debug)]
+pub enum Activation {
+    None = 0,
+    Relu = 1,
+    Tanh = 2,
+    Sigmoid = 3,
+    HardSigmoid = 4,
+}
+
+/// Optimiser kinds (`SEQCLS_OPTIM_*`).
+#[derive(Clone, Copy, Debug)]
+pub enum OptimizerKind {
+    Adam = 1,
+    Sgd = 2,
+    RmsProp = 3,
+    AdamW = 4,
+}
+
+// ---------------------------------------------------------------- model
+
+/// A model (`seqcls_model_t`), freed on drop.  It is `Send` (one thread
+/// at a time may use it mutably) and `Sync` for `predict`/`evaluate`,
+/// which the C library allows from many threads at once.
+pub struct Model {
+    ptr: *mut sys::seqcls_model_t,
+}
+
+unsafe impl Send for Model {}
+unsafe impl Sync for Model {}
+
+/// Loss and accuracy of `Model::evaluate`, with the per-class scores.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    pub loss: f64,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    pub count: i64,
+    pub classes: usize,
+    /// confusion[truth * classes + predicted]
+    pub confusion: Vec<i64>,
+}
+
+/// Settings of `Model::fit` (defaults as `seqcls_fit`'s).
+#[derive(Clone, Debug)]
+pub struct FitOptions {
+    pub epochs: i64,
+    pub batch_size: i64,
+    pub validation_split: f32,
+    pub shuffle: bool,
+    pub seed: i64,
+    pub patience: i64,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions { epochs: 10, batch_size: 32, validation_split: 0.0, shuffle: true, seed: 0,
+                     patience: 0 }
+    }
+}
+
+/// Progress of one training batch, given to the `Model::fit` callback.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchProgress {
+    pub epoch: i32,
+    pub batch: i32,
+    pub batches: i32,
+    pub loss: f32,
+    pub accuracy: f32,
+}
+
+impl Model {
+    /// An empty model; `seed` makes initialisation and dropout reproducible.
+    pub fn new(seed: u64) -> Result<Model> {
+        let mut p = ptr::null_mut();
+        check(unsafe { sys::seqcls_model_create(&mut p, seed) })?;
+        Ok(Model { ptr: p })
+    }
+
+    pub fn as_ptr(&self) -> *mut sys::seqcls_model_t {
+        self.ptr
+    }
+
+    fn add(&mut self, f: impl FnOnce(*mut sys::seqcls_model_t, *mut c_int) -> c_int)
+        -> Result<i32> {
+        let mut layer: c_int = -1;
+        check(f(self.ptr, &mut layer))?;
+        Ok(layer)
+    }
+
+    /// Token embedding (`padding_idx` None = no padding row).
+    pub fn add_embedding(&mut self, vocab: i32, dim: i32, padding_idx: Option<i32>)
+        -> Result<i32> {
+        let pad = padding_idx.unwrap_or(-1);
+        self.add(|m, l| unsafe { sys::seqcls_add_embedding(m, vocab, dim, pad, l) })
+    }
+    /// Copy pretrained rows (`rows * dim` floats) into embedding `layer` from `first_row`.
+    pub fn set_embedding_rows(&mut self, layer: i32, first_row: i32, dim: i32, data: &[f32])
+        -> Result<()> {
+        if dim < 1 || data.len() % dim as usize != 0 {
+            return Err(Error::local(sys::SEQCLS_E_SHAPE, "data is not whole rows of dim"));
+        }
+        let rows = to_int(data.len() / dim as usize, "rows")?;
+        check(unsafe {
+            sys::seqcls_embedding_set_rows(self.ptr, layer, first_row, rows, dim, data.as_ptr())
+        })
+    }
+    pub fn add_input(&mut self, features: i32) -> Result<i32> {
+        self.add(|m, l| unsafe { sys::seqcls_add_input(m, features, l) })
+    }
+    /// LSTM; `flags` from BIDIRECTIONAL, RETURN_SEQUENCES, MERGE_SUM.
+    pub fn add_lstm(&mut self, hidden: i32, flags: u32) -> Result<i32> {
+        self.add(|m, l| unsafe { sys::seqcls_add_lstm(m, hidden, flags, l) })
+    }
+    /// GRU; `flags` as add_lstm plus GRU_RESET_BEFORE.
+    pub fn add_gru(&mut self, hidden: i32, flags: u32) -> Result<i32> {
+        self.add(|m, l| unsafe { sys::seqcls_add_gru(m, hidden, flags, l) })
+    }
+    pub fn add_attention(&mut self, kind: Attention, units: i32) -> Result<i32> {
+        self.add(|m, l| unsafe { sys::seqcls_add_attention(m, kind as c_int, units, l) })
+    }
+    pub fn add_batchnorm(&mut self) -> Result<i32> {
+        self.add(|m, l| unsafe { sys::seqcls_add_batchnorm(m, l) })
+    }
+    pub fn add_pooling(&mut self, kind: Pooling) -> Result<i32> {
+        self.add(|m, l| unsafe { sys::seqcls_add_pooling(m, kind as c_int, l) })
+    }
+    pub fn add_dense(&mut self, units: i32, activation: Activation) -> Result<i32> {
+        self.add(|m, l| unsafe { sys::seqcls_add_dense(m, units, activation as c_int, l) })
+    }
+    pub fn add_dropout(&mut self, rate: f32) -> Result<i32> {
+        self.add(|m, l| unsafe { sys::seqcls_add_dropout(m, rate, l) })
+    }
+    pub fn add_output(&mut self, classes: i32) -> Result<i32> {
+        self.add(|m, l| unsafe { sys::seqcls_add_output(m, classes, l) })
+    }
+    /// `seqcls_layer_set_int` (SEQCLS_OPT_*).
+    pub fn set_int(&mut self, layer: i32, option: i32, value: i32) -> Result<()> {
+        check(unsafe { sys::seqcls_layer_set_int(self.ptr, layer, option, value) })
+    }
+    /// `seqcls_layer_set_float` (SEQCLS_OPT_*).
+    pub fn set_float(&mut self, layer: i32, option: i32, value: f32) -> Result<()> {
+        check(unsafe { sys::seqcls_layer_set_float(self.ptr, layer, option, value) })
+    }
+
+    pub fn layer_count(&self) -> usize {
+        unsafe { sys::seqcls_layer_count(self.ptr) as usize }
+    }
+    /// One line describing layer `layer`.
+    pub fn describe(&self, layer: i32) -> Result<String> {
+        let mut buf = vec![0 as c_char; 512];
+        check(unsafe { sys::seqcls_layer_describe(self.ptr, layer, buf.as_mut_ptr(), buf.len()) })?;
+        Ok(unsafe { cstr(buf.as_ptr()) })
+    }
+
+    pub fn param_names(&self) -> Vec<String> {
+        unsafe {
+            (0..sys::seqcls_param_count(self.ptr))
+                .map(|i| cstr(sys::seqcls_param_name(self.ptr, i))).collect()
+        }
+    }
+
+    fn param_tensor(&self, name: &str, grad: bool) -> Result<(*mut sys::seqcls_tensor_t, Vec<i64>)> {
+        let c = cstring(name)?;
+        let i = unsafe { sys::seqcls_param_find(self.ptr, c.as_ptr()) };
+        if i < 0 {
+            return Err(Error::local(sys::SEQCLS_E_RANGE, format!("no parameter named {name}")));
+        }
+        let (mut v, mut g) = (ptr::null_mut(), ptr::null_mut());
+        check(unsafe { sys::seqcls_param(self.ptr, i, &mut v, &mut g) })?;
+        let t = if grad { g } else { v };
+        let shape = unsafe {
+            (0..sys::seqcls_tensor_ndim(t)).map(|a| sys::seqcls_tensor_dim(t, a)).collect()
+        };
+        Ok((t, shape))
+    }
+
+    /// A parameter's values (borrowed from the model, no copy) and shape.
+    pub fn param(&self, name: &str) -> Result<(&[f32], Vec<i64>)> {
+        let (t, shape) = self.param_tensor(name, false)?;
+        let n = unsafe { sys::seqcls_tensor_numel(t) } as usize;
+        let p = unsafe { sys::seqcls_tensor_data(t) } as *const f32;
+        Ok((unsafe { std::slice::from_raw_parts(p, n) }, shape))
+    }
+
+    /// A parameter's values, writable: writing changes the model (weight import).
+    pub fn param_mut(&mut self, name: &str) -> Result<&mut [f32]> {
+        let (t, _) = self.param_tensor(name, false)?;
+        let n = unsafe { sys::seqcls_tensor_numel(t) } as usize;
+        let p = unsafe { sys::seqcls_tensor_data(t) } as *mut f32;
+        Ok(unsafe { std::slice::from_raw_parts_mut(p, n) })
+    }
+
+    /// A parameter's gradient (borrowed).
+    pub fn grad(&self, name: &str) -> Result<&[f32]> {
+        let (t, _) = self.param_tensor(name, true)?;
+        let n = unsafe { sys::seqcls_tensor_numel(t) } as usize;
+        let p = unsafe { sys::seqcls_tensor_data(t) } as *const f32;
+        Ok(unsafe { std::slice::from_raw_parts(p, n) })
+    }
+
+    /// Width of the output logits (1 for a sigmoid output).
+    pub fn num_classes(&self) -> Result<usize> {
+        let name = self.param_names().into_iter().rev().find(|n| n.ends_with(".output.weight"))
+            .ok_or_else(|| Error::local(sys::SEQCLS_E_STATE, "the model has no output layer"))?;
+        Ok(self.param(&name)?.1[0] as usize)
+    }
+
+    fn lengths_ptr(lengths: Option<&[i32]>, batch: usize) -> Result<*const i32> {
+        match lengths {
+            None => Ok(ptr::null()),
+            Some(l) if l.len() == batch => Ok(l.as_ptr()),
+            Some(l) => Err(Error::local(sys::SEQCLS_E_SHAPE,
+                format!("{} lengths for {batch} rows", l.len()))),
+        }
+    }
+
+    /// Probabilities [batch * classes] for ids [batch, steps] (row-major).
+    pub fn predict(&self, ids: &[i32], batch: usize, steps: usize, lengths: Option<&[i32]>)
+        -> Result<Vec<f32>> {
+        Ok(self.predict_attention(ids, batch, steps, lengths, false)?.0)
+    }
+
+    /// Probabilities and, if `attention`, the last attention layer's weights [batch * steps].
+    pub fn predict_attention(&self, ids: &[i32], batch: usize, steps: usize,
+                             lengths: Option<&[i32]>, attention: bool)
+        -> Result<(Vec<f32>, Vec<f32>)> {
+        let x = Tensor::wrap(ids, &[batch as i64, steps as i64])?;
+        let lp = Self::lengths_ptr(lengths, batch)?;
+        let c = self.num_classes()?;
+        let mut probs = vec![0f32; batch * c];
+        let mut att = vec![0f32; if attention { batch * steps } else { 0 }];
+        {
+            let pt = Tensor::wrap_mut(&mut probs, &[batch as i64, c as i64])?;
+            let at = if attention {
+                Some(Tensor::wrap_mut(&mut att, &[batch as i64, steps as i64])?)
+            } else {
+                None
+            };
+            check(unsafe {
+                sys::seqcls_predict(self.ptr, x.ptr, lp, pt.ptr,
+                                    at.as_ref().map_or(ptr::null_mut(), |t| t.ptr))
+            })?;
+        }
+        Ok((probs, att))
+    }
+
+    /// Low level: an inference forward (dropout off) on a tensor; the logits.
+    pub fn forward(&mut self, input: &Tensor, lengths: Option<&[i32]>) -> Result<Vec<f32>> {
+        self.forward_raw(input, lengths, false)
+    }
+
+    fn forward_raw(&mut self, input: &Tensor, lengths: Option<&[i32]>, training: bool)
+        -> Result<Vec<f32>> {
+        let b = input.shape()[0] as usize;
+        let lp = Self::lengths_ptr(lengths, b)?;
+        let c = self.num_classes()?;
+        let mut logits = vec![0f32; b * c];
+        {
+            let lt = Tensor::wrap_mut(&mut logits, &[b as i64, c as i64])?;
+            check(unsafe {
+                sys::seqcls_forward(self.ptr, input.ptr, lp, lt.ptr, training as c_int)
+            })?;
+        }
+        Ok(logits)
+    }
+
+    /// Low level: a training forward.  The C model keeps reading `input`
+    /// until the backward, so the returned pass borrows both the model and
+    /// the input: backward is only possible while the input is alive.
+    pub fn forward_train<'m>(&'m mut self, input: &'m Tensor<'_>, lengths: Option<&[i32]>)
+        -> Result<TrainingPass<'m>> {
+        let logits = self.forward_raw(input, lengths, true)?;
+        let batch = input.shape()[0] as usize;
+        Ok(TrainingPass { model: self, _input: PhantomData, logits, batch })
+    }
+
+    pub fn zero_grad(&mut self) -> Result<()> {
+        check(unsafe { sys::seqcls_zero_grad(self.ptr) })
+    }
+
+    /// Gradient with respect to a float input [B*T*F] (a copy).
+    pub fn input_grad(&mut self) -> Result<Vec<f32>> {
+        let mut g = ptr::null_mut();
+        check(unsafe { sys::seqcls_input_grad(self.ptr, &mut g) })?;
+        unsafe {
+            let n = sys::seqcls_tensor_numel(g) as usize;
+            Ok(std::slice::from_raw_parts(sys::seqcls_tensor_data(g) as *const f32, n).to_vec())
+        }
+    }
+
+    /// Attention weights [B*T] of the last forward of layer `layer` (-1 = last), a copy.
+    pub fn attention_weights(&mut self, layer: i32) -> Result<Vec<f32>> {
+        let mut w = ptr::null_mut();
+        check(unsafe { sys::seqcls_attention_weights(self.ptr, layer, &mut w) })?;
+        unsafe {
+            let n = sys::seqcls_tensor_numel(w) as usize;
+            Ok(std::slice::from_raw_parts(sys::seqcls_tensor_data(w) as *const f32, n).to_vec())
+        }
+    }
+
+    /// One zero_grad / training forward / loss_backward / optimiser step.
+    pub fn train_step(&mut self, opt: &mut Optimizer, ids: &[i32], batch: usize, steps: usize,
+                      lengths: Option<&[i32]>, labels: &[i32]) -> Result<f32> {
+        let x = Tensor::wrap(ids, &[batch as i64, steps as i64])?;
+        self.zero_grad()?;
+        let loss = self.forward_train(&x, lengths)?.loss_backward(labels)?;
+        opt.step(self)?;
+        Ok(loss)
+    }
+
+    /// Train with `seqcls_fit` on ids [n, steps] and labels [n].
+    /// `on_batch` runs after every batch; returning `false` stops training.
+    pub fn fit<F>(&mut self, opt: &mut Optimizer, ids: &[i32], n: usize, steps: usize,
+                  lengths: Option<&[i32]>, labels: &[i32], options: &FitOptions,
+                  mut on_batch: F) -> Result<()>
+    where
+        F: FnMut(BatchProgress) -> bool,
+    {
+        let x = Tensor::wrap(ids, &[n as i64, steps as i64])?;
+        let y = Tensor::wrap(labels, &[labels.len() as i64])?;
+        let lp = Self::lengths_ptr(lengths, n)?;
+        let cfg = FitConfig::new()?;
+        cfg.set_int(sys::SEQCLS_FIT_EPOCHS, options.epochs)?;
+        cfg.set_int(sys::SEQCLS_FIT_BATCH_SIZE, options.batch_size)?;
+        cfg.set_int(sys::SEQCLS_FIT_SHUFFLE, options.shuffle as i64)?;
+        cfg.set_int(sys::SEQCLS_FIT_SEED, options.seed)?;
+        cfg.set_int(sys::SEQCLS_FIT_PATIENCE, options.patience)?;
+        cfg.set_float(sys::SEQCLS_FIT_VALID_SPLIT, options.validation_split)?;
+
+        unsafe extern "C" fn trampoline<F: FnMut(BatchProgress) -> bool>(
+            user: *mut c_void, epoch: c_int, batch: c_int, batches: c_int, loss: f32,
+            accuracy: f32) -> c_int {
+            let f = &mut *(user as *mut F);
+            // A panic must not unwind into C: catch it and stop training.
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                f(BatchProgress { epoch, batch, batches, loss, accuracy })
+            })) {
+                Ok(true) => 0,
+                _ => 1,
+            }
+        }
+        check(unsafe {
+            sys::seqcls_fit_config_set_callbacks(cfg.ptr, Some(trampoline::<F>), None, None,
+                                                 &mut on_batch as *mut F as *mut c_void)
+        })?;
+        check(unsafe {
+            sys::seqcls_fit(self.ptr, opt.ptr, x.ptr, lp, y.ptr, ptr::null(), ptr::null(),
+                            ptr::null(), cfg.ptr)
+        })
+    }
+
+    /// Loss, accuracy and confusion matrix on ids [n, steps] and labels [n].
+    pub fn evaluate(&self, ids: &[i32], n: usize, steps: usize, lengths: Option<&[i32]>,
+                    labels: &[i32]) -> Result<Metrics> {
+        let x = Tensor::wrap(ids, &[n as i64, steps as i64])?;
+        let y = Tensor::wrap(labels, &[labels.len() as i64])?;
+        let lp = Self::lengths_ptr(lengths, n)?;
+        let mut mt = ptr::null_mut();
+        check(unsafe { sys::seqcls_evaluate(self.ptr, x.ptr, lp, y.ptr, 0, &mut mt) })?;
+        unsafe {
+            let c = sys::seqcls_metrics_classes(mt);
+            let get = |k| sys::seqcls_metrics_get(mt, k, 0);
+            let mut confusion = Vec::new();
+            for t in 0..c {
+                for p in 0..c {
+                    confusion.push(sys::seqcls_metrics_confusion(mt, t, p));
+                }
+            }
+            let m = Metrics { loss: get(sys::SEQCLS_METRIC_LOSS),
+                              accuracy: get(sys::SEQCLS_METRIC_ACCURACY),
+                              macro_f1: get(sys::SEQCLS_METRIC_MACRO_F1),
+                              count: get(sys::SEQCLS_METRIC_COUNT) as i64,
+                              classes: c as usize, confusion };
+            sys::seqcls_metrics_free(mt);
+            Ok(m)
+        }
+    }
+
+    /// Attach a copy of a built vocabulary (saved with the model).
+    pub fn set_vocab(&mut self, v: &Vocab) -> Result<()> {
+        check(unsafe { sys::seqcls_model_set_vocab(self.ptr, v.ptr) })
+    }
+    /// A copy of the model's vocabulary, if it has one.
+    pub fn vocab(&self) -> Result<Option<Vocab>> {
+        let v = unsafe { sys::seqcls_model_vocab(self.ptr) };
+        if v.is_null() {
+            return Ok(None);
+        }
+        let bytes = vocab_bytes(v)?;
+        Vocab::from_bytes(&bytes).map(Some)
+    }
+    pub fn set_labels(&mut self, names: &[&str]) -> Result<()> {
+        let owned = names.iter().map(|s| cstring(s)).collect::<Result<Vec<_>>>()?;
+        let ptrs: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
+        check(unsafe {
+            sys::seqcls_model_set_labels(self.ptr, to_int(ptrs.len(), "labels")?,
+                                         if ptrs.is_empty() { ptr::null() } else { ptrs.as_ptr() })
+        })
+    }
+    pub fn labels(&self) -> Vec<String> {
+        unsafe {
+            (0..sys::seqcls_model_label_count(self.ptr))
+                .map(|i| cstr(sys::seqcls_model_label(self.ptr, i))).collect()
+        }
+    }
+
+    /// Save to `path`, atomically.
+    pub fn save<P: AsRef<Path>>(&self, path: P) -> Result<()> {
+        let c = path_cstring(path.as_ref())?;
+        check(unsafe { sys::seqcls_model_save(self.ptr, c.as_ptr()) })
+    }
+    /// Load a model saved by `save` (or by C, or Python).
+    pub fn load<P: AsRef<Path>>(path: P) -> Result<Model> {
+        let c = path_cstring(path.as_ref())?;
+        let mut p = ptr::null_mut();
+        check(unsafe { sys::seqcls_model_load(&mut p, c.as_ptr()) })?;
+        Ok(Model { ptr: p })
+    }
+    /// The saved form, in memory.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let (mut buf, mut len) = (ptr::null_mut(), 0usize);
+        check(unsafe { sys::seqcls_model_save_buffer(self.ptr, &mut buf, &mut len) })?;
+        let out = unsafe { std::slice::from_raw_parts(buf as *const u8, len).to_vec() };
+        unsafe { sys::seqcls_free(buf) };
+        Ok(out)
+    }
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model> {
+        let mut p = ptr::null_mut();
+        check(unsafe {
+            sys::seqcls_model_load_buffer(&mut p, bytes.as_ptr() as *const c_void, bytes.len())
+        })?;
+        Ok(Model { ptr: p })
+    }
+}
+
+/// A training forward in progress (`Model::forward_train`): holds the model
+/// and the input borrowed until the backward is done.
+pub struct TrainingPass<'m> {
+    model: &'m mut Model,
+    _input: PhantomData<&'m Tensor<'m>>,
+    logits: Vec<f32>,
+    batch: usize,
+}
+
+impl TrainingPass<'_> {
+    /// The logits [batch * classes] of the forward.
+    pub fn logits(&self) -> &[f32] {
+        &self.logits
+    }
+
+    /// Built-in loss against `labels`, back-propagated (gradients accumulate).
+    pub fn loss_backward(&mut self, labels: &[i32]) -> Result<f32> {
+        let t = Tensor::wrap(labels, &[labels.len() as i64])?;
+        let mut loss = 0f32;
+        check(unsafe { sys::seqcls_loss_backward(self.model.ptr, t.ptr, &mut loss) })?;
+        Ok(loss)
+    }
+
+    /// Back-propagate the gradient of your own loss, `dlogits` [batch * classes].
+    pub fn backward(&mut self, dlogits: &[f32]) -> Result<()> {
+        let c = (self.logits.len() / self.batch.max(1)) as i64;
+        let t = Tensor::wrap(dlogits, &[self.batch as i64, c])?;
+        check(unsafe { sys::seqcls_backward(self.model.ptr, t.ptr) })
+    }
+
+    /// Gradient with respect to a float input [B*T*F] after a backward (a copy).
+    pub fn input_grad(&mut self) -> Result<Vec<f32>> {
+        let mut g = ptr::null_mut();
+        check(unsafe { sys::seqcls_input_grad(self.model.ptr, &mut g) })?;
+        unsafe {
+            let n = sys::seqcls_tensor_numel(g) as usize;
+            Ok(std::slice::from_raw_parts(sys::seqcls_tensor_data(g) as *const f32, n).to_vec())
+        }
+    }
+}
+
+impl Drop for Model {
+    fn drop(&mut self) {
+        unsafe { sys::seqcls_model_free(self.ptr) }
+    }
+}
+
+fn path_cstring(p: &Path) -> Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| Error::local(sys::SEQCLS_E_INVALID_ARG, "path contains NUL"))
+}
+
+// ---------------------------------------------------------------- optimiser, fit config
+
+/// An optimiser (`seqcls_optimizer_t`), freed on drop.  One per model.
+pub struct Optimizer {
+    ptr: *mut sys::seqcls_optimizer_t,
+}
+
+unsafe impl Send for Optimizer {}
+
+impl Optimizer {
+    pub fn new(kind: OptimizerKind, lr: f32) -> Result<Optimizer> {
+        let mut p = ptr::null_mut();
+        check(unsafe { sys::seqcls_optimizer_create(&mut p, kind as c_int, lr) })?;
+        Ok(Optimizer { ptr: p })
+    }
+    /// `seqcls_optimizer_set_float` (SEQCLS_OPTIM_*).
+    pub fn set(&mut self, option: i32, value: f32) -> Result<()> {
+        check(unsafe { sys::seqcls_optimizer_set_float(self.ptr, option, value) })
+    }
+    pub fn step(&mut self, m: &mut Model) -> Result<()> {
+        check(unsafe { sys::seqcls_optimizer_step(self.ptr, m.ptr) })
+    }
+    pub fn steps(&self) -> i64 {
+        unsafe { sys::seqcls_optimizer_steps(self.ptr) }
+    }
+}
+
+impl Drop for Optimizer {
+    fn drop(&mut self) {
+        unsafe { sys::seqcls_optimizer_free(self.ptr) }
+    }
+}
+
+struct FitConfig {
+    ptr: *mut sys::seqcls_fit_config_t,
+}
+
+impl FitConfig {
+    fn new() -> Result<FitConfig> {
+        let mut p = ptr::null_mut();
+        check(unsafe { sys::seqcls_fit_config_create(&mut p) })?;
+        Ok(FitConfig { ptr: p })
+    }
+    fn set_int(&self, k: c_int, v: i64) -> Result<()> {
+        check(unsafe { sys::seqcls_fit_config_set_int(self.ptr, k, v) })
+    }
+    fn set_float(&self, k: c_int, v: f32) -> Result<()> {
+        check(unsafe { sys::seqcls_fit_config_set_float(self.ptr, k, v) })
+    }
+}
+
+impl Drop for FitConfig {
+    fn drop(&mut self) {
+        unsafe { sys::seqcls_fit_config_free(self.ptr) }
+    }
+}
+
+// ---------------------------------------------------------------- text
+
+/// Byte offsets [(start, end)] of the tokens of `text` (the library's tokeniser).
+pub fn tokenize(text: &str) -> Result<Vec<(usize, usize)>> {
+    let cap = text.len() + 1;
+    let (mut s, mut e) = (vec![0i32; cap], vec![0i32; cap]);
+    let mut n = 0i32;
+    check(unsafe {
+        sys::seqcls_tokenize(text.as_ptr() as *const c_char, text.len(), s.as_mut_ptr(),
+                             e.as_mut_ptr(), to_int(cap, "text")?, &mut n)
+    })?;
+    Ok((0..n as usize).map(|i| (s[i] as usize, e[i] as usize)).collect())
+}
+
+/// A vocabulary (`seqcls_vocab_t`), freed on drop.
+pub struct Vocab {
+    ptr: *mut sys::seqcls_vocab_t,
+}
+
+unsafe impl Send for Vocab {}
+
+fn vocab_bytes(v: *const sys::seqcls_vocab_t) -> Result<Vec<u8>> {
+    let (mut buf, mut len) = (ptr::null_mut(), 0usize);
+    check(unsafe { sys::seqcls_vocab_save_buffer(v, &mut buf, &mut len) })?;
+    let out = unsafe { std::slice::from_raw_parts(buf as *const u8, len).to_vec() };
+    unsafe { sys::seqcls_free(buf) };
+    Ok(out)
+}
+
+impl Vocab {
+    pub fn new() -> Result<Vocab> {
+        let mut p = ptr::null_mut();
+        check(unsafe { sys::seqcls_vocab_create(&mut p) })?;
+        Ok(Vocab { ptr: p })
+    }
+    pub fn add_text(&mut self, text: &str) -> Result<()> {
+        check(unsafe {
+            sys::seqcls_vocab_add_text(self.ptr, text.as_ptr() as *const c_char, text.len())
+        })
+    }
+    pub fn build(&mut self, min_freq: i32, max_size: i32) -> Result<()> {
+        check(unsafe { sys::seqcls_vocab_build(self.ptr, min_freq, max_size) })
+    }
+    pub fn len(&self) -> usize {
+        unsafe { sys::seqcls_vocab_size(self.ptr) as usize }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn id(&self, token: &str) -> Result<i32> {
+        let c = cstring(token)?;
+        let r = unsafe { sys::seqcls_vocab_id(self.ptr, c.as_ptr()) };
+        check(r)?;
+        Ok(r)
+    }
+    pub fn token(&self, id: i32) -> Option<String> {
+        let p = unsafe { sys::seqcls_vocab_token(self.ptr, id) };
+        if p.is_null() { None } else { Some(unsafe { cstr(p) }) }
+    }
+    /// Ids of the first `max_len` tokens, padded with PAD; and the count.
+    pub fn encode(&self, text: &str, max_len: usize) -> Result<(Vec<i32>, usize)> {
+        let mut ids = vec![0i32; max_len];
+        let mut n = 0i32;
+        check(unsafe {
+            sys::seqcls_vocab_encode(self.ptr, text.as_ptr() as *const c_char, text.len(),
+                                     ids.as_mut_ptr(), to_int(max_len, "max_len")?, &mut n)
+        })?;
+        Ok((ids, n as usize))
+    }
+    pub fn decode(&self, ids: &[i32]) -> Result<String> {
+        let n = to_int(ids.len(), "ids")?;
+        let mut need = 0usize;
+        let rc = unsafe {
+            sys::seqcls_vocab_decode(self.ptr, ids.as_ptr(), n, ptr::null_mut(), 0, &mut need)
+        };
+        if rc != sys::SEQCLS_E_RANGE || need == 0 {
+            check(rc)?;
+        }
+        let mut buf = vec![0 as c_char; need.max(1)];
+        check(unsafe {
+            sys::seqcls_vocab_decode(self.ptr, ids.as_ptr(), n, buf.as_mut_ptr(), buf.len(),
+                                     &mut need)
+        })?;
+        Ok(unsafe { cstr(buf.as_ptr()) })
+    }
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        vocab_bytes(self.ptr)
+    }
+    pub fn from_bytes(bytes: &[u8]) -> Result<Vocab> {
+        let mut p = ptr::null_mut();
+        check(unsafe {
+            sys::seqcls_vocab_load_buffer(&mut p, bytes.as_ptr() as *const c_void, bytes.len())
+        })?;
+        Ok(Vocab { ptr: p })
+    }
+}
+
+impl Drop for Vocab {
+    fn drop(&mut self) {
+        unsafe { sys::seqcls_vocab_free(self.ptr) }
+    }
+}

@@ -1,0 +1,259 @@
+//! Raw declarations of every function of include/seqcls.h, in its order.
+//! All pointers are as in C; see the header for ownership and errors.
+//! `tests/sys_decls.rs` checks that every SEQCLS_API function is here.
+#![allow(non_camel_case_types)]
+
+use std::os::raw::{c_char, c_int, c_uint, c_void};
+
+/// Opaque `seqcls_tensor_t`.
+#[repr(C)]
+pub struct seqcls_tensor_t {
+    _private: [u8; 0],
+}
+/// Opaque `seqcls_model_t`.
+#[repr(C)]
+pub struct seqcls_model_t {
+    _private: [u8; 0],
+}
+/// Opaque `seqcls_optimizer_t`.
+#[repr(C)]
+pub struct seqcls_optimizer_t {
+    _private: [u8; 0],
+}
+/// Opaque `seqcls_fit_config_t`.
+#[repr(C)]
+pub struct seqcls_fit_config_t {
+    _private: [u8; 0],
+}
+/// Opaque `seqcls_metrics_t`.
+#[repr(C)]
+pub struct seqcls_metrics_t {
+    _private: [u8; 0],
+}
+/// Opaque `seqcls_vocab_t`.
+#[repr(C)]
+pub struct seqcls_vocab_t {
+    _private: [u8; 0],
+}
+
+pub type seqcls_batch_fn = Option<
+    unsafe extern "C" fn(user: *mut c_void, epoch: c_int, batch: c_int, batches: c_int,
+                         loss: f32, accuracy: f32) -> c_int,
+>;
+pub type seqcls_epoch_fn = Option<
+    unsafe extern "C" fn(user: *mut c_void, epoch: c_int, loss: f32, accuracy: f32,
+                         val_loss: f32, val_accuracy: f32) -> c_int,
+>;
+pub type seqcls_lr_schedule_fn =
+    Option<unsafe extern "C" fn(user: *mut c_void, epoch: c_int, initial_lr: f32) -> f32>;
+
+// Constants (the header's #defines; tests/sys_decls.rs compares them).
+pub const SEQCLS_VERSION_MAJOR: c_int = 1;
+pub const SEQCLS_VERSION_MINOR: c_int = 0;
+pub const SEQCLS_VERSION_PATCH: c_int = 0;
+pub const SEQCLS_OK: c_int = 0;
+pub const SEQCLS_E_INVALID_ARG: c_int = -1;
+pub const SEQCLS_E_NOMEM: c_int = -2;
+pub const SEQCLS_E_SHAPE: c_int = -3;
+pub const SEQCLS_E_RANGE: c_int = -4;
+pub const SEQCLS_E_STATE: c_int = -5;
+pub const SEQCLS_E_NUMERIC: c_int = -6;
+pub const SEQCLS_E_FORMAT: c_int = -7;
+pub const SEQCLS_E_VERSION: c_int = -8;
+pub const SEQCLS_E_IO: c_int = -9;
+pub const SEQCLS_E_UNSUPPORTED: c_int = -10;
+pub const SEQCLS_F32: c_int = 1;
+pub const SEQCLS_I32: c_int = 2;
+pub const SEQCLS_MAX_DIMS: c_int = 8;
+pub const SEQCLS_BIDIRECTIONAL: c_uint = 0x1;
+pub const SEQCLS_RETURN_SEQUENCES: c_uint = 0x2;
+pub const SEQCLS_MERGE_SUM: c_uint = 0x4;
+pub const SEQCLS_GRU_RESET_BEFORE: c_uint = 0x8;
+pub const SEQCLS_ATTN_BAHDANAU: c_int = 1;
+pub const SEQCLS_ATTN_DOT: c_int = 2;
+pub const SEQCLS_ATTN_GENERAL: c_int = 3;
+pub const SEQCLS_ATTN_LEARNED_QUERY: c_int = 4;
+pub const SEQCLS_ATTN_FEATURE_TIME: c_int = 5;
+pub const SEQCLS_POOL_LAST: c_int = 1;
+pub const SEQCLS_POOL_MEAN: c_int = 2;
+pub const SEQCLS_POOL_MAX: c_int = 3;
+pub const SEQCLS_ACT_NONE: c_int = 0;
+pub const SEQCLS_ACT_RELU: c_int = 1;
+pub const SEQCLS_ACT_TANH: c_int = 2;
+pub const SEQCLS_ACT_SIGMOID: c_int = 3;
+pub const SEQCLS_ACT_HARD_SIGMOID: c_int = 4;
+pub const SEQCLS_OPT_FREEZE: c_int = 1;
+pub const SEQCLS_OPT_RECURRENT_ACTIVATION: c_int = 2;
+pub const SEQCLS_OPT_INPUT_DROPOUT: c_int = 3;
+pub const SEQCLS_OPT_BN_MOMENTUM: c_int = 4;
+pub const SEQCLS_OPT_BN_EPSILON: c_int = 5;
+pub const SEQCLS_OPTIM_ADAM: c_int = 1;
+pub const SEQCLS_OPTIM_SGD: c_int = 2;
+pub const SEQCLS_OPTIM_RMSPROP: c_int = 3;
+pub const SEQCLS_OPTIM_ADAMW: c_int = 4;
+pub const SEQCLS_OPTIM_LR: c_int = 1;
+pub const SEQCLS_OPTIM_BETA1: c_int = 2;
+pub const SEQCLS_OPTIM_BETA2: c_int = 3;
+pub const SEQCLS_OPTIM_EPS: c_int = 4;
+pub const SEQCLS_OPTIM_WEIGHT_DECAY: c_int = 5;
+pub const SEQCLS_OPTIM_MOMENTUM: c_int = 6;
+pub const SEQCLS_OPTIM_RHO: c_int = 7;
+pub const SEQCLS_OPTIM_CLIPNORM: c_int = 8;
+pub const SEQCLS_OPTIM_CLIPVALUE: c_int = 9;
+pub const SEQCLS_FIT_BATCH_SIZE: c_int = 1;
+pub const SEQCLS_FIT_EPOCHS: c_int = 2;
+pub const SEQCLS_FIT_SHUFFLE: c_int = 3;
+pub const SEQCLS_FIT_SEED: c_int = 4;
+pub const SEQCLS_FIT_PATIENCE: c_int = 5;
+pub const SEQCLS_FIT_RESTORE_BEST: c_int = 6;
+pub const SEQCLS_FIT_BUCKETING: c_int = 7;
+pub const SEQCLS_FIT_INITIAL_EPOCH: c_int = 9;
+pub const SEQCLS_FIT_VALID_SPLIT: c_int = 8;
+pub const SEQCLS_METRIC_LOSS: c_int = 1;
+pub const SEQCLS_METRIC_ACCURACY: c_int = 2;
+pub const SEQCLS_METRIC_PRECISION: c_int = 3;
+pub const SEQCLS_METRIC_RECALL: c_int = 4;
+pub const SEQCLS_METRIC_F1: c_int = 5;
+pub const SEQCLS_METRIC_MACRO_F1: c_int = 6;
+pub const SEQCLS_METRIC_SUPPORT: c_int = 7;
+pub const SEQCLS_METRIC_COUNT: c_int = 8;
+pub const SEQCLS_PAD_ID: c_int = 0;
+pub const SEQCLS_UNK_ID: c_int = 1;
+pub const SEQCLS_TOKEN_MAX: c_int = 256;
+pub const SEQCLS_TEXT_MAX: c_int = 2147483647;
+pub const SEQCLS_VOCAB_MAX: c_int = 16777216;
+
+extern "C" {
+    pub fn seqcls_version() -> c_int;
+    pub fn seqcls_version_string() -> *const c_char;
+    pub fn seqcls_strerror(status: c_int) -> *const c_char;
+    pub fn seqcls_last_error() -> *const c_char;
+
+    pub fn seqcls_tensor_create(out: *mut *mut seqcls_tensor_t, dtype: c_int, ndim: c_int,
+                                shape: *const i64) -> c_int;
+    pub fn seqcls_tensor_wrap(out: *mut *mut seqcls_tensor_t, dtype: c_int, ndim: c_int,
+                              shape: *const i64, data: *mut c_void) -> c_int;
+    pub fn seqcls_tensor_free(t: *mut seqcls_tensor_t);
+    pub fn seqcls_tensor_data(t: *const seqcls_tensor_t) -> *mut c_void;
+    pub fn seqcls_tensor_ndim(t: *const seqcls_tensor_t) -> c_int;
+    pub fn seqcls_tensor_dim(t: *const seqcls_tensor_t, axis: c_int) -> i64;
+    pub fn seqcls_tensor_dtype(t: *const seqcls_tensor_t) -> c_int;
+    pub fn seqcls_tensor_numel(t: *const seqcls_tensor_t) -> i64;
+
+    pub fn seqcls_model_create(out: *mut *mut seqcls_model_t, seed: u64) -> c_int;
+    pub fn seqcls_model_free(m: *mut seqcls_model_t);
+    pub fn seqcls_layer_count(m: *const seqcls_model_t) -> c_int;
+    pub fn seqcls_layer_describe(m: *const seqcls_model_t, layer: c_int, buf: *mut c_char,
+                                 cap: usize) -> c_int;
+    pub fn seqcls_add_embedding(m: *mut seqcls_model_t, vocab: c_int, dim: c_int,
+                                padding_idx: c_int, layer: *mut c_int) -> c_int;
+    pub fn seqcls_embedding_set_rows(m: *mut seqcls_model_t, layer: c_int, first_row: c_int,
+                                     rows: c_int, dim: c_int, data: *const f32) -> c_int;
+    pub fn seqcls_add_input(m: *mut seqcls_model_t, features: c_int, layer: *mut c_int) -> c_int;
+    pub fn seqcls_add_lstm(m: *mut seqcls_model_t, hidden: c_int, flags: c_uint,
+                           layer: *mut c_int) -> c_int;
+    pub fn seqcls_add_gru(m: *mut seqcls_model_t, hidden: c_int, flags: c_uint,
+                          layer: *mut c_int) -> c_int;
+    pub fn seqcls_add_attention(m: *mut seqcls_model_t, kind: c_int, units: c_int,
+                                layer: *mut c_int) -> c_int;
+    pub fn seqcls_add_batchnorm(m: *mut seqcls_model_t, layer: *mut c_int) -> c_int;
+    pub fn seqcls_add_pooling(m: *mut seqcls_model_t, kind: c_int, layer: *mut c_int) -> c_int;
+    pub fn seqcls_add_dense(m: *mut seqcls_model_t, units: c_int, activation: c_int,
+                            layer: *mut c_int) -> c_int;
+    pub fn seqcls_add_dropout(m: *mut seqcls_model_t, rate: f32, layer: *mut c_int) -> c_int;
+    pub fn seqcls_add_output(m: *mut seqcls_model_t, classes: c_int, layer: *mut c_int) -> c_int;
+    pub fn seqcls_layer_set_int(m: *mut seqcls_model_t, layer: c_int, option: c_int,
+                                value: c_int) -> c_int;
+    pub fn seqcls_layer_set_float(m: *mut seqcls_model_t, layer: c_int, option: c_int,
+                                  value: f32) -> c_int;
+
+    pub fn seqcls_param_count(m: *const seqcls_model_t) -> c_int;
+    pub fn seqcls_param_name(m: *const seqcls_model_t, i: c_int) -> *const c_char;
+    pub fn seqcls_param(m: *mut seqcls_model_t, i: c_int, value: *mut *mut seqcls_tensor_t,
+                        grad: *mut *mut seqcls_tensor_t) -> c_int;
+    pub fn seqcls_param_find(m: *const seqcls_model_t, name: *const c_char) -> c_int;
+
+    pub fn seqcls_forward(m: *mut seqcls_model_t, input: *const seqcls_tensor_t,
+                          lengths: *const i32, logits: *mut seqcls_tensor_t,
+                          training: c_int) -> c_int;
+    pub fn seqcls_backward(m: *mut seqcls_model_t, dlogits: *const seqcls_tensor_t) -> c_int;
+    pub fn seqcls_loss_backward(m: *mut seqcls_model_t, labels: *const seqcls_tensor_t,
+                                loss: *mut f32) -> c_int;
+    pub fn seqcls_input_grad(m: *mut seqcls_model_t, grad: *mut *mut seqcls_tensor_t) -> c_int;
+    pub fn seqcls_zero_grad(m: *mut seqcls_model_t) -> c_int;
+    pub fn seqcls_attention_weights(m: *mut seqcls_model_t, layer: c_int,
+                                    weights: *mut *mut seqcls_tensor_t) -> c_int;
+    pub fn seqcls_predict(m: *const seqcls_model_t, input: *const seqcls_tensor_t,
+                          lengths: *const i32, probs: *mut seqcls_tensor_t,
+                          attention: *mut seqcls_tensor_t) -> c_int;
+
+    pub fn seqcls_set_num_threads(n: c_int) -> c_int;
+    pub fn seqcls_get_num_threads() -> c_int;
+
+    pub fn seqcls_optimizer_create(out: *mut *mut seqcls_optimizer_t, kind: c_int,
+                                   lr: f32) -> c_int;
+    pub fn seqcls_optimizer_set_float(o: *mut seqcls_optimizer_t, option: c_int,
+                                      value: f32) -> c_int;
+    pub fn seqcls_optimizer_step(o: *mut seqcls_optimizer_t, m: *mut seqcls_model_t) -> c_int;
+    pub fn seqcls_optimizer_steps(o: *const seqcls_optimizer_t) -> i64;
+    pub fn seqcls_optimizer_free(o: *mut seqcls_optimizer_t);
+
+    pub fn seqcls_fit_config_create(out: *mut *mut seqcls_fit_config_t) -> c_int;
+    pub fn seqcls_fit_config_free(c: *mut seqcls_fit_config_t);
+    pub fn seqcls_fit_config_set_int(c: *mut seqcls_fit_config_t, setting: c_int,
+                                     value: i64) -> c_int;
+    pub fn seqcls_fit_config_set_float(c: *mut seqcls_fit_config_t, setting: c_int,
+                                       value: f32) -> c_int;
+    pub fn seqcls_fit_config_set_callbacks(c: *mut seqcls_fit_config_t,
+                                           on_batch: seqcls_batch_fn,
+                                           on_epoch: seqcls_epoch_fn,
+                                           lr_schedule: seqcls_lr_schedule_fn,
+                                           user: *mut c_void) -> c_int;
+    pub fn seqcls_fit(m: *mut seqcls_model_t, o: *mut seqcls_optimizer_t,
+                      x: *const seqcls_tensor_t, lengths: *const i32,
+                      y: *const seqcls_tensor_t, val_x: *const seqcls_tensor_t,
+                      val_lengths: *const i32, val_y: *const seqcls_tensor_t,
+                      config: *const seqcls_fit_config_t) -> c_int;
+    pub fn seqcls_evaluate(m: *const seqcls_model_t, x: *const seqcls_tensor_t,
+                           lengths: *const i32, y: *const seqcls_tensor_t, batch_size: c_int,
+                           out: *mut *mut seqcls_metrics_t) -> c_int;
+    pub fn seqcls_metrics_classes(mt: *const seqcls_metrics_t) -> c_int;
+    pub fn seqcls_metrics_get(mt: *const seqcls_metrics_t, metric: c_int, cls: c_int) -> f64;
+    pub fn seqcls_metrics_confusion(mt: *const seqcls_metrics_t, truth: c_int,
+                                    predicted: c_int) -> i64;
+    pub fn seqcls_metrics_free(mt: *mut seqcls_metrics_t);
+
+    pub fn seqcls_tokenize(text: *const c_char, len: usize, starts: *mut i32, ends: *mut i32,
+                           max_tokens: c_int, n_out: *mut i32) -> c_int;
+    pub fn seqcls_vocab_create(out: *mut *mut seqcls_vocab_t) -> c_int;
+    pub fn seqcls_vocab_free(v: *mut seqcls_vocab_t);
+    pub fn seqcls_vocab_add_text(v: *mut seqcls_vocab_t, text: *const c_char,
+                                 len: usize) -> c_int;
+    pub fn seqcls_vocab_build(v: *mut seqcls_vocab_t, min_freq: c_int, max_size: c_int) -> c_int;
+    pub fn seqcls_vocab_size(v: *const seqcls_vocab_t) -> c_int;
+    pub fn seqcls_vocab_id(v: *const seqcls_vocab_t, token: *const c_char) -> c_int;
+    pub fn seqcls_vocab_token(v: *const seqcls_vocab_t, id: c_int) -> *const c_char;
+    pub fn seqcls_vocab_encode(v: *const seqcls_vocab_t, text: *const c_char, len: usize,
+                               ids: *mut i32, max_len: c_int, n_out: *mut i32) -> c_int;
+    pub fn seqcls_vocab_decode(v: *const seqcls_vocab_t, ids: *const i32, n: c_int,
+                               buf: *mut c_char, cap: usize, len_out: *mut usize) -> c_int;
+    pub fn seqcls_vocab_save_buffer(v: *const seqcls_vocab_t, buf: *mut *mut c_void,
+                                    len: *mut usize) -> c_int;
+    pub fn seqcls_vocab_load_buffer(out: *mut *mut seqcls_vocab_t, buf: *const c_void,
+                                    len: usize) -> c_int;
+
+    pub fn seqcls_model_set_vocab(m: *mut seqcls_model_t, v: *const seqcls_vocab_t) -> c_int;
+    pub fn seqcls_model_vocab(m: *const seqcls_model_t) -> *const seqcls_vocab_t;
+    pub fn seqcls_model_set_labels(m: *mut seqcls_model_t, n: c_int,
+                                   names: *const *const c_char) -> c_int;
+    pub fn seqcls_model_label_count(m: *const seqcls_model_t) -> c_int;
+    pub fn seqcls_model_label(m: *const seqcls_model_t, cls: c_int) -> *const c_char;
+
+    pub fn seqcls_model_save(m: *const seqcls_model_t, path: *const c_char) -> c_int;
+    pub fn seqcls_model_load(out: *mut *mut seqcls_model_t, path: *const c_char) -> c_int;
+    pub fn seqcls_model_save_buffer(m: *const seqcls_model_t, buf: *mut *mut c_void,
+                                    len: *mut usize) -> c_int;
+    pub fn seqcls_model_load_buffer(out: *mut *mut seqcls_model_t, buf: *const c_void,
+                                    len: usize) -> c_int;
+    pub fn seqcls_free(p: *mut c_void);
+}
