@@ -9,7 +9,8 @@
 # All run from `make check`.
 
 CXX_BIND   ?= g++
-CARGO      ?= cargo
+# rustup's cargo may not be on a non-login shell's PATH
+CARGO      ?= $(firstword $(shell command -v cargo 2>/dev/null) $(wildcard $(HOME)/.cargo/bin/cargo) cargo)
 CARGO_TARGET_DIR_BIND := $(abspath build/cargo)
 SEQCLS_SO1 := $(abspath $(LIBOUT))/libseqcls.so.1
 

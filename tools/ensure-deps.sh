@@ -10,6 +10,10 @@ for p in $pkgs; do
         missing="$missing $p"
     fi
 done
+# commands that may come from elsewhere (rustup's cargo): the Debian
+# package only when the command is nowhere to be found
+command -v g++ >/dev/null 2>&1 || missing="$missing g++"
+command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ] || missing="$missing cargo"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
     echo "seqcls: installing missing Debian packages:$missing"
