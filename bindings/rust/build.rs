@@ -3,7 +3,7 @@
 //! directory is also put in the rpath of this package's binaries (tests,
 //! examples), so they run without LD_LIBRARY_PATH.
 use std::env;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 fn pkg_config_libdir() -> Option<PathBuf> {
@@ -17,7 +17,6 @@ fn pkg_config_libdir() -> Option<PathBuf> {
 
 fn main() {
     println!("cargo:rerun-if-env-changed=SEQCLS_LIB_DIR");
-    println!("cargo:rustc-check-cfg=cfg(seqcls_no_save_load)");
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let tree = manifest.join("../../lib");
     let dir = if let Ok(d) = env::var("SEQCLS_LIB_DIR") {
@@ -35,20 +34,5 @@ fn main() {
     println!("cargo:rustc-link-search=native={}", dir.display());
     println!("cargo:rustc-link-lib=dylib=seqcls");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());
-    // A library built before save/load existed: compile the tests that need
-    // it out (cfg seqcls_no_save_load) instead of failing to link.
-    if !exports(&so, b"seqcls_model_save_buffer") {
-        println!("cargo:warning=seqcls: {} has no save/load; those tests are skipped",
-                 so.display());
-        println!("cargo:rustc-cfg=seqcls_no_save_load");
-    }
 }
 
-/// Whether the shared object's symbol strings name `sym` (a plain byte
-/// search of the file for "sym\0": enough to tell builds apart).
-fn exports(so: &Path, sym: &[u8]) -> bool {
-    let Ok(bytes) = std::fs::read(so) else { return true };
-    let mut needle = sym.to_vec();
-    needle.push(0);
-    bytes.windows(needle.len()).any(|w| w == needle.as_slice())
-}

@@ -59,6 +59,6 @@ def have(name):
     return name not in seqcls.missing
 
 
-needs_save_load = pytest.mark.skipif(
-    not have("seqcls_model_save"),
-    reason="this libseqcls build has no save/load yet (lands from main)")
+def needs_save_load(test):
+    """Marks the tests of saving and loading (never skipped)."""
+    return test

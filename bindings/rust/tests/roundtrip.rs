@@ -1,7 +1,5 @@
 //! A model trained in Rust, saved and loaded (file and buffer), gives the
-//! same outputs.  Compiled out (cfg seqcls_no_save_load, set by build.rs)
-//! while the linked library has no save/load.
-#![cfg(not(seqcls_no_save_load))]
+//! same outputs.
 use seqcls::{Attention, ErrorKind, FitOptions, Model, Optimizer, OptimizerKind, BIDIRECTIONAL,
              RETURN_SEQUENCES};
 
