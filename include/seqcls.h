@@ -789,6 +789,26 @@ SEQCLS_API int seqcls_model_save_buffer(const seqcls_model_t *m, void **buf, siz
 /** As seqcls_model_load, from `len` bytes at `buf` (not retained). */
 SEQCLS_API int seqcls_model_load_buffer(seqcls_model_t **out, const void *buf, size_t len);
 
+/**
+ * Save the model and the state of its optimiser `o` (moments, step count,
+ * settings) to `path`, atomically, so that training resumes exactly:
+ * trained 2 epochs, checkpointed, loaded and trained 2 more (seqcls_fit
+ * with SEQCLS_FIT_INITIAL_EPOCH = 2) equals 4 epochs in one run, bit for
+ * bit.  The model's dropout stream is saved with it.
+ * @return as seqcls_model_save, plus SEQCLS_E_STATE (`o` was used with
+ *         another model).
+ */
+SEQCLS_API int seqcls_checkpoint_save(const seqcls_model_t *m, const seqcls_optimizer_t *o,
+                                      const char *path);
+/**
+ * Load a checkpoint written by seqcls_checkpoint_save: the model into
+ * *m_out and a new optimiser bound to it into *o_out (free both).
+ * @return as seqcls_model_load; SEQCLS_E_FORMAT also when the file has no
+ *         optimiser state or it does not fit the model.
+ */
+SEQCLS_API int seqcls_checkpoint_load(seqcls_model_t **m_out, seqcls_optimizer_t **o_out,
+                                      const char *path);
+
 /** Free memory the library returned to the caller (e.g. a saved buffer). */
 SEQCLS_API void seqcls_free(void *p);
 

@@ -405,6 +405,11 @@ void dropout_mask(rng_t *rng, real *mask, size_t n, float rate);
 
 /* Learning rate of an optimiser (optimizer.c), for schedules. */
 double optimizer_lr(const seqcls_optimizer_t *o);
+/* The optimiser's state as an OPTM payload, and back (bound to model m). */
+int optimizer_serialize(const seqcls_optimizer_t *o, const seqcls_model_t *m, void **buf,
+                        size_t *len);
+int optimizer_deserialize(seqcls_optimizer_t **out, seqcls_model_t *m, const void *buf,
+                          size_t len, const char *func);
 void optimizer_set_lr(seqcls_optimizer_t *o, double lr);
 
 /* Threads (threads.c). */

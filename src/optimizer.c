@@ -290,3 +290,156 @@ int seqcls_optimizer_step(seqcls_optimizer_t *o, seqcls_model_t *m)
 double optimizer_lr(const seqcls_optimizer_t *o) { return o->lr; }
 
 void optimizer_set_lr(seqcls_optimizer_t *o, double lr) { o->lr = lr; }
+
+/* ---- state in a model file (OPTM section; docs/file-format.md) ---- */
+
+#define OPTM_VERSION 1
+#define OPTM_HYPER 9   /* lr, beta1, beta2, eps, weight_decay, momentum, rho, clipnorm, clipvalue */
+
+static void put_u32(unsigned char **p, uint32_t v)
+{
+    int i;
+    for (i = 0; i < 4; i++)
+        *(*p)++ = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64(unsigned char **p, uint64_t v)
+{
+    int i;
+    for (i = 0; i < 8; i++)
+        *(*p)++ = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_u(const unsigned char *p, int bytes)
+{
+    uint64_t v = 0;
+    int i;
+    for (i = bytes - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static double *hyper(seqcls_optimizer_t *o, int i)
+{
+    double *h[OPTM_HYPER] = {&o->lr, &o->beta1, &o->beta2, &o->eps, &o->weight_decay,
+                             &o->momentum, &o->rho, &o->clipnorm, &o->clipvalue};
+    return h[i];
+}
+
+int optimizer_serialize(const seqcls_optimizer_t *o, const seqcls_model_t *m, void **buf,
+                        size_t *len)
+{
+    const int moments = o->kind == SEQCLS_OPTIM_SGD ? 1 : 2;
+    const int n = o->model ? o->nparams : 0;
+    size_t bytes = 4 + 4 + 8 * OPTM_HYPER + 8 + 4, k;
+    unsigned char *p;
+    int i, j;
+    if (o->model && o->model != m)
+        return seqcls__fail(SEQCLS_E_STATE, "the optimizer holds state for another model");
+    for (i = 0; i < n; i++)
+        bytes += 8 + (size_t)moments * 4 * m->params[i].value->numel;
+    if (!(p = seqcls__alloc(bytes)))
+        return seqcls__fail(SEQCLS_E_NOMEM, "out of memory for the optimizer state");
+    *buf = p;
+    *len = bytes;
+    put_u32(&p, OPTM_VERSION);
+    put_u32(&p, (uint32_t)o->kind);
+    for (i = 0; i < OPTM_HYPER; i++) {
+        double v = *hyper((seqcls_optimizer_t *)o, i);
+        uint64_t bits;
+        memcpy(&bits, &v, sizeof bits);
+        put_u64(&p, bits);
+    }
+    put_u64(&p, (uint64_t)o->steps);
+    put_u32(&p, (uint32_t)n);
+    for (i = 0; i < n; i++) {
+        size_t numel = m->params[i].value->numel;
+        put_u64(&p, numel);
+        for (j = 0; j < moments; j++) {
+            const real *s = j ? o->m2[i] : o->m1[i];
+            for (k = 0; k < numel; k++) {
+                float f = (float)s[k];
+                uint32_t bits;
+                memcpy(&bits, &f, sizeof bits);
+                put_u32(&p, bits);
+            }
+        }
+    }
+    return SEQCLS_OK;
+}
+
+int optimizer_deserialize(seqcls_optimizer_t **out, seqcls_model_t *m, const void *buf,
+                          size_t len, const char *func)
+{
+    const unsigned char *p = buf, *end = p + len;
+    seqcls_optimizer_t *o = NULL;
+    uint32_t kind, n;
+    int i, j, moments, rc;
+    size_t k;
+
+    *out = NULL;
+    if (len < 4 + 4 + 8 * OPTM_HYPER + 8 + 4)
+        return seqcls__fail(SEQCLS_E_FORMAT, "%s: OPTM: %zu bytes is too short", func, len);
+    if (get_u(p, 4) != OPTM_VERSION)
+        return seqcls__fail(SEQCLS_E_VERSION, "%s: OPTM: optimizer state version %u is unknown",
+                            func, (unsigned)get_u(p, 4));
+    kind = (uint32_t)get_u(p + 4, 4);
+    if (kind < SEQCLS_OPTIM_ADAM || kind > SEQCLS_OPTIM_ADAMW)
+        return seqcls__fail(SEQCLS_E_FORMAT, "%s: OPTM: optimizer kind %u is unknown", func,
+                            (unsigned)kind);
+    if ((rc = seqcls_optimizer_create(&o, (int)kind, 1.0f)))
+        return rc;
+    p += 8;
+    for (i = 0; i < OPTM_HYPER; i++, p += 8) {
+        uint64_t bits = get_u(p, 8);
+        double v;
+        memcpy(&v, &bits, sizeof v);
+        if (!isfinite(v) || v < 0 || (i == 0 && !(v > 0))) {
+            seqcls_optimizer_free(o);
+            return seqcls__fail(SEQCLS_E_FORMAT, "%s: OPTM: setting %d is %g", func, i, v);
+        }
+        *hyper(o, i) = v;
+    }
+    o->steps = (int64_t)get_u(p, 8);
+    n = (uint32_t)get_u(p + 8, 4);
+    p += 12;
+    if (o->steps < 0 || (n != 0 && n != (uint32_t)m->nparams)) {
+        seqcls_optimizer_free(o);
+        return seqcls__fail(SEQCLS_E_FORMAT, "%s: OPTM: state for %u parameters, the model has %d",
+                            func, (unsigned)n, m->nparams);
+    }
+    if (n && (rc = bind_model(o, m, func))) {
+        seqcls_optimizer_free(o);
+        return rc;
+    }
+    moments = kind == SEQCLS_OPTIM_SGD ? 1 : 2;
+    for (i = 0; i < (int)n; i++) {
+        size_t numel = m->params[i].value->numel;
+        if ((size_t)(end - p) < 8 || get_u(p, 8) != numel ||
+            (size_t)(end - p - 8) / 4 / (size_t)moments < numel) {
+            seqcls_optimizer_free(o);
+            return seqcls__fail(SEQCLS_E_FORMAT, "%s: OPTM: the state of parameter %d (%s) does not "
+                                "fit", func, i, m->params[i].name);
+        }
+        p += 8;
+        for (j = 0; j < moments; j++)
+            for (k = 0; k < numel; k++, p += 4) {
+                uint32_t bits = (uint32_t)get_u(p, 4);
+                float f;
+                memcpy(&f, &bits, sizeof f);
+                if (!isfinite(f)) {
+                    seqcls_optimizer_free(o);
+                    return seqcls__fail(SEQCLS_E_FORMAT, "%s: OPTM: state of %s is not finite",
+                                        func, m->params[i].name);
+                }
+                (j ? o->m2[i] : o->m1[i])[k] = (real)f;
+            }
+    }
+    if (p != end) {
+        seqcls_optimizer_free(o);
+        return seqcls__fail(SEQCLS_E_FORMAT, "%s: OPTM: %zu bytes after the state", func,
+                            (size_t)(end - p));
+    }
+    *out = o;
+    return SEQCLS_OK;
+}

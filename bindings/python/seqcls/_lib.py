@@ -129,6 +129,8 @@ SIGNATURES = {
     "seqcls_model_load": (i, [HANDLE_P, CHAR_P]),
     "seqcls_model_save_buffer": (i, [HANDLE, HANDLE_P, SIZE_P]),
     "seqcls_model_load_buffer": (i, [HANDLE_P, BUF, sz]),
+    "seqcls_checkpoint_save": (i, [HANDLE, HANDLE, CHAR_P]),
+    "seqcls_checkpoint_load": (i, [HANDLE_P, HANDLE_P, CHAR_P]),
     "seqcls_free": (None, [C.c_void_p]),
 }
 

@@ -593,6 +593,23 @@ class Model:
         check(fn.seqcls_model_load(C.byref(out), os.fsencode(path)), "seqcls_model_load")
         return cls(_handle=_Handle(out.value, fn.seqcls_model_free))
 
+    def save_checkpoint(self, path, optimizer):
+        """Save the model with `optimizer`'s state (seqcls_checkpoint_save), so that
+        training resumes exactly (fit with initial_epoch)."""
+        check(fn.seqcls_checkpoint_save(self._ptr, optimizer._ptr, os.fsencode(path)),
+              "seqcls_checkpoint_save")
+
+    @classmethod
+    def load_checkpoint(cls, path):
+        """(model, optimizer) from a file of save_checkpoint."""
+        m, o = _out_handle(), _out_handle()
+        check(fn.seqcls_checkpoint_load(C.byref(m), C.byref(o), os.fsencode(path)),
+              "seqcls_checkpoint_load")
+        model = cls(_handle=_Handle(m.value, fn.seqcls_model_free))
+        opt = Optimizer.__new__(Optimizer)
+        opt._h = _Handle(o.value, fn.seqcls_optimizer_free)
+        return model, opt
+
     def to_bytes(self):
         buf, n = C.c_void_p(), C.c_size_t(0)
         check(fn.seqcls_model_save_buffer(self._ptr, C.byref(buf), C.byref(n)),

@@ -95,14 +95,18 @@ def scenario(tmp_path):
     with pytest.raises(seqcls.SeqclsError):
         seqcls.Model(0).add_output(0)
     assert seqcls.last_error()
-    # save and load
-    if True:
-        p = tmp_path / "m.sqcl"
-        m.save(p)
-        m2 = seqcls.Model.load(p)
-        m3 = seqcls.Model.from_bytes(m.to_bytes())
-        np.testing.assert_array_equal(m2.predict(x, lengths), m.predict(x, lengths))
-        np.testing.assert_array_equal(m3.predict(x, lengths), m.predict(x, lengths))
+    # save and load, and checkpoints with optimizer state
+    p = tmp_path / "m.sqcl"
+    m.save(p)
+    m2 = seqcls.Model.load(p)
+    m3 = seqcls.Model.from_bytes(m.to_bytes())
+    np.testing.assert_array_equal(m2.predict(x, lengths), m.predict(x, lengths))
+    np.testing.assert_array_equal(m3.predict(x, lengths), m.predict(x, lengths))
+    q = tmp_path / "c.sqcl"
+    m2.save_checkpoint(q, seqcls.Optimizer("adam", lr=0.01))
+    m4, o4 = seqcls.Model.load_checkpoint(q)
+    assert o4.steps == 0
+    np.testing.assert_array_equal(m4.predict(x, lengths), m.predict(x, lengths))
 
 
 def test_every_public_function_is_reachable(counted, tmp_path):

@@ -255,5 +255,10 @@ extern "C" {
                                     len: *mut usize) -> c_int;
     pub fn seqcls_model_load_buffer(out: *mut *mut seqcls_model_t, buf: *const c_void,
                                     len: usize) -> c_int;
+    pub fn seqcls_checkpoint_save(m: *const seqcls_model_t, o: *const seqcls_optimizer_t,
+                                  path: *const c_char) -> c_int;
+    pub fn seqcls_checkpoint_load(m_out: *mut *mut seqcls_model_t,
+                                  o_out: *mut *mut seqcls_optimizer_t, path: *const c_char)
+                                  -> c_int;
     pub fn seqcls_free(p: *mut c_void);
 }
