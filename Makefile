@@ -63,9 +63,9 @@ TEST_RUN_F32 := $(BUILD)/tests/run_f32
 TEST_RUN_F64 := $(BUILD)/tests/run_f64
 PYTHON ?= /usr/bin/python3
 
-EXAMPLES := $(BUILD)/examples/presence $(BUILD)/examples/architectures
+EXAMPLES := $(BUILD)/examples/presence $(BUILD)/examples/architectures $(BUILD)/examples/fashion_mnist
 
-.PHONY: abi-check abi-update all check check-run check-extra-none check-asan asan-run check-tsan tsan-run check-valgrind demo install uninstall clean deps FORCE
+.PHONY: abi-check abi-update all check fashion check-run check-extra-none check-asan asan-run check-tsan tsan-run check-valgrind demo install uninstall clean deps FORCE
 
 all: $(SHARED) $(STATIC) pkgconfig/seqcls.pc $(CLI)
 
@@ -213,6 +213,11 @@ abi-check: $(SHARED)
 
 abi-update: $(SHARED)
 	sh tools/abi-check.sh $(SHARED) $(MAJOR) --update
+
+# The second example: Fashion-MNIST rows as sequences (minutes, not in check).
+fashion: all $(BUILD)/examples/fashion_mnist
+	@dpkg-query -W dataset-fashion-mnist >/dev/null 2>&1 || sh tools/ensure-deps.sh dataset-fashion-mnist
+	$(BUILD)/examples/fashion_mnist
 
 # ---- install ----
 
