@@ -112,29 +112,18 @@ static int labels_serialize(const seqcls_model_t *m, unsigned char **out, size_t
         n += 4 + strlen(m->labels[i]);
     if (!(p = seqcls__alloc(n)))
         return seqcls__fail(SEQCLS_E_NOMEM, "out of memory for the class names");
-#define PUT32(v)                                                                         \
-    do {                                                                                 \
-        uint32_t v_ = (uint32_t)(v);                                                     \
-        p[off] = (unsigned char)v_, p[off + 1] = (unsigned char)(v_ >> 8);               \
-        p[off + 2] = (unsigned char)(v_ >> 16), p[off + 3] = (unsigned char)(v_ >> 24);  \
-        off += 4;                                                                        \
-    } while (0)
-    PUT32(m->nlabels);
+    le_put32(p + off, (uint32_t)m->nlabels);
+    off += 4;
     for (i = 0; i < m->nlabels; i++) {
         size_t k = strlen(m->labels[i]);
-        PUT32(k);
+        le_put32(p + off, (uint32_t)k);
+        off += 4;
         memcpy(p + off, m->labels[i], k);
         off += k;
     }
-#undef PUT32
     *out = p;
     *len = n;
     return SEQCLS_OK;
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static int labels_deserialize(seqcls_model_t *m, const unsigned char *p, size_t n, const char *func)
@@ -143,13 +132,13 @@ static int labels_deserialize(seqcls_model_t *m, const unsigned char *p, size_t 
     size_t off = 4;
     uint32_t count, i, k;
     int rc = SEQCLS_OK;
-    if (n < 4 || (count = get32(p)) > MAX_LABELS || count > (n - 4) / 4)
+    if (n < 4 || (count = le_get32(p)) > MAX_LABELS || count > (n - 4) / 4)
         return seqcls__fail(SEQCLS_E_FORMAT, "%s: LABL: the count of class names is %s", func,
                             n < 4 ? "missing" : "impossible");
     if (count && !(names = seqcls__calloc(count, sizeof *names)))
         return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
     for (i = 0; i < count && rc == SEQCLS_OK; i++) {
-        if (n - off < 4 || (k = get32(p + off)) == 0 || k > MAX_LABEL_BYTES || k > n - off - 4) {
+        if (n - off < 4 || (k = le_get32(p + off)) == 0 || k > MAX_LABEL_BYTES || k > n - off - 4) {
             rc = seqcls__fail(SEQCLS_E_FORMAT, "%s: LABL: name %u has an impossible length", func,
                               (unsigned)i);
             break;

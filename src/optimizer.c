@@ -295,29 +295,8 @@ void optimizer_set_lr(seqcls_optimizer_t *o, double lr) { o->lr = lr; }
 
 #define OPTM_VERSION 1
 #define OPTM_HYPER 9   /* lr, beta1, beta2, eps, weight_decay, momentum, rho, clipnorm, clipvalue */
-
-static void put_u32(unsigned char **p, uint32_t v)
-{
-    int i;
-    for (i = 0; i < 4; i++)
-        *(*p)++ = (unsigned char)(v >> (8 * i));
-}
-
-static void put_u64(unsigned char **p, uint64_t v)
-{
-    int i;
-    for (i = 0; i < 8; i++)
-        *(*p)++ = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_u(const unsigned char *p, int bytes)
-{
-    uint64_t v = 0;
-    int i;
-    for (i = bytes - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
+/* write a little-endian integer at p and move past it */
+#define PUT(bits, v) (le_put##bits(p, v), p += (bits) / 8)
 
 static double *hyper(seqcls_optimizer_t *o, int i)
 {
@@ -342,26 +321,26 @@ int optimizer_serialize(const seqcls_optimizer_t *o, const seqcls_model_t *m, vo
         return seqcls__fail(SEQCLS_E_NOMEM, "out of memory for the optimizer state");
     *buf = p;
     *len = bytes;
-    put_u32(&p, OPTM_VERSION);
-    put_u32(&p, (uint32_t)o->kind);
+    PUT(32, OPTM_VERSION);
+    PUT(32, (uint32_t)o->kind);
     for (i = 0; i < OPTM_HYPER; i++) {
         double v = *hyper((seqcls_optimizer_t *)o, i);
         uint64_t bits;
         memcpy(&bits, &v, sizeof bits);
-        put_u64(&p, bits);
+        PUT(64, bits);
     }
-    put_u64(&p, (uint64_t)o->steps);
-    put_u32(&p, (uint32_t)n);
+    PUT(64, (uint64_t)o->steps);
+    PUT(32, (uint32_t)n);
     for (i = 0; i < n; i++) {
         size_t numel = m->params[i].value->numel;
-        put_u64(&p, numel);
+        PUT(64, numel);
         for (j = 0; j < moments; j++) {
             const real *s = j ? o->m2[i] : o->m1[i];
             for (k = 0; k < numel; k++) {
                 float f = (float)s[k];
                 uint32_t bits;
                 memcpy(&bits, &f, sizeof bits);
-                put_u32(&p, bits);
+                PUT(32, bits);
             }
         }
     }
@@ -380,10 +359,10 @@ int optimizer_deserialize(seqcls_optimizer_t **out, seqcls_model_t *m, const voi
     *out = NULL;
     if (len < 4 + 4 + 8 * OPTM_HYPER + 8 + 4)
         return seqcls__fail(SEQCLS_E_FORMAT, "%s: OPTM: %zu bytes is too short", func, len);
-    if (get_u(p, 4) != OPTM_VERSION)
+    if (le_get32(p) != OPTM_VERSION)
         return seqcls__fail(SEQCLS_E_VERSION, "%s: OPTM: optimizer state version %u is unknown",
-                            func, (unsigned)get_u(p, 4));
-    kind = (uint32_t)get_u(p + 4, 4);
+                            func, (unsigned)le_get32(p));
+    kind = (uint32_t)le_get32(p + 4);
     if (kind < SEQCLS_OPTIM_ADAM || kind > SEQCLS_OPTIM_ADAMW)
         return seqcls__fail(SEQCLS_E_FORMAT, "%s: OPTM: optimizer kind %u is unknown", func,
                             (unsigned)kind);
@@ -391,7 +370,7 @@ int optimizer_deserialize(seqcls_optimizer_t **out, seqcls_model_t *m, const voi
         return rc;
     p += 8;
     for (i = 0; i < OPTM_HYPER; i++, p += 8) {
-        uint64_t bits = get_u(p, 8);
+        uint64_t bits = le_get64(p);
         double v;
         memcpy(&v, &bits, sizeof v);
         if (!isfinite(v) || v < 0 || (i == 0 && !(v > 0))) {
@@ -400,8 +379,8 @@ int optimizer_deserialize(seqcls_optimizer_t **out, seqcls_model_t *m, const voi
         }
         *hyper(o, i) = v;
     }
-    o->steps = (int64_t)get_u(p, 8);
-    n = (uint32_t)get_u(p + 8, 4);
+    o->steps = (int64_t)le_get64(p);
+    n = (uint32_t)le_get32(p + 8);
     p += 12;
     if (o->steps < 0 || (n != 0 && n != (uint32_t)m->nparams)) {
         seqcls_optimizer_free(o);
@@ -415,7 +394,7 @@ int optimizer_deserialize(seqcls_optimizer_t **out, seqcls_model_t *m, const voi
     moments = kind == SEQCLS_OPTIM_SGD ? 1 : 2;
     for (i = 0; i < (int)n; i++) {
         size_t numel = m->params[i].value->numel;
-        if ((size_t)(end - p) < 8 || get_u(p, 8) != numel ||
+        if ((size_t)(end - p) < 8 || le_get64(p) != numel ||
             (size_t)(end - p - 8) / 4 / (size_t)moments < numel) {
             seqcls_optimizer_free(o);
             return seqcls__fail(SEQCLS_E_FORMAT, "%s: OPTM: the state of parameter %d (%s) does not "
@@ -424,7 +403,7 @@ int optimizer_deserialize(seqcls_optimizer_t **out, seqcls_model_t *m, const voi
         p += 8;
         for (j = 0; j < moments; j++)
             for (k = 0; k < numel; k++, p += 4) {
-                uint32_t bits = (uint32_t)get_u(p, 4);
+                uint32_t bits = (uint32_t)le_get32(p);
                 float f;
                 memcpy(&f, &bits, sizeof f);
                 if (!isfinite(f)) {

@@ -304,36 +304,18 @@ static void w_bytes(writer_t *w, const void *data, size_t n)
     }
 }
 
-static void put32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 static void w_u32(writer_t *w, uint32_t v)
 {
     unsigned char b[4];
-    put32(b, v);
+    le_put32(b, v);
     w_bytes(w, b, 4);
 }
 
 static void w_u64(writer_t *w, uint64_t v)
 {
     unsigned char b[8];
-    put32(b, (uint32_t)v);
-    put32(b + 4, (uint32_t)(v >> 32));
+    le_put32(b, (uint32_t)v);
+    le_put32(b + 4, (uint32_t)(v >> 32));
     w_bytes(w, b, 8);
 }
 
@@ -367,7 +349,7 @@ static void w_reals(writer_t *w, const real *x, size_t n)
             float f = (float)x[i];
             uint32_t bits;
             memcpy(&bits, &f, 4);
-            put32(b + 4 * i, bits);
+            le_put32(b + 4 * i, bits);
         }
         w_bytes(w, b, 4 * k);
         x += k;
@@ -613,7 +595,7 @@ static int r_u32(reader_t *r, uint32_t *v)
     const unsigned char *p;
     if (!r_take(r, 4, &p))
         return 0;
-    *v = get32(p);
+    *v = le_get32(p);
     return 1;
 }
 
@@ -622,7 +604,7 @@ static int r_u64(reader_t *r, uint64_t *v)
     const unsigned char *p;
     if (!r_take(r, 8, &p))
         return 0;
-    *v = get64(p);
+    *v = le_get64(p);
     return 1;
 }
 
@@ -668,8 +650,8 @@ static int read_header(load_t *ld)
     if (ld->len < HEADER_BYTES)
         return lfail(ld, SEQCLS_E_FORMAT, NULL, "truncated: %zu bytes, the header alone has %u",
                      ld->len, HEADER_BYTES);
-    version = get32(ld->buf + 4);
-    flags = get32(ld->buf + 8);
+    version = le_get32(ld->buf + 4);
+    flags = le_get32(ld->buf + 8);
     if (version == 0)
         return lfail(ld, SEQCLS_E_FORMAT, NULL, "format version 0 does not exist");
     if (version > FORMAT_VERSION)
@@ -710,14 +692,14 @@ static int read_sections(load_t *ld)
                          off, h[0], h[1], h[2], h[3]);
         memcpy(name, h, 4);
         name[4] = '\0';
-        tag = get32(h);
-        length = get64(h + 4);
+        tag = le_get32(h);
+        length = le_get64(h + 4);
         avail = ld->len - off - SECTION_HEAD - SECTION_TAIL;
         if (length > avail)
             return lfail(ld, SEQCLS_E_FORMAT, name,
                          "length %llu at byte %zu runs past the end of the data (%zu bytes left): "
                          "truncated or damaged", (unsigned long long)length, off + 4, avail);
-        stored = get32(h + SECTION_HEAD + (size_t)length);
+        stored = le_get32(h + SECTION_HEAD + (size_t)length);
         crc = seqcls__crc32(0, h + SECTION_HEAD, (size_t)length);
         if (crc != stored)
             return lfail(ld, SEQCLS_E_FORMAT, name,
@@ -1165,7 +1147,7 @@ static int fill_params(load_t *ld, seqcls_model_t *m)
                          "model", (unsigned)i, P->name, (p.flags & PARM_TRAINABLE) ? "" : "not ",
                          P->trainable ? "" : "not ");
         for (k = 0; k < p.numel; k++) {
-            uint32_t bits = get32(p.data + 4 * k);
+            uint32_t bits = le_get32(p.data + 4 * k);
             float x;
             memcpy(&x, &bits, 4);
             if (!isfinite(x))

@@ -424,19 +424,6 @@ int seqcls_vocab_decode(const seqcls_vocab_t *v, const int32_t *ids, int n, char
 
 /* ---- serialised form: u32 count, then per id u32 length + bytes ---- */
 
-static void put32(unsigned char *p, uint32_t x)
-{
-    p[0] = (unsigned char)x;
-    p[1] = (unsigned char)(x >> 8);
-    p[2] = (unsigned char)(x >> 16);
-    p[3] = (unsigned char)(x >> 24);
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 int vocab_serialize(const seqcls_vocab_t *v, void **buf, size_t *len)
 {
     unsigned char *p;
@@ -460,10 +447,10 @@ int vocab_serialize(const seqcls_vocab_t *v, void **buf, size_t *len)
     if (!p)
         return seqcls__fail(SEQCLS_E_NOMEM, "vocabulary: serialise: out of memory for %zu bytes",
                             total);
-    put32(p, (uint32_t)v->n);
+    le_put32(p, (uint32_t)v->n);
     pos = 4;
     for (i = 0; i < v->n; i++) {
-        put32(p + pos, v->ent[i].len);
+        le_put32(p + pos, v->ent[i].len);
         memcpy(p + pos + 4, v->arena + v->ent[i].off, v->ent[i].len);
         pos += 4 + (size_t)v->ent[i].len;
     }
@@ -486,7 +473,7 @@ int vocab_deserialize(seqcls_vocab_t **out, const void *buf, size_t len)
     if (len < 4)
         return seqcls__fail(SEQCLS_E_FORMAT,
                             "vocabulary: %zu bytes cannot hold the 4-byte token count", len);
-    count = get32(p);
+    count = le_get32(p);
     if (count < 2)
         return seqcls__fail(SEQCLS_E_FORMAT,
                             "vocabulary: token count %u is below 2 (<pad> and <unk>)", count);
@@ -510,7 +497,7 @@ int vocab_deserialize(seqcls_vocab_t **out, const void *buf, size_t len)
             return seqcls__fail(SEQCLS_E_FORMAT,
                                 "vocabulary: token %u of %u: length field is truncated", i, count);
         }
-        tl = get32(p + pos);
+        tl = le_get32(p + pos);
         pos += 4;
         if (tl == 0 || tl > SEQCLS_TOKEN_MAX) {
             seqcls_vocab_free(v);
