@@ -104,7 +104,7 @@ static int on_epoch(void *user, int epoch, float loss, float acc, float vloss, f
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "/usr/share/datasets/fashion-mnist";
-    const int epochs = argc > 2 ? atoi(argv[2]) : 3, hidden = argc > 3 ? atoi(argv[3]) : 64;
+    const int epochs = argc > 2 ? atoi(argv[2]) : 8, hidden = argc > 3 ? atoi(argv[3]) : 64;
     float *xtr, *xte;
     int32_t *ytr, *yte;
     uint32_t ntr, nte;

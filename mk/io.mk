@@ -1,7 +1,7 @@
 # mk/io.mk -- save/load: header dependency, the fuzzer, and the fuzz
 # regression replay that `make check` runs.
 #
-#   make fuzz [FUZZ_SECONDS=60] [FUZZ_JOBS=1]   fuzz seqcls_model_load_buffer
+#   make fuzz-load [FUZZ_SECONDS=60] [FUZZ_JOBS=1]   fuzz seqcls_model_load_buffer (make fuzz: all)
 #   make fuzz-roundtrip [FUZZ_SECONDS=60]       fuzz save -> load of models built from
 #                                                random constructor calls
 #       (FUZZ_JOBS > 1 runs libFuzzer's -jobs, which logs to ./fuzz-N.log)
@@ -10,16 +10,10 @@
 # src/io.h is not in the Makefile's HDRS.
 $(OBJS_F32) $(OBJS_F64): src/io.h
 
-FUZZ_CC      ?= clang
-FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 1
 FUZZ_BIN     := build/fuzz/fuzz_load
 FUZZ_CORPUS  := fuzz/corpus/load
 FUZZ_WORK    := build/fuzz/corpus
-FUZZ_FLAGS   := -g -O1 -std=c11 -Wall -Wextra -Wpedantic -D_POSIX_C_SOURCE=200809L -Iinclude \
-                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-                -fno-omit-frame-pointer
-
 # The library's sources compiled straight into the fuzzer, instrumented.
 $(FUZZ_BIN): fuzz/fuzz_load.c $(SRCS) $(HDRS) src/io.h
 	@mkdir -p $(dir $@)
@@ -29,10 +23,10 @@ build/fuzz/fuzz_roundtrip: fuzz/fuzz_roundtrip.c $(SRCS) $(HDRS) src/io.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(BLAS_CFLAGS) -o $@ fuzz/fuzz_roundtrip.c $(SRCS) $(LIBS)
 
-.PHONY: fuzz fuzz-regress fuzz-roundtrip
+.PHONY: fuzz-load fuzz-regress fuzz-roundtrip
 # New inputs go to build/fuzz/corpus; crashes to build/fuzz/ (copy them
 # into fuzz/regressions/load/ once fixed).
-fuzz: $(FUZZ_BIN)
+fuzz-load: $(FUZZ_BIN)
 	@mkdir -p $(FUZZ_WORK)
 	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -56,8 +50,6 @@ fuzz-regress: $(FUZZ_BIN)
 	    || { cat build/fuzz/regress.log; exit 1; }
 	@echo "fuzz-regress: $(words $(FUZZ_INPUTS)) inputs replayed cleanly"
 
-# Only where clang has its libFuzzer runtime (Debian: clang with libclang-rt-dev).
-FUZZ_RT := $(wildcard $(shell $(FUZZ_CC) -print-file-name=libclang_rt.fuzzer-$(shell uname -m).a 2>/dev/null))
 ifneq ($(FUZZ_RT),)
 CHECK_EXTRA += fuzz-regress
 endif

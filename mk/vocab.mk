@@ -8,10 +8,8 @@
 # replays them) and fuzzes for FUZZ_SECONDS.  New corpus entries go to
 # build/fuzz/corpus-vocab/, crashes to build/fuzz/crash-*.
 
-FUZZ_SECONDS ?= 60
-FUZZ_CC      ?= clang
 FUZZ_VOCAB_SRCS := src/tokenize.c src/vocab.c src/error.c src/alloc.c
-FUZZ_FLAGS   := -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc \
+FUZZ_VOCAB_FLAGS := -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc \
                 -Wall -Wextra -Wpedantic \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 
@@ -19,7 +17,7 @@ FUZZ_FLAGS   := -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc \
 
 build/fuzz/fuzz_vocab: fuzz/fuzz_vocab.c $(FUZZ_VOCAB_SRCS) $(HDRS)
 	@mkdir -p build/fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_vocab.c $(FUZZ_VOCAB_SRCS)
+	$(FUZZ_CC) $(FUZZ_VOCAB_FLAGS) -o $@ fuzz/fuzz_vocab.c $(FUZZ_VOCAB_SRCS)
 
 fuzz-vocab: build/fuzz/fuzz_vocab
 	@mkdir -p build/fuzz/corpus-vocab

@@ -32,6 +32,9 @@ typedef struct {
  * be "__label__NAME text" or "NAME<TAB>text"; otherwise lines are text
  * (a leading __label__ is stripped).  Dies on any problem. */
 void docs_read(docs_t *d, const char *path, int labelled);
+/* As docs_read, but on a problem frees what it read, writes the message
+ * into msg and returns -1 (0 on success). */
+int docs_load(docs_t *d, const char *path, int labelled, char *msg, size_t msg_cap);
 void docs_free(docs_t *d);
 
 /* Sorted distinct labels of d: names[0..*n). */

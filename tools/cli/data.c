@@ -4,6 +4,7 @@
  * UTF-8, no NUL bytes, a label where one is needed.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +20,6 @@ static void *xrealloc(void *p, size_t n)
     p = realloc(p, n ? n : 1);
     if (!p)
         die("out of memory");
-    return p;
-}
-
-static char *xstrndup(const char *s, size_t n)
-{
-    char *p = xrealloc(NULL, n + 1);
-    memcpy(p, s, n);
-    p[n] = '\0';
     return p;
 }
 
@@ -66,23 +59,58 @@ static long utf8_invalid_at(const unsigned char *s, size_t n)
     return -1;
 }
 
-static void add_doc(docs_t *d, char *label, char *text, int *cap)
+/* Errors of reading: a message into `err`, and -1. */
+typedef struct {
+    char *msg;
+    size_t cap;
+} err_t;
+
+static int fail(err_t *e, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, e->cap, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static char *strndup_or_null(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+static int add_doc(docs_t *d, char *label, char *text, int *cap, err_t *e)
+{
+    if (!text)
+        return free(label), fail(e, "out of memory");
     if (d->n == *cap) {
+        char **t, **l;
         if (*cap >= MAX_DOCS)
-            die("more than %d documents", MAX_DOCS);
+            return free(label), free(text), fail(e, "more than %d documents", MAX_DOCS);
+        t = realloc(d->text, (size_t)(*cap ? *cap * 2 : 256) * sizeof *t);
+        if (t)
+            d->text = t;
+        l = realloc(d->label, (size_t)(*cap ? *cap * 2 : 256) * sizeof *l);
+        if (l)
+            d->label = l;
+        if (!t || !l)
+            return free(label), free(text), fail(e, "out of memory");
         *cap = *cap ? *cap * 2 : 256;
-        d->text = xrealloc(d->text, (size_t)*cap * sizeof *d->text);
-        d->label = xrealloc(d->label, (size_t)*cap * sizeof *d->label);
     }
     d->text[d->n] = text;
     d->label[d->n] = label;
     d->n++;
+    return 0;
 }
 
 /* Split one line into label and text and append it. */
-static void parse_line(docs_t *d, const char *path, long lineno, char *s, size_t n, int labelled,
-                       int *cap)
+static int parse_line(docs_t *d, const char *path, long lineno, char *s, size_t n, int labelled,
+                      int *cap, err_t *e)
 {
     static const char prefix[] = "__label__";
     const size_t plen = sizeof prefix - 1;
@@ -92,14 +120,15 @@ static void parse_line(docs_t *d, const char *path, long lineno, char *s, size_t
     while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
         i++;
     if (i == n)
-        return;   /* blank line */
+        return 0;   /* blank line */
     if (n - i >= plen && !memcmp(s + i, prefix, plen)) {
         size_t start = i + plen, end = start;
         while (end < n && s[end] != ' ' && s[end] != '\t')
             end++;
         if (end == start)
-            die("%s:%ld: empty label after __label__", path, lineno);
-        label = xstrndup(s + start, end - start);
+            return fail(e, "%s:%ld: empty label after __label__", path, lineno);
+        if (labelled && !(label = strndup_or_null(s + start, end - start)))
+            return fail(e, "out of memory");
         i = end;
         /* further labels are ignored: one class per document */
         for (;;) {
@@ -116,79 +145,84 @@ static void parse_line(docs_t *d, const char *path, long lineno, char *s, size_t
         while (end > i && s[end - 1] == ' ')
             end--;
         if (end == i)
-            die("%s:%ld: empty label before the tab", path, lineno);
-        label = xstrndup(s + i, end - i);
+            return fail(e, "%s:%ld: empty label before the tab", path, lineno);
+        if (!(label = strndup_or_null(s + i, end - i)))
+            return fail(e, "out of memory");
         i = (size_t)(tab - s) + 1;
     } else if (labelled) {
-        die("%s:%ld: no label (expected \"__label__NAME text\" or \"NAME<TAB>text\")", path,
-            lineno);
+        return fail(e, "%s:%ld: no label (expected \"__label__NAME text\" or \"NAME<TAB>text\")",
+                    path, lineno);
     }
-    if (!labelled) {
-        free(label);
-        label = NULL;
-    }
-    add_doc(d, label, xstrndup(s + i, n - i), cap);
+    return add_doc(d, label, strndup_or_null(s + i, n - i), cap, e);
 }
 
-void docs_read(docs_t *d, const char *path, int labelled)
+/* Check one complete line and add it. */
+static int take_line(docs_t *d, const char *path, long lineno, char *line, size_t len,
+                     int labelled, int *cap, err_t *e)
 {
-    FILE *f;
+    long bad = utf8_invalid_at((unsigned char *)line, len);
+    if (bad >= 0)
+        return fail(e, "%s:%ld: invalid UTF-8 at byte %ld", path, lineno, bad + 1);
+    return parse_line(d, path, lineno, line, len, labelled, cap, e);
+}
+
+int docs_load(docs_t *d, const char *path, int labelled, char *msg, size_t msg_cap)
+{
+    err_t e = {msg, msg_cap};
+    FILE *f = NULL;
     struct stat st;
-    char *line = xrealloc(NULL, MAX_LINE + 1), chunk[1 << 16];
+    char *line = NULL, chunk[1 << 16];
     size_t len = 0, got, k;
     long lineno = 1;
-    int cap = 0, too_long = 0;
+    int cap = 0, rc = 0;
 
     memset(d, 0, sizeof *d);
     if (!strcmp(path, "-")) {
         f = stdin;
-    } else {
-        if (stat(path, &st) != 0)
-            die("%s: %s", path, strerror(errno));
-        if (!S_ISREG(st.st_mode))
-            die("%s: not a regular file", path);
-        f = fopen(path, "rb");
-        if (!f)
-            die("%s: %s", path, strerror(errno));
+    } else if (stat(path, &st) != 0) {
+        return fail(&e, "%s: %s", path, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        return fail(&e, "%s: not a regular file", path);
+    } else if (!(f = fopen(path, "rb"))) {
+        return fail(&e, "%s: %s", path, strerror(errno));
     }
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        for (k = 0; k < got; k++) {
+    if (!(line = malloc(MAX_LINE + 1)))
+        rc = fail(&e, "out of memory");
+    while (rc == 0 && (got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        for (k = 0; k < got && rc == 0; k++) {
             char c = chunk[k];
             if (c == '\n') {
-                long bad = utf8_invalid_at((unsigned char *)line, len);
-                if (bad >= 0)
-                    die("%s:%ld: invalid UTF-8 at byte %ld", path, lineno, bad + 1);
-                parse_line(d, path, lineno, line, len, labelled, &cap);
+                rc = take_line(d, path, lineno, line, len, labelled, &cap, &e);
                 len = 0;
                 lineno++;
-                continue;
+            } else if (c == '\0') {
+                rc = fail(&e, "%s:%ld: NUL byte (binary data?)", path, lineno);
+            } else if (len == MAX_LINE) {
+                rc = fail(&e, "%s:%ld: line longer than %d bytes", path, lineno, MAX_LINE);
+            } else {
+                line[len++] = c;
             }
-            if (c == '\0')
-                die("%s:%ld: NUL byte (binary data?)", path, lineno);
-            if (len == MAX_LINE) {
-                too_long = 1;
-                break;
-            }
-            line[len++] = c;
         }
-        if (too_long)
-            break;
     }
-    if (too_long)
-        die("%s:%ld: line longer than %d bytes", path, lineno, MAX_LINE);
-    if (ferror(f))
-        die("%s: read error: %s", path, strerror(errno));
-    if (len > 0) {
-        long bad = utf8_invalid_at((unsigned char *)line, len);
-        if (bad >= 0)
-            die("%s:%ld: invalid UTF-8 at byte %ld", path, lineno, bad + 1);
-        parse_line(d, path, lineno, line, len, labelled, &cap);
-    }
+    if (rc == 0 && ferror(f))
+        rc = fail(&e, "%s: read error: %s", path, strerror(errno));
+    if (rc == 0 && len > 0)
+        rc = take_line(d, path, lineno, line, len, labelled, &cap, &e);
+    if (rc == 0 && d->n == 0)
+        rc = fail(&e, "%s: no documents", path);
     if (f != stdin)
         fclose(f);
     free(line);
-    if (d->n == 0)
-        die("%s: no documents", path);
+    if (rc)
+        docs_free(d);
+    return rc;
+}
+
+void docs_read(docs_t *d, const char *path, int labelled)
+{
+    char msg[1024];
+    if (docs_load(d, path, labelled, msg, sizeof msg))
+        die("%s", msg);
 }
 
 void docs_free(docs_t *d)

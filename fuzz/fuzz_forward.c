@@ -1,0 +1,145 @@
+/*
+ * fuzz_forward.c -- libFuzzer target for seqcls_forward, backward and
+ * predict with arbitrary architectures, shapes, dtypes, lengths, token
+ * ids and float values (make fuzz-forward).  Every call must return a
+ * status (with a message when it is an error); ASan and UBSan catch the
+ * rest.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "../src/internal.h"
+
+static void check(int cond)
+{
+    if (!cond)
+        __builtin_trap();
+}
+
+/* Status codes the API defines; a message must come with each error. */
+static void valid_status(int rc)
+{
+    check(rc <= SEQCLS_OK && rc >= SEQCLS_E_UNSUPPORTED);
+    check(rc == SEQCLS_OK || seqcls_last_error()[0] != '\0');
+}
+
+typedef struct {
+    const uint8_t *d;
+    size_t n, off;
+} bytes_t;
+
+static uint8_t next(bytes_t *b) { return b->off < b->n ? b->d[b->off++] : 0; }
+
+static seqcls_model_t *build(bytes_t *b, int *ids_input, int *F)
+{
+    seqcls_model_t *m = NULL;
+    const int arch = next(b) % 7, vocab = 1 + next(b) % 12, hidden = 1 + next(b) % 4;
+    const unsigned flags = next(b) & 0xf;
+    int rc;
+    *ids_input = next(b) & 1;
+    *F = 1 + next(b) % 4;
+    if (seqcls_model_create(&m, next(b)))
+        return NULL;
+    rc = *ids_input ? seqcls_add_embedding(m, vocab, *F, (int)(next(b) % (vocab + 1)) - 1, NULL)
+                    : seqcls_add_input(m, *F, NULL);
+    switch (arch) {
+    case 0:
+        rc = rc ? rc : seqcls_add_lstm(m, hidden, flags, NULL);
+        break;
+    case 1:
+        rc = rc ? rc : seqcls_add_gru(m, hidden, flags | SEQCLS_RETURN_SEQUENCES, NULL);
+        rc = rc ? rc : seqcls_add_attention(m, 1 + next(b) % 5, 1 + next(b) % 6, NULL);
+        break;
+    case 2:
+        rc = rc ? rc : seqcls_add_lstm(m, hidden, SEQCLS_RETURN_SEQUENCES | (flags & 1), NULL);
+        rc = rc ? rc : seqcls_add_attention(m, SEQCLS_ATTN_BAHDANAU, hidden, NULL);
+        rc = rc ? rc : seqcls_add_batchnorm(m, NULL);
+        break;
+    case 3:
+        rc = rc ? rc : seqcls_add_dense(m, hidden, next(b) % 5, NULL);
+        rc = rc ? rc : seqcls_add_pooling(m, 1 + next(b) % 3, NULL);
+        break;
+    case 4:
+        rc = rc ? rc : seqcls_add_attention(m, SEQCLS_ATTN_FEATURE_TIME, 1 + next(b) % 6, NULL);
+        rc = rc ? rc : seqcls_add_pooling(m, 1 + next(b) % 3, NULL);
+        break;
+    case 5:
+        rc = rc ? rc : seqcls_add_dropout(m, (float)(next(b) % 10) / 10.0f, NULL);
+        rc = rc ? rc : seqcls_add_attention(m, SEQCLS_ATTN_LEARNED_QUERY, hidden, NULL);
+        break;
+    default:
+        break;   /* no middle: the output layer must refuse a sequence */
+    }
+    rc = rc ? rc : seqcls_add_output(m, 1 + next(b) % 3, NULL);
+    valid_status(rc);
+    if (rc) {
+        seqcls_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    bytes_t b = {data, size, 0};
+    seqcls_model_t *m;
+    seqcls_tensor_t *x = NULL, *logits = NULL, *labels = NULL, *probs = NULL, *att = NULL;
+    int32_t lengths[8];
+    int ids_input, F, B, T, i, rc, training, C;
+    int64_t shape[3];
+
+    m = build(&b, &ids_input, &F);
+    if (!m)
+        return 0;
+    B = 1 + next(&b) % 5;
+    T = 1 + next(&b) % 7;
+    for (i = 0; i < B; i++)
+        lengths[i] = (int8_t)next(&b);   /* also negative or above T */
+    shape[0] = B;
+    shape[1] = T;
+    shape[2] = (next(&b) & 7) ? F : F + 1;   /* sometimes the wrong width */
+    /* sometimes the wrong dtype or rank */
+    if ((next(&b) & 7) == 0)
+        ids_input = !ids_input;
+    rc = seqcls_tensor_create(&x, ids_input ? SEQCLS_I32 : SEQCLS_F32, ids_input ? 2 : 3, shape);
+    if (rc == SEQCLS_OK) {
+        size_t k, numel = (size_t)seqcls_tensor_numel(x);
+        for (k = 0; k < numel; k++) {
+            if (ids_input) {
+                ((int32_t *)seqcls_tensor_data(x))[k] = (int8_t)next(&b);
+            } else {
+                uint32_t bits = (uint32_t)next(&b) << 24 | (uint32_t)next(&b) << 16;
+                float f;
+                memcpy(&f, &bits, sizeof f);   /* NaN, Inf, huge, tiny */
+                ((real *)seqcls_tensor_data(x))[k] = (real)f;
+            }
+        }
+        C = m->layers[m->nlayers - 1]->out_F;
+        shape[1] = C;
+        training = next(&b) & 1;
+        check(!seqcls_tensor_create(&logits, SEQCLS_F32, 2, shape));
+        rc = seqcls_forward(m, x, (next(&b) & 3) ? lengths : NULL, logits, training);
+        valid_status(rc);
+        if (rc == SEQCLS_OK && training) {
+            int64_t ls[1] = {B};
+            check(!seqcls_tensor_create(&labels, SEQCLS_I32, 1, ls));
+            for (i = 0; i < B; i++)
+                ((int32_t *)seqcls_tensor_data(labels))[i] = (int8_t)next(&b) % 4;
+            valid_status(seqcls_loss_backward(m, labels, NULL));
+        }
+        check(!seqcls_tensor_create(&probs, SEQCLS_F32, 2, shape));
+        shape[1] = T + (next(&b) & 1);
+        check(!seqcls_tensor_create(&att, SEQCLS_F32, 2, shape));
+        valid_status(seqcls_predict(m, x, (next(&b) & 3) ? lengths : NULL, probs,
+                                    (next(&b) & 1) ? att : NULL));
+    } else {
+        valid_status(rc);
+    }
+    seqcls_tensor_free(x);
+    seqcls_tensor_free(logits);
+    seqcls_tensor_free(labels);
+    seqcls_tensor_free(probs);
+    seqcls_tensor_free(att);
+    seqcls_model_free(m);
+    return 0;
+}
