@@ -350,6 +350,9 @@ SEQCLS_API int seqcls_param_find(const seqcls_model_t *m, const char *name);
  * values in [0, T], or is NULL for all T.  `logits`, if not NULL, must be
  * F32 [B, C] and receives the output layer's logits.  `training` != 0
  * enables dropout and keeps what seqcls_backward needs.
+ * With `training` != 0 the model keeps pointing at `input`'s data (and at
+ * `lengths`) for seqcls_backward / seqcls_loss_backward: keep them alive
+ * and unchanged until then.
  * Not thread-safe on one model (use seqcls_predict for that).
  * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG, SEQCLS_E_STATE (model has no
  *         output layer), SEQCLS_E_SHAPE, SEQCLS_E_RANGE (token id or
@@ -578,6 +581,8 @@ SEQCLS_API double seqcls_metrics_get(const seqcls_metrics_t *mt, int metric, int
 SEQCLS_API int64_t seqcls_metrics_confusion(const seqcls_metrics_t *mt, int truth, int predicted);
 /** Free metrics. NULL is allowed. */
 SEQCLS_API void seqcls_metrics_free(seqcls_metrics_t *mt);
+
+/* ------------------------------------------------------------------ */
 /* Text: tokeniser and vocabulary                                      */
 /* ------------------------------------------------------------------ */
 
