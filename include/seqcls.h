@@ -350,9 +350,9 @@ SEQCLS_API int seqcls_param_find(const seqcls_model_t *m, const char *name);
  * values in [0, T], or is NULL for all T.  `logits`, if not NULL, must be
  * F32 [B, C] and receives the output layer's logits.  `training` != 0
  * enables dropout and keeps what seqcls_backward needs.
- * With `training` != 0 the model keeps pointing at `input`'s data (and at
- * `lengths`) for seqcls_backward / seqcls_loss_backward: keep them alive
- * and unchanged until then.
+ * With `training` != 0 the model keeps pointing at `input`'s data (not
+ * copied; `lengths` is) for seqcls_backward / seqcls_loss_backward: keep
+ * it alive and unchanged until then.
  * Not thread-safe on one model (use seqcls_predict for that).
  * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG, SEQCLS_E_STATE (model has no
  *         output layer), SEQCLS_E_SHAPE, SEQCLS_E_RANGE (token id or
