@@ -132,6 +132,7 @@ class KerasReader:
         dirs = self.directions(entry)
         use_bias = entry.get("use_bias", True)
         params, hidden, reset_after = {}, None, entry.get("reset_after")
+        said = "the spec says reset_after=%s" % reset_after
         for sfx, p in dirs:
             rk_k = self.find(p, "recurrent_kernel")
             rk = s.get(rk_k, ndim=2)
@@ -160,9 +161,9 @@ class KerasReader:
                                               % (bk, tuple(b.shape), 2, G * H, G * H))
                     if reset_after is not None and bool(reset_after) != ra:
                         raise SC.ConvertError("key %r has shape %s: that is reset_after=%s, "
-                                              "but the spec says %s" % (bk, tuple(b.shape), ra,
-                                                                        reset_after))
+                                              "but %s" % (bk, tuple(b.shape), ra, said))
                     reset_after = ra
+                    said = "key %r has shape %s" % (bk, tuple(b.shape))
                     b_ih, b_hh = (b[0], b[1]) if ra else (b, zeros)
             else:
                 for w in ("bias",):
