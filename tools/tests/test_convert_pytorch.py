@@ -126,6 +126,44 @@ CASES = {
 }
 
 
+class OtherAttentionNet(nn.Module):
+    """BiLSTM -> learned-query attention (a bare nn.Parameter query) or Luong
+    general attention (query = final states, W without bias) -> Linear."""
+
+    def __init__(self, kind, vocab=30, emb=5, hidden=4, units=6):
+        super().__init__()
+        self.kind = kind
+        self.emb = nn.Embedding(vocab, emb, padding_idx=0)
+        self.rnn = nn.LSTM(emb, hidden, batch_first=True, bidirectional=True)
+        if kind == "learned_query":
+            self.W = nn.Linear(2 * hidden, units)
+            self.q = nn.Parameter(torch.randn(units))
+            att = {"attention": "learned_query", "W": "W", "query": "q"}
+        else:
+            self.W = nn.Linear(2 * hidden, 2 * hidden, bias=False)
+            att = {"attention": "general", "W": "W"}
+        self.fc = nn.Linear(2 * hidden, 1)
+        self.spec = [{"embedding": "emb"}, {"lstm": "rnn", "return_sequences": True}, att,
+                     {"output": "fc"}]
+
+    def forward(self, ids, lengths):
+        T = ids.shape[1]
+        seq, h = packed(self.rnn, self.emb(ids), lengths)
+        if self.kind == "learned_query":
+            score = torch.tanh(self.W(seq)) @ self.q
+        else:
+            q = torch.cat((h[-2], h[-1]), 1)
+            score = (self.W(seq) * q.unsqueeze(1)).sum(-1)
+        mask = torch.arange(T).unsqueeze(0) < lengths.unsqueeze(1)
+        w = torch.softmax(score.masked_fill(~mask, float("-inf")), dim=1)
+        ctx = (w.unsqueeze(-1) * seq).sum(1)
+        return torch.sigmoid(self.fc(ctx)), w
+
+
+CASES["learned-query-attention"] = (lambda: OtherAttentionNet("learned_query"), 5, 8)
+CASES["general-attention"] = (lambda: OtherAttentionNet("general"), 5, 8)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_pytorch_parity(name, tmp_path):
     make, B, T = CASES[name]
@@ -151,3 +189,4 @@ def test_pytorch_parity(name, tmp_path):
         probs = m.predict(ids, lengths)
     assert probs.shape == ref.shape
     assert record("pytorch probabilities", np.abs(probs - ref.numpy()).max()) <= TOL
+
