@@ -93,7 +93,6 @@ int seqcls_add_embedding(seqcls_model_t *m, int vocab, int dim, int padding_idx,
     const char *func = "seqcls_add_embedding";
     layer_t *L;
     int64_t shape[2];
-    size_t i;
     int rc;
 
     if (m && (vocab < 1 || dim < 1))
@@ -116,8 +115,7 @@ int seqcls_add_embedding(seqcls_model_t *m, int vocab, int dim, int padding_idx,
     shape[1] = dim;
     rc = model_add_param(m, L, "weight", 2, shape, 1);
     if (rc == SEQCLS_OK) {
-        for (i = 0; i < L->wn[0]; i++)
-            L->w[0][i] = (real)rng_normal(&m->rng);
+        rng_fill_normal(&m->rng, L->w[0], L->wn[0]);
         if (padding_idx >= 0)
             memset(L->w[0] + (size_t)padding_idx * dim, 0, (size_t)dim * sizeof(real));
     }

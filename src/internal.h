@@ -98,6 +98,10 @@ uint64_t rng_next(rng_t *r);
 double rng_uniform(rng_t *r);                   /* [0, 1) */
 double rng_normal(rng_t *r);                    /* N(0, 1) */
 void rng_fill_uniform(rng_t *r, real *x, size_t n, double lo, double hi);
+void rng_fill_normal(rng_t *r, real *x, size_t n);
+/* While on (this thread), the fills above leave parameters as they are:
+ * the model loader sets it, since it overwrites every parameter. */
+void rng_skip_init(int on);
 
 /* ---- BLAS (blas.c): the only file that calls cblas_* ---- */
 

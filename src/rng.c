@@ -46,11 +46,29 @@ double rng_normal(rng_t *r)
     return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
 }
 
+/* Set while a model file is being loaded: every parameter is about to be
+ * overwritten from the file, and the random state restored from it, so
+ * drawing initial values would only cost time (half of a large load). */
+static _Thread_local int skip_init;
+
+void rng_skip_init(int on) { skip_init = on; }
+
 void rng_fill_uniform(rng_t *r, real *x, size_t n, double lo, double hi)
 {
     size_t i;
+    if (skip_init)
+        return;
     for (i = 0; i < n; i++)
         x[i] = (real)(lo + (hi - lo) * rng_uniform(r));
+}
+
+void rng_fill_normal(rng_t *r, real *x, size_t n)
+{
+    size_t i;
+    if (skip_init)
+        return;
+    for (i = 0; i < n; i++)
+        x[i] = (real)rng_normal(r);
 }
 
 void dropout_mask(rng_t *rng, real *mask, size_t n, float rate)

@@ -1186,7 +1186,9 @@ static int load(seqcls_model_t **out, const unsigned char *buf, size_t len, cons
     rc = seqcls_model_create(&m, mc.seed);
     if (rc)
         return lfail(&ld, rc, NULL, "out of memory");
+    rng_skip_init(1);   /* fill_params overwrites every parameter */
     rc = rebuild_layers(&ld, &conf, m);
+    rng_skip_init(0);
     if (rc == SEQCLS_OK)
         rc = fill_params(&ld, m);
     if (rc) {
