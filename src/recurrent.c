@@ -756,8 +756,17 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
         seqcls__parallel(parts, backward_part, &J);
         if (P.N == 0)
             continue;
-        add_colsum(L->g[4 * d + 2], dzx, P.N, P.GH);
-        add_colsum(L->g[4 * d + 3], dzh, P.N, P.GH);
+        if (dzh == dzx) {
+            /* one column sum for both biases (a spare row of the step scratch) */
+            real *sum = (real *)ws->buf[WS_STEP] + ((size_t)P.B + 1) * P.GH;
+            memset(sum, 0, (size_t)P.GH * sizeof(real));
+            add_colsum(sum, dzx, P.N, P.GH);
+            vec_add(L->g[4 * d + 2], sum, (size_t)P.GH);
+            vec_add(L->g[4 * d + 3], sum, (size_t)P.GH);
+        } else {
+            add_colsum(L->g[4 * d + 2], dzx, P.N, P.GH);
+            add_colsum(L->g[4 * d + 3], dzh, P.N, P.GH);
+        }
         /* dW_ih += dZx^T X, dX (+)= dZx W_ih */
         blas_gemm(1, 0, P.GH, P.in, P.N, 1, dzx, P.GH, ws->buf[WS_XP], P.in, 1, L->g[4 * d],
                   P.in);
