@@ -14,8 +14,12 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run(cmd):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=HERE).stdout
+def run(cmd, threads):
+    # both sides get the thread count through the environment as well:
+    # PyTorch's OpenMP and the OpenBLAS it calls read it there
+    env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=HERE,
+                         env=env).stdout
     vals = {}
     for line in out.splitlines():
         k, _, v = line.partition(":")
@@ -32,11 +36,12 @@ def main():
             for threads in ("1", "2"):
                 s_runs, t_runs = [], []
                 for _ in range(rounds):
-                    s_runs.append(run([exe, mode, lens, threads, sreps]))
-                    t_runs.append(run([sys.executable, "model_torch.py", mode, lens, threads, treps]))
+                    s_runs.append(run([exe, mode, lens, threads, sreps], threads))
+                    t_runs.append(run([sys.executable, "model_torch.py", mode, lens, threads, treps],
+                                      threads))
                 for runs in (s_runs, t_runs):
                     for k in runs[0]:
-                        v = statistics.median(r[k] for r in runs)
+                        v = statistics.median(r.get(k, 0) for r in runs)
                         print("%s: %.2f" % (k, v), flush=True)
                 key = "model_%s_%s_%st" % (mode, lens, threads)
                 s = statistics.median(r["seqcls_%s_ms" % key] for r in s_runs)

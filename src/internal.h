@@ -384,7 +384,12 @@ int rnn_set_float(layer_t *L, int option, float value);
 /* Hot elementwise functions get an AVX2 clone that the loader picks on
  * CPUs that have it (GCC's target_clones, an ifunc), the portable code
  * elsewhere.  Both compute the same values (no FMA contraction in ISO C
- * mode): the clone only does 8 lanes at a time instead of 4. */
+ * mode): the clone only does 8 lanes at a time instead of 4.  Build with
+ * -DSEQCLS_NO_CLONES to test the portable code alone (the sanitizer builds
+ * always do). */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define SEQCLS_NO_CLONES 1   /* an instrumented ifunc resolver runs before the sanitizer is up */
+#endif
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
     !defined(SEQCLS_REAL_DOUBLE) && !defined(SEQCLS_NO_CLONES)
 #define SEQCLS_VECTORISED __attribute__((target_clones("avx2", "default")))
