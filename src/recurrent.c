@@ -31,7 +31,7 @@ enum {
     WS_GATES,             /* [dirs][N, G*H] gate values */
     WS_H,                 /* [dirs][N, H] states */
     WS_AUX,               /* [dirs][N, A*H] cell values kept for backward */
-    WS_STEP,              /* per-step scratch [B, G*H], a zero row, a bias row */
+    WS_STEP,              /* per-step scratch [dirs][B, G*H], a zero row, a bias row */
     WS_FIN,               /* final states [B, dirs*H] */
     WS_DZX,               /* [N, G*H] gate gradients of one direction */
     WS_DZH,               /* [N, G*H] the same for W_hh when they differ */
@@ -343,21 +343,29 @@ static void fill_rows(real *y, const real *bias, int rows, int n)
  * (a row's recurrence never reads another row).  Slices hold about equal
  * numbers of valid steps.  A row's arithmetic is the same in any slice,
  * so the results do not depend on the number of threads, up to the
- * BLAS's choice of kernel for the size of a step's product.
+ * BLAS's choice of kernel for the size of a step's product.  Forward, the
+ * two directions of a bidirectional layer also run side by side (each has
+ * its own rows of the step scratch); backward they take turns, so that
+ * one direction's gate gradients are all that is kept at a time.
  */
 #define MAX_PARTS 65
 #define SPLIT_MIN_FLOPS 2e6
 
-static int plan_slices(const pack_t *P, int32_t *cut)
+/* Is the layer big enough to be worth waking the pool (tens of microseconds)? */
+static int worth_threads(const pack_t *P)
 {
-    int parts = seqcls__parallel_parts(), p, j = 0;
+    return 2.0 * P->N * P->GH * (P->H + P->in) >= SPLIT_MIN_FLOPS;
+}
+
+static int plan_slices(const pack_t *P, int32_t *cut, int parts)
+{
+    int p, j = 0;
     int64_t acc = 0;
     if (parts > MAX_PARTS - 1)
         parts = MAX_PARTS - 1;
     if (parts > P->nb[0])
         parts = P->nb[0] > 0 ? P->nb[0] : 1;
-    /* waking the pool costs tens of microseconds: not for small layers */
-    if (2.0 * P->N * P->GH * (P->H + P->in) < SPLIT_MIN_FLOPS)
+    if (parts < 1 || !worth_threads(P))
         parts = 1;
     cut[0] = 0;
     for (p = 1; p < parts; p++) {
@@ -443,6 +451,10 @@ typedef struct {
     int d;
     real *gates, *h, *aux, *scratch;
     const int32_t *cut;
+    /* forward: per direction, and slices per direction when both run at once */
+    real *gd[2], *hd[2], *ad[2], *sc[2];
+    const real *whh[2], *bhh[2];
+    int sp, both;
     /* backward */
     const struct grad_src *g;
     real *dh, *dc, *dzx, *dzh, *hprev;
@@ -452,14 +464,17 @@ static void forward_part(void *arg, int part, int parts)
 {
     const rec_job_t *J = arg;
     const pack_t *P = J->P;
-    const int j0 = J->cut[part], j1 = J->cut[part + 1];
+    const int d = J->both ? part / J->sp : J->d, slice = part % J->sp;
+    const int j0 = J->cut[slice], j1 = J->cut[slice + 1];
     rnn_step_t s = *J->proto;
     int t;
     (void)parts;
+    s.W_hh = J->whh[d];
+    s.b_hh = J->bhh[d];
     for (t = 0; t < P->maxlen; t++) {
-        const int ts = J->d == 0 ? t : P->maxlen - 1 - t;
-        if (!slice_rows(P, J->cell, J->d, ts, J->gates, J->h, J->aux, J->scratch, j0, j1, &s)) {
-            if (J->d == 0)
+        const int ts = d == 0 ? t : P->maxlen - 1 - t;
+        if (!slice_rows(P, J->cell, d, ts, J->gd[d], J->hd[d], J->ad[d], J->sc[d], j0, j1, &s)) {
+            if (d == 0)
                 break;   /* rows only end going forward */
             continue;
         }
@@ -489,7 +504,8 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     gates = ws_reals(ws, WS_GATES, (size_t)P.dirs * P.N, (size_t)P.GH);
     hs = ws_reals(ws, WS_H, (size_t)P.dirs * P.N, (size_t)P.H);
     aux = ws_reals(ws, WS_AUX, (size_t)P.dirs * P.N, (size_t)P.A * P.H);
-    scratch = ws_reals(ws, WS_STEP, (size_t)P.B + 2, (size_t)P.GH);
+    /* [dirs][B] step rows, a zero row, a bias row */
+    scratch = ws_reals(ws, WS_STEP, (size_t)P.dirs * P.B + 2, (size_t)P.GH);
     fin = ws_reals(ws, WS_FIN, (size_t)P.B, (size_t)finF);
     if (!xp || !gates || !hs || !aux || !scratch || !fin)
         return SEQCLS_E_NOMEM;
@@ -521,35 +537,39 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     s.H = P.H;
     s.act = L->rec_activation;
     s.scratch = scratch;
-    s.zero = scratch + (size_t)P.B * P.GH;
-    memset(scratch + (size_t)P.B * P.GH, 0, (size_t)P.GH * sizeof(real));
-    parts = plan_slices(&P, cut);
+    s.zero = scratch + (size_t)P.dirs * P.B * P.GH;
+    memset(scratch + (size_t)P.dirs * P.B * P.GH, 0, (size_t)P.GH * sizeof(real));
     memset(&J, 0, sizeof J);
     J.P = &P;
     J.cell = cell;
     J.proto = &s;
-    J.scratch = scratch;
     J.cut = cut;
+    parts = seqcls__parallel_parts();
+    J.both = P.dirs == 2 && parts >= 2 && worth_threads(&P);
+    J.sp = plan_slices(&P, cut, J.both ? parts / 2 : parts);
     for (d = 0; d < P.dirs; d++) {
         const real *W_ih = L->w[4 * d], *b_ih = L->w[4 * d + 2];
-        real *gd = gates + (size_t)d * P.N * P.GH, *hd = hs + (size_t)d * P.N * P.H;
-        real *ad = aux + (size_t)d * P.N * P.A * P.H;
-        real *bias = scratch + ((size_t)P.B + 1) * P.GH;
-        s.W_hh = L->w[4 * d + 1];
-        s.b_hh = L->w[4 * d + 3];
+        real *bias = scratch + ((size_t)P.dirs * P.B + 1) * P.GH;
+        J.gd[d] = gates + (size_t)d * P.N * P.GH;
+        J.hd[d] = hs + (size_t)d * P.N * P.H;
+        J.ad[d] = aux + (size_t)d * P.N * P.A * P.H;
+        J.sc[d] = scratch + (size_t)d * P.B * P.GH;
+        J.whh[d] = L->w[4 * d + 1];
+        J.bhh[d] = L->w[4 * d + 3];
         /* input projection of every valid step at once, with b_ih and the
          * part of b_hh that is simply added */
         memcpy(bias, b_ih, (size_t)P.GH * sizeof(real));
-        vec_add(bias, s.b_hh, (size_t)cell->folded * P.H);
-        fill_rows(gd, bias, P.N, P.GH);
+        vec_add(bias, J.bhh[d], (size_t)cell->folded * P.H);
+        fill_rows(J.gd[d], bias, P.N, P.GH);
         if (P.N > 0)
-            blas_gemm(0, 1, P.N, P.GH, P.in, 1, xp, P.in, W_ih, P.in, 1, gd, P.GH);
-        J.d = d;
-        J.gates = gd;
-        J.h = hd;
-        J.aux = ad;
-        seqcls__parallel(parts, forward_part, &J);
+            blas_gemm(0, 1, P.N, P.GH, P.in, 1, xp, P.in, W_ih, P.in, 1, J.gd[d], P.GH);
+        if (!J.both) {
+            J.d = d;
+            seqcls__parallel(J.sp, forward_part, &J);
+        }
     }
+    if (J.both)
+        seqcls__parallel(2 * J.sp, forward_part, &J);
 
     /* final states: forward at each row's last step, backward at step 0 */
     memset(fin, 0, (size_t)P.B * finF * sizeof(real));
@@ -709,10 +729,10 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
     s.H = P.H;
     s.act = L->rec_activation;
     s.scratch = ws->buf[WS_STEP];
-    s.zero = s.scratch + (size_t)P.B * P.GH;
+    s.zero = s.scratch + (size_t)P.dirs * P.B * P.GH;
     g.outF = (P.dirs == 2 && !sum) ? 2 * P.H : P.H;
     g.finF = P.dirs * P.H;
-    parts = plan_slices(&P, cut);
+    parts = plan_slices(&P, cut, seqcls__parallel_parts());
     memset(&J, 0, sizeof J);
     J.P = &P;
     J.cell = cell;
@@ -758,7 +778,7 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
             continue;
         if (dzh == dzx) {
             /* one column sum for both biases (a spare row of the step scratch) */
-            real *sum = (real *)ws->buf[WS_STEP] + ((size_t)P.B + 1) * P.GH;
+            real *sum = (real *)ws->buf[WS_STEP] + ((size_t)P.dirs * P.B + 1) * P.GH;
             memset(sum, 0, (size_t)P.GH * sizeof(real));
             add_colsum(sum, dzx, P.N, P.GH);
             vec_add(L->g[4 * d + 2], sum, (size_t)P.GH);
