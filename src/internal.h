@@ -8,6 +8,7 @@
 #define SEQCLS_BUILDING 1
 #include "seqcls.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -229,6 +230,11 @@ struct seqcls_model {
     rng_t rng;               /* initialisation, then dropout */
 
     run_t train;             /* the forward/backward run */
+    /* one seqcls_predict run kept for the next call, so that its large
+     * workspaces are not mapped and zeroed by the kernel on every call
+     * (taken and given back atomically: concurrent calls that find it
+     * taken use runs of their own) */
+    _Atomic(run_t *) predict_run;
     int state;               /* STATE_* below */
     int B, T;
     workspace_t model_ws;    /* dlogits, input gradient */
