@@ -11,7 +11,10 @@
  * runs after one warm-up, sequences per second, achieved GFLOP/s (GEMM
  * flops of the recurrent and attention layers over the real tokens) and
  * the process's peak RSS.  One configuration per process, so the peak RSS
- * is that configuration's.  bench/model_torch.py is the PyTorch peer with
+ * is that configuration's.  The single-thread sgemm rate of the same BLAS
+ * is measured in the same process right after (the ceiling, taken at the
+ * same moment of the machine's load), and the achieved rate as a fraction
+ * of it per thread used.  bench/model_torch.py is the PyTorch peer with
  * the same synthetic data (bench/lengths.h / model_torch.py share the
  * length generator).
  */
@@ -22,6 +25,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include <cblas.h>
 #include <seqcls.h>
 
 #include "lengths.h"
@@ -48,6 +52,28 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* Best single-thread sgemm GFLOP/s of a few 1024^3 products (seqcls has
+ * put the BLAS at one thread). */
+static double sgemm_rate(void)
+{
+    enum { N = 1024 };
+    float *a = calloc((size_t)N * N, sizeof *a), *b = calloc((size_t)N * N, sizeof *b);
+    float *c = calloc((size_t)N * N, sizeof *c);
+    double best = 0;
+    int r;
+    for (r = 0; r < 5; r++) {
+        double t0 = now_ms(), g;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, N, 1, a, N, b, N, 0, c, N);
+        g = 2.0 * N * N * N / ((now_ms() - t0) * 1e6);
+        if (g > best)
+            best = g;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
 }
 
 static double peak_rss_mb(void)
@@ -137,6 +163,14 @@ int main(int argc, char **argv)
     printf("seqcls_model_%s_%s_%dt_tokens: %.0f\n", name, argv[2], threads, tokens);
     printf("seqcls_model_%s_%s_%dt_peak_rss_mb: %.1f\n", name, argv[2], threads, peak_rss_mb());
     printf("seqcls_model_%s_%s_%dt_base_rss_mb: %.1f\n", name, argv[2], threads, rss0);
+    /* after the RSS figures: its matrices are not the model's */
+    {
+        const double ceiling = sgemm_rate();
+        printf("seqcls_model_%s_%s_%dt_sgemm_1t_gflops: %.1f\n", name, argv[2], threads, ceiling);
+        printf("seqcls_model_%s_%s_%dt_fraction_of_sgemm_per_thread: %.3f\n", name, argv[2],
+               threads,
+               fwd_flops_per_token() * (train ? 3 : 1) * tokens / (med * 1e6) / ceiling / threads);
+    }
     free(times);
     seqcls_tensor_free(x);
     seqcls_tensor_free(logits);

@@ -41,7 +41,8 @@ $(BUILD)/bench/bench_sgemm: bench/bench_sgemm.c
 
 $(BUILD)/bench/bench_model: bench/bench_model.c bench/lengths.h $(SHARED)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(OPT) -Iinclude $(CFLAGS) -o $@ $< -Llib -lseqcls -Wl,-rpath,$(abspath lib) -lm
+	$(CC) $(WARN) $(OPT) -Iinclude $(BLAS_CFLAGS) $(CFLAGS) -o $@ $< -Llib -lseqcls \
+	    -Wl,-rpath,$(abspath lib) $(BLAS_LIBS) -lm
 
 # oneDNN's C++ API; Debian's libdnnl is built on OpenMP.
 $(BUILD)/bench/bench_dnnl: bench/bench_dnnl.cc bench/lengths.h $(SHARED)

@@ -432,9 +432,9 @@ void optimizer_set_lr(seqcls_optimizer_t *o, double lr);
 /* Threads (threads.c). */
 int seqcls__threads(void);
 /* Run fn(ctx, part, parts) for part in [0, parts), on the library's pool
- * when it is free (part 0 on the caller), else one after the other on the
- * caller; returns when all are done.  Parts must not depend on which
- * thread runs them. */
+ * when it is free (the caller and the workers take parts as they come
+ * free), else one after the other on the caller; returns when all are
+ * done.  Parts must not depend on which thread runs them. */
 typedef void (*seqcls_task_fn)(void *ctx, int part, int parts);
 void seqcls__parallel(int parts, seqcls_task_fn fn, void *ctx);
 /* How many parts are worth making now: the thread count, or 1 inside a part. */

@@ -350,6 +350,11 @@ static void fill_rows(real *y, const real *bias, int rows, int n)
  */
 #define MAX_PARTS 65
 #define SPLIT_MIN_FLOPS 2e6
+/* Slices per thread when the batch allows, so that a thread that gets
+ * less of a shared core takes fewer; but not below SLICE_MIN_ROWS rows
+ * each, where the per-step products get too small to run well. */
+#define OVERSPLIT 2
+#define SLICE_MIN_ROWS 32
 
 /* Is the layer big enough to be worth waking the pool (tens of microseconds)? */
 static int worth_threads(const pack_t *P)
@@ -357,10 +362,14 @@ static int worth_threads(const pack_t *P)
     return 2.0 * P->N * P->GH * (P->H + P->in) >= SPLIT_MIN_FLOPS;
 }
 
-static int plan_slices(const pack_t *P, int32_t *cut, int parts)
+/* Slices for `parts` threads (more if the batch allows); `threaded` says
+ * whether there is more than one thread at all. */
+static int plan_slices(const pack_t *P, int32_t *cut, int parts, int threaded)
 {
     int p, j = 0;
     int64_t acc = 0;
+    if (threaded && (int64_t)parts * OVERSPLIT * SLICE_MIN_ROWS <= P->nb[0])
+        parts *= OVERSPLIT;
     if (parts > MAX_PARTS - 1)
         parts = MAX_PARTS - 1;
     if (parts > P->nb[0])
@@ -546,7 +555,7 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     J.cut = cut;
     parts = seqcls__parallel_parts();
     J.both = P.dirs == 2 && parts >= 2 && worth_threads(&P);
-    J.sp = plan_slices(&P, cut, J.both ? parts / 2 : parts);
+    J.sp = plan_slices(&P, cut, J.both ? parts / 2 : parts, parts > 1);
     for (d = 0; d < P.dirs; d++) {
         const real *W_ih = L->w[4 * d], *b_ih = L->w[4 * d + 2];
         real *bias = scratch + ((size_t)P.dirs * P.B + 1) * P.GH;
@@ -732,7 +741,8 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
     s.zero = s.scratch + (size_t)P.dirs * P.B * P.GH;
     g.outF = (P.dirs == 2 && !sum) ? 2 * P.H : P.H;
     g.finF = P.dirs * P.H;
-    parts = plan_slices(&P, cut, seqcls__parallel_parts());
+    parts = seqcls__parallel_parts();
+    parts = plan_slices(&P, cut, parts, parts > 1);
     memset(&J, 0, sizeof J);
     J.P = &P;
     J.cell = cell;

@@ -9,8 +9,9 @@
  * thread whenever the pool may run (blas.c splits large products over the
  * pool instead), so the two never oversubscribe the cores.
  *
- * seqcls__parallel(parts, fn, ctx) runs fn(ctx, 0..parts-1): part 0 on the
- * caller, the others on the workers, and returns when all are done.  The
+ * seqcls__parallel(parts, fn, ctx) runs fn(ctx, 0..parts-1) on the caller
+ * and the workers, each taking the next part as it comes free, and
+ * returns when all are done.  The
  * pool serves one parallel call at a time; a call made while it is busy
  * (seqcls_predict from several threads at once, or a nested call from
  * inside a part) runs its parts one after the other on its own thread.
@@ -53,7 +54,9 @@ static struct {
     int busy;                 /* a parallel call owns the pool */
     int shutdown;
     unsigned long generation; /* bumped for each job */
-    int parts, total, pending;   /* parts the workers take; parts of the call */
+    int helpers, pending;     /* workers taking part in the job; those not done yet */
+    int parts;
+    atomic_int next;          /* the next part to hand out */
     seqcls_task_fn fn;
     void *ctx;
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -81,12 +84,14 @@ static void *worker(void *arg)
         if (pool.shutdown)
             break;
         seen = pool.generation;
-        if (me + 1 < pool.parts) {
+        if (me < pool.helpers) {
             seqcls_task_fn fn = pool.fn;
             void *ctx = pool.ctx;
-            const int total = pool.total;
+            const int parts = pool.parts;
+            int i;
             pthread_mutex_unlock(&pool.lock);
-            fn(ctx, me + 1, total);
+            while ((i = atomic_fetch_add(&pool.next, 1)) < parts)
+                fn(ctx, i, parts);
             pthread_mutex_lock(&pool.lock);
             if (--pool.pending == 0)
                 pthread_cond_signal(&pool.done);
@@ -139,7 +144,7 @@ int seqcls__parallel_parts(void)
 
 void seqcls__parallel(int parts, seqcls_task_fn fn, void *ctx)
 {
-    int i, workers, first_serial;
+    int i, workers;
     if (parts <= 1 || in_parallel || seqcls__threads() <= 1) {
         for (i = 0; i < parts; i++)
             fn(ctx, i, parts);
@@ -153,22 +158,22 @@ void seqcls__parallel(int parts, seqcls_task_fn fn, void *ctx)
             fn(ctx, i, parts);
         return;
     }
-    workers = pool_grow(parts - 1);
-    /* parts the workers cannot take run here, after part 0 */
-    first_serial = workers + 1;
+    /* the caller and threads - 1 workers take parts as they come free,
+     * so a thread that gets less of a shared core simply takes fewer */
+    workers = pool_grow(seqcls__threads() - 1 < parts - 1 ? seqcls__threads() - 1 : parts - 1);
     pool.busy = 1;
     pool.fn = fn;
     pool.ctx = ctx;
-    pool.parts = first_serial < parts ? first_serial : parts;
-    pool.total = parts;
-    pool.pending = pool.parts - 1;
+    pool.parts = parts;
+    pool.helpers = workers;
+    pool.pending = workers;
+    atomic_store(&pool.next, 0);
     pool.generation++;
     pthread_cond_broadcast(&pool.work);
     pthread_mutex_unlock(&pool.lock);
 
     in_parallel = 1;
-    fn(ctx, 0, parts);
-    for (i = first_serial; i < parts; i++)
+    while ((i = atomic_fetch_add(&pool.next, 1)) < parts)
         fn(ctx, i, parts);
     in_parallel = 0;
 
