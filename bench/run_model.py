@@ -4,7 +4,9 @@ model_torch.py (PyTorch) as separate processes, alternating, `rounds`
 times; print each side's median and the ratios torch / seqcls.  One
 configuration per process, so each peak RSS is that configuration's.
 
-    usage: run_model.py path/to/bench_model seqcls_repeats torch_repeats rounds
+    usage: run_model.py path/to/bench_model seqcls_repeats torch_repeats rounds [lengths]
+
+`lengths` (full, imdb or both, the default) picks the configurations.
 """
 import os
 import statistics
@@ -30,9 +32,11 @@ def run(cmd, threads):
 def main():
     exe, sreps, treps, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     exe = os.path.abspath(exe)
+    which = sys.argv[5] if len(sys.argv) > 5 else "both"
+    kinds = ("full", "imdb") if which == "both" else (which,)
     best = {}
     for mode in ("train", "infer"):
-        for lens in ("full", "imdb"):
+        for lens in kinds:
             for threads in ("1", "2"):
                 s_runs, t_runs = [], []
                 for _ in range(rounds):
@@ -55,7 +59,7 @@ def main():
         print("target_%s_%s_1t_vs_torch_1t: %.2f" % (mode, lens, t1 / s1))
         print("target_%s_%s_2t_vs_torch_best: %.2f" % (mode, lens, tbest / s2))
         print("target_%s_%s_seqcls_best_vs_torch_best: %.2f" % (mode, lens, tbest / min(s1, s2)))
-    for mode in ("train", "infer"):
+    for mode in ("train", "infer") if which == "both" else ():
         for threads in ("1", "2"):
             print("imdb_over_full_%s_%st: %.3f" % (mode, threads,
                   best[(mode, "imdb")][threads][0] / best[(mode, "full")][threads][0]))

@@ -8,8 +8,10 @@
 #   make bench-dnnl         LSTM/GRU layers, seqcls vs oneDNN 2.x (libdnnl-dev), 1 and 2 threads
 #   make bench-model        the headline IMDB model, seqcls vs PyTorch: train step, predict, RSS
 #
-# BENCH_REPEATS runs per timing (medians); BENCH_TORCH_REPEATS and
-# BENCH_ROUNDS for the headline model (a PyTorch training step takes minutes).
+# BENCH_REPEATS runs per timing (medians); for the headline model also
+# BENCH_TORCH_REPEATS, BENCH_ROUNDS (processes per side, alternating) and
+# BENCH_LENGTHS (full, imdb or both; a ragged PyTorch training step takes
+# minutes).
 
 .PHONY: check-parity bench bench-rnn bench-sgemm bench-dnnl bench-model
 
@@ -27,6 +29,7 @@ $(BUILD)/bench/bench_rnn: bench/bench_rnn.c $(SHARED)
 
 BENCH_TORCH_REPEATS ?= 1
 BENCH_ROUNDS ?= 1
+BENCH_LENGTHS ?= both
 BENCH_OUT := $(BUILD)/bench
 
 bench: bench-sgemm bench-dnnl bench-model bench-rnn
@@ -59,7 +62,7 @@ bench-dnnl: $(BUILD)/bench/bench_dnnl
 
 bench-model: $(BUILD)/bench/bench_model
 	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) bench/run_model.py $(BUILD)/bench/bench_model \
-	    $(BENCH_REPEATS) $(BENCH_TORCH_REPEATS) $(BENCH_ROUNDS)
+	    $(BENCH_REPEATS) $(BENCH_TORCH_REPEATS) $(BENCH_ROUNDS) $(BENCH_LENGTHS)
 
 # The gradient-check harness is a header shared by tests/test_grad*.c.
 $(TEST_RUN_F64): tests/gradcheck.h
