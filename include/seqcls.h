@@ -418,7 +418,17 @@ SEQCLS_API int seqcls_predict(const seqcls_model_t *m, const seqcls_tensor_t *in
 /* Threads                                                             */
 /* ------------------------------------------------------------------ */
 
-/** Process-wide thread count for seqcls and its BLAS; 0 = one per core. */
+/**
+ * Set the process-wide number of threads seqcls computes with; 0 (the
+ * default) = one per core.  seqcls runs a small pool of its own threads,
+ * started at the first call that can use them and joined when the library
+ * is unloaded: with n = 1 it never starts a thread.  The BLAS is put at
+ * one thread (seqcls splits large products over its pool instead, so the
+ * two never oversubscribe the cores); this is process-wide for OpenBLAS.
+ * Results do not depend on n beyond float rounding.  Safe to call at any
+ * time; it takes effect at the next call that starts work.
+ * @return SEQCLS_OK, or SEQCLS_E_INVALID_ARG if n is outside [0, 1024].
+ */
 SEQCLS_API int seqcls_set_num_threads(int n);
 /** The thread count in effect (>= 1). */
 SEQCLS_API int seqcls_get_num_threads(void);

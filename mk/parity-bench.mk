@@ -2,9 +2,18 @@
 #
 #   make check-parity       seqcls vs PyTorch: every tests/parity/test_*.py (nn.LSTM/GRU and a
 #                           numpy reference, the tutorial BiLSTM-attention model), run by `make check`
-#   make bench              one BiLSTM layer, seqcls vs PyTorch, same machine, same run
+#   make bench              everything below, in one run (docs/performance.md)
+#   make bench-rnn          one BiLSTM layer, seqcls vs PyTorch, same machine, same run
+#   make bench-sgemm        the machine's sgemm GFLOP/s with the same BLAS (the ceiling)
+#   make bench-dnnl         LSTM/GRU layers, seqcls vs oneDNN 2.x (libdnnl-dev), 1 and 2 threads
+#   make bench-model        the headline IMDB model, seqcls vs PyTorch: train step, predict, RSS
+#
+# BENCH_REPEATS runs per timing (medians); for the headline model also
+# BENCH_TORCH_REPEATS, BENCH_ROUNDS (processes per side, alternating) and
+# BENCH_LENGTHS (full, imdb or both; a ragged PyTorch training step takes
+# minutes).
 
-.PHONY: check-parity bench
+.PHONY: check-parity bench bench-rnn bench-sgemm bench-dnnl bench-model
 
 # A missing torch is an error, not a skip.
 check-parity: $(SHARED)
@@ -18,9 +27,42 @@ $(BUILD)/bench/bench_rnn: bench/bench_rnn.c $(SHARED)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(OPT) -Iinclude $(CFLAGS) -o $@ $< -Llib -lseqcls -Wl,-rpath,$(abspath lib) -lm
 
-bench: $(BUILD)/bench/bench_rnn
+BENCH_TORCH_REPEATS ?= 1
+BENCH_ROUNDS ?= 1
+BENCH_LENGTHS ?= both
+BENCH_OUT := $(BUILD)/bench
+
+bench: bench-sgemm bench-dnnl bench-model bench-rnn
+
+bench-rnn: $(BUILD)/bench/bench_rnn
 	$(BUILD)/bench/bench_rnn $(BENCH_REPEATS) | tee $(BUILD)/bench/rnn_seqcls.txt
 	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) bench/rnn_torch.py $(BUILD)/bench/rnn_seqcls.txt $(BENCH_REPEATS)
+
+$(BUILD)/bench/bench_sgemm: bench/bench_sgemm.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(OPT) $(BLAS_CFLAGS) -o $@ $< $(BLAS_LIBS)
+
+$(BUILD)/bench/bench_model: bench/bench_model.c bench/lengths.h $(SHARED)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(OPT) -Iinclude $(BLAS_CFLAGS) $(CFLAGS) -o $@ $< -Llib -lseqcls \
+	    -Wl,-rpath,$(abspath lib) $(BLAS_LIBS) -lm
+
+# oneDNN's C++ API; Debian's libdnnl is built on OpenMP.
+$(BUILD)/bench/bench_dnnl: bench/bench_dnnl.cc bench/lengths.h $(SHARED)
+	@mkdir -p $(dir $@)
+	@test -f /usr/include/dnnl.hpp || { echo "bench-dnnl: needs libdnnl-dev (apt-get install libdnnl-dev)"; exit 1; }
+	$(CXX) -Wall -Wextra $(OPT) -fopenmp -Iinclude -o $@ $< -Llib -lseqcls \
+	    -Wl,-rpath,$(abspath lib) -ldnnl
+
+bench-sgemm: $(BUILD)/bench/bench_sgemm
+	$(BUILD)/bench/bench_sgemm $(BENCH_REPEATS)
+
+bench-dnnl: $(BUILD)/bench/bench_dnnl
+	$(BUILD)/bench/bench_dnnl $(BENCH_REPEATS)
+
+bench-model: $(BUILD)/bench/bench_model
+	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) bench/run_model.py $(BUILD)/bench/bench_model \
+	    $(BENCH_REPEATS) $(BENCH_TORCH_REPEATS) $(BENCH_ROUNDS) $(BENCH_LENGTHS)
 
 # The gradient-check harness is a header shared by tests/test_grad*.c.
 $(TEST_RUN_F64): tests/gradcheck.h

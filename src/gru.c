@@ -120,6 +120,7 @@ static void gru_update(rnn_step_t *s, int j)
     RNN_SPANS(H, update_span, s->h + (size_t)j * H, a + H, a + 2 * H, hp);
 }
 
+SEQCLS_VECTORISED
 static void gru_forward(rnn_step_t *s)
 {
     const int H = s->H, GH = 3 * H;
@@ -136,6 +137,7 @@ static void gru_forward(rnn_step_t *s)
     }
 }
 
+SEQCLS_VECTORISED
 static void gru_before_forward(rnn_step_t *s)
 {
     const int H = s->H, GH = 3 * H;
@@ -171,6 +173,7 @@ static void gru_dz_dn(rnn_step_t *s, int j)
     rnn_gate_backward(s->act, a + H, dz, (size_t)H);
 }
 
+SEQCLS_VECTORISED
 static void gru_backward(rnn_step_t *s)
 {
     const int H = s->H, GH = 3 * H;
@@ -193,6 +196,7 @@ static void gru_backward(rnn_step_t *s)
         blas_gemm(0, 0, s->np, H, GH, 1, s->dzh, GH, s->W_hh, H, 1, s->dh, H);
 }
 
+SEQCLS_VECTORISED
 static void gru_before_backward(rnn_step_t *s)
 {
     const int H = s->H, GH = 3 * H;

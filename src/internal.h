@@ -8,6 +8,7 @@
 #define SEQCLS_BUILDING 1
 #include "seqcls.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -259,6 +260,11 @@ struct seqcls_model {
     rng_t rng;               /* initialisation, then dropout */
 
     run_t train;             /* the forward/backward run */
+    /* one seqcls_predict run kept for the next call, so that its large
+     * workspaces are not mapped and zeroed by the kernel on every call
+     * (taken and given back atomically: concurrent calls that find it
+     * taken use runs of their own) */
+    _Atomic(run_t *) predict_run;
     int state;               /* STATE_* below */
     int B, T;
     workspace_t model_ws;    /* dlogits, input gradient */
@@ -411,6 +417,22 @@ int rnn_set_float(layer_t *L, int option, float value);
             span(__VA_ARGS__, k_, (len) - k_);                            \
     } while (0)
 
+/* Hot elementwise functions get an AVX2 clone that the loader picks on
+ * CPUs that have it (GCC's target_clones, an ifunc), the portable code
+ * elsewhere.  Both compute the same values (no FMA contraction in ISO C
+ * mode): the clone only does 8 lanes at a time instead of 4.  Build with
+ * -DSEQCLS_NO_CLONES to test the portable code alone (the sanitizer builds
+ * always do). */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define SEQCLS_NO_CLONES 1   /* an instrumented ifunc resolver runs before the sanitizer is up */
+#endif
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(SEQCLS_REAL_DOUBLE) && !defined(SEQCLS_NO_CLONES)
+#define SEQCLS_VECTORISED __attribute__((target_clones("avx2", "default")))
+#else
+#define SEQCLS_VECTORISED
+#endif
+
 /* In place: the gate activation `act` (SEQCLS_ACT_SIGMOID, _HARD_SIGMOID,
  * _RELU), and tanh; vectorisable and accurate to a few ulp in float. */
 void rnn_gate(int act, real *x, size_t n);
@@ -444,6 +466,16 @@ void optimizer_set_lr(seqcls_optimizer_t *o, double lr);
 
 /* Threads (threads.c). */
 int seqcls__threads(void);
+/* Run fn(ctx, part, parts) for part in [0, parts), on the library's pool
+ * when it is free (the caller and the workers take parts as they come
+ * free), else one after the other on the caller; returns when all are
+ * done.  Parts must not depend on which thread runs them. */
+typedef void (*seqcls_task_fn)(void *ctx, int part, int parts);
+void seqcls__parallel(int parts, seqcls_task_fn fn, void *ctx);
+/* How many parts are worth making now: the thread count, or 1 inside a part. */
+int seqcls__parallel_parts(void);
+/* Put the BLAS at one thread, once (the pool does the splitting). */
+void seqcls__blas_once(void);
 
 /* Internal test hook: reseed the model's random stream. */
 void seqcls__model_reseed(seqcls_model_t *m, uint64_t seed);

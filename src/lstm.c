@@ -60,6 +60,7 @@ static inline void grad_span(const real *restrict gi, const real *restrict gf,
     }
 }
 
+SEQCLS_VECTORISED
 static void lstm_forward(rnn_step_t *s)
 {
     const int H = s->H, GH = 4 * H;
@@ -83,6 +84,7 @@ static void lstm_forward(rnn_step_t *s)
     }
 }
 
+SEQCLS_VECTORISED
 static void lstm_backward(rnn_step_t *s)
 {
     const int H = s->H, GH = 4 * H;

@@ -43,6 +43,13 @@ void seqcls_model_free(seqcls_model_t *m)
     if (!m)
         return;
     run_free(&m->train);
+    {
+        run_t *spare = atomic_exchange(&m->predict_run, NULL);
+        if (spare) {
+            run_free(spare);
+            seqcls__dealloc(spare);
+        }
+    }
     ws_free(&m->model_ws);
     model_free_metadata(m);
     for (i = 0; i < m->nparams; i++) {
@@ -647,7 +654,9 @@ int seqcls_predict(const seqcls_model_t *m, const seqcls_tensor_t *input, const 
                    seqcls_tensor_t *probs, seqcls_tensor_t *attention)
 {
     const char *func = "seqcls_predict";
-    run_t run;
+    run_t *run, *none = NULL;
+    /* the cached run is state of the model's own, not of its meaning */
+    _Atomic(run_t *) *spare = &((seqcls_model_t *)m)->predict_run;
     int rc, B, T, C, att = -1;
 
     seqcls__clear_error();
@@ -670,14 +679,19 @@ int seqcls_predict(const seqcls_model_t *m, const seqcls_tensor_t *input, const 
         if (rc)
             return rc;
     }
-    memset(&run, 0, sizeof run);
-    rc = model_run_forward(m, &run, input, lengths, 0, NULL, func);
+    run = atomic_exchange(spare, NULL);
+    if (!run && !(run = seqcls__calloc(1, sizeof *run)))
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
+    rc = model_run_forward(m, run, input, lengths, 0, NULL, func);
     if (rc == SEQCLS_OK) {
-        loss_probabilities(run.vals[m->nlayers].x, probs->data, B, C);
+        loss_probabilities(run->vals[m->nlayers].x, probs->data, B, C);
         if (attention)
-            copy_out(attention, m->layers[att]->ops->attention(m->layers[att], &run.ws[att]),
+            copy_out(attention, m->layers[att]->ops->attention(m->layers[att], &run->ws[att]),
                      (size_t)B * T);
     }
-    run_free(&run);
+    if (rc != SEQCLS_OK || !atomic_compare_exchange_strong(spare, &none, run)) {
+        run_free(run);
+        seqcls__dealloc(run);
+    }
     return rc;
 }

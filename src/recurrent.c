@@ -31,7 +31,7 @@ enum {
     WS_GATES,             /* [dirs][N, G*H] gate values */
     WS_H,                 /* [dirs][N, H] states */
     WS_AUX,               /* [dirs][N, A*H] cell values kept for backward */
-    WS_STEP,              /* per-step scratch [B, G*H], a zero row, a bias row */
+    WS_STEP,              /* per-step scratch [dirs][B, G*H], a zero row, a bias row */
     WS_FIN,               /* final states [B, dirs*H] */
     WS_DZX,               /* [N, G*H] gate gradients of one direction */
     WS_DZH,               /* [N, G*H] the same for W_hh when they differ */
@@ -226,6 +226,7 @@ static void flush_block(float *x)
     }
 }
 
+SEQCLS_VECTORISED
 void rnn_flush_tiny(real *x, size_t n)
 {
     size_t i = 0;
@@ -235,6 +236,7 @@ void rnn_flush_tiny(real *x, size_t n)
         x[i] = (x[i] < 1e-30f && x[i] > -1e-30f) ? 0 : x[i];
 }
 
+SEQCLS_VECTORISED
 void rnn_gate(int act, real *x, size_t n)
 {
     size_t i = 0;
@@ -248,6 +250,7 @@ void rnn_gate(int act, real *x, size_t n)
         x[i] = sigmoid_approx(x[i]);
 }
 
+SEQCLS_VECTORISED
 void rnn_tanh(real *x, size_t n)
 {
     size_t i = 0;
@@ -266,6 +269,7 @@ static void sigmoid_backward_block(const real *restrict y, real *restrict dx)
         dx[i] *= y[i] * (1 - y[i]);
 }
 
+SEQCLS_VECTORISED
 void rnn_gate_backward(int act, const real *y, real *dx, size_t n)
 {
     size_t i = 0;
@@ -279,6 +283,7 @@ void rnn_gate_backward(int act, const real *y, real *dx, size_t n)
 }
 
 /* y += x, in fixed-size blocks that -O2 vectorises */
+SEQCLS_VECTORISED
 static void vec_add(real *restrict y, const real *restrict x, size_t n)
 {
     size_t i = 0;
@@ -331,11 +336,159 @@ static void fill_rows(real *y, const real *bias, int rows, int n)
         memcpy(y + (size_t)r * n, bias, (size_t)n * sizeof(real));
 }
 
+/*
+ * Threads.  Each part of a parallel call owns a slice [cut[p], cut[p+1])
+ * of the length-sorted rows for the whole sequence: its own per-step
+ * GEMMs and cell math on its rows, with no synchronisation between steps
+ * (a row's recurrence never reads another row).  Slices hold about equal
+ * numbers of valid steps.  A row's arithmetic is the same in any slice,
+ * so the results do not depend on the number of threads, up to the
+ * BLAS's choice of kernel for the size of a step's product.  Forward, the
+ * two directions of a bidirectional layer also run side by side (each has
+ * its own rows of the step scratch); backward they take turns, so that
+ * one direction's gate gradients are all that is kept at a time.
+ */
+#define MAX_PARTS 65
+#define SPLIT_MIN_FLOPS 2e6
+/* Slices per thread when the batch allows, so that a thread that gets
+ * less of a shared core takes fewer; but not below SLICE_MIN_ROWS rows
+ * each, where the per-step products get too small to run well. */
+#define OVERSPLIT 2
+#define SLICE_MIN_ROWS 32
+
+/* Is the layer big enough to be worth waking the pool (tens of microseconds)? */
+static int worth_threads(const pack_t *P)
+{
+    return 2.0 * P->N * P->GH * (P->H + P->in) >= SPLIT_MIN_FLOPS;
+}
+
+/* Slices for `parts` threads (more if the batch allows); `threaded` says
+ * whether there is more than one thread at all. */
+static int plan_slices(const pack_t *P, int32_t *cut, int parts, int threaded)
+{
+    int p, j = 0;
+    int64_t acc = 0;
+    if (threaded && (int64_t)parts * OVERSPLIT * SLICE_MIN_ROWS <= P->nb[0])
+        parts *= OVERSPLIT;
+    if (parts > MAX_PARTS - 1)
+        parts = MAX_PARTS - 1;
+    if (parts > P->nb[0])
+        parts = P->nb[0] > 0 ? P->nb[0] : 1;
+    if (parts < 1 || !worth_threads(P))
+        parts = 1;
+    cut[0] = 0;
+    for (p = 1; p < parts; p++) {
+        const int64_t want = (int64_t)P->N * p / parts;
+        /* rows are sorted by length: row j has length l with nb[l-1] > j >= nb[l] */
+        while (j < P->nb[0] && acc < want) {
+            int l = 0, lo = 0, hi = P->maxlen;
+            while (lo < hi) {   /* the length of row j: the first l with nb[l] <= j */
+                const int mid = (lo + hi) / 2;
+                if (P->nb[mid] > j)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            l = lo;
+            acc += l;
+            j++;
+        }
+        cut[p] = j;
+    }
+    cut[parts] = P->nb[0];
+    return parts;
+}
+
+/* Rows [j0, j1) of step t of direction d: step_rows narrowed to the slice.
+ * Returns 0 if the slice has no active row at t. */
+static int slice_rows(const pack_t *P, const rnn_cell_t *cell, int d, int t, real *gates,
+                      real *h, real *aux, real *scratch, int j0, int j1, rnn_step_t *s)
+{
+    const int e = P->nb[t] < j1 ? P->nb[t] : j1;
+    if (e <= j0)
+        return 0;
+    step_rows(P, cell, d, t, gates, h, aux, s);
+    s->nb = e - j0;
+    s->np = s->np - j0 < 0 ? 0 : s->np - j0 > s->nb ? s->nb : s->np - j0;
+    s->gates += (size_t)j0 * P->GH;
+    s->h += (size_t)j0 * P->H;
+    s->aux += (size_t)j0 * cell->aux * P->H;
+    if (s->h_prev) {
+        s->h_prev += (size_t)j0 * P->H;
+        s->aux_prev += (size_t)j0 * cell->aux * P->H;
+    }
+    if (s->np == 0)
+        s->h_prev = s->aux_prev = NULL;
+    s->scratch = scratch + (size_t)j0 * P->GH;
+    return 1;
+}
+
+/* g[c] += sum over rows of x[r, c]; columns split over the parts, rows
+ * always summed in order, so the result does not depend on the split. */
+typedef struct {
+    real *g;
+    const real *x;
+    int rows, n;
+} colsum_job_t;
+
+static void colsum_part(void *arg, int part, int parts)
+{
+    const colsum_job_t *c = arg;
+    const int per = ((c->n + parts - 1) / parts + RNN_BLOCK - 1) / RNN_BLOCK * RNN_BLOCK;
+    const int c0 = part * per, c1 = c0 + per < c->n ? c0 + per : c->n;
+    int r;
+    if (c0 >= c1)
+        return;
+    for (r = 0; r < c->rows; r++)
+        vec_add(c->g + c0, c->x + (size_t)r * c->n + c0, (size_t)(c1 - c0));
+}
+
 static void add_colsum(real *g, const real *x, int rows, int n)
 {
-    int r;
-    for (r = 0; r < rows; r++)
-        vec_add(g, x + (size_t)r * n, (size_t)n);
+    colsum_job_t c;
+    c.g = g;
+    c.x = x;
+    c.rows = rows;
+    c.n = n;
+    seqcls__parallel((size_t)rows * n > 65536 ? seqcls__parallel_parts() : 1, colsum_part, &c);
+}
+
+typedef struct {
+    const pack_t *P;
+    const rnn_cell_t *cell;
+    const rnn_step_t *proto;   /* H, act, W_hh, b_hh, zero */
+    int d;
+    real *gates, *h, *aux, *scratch;
+    const int32_t *cut;
+    /* forward: per direction, and slices per direction when both run at once */
+    real *gd[2], *hd[2], *ad[2], *sc[2];
+    const real *whh[2], *bhh[2];
+    int sp, both;
+    /* backward */
+    const struct grad_src *g;
+    real *dh, *dc, *dzx, *dzh, *hprev;
+} rec_job_t;
+
+static void forward_part(void *arg, int part, int parts)
+{
+    const rec_job_t *J = arg;
+    const pack_t *P = J->P;
+    const int d = J->both ? part / J->sp : J->d, slice = part % J->sp;
+    const int j0 = J->cut[slice], j1 = J->cut[slice + 1];
+    rnn_step_t s = *J->proto;
+    int t;
+    (void)parts;
+    s.W_hh = J->whh[d];
+    s.b_hh = J->bhh[d];
+    for (t = 0; t < P->maxlen; t++) {
+        const int ts = d == 0 ? t : P->maxlen - 1 - t;
+        if (!slice_rows(P, J->cell, d, ts, J->gd[d], J->hd[d], J->ad[d], J->sc[d], j0, j1, &s)) {
+            if (d == 0)
+                break;   /* rows only end going forward */
+            continue;
+        }
+        J->cell->forward(&s);
+    }
 }
 
 int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
@@ -347,7 +500,9 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     pack_t P;
     real *xp, *mask = NULL, *gates, *hs, *aux, *scratch, *fin, *y;
     rnn_step_t s;
-    int rc, d, t, j, outF, finF;
+    rec_job_t J;
+    int32_t cut[MAX_PARTS + 1];
+    int rc, d, t, j, outF, finF, parts;
 
     rc = pack_plan(L, ws, in, &P, ctx->func);
     if (rc)
@@ -358,7 +513,8 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     gates = ws_reals(ws, WS_GATES, (size_t)P.dirs * P.N, (size_t)P.GH);
     hs = ws_reals(ws, WS_H, (size_t)P.dirs * P.N, (size_t)P.H);
     aux = ws_reals(ws, WS_AUX, (size_t)P.dirs * P.N, (size_t)P.A * P.H);
-    scratch = ws_reals(ws, WS_STEP, (size_t)P.B + 2, (size_t)P.GH);
+    /* [dirs][B] step rows, a zero row, a bias row */
+    scratch = ws_reals(ws, WS_STEP, (size_t)P.dirs * P.B + 2, (size_t)P.GH);
     fin = ws_reals(ws, WS_FIN, (size_t)P.B, (size_t)finF);
     if (!xp || !gates || !hs || !aux || !scratch || !fin)
         return SEQCLS_E_NOMEM;
@@ -390,27 +546,39 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     s.H = P.H;
     s.act = L->rec_activation;
     s.scratch = scratch;
-    s.zero = scratch + (size_t)P.B * P.GH;
-    memset(scratch + (size_t)P.B * P.GH, 0, (size_t)P.GH * sizeof(real));
+    s.zero = scratch + (size_t)P.dirs * P.B * P.GH;
+    memset(scratch + (size_t)P.dirs * P.B * P.GH, 0, (size_t)P.GH * sizeof(real));
+    memset(&J, 0, sizeof J);
+    J.P = &P;
+    J.cell = cell;
+    J.proto = &s;
+    J.cut = cut;
+    parts = seqcls__parallel_parts();
+    J.both = P.dirs == 2 && parts >= 2 && worth_threads(&P);
+    J.sp = plan_slices(&P, cut, J.both ? parts / 2 : parts, parts > 1);
     for (d = 0; d < P.dirs; d++) {
         const real *W_ih = L->w[4 * d], *b_ih = L->w[4 * d + 2];
-        real *gd = gates + (size_t)d * P.N * P.GH, *hd = hs + (size_t)d * P.N * P.H;
-        real *ad = aux + (size_t)d * P.N * P.A * P.H;
-        real *bias = scratch + ((size_t)P.B + 1) * P.GH;
-        s.W_hh = L->w[4 * d + 1];
-        s.b_hh = L->w[4 * d + 3];
+        real *bias = scratch + ((size_t)P.dirs * P.B + 1) * P.GH;
+        J.gd[d] = gates + (size_t)d * P.N * P.GH;
+        J.hd[d] = hs + (size_t)d * P.N * P.H;
+        J.ad[d] = aux + (size_t)d * P.N * P.A * P.H;
+        J.sc[d] = scratch + (size_t)d * P.B * P.GH;
+        J.whh[d] = L->w[4 * d + 1];
+        J.bhh[d] = L->w[4 * d + 3];
         /* input projection of every valid step at once, with b_ih and the
          * part of b_hh that is simply added */
         memcpy(bias, b_ih, (size_t)P.GH * sizeof(real));
-        vec_add(bias, s.b_hh, (size_t)cell->folded * P.H);
-        fill_rows(gd, bias, P.N, P.GH);
+        vec_add(bias, J.bhh[d], (size_t)cell->folded * P.H);
+        fill_rows(J.gd[d], bias, P.N, P.GH);
         if (P.N > 0)
-            blas_gemm(0, 1, P.N, P.GH, P.in, 1, xp, P.in, W_ih, P.in, 1, gd, P.GH);
-        for (t = 0; t < P.maxlen; t++) {
-            step_rows(&P, cell, d, d == 0 ? t : P.maxlen - 1 - t, gd, hd, ad, &s);
-            cell->forward(&s);
+            blas_gemm(0, 1, P.N, P.GH, P.in, 1, xp, P.in, W_ih, P.in, 1, J.gd[d], P.GH);
+        if (!J.both) {
+            J.d = d;
+            seqcls__parallel(J.sp, forward_part, &J);
         }
     }
+    if (J.both)
+        seqcls__parallel(2 * J.sp, forward_part, &J);
 
     /* final states: forward at each row's last step, backward at step 0 */
     memset(fin, 0, (size_t)P.B * finF * sizeof(real));
@@ -468,7 +636,7 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
  * The gradient reaching direction d's state at packed row (t, j) from
  * outside the recurrence: the output sequence, and the final states.
  */
-typedef struct {
+typedef struct grad_src {
     const real *seq;   /* [B, T, outF] or NULL */
     const real *fin;   /* [B, finF] or NULL */
     int outF, finF, seq_col, fin_col;
@@ -487,13 +655,55 @@ static void carry_start(const pack_t *P, const grad_src_t *g, real *dh, real *dc
                     (size_t)P->H);
 }
 
-static void carry_add_output(const pack_t *P, const grad_src_t *g, real *dh, int t)
+static void carry_add_output(const pack_t *P, const grad_src_t *g, real *dh, int t, int j0,
+                             int j1)
 {
     int j;
     if (g->seq)
-        for (j = 0; j < P->nb[t]; j++)
+        for (j = j0; j < j1; j++)
             vec_add(dh + (size_t)j * P->H,
                     g->seq + ((size_t)P->perm[j] * P->T + t) * g->outF + g->seq_col, (size_t)P->H);
+}
+
+static int imax(int a, int b) { return a > b ? a : b; }
+static int imin(int a, int b) { return a < b ? a : b; }
+
+static void backward_part(void *arg, int part, int parts)
+{
+    const rec_job_t *J = arg;
+    const pack_t *P = J->P;
+    const int j0 = J->cut[part], j1 = J->cut[part + 1];
+    rnn_step_t s = *J->proto;
+    int t;
+    (void)parts;
+    for (t = 0; t < P->maxlen; t++) {
+        /* forward direction: back from the last step; backward direction: from step 0 */
+        const int ts = J->d == 0 ? P->maxlen - 1 - t : t;
+        const size_t r = (size_t)P->off[ts];
+        const int e = imin(P->nb[ts], j1);
+        if (e <= j0) {
+            if (J->d == 1)
+                break;   /* going back in time in the backward direction, rows only end */
+            continue;
+        }
+        if (J->d == 0)
+            carry_start(P, J->g, J->dh, J->dc, imax(P->nb[ts + 1], j0), imax(e, imax(P->nb[ts + 1], j0)));
+        else if (t == 0)
+            carry_start(P, J->g, J->dh, J->dc, j0, e);
+        carry_add_output(P, J->g, J->dh, ts, j0, e);
+        rnn_flush_tiny(J->dh + (size_t)j0 * P->H, (size_t)(e - j0) * P->H);
+        rnn_flush_tiny(J->dc + (size_t)j0 * P->H, (size_t)(e - j0) * P->H);
+        slice_rows(P, J->cell, J->d, ts, J->gates, J->h, J->aux, J->scratch, j0, j1, &s);
+        s.dh = J->dh + (size_t)j0 * P->H;
+        s.dc = J->dc + (size_t)j0 * P->H;
+        s.dzx = J->dzx + (r + j0) * P->GH;
+        s.dzh = J->dzh + (r + j0) * P->GH;
+        J->cell->backward(&s);
+        /* the previous states of these rows, for the dW_hh GEMM */
+        if (s.np > 0)
+            memcpy(J->hprev + (r + j0) * P->H, s.h_prev, (size_t)s.np * P->H * sizeof(real));
+        memset(J->hprev + (r + j0 + s.np) * P->H, 0, (size_t)(s.nb - s.np) * P->H * sizeof(real));
+    }
 }
 
 int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
@@ -507,7 +717,9 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
     const real *mask = ws->buf[WS_MASK];
     rnn_step_t s;
     grad_src_t g;
-    int d, t, j, k;
+    rec_job_t J;
+    int32_t cut[MAX_PARTS + 1];
+    int d, t, j, k, parts;
     (void)out;
     (void)ctx;
 
@@ -526,9 +738,20 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
     s.H = P.H;
     s.act = L->rec_activation;
     s.scratch = ws->buf[WS_STEP];
-    s.zero = s.scratch + (size_t)P.B * P.GH;
+    s.zero = s.scratch + (size_t)P.dirs * P.B * P.GH;
     g.outF = (P.dirs == 2 && !sum) ? 2 * P.H : P.H;
     g.finF = P.dirs * P.H;
+    parts = seqcls__parallel_parts();
+    parts = plan_slices(&P, cut, parts, parts > 1);
+    memset(&J, 0, sizeof J);
+    J.P = &P;
+    J.cell = cell;
+    J.proto = &s;
+    J.scratch = s.scratch;
+    J.cut = cut;
+    J.dzx = dzx;
+    J.dzh = dzh;
+    J.hprev = hprev;
     for (d = 0; d < P.dirs; d++) {
         real *gd = (real *)ws->buf[WS_GATES] + (size_t)d * P.N * P.GH;
         real *hd = (real *)ws->buf[WS_H] + (size_t)d * P.N * P.H;
@@ -553,33 +776,27 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
             g.fin_col = sum ? 0 : d * P.H;
         }
 
-        for (t = 0; t < P.maxlen; t++) {
-            /* forward direction: back from the last step; backward direction: from step 0 */
-            const int ts = d == 0 ? P.maxlen - 1 - t : t;
-            const size_t r = (size_t)P.off[ts];
-            if (d == 0)
-                carry_start(&P, &g, dh, dc, P.nb[ts + 1], P.nb[ts]);
-            else if (t == 0)
-                carry_start(&P, &g, dh, dc, 0, P.nb[0]);
-            carry_add_output(&P, &g, dh, ts);
-            rnn_flush_tiny(dh, (size_t)P.nb[ts] * P.H);
-            rnn_flush_tiny(dc, (size_t)P.nb[ts] * P.H);
-            step_rows(&P, cell, d, ts, gd, hd, ad, &s);
-            s.dh = dh;
-            s.dc = dc;
-            s.dzx = dzx + r * P.GH;
-            s.dzh = dzh + r * P.GH;
-            cell->backward(&s);
-            /* bias gradients now, while this step's rows are in cache */
-            add_colsum(L->g[4 * d + 2], s.dzx, s.nb, P.GH);
-            add_colsum(L->g[4 * d + 3], s.dzh, s.nb, P.GH);
-            /* the previous states of these rows, for the dW_hh GEMM below */
-            if (s.np > 0)
-                memcpy(hprev + r * P.H, s.h_prev, (size_t)s.np * P.H * sizeof(real));
-            memset(hprev + (r + s.np) * P.H, 0, (size_t)(s.nb - s.np) * P.H * sizeof(real));
-        }
+        J.d = d;
+        J.gates = gd;
+        J.h = hd;
+        J.aux = ad;
+        J.g = &g;
+        J.dh = dh;
+        J.dc = dc;
+        seqcls__parallel(parts, backward_part, &J);
         if (P.N == 0)
             continue;
+        if (dzh == dzx) {
+            /* one column sum for both biases (a spare row of the step scratch) */
+            real *sum = (real *)ws->buf[WS_STEP] + ((size_t)P.dirs * P.B + 1) * P.GH;
+            memset(sum, 0, (size_t)P.GH * sizeof(real));
+            add_colsum(sum, dzx, P.N, P.GH);
+            vec_add(L->g[4 * d + 2], sum, (size_t)P.GH);
+            vec_add(L->g[4 * d + 3], sum, (size_t)P.GH);
+        } else {
+            add_colsum(L->g[4 * d + 2], dzx, P.N, P.GH);
+            add_colsum(L->g[4 * d + 3], dzh, P.N, P.GH);
+        }
         /* dW_ih += dZx^T X, dX (+)= dZx W_ih */
         blas_gemm(1, 0, P.GH, P.in, P.N, 1, dzx, P.GH, ws->buf[WS_XP], P.in, 1, L->g[4 * d],
                   P.in);

@@ -105,12 +105,64 @@ START_TEST(every_allocation_failure_is_reported)
 }
 END_TEST
 
+/* Workspaces are sized on the first step of a shape and kept: later
+ * training steps and predictions of the same shape allocate nothing, on
+ * one thread or several. */
+START_TEST(steps_after_the_first_allocate_nothing)
+{
+    seqcls_model_t *m = NULL;
+    seqcls_optimizer_t *o = NULL;
+    seqcls_tensor_t *ids = NULL, *y = NULL, *p = NULL;
+    int64_t s_ids[2] = {40, 30}, s_y[1] = {40}, s_p[2] = {40, 1};
+    int32_t lens[40];
+    int i, threads;
+    for (i = 0; i < 40; i++)
+        lens[i] = 1 + (i * 7) % 30;
+    for (threads = 1; threads <= 2; threads++) {
+        OK(seqcls_set_num_threads(threads));
+        OK(seqcls_model_create(&m, 3));
+        OK(seqcls_add_embedding(m, 50, 16, 0, NULL));
+        OK(seqcls_add_lstm(m, 24, SEQCLS_BIDIRECTIONAL | SEQCLS_RETURN_SEQUENCES, NULL));
+        OK(seqcls_add_gru(m, 20, SEQCLS_BIDIRECTIONAL | SEQCLS_RETURN_SEQUENCES, NULL));
+        OK(seqcls_add_attention(m, SEQCLS_ATTN_BAHDANAU, 12, NULL));
+        OK(seqcls_add_dense(m, 8, SEQCLS_ACT_RELU, NULL));
+        OK(seqcls_add_dropout(m, 0.5f, NULL));
+        OK(seqcls_add_output(m, 1, NULL));
+        OK(seqcls_optimizer_create(&o, SEQCLS_OPTIM_ADAM, 1e-3f));
+        OK(seqcls_tensor_create(&ids, SEQCLS_I32, 2, s_ids));
+        OK(seqcls_tensor_create(&y, SEQCLS_I32, 1, s_y));
+        OK(seqcls_tensor_create(&p, SEQCLS_F32, 2, s_p));
+        tu_fill_ids(ids, 1, 50, 5);
+        for (i = 0; i < 40; i++)
+            ((int32_t *)seqcls_tensor_data(y))[i] = i & 1;
+        for (i = 0; i < 3; i++) {
+            if (i == 2)
+                seqcls__fault_fail_after(0);   /* count from here */
+            OK(seqcls_zero_grad(m));
+            OK(seqcls_forward(m, ids, lens, NULL, 1));
+            OK(seqcls_loss_backward(m, y, NULL));
+            OK(seqcls_optimizer_step(o, m));
+            OK(seqcls_predict(m, ids, lens, p, NULL));
+        }
+        ck_assert_msg(seqcls__fault_allocations() == 0,
+                      "a training step and a prediction allocated, %d threads", threads);
+        seqcls_tensor_free(ids);
+        seqcls_tensor_free(y);
+        seqcls_tensor_free(p);
+        seqcls_optimizer_free(o);
+        seqcls_model_free(m);
+    }
+    OK(seqcls_set_num_threads(0));
+}
+END_TEST
+
 Suite *fault_suite(void)
 {
     Suite *s = suite_create("fault injection");
     TCase *tc = tcase_create("allocation");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, every_allocation_failure_is_reported);
+    tcase_add_test(tc, steps_after_the_first_allocate_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

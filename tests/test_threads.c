@@ -165,6 +165,91 @@ START_TEST(error_messages_are_thread_local)
 }
 END_TEST
 
+/* The recurrent layers split the batch rows over the library's threads
+ * (140 rows: two slices per thread with two threads);
+ * logits, every parameter gradient and the input gradient must equal the
+ * single-threaded ones up to float rounding, for ragged and full batches,
+ * LSTM and both GRU kinds, uni- and bidirectional. */
+#define SB 140
+#define ST 21
+#define SF 12
+
+static void run_split(int threads, const int32_t *lens, real_t *logits, real_t *grads,
+                      size_t *ngrads, real_t *dx)
+{
+    seqcls_model_t *m = NULL;
+    seqcls_tensor_t *x = tu_tensor(SEQCLS_F32, 3, SB, ST, SF), *lg = tu_tensor(SEQCLS_F32, 2, SB, 3, 0);
+    seqcls_tensor_t *dl = tu_tensor(SEQCLS_F32, 2, SB, 3, 0), *gx = NULL;
+    int layer, i, n;
+    size_t k = 0;
+    OK(seqcls_set_num_threads(threads));
+    OK(seqcls_model_create(&m, 5));
+    OK(seqcls_add_input(m, SF, NULL));
+    OK(seqcls_add_lstm(m, 40, SEQCLS_BIDIRECTIONAL | SEQCLS_RETURN_SEQUENCES, NULL));
+    OK(seqcls_add_gru(m, 36, SEQCLS_BIDIRECTIONAL | SEQCLS_RETURN_SEQUENCES, NULL));
+    OK(seqcls_add_gru(m, 33, SEQCLS_GRU_RESET_BEFORE | SEQCLS_RETURN_SEQUENCES, NULL));
+    OK(seqcls_add_lstm(m, 34, 0, &layer));
+    OK(seqcls_add_output(m, 3, NULL));
+    tu_fill_real(x, -1, 1, 77);
+    tu_fill_real(dl, -1, 1, 78);
+    OK(seqcls_zero_grad(m));
+    OK(seqcls_forward(m, x, lens, lg, 1));
+    OK(seqcls_backward(m, dl));
+    memcpy(logits, seqcls_tensor_data(lg), SB * 3 * sizeof(real_t));
+    n = seqcls_param_count(m);
+    for (i = 0; i < n; i++) {
+        seqcls_tensor_t *v, *g;
+        OK(seqcls_param(m, i, &v, &g));
+        memcpy(grads + k, seqcls_tensor_data(g), (size_t)seqcls_tensor_numel(g) * sizeof(real_t));
+        k += (size_t)seqcls_tensor_numel(g);
+    }
+    *ngrads = k;
+    OK(seqcls_input_grad(m, &gx));
+    memcpy(dx, seqcls_tensor_data(gx), (size_t)SB * ST * SF * sizeof(real_t));
+    seqcls_tensor_free(x);
+    seqcls_tensor_free(lg);
+    seqcls_tensor_free(dl);
+    seqcls_model_free(m);
+    OK(seqcls_set_num_threads(0));
+}
+
+static double max_rel_diff(const real_t *a, const real_t *b, size_t n)
+{
+    double scale = 1e-3, worst = 0;
+    size_t i;
+    for (i = 0; i < n; i++)
+        scale = fmax(scale, fabs((double)a[i]));
+    for (i = 0; i < n; i++)
+        worst = fmax(worst, fabs((double)a[i] - (double)b[i]) / scale);
+    return worst;
+}
+
+START_TEST(split_rows_equal_single_thread)
+{
+    static real_t l1[SB * 3], l2[SB * 3], g1[200000], g2[200000], x1[SB * ST * SF], x2[SB * ST * SF];
+    int32_t lens[SB];
+    uint64_t seed = 9;
+    size_t n1, n2;
+    int b, threads, ragged;
+    for (ragged = 0; ragged < 2; ragged++) {
+        for (b = 0; b < SB; b++)
+            lens[b] = ragged ? (b == 3 ? 0 : 1 + (int32_t)(tu_next(&seed) % ST)) : ST;
+        run_split(1, lens, l1, g1, &n1, x1);
+        ck_assert(n1 <= 200000);
+        for (threads = 2; threads <= 3; threads++) {
+            run_split(threads, lens, l2, g2, &n2, x2);
+            ck_assert(n1 == n2);
+            ck_assert_msg(max_rel_diff(l1, l2, SB * 3) < 1e-5, "logits differ, %d threads",
+                          threads);
+            ck_assert_msg(max_rel_diff(g1, g2, n1) < 1e-5, "gradients differ by %g, %d threads",
+                          max_rel_diff(g1, g2, n1), threads);
+            ck_assert_msg(max_rel_diff(x1, x2, (size_t)SB * ST * SF) < 1e-5,
+                          "input gradients differ, %d threads", threads);
+        }
+    }
+}
+END_TEST
+
 Suite *threads_suite(void)
 {
     Suite *s = suite_create("threads");
@@ -173,6 +258,7 @@ Suite *threads_suite(void)
     tcase_add_test(tc, concurrent_predict_equals_serial);
     tcase_add_test(tc, training_beside_predicting_is_safe);
     tcase_add_test(tc, error_messages_are_thread_local);
+    tcase_add_test(tc, split_rows_equal_single_thread);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,181 @@
+/*
+ * bench_model.c -- the headline model of issue 9 in seqcls: the Keras IMDB
+ * tutorial's Embedding(10000, 128, pad 0) -> BiLSTM(64, seq) -> BiLSTM(64,
+ * seq + final states) -> Bahdanau attention(64) -> Dense(20, relu) ->
+ * Dropout(0.5) -> Dense(1); batch 256, T = 500.
+ *
+ *   usage: bench_model train|infer full|imdb threads repeats
+ *
+ * train: one training step (zero_grad, forward, BCE-from-logits backward,
+ * Adam step); infer: seqcls_predict.  Prints the median time of `repeats`
+ * runs after one warm-up, sequences per second, achieved GFLOP/s (GEMM
+ * flops of the recurrent and attention layers over the real tokens) and
+ * the process's peak RSS.  One configuration per process, so the peak RSS
+ * is that configuration's.  The single-thread sgemm rate of the same BLAS
+ * is measured in the same process right after (the ceiling, taken at the
+ * same moment of the machine's load), and the achieved rate as a fraction
+ * of it per thread used.  bench/model_torch.py is the PyTorch peer with
+ * the same synthetic data (bench/lengths.h / model_torch.py share the
+ * length generator).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <cblas.h>
+#include <seqcls.h>
+
+#include "lengths.h"
+
+enum { B = 256, T = 500, VOCAB = 10000, EMB = 128, HID = 64, UNITS = 64, DENSE = 20 };
+
+#define CHECK(call)                                                                    \
+    do {                                                                               \
+        int rc_ = (call);                                                              \
+        if (rc_ != SEQCLS_OK) {                                                        \
+            fprintf(stderr, "%s failed: %s\n", #call, seqcls_last_error());            \
+            exit(1);                                                                   \
+        }                                                                              \
+    } while (0)
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Best single-thread sgemm GFLOP/s of a few 1024^3 products (seqcls has
+ * put the BLAS at one thread). */
+static double sgemm_rate(void)
+{
+    enum { N = 1024 };
+    float *a = calloc((size_t)N * N, sizeof *a), *b = calloc((size_t)N * N, sizeof *b);
+    float *c = calloc((size_t)N * N, sizeof *c);
+    double best = 0;
+    int r;
+    for (r = 0; r < 5; r++) {
+        double t0 = now_ms(), g;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, N, 1, a, N, b, N, 0, c, N);
+        g = 2.0 * N * N * N / ((now_ms() - t0) * 1e6);
+        if (g > best)
+            best = g;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
+static double peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;
+}
+
+/* Forward GEMM flops per real token: two BiLSTMs and the attention's W1 h. */
+static double fwd_flops_per_token(void)
+{
+    const double l1 = 2.0 * 2 * 4 * HID * (EMB + HID), l2 = 2.0 * 2 * 4 * HID * (2 * HID + HID);
+    const double att = 2.0 * UNITS * 2 * HID + 2.0 * UNITS;
+    return l1 + l2 + att;
+}
+
+int main(int argc, char **argv)
+{
+    int train, imdb, threads, reps, r, b;
+    int64_t xs[2] = {B, T}, ls[2] = {B, 1}, ys[1] = {B};
+    seqcls_model_t *m = NULL;
+    seqcls_optimizer_t *opt = NULL;
+    seqcls_tensor_t *x = NULL, *logits = NULL, *y = NULL;
+    int32_t len[B], *ids, *lab;
+    uint64_t s = 12345;
+    double *times, med, tokens = 0, rss0;
+    const char *name;
+
+    if (argc != 5) {
+        fprintf(stderr, "usage: bench_model train|infer full|imdb threads repeats\n");
+        return 2;
+    }
+    train = strcmp(argv[1], "train") == 0;
+    imdb = strcmp(argv[2], "imdb") == 0;
+    threads = atoi(argv[3]);
+    reps = atoi(argv[4]);
+    if (reps < 1)
+        reps = 1;
+    rss0 = peak_rss_mb();
+    CHECK(seqcls_set_num_threads(threads));
+    CHECK(seqcls_model_create(&m, 1));
+    CHECK(seqcls_add_embedding(m, VOCAB, EMB, 0, NULL));
+    CHECK(seqcls_add_lstm(m, HID, SEQCLS_BIDIRECTIONAL | SEQCLS_RETURN_SEQUENCES, NULL));
+    CHECK(seqcls_add_lstm(m, HID, SEQCLS_BIDIRECTIONAL | SEQCLS_RETURN_SEQUENCES, NULL));
+    CHECK(seqcls_add_attention(m, SEQCLS_ATTN_BAHDANAU, UNITS, NULL));
+    CHECK(seqcls_add_dense(m, DENSE, SEQCLS_ACT_RELU, NULL));
+    CHECK(seqcls_add_dropout(m, 0.5f, NULL));
+    CHECK(seqcls_add_output(m, 1, NULL));
+    CHECK(seqcls_optimizer_create(&opt, SEQCLS_OPTIM_ADAM, 1e-3f));
+    CHECK(seqcls_tensor_create(&x, SEQCLS_I32, 2, xs));
+    CHECK(seqcls_tensor_create(&logits, SEQCLS_F32, 2, ls));
+    CHECK(seqcls_tensor_create(&y, SEQCLS_I32, 1, ys));
+    bench_lengths(len, B, T, imdb ? 238.0 : 0.0, 7);
+    ids = seqcls_tensor_data(x);
+    lab = seqcls_tensor_data(y);
+    for (b = 0; b < B; b++) {
+        int t;
+        tokens += len[b];
+        for (t = 0; t < T; t++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            ids[b * T + t] = t < len[b] ? 1 + (int32_t)((s >> 33) % (VOCAB - 1)) : 0;
+        }
+        lab[b] = b & 1;
+    }
+    times = malloc((size_t)reps * sizeof *times);
+    for (r = -1; r < reps; r++) {
+        double t0 = now_ms();
+        if (train) {
+            CHECK(seqcls_zero_grad(m));
+            CHECK(seqcls_forward(m, x, len, NULL, 1));
+            CHECK(seqcls_loss_backward(m, y, NULL));
+            CHECK(seqcls_optimizer_step(opt, m));
+        } else {
+            CHECK(seqcls_predict(m, x, len, logits, NULL));
+        }
+        if (r >= 0)
+            times[r] = now_ms() - t0;
+    }
+    qsort(times, (size_t)reps, sizeof *times, cmp_double);
+    med = times[reps / 2];
+    name = train ? "train" : "infer";
+    printf("seqcls_model_%s_%s_%dt_ms: %.1f\n", name, argv[2], threads, med);
+    printf("seqcls_model_%s_%s_%dt_seq_per_s: %.1f\n", name, argv[2], threads, B / med * 1e3);
+    printf("seqcls_model_%s_%s_%dt_gflops: %.2f\n", name, argv[2], threads,
+           fwd_flops_per_token() * (train ? 3 : 1) * tokens / (med * 1e6));
+    printf("seqcls_model_%s_%s_%dt_tokens: %.0f\n", name, argv[2], threads, tokens);
+    printf("seqcls_model_%s_%s_%dt_peak_rss_mb: %.1f\n", name, argv[2], threads, peak_rss_mb());
+    printf("seqcls_model_%s_%s_%dt_base_rss_mb: %.1f\n", name, argv[2], threads, rss0);
+    /* after the RSS figures: its matrices are not the model's */
+    {
+        const double ceiling = sgemm_rate();
+        printf("seqcls_model_%s_%s_%dt_sgemm_1t_gflops: %.1f\n", name, argv[2], threads, ceiling);
+        printf("seqcls_model_%s_%s_%dt_fraction_of_sgemm_per_thread: %.3f\n", name, argv[2],
+               threads,
+               fwd_flops_per_token() * (train ? 3 : 1) * tokens / (med * 1e6) / ceiling / threads);
+    }
+    free(times);
+    seqcls_tensor_free(x);
+    seqcls_tensor_free(logits);
+    seqcls_tensor_free(y);
+    seqcls_optimizer_free(opt);
+    seqcls_model_free(m);
+    return 0;
+}

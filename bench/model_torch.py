@@ -1,0 +1,112 @@
+"""The PyTorch peer of bench/bench_model.c: the Keras IMDB tutorial model
+written as the PyTorch tutorials write it (pack_padded_sequence for ragged
+batches), Adam, BCEWithLogitsLoss; same shapes and synthetic data.
+
+    usage: model_torch.py train|infer full|imdb threads repeats
+
+Run with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set to `threads` (as
+run_model.py does): this PyTorch uses OpenBLAS, whose own threads
+torch.set_num_threads does not control.
+"""
+import resource
+import statistics
+import sys
+import time
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from lengths import bench_lengths
+
+B, T, VOCAB, EMB, HID, UNITS, DENSE = 256, 500, 10000, 128, 64, 64, 20
+WARMUP_SKIP_S = 30
+
+
+class TutorialNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(VOCAB, EMB, padding_idx=0)
+        self.l1 = nn.LSTM(EMB, HID, batch_first=True, bidirectional=True)
+        self.l2 = nn.LSTM(2 * HID, HID, batch_first=True, bidirectional=True)
+        self.W1 = nn.Linear(2 * HID, UNITS)
+        self.W2 = nn.Linear(2 * HID, UNITS)
+        self.V = nn.Linear(UNITS, 1)
+        self.fc = nn.Linear(2 * HID, DENSE)
+        self.drop = nn.Dropout(0.5)
+        self.out = nn.Linear(DENSE, 1)
+
+    def forward(self, ids, lengths, packed):
+        x = self.emb(ids)
+        if packed:
+            p = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            o1, _ = self.l1(p)
+            o2, (h, _) = self.l2(o1)
+            seq, _ = pad_packed_sequence(o2, batch_first=True, total_length=T)
+        else:
+            o1, _ = self.l1(x)
+            seq, (h, _) = self.l2(o1)
+        q = torch.cat((h[-2], h[-1]), 1)
+        score = self.V(torch.tanh(self.W1(seq) + self.W2(q).unsqueeze(1))).squeeze(-1)
+        if packed:
+            mask = torch.arange(T).unsqueeze(0) < lengths.unsqueeze(1)
+            score = score.masked_fill(~mask, float("-inf"))
+        w = torch.softmax(score, dim=1)
+        ctx = (w.unsqueeze(-1) * seq).sum(1)
+        return self.out(self.drop(torch.relu(self.fc(ctx)))).squeeze(1)
+
+
+def main():
+    mode, lens_kind, threads, reps = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    lens = bench_lengths(B, T, 238.0 if lens_kind == "imdb" else 0.0, 7)
+    packed = lens_kind == "imdb"
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(1, VOCAB, (B, T), generator=g)
+    lengths = torch.tensor(lens, dtype=torch.int64)
+    ids[torch.arange(T).unsqueeze(0) >= lengths.unsqueeze(1)] = 0
+    y = torch.tensor([b & 1 for b in range(B)], dtype=torch.float32)
+    net = TutorialNet()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    lossf = nn.BCEWithLogitsLoss()
+
+    def step():
+        if mode == "train":
+            net.train()
+            opt.zero_grad()
+            loss = lossf(net(ids, lengths, packed), y)
+            loss.backward()
+            opt.step()
+        else:
+            net.eval()
+            with torch.no_grad():
+                torch.sigmoid(net(ids, lengths, packed))
+
+    # one warm-up step, unless a step takes longer than WARMUP_SKIP_S: then
+    # one-time costs (Adam's state, first allocations) are far below 1% of
+    # it and the first step is counted, which keeps `make bench` within an
+    # hour (a ragged training step of this PyTorch build takes minutes)
+    times = []
+    t0 = time.perf_counter()
+    step()
+    first = (time.perf_counter() - t0) * 1e3
+    if first > WARMUP_SKIP_S * 1e3:
+        times.append(first)
+        print("torch_model_%s_%s_%dt_first_step_counted: 1" % (mode, lens_kind, threads))
+    while len(times) < reps:
+        t0 = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t0) * 1e3)
+    med = statistics.median(times)
+    key = "torch_model_%s_%s_%dt" % (mode, lens_kind, threads)
+    print("%s_ms: %.1f" % (key, med))
+    print("%s_seq_per_s: %.1f" % (key, B / med * 1e3))
+    print("%s_tokens: %d" % (key, sum(lens)))
+    print("%s_peak_rss_mb: %.1f" % (key, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
+    print("%s_base_rss_mb: %.1f" % (key, rss0))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Headline-model benchmark driver: for each configuration (train/infer,
+full/imdb lengths, 1/2 threads) run bench_model (seqcls) and
+model_torch.py (PyTorch) as separate processes, alternating, `rounds`
+times; print each side's median and the ratios torch / seqcls.  One
+configuration per process, so each peak RSS is that configuration's.
+
+    usage: run_model.py path/to/bench_model seqcls_repeats torch_repeats rounds [lengths]
+
+`lengths` (full, imdb or both, the default) picks the configurations.
+"""
+import os
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run(cmd, threads):
+    # both sides get the thread count through the environment as well:
+    # PyTorch's OpenMP and the OpenBLAS it calls read it there
+    env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=HERE,
+                         env=env).stdout
+    vals = {}
+    for line in out.splitlines():
+        k, _, v = line.partition(":")
+        vals[k.strip()] = float(v)
+    return vals
+
+
+def main():
+    exe, sreps, treps, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    exe = os.path.abspath(exe)
+    which = sys.argv[5] if len(sys.argv) > 5 else "both"
+    kinds = ("full", "imdb") if which == "both" else (which,)
+    best = {}
+    for mode in ("train", "infer"):
+        for lens in kinds:
+            for threads in ("1", "2"):
+                s_runs, t_runs = [], []
+                for _ in range(rounds):
+                    s_runs.append(run([exe, mode, lens, threads, sreps], threads))
+                    t_runs.append(run([sys.executable, "model_torch.py", mode, lens, threads, treps],
+                                      threads))
+                for runs in (s_runs, t_runs):
+                    for k in runs[0]:
+                        v = statistics.median(r.get(k, 0) for r in runs)
+                        print("%s: %.2f" % (k, v), flush=True)
+                key = "model_%s_%s_%st" % (mode, lens, threads)
+                s = statistics.median(r["seqcls_%s_ms" % key] for r in s_runs)
+                t = statistics.median(r["torch_%s_ms" % key] for r in t_runs)
+                best.setdefault((mode, lens), {})[threads] = (s, t)
+                print("ratio_torch_over_seqcls_%s: %.2f" % (key, t / s), flush=True)
+    for (mode, lens), d in best.items():
+        s1, t1 = d["1"]
+        s2, _ = d["2"]
+        tbest = min(v[1] for v in d.values())
+        print("target_%s_%s_1t_vs_torch_1t: %.2f" % (mode, lens, t1 / s1))
+        print("target_%s_%s_2t_vs_torch_best: %.2f" % (mode, lens, tbest / s2))
+        print("target_%s_%s_seqcls_best_vs_torch_best: %.2f" % (mode, lens, tbest / min(s1, s2)))
+    for mode in ("train", "infer") if which == "both" else ():
+        for threads in ("1", "2"):
+            print("imdb_over_full_%s_%st: %.3f" % (mode, threads,
+                  best[(mode, "imdb")][threads][0] / best[(mode, "full")][threads][0]))
+
+
+if __name__ == "__main__":
+    main()
