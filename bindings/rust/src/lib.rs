@@ -721,6 +721,19 @@ impl Model {
         })?;
         Ok(Model { ptr: p })
     }
+    /// Save with the optimiser's state (`seqcls_checkpoint_save`), so that
+    /// training resumes exactly.
+    pub fn save_checkpoint<P: AsRef<Path>>(&self, optimizer: &Optimizer, path: P) -> Result<()> {
+        let c = path_cstring(path.as_ref())?;
+        check(unsafe { sys::seqcls_checkpoint_save(self.ptr, optimizer.ptr, c.as_ptr()) })
+    }
+    /// The model and its optimiser from a file of `save_checkpoint`.
+    pub fn load_checkpoint<P: AsRef<Path>>(path: P) -> Result<(Model, Optimizer)> {
+        let c = path_cstring(path.as_ref())?;
+        let (mut m, mut o) = (ptr::null_mut(), ptr::null_mut());
+        check(unsafe { sys::seqcls_checkpoint_load(&mut m, &mut o, c.as_ptr()) })?;
+        Ok((Model { ptr: m }, Optimizer { ptr: o }))
+    }
 }
 
 /// A training forward in progress (`Model::forward_train`): holds the model

@@ -46,6 +46,13 @@ fn save_load_round_trip() {
 
     let m3 = Model::from_bytes(&m.to_bytes().unwrap()).unwrap();
     assert_eq!(m3.predict(&x, 64, 8, Some(&lengths)).unwrap(), p);
+
+    let ckpt = dir.join("c.sqcl");
+    m.save_checkpoint(&o, &ckpt).unwrap();
+    let (m4, o4) = Model::load_checkpoint(&ckpt).unwrap();
+    assert_eq!(m4.predict(&x, 64, 8, Some(&lengths)).unwrap(), p);
+    assert_eq!(o4.steps(), o.steps());
+    assert!(Model::load_checkpoint(&path).is_err());   // a plain model has no optimizer state
     std::fs::remove_dir_all(&dir).ok();
 }
 
