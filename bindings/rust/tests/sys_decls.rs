@@ -56,7 +56,10 @@ fn constants_match_the_header() {
         if it.next() != Some("#define") {
             continue;
         }
-        let (Some(name), Some(value)) = (it.next(), it.next()) else { continue };
+        let (name, value) = match (it.next(), it.next()) {
+            (Some(name), Some(value)) => (name, value),
+            _ => continue,
+        };
         if !name.starts_with("SEQCLS_") || name == "SEQCLS_API" || value.starts_with('"')
             || name == "SEQCLS_VERSION_NUMBER" {
             continue;
