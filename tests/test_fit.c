@@ -169,7 +169,6 @@ START_TEST(callback_stops_and_runs_are_reproducible)
     seqcls_tensor_t *x, *y;
     int32_t lens[N];
     record_t r = {0};
-    int i;
     make_data(&x, &y, lens, 4, 0);
     OK(seqcls_optimizer_create(&oa, SEQCLS_OPTIM_ADAM, 0.01f));
     OK(seqcls_optimizer_create(&ob, SEQCLS_OPTIM_ADAM, 0.01f));
@@ -182,13 +181,7 @@ START_TEST(callback_stops_and_runs_are_reproducible)
     ck_assert_int_eq(seqcls_optimizer_steps(oa), 17);
     r.batches = 0;
     OK(seqcls_fit(b, ob, x, lens, y, NULL, NULL, NULL, c));
-    for (i = 0; i < seqcls_param_count(a); i++) {
-        seqcls_tensor_t *va, *vb;
-        OK(seqcls_param(a, i, &va, NULL));
-        OK(seqcls_param(b, i, &vb, NULL));
-        ck_assert(memcmp(seqcls_tensor_data(va), seqcls_tensor_data(vb),
-                         (size_t)seqcls_tensor_numel(va) * sizeof(real_t)) == 0);
-    }
+    tu_assert_same_params(a, b);
     seqcls_fit_config_free(c);
     seqcls_optimizer_free(oa);
     seqcls_optimizer_free(ob);
@@ -208,7 +201,7 @@ START_TEST(resumed_fit_equals_uninterrupted)
     seqcls_fit_config_t *c = NULL;
     seqcls_tensor_t *x, *y;
     int32_t lens[N];
-    int i, k;
+    int k;
     make_data(&x, &y, lens, 6, 0);
     for (k = 0; k < 2; k++) {
         seqcls_model_t **m = k ? &b : &a;
@@ -230,13 +223,7 @@ START_TEST(resumed_fit_equals_uninterrupted)
     OK(seqcls_fit_config_set_int(c, SEQCLS_FIT_INITIAL_EPOCH, 2));
     OK(seqcls_fit(b, ob, x, lens, y, NULL, NULL, NULL, c));
     ck_assert_int_eq(seqcls_optimizer_steps(oa), seqcls_optimizer_steps(ob));
-    for (i = 0; i < seqcls_param_count(a); i++) {
-        seqcls_tensor_t *va, *vb;
-        OK(seqcls_param(a, i, &va, NULL));
-        OK(seqcls_param(b, i, &vb, NULL));
-        ck_assert(memcmp(seqcls_tensor_data(va), seqcls_tensor_data(vb),
-                         (size_t)seqcls_tensor_numel(va) * sizeof(real_t)) == 0);
-    }
+    tu_assert_same_params(a, b);
     seqcls_fit_config_free(c);
     seqcls_optimizer_free(oa);
     seqcls_optimizer_free(ob);

@@ -88,14 +88,7 @@ START_TEST(same_seed_same_model)
 {
     seqcls_model_t *a = small_model(20, 6, SEQCLS_POOL_MEAN, 2);
     seqcls_model_t *b = small_model(20, 6, SEQCLS_POOL_MEAN, 2);
-    int i;
-    for (i = 0; i < seqcls_param_count(a); i++) {
-        seqcls_tensor_t *va, *vb;
-        OK(seqcls_param(a, i, &va, NULL));
-        OK(seqcls_param(b, i, &vb, NULL));
-        ck_assert(memcmp(seqcls_tensor_data(va), seqcls_tensor_data(vb),
-                         (size_t)seqcls_tensor_numel(va) * sizeof(real_t)) == 0);
-    }
+    tu_assert_same_params(a, b);
     seqcls_model_free(a);
     seqcls_model_free(b);
 }

@@ -88,17 +88,9 @@ END_TEST
 START_TEST(training_is_reproducible_from_the_seed)
 {
     seqcls_model_t *a = build(3), *b = build(3);
-    int i;
     train(a, 20, 5);
     train(b, 20, 5);
-    for (i = 0; i < seqcls_param_count(a); i++) {
-        seqcls_tensor_t *va, *vb;
-        OK(seqcls_param(a, i, &va, NULL));
-        OK(seqcls_param(b, i, &vb, NULL));
-        ck_assert_msg(memcmp(seqcls_tensor_data(va), seqcls_tensor_data(vb),
-                             (size_t)seqcls_tensor_numel(va) * sizeof(real_t)) == 0,
-                      "parameter %s differs", seqcls_param_name(a, i));
-    }
+    tu_assert_same_params(a, b);
     seqcls_model_free(a);
     seqcls_model_free(b);
 }

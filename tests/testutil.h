@@ -71,4 +71,20 @@ static inline void tu_fill_real(seqcls_tensor_t *t, double lo, double hi, uint64
         p[i] = (real_t)(lo + (hi - lo) * tu_uniform(&seed));
 }
 
+/* Every parameter of a and b is equal, bit for bit. */
+static inline void tu_assert_same_params(seqcls_model_t *a, seqcls_model_t *b)
+{
+    int i;
+    ck_assert_int_eq(seqcls_param_count(a), seqcls_param_count(b));
+    for (i = 0; i < seqcls_param_count(a); i++) {
+        seqcls_tensor_t *va = NULL, *vb = NULL;
+        ck_assert_int_eq(seqcls_param(a, i, &va, NULL), SEQCLS_OK);
+        ck_assert_int_eq(seqcls_param(b, i, &vb, NULL), SEQCLS_OK);
+        ck_assert_int_eq(seqcls_tensor_numel(va), seqcls_tensor_numel(vb));
+        ck_assert_msg(memcmp(seqcls_tensor_data(va), seqcls_tensor_data(vb),
+                             (size_t)seqcls_tensor_numel(va) * sizeof(real_t)) == 0,
+                      "parameter %s differs", seqcls_param_name(a, i));
+    }
+}
+
 #endif

@@ -65,6 +65,24 @@ _DTYPES = {np.dtype(np.float32): K.F32, np.dtype(np.int32): K.I32}
 _NP = {K.F32: np.float32, K.I32: np.int32}
 
 
+def _save_bytes(save_name, ptr):
+    """The bytes a seqcls_*_save_buffer call returns; the C buffer is freed."""
+    buf, n = C.c_void_p(), C.c_size_t(0)
+    check(getattr(fn, save_name)(ptr, C.byref(buf), C.byref(n)), save_name)
+    try:
+        return C.string_at(buf.value, n.value)
+    finally:
+        fn.seqcls_free(buf)
+
+
+def _load_bytes(load_name, free_name, data):
+    """A _Handle for what a seqcls_*_load_buffer call makes of `data`."""
+    data = bytes(data)
+    out = _out_handle()
+    check(getattr(fn, load_name)(C.byref(out), data, len(data)), load_name)
+    return _Handle(out.value, getattr(fn, free_name))
+
+
 def dtype_code(dtype):
     try:
         return _DTYPES[np.dtype(dtype)]

@@ -6,7 +6,8 @@ import os
 import numpy as np
 
 from . import constants as K
-from ._core import Tensor, _Handle, _out_handle, as_array, check, lengths_arg
+from ._core import (Tensor, _Handle, _load_bytes, _out_handle, _save_bytes, as_array, check,
+                    lengths_arg)
 from ._lib import BATCH_FN, EPOCH_FN, FLOAT_P, LR_SCHEDULE_FN, fn
 from .text import Vocab
 
@@ -611,21 +612,11 @@ class Model:
         return model, opt
 
     def to_bytes(self):
-        buf, n = C.c_void_p(), C.c_size_t(0)
-        check(fn.seqcls_model_save_buffer(self._ptr, C.byref(buf), C.byref(n)),
-              "seqcls_model_save_buffer")
-        try:
-            return C.string_at(buf.value, n.value)
-        finally:
-            fn.seqcls_free(buf)
+        return _save_bytes("seqcls_model_save_buffer", self._ptr)
 
     @classmethod
     def from_bytes(cls, data):
-        data = bytes(data)
-        out = _out_handle()
-        check(fn.seqcls_model_load_buffer(C.byref(out), data, len(data)),
-              "seqcls_model_load_buffer")
-        return cls(_handle=_Handle(out.value, fn.seqcls_model_free))
+        return cls(_handle=_load_bytes("seqcls_model_load_buffer", "seqcls_model_free", data))
 
     def __repr__(self):
         if self._h is None:

@@ -5,7 +5,7 @@ import ctypes as C
 import numpy as np
 
 from . import constants as K
-from ._core import _Handle, _out_handle, as_array, check
+from ._core import _Handle, _load_bytes, _out_handle, _save_bytes, as_array, check
 from ._lib import I32_P, fn
 
 
@@ -129,21 +129,11 @@ class Vocab:
 
     def to_bytes(self):
         """The serialised vocabulary (docs/vocab-format.md)."""
-        buf, n = C.c_void_p(), C.c_size_t(0)
-        check(fn.seqcls_vocab_save_buffer(self._ptr, C.byref(buf), C.byref(n)),
-              "seqcls_vocab_save_buffer")
-        try:
-            return C.string_at(buf.value, n.value)
-        finally:
-            fn.seqcls_free(buf)
+        return _save_bytes("seqcls_vocab_save_buffer", self._ptr)
 
     @classmethod
     def from_bytes(cls, data):
-        data = bytes(data)
-        out = _out_handle()
-        check(fn.seqcls_vocab_load_buffer(C.byref(out), data, len(data)),
-              "seqcls_vocab_load_buffer")
-        return cls(_handle=_Handle(out.value, fn.seqcls_vocab_free))
+        return cls(_handle=_load_bytes("seqcls_vocab_load_buffer", "seqcls_vocab_free", data))
 
     def close(self):
         self._h = None
