@@ -111,6 +111,22 @@ void blas_gemm(int trans_a, int trans_b, int M, int N, int K, real alpha,
                const real *A, int lda, const real *B, int ldb, real beta,
                real *C, int ldc);
 void blas_set_threads(int n);
+
+/* ---- packed products for the recurrent steps (pgemm.c) ---- */
+
+/* Kernel sets, in increasing order; SEQCLS_MAX_CPU_ISA can lower the choice. */
+enum { PGEMM_PORTABLE = 0, PGEMM_AVX2 = 1, PGEMM_AVX512 = 2 };
+
+/* Reals needed to pack a [K, N] matrix. */
+size_t pgemm_packed_len(int K, int N);
+/* Pack op(B) [K, N] (B[k * ldb + n], or B[n * ldb + k] with trans) into dst. */
+void pgemm_pack(real *dst, const real *B, int ldb, int trans, int K, int N);
+/* C[M, N] = A[M, K] Bp (beta 0) or C + A Bp (beta 1), Bp from pgemm_pack. */
+void pgemm(int M, int N, int K, const real *A, int lda, const real *Bp, int beta, real *C,
+           int ldc);
+/* Tests: use the kernels of `isa` at most (-1: back to the default);
+ * returns the set in use, no better than the CPU has. */
+int pgemm_set_isa(int isa);
 const char *blas_name(void);
 
 /* ---- elementwise math (activation.c) ---- */
@@ -148,7 +164,7 @@ typedef struct {
  * run, or one seqcls_predict call).  Slots are grown, never shrunk, so
  * buffers are reused across calls of the same or smaller shape.
  */
-#define WS_SLOTS 16
+#define WS_SLOTS 20
 typedef struct {
     void *buf[WS_SLOTS];
     size_t cap[WS_SLOTS];
@@ -370,7 +386,11 @@ int dense_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, unsig
 typedef struct {
     int H, nb, np;
     int act;                  /* gate activation: SEQCLS_ACT_SIGMOID, _HARD_SIGMOID, _RELU */
-    const real *W_hh, *b_hh;  /* [G*H, H], [G*H] */
+    const real *b_hh;         /* [G*H] */
+    /* W_hh packed for pgemm: going forward as W_hh^T (h_prev W_hh^T), going
+     * backward as W_hh (dz W_hh); Wp has the rows of the gates below the
+     * cell's aux_gate, Wp2 the others (they multiply aux, not h_prev) */
+    const real *Wp, *Wp2;
     real *gates;              /* [nb, G*H]: input projection in, gate values out */
     const real *h_prev;       /* [np, H] */
     const real *aux_prev;     /* [np, A*H] */
@@ -428,7 +448,7 @@ int rnn_set_float(layer_t *L, int option, float value);
 #endif
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
     !defined(SEQCLS_REAL_DOUBLE) && !defined(SEQCLS_NO_CLONES)
-#define SEQCLS_VECTORISED __attribute__((target_clones("avx2", "default")))
+#define SEQCLS_VECTORISED __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define SEQCLS_VECTORISED
 #endif

@@ -15,13 +15,6 @@
 /* Elementwise spans of one row, [k, k + n) of each gate (see RNN_SPANS);
  * restrict lets -O2 vectorise without run-time overlap checks. */
 
-static inline void add_span(real *restrict a, const real *restrict b, int k, int n)
-{
-    int i;
-    for (i = k; i < k + n; i++)
-        a[i] += b[i];
-}
-
 /* c = f c_prev + i g, and a copy to take tanh of */
 static inline void cell_span(const real *restrict gi, const real *restrict gf,
                              const real *restrict gg, const real *restrict c_prev,
@@ -65,16 +58,14 @@ static void lstm_forward(rnn_step_t *s)
 {
     const int H = s->H, GH = 4 * H;
     int j;
+    /* the gates (input projection and biases already in) += h_prev W_hh^T */
     if (s->np > 0)
-        blas_gemm(0, 1, s->np, GH, H, 1, s->h_prev, H, s->W_hh, H, 0, s->scratch, GH);
+        pgemm(s->np, GH, H, s->h_prev, H, s->Wp, 1, s->gates, GH);
     for (j = 0; j < s->nb; j++) {
         real *a = s->gates + (size_t)j * GH;
         real *gi = a, *gf = a + H, *gg = a + 2 * H, *go = a + 3 * H;
         real *c = s->aux + (size_t)j * 2 * H, *tc = c + H, *h = s->h + (size_t)j * H;
         const real *c_prev = j < s->np ? s->aux_prev + (size_t)j * 2 * H : s->zero;
-        /* b_hh is already in (rnn_lstm_cell.folded) */
-        if (j < s->np)
-            RNN_SPANS(GH, add_span, a, s->scratch + (size_t)j * GH);
         rnn_gate(s->act, gi, 2 * (size_t)H);   /* i and f */
         rnn_tanh(gg, (size_t)H);
         rnn_gate(s->act, go, (size_t)H);
@@ -102,7 +93,7 @@ static void lstm_backward(rnn_step_t *s)
     }
     /* d/dh_{t-1} = dz W_hh, for the rows that had a previous state */
     if (s->np > 0)
-        blas_gemm(0, 0, s->np, H, GH, 1, s->dzx, GH, s->W_hh, H, 0, s->dh, H);
+        pgemm(s->np, H, GH, s->dzx, GH, s->Wp, 0, s->dh, H);
 }
 
 const rnn_cell_t rnn_lstm_cell = {4, 2, 0, 4, 4, lstm_forward, lstm_backward};

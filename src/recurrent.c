@@ -37,8 +37,11 @@ enum {
     WS_DZH,               /* [N, G*H] the same for W_hh when they differ */
     WS_HPREV,             /* [N, H] previous states aligned with the packed rows */
     WS_CARRY,             /* dh, dc [2][B, H] carried from step to step */
-    WS_DXP                /* packed input gradient [N, in] */
+    WS_DXP,               /* packed input gradient [N, in] */
+    WS_WPACK,             /* [dirs][2 parts] W_hh packed for the running pass (pack_whh) */
+    WS_RNN_END
 };
+_Static_assert(WS_RNN_END <= WS_SLOTS, "recurrent workspace slots exceed WS_SLOTS");
 
 /* Hidden sizes and weights above these are refused before allocating. */
 #define MAX_HIDDEN (1 << 20)
@@ -337,6 +340,39 @@ static void fill_rows(real *y, const real *bias, int rows, int n)
 }
 
 /*
+ * W_hh of every direction packed for the steps' products (pgemm.c):
+ * going forward as W_hh^T, the right operand of h_prev W_hh^T; going
+ * backward as W_hh, the right operand of dz W_hh.  The rows of the gates
+ * at and above the cell's aux_gate multiply aux instead of h_prev and are
+ * packed apart (part 1).  Packing is a copy of W_hh, once per call.
+ */
+static int pack_whh(const layer_t *L, const pack_t *P, const rnn_cell_t *cell, workspace_t *ws,
+                    int backward, const real *wp[2][2])
+{
+    const int H = P->H, rows0 = cell->aux_gate * H, rows1 = P->GH - rows0;
+    const size_t len0 = backward ? pgemm_packed_len(rows0, H) : pgemm_packed_len(H, rows0);
+    const size_t len1 = backward ? pgemm_packed_len(rows1, H) : pgemm_packed_len(H, rows1);
+    real *buf = ws_reals(ws, WS_WPACK, (size_t)P->dirs, len0 + len1);
+    int d;
+    if (!buf)
+        return SEQCLS_E_NOMEM;
+    for (d = 0; d < P->dirs; d++) {
+        const real *W = L->w[4 * d + 1];
+        real *p0 = buf + (size_t)d * (len0 + len1), *p1 = p0 + len0;
+        if (backward) {
+            pgemm_pack(p0, W, H, 0, rows0, H);
+            pgemm_pack(p1, W + (size_t)rows0 * H, H, 0, rows1, H);
+        } else {
+            pgemm_pack(p0, W, H, 1, H, rows0);
+            pgemm_pack(p1, W + (size_t)rows0 * H, H, 1, H, rows1);
+        }
+        wp[d][0] = p0;
+        wp[d][1] = rows1 > 0 ? p1 : NULL;
+    }
+    return SEQCLS_OK;
+}
+
+/*
  * Threads.  Each part of a parallel call owns a slice [cut[p], cut[p+1])
  * of the length-sorted rows for the whole sequence: its own per-step
  * GEMMs and cell math on its rows, with no synchronisation between steps
@@ -456,13 +492,13 @@ static void add_colsum(real *g, const real *x, int rows, int n)
 typedef struct {
     const pack_t *P;
     const rnn_cell_t *cell;
-    const rnn_step_t *proto;   /* H, act, W_hh, b_hh, zero */
+    const rnn_step_t *proto;   /* H, act, zero */
     int d;
     real *gates, *h, *aux, *scratch;
     const int32_t *cut;
     /* forward: per direction, and slices per direction when both run at once */
     real *gd[2], *hd[2], *ad[2], *sc[2];
-    const real *whh[2], *bhh[2];
+    const real *wp[2][2], *bhh[2];
     int sp, both;
     /* backward */
     const struct grad_src *g;
@@ -478,7 +514,8 @@ static void forward_part(void *arg, int part, int parts)
     rnn_step_t s = *J->proto;
     int t;
     (void)parts;
-    s.W_hh = J->whh[d];
+    s.Wp = J->wp[d][0];
+    s.Wp2 = J->wp[d][1];
     s.b_hh = J->bhh[d];
     for (t = 0; t < P->maxlen; t++) {
         const int ts = d == 0 ? t : P->maxlen - 1 - t;
@@ -518,6 +555,9 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     fin = ws_reals(ws, WS_FIN, (size_t)P.B, (size_t)finF);
     if (!xp || !gates || !hs || !aux || !scratch || !fin)
         return SEQCLS_E_NOMEM;
+    memset(&J, 0, sizeof J);
+    if ((rc = pack_whh(L, &P, cell, ws, 0, J.wp)) != SEQCLS_OK)
+        return rc;
     if (ctx->training && ctx->rng && L->rate > 0) {
         if (!(mask = ws_reals(ws, WS_MASK, (size_t)P.B, (size_t)P.in)))
             return SEQCLS_E_NOMEM;
@@ -548,7 +588,6 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     s.scratch = scratch;
     s.zero = scratch + (size_t)P.dirs * P.B * P.GH;
     memset(scratch + (size_t)P.dirs * P.B * P.GH, 0, (size_t)P.GH * sizeof(real));
-    memset(&J, 0, sizeof J);
     J.P = &P;
     J.cell = cell;
     J.proto = &s;
@@ -563,7 +602,6 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
         J.hd[d] = hs + (size_t)d * P.N * P.H;
         J.ad[d] = aux + (size_t)d * P.N * P.A * P.H;
         J.sc[d] = scratch + (size_t)d * P.B * P.GH;
-        J.whh[d] = L->w[4 * d + 1];
         J.bhh[d] = L->w[4 * d + 3];
         /* input projection of every valid step at once, with b_ih and the
          * part of b_hh that is simply added */
@@ -744,6 +782,8 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
     parts = seqcls__parallel_parts();
     parts = plan_slices(&P, cut, parts, parts > 1);
     memset(&J, 0, sizeof J);
+    if (pack_whh(L, &P, cell, ws, 1, J.wp) != SEQCLS_OK)
+        return SEQCLS_E_NOMEM;
     J.P = &P;
     J.cell = cell;
     J.proto = &s;
@@ -759,7 +799,8 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
         real *dh = carry, *dc = carry + (size_t)P.B * P.H;
         const int aux_rows = cell->aux_gate * P.H;
 
-        s.W_hh = L->w[4 * d + 1];
+        s.Wp = J.wp[d][0];
+        s.Wp2 = J.wp[d][1];
         s.b_hh = L->w[4 * d + 3];
         /* where the outside gradient of this direction comes from; the
          * final states are concatenated even when the sequence is summed */

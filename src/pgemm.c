@@ -1,0 +1,287 @@
+/*
+ * pgemm.c -- the recurrent layers' per-step products, C (+)= A B, with B
+ * packed once per call and register-blocked micro-kernels.
+ *
+ * Why.  A recurrent step multiplies the states of a few dozen rows by the
+ * same W_hh (K = H, often 64 or 128).  A general BLAS packs both operands
+ * on every call, and for K this small packing B costs about as much as
+ * the product (16% of the headline training step in the profile of
+ * issue 9).  Here B is packed once per forward or backward call, and each
+ * step streams its rows of A against the packed panels.
+ *
+ * Packed layout.  Panels of PG_NR columns, N rounded up with zeros; panel
+ * p holds B[k][p * PG_NR + c] at [p][k][c], so a kernel reads one panel
+ * front to back.
+ *
+ * Kernels.  AVX-512 (8 rows x 32 columns in 16 registers), AVX2 with FMA
+ * (6 rows x 16 columns, a panel in two halves), or portable C, the best
+ * the CPU has (checked at run time) unless SEQCLS_MAX_CPU_ISA lowers it.
+ * Every element of C is one accumulator summed over k = 0..K-1 in order,
+ * then added to C when accumulating, whatever M and the row's place in a
+ * block: a row's result does not depend on how the rows are split among
+ * threads.  The kernels differ from each other only by FMA rounding.
+ */
+#include "internal.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PG_NR 32
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(SEQCLS_REAL_DOUBLE)
+#define PG_X86 1
+#include <immintrin.h>
+#endif
+
+size_t pgemm_packed_len(int K, int N)
+{
+    return (size_t)((N + PG_NR - 1) / PG_NR) * PG_NR * (size_t)K;
+}
+
+void pgemm_pack(real *dst, const real *B, int ldb, int trans, int K, int N)
+{
+    int p, k, c;
+    for (p = 0; p < N; p += PG_NR) {
+        const int w = N - p < PG_NR ? N - p : PG_NR;
+        real *panel = dst + (size_t)p * K;
+        for (k = 0; k < K; k++) {
+            real *d = panel + (size_t)k * PG_NR;
+            if (trans)
+                for (c = 0; c < w; c++)
+                    d[c] = B[(size_t)(p + c) * ldb + k];
+            else
+                memcpy(d, B + (size_t)k * ldb + p, (size_t)w * sizeof(real));
+            for (c = w; c < PG_NR; c++)
+                d[c] = 0;
+        }
+    }
+}
+
+/* ---- which kernels ---- */
+
+static atomic_int max_isa = -1;   /* -1: not chosen yet */
+
+static int cpu_isa(void)
+{
+#ifdef PG_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return PGEMM_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return PGEMM_AVX2;
+#endif
+    return PGEMM_PORTABLE;
+}
+
+/* The CPU's best, lowered by SEQCLS_MAX_CPU_ISA=portable|avx2|avx512. */
+static int default_isa(void)
+{
+    const char *env = getenv("SEQCLS_MAX_CPU_ISA");
+    int isa = cpu_isa();
+    if (env && strcmp(env, "portable") == 0)
+        isa = PGEMM_PORTABLE;
+    else if (env && strcmp(env, "avx2") == 0 && isa > PGEMM_AVX2)
+        isa = PGEMM_AVX2;
+    return isa;
+}
+
+static int current_isa(void)
+{
+    int isa = atomic_load_explicit(&max_isa, memory_order_relaxed);
+    if (isa < 0) {
+        isa = default_isa();
+        atomic_store_explicit(&max_isa, isa, memory_order_relaxed);
+    }
+    return isa;
+}
+
+int pgemm_set_isa(int isa)
+{
+    const int cpu = cpu_isa();
+    if (isa < 0)
+        isa = default_isa();
+    if (isa > cpu)
+        isa = cpu;
+    atomic_store(&max_isa, isa);
+    return isa;
+}
+
+/* ---- portable C: one row of one panel at a time ---- */
+
+static void rows_portable(int M, int n, int K, const real *A, int lda, const real *Bp, int beta,
+                          real *C, int ldc)
+{
+    int i, k, c;
+    for (i = 0; i < M; i++) {
+        const real *a = A + (size_t)i * lda;
+        real *ci = C + (size_t)i * ldc;
+        real acc[PG_NR];
+        memset(acc, 0, sizeof acc);
+        for (k = 0; k < K; k++) {
+            const real *b = Bp + (size_t)k * PG_NR;
+            const real ak = a[k];
+            for (c = 0; c < PG_NR; c++)
+                acc[c] += ak * b[c];
+        }
+        for (c = 0; c < n; c++)
+            ci[c] = beta ? ci[c] + acc[c] : acc[c];
+    }
+}
+
+#ifdef PG_X86
+
+/* ---- AVX-512: MR rows x 32 columns, masked at the last panel's edge ---- */
+
+#define MR512 8
+
+static inline __attribute__((always_inline, target("avx512f"))) void
+kernel512(const int mr, int K, const float *A, int lda, const float *Bp, int beta, float *C,
+          int ldc, __mmask16 m0, __mmask16 m1)
+{
+    __m512 c0[MR512], c1[MR512];
+    int i, k;
+#pragma GCC unroll 8
+    for (i = 0; i < mr; i++)
+        c0[i] = c1[i] = _mm512_setzero_ps();
+    for (k = 0; k < K; k++) {
+        const __m512 b0 = _mm512_loadu_ps(Bp + (size_t)k * PG_NR);
+        const __m512 b1 = _mm512_loadu_ps(Bp + (size_t)k * PG_NR + 16);
+#pragma GCC unroll 8
+        for (i = 0; i < mr; i++) {
+            const __m512 a = _mm512_set1_ps(A[(size_t)i * lda + k]);
+            c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
+        }
+    }
+#pragma GCC unroll 8
+    for (i = 0; i < mr; i++) {
+        float *c = C + (size_t)i * ldc;
+        if (beta) {
+            c0[i] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), c0[i]);
+            c1[i] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), c1[i]);
+        }
+        _mm512_mask_storeu_ps(c, m0, c0[i]);
+        _mm512_mask_storeu_ps(c + 16, m1, c1[i]);
+    }
+}
+
+__attribute__((target("avx512f"))) static void rows_avx512(int M, int n, int K, const float *A,
+                                                           int lda, const float *Bp, int beta,
+                                                           float *C, int ldc)
+{
+    const __mmask16 m0 = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
+    const __mmask16 m1 = (__mmask16)(n >= 32 ? 0xffff : n <= 16 ? 0 : (1u << (n - 16)) - 1);
+    int i;
+    for (i = 0; i + MR512 <= M; i += MR512)
+        kernel512(MR512, K, A + (size_t)i * lda, lda, Bp, beta, C + (size_t)i * ldc, ldc, m0, m1);
+    A += (size_t)i * lda;
+    C += (size_t)i * ldc;
+    switch (M - i) {
+    case 7: kernel512(7, K, A, lda, Bp, beta, C, ldc, m0, m1); break;
+    case 6: kernel512(6, K, A, lda, Bp, beta, C, ldc, m0, m1); break;
+    case 5: kernel512(5, K, A, lda, Bp, beta, C, ldc, m0, m1); break;
+    case 4: kernel512(4, K, A, lda, Bp, beta, C, ldc, m0, m1); break;
+    case 3: kernel512(3, K, A, lda, Bp, beta, C, ldc, m0, m1); break;
+    case 2: kernel512(2, K, A, lda, Bp, beta, C, ldc, m0, m1); break;
+    case 1: kernel512(1, K, A, lda, Bp, beta, C, ldc, m0, m1); break;
+    default: break;
+    }
+}
+
+/* ---- AVX2 + FMA: MR rows x 16 columns (half a panel) ---- */
+
+#define MR256 6
+
+/* Columns beyond the panel's edge go through a buffer: no masked stores,
+ * which every tool understands. */
+static inline __attribute__((always_inline, target("avx2,fma"))) void
+kernel256(const int mr, int K, const float *A, int lda, const float *Bp, int beta, float *C,
+          int ldc, int n)
+{
+    __m256 c0[MR256], c1[MR256];
+    int i, k;
+#pragma GCC unroll 6
+    for (i = 0; i < mr; i++)
+        c0[i] = c1[i] = _mm256_setzero_ps();
+    for (k = 0; k < K; k++) {
+        const __m256 b0 = _mm256_loadu_ps(Bp + (size_t)k * PG_NR);
+        const __m256 b1 = _mm256_loadu_ps(Bp + (size_t)k * PG_NR + 8);
+#pragma GCC unroll 6
+        for (i = 0; i < mr; i++) {
+            const __m256 a = _mm256_broadcast_ss(A + (size_t)i * lda + k);
+            c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
+            c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
+        }
+    }
+#pragma GCC unroll 6
+    for (i = 0; i < mr; i++) {
+        float *c = C + (size_t)i * ldc;
+        if (n >= 16) {
+            if (beta) {
+                c0[i] = _mm256_add_ps(_mm256_loadu_ps(c), c0[i]);
+                c1[i] = _mm256_add_ps(_mm256_loadu_ps(c + 8), c1[i]);
+            }
+            _mm256_storeu_ps(c, c0[i]);
+            _mm256_storeu_ps(c + 8, c1[i]);
+        } else {
+            float buf[16];
+            int j;
+            _mm256_storeu_ps(buf, c0[i]);
+            _mm256_storeu_ps(buf + 8, c1[i]);
+            for (j = 0; j < n; j++)
+                c[j] = beta ? c[j] + buf[j] : buf[j];
+        }
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void rows_avx2(int M, int n, int K, const float *A,
+                                                         int lda, const float *Bp, int beta,
+                                                         float *C, int ldc)
+{
+    int half;
+    for (half = 0; half < 2 && 16 * half < n; half++) {
+        const float *bp = Bp + 16 * half;
+        float *c = C + 16 * half;
+        const int nh = n - 16 * half;
+        const float *a = A;
+        int i;
+        for (i = 0; i + MR256 <= M; i += MR256, a += (size_t)MR256 * lda, c += (size_t)MR256 * ldc)
+            kernel256(MR256, K, a, lda, bp, beta, c, ldc, nh);
+        switch (M - i) {
+        case 5: kernel256(5, K, a, lda, bp, beta, c, ldc, nh); break;
+        case 4: kernel256(4, K, a, lda, bp, beta, c, ldc, nh); break;
+        case 3: kernel256(3, K, a, lda, bp, beta, c, ldc, nh); break;
+        case 2: kernel256(2, K, a, lda, bp, beta, c, ldc, nh); break;
+        case 1: kernel256(1, K, a, lda, bp, beta, c, ldc, nh); break;
+        default: break;
+        }
+    }
+}
+
+#endif /* PG_X86 */
+
+void pgemm(int M, int N, int K, const real *A, int lda, const real *Bp, int beta, real *C,
+           int ldc)
+{
+    const int isa = current_isa();
+    int p;
+    if (M <= 0 || N <= 0)
+        return;
+    for (p = 0; p < N; p += PG_NR) {
+        const int n = N - p < PG_NR ? N - p : PG_NR;
+        const real *bp = Bp + (size_t)p * K;
+#ifdef PG_X86
+        if (isa == PGEMM_AVX512) {
+            rows_avx512(M, n, K, A, lda, bp, beta, C + p, ldc);
+            continue;
+        }
+        if (isa == PGEMM_AVX2) {
+            rows_avx2(M, n, K, A, lda, bp, beta, C + p, ldc);
+            continue;
+        }
+#endif
+        (void)isa;
+        rows_portable(M, n, K, A, lda, bp, beta, C + p, ldc);
+    }
+}
