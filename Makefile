@@ -55,12 +55,16 @@ STAMP    := $(LIBOUT)/.blas-$(BLAS)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 # tests/test_grad*.c and tests/test_fault*.c run against the double-precision
-# build, which also has the fault-injection hooks; the rest against the
-# float shared library.
+# build, which also has the fault-injection hooks; tests/test_internal*.c
+# against the float objects themselves (they call internal functions); the
+# rest against the float shared library.
 TEST_SRCS_F64 := $(sort $(wildcard tests/test_grad*.c tests/test_fault*.c))
-TEST_SRCS_F32 := $(filter-out $(TEST_SRCS_F64),$(sort $(wildcard tests/test_*.c)))
+TEST_SRCS_INT := $(sort $(wildcard tests/test_internal*.c))
+TEST_SRCS_F32 := $(filter-out $(TEST_SRCS_F64) $(TEST_SRCS_INT),$(sort $(wildcard tests/test_*.c)))
 TEST_RUN_F32 := $(BUILD)/tests/run_f32
 TEST_RUN_F64 := $(BUILD)/tests/run_f64
+TEST_RUN_INT := $(BUILD)/tests/run_internal
+TEST_RUNS := $(TEST_RUN_F32) $(TEST_RUN_F64) $(TEST_RUN_INT)
 PYTHON ?= /usr/bin/python3
 
 EXAMPLES := $(BUILD)/examples/presence $(BUILD)/examples/architectures $(BUILD)/examples/fashion_mnist
@@ -122,6 +126,9 @@ $(BUILD)/tests/f32/suites.h: $(TEST_SRCS_F32) Makefile | $(BUILD)/tests
 $(BUILD)/tests/f64/suites.h: $(TEST_SRCS_F64) Makefile | $(BUILD)/tests
 	@mkdir -p $(dir $@)
 	@printf '%s\n' $(call suite_list,$(TEST_SRCS_F64)) > $@
+$(BUILD)/tests/int/suites.h: $(TEST_SRCS_INT) Makefile | $(BUILD)/tests
+	@mkdir -p $(dir $@)
+	@printf '%s\n' $(call suite_list,$(TEST_SRCS_INT)) > $@
 
 $(TEST_RUN_F32): tests/check_main.c $(TEST_SRCS_F32) tests/testutil.h $(BUILD)/tests/f32/suites.h $(SHARED)
 	$(CC) $(TEST_CFLAGS) -I$(BUILD)/tests/f32 $(CFLAGS) -o $@ tests/check_main.c $(TEST_SRCS_F32) \
@@ -130,6 +137,10 @@ $(TEST_RUN_F32): tests/check_main.c $(TEST_SRCS_F32) tests/testutil.h $(BUILD)/t
 $(TEST_RUN_F64): tests/check_main.c $(TEST_SRCS_F64) tests/testutil.h $(BUILD)/tests/f64/suites.h $(STATIC64)
 	$(CC) $(TEST_CFLAGS) -I$(BUILD)/tests/f64 -DSEQCLS_REAL_DOUBLE $(CFLAGS) -o $@ \
 	    tests/check_main.c $(TEST_SRCS_F64) $(STATIC64) $(CHECK_LIBS) $(LIBS)
+
+$(TEST_RUN_INT): tests/check_main.c $(TEST_SRCS_INT) tests/testutil.h $(BUILD)/tests/int/suites.h $(OBJS_F32)
+	$(CC) $(TEST_CFLAGS) -Isrc -I$(BUILD)/tests/int $(BLAS_CFLAGS) $(CFLAGS) -o $@ \
+	    tests/check_main.c $(TEST_SRCS_INT) $(OBJS_F32) $(CHECK_LIBS) $(LIBS)
 
 deps:
 	@sh tools/ensure-deps.sh
@@ -144,9 +155,10 @@ check: deps
 CHECK_EXTRA :=
 -include $(sort $(wildcard mk/*.mk))
 
-check-run: all $(TEST_RUN_F32) $(TEST_RUN_F64) $(EXAMPLES) $(BUILD)/readme_example
+check-run: all $(TEST_RUNS) $(EXAMPLES) $(BUILD)/readme_example
 	$(TEST_RUN_F32)
 	$(TEST_RUN_F64)
+	$(TEST_RUN_INT)
 	$(BUILD)/examples/presence > /dev/null
 	$(BUILD)/examples/architectures > /dev/null
 	$(BUILD)/readme_example
@@ -163,9 +175,10 @@ check-asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan-$(BLAS) LIBOUT=build/asan-$(BLAS)/lib \
 	    CFLAGS="$(SAN_FLAGS) -g" LDFLAGS="$(SAN_FLAGS)" OPT=-O1 asan-run
 
-asan-run: $(TEST_RUN_F32) $(TEST_RUN_F64)
+asan-run: $(TEST_RUNS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(TEST_RUN_F32)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(TEST_RUN_F64)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(TEST_RUN_INT)
 
 # ThreadSanitizer on the concurrency suite (the BLAS runs one thread so
 # that its uninstrumented pool is not in the picture).
@@ -176,9 +189,10 @@ check-tsan:
 tsan-run: $(TEST_RUN_F32)
 	OPENBLAS_NUM_THREADS=1 CK_RUN_SUITE=threads TSAN_OPTIONS=halt_on_error=1 $(TEST_RUN_F32)
 
-check-valgrind: all $(TEST_RUN_F32) $(TEST_RUN_F64)
+check-valgrind: all $(TEST_RUNS)
 	CK_FORK=no valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite,indirect $(TEST_RUN_F32)
 	CK_FORK=no valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite,indirect $(TEST_RUN_F64)
+	CK_FORK=no valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite,indirect $(TEST_RUN_INT)
 
 # ---- examples and the demo ----
 

@@ -1,0 +1,207 @@
+/*
+ * test_internal_pgemm.c -- the packed step products of the recurrent layers
+ * (src/pgemm.c), every kernel set the CPU has, against a plain double
+ * reference: all edge sizes of the row and column blocks, both packings,
+ * both betas, strides wider than the matrices, and nothing written outside
+ * C.  Then the property the threaded recurrent loops rely on: a row's
+ * result is the same bits whatever block it is computed in.  Last, a whole
+ * bidirectional LSTM and GRU give the same outputs and gradients with each
+ * kernel set, up to FMA rounding.
+ *
+ * This runner links the library's objects directly (internal functions).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+#define GUARD 12345.0f
+
+static const char *const isa_names[] = {"portable", "avx2", "avx512"};
+
+static void fill(float *x, size_t n, uint64_t *seed)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        x[i] = (float)(tu_uniform(seed) * 2 - 1);
+}
+
+/* One product checked against double arithmetic; returns the worst error. */
+static double check_one(int M, int N, int K, int trans, int beta, uint64_t *seed)
+{
+    const int lda = K + 3, ldb = (trans ? K : N) + 5, ldc = N + 7;
+    const int brows = trans ? N : K;
+    float *A = malloc(sizeof(float) * (size_t)M * lda);
+    float *B = malloc(sizeof(float) * (size_t)brows * ldb);
+    float *C = malloc(sizeof(float) * (size_t)M * ldc);
+    float *C0 = malloc(sizeof(float) * (size_t)M * ldc);
+    float *P = malloc(sizeof(float) * pgemm_packed_len(K, N));
+    double worst = 0;
+    int i, j, k;
+    ck_assert(A && B && C && C0 && P);
+    fill(A, (size_t)M * lda, seed);
+    fill(B, (size_t)brows * ldb, seed);
+    fill(C0, (size_t)M * ldc, seed);
+    for (i = 0; i < M; i++)
+        for (j = N; j < ldc; j++)
+            C0[(size_t)i * ldc + j] = GUARD;
+    memcpy(C, C0, sizeof(float) * (size_t)M * ldc);
+    pgemm_pack(P, B, ldb, trans, K, N);
+    pgemm(M, N, K, A, lda, P, beta, C, ldc);
+    for (i = 0; i < M; i++) {
+        for (j = 0; j < N; j++) {
+            double want = beta ? C0[(size_t)i * ldc + j] : 0, scale = 1;
+            for (k = 0; k < K; k++) {
+                const double b = trans ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+                want += (double)A[(size_t)i * lda + k] * b;
+                scale += fabs((double)A[(size_t)i * lda + k] * b);
+            }
+            if (fabs(C[(size_t)i * ldc + j] - want) / scale > worst)
+                worst = fabs(C[(size_t)i * ldc + j] - want) / scale;
+        }
+        for (j = N; j < ldc; j++)
+            ck_assert_msg(C[(size_t)i * ldc + j] == GUARD,
+                          "M=%d N=%d K=%d: wrote column %d outside C", M, N, K, j);
+    }
+    free(A);
+    free(B);
+    free(C);
+    free(C0);
+    free(P);
+    return worst;
+}
+
+START_TEST(products_match_reference)
+{
+    static const int Ms[] = {1, 2, 5, 6, 7, 8, 9, 13, 17, 33};
+    static const int Ns[] = {1, 8, 15, 16, 17, 31, 32, 33, 65, 100};
+    static const int Ks[] = {1, 3, 64, 130};
+    uint64_t seed = 7;
+    int isa, tried = 0;
+    for (isa = PGEMM_PORTABLE; isa <= PGEMM_AVX512; isa++) {
+        double worst = 0;
+        size_t a, b, c;
+        int trans, beta;
+        if (pgemm_set_isa(isa) != isa)
+            continue;   /* the CPU lacks it */
+        tried++;
+        for (a = 0; a < sizeof Ms / sizeof *Ms; a++)
+            for (b = 0; b < sizeof Ns / sizeof *Ns; b++)
+                for (c = 0; c < sizeof Ks / sizeof *Ks; c++)
+                    for (trans = 0; trans < 2; trans++)
+                        for (beta = 0; beta < 2; beta++) {
+                            const double e = check_one(Ms[a], Ns[b], Ks[c], trans, beta, &seed);
+                            if (e > worst)
+                                worst = e;
+                        }
+        printf("  pgemm %s: worst relative error %.2e\n", isa_names[isa], worst);
+        ck_assert_msg(worst < 1e-6, "%s kernels: relative error %g", isa_names[isa], worst);
+    }
+    pgemm_set_isa(-1);
+    ck_assert_int_ge(tried, 1);
+}
+END_TEST
+
+/* Each row computed alone equals the same row computed in a block of 37. */
+START_TEST(rows_do_not_depend_on_their_block)
+{
+    enum { M = 37, N = 70, K = 50 };
+    uint64_t seed = 11;
+    float *A = malloc(sizeof(float) * M * K), *W = malloc(sizeof(float) * N * K);
+    float *P = malloc(sizeof(float) * pgemm_packed_len(K, N));
+    float all[M * N], one[N];
+    int isa, i;
+    ck_assert(A && W && P);
+    fill(A, (size_t)M * K, &seed);
+    fill(W, (size_t)N * K, &seed);
+    pgemm_pack(P, W, K, 1, K, N);
+    for (isa = PGEMM_PORTABLE; isa <= PGEMM_AVX512; isa++) {
+        if (pgemm_set_isa(isa) != isa)
+            continue;
+        pgemm(M, N, K, A, K, P, 0, all, N);
+        for (i = 0; i < M; i++) {
+            pgemm(1, N, K, A + (size_t)i * K, K, P, 0, one, N);
+            ck_assert_msg(memcmp(one, all + (size_t)i * N, sizeof one) == 0,
+                          "%s: row %d differs alone and in a block", isa_names[isa], i);
+        }
+    }
+    pgemm_set_isa(-1);
+    free(A);
+    free(W);
+    free(P);
+}
+END_TEST
+
+/* Outputs and input gradients of a model with every recurrent cell. */
+static void run_model(unsigned gru_flags, int lstm, float *out, float *grad)
+{
+    enum { B = 5, T = 11, F = 24, H = 40 };
+    seqcls_model_t *m = NULL;
+    seqcls_tensor_t *x = tu_tensor(SEQCLS_F32, 3, B, T, F), *y = tu_tensor(SEQCLS_I32, 1, B, 0, 0);
+    seqcls_tensor_t *logits = tu_tensor(SEQCLS_F32, 2, B, 3, 0), *g = NULL;
+    const int32_t lens[B] = {11, 3, 0, 7, 11};
+    uint64_t seed = 3;
+    int32_t *lab = seqcls_tensor_data(y);
+    int i;
+    fill(seqcls_tensor_data(x), (size_t)B * T * F, &seed);
+    for (i = 0; i < B; i++)
+        lab[i] = i % 3;
+    OK(seqcls_model_create(&m, 5));
+    OK(seqcls_add_input(m, F, NULL));
+    if (lstm)
+        OK(seqcls_add_lstm(m, H, SEQCLS_BIDIRECTIONAL | SEQCLS_RETURN_SEQUENCES, NULL));
+    else
+        OK(seqcls_add_gru(m, H, SEQCLS_BIDIRECTIONAL | SEQCLS_RETURN_SEQUENCES | gru_flags, NULL));
+    OK(seqcls_add_pooling(m, SEQCLS_POOL_MEAN, NULL));
+    OK(seqcls_add_output(m, 3, NULL));
+    OK(seqcls_forward(m, x, lens, logits, 1));
+    memcpy(out, seqcls_tensor_data(logits), sizeof(float) * B * 3);
+    OK(seqcls_loss_backward(m, y, NULL));
+    OK(seqcls_input_grad(m, &g));
+    memcpy(grad, seqcls_tensor_data(g), sizeof(float) * B * T * F);
+    seqcls_model_free(m);
+    seqcls_tensor_free(x);
+    seqcls_tensor_free(y);
+    seqcls_tensor_free(logits);
+}
+
+START_TEST(layers_agree_across_kernels)
+{
+    enum { NOUT = 5 * 3, NGRAD = 5 * 11 * 24 };
+    static const struct { int lstm; unsigned flags; const char *name; } cases[] = {
+        {1, 0, "lstm"}, {0, 0, "gru"}, {0, SEQCLS_GRU_RESET_BEFORE, "gru reset before"}};
+    size_t c;
+    for (c = 0; c < sizeof cases / sizeof *cases; c++) {
+        float out0[NOUT], grad0[NGRAD], out[NOUT], grad[NGRAD];
+        int isa, i;
+        pgemm_set_isa(PGEMM_PORTABLE);
+        run_model(cases[c].flags, cases[c].lstm, out0, grad0);
+        for (isa = PGEMM_AVX2; isa <= PGEMM_AVX512; isa++) {
+            double worst = 0;
+            if (pgemm_set_isa(isa) != isa)
+                continue;
+            run_model(cases[c].flags, cases[c].lstm, out, grad);
+            for (i = 0; i < NOUT; i++)
+                worst = fmax(worst, fabs(out[i] - out0[i]));
+            for (i = 0; i < NGRAD; i++)
+                worst = fmax(worst, fabs(grad[i] - grad0[i]) / (1e-3 + fabs(grad0[i])));
+            ck_assert_msg(worst < 1e-4, "%s with %s kernels: differs from portable by %g",
+                          cases[c].name, isa_names[isa], worst);
+        }
+    }
+    pgemm_set_isa(-1);
+}
+END_TEST
+
+Suite *internal_pgemm_suite(void)
+{
+    Suite *s = suite_create("packed step products (internal)");
+    TCase *tc = tcase_create("pgemm");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, products_match_reference);
+    tcase_add_test(tc, rows_do_not_depend_on_their_block);
+    tcase_add_test(tc, layers_agree_across_kernels);
+    suite_add_tcase(s, tc);
+    return s;
+}
