@@ -1,12 +1,16 @@
-"""Headline-model benchmark driver: for each configuration (train/infer,
-full/imdb lengths, 1/2 threads) run bench_model (seqcls) and
-model_torch.py (PyTorch) as separate processes, alternating, `rounds`
-times; print each side's median and the ratios torch / seqcls.  One
-configuration per process, so each peak RSS is that configuration's.
+"""Model benchmark driver: for each model (the headline IMDB model, then
+the tutorial BiGRU) and configuration (train/infer, full/imdb lengths,
+1/2 threads) run bench_model (seqcls) and model_torch.py (PyTorch) as
+separate processes, alternating, `rounds` times; print each side's median
+and the ratios torch / seqcls.  One configuration per process, so each
+peak RSS is that configuration's.
 
-    usage: run_model.py path/to/bench_model seqcls_repeats torch_repeats rounds [lengths]
+    usage: run_model.py path/to/bench_model seqcls_repeats torch_repeats rounds [lengths [models]]
 
-`lengths` (full, imdb or both, the default) picks the configurations.
+`lengths` (full, imdb or both, the default) picks the configurations,
+`models` (imdb, bigru or both, the default) the models.  The headline
+model's lines are ratio_torch_over_seqcls_model_*, target_* and
+imdb_over_full_*; the BiGRU's are the same lines with a bigru_ prefix.
 """
 import os
 import statistics
@@ -29,10 +33,13 @@ def run(cmd, threads):
     return vals
 
 
-def main():
-    exe, sreps, treps, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    exe = os.path.abspath(exe)
-    which = sys.argv[5] if len(sys.argv) > 5 else "both"
+# model argument -> (its name in the programs' keys, prefix of the lines
+# derived here); the headline model's lines keep their old names
+MODELS = {"imdb": ("model", ""), "bigru": ("bigru", "bigru_")}
+
+
+def bench(model, exe, sreps, treps, rounds, which):
+    name, pre = MODELS[model]
     kinds = ("full", "imdb") if which == "both" else (which,)
     best = {}
     for mode in ("train", "infer"):
@@ -40,29 +47,46 @@ def main():
             for threads in ("1", "2"):
                 s_runs, t_runs = [], []
                 for _ in range(rounds):
-                    s_runs.append(run([exe, mode, lens, threads, sreps], threads))
-                    t_runs.append(run([sys.executable, "model_torch.py", mode, lens, threads, treps],
-                                      threads))
+                    s_runs.append(run([exe, model, mode, lens, threads, sreps], threads))
+                    t_runs.append(run([sys.executable, "model_torch.py", model, mode, lens, threads,
+                                       treps], threads))
                 for runs in (s_runs, t_runs):
                     for k in runs[0]:
                         v = statistics.median(r.get(k, 0) for r in runs)
                         print("%s: %.2f" % (k, v), flush=True)
-                key = "model_%s_%s_%st" % (mode, lens, threads)
+                key = "%s_%s_%s_%st" % (name, mode, lens, threads)
                 s = statistics.median(r["seqcls_%s_ms" % key] for r in s_runs)
                 t = statistics.median(r["torch_%s_ms" % key] for r in t_runs)
                 best.setdefault((mode, lens), {})[threads] = (s, t)
-                print("ratio_torch_over_seqcls_%s: %.2f" % (key, t / s), flush=True)
+                # ratio_torch_over_seqcls_model_train_full_1t,
+                # bigru_ratio_torch_over_seqcls_train_full_1t
+                rkey = key if not pre else "%s_%s_%st" % (mode, lens, threads)
+                print("%sratio_torch_over_seqcls_%s: %.2f" % (pre, rkey, t / s), flush=True)
     for (mode, lens), d in best.items():
         s1, t1 = d["1"]
         s2, _ = d["2"]
         tbest = min(v[1] for v in d.values())
-        print("target_%s_%s_1t_vs_torch_1t: %.2f" % (mode, lens, t1 / s1))
-        print("target_%s_%s_2t_vs_torch_best: %.2f" % (mode, lens, tbest / s2))
-        print("target_%s_%s_seqcls_best_vs_torch_best: %.2f" % (mode, lens, tbest / min(s1, s2)))
+        print("%starget_%s_%s_1t_vs_torch_1t: %.2f" % (pre, mode, lens, t1 / s1))
+        print("%starget_%s_%s_2t_vs_torch_best: %.2f" % (pre, mode, lens, tbest / s2))
+        print("%starget_%s_%s_seqcls_best_vs_torch_best: %.2f" % (pre, mode, lens,
+                                                                  tbest / min(s1, s2)))
     for mode in ("train", "infer") if which == "both" else ():
         for threads in ("1", "2"):
-            print("imdb_over_full_%s_%st: %.3f" % (mode, threads,
+            print("%simdb_over_full_%s_%st: %.3f" % (pre, mode, threads,
                   best[(mode, "imdb")][threads][0] / best[(mode, "full")][threads][0]))
+
+
+def main():
+    if len(sys.argv) < 5:
+        sys.exit(__doc__)
+    exe, sreps, treps, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    exe = os.path.abspath(exe)
+    which = sys.argv[5] if len(sys.argv) > 5 else "both"
+    models = sys.argv[6] if len(sys.argv) > 6 else "both"
+    if which not in ("full", "imdb", "both") or models not in ("imdb", "bigru", "both"):
+        sys.exit(__doc__)
+    for model in ("imdb", "bigru") if models == "both" else (models,):
+        bench(model, exe, sreps, treps, rounds, which)
 
 
 if __name__ == "__main__":

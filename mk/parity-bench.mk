@@ -6,12 +6,14 @@
 #   make bench-rnn          one BiLSTM layer, seqcls vs PyTorch, same machine, same run
 #   make bench-sgemm        the machine's sgemm GFLOP/s with the same BLAS (the ceiling)
 #   make bench-dnnl         LSTM/GRU layers, seqcls vs oneDNN 2.x (libdnnl-dev), 1 and 2 threads
-#   make bench-model        the headline IMDB model, seqcls vs PyTorch: train step, predict, RSS
+#   make bench-model        the headline IMDB model and the tutorial BiGRU, seqcls vs PyTorch:
+#                           train step, predict, RSS
 #
-# BENCH_REPEATS runs per timing (medians); for the headline model also
-# BENCH_TORCH_REPEATS, BENCH_ROUNDS (processes per side, alternating) and
-# BENCH_LENGTHS (full, imdb or both; a ragged PyTorch training step takes
-# minutes).
+# BENCH_REPEATS runs per timing (medians); for bench-model also
+# BENCH_TORCH_REPEATS, BENCH_ROUNDS (processes per side, alternating),
+# BENCH_LENGTHS (full, imdb or both; a ragged PyTorch training step of the
+# headline model takes minutes) and BENCH_MODELS (imdb, the headline model;
+# bigru, Embedding(25000, 200) -> BiGRU(128) -> Linear at batch 32; or both).
 
 .PHONY: check-parity bench bench-rnn bench-sgemm bench-dnnl bench-model
 
@@ -30,6 +32,7 @@ $(BUILD)/bench/bench_rnn: bench/bench_rnn.c $(SHARED)
 BENCH_TORCH_REPEATS ?= 1
 BENCH_ROUNDS ?= 1
 BENCH_LENGTHS ?= both
+BENCH_MODELS ?= both
 BENCH_OUT := $(BUILD)/bench
 
 bench: bench-sgemm bench-dnnl bench-model bench-rnn
@@ -62,7 +65,7 @@ bench-dnnl: $(BUILD)/bench/bench_dnnl
 
 bench-model: $(BUILD)/bench/bench_model
 	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) bench/run_model.py $(BUILD)/bench/bench_model \
-	    $(BENCH_REPEATS) $(BENCH_TORCH_REPEATS) $(BENCH_ROUNDS) $(BENCH_LENGTHS)
+	    $(BENCH_REPEATS) $(BENCH_TORCH_REPEATS) $(BENCH_ROUNDS) $(BENCH_LENGTHS) $(BENCH_MODELS)
 
 # The gradient-check harness is a header shared by tests/test_grad*.c.
 $(TEST_RUN_F64): tests/gradcheck.h
