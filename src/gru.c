@@ -126,7 +126,7 @@ static void gru_forward(rnn_step_t *s)
     const int H = s->H, GH = 3 * H;
     int j;
     if (s->np > 0)
-        pgemm(s->np, GH, H, s->h_prev, H, s->Wp, 0, s->scratch, GH);
+        pgemm(s->np, GH, H, s->h_prev, H, s->Wp, 0, NULL, s->scratch, GH);
     for (j = 0; j < s->nb; j++) {
         real *a = s->gates + (size_t)j * GH;
         const real *zh_n = j < s->np ? s->scratch + (size_t)j * GH + 2 * H : s->zero;
@@ -143,7 +143,7 @@ static void gru_before_forward(rnn_step_t *s)
     const int H = s->H, GH = 3 * H;
     int j;
     if (s->np > 0)
-        pgemm(s->np, 2 * H, H, s->h_prev, H, s->Wp, 0, s->scratch, GH);
+        pgemm(s->np, 2 * H, H, s->h_prev, H, s->Wp, 0, NULL, s->scratch, GH);
     for (j = 0; j < s->nb; j++) {
         const real *hp = j < s->np ? s->h_prev + (size_t)j * H : s->zero;
         gru_rz(s, j);
@@ -152,7 +152,7 @@ static void gru_before_forward(rnn_step_t *s)
     /* W_hn (r ⊙ h) for the rows with a previous state, into scratch's n
      * columns; b_hn is already in (folded) */
     if (s->np > 0)
-        pgemm(s->np, H, H, s->aux, H, s->Wp2, 0, s->scratch + 2 * H, GH);
+        pgemm(s->np, H, H, s->aux, H, s->Wp2, 0, NULL, s->scratch + 2 * H, GH);
     for (j = 0; j < s->nb; j++) {
         if (j < s->np)
             RNN_SPANS(H, add_span, s->gates + (size_t)j * GH + 2 * H,
@@ -192,7 +192,7 @@ static void gru_backward(rnn_step_t *s)
     }
     /* d/dh_{t-1} = z ⊙ dh + dzh W_hh */
     if (s->np > 0)
-        pgemm(s->np, H, GH, s->dzh, GH, s->Wp, 1, s->dh, H);
+        pgemm(s->np, H, GH, s->dzh, GH, s->Wp, 1, NULL, s->dh, H);
 }
 
 SEQCLS_VECTORISED
@@ -206,7 +206,7 @@ static void gru_before_backward(rnn_step_t *s)
         rnn_flush_tiny(s->dzx + (size_t)j * GH + H, 2 * (size_t)H);
     }
     if (s->np > 0)
-        pgemm(s->np, H, H, s->dzx + 2 * H, GH, s->Wp2, 0, drh, H);
+        pgemm(s->np, H, H, s->dzx + 2 * H, GH, s->Wp2, 0, NULL, drh, H);
     for (j = 0; j < s->nb; j++) {
         const real *a = s->gates + (size_t)j * GH;
         real *dr = s->dzx + (size_t)j * GH;
@@ -221,7 +221,7 @@ static void gru_before_backward(rnn_step_t *s)
     }
     /* d/dh_{t-1} += [dr | dz] W_h[rz] */
     if (s->np > 0)
-        pgemm(s->np, H, 2 * H, s->dzx, GH, s->Wp, 1, s->dh, H);
+        pgemm(s->np, H, 2 * H, s->dzx, GH, s->Wp, 1, NULL, s->dh, H);
 }
 
 const rnn_cell_t rnn_gru_cell = {3, 1, 1, 3, 2, gru_forward, gru_backward};

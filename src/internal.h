@@ -121,9 +121,10 @@ enum { PGEMM_PORTABLE = 0, PGEMM_AVX2 = 1, PGEMM_AVX512 = 2 };
 size_t pgemm_packed_len(int K, int N);
 /* Pack op(B) [K, N] (B[k * ldb + n], or B[n * ldb + k] with trans) into dst. */
 void pgemm_pack(real *dst, const real *B, int ldb, int trans, int K, int N);
-/* C[M, N] = A[M, K] Bp (beta 0) or C + A Bp (beta 1), Bp from pgemm_pack. */
-void pgemm(int M, int N, int K, const real *A, int lda, const real *Bp, int beta, real *C,
-           int ldc);
+/* C[M, N] = A[M, K] Bp + bias (beta 0) or C + (A Bp + bias) (beta 1), with
+ * Bp from pgemm_pack and bias [N] or NULL. */
+void pgemm(int M, int N, int K, const real *A, int lda, const real *Bp, int beta,
+           const real *bias, real *C, int ldc);
 /* Tests: use the kernels of `isa` at most (-1: back to the default);
  * returns the set in use, no better than the CPU has. */
 int pgemm_set_isa(int isa);

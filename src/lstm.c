@@ -60,7 +60,7 @@ static void lstm_forward(rnn_step_t *s)
     int j;
     /* the gates (input projection and biases already in) += h_prev W_hh^T */
     if (s->np > 0)
-        pgemm(s->np, GH, H, s->h_prev, H, s->Wp, 1, s->gates, GH);
+        pgemm(s->np, GH, H, s->h_prev, H, s->Wp, 1, NULL, s->gates, GH);
     for (j = 0; j < s->nb; j++) {
         real *a = s->gates + (size_t)j * GH;
         real *gi = a, *gf = a + H, *gg = a + 2 * H, *go = a + 3 * H;
@@ -93,7 +93,7 @@ static void lstm_backward(rnn_step_t *s)
     }
     /* d/dh_{t-1} = dz W_hh, for the rows that had a previous state */
     if (s->np > 0)
-        pgemm(s->np, H, GH, s->dzx, GH, s->Wp, 0, s->dh, H);
+        pgemm(s->np, H, GH, s->dzx, GH, s->Wp, 0, NULL, s->dh, H);
 }
 
 const rnn_cell_t rnn_lstm_cell = {4, 2, 0, 4, 4, lstm_forward, lstm_backward};

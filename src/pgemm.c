@@ -110,7 +110,7 @@ int pgemm_set_isa(int isa)
 /* ---- portable C: one row of one panel at a time ---- */
 
 static void rows_portable(int M, int n, int K, const real *A, int lda, const real *Bp, int beta,
-                          real *C, int ldc)
+                          const real *bias, real *C, int ldc)
 {
     int i, k, c;
     for (i = 0; i < M; i++) {
@@ -124,8 +124,10 @@ static void rows_portable(int M, int n, int K, const real *A, int lda, const rea
             for (c = 0; c < PG_NR; c++)
                 acc[c] += ak * b[c];
         }
-        for (c = 0; c < n; c++)
-            ci[c] = beta ? ci[c] + acc[c] : acc[c];
+        for (c = 0; c < n; c++) {
+            const real v = bias ? acc[c] + bias[c] : acc[c];
+            ci[c] = beta ? ci[c] + v : v;
+        }
     }
 }
 
@@ -136,9 +138,11 @@ static void rows_portable(int M, int n, int K, const real *A, int lda, const rea
 #define MR512 8
 
 static inline __attribute__((always_inline, target("avx512f"))) void
-kernel512(const int mr, int K, const float *A, int lda, const float *Bp, int beta, float *C,
-          int ldc, __mmask16 m0, __mmask16 m1)
+kernel512(const int mr, int K, const float *A, int lda, const float *Bp, int beta,
+          const float *bias, float *C, int ldc, __mmask16 m0, __mmask16 m1)
 {
+    const __m512 bias0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+    const __m512 bias1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
     __m512 c0[MR512], c1[MR512];
     int i, k;
 #pragma GCC unroll 8
@@ -157,6 +161,10 @@ kernel512(const int mr, int K, const float *A, int lda, const float *Bp, int bet
 #pragma GCC unroll 8
     for (i = 0; i < mr; i++) {
         float *c = C + (size_t)i * ldc;
+        if (bias) {
+            c0[i] = _mm512_add_ps(c0[i], bias0);
+            c1[i] = _mm512_add_ps(c1[i], bias1);
+        }
         if (beta) {
             c0[i] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), c0[i]);
             c1[i] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), c1[i]);
@@ -168,23 +176,23 @@ kernel512(const int mr, int K, const float *A, int lda, const float *Bp, int bet
 
 __attribute__((target("avx512f"))) static void rows_avx512(int M, int n, int K, const float *A,
                                                            int lda, const float *Bp, int beta,
-                                                           float *C, int ldc)
+                                                           const float *bias, float *C, int ldc)
 {
     const __mmask16 m0 = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
     const __mmask16 m1 = (__mmask16)(n >= 32 ? 0xffff : n <= 16 ? 0 : (1u << (n - 16)) - 1);
     int i;
     for (i = 0; i + MR512 <= M; i += MR512)
-        kernel512(MR512, K, A + (size_t)i * lda, lda, Bp, beta, C + (size_t)i * ldc, ldc, m0, m1);
+        kernel512(MR512, K, A + (size_t)i * lda, lda, Bp, beta, bias, C + (size_t)i * ldc, ldc, m0, m1);
     A += (size_t)i * lda;
     C += (size_t)i * ldc;
     switch (M - i) {
-    case 7: kernel512(7, K, A, lda, Bp, beta, C, ldc, m0, m1); break;
-    case 6: kernel512(6, K, A, lda, Bp, beta, C, ldc, m0, m1); break;
-    case 5: kernel512(5, K, A, lda, Bp, beta, C, ldc, m0, m1); break;
-    case 4: kernel512(4, K, A, lda, Bp, beta, C, ldc, m0, m1); break;
-    case 3: kernel512(3, K, A, lda, Bp, beta, C, ldc, m0, m1); break;
-    case 2: kernel512(2, K, A, lda, Bp, beta, C, ldc, m0, m1); break;
-    case 1: kernel512(1, K, A, lda, Bp, beta, C, ldc, m0, m1); break;
+    case 7: kernel512(7, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
+    case 6: kernel512(6, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
+    case 5: kernel512(5, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
+    case 4: kernel512(4, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
+    case 3: kernel512(3, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
+    case 2: kernel512(2, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
+    case 1: kernel512(1, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
     default: break;
     }
 }
@@ -196,11 +204,17 @@ __attribute__((target("avx512f"))) static void rows_avx512(int M, int n, int K, 
 /* Columns beyond the panel's edge go through a buffer: no masked stores,
  * which every tool understands. */
 static inline __attribute__((always_inline, target("avx2,fma"))) void
-kernel256(const int mr, int K, const float *A, int lda, const float *Bp, int beta, float *C,
-          int ldc, int n)
+kernel256(const int mr, int K, const float *A, int lda, const float *Bp, int beta,
+          const float *bias, float *C, int ldc, int n)
 {
+    float bbuf[16] = {0};
+    __m256 bias0, bias1;
     __m256 c0[MR256], c1[MR256];
     int i, k;
+    if (bias)
+        memcpy(bbuf, bias, sizeof(float) * (size_t)(n < 16 ? n : 16));
+    bias0 = _mm256_loadu_ps(bbuf);
+    bias1 = _mm256_loadu_ps(bbuf + 8);
 #pragma GCC unroll 6
     for (i = 0; i < mr; i++)
         c0[i] = c1[i] = _mm256_setzero_ps();
@@ -217,6 +231,10 @@ kernel256(const int mr, int K, const float *A, int lda, const float *Bp, int bet
 #pragma GCC unroll 6
     for (i = 0; i < mr; i++) {
         float *c = C + (size_t)i * ldc;
+        if (bias) {
+            c0[i] = _mm256_add_ps(c0[i], bias0);
+            c1[i] = _mm256_add_ps(c1[i], bias1);
+        }
         if (n >= 16) {
             if (beta) {
                 c0[i] = _mm256_add_ps(_mm256_loadu_ps(c), c0[i]);
@@ -237,23 +255,23 @@ kernel256(const int mr, int K, const float *A, int lda, const float *Bp, int bet
 
 __attribute__((target("avx2,fma"))) static void rows_avx2(int M, int n, int K, const float *A,
                                                          int lda, const float *Bp, int beta,
-                                                         float *C, int ldc)
+                                                         const float *bias, float *C, int ldc)
 {
     int half;
     for (half = 0; half < 2 && 16 * half < n; half++) {
-        const float *bp = Bp + 16 * half;
+        const float *bp = Bp + 16 * half, *bs = bias ? bias + 16 * half : NULL;
         float *c = C + 16 * half;
         const int nh = n - 16 * half;
         const float *a = A;
         int i;
         for (i = 0; i + MR256 <= M; i += MR256, a += (size_t)MR256 * lda, c += (size_t)MR256 * ldc)
-            kernel256(MR256, K, a, lda, bp, beta, c, ldc, nh);
+            kernel256(MR256, K, a, lda, bp, beta, bs, c, ldc, nh);
         switch (M - i) {
-        case 5: kernel256(5, K, a, lda, bp, beta, c, ldc, nh); break;
-        case 4: kernel256(4, K, a, lda, bp, beta, c, ldc, nh); break;
-        case 3: kernel256(3, K, a, lda, bp, beta, c, ldc, nh); break;
-        case 2: kernel256(2, K, a, lda, bp, beta, c, ldc, nh); break;
-        case 1: kernel256(1, K, a, lda, bp, beta, c, ldc, nh); break;
+        case 5: kernel256(5, K, a, lda, bp, beta, bs, c, ldc, nh); break;
+        case 4: kernel256(4, K, a, lda, bp, beta, bs, c, ldc, nh); break;
+        case 3: kernel256(3, K, a, lda, bp, beta, bs, c, ldc, nh); break;
+        case 2: kernel256(2, K, a, lda, bp, beta, bs, c, ldc, nh); break;
+        case 1: kernel256(1, K, a, lda, bp, beta, bs, c, ldc, nh); break;
         default: break;
         }
     }
@@ -261,27 +279,78 @@ __attribute__((target("avx2,fma"))) static void rows_avx2(int M, int n, int K, c
 
 #endif /* PG_X86 */
 
-void pgemm(int M, int N, int K, const real *A, int lda, const real *Bp, int beta, real *C,
-           int ldc)
+/* Rows of A per block: a block (PG_MB x K) stays in the L2 cache while it
+ * meets every panel. */
+#define PG_MB 192
+
+static void pgemm1(int M, int N, int K, const real *A, int lda, const real *Bp, int beta,
+                   const real *bias, real *C, int ldc)
 {
     const int isa = current_isa();
-    int p;
+    int i, p;
     if (M <= 0 || N <= 0)
         return;
-    for (p = 0; p < N; p += PG_NR) {
-        const int n = N - p < PG_NR ? N - p : PG_NR;
-        const real *bp = Bp + (size_t)p * K;
+    for (i = 0; i < M; i += PG_MB) {
+        const int m = M - i < PG_MB ? M - i : PG_MB;
+        const real *a = A + (size_t)i * lda;
+        real *c = C + (size_t)i * ldc;
+        for (p = 0; p < N; p += PG_NR) {
+            const int n = N - p < PG_NR ? N - p : PG_NR;
+            const real *bp = Bp + (size_t)p * K, *bs = bias ? bias + p : NULL;
 #ifdef PG_X86
-        if (isa == PGEMM_AVX512) {
-            rows_avx512(M, n, K, A, lda, bp, beta, C + p, ldc);
-            continue;
-        }
-        if (isa == PGEMM_AVX2) {
-            rows_avx2(M, n, K, A, lda, bp, beta, C + p, ldc);
-            continue;
-        }
+            if (isa == PGEMM_AVX512) {
+                rows_avx512(m, n, K, a, lda, bp, beta, bs, c + p, ldc);
+                continue;
+            }
+            if (isa == PGEMM_AVX2) {
+                rows_avx2(m, n, K, a, lda, bp, beta, bs, c + p, ldc);
+                continue;
+            }
 #endif
-        (void)isa;
-        rows_portable(M, n, K, A, lda, bp, beta, C + p, ldc);
+            (void)isa;
+            rows_portable(m, n, K, a, lda, bp, beta, bs, c + p, ldc);
+        }
     }
+}
+
+/* Large products are split into row blocks over the library's pool; a
+ * row's result does not depend on the block it is in. */
+#define SPLIT_FLOPS 4e6
+
+typedef struct {
+    int M, N, K, lda, beta, ldc;
+    const real *A, *Bp, *bias;
+    real *C;
+} pgemm_job_t;
+
+static void pgemm_part(void *arg, int part, int parts)
+{
+    const pgemm_job_t *g = arg;
+    const int per = ((g->M + parts - 1) / parts + 15) / 16 * 16;
+    const int i0 = part * per, i1 = i0 + per < g->M ? i0 + per : g->M;
+    if (i0 < i1)
+        pgemm1(i1 - i0, g->N, g->K, g->A + (size_t)i0 * g->lda, g->lda, g->Bp, g->beta, g->bias,
+               g->C + (size_t)i0 * g->ldc, g->ldc);
+}
+
+void pgemm(int M, int N, int K, const real *A, int lda, const real *Bp, int beta,
+           const real *bias, real *C, int ldc)
+{
+    pgemm_job_t g;
+    const int parts = seqcls__parallel_parts();
+    if (parts <= 1 || M < 32 || 2.0 * M * N * K < SPLIT_FLOPS) {
+        pgemm1(M, N, K, A, lda, Bp, beta, bias, C, ldc);
+        return;
+    }
+    g.M = M;
+    g.N = N;
+    g.K = K;
+    g.A = A;
+    g.lda = lda;
+    g.Bp = Bp;
+    g.beta = beta;
+    g.bias = bias;
+    g.C = C;
+    g.ldc = ldc;
+    seqcls__parallel(parts, pgemm_part, &g);
 }

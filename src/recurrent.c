@@ -28,17 +28,17 @@ enum {
     WS_META = WS_PRIVATE, /* masked flag, perm[B], nb[T + 1], off[T + 1] */
     WS_XP,                /* packed inputs [N, in] (dropout applied) */
     WS_MASK,              /* input dropout mask [B, in] */
-    WS_GATES,             /* [dirs][N, G*H] gate values */
+    WS_GATES,             /* [dirs][N, G*H] gate values ([dirs][B, G*H] when inferring) */
     WS_H,                 /* [dirs][N, H] states */
-    WS_AUX,               /* [dirs][N, A*H] cell values kept for backward */
-    WS_STEP,              /* per-step scratch [dirs][B, G*H], a zero row, a bias row */
+    WS_AUX,               /* [dirs][N, A*H] cell values kept for backward ([dirs][2][B, A*H]) */
+    WS_STEP,              /* per-step scratch [dirs][B, G*H], a zero row, a bias row per dir */
     WS_FIN,               /* final states [B, dirs*H] */
     WS_DZX,               /* [N, G*H] gate gradients of one direction */
     WS_DZH,               /* [N, G*H] the same for W_hh when they differ */
     WS_HPREV,             /* [N, H] previous states aligned with the packed rows */
     WS_CARRY,             /* dh, dc [2][B, H] carried from step to step */
     WS_DXP,               /* packed input gradient [N, in] */
-    WS_WPACK,             /* [dirs][2 parts] W_hh packed for the running pass (pack_whh) */
+    WS_WPACK,             /* [dirs] W_ih, W_hh packed for the running pass (pack_weights) */
     WS_RNN_END
 };
 _Static_assert(WS_RNN_END <= WS_SLOTS, "recurrent workspace slots exceed WS_SLOTS");
@@ -332,42 +332,45 @@ static void step_rows(const pack_t *P, const rnn_cell_t *cell, int d, int t, rea
     }
 }
 
-static void fill_rows(real *y, const real *bias, int rows, int n)
-{
-    int r;
-    for (r = 0; r < rows; r++)
-        memcpy(y + (size_t)r * n, bias, (size_t)n * sizeof(real));
-}
-
 /*
- * W_hh of every direction packed for the steps' products (pgemm.c):
- * going forward as W_hh^T, the right operand of h_prev W_hh^T; going
- * backward as W_hh, the right operand of dz W_hh.  The rows of the gates
- * at and above the cell's aux_gate multiply aux instead of h_prev and are
- * packed apart (part 1).  Packing is a copy of W_hh, once per call.
+ * The weights of every direction packed for pgemm (pgemm.c), once per
+ * call.  Forward: W_ih^T, the right operand of the input projection
+ * X W_ih^T, and W_hh^T, that of the steps' h_prev W_hh^T.  Backward: W_ih
+ * and W_hh, the right operands of dZ W_ih and dz W_hh.  The rows of the
+ * gates at and above the cell's aux_gate multiply aux instead of h_prev
+ * and are packed apart (hh[1]).
  */
-static int pack_whh(const layer_t *L, const pack_t *P, const rnn_cell_t *cell, workspace_t *ws,
-                    int backward, const real *wp[2][2])
+typedef struct {
+    const real *ih, *hh[2];
+} packed_w_t;
+
+static int pack_weights(const layer_t *L, const pack_t *P, const rnn_cell_t *cell,
+                        workspace_t *ws, int backward, packed_w_t pw[2])
 {
     const int H = P->H, rows0 = cell->aux_gate * H, rows1 = P->GH - rows0;
+    const size_t len_ih = pgemm_packed_len(P->in, P->GH);   /* the same either way round */
     const size_t len0 = backward ? pgemm_packed_len(rows0, H) : pgemm_packed_len(H, rows0);
     const size_t len1 = backward ? pgemm_packed_len(rows1, H) : pgemm_packed_len(H, rows1);
-    real *buf = ws_reals(ws, WS_WPACK, (size_t)P->dirs, len0 + len1);
+    const size_t per_dir = len_ih + len0 + len1;
+    real *buf = ws_reals(ws, WS_WPACK, (size_t)P->dirs, per_dir);
     int d;
     if (!buf)
         return SEQCLS_E_NOMEM;
     for (d = 0; d < P->dirs; d++) {
-        const real *W = L->w[4 * d + 1];
-        real *p0 = buf + (size_t)d * (len0 + len1), *p1 = p0 + len0;
+        const real *W_ih = L->w[4 * d], *W_hh = L->w[4 * d + 1];
+        real *ih = buf + (size_t)d * per_dir, *p0 = ih + len_ih, *p1 = p0 + len0;
         if (backward) {
-            pgemm_pack(p0, W, H, 0, rows0, H);
-            pgemm_pack(p1, W + (size_t)rows0 * H, H, 0, rows1, H);
+            pgemm_pack(ih, W_ih, P->in, 0, P->GH, P->in);
+            pgemm_pack(p0, W_hh, H, 0, rows0, H);
+            pgemm_pack(p1, W_hh + (size_t)rows0 * H, H, 0, rows1, H);
         } else {
-            pgemm_pack(p0, W, H, 1, H, rows0);
-            pgemm_pack(p1, W + (size_t)rows0 * H, H, 1, H, rows1);
+            pgemm_pack(ih, W_ih, P->in, 1, P->in, P->GH);
+            pgemm_pack(p0, W_hh, H, 1, H, rows0);
+            pgemm_pack(p1, W_hh + (size_t)rows0 * H, H, 1, H, rows1);
         }
-        wp[d][0] = p0;
-        wp[d][1] = rows1 > 0 ? p1 : NULL;
+        pw[d].ih = ih;
+        pw[d].hh[0] = p0;
+        pw[d].hh[1] = rows1 > 0 ? p1 : NULL;
     }
     return SEQCLS_OK;
 }
@@ -498,7 +501,10 @@ typedef struct {
     const int32_t *cut;
     /* forward: per direction, and slices per direction when both run at once */
     real *gd[2], *hd[2], *ad[2], *sc[2];
-    const real *wp[2][2], *bhh[2];
+    const real *xp, *bias[2];
+    int stepwise;   /* inference: each step projects its own inputs, nothing is kept */
+    packed_w_t pw[2];
+    const real *bhh[2];
     int sp, both;
     /* backward */
     const struct grad_src *g;
@@ -514,8 +520,8 @@ static void forward_part(void *arg, int part, int parts)
     rnn_step_t s = *J->proto;
     int t;
     (void)parts;
-    s.Wp = J->wp[d][0];
-    s.Wp2 = J->wp[d][1];
+    s.Wp = J->pw[d].hh[0];
+    s.Wp2 = J->pw[d].hh[1];
     s.b_hh = J->bhh[d];
     for (t = 0; t < P->maxlen; t++) {
         const int ts = d == 0 ? t : P->maxlen - 1 - t;
@@ -523,6 +529,17 @@ static void forward_part(void *arg, int part, int parts)
             if (d == 0)
                 break;   /* rows only end going forward */
             continue;
+        }
+        if (J->stepwise) {
+            /* the slice's rows of [B, G*H], and aux alternating between two
+             * [B, A*H] buffers: row j is the same sequence at every step */
+            const size_t AH = (size_t)J->cell->aux * P->H, cur = (size_t)(t & 1);
+            s.gates = J->gd[d] + (size_t)j0 * P->GH;
+            s.aux = J->ad[d] + (cur * P->B + j0) * AH;
+            if (s.aux_prev)
+                s.aux_prev = J->ad[d] + ((cur ^ 1) * P->B + j0) * AH;
+            pgemm(s.nb, P->GH, P->in, J->xp + ((size_t)P->off[ts] + j0) * P->in, P->in,
+                  J->pw[d].ih, 0, J->bias[d], s.gates, P->GH);
         }
         J->cell->forward(&s);
     }
@@ -539,7 +556,7 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     rnn_step_t s;
     rec_job_t J;
     int32_t cut[MAX_PARTS + 1];
-    int rc, d, t, j, outF, finF, parts;
+    int rc, d, t, j, outF, finF, parts, stepwise;
 
     rc = pack_plan(L, ws, in, &P, ctx->func);
     if (rc)
@@ -547,16 +564,21 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     outF = (P.dirs == 2 && !sum) ? 2 * P.H : P.H;
     finF = P.dirs * P.H;
     xp = ws_reals(ws, WS_XP, (size_t)P.N, (size_t)P.in);
-    gates = ws_reals(ws, WS_GATES, (size_t)P.dirs * P.N, (size_t)P.GH);
+    /* Training keeps every step's gate and cell values for the backward;
+     * inference keeps only the states, and computes each step's input
+     * projection just before the step, on rows still in the cache. */
+    stepwise = !ctx->training;
+    gates = ws_reals(ws, WS_GATES, (size_t)P.dirs * (stepwise ? P.B : P.N), (size_t)P.GH);
     hs = ws_reals(ws, WS_H, (size_t)P.dirs * P.N, (size_t)P.H);
-    aux = ws_reals(ws, WS_AUX, (size_t)P.dirs * P.N, (size_t)P.A * P.H);
-    /* [dirs][B] step rows, a zero row, a bias row */
-    scratch = ws_reals(ws, WS_STEP, (size_t)P.dirs * P.B + 2, (size_t)P.GH);
+    aux = ws_reals(ws, WS_AUX, (size_t)P.dirs * (stepwise ? 2 * (size_t)P.B : (size_t)P.N),
+                   (size_t)P.A * P.H);
+    /* [dirs][B] step rows, a zero row, a bias row per direction */
+    scratch = ws_reals(ws, WS_STEP, (size_t)P.dirs * P.B + 3, (size_t)P.GH);
     fin = ws_reals(ws, WS_FIN, (size_t)P.B, (size_t)finF);
     if (!xp || !gates || !hs || !aux || !scratch || !fin)
         return SEQCLS_E_NOMEM;
     memset(&J, 0, sizeof J);
-    if ((rc = pack_whh(L, &P, cell, ws, 0, J.wp)) != SEQCLS_OK)
+    if ((rc = pack_weights(L, &P, cell, ws, 0, J.pw)) != SEQCLS_OK)
         return rc;
     if (ctx->training && ctx->rng && L->rate > 0) {
         if (!(mask = ws_reals(ws, WS_MASK, (size_t)P.B, (size_t)P.in)))
@@ -592,24 +614,27 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     J.cell = cell;
     J.proto = &s;
     J.cut = cut;
+    J.xp = xp;
+    J.stepwise = stepwise;
     parts = seqcls__parallel_parts();
     J.both = P.dirs == 2 && parts >= 2 && worth_threads(&P);
     J.sp = plan_slices(&P, cut, J.both ? parts / 2 : parts, parts > 1);
     for (d = 0; d < P.dirs; d++) {
-        const real *W_ih = L->w[4 * d], *b_ih = L->w[4 * d + 2];
-        real *bias = scratch + ((size_t)P.dirs * P.B + 1) * P.GH;
-        J.gd[d] = gates + (size_t)d * P.N * P.GH;
+        const real *b_ih = L->w[4 * d + 2];
+        real *bias = scratch + ((size_t)P.dirs * P.B + 1 + d) * P.GH;
+        const size_t rows = stepwise ? (size_t)P.B : (size_t)P.N;
+        J.gd[d] = gates + (size_t)d * rows * P.GH;
         J.hd[d] = hs + (size_t)d * P.N * P.H;
-        J.ad[d] = aux + (size_t)d * P.N * P.A * P.H;
+        J.ad[d] = aux + (size_t)d * (stepwise ? 2 : 1) * rows * P.A * P.H;
         J.sc[d] = scratch + (size_t)d * P.B * P.GH;
         J.bhh[d] = L->w[4 * d + 3];
         /* input projection of every valid step at once, with b_ih and the
          * part of b_hh that is simply added */
         memcpy(bias, b_ih, (size_t)P.GH * sizeof(real));
         vec_add(bias, J.bhh[d], (size_t)cell->folded * P.H);
-        fill_rows(J.gd[d], bias, P.N, P.GH);
-        if (P.N > 0)
-            blas_gemm(0, 1, P.N, P.GH, P.in, 1, xp, P.in, W_ih, P.in, 1, J.gd[d], P.GH);
+        J.bias[d] = bias;
+        if (!stepwise)
+            pgemm(P.N, P.GH, P.in, xp, P.in, J.pw[d].ih, 0, bias, J.gd[d], P.GH);
         if (!J.both) {
             J.d = d;
             seqcls__parallel(J.sp, forward_part, &J);
@@ -782,7 +807,7 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
     parts = seqcls__parallel_parts();
     parts = plan_slices(&P, cut, parts, parts > 1);
     memset(&J, 0, sizeof J);
-    if (pack_whh(L, &P, cell, ws, 1, J.wp) != SEQCLS_OK)
+    if (pack_weights(L, &P, cell, ws, 1, J.pw) != SEQCLS_OK)
         return SEQCLS_E_NOMEM;
     J.P = &P;
     J.cell = cell;
@@ -799,8 +824,8 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
         real *dh = carry, *dc = carry + (size_t)P.B * P.H;
         const int aux_rows = cell->aux_gate * P.H;
 
-        s.Wp = J.wp[d][0];
-        s.Wp2 = J.wp[d][1];
+        s.Wp = J.pw[d].hh[0];
+        s.Wp2 = J.pw[d].hh[1];
         s.b_hh = L->w[4 * d + 3];
         /* where the outside gradient of this direction comes from; the
          * final states are concatenated even when the sequence is summed */
@@ -841,8 +866,7 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
         /* dW_ih += dZx^T X, dX (+)= dZx W_ih */
         blas_gemm(1, 0, P.GH, P.in, P.N, 1, dzx, P.GH, ws->buf[WS_XP], P.in, 1, L->g[4 * d],
                   P.in);
-        blas_gemm(0, 0, P.N, P.in, P.GH, 1, dzx, P.GH, L->w[4 * d], P.in, d == 0 ? 0 : 1, dxp,
-                  P.in);
+        pgemm(P.N, P.in, P.GH, dzx, P.GH, J.pw[d].ih, d == 0 ? 0 : 1, NULL, dxp, P.in);
         /* dW_hh += dZh^T H_prev (and, for the rows that multiply aux, dZh^T aux) */
         blas_gemm(1, 0, aux_rows, P.H, P.N, 1, dzh, P.GH, hprev, P.H, 1, L->g[4 * d + 1], P.H);
         if (aux_rows < P.GH)

@@ -91,11 +91,12 @@ static void train(seqcls_model_t *m, seqcls_optimizer_t *o, seqcls_tensor_t *x, 
     seqcls_fit_config_free(c);
 }
 
-/* Train, test, and if `min_peak` > 0 check the attention finds the key:
- * largest weight at the key in at least `min_peak` of the rows, and at
- * least `min_ratio` times the weight of the other steps. */
-static void check_key_model(seqcls_model_t *m, seqcls_optimizer_t *o, int epochs, double min_peak,
-                            double min_ratio)
+/* Train, test, and with `attention` check the weights (they sum to one,
+ * zero at padding) and that they find the key: largest weight at the key
+ * in at least `min_peak` of the rows, and at least `min_ratio` times the
+ * weight of the other steps. */
+static void check_key_model(seqcls_model_t *m, seqcls_optimizer_t *o, int epochs, int attention,
+                            double min_peak, double min_ratio)
 {
     seqcls_tensor_t *x, *y, *tx, *ty;
     int32_t lens[N], keys[N], tlens[N], tkeys[N];
@@ -105,7 +106,7 @@ static void check_key_model(seqcls_model_t *m, seqcls_optimizer_t *o, int epochs
     train(m, o, x, lens, y, epochs);
     acc = accuracy(m, tx, tlens, ty);
     ck_assert_msg(acc >= 0.95, "test accuracy %.3f", acc);
-    if (min_peak > 0) {
+    if (attention) {
         attention_on_key(m, tx, tlens, tkeys, 1, &peak, &ratio);
         printf("  attention: largest at the key in %.1f%% of rows, %.1fx the weight of other steps\n",
                100 * peak, ratio);
@@ -134,9 +135,12 @@ START_TEST(bilstm_bahdanau)
     OK(seqcls_add_dropout(m, 0.3f, NULL));
     OK(seqcls_add_output(m, 1, NULL));
     OK(seqcls_optimizer_create(&o, SEQCLS_OPTIM_ADAM, 0.01f));
-    /* Two stacked BiLSTMs carry the key along the whole sequence, so
-     * attention is needed less and focuses less sharply than after one. */
-    check_key_model(m, o, 20, 0.6, 2.0);
+    /* Two stacked BiLSTMs carry the key along the whole sequence, so the
+     * attention need not find it: over model seeds 1-6 the largest weight
+     * was at the key in 14% to 77% of the rows (chance: 1 in 8), while the
+     * accuracy was always reached.  Its weights are checked, its focus is
+     * not; model 4 (one BiLSTM) checks the focus. */
+    check_key_model(m, o, 20, 1, 0, 0);
     seqcls_optimizer_free(o);
     seqcls_model_free(m);
 }
@@ -154,7 +158,7 @@ START_TEST(bigru_final_states)
     OK(seqcls_add_dropout(m, 0.2f, NULL));
     OK(seqcls_add_output(m, 1, NULL));
     OK(seqcls_optimizer_create(&o, SEQCLS_OPTIM_ADAM, 0.01f));
-    check_key_model(m, o, 10, 0, 0);
+    check_key_model(m, o, 10, 0, 0, 0);
     seqcls_optimizer_free(o);
     seqcls_model_free(m);
 }
@@ -176,7 +180,9 @@ START_TEST(relu_bilstm_bahdanau_batchnorm)
     OK(seqcls_add_output(m, 1, NULL));
     OK(seqcls_optimizer_create(&o, SEQCLS_OPTIM_ADAM, 0.005f));
     OK(seqcls_optimizer_set_float(o, SEQCLS_OPTIM_CLIPNORM, 1.0f));
-    check_key_model(m, o, 10, 0.9, 5.0);
+    /* over model seeds 1-6: at the key in 97.7% to 100% of the rows, 5.2x
+     * to 11x the weight of the other steps (chance: 1x) */
+    check_key_model(m, o, 10, 1, 0.9, 3.0);
     seqcls_optimizer_free(o);
     seqcls_model_free(m);
 }

@@ -1,12 +1,12 @@
 /*
- * test_internal_pgemm.c -- the packed step products of the recurrent layers
+ * test_internal_pgemm.c -- the packed products of the recurrent layers
  * (src/pgemm.c), every kernel set the CPU has, against a plain double
  * reference: all edge sizes of the row and column blocks, both packings,
- * both betas, strides wider than the matrices, and nothing written outside
- * C.  Then the property the threaded recurrent loops rely on: a row's
- * result is the same bits whatever block it is computed in.  Last, a whole
- * bidirectional LSTM and GRU give the same outputs and gradients with each
- * kernel set, up to FMA rounding.
+ * both betas, with and without a bias, strides wider than the matrices,
+ * and nothing written outside C.  Then the property the threaded
+ * recurrent loops rely on: a row's result is the same bits whatever block
+ * it is computed in.  Last, a whole bidirectional LSTM and GRU give the
+ * same outputs and gradients with each kernel set, up to FMA rounding.
  *
  * This runner links the library's objects directly (internal functions).
  */
@@ -28,7 +28,7 @@ static void fill(float *x, size_t n, uint64_t *seed)
 }
 
 /* One product checked against double arithmetic; returns the worst error. */
-static double check_one(int M, int N, int K, int trans, int beta, uint64_t *seed)
+static double check_one(int M, int N, int K, int trans, int beta, int with_bias, uint64_t *seed)
 {
     const int lda = K + 3, ldb = (trans ? K : N) + 5, ldc = N + 7;
     const int brows = trans ? N : K;
@@ -37,9 +37,11 @@ static double check_one(int M, int N, int K, int trans, int beta, uint64_t *seed
     float *C = malloc(sizeof(float) * (size_t)M * ldc);
     float *C0 = malloc(sizeof(float) * (size_t)M * ldc);
     float *P = malloc(sizeof(float) * pgemm_packed_len(K, N));
+    float *bias = malloc(sizeof(float) * (size_t)N);
     double worst = 0;
     int i, j, k;
-    ck_assert(A && B && C && C0 && P);
+    ck_assert(A && B && C && C0 && P && bias);
+    fill(bias, (size_t)N, seed);
     fill(A, (size_t)M * lda, seed);
     fill(B, (size_t)brows * ldb, seed);
     fill(C0, (size_t)M * ldc, seed);
@@ -48,10 +50,11 @@ static double check_one(int M, int N, int K, int trans, int beta, uint64_t *seed
             C0[(size_t)i * ldc + j] = GUARD;
     memcpy(C, C0, sizeof(float) * (size_t)M * ldc);
     pgemm_pack(P, B, ldb, trans, K, N);
-    pgemm(M, N, K, A, lda, P, beta, C, ldc);
+    pgemm(M, N, K, A, lda, P, beta, with_bias ? bias : NULL, C, ldc);
     for (i = 0; i < M; i++) {
         for (j = 0; j < N; j++) {
-            double want = beta ? C0[(size_t)i * ldc + j] : 0, scale = 1;
+            double want = (beta ? C0[(size_t)i * ldc + j] : 0) + (with_bias ? bias[j] : 0);
+            double scale = 1;
             for (k = 0; k < K; k++) {
                 const double b = trans ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
                 want += (double)A[(size_t)i * lda + k] * b;
@@ -69,12 +72,13 @@ static double check_one(int M, int N, int K, int trans, int beta, uint64_t *seed
     free(C);
     free(C0);
     free(P);
+    free(bias);
     return worst;
 }
 
 START_TEST(products_match_reference)
 {
-    static const int Ms[] = {1, 2, 5, 6, 7, 8, 9, 13, 17, 33};
+    static const int Ms[] = {1, 2, 5, 6, 7, 8, 9, 13, 17, 33, 200};
     static const int Ns[] = {1, 8, 15, 16, 17, 31, 32, 33, 65, 100};
     static const int Ks[] = {1, 3, 64, 130};
     uint64_t seed = 7;
@@ -82,7 +86,7 @@ START_TEST(products_match_reference)
     for (isa = PGEMM_PORTABLE; isa <= PGEMM_AVX512; isa++) {
         double worst = 0;
         size_t a, b, c;
-        int trans, beta;
+        int trans, beta, with_bias;
         if (pgemm_set_isa(isa) != isa)
             continue;   /* the CPU lacks it */
         tried++;
@@ -90,11 +94,13 @@ START_TEST(products_match_reference)
             for (b = 0; b < sizeof Ns / sizeof *Ns; b++)
                 for (c = 0; c < sizeof Ks / sizeof *Ks; c++)
                     for (trans = 0; trans < 2; trans++)
-                        for (beta = 0; beta < 2; beta++) {
-                            const double e = check_one(Ms[a], Ns[b], Ks[c], trans, beta, &seed);
-                            if (e > worst)
-                                worst = e;
-                        }
+                        for (beta = 0; beta < 2; beta++)
+                            for (with_bias = 0; with_bias < 2; with_bias++) {
+                                const double e =
+                                    check_one(Ms[a], Ns[b], Ks[c], trans, beta, with_bias, &seed);
+                                if (e > worst)
+                                    worst = e;
+                            }
         printf("  pgemm %s: worst relative error %.2e\n", isa_names[isa], worst);
         ck_assert_msg(worst < 1e-6, "%s kernels: relative error %g", isa_names[isa], worst);
     }
@@ -119,9 +125,9 @@ START_TEST(rows_do_not_depend_on_their_block)
     for (isa = PGEMM_PORTABLE; isa <= PGEMM_AVX512; isa++) {
         if (pgemm_set_isa(isa) != isa)
             continue;
-        pgemm(M, N, K, A, K, P, 0, all, N);
+        pgemm(M, N, K, A, K, P, 0, NULL, all, N);
         for (i = 0; i < M; i++) {
-            pgemm(1, N, K, A + (size_t)i * K, K, P, 0, one, N);
+            pgemm(1, N, K, A + (size_t)i * K, K, P, 0, NULL, one, N);
             ck_assert_msg(memcmp(one, all + (size_t)i * N, sizeof one) == 0,
                           "%s: row %d differs alone and in a block", isa_names[isa], i);
         }

@@ -282,6 +282,34 @@ START_TEST(deterministic)
 }
 END_TEST
 
+/* Inference computes each step's input projection inside the step and
+ * keeps no gate values; without dropout it must give the training
+ * forward's numbers exactly, at one thread and at two. */
+START_TEST(inference_equals_training_forward)
+{
+    static const unsigned variants[3] = {
+        SEQCLS_BIDIRECTIONAL, SEQCLS_BIDIRECTIONAL | SEQCLS_MERGE_SUM | SEQCLS_RETURN_SEQUENCES,
+        SEQCLS_GRU_RESET_BEFORE | SEQCLS_BIDIRECTIONAL | SEQCLS_RETURN_SEQUENCES};
+    seqcls_model_t *m = stacked_model(4, variants[_i], 3, 0);
+    seqcls_tensor_t *x = tu_tensor(SEQCLS_F32, 3, 6, 7, 3), *yt = tu_tensor(SEQCLS_F32, 2, 6, 3, 0);
+    seqcls_tensor_t *yi = tu_tensor(SEQCLS_F32, 2, 6, 3, 0);
+    const int threads = seqcls_get_num_threads();
+    int n;
+    tu_fill_real(x, -1, 1, 5);
+    OK(seqcls_forward(m, x, lens, yt, 1));
+    for (n = 1; n <= 2; n++) {
+        OK(seqcls_set_num_threads(n));
+        OK(seqcls_forward(m, x, lens, yi, 0));
+        ck_assert_mem_eq(seqcls_tensor_data(yt), seqcls_tensor_data(yi), 18 * sizeof(real_t));
+    }
+    OK(seqcls_set_num_threads(threads));
+    seqcls_tensor_free(x);
+    seqcls_tensor_free(yt);
+    seqcls_tensor_free(yi);
+    seqcls_model_free(m);
+}
+END_TEST
+
 /* seqcls_predict from several threads at once agrees with forward. */
 typedef struct {
     const seqcls_model_t *m;
@@ -354,6 +382,7 @@ Suite *rnn_suite(void)
     tcase_add_loop_test(tc, padding_changes_nothing, 0, 3);
     tcase_add_loop_test(tc, empty_rows_give_zeros, 0, 8);
     tcase_add_test(tc, deterministic);
+    tcase_add_loop_test(tc, inference_equals_training_forward, 0, 3);
     tcase_add_test(tc, predict_from_threads);
     suite_add_tcase(s, tc);
     return s;
