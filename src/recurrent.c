@@ -348,7 +348,7 @@ static int pack_weights(const layer_t *L, const pack_t *P, const rnn_cell_t *cel
                         workspace_t *ws, int backward, packed_w_t pw[2])
 {
     const int H = P->H, rows0 = cell->aux_gate * H, rows1 = P->GH - rows0;
-    const size_t len_ih = pgemm_packed_len(P->in, P->GH);   /* the same either way round */
+    const size_t len_ih = backward ? pgemm_packed_len(P->GH, P->in) : pgemm_packed_len(P->in, P->GH);
     const size_t len0 = backward ? pgemm_packed_len(rows0, H) : pgemm_packed_len(H, rows0);
     const size_t len1 = backward ? pgemm_packed_len(rows1, H) : pgemm_packed_len(H, rows1);
     const size_t per_dir = len_ih + len0 + len1;
