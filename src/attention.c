@@ -34,7 +34,10 @@ enum {
     WS_MEANW,            /* FEATURE_TIME: weights averaged over features [B, T] */
     WS_DS,               /* d(score) */
     WS_DZ,               /* d(pre-activation) */
-    WS_DQ                /* d(projected query) */
+    WS_DQ,               /* d(projected query) per row [B, U] (DOT, GENERAL: dr [B, F]) */
+    WS_DV,               /* per row sums of ds a, for dv [B, U] */
+    WS_WPACK,            /* W (W1) packed for pgemm */
+    WS_ROWBIAS           /* b (+ Q_b) per row [B, U] */
 };
 
 /* parameter slots */
@@ -75,202 +78,297 @@ static void softmax_backward(const real *w, const real *dw, real *ds, int n, int
             t < valid ? w[(size_t)t * stride] * (dw[(size_t)t * stride] - dot) : 0;
 }
 
-/* A = tanh(X W^T + b (+ per-row offset)) for all B*T rows; padding rows 0. */
-static void additive_activations(const value_t *in, const real *W, const real *bias,
-                                 const real *row_offset, int U, real *A)
+/* ---- pooling kinds: scores, softmax, context ----
+ *
+ * Everything but the parameter gradients is independent from row to row
+ * of the batch, so the rows are split over the library's pool, and each
+ * row works on its valid steps only: padding steps cost nothing.  The
+ * additive kinds (BAHDANAU, LEARNED_QUERY) multiply by W (W1) packed once
+ * per call (pgemm.c); their tanh is the recurrent layers' vectorised one.
+ */
+
+typedef struct {
+    const layer_t *L;
+    const value_t *in, *dout;
+    int U, kind;
+    const real *Wp;       /* W^T packed (forward), W packed (backward) */
+    const real *r;        /* DOT / GENERAL: the vector each h_t is scored against [B, F] */
+    real *w, *ctxv, *A, *Q, *rowbias;
+    real *dx, *ds, *dz, *dQ, *dv;
+} att_job_t;
+
+static void rows_of_part(int B, int part, int parts, int *b0, int *b1)
 {
-    const int B = in->B, T = in->T, F = in->F;
-    int b, t, u;
-    blas_gemm(0, 1, B * T, U, F, 1, in->x, F, W, F, 0, A, U);
-    for (b = 0; b < B; b++)
-        for (t = 0; t < T; t++) {
-            real *a = A + ((size_t)b * T + t) * U;
-            if (t >= in->len[b]) {
-                memset(a, 0, (size_t)U * sizeof(real));
-                continue;
-            }
-            for (u = 0; u < U; u++)
-                a[u] += bias[u] + (row_offset ? row_offset[(size_t)b * U + u] : 0);
-            act_forward(SEQCLS_ACT_TANH, a, (size_t)U);
-        }
+    *b0 = (int)((int64_t)B * part / parts);
+    *b1 = (int)((int64_t)B * (part + 1) / parts);
 }
 
-/* ---- pooling kinds: scores, softmax, context ---- */
+static int att_parts(const value_t *in)
+{
+    return (size_t)in->B * in->T * in->F >= 65536 ? seqcls__parallel_parts() : 1;
+}
+
+/* Scores of row b's valid steps: a_t = tanh(W h_t + bias (+ Q_b)), then
+ * v . a_t (+ v_b); or h_t . r_b. */
+static void scores_row(const att_job_t *J, int b)
+{
+    const layer_t *L = J->L;
+    const value_t *in = J->in;
+    const int T = in->T, F = in->F, U = J->U, len = in->len[b];
+    const real *x = in->x + (size_t)b * T * F;
+    real *w = J->w + (size_t)b * T;
+    int t, u;
+    if (J->kind == SEQCLS_ATTN_BAHDANAU || J->kind == SEQCLS_ATTN_LEARNED_QUERY) {
+        const int bah = J->kind == SEQCLS_ATTN_BAHDANAU;
+        const real *bias = L->w[bah ? P_B1 : P_LQ_B], *v = L->w[bah ? P_V : P_LQ_U];
+        real *A = J->A + (size_t)b * T * U, *rb = J->rowbias + (size_t)b * U;
+        for (u = 0; u < U; u++)
+            rb[u] = bias[u] + (bah ? J->Q[(size_t)b * U + u] : 0);
+        pgemm(len, U, F, x, F, J->Wp, 0, rb, A, U);
+        rnn_tanh(A, (size_t)len * U);
+        for (t = 0; t < len; t++) {
+            const real *a = A + (size_t)t * U;
+            real sc = 0;
+            for (u = 0; u < U; u++)
+                sc += a[u] * v[u];
+            w[t] = sc + (bah ? L->w[P_VB][0] : 0);
+        }
+    } else {
+        const real *r = J->r + (size_t)b * F;
+        for (t = 0; t < len; t++) {
+            const real *h = x + (size_t)t * F;
+            real sc = 0;
+            int f;
+            for (f = 0; f < F; f++)
+                sc += h[f] * r[f];
+            w[t] = sc;
+        }
+    }
+}
+
+static void forward_rows(void *arg, int part, int parts)
+{
+    const att_job_t *J = arg;
+    const value_t *in = J->in;
+    const int T = in->T, F = in->F;
+    int b, b0, b1, t, f;
+    rows_of_part(in->B, part, parts, &b0, &b1);
+    for (b = b0; b < b1; b++) {
+        real *c = J->ctxv + (size_t)b * F;
+        scores_row(J, b);
+        masked_softmax(J->w + (size_t)b * T, T, in->len[b], 1);
+        for (t = 0; t < in->len[b]; t++) {
+            const real *h = in->x + ((size_t)b * T + t) * F;
+            const real wt = J->w[(size_t)b * T + t];
+            for (f = 0; f < F; f++)
+                c[f] += wt * h[f];
+        }
+    }
+}
 
 static int pool_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
                         const run_ctx_t *ctx)
 {
     const int B = in->B, T = in->T, F = in->F, U = L->units;
-    const int kind = L->kind_arg;
-    real *w = ws_get(ws, WS_W, (size_t)B * T * sizeof(real));
-    real *ctxv = ws_zero(ws, WS_OUT, (size_t)B * F * sizeof(real));
-    real *A = NULL, *Q = NULL;
-    int b, t, f;
+    const int kind = L->kind_arg, additive = kind == SEQCLS_ATTN_BAHDANAU ||
+                                            kind == SEQCLS_ATTN_LEARNED_QUERY;
+    att_job_t J;
+    int b, f;
 
-    if (!w || !ctxv)
+    memset(&J, 0, sizeof J);
+    J.L = L;
+    J.in = in;
+    J.U = U;
+    J.kind = kind;
+    J.w = ws_get(ws, WS_W, (size_t)B * T * sizeof(real));
+    J.ctxv = ws_zero(ws, WS_OUT, (size_t)B * F * sizeof(real));
+    if (!J.w || !J.ctxv)
         return SEQCLS_E_NOMEM;
     if (kind != SEQCLS_ATTN_LEARNED_QUERY && !in->fin)
         return seqcls__fail(SEQCLS_E_STATE, "%s: attention layer %d has no query (final states)",
                             ctx->func, L->index);
-    if (kind == SEQCLS_ATTN_BAHDANAU || kind == SEQCLS_ATTN_LEARNED_QUERY) {
-        A = ws_get(ws, WS_A, seqcls__mul((size_t)B * T, (size_t)U * sizeof(real)));
-        if (!A)
+    if (additive) {
+        real *Wp = ws_get(ws, WS_WPACK, seqcls__mul(pgemm_packed_len(F, U), sizeof(real)));
+        J.A = ws_get(ws, WS_A, seqcls__mul((size_t)B * T, (size_t)U * sizeof(real)));
+        J.rowbias = ws_get(ws, WS_ROWBIAS, (size_t)B * U * sizeof(real));
+        if (!Wp || !J.A || !J.rowbias)
             return SEQCLS_E_NOMEM;
+        pgemm_pack(Wp, L->w[kind == SEQCLS_ATTN_BAHDANAU ? P_W1 : P_LQ_W], F, 1, F, U);
+        J.Wp = Wp;
     }
     if (kind == SEQCLS_ATTN_BAHDANAU) {
-        /* Q = q W2^T (+ b2, added with b1 below) */
-        if (!(Q = ws_get(ws, WS_Q, (size_t)B * U * sizeof(real))))
+        /* Q = q W2^T + b2, added to every step's W1 h_t + b1 */
+        if (!(J.Q = ws_get(ws, WS_Q, (size_t)B * U * sizeof(real))))
             return SEQCLS_E_NOMEM;
-        blas_gemm(0, 1, B, U, in->fin_F, 1, in->fin, in->fin_F, L->w[P_W2], in->fin_F, 0, Q, U);
+        blas_gemm(0, 1, B, U, in->fin_F, 1, in->fin, in->fin_F, L->w[P_W2], in->fin_F, 0, J.Q, U);
         for (b = 0; b < B; b++)
             for (f = 0; f < U; f++)
-                Q[(size_t)b * U + f] += L->w[P_B2][f];
-        additive_activations(in, L->w[P_W1], L->w[P_B1], Q, U, A);
-        blas_gemm(0, 1, B * T, 1, U, 1, A, U, L->w[P_V], U, 0, w, 1);
-        for (t = 0; t < B * T; t++)
-            w[t] += L->w[P_VB][0];
-    } else if (kind == SEQCLS_ATTN_LEARNED_QUERY) {
-        additive_activations(in, L->w[P_LQ_W], L->w[P_LQ_B], NULL, U, A);
-        blas_gemm(0, 1, B * T, 1, U, 1, A, U, L->w[P_LQ_U], U, 0, w, 1);
-    } else {
-        /* DOT: r = q; GENERAL: r = W^T q.  Then score_t = h_t . r. */
-        const real *r = in->fin;
-        if (kind == SEQCLS_ATTN_GENERAL) {
-            if (!(Q = ws_get(ws, WS_Q, (size_t)B * F * sizeof(real))))
-                return SEQCLS_E_NOMEM;
-            blas_gemm(0, 0, B, F, in->fin_F, 1, in->fin, in->fin_F, L->w[P_GEN_W], F, 0, Q, F);
-            r = Q;
-        }
-        for (b = 0; b < B; b++)
-            for (t = 0; t < T; t++) {
-                const real *h = in->x + ((size_t)b * T + t) * F;
-                real s = 0;
-                for (f = 0; f < F; f++)
-                    s += h[f] * r[(size_t)b * F + f];
-                w[(size_t)b * T + t] = s;
-            }
+                J.Q[(size_t)b * U + f] += L->w[P_B2][f];
+    } else if (kind == SEQCLS_ATTN_GENERAL) {
+        /* r = W^T q */
+        real *Q = ws_get(ws, WS_Q, (size_t)B * F * sizeof(real));
+        if (!Q)
+            return SEQCLS_E_NOMEM;
+        blas_gemm(0, 0, B, F, in->fin_F, 1, in->fin, in->fin_F, L->w[P_GEN_W], F, 0, Q, F);
+        J.r = Q;
+    } else if (kind == SEQCLS_ATTN_DOT) {
+        J.r = in->fin;
     }
-    for (b = 0; b < B; b++) {
-        masked_softmax(w + (size_t)b * T, T, in->len[b], 1);
-        for (t = 0; t < in->len[b]; t++) {
-            const real *h = in->x + ((size_t)b * T + t) * F;
-            const real wt = w[(size_t)b * T + t];
-            for (f = 0; f < F; f++)
-                ctxv[(size_t)b * F + f] += wt * h[f];
-        }
-    }
+    seqcls__parallel(att_parts(in), forward_rows, &J);
     memset(out, 0, sizeof *out);
     out->kind = VAL_VEC;
     out->B = B;
     out->T = 1;
     out->F = F;
-    out->x = ctxv;
+    out->x = J.ctxv;
     out->len = in->len;
     return SEQCLS_OK;
+}
+
+/* Row b back to its scores: dh_t = w_t dc, ds = softmax' (dc . h_t); then
+ * through the scores.  Additive kinds: dz_t = ds_t v (1 - a_t^2) (zero at
+ * padding, for the dW GEMM over all rows), dh_t += dz_t W, and the row's
+ * sums of dz (-> dQ, db) and of ds_t a_t (-> dv).  DOT / GENERAL:
+ * dh_t += ds_t r_b, dr_b = sum_t ds_t h_t (in dQ). */
+static void backward_row(const att_job_t *J, int b)
+{
+    const layer_t *L = J->L;
+    const value_t *in = J->in;
+    const int T = in->T, F = in->F, U = J->U, len = in->len[b];
+    const real *x = in->x + (size_t)b * T * F, *w = J->w + (size_t)b * T;
+    const real *dc = J->dout->x + (size_t)b * F;
+    real *dx = J->dx + (size_t)b * T * F, *ds = J->ds + (size_t)b * T;
+    int t, u, f;
+    for (t = 0; t < len; t++) {
+        const real *h = x + (size_t)t * F;
+        real *g = dx + (size_t)t * F, dw = 0;
+        for (f = 0; f < F; f++) {
+            g[f] = w[t] * dc[f];
+            dw += dc[f] * h[f];
+        }
+        ds[t] = dw;
+    }
+    for (; t < T; t++)
+        ds[t] = 0;
+    softmax_backward(w, ds, ds, T, len, 1);
+    if (J->kind == SEQCLS_ATTN_BAHDANAU || J->kind == SEQCLS_ATTN_LEARNED_QUERY) {
+        const real *v = L->w[J->kind == SEQCLS_ATTN_BAHDANAU ? P_V : P_LQ_U];
+        const real *A = J->A + (size_t)b * T * U;
+        real *dz = J->dz + (size_t)b * T * U, *dQ = J->dQ + (size_t)b * U;
+        real *dv = J->dv + (size_t)b * U;
+        memset(dQ, 0, (size_t)U * sizeof(real));
+        memset(dv, 0, (size_t)U * sizeof(real));
+        for (t = 0; t < len; t++) {
+            const real *a = A + (size_t)t * U;
+            real *d = dz + (size_t)t * U;
+            for (u = 0; u < U; u++) {
+                d[u] = ds[t] * v[u] * (1 - a[u] * a[u]);
+                dQ[u] += d[u];
+                dv[u] += ds[t] * a[u];
+            }
+        }
+        memset(dz + (size_t)len * U, 0, (size_t)(T - len) * U * sizeof(real));
+        pgemm(len, F, U, dz, U, J->Wp, 1, NULL, dx, F);
+    } else {
+        const real *r = J->r + (size_t)b * F;
+        real *dr = J->dQ + (size_t)b * F;
+        memset(dr, 0, (size_t)F * sizeof(real));
+        for (t = 0; t < len; t++) {
+            const real *h = x + (size_t)t * F;
+            real *g = dx + (size_t)t * F;
+            for (f = 0; f < F; f++) {
+                g[f] += ds[t] * r[f];
+                dr[f] += ds[t] * h[f];
+            }
+        }
+    }
+}
+
+static void backward_rows(void *arg, int part, int parts)
+{
+    const att_job_t *J = arg;
+    int b, b0, b1;
+    rows_of_part(J->in->B, part, parts, &b0, &b1);
+    for (b = b0; b < b1; b++)
+        backward_row(J, b);
+}
+
+/* g[u] += sum over rows of x[r, u], in row order. */
+static void add_rows(real *g, const real *x, int rows, int n)
+{
+    int r, u;
+    for (r = 0; r < rows; r++)
+        for (u = 0; u < n; u++)
+            g[u] += x[(size_t)r * n + u];
 }
 
 static int pool_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
                          const value_t *dout, value_t *din, const run_ctx_t *ctx)
 {
     const int B = in->B, T = in->T, F = in->F, U = L->units, kind = L->kind_arg;
-    const int Qf = in->fin_F;
-    const real *w = ws->buf[WS_W], *A = ws->buf[WS_A];
-    real *dx = ws_zero(ws, WS_DIN, (size_t)B * T * F * sizeof(real));
-    real *ds = ws_get(ws, WS_DS, (size_t)B * T * sizeof(real));
+    const int Qf = in->fin_F, additive = kind == SEQCLS_ATTN_BAHDANAU ||
+                                         kind == SEQCLS_ATTN_LEARNED_QUERY;
     real *dfin = NULL;
-    int b, t, f, u;
+    att_job_t J;
+    int t;
     (void)out;
     (void)ctx;
 
-    if (!dx || !ds)
+    memset(&J, 0, sizeof J);
+    J.L = L;
+    J.in = in;
+    J.dout = dout;
+    J.U = U;
+    J.kind = kind;
+    J.w = ws->buf[WS_W];
+    J.A = ws->buf[WS_A];
+    J.dx = ws_zero(ws, WS_DIN, (size_t)B * T * F * sizeof(real));
+    J.ds = ws_get(ws, WS_DS, (size_t)B * T * sizeof(real));
+    J.dQ = ws_get(ws, WS_DQ, (size_t)B * (additive ? U : F) * sizeof(real));
+    if (!J.dx || !J.ds || !J.dQ)
         return SEQCLS_E_NOMEM;
     if (kind != SEQCLS_ATTN_LEARNED_QUERY && !(dfin = ws_zero(ws, WS_DFIN, (size_t)B * Qf * sizeof(real))))
         return SEQCLS_E_NOMEM;
-
-    /* Through the weighted sum: dh_t += w_t dc, dw_t = dc . h_t. */
-    for (b = 0; b < B; b++) {
-        const real *dc = dout->x + (size_t)b * F;
-        for (t = 0; t < in->len[b]; t++) {
-            const real *h = in->x + ((size_t)b * T + t) * F;
-            real *g = dx + ((size_t)b * T + t) * F;
-            const real wt = w[(size_t)b * T + t];
-            real dw = 0;
-            for (f = 0; f < F; f++) {
-                g[f] += wt * dc[f];
-                dw += dc[f] * h[f];
-            }
-            ds[(size_t)b * T + t] = dw;
-        }
-        for (; t < T; t++)
-            ds[(size_t)b * T + t] = 0;
-        softmax_backward(w + (size_t)b * T, ds + (size_t)b * T, ds + (size_t)b * T, T, in->len[b], 1);
+    if (additive) {
+        real *Wp = ws_get(ws, WS_WPACK, seqcls__mul(pgemm_packed_len(U, F), sizeof(real)));
+        J.dz = ws_get(ws, WS_DZ, seqcls__mul((size_t)B * T, (size_t)U * sizeof(real)));
+        J.dv = ws_get(ws, WS_DV, (size_t)B * U * sizeof(real));
+        if (!Wp || !J.dz || !J.dv)
+            return SEQCLS_E_NOMEM;
+        pgemm_pack(Wp, L->w[kind == SEQCLS_ATTN_BAHDANAU ? P_W1 : P_LQ_W], F, 0, U, F);
+        J.Wp = Wp;
+    } else {
+        J.r = kind == SEQCLS_ATTN_GENERAL ? (const real *)ws->buf[WS_Q] : in->fin;
     }
+    seqcls__parallel(att_parts(in), backward_rows, &J);
 
-    if (kind == SEQCLS_ATTN_BAHDANAU || kind == SEQCLS_ATTN_LEARNED_QUERY) {
+    if (additive) {
         const int pw = kind == SEQCLS_ATTN_BAHDANAU ? P_W1 : P_LQ_W;
         const int pb = kind == SEQCLS_ATTN_BAHDANAU ? P_B1 : P_LQ_B;
         const int pv = kind == SEQCLS_ATTN_BAHDANAU ? P_V : P_LQ_U;
-        real *dz = ws_get(ws, WS_DZ, seqcls__mul((size_t)B * T, (size_t)U * sizeof(real)));
-        if (!dz)
-            return SEQCLS_E_NOMEM;
-        /* score = v . a: dv += sum ds a; da = ds v; dz = da (1 - a^2) */
-        blas_gemm(1, 0, 1, U, B * T, 1, ds, 1, A, U, 1, L->g[pv], U);
-        for (t = 0; t < B * T; t++) {
-            const real *a = A + (size_t)t * U;
-            real *d = dz + (size_t)t * U;
-            for (u = 0; u < U; u++)
-                d[u] = ds[t] * L->w[pv][u] * (1 - a[u] * a[u]);
-        }
+        /* score = v . a (+ v_b): dv += sum ds a, dv_b += sum ds */
+        add_rows(L->g[pv], J.dv, B, U);
         if (kind == SEQCLS_ATTN_BAHDANAU)
             for (t = 0; t < B * T; t++)
-                L->g[P_VB][0] += ds[t];
-        /* z = W h + b (+ Q): dW += dz^T h, db += sum dz, dh += dz W */
-        blas_gemm(1, 0, U, F, B * T, 1, dz, U, in->x, F, 1, L->g[pw], F);
-        for (t = 0; t < B * T; t++)
-            for (u = 0; u < U; u++)
-                L->g[pb][u] += dz[(size_t)t * U + u];
-        blas_gemm(0, 0, B * T, F, U, 1, dz, U, L->w[pw], F, 1, dx, F);
+                L->g[P_VB][0] += J.ds[t];
+        /* z = W h + b (+ Q): dW += dz^T h, db += sum dz */
+        blas_gemm(1, 0, U, F, B * T, 1, J.dz, U, in->x, F, 1, L->g[pw], F);
+        add_rows(L->g[pb], J.dQ, B, U);
         if (kind == SEQCLS_ATTN_BAHDANAU) {
-            /* Q = q W2^T + b2 feeds every step of its row. */
-            real *dQ = ws_zero(ws, WS_DQ, (size_t)B * U * sizeof(real));
-            if (!dQ)
-                return SEQCLS_E_NOMEM;
-            for (b = 0; b < B; b++)
-                for (t = 0; t < in->len[b]; t++)
-                    for (u = 0; u < U; u++)
-                        dQ[(size_t)b * U + u] += dz[((size_t)b * T + t) * U + u];
-            for (b = 0; b < B; b++)
-                for (u = 0; u < U; u++)
-                    L->g[P_B2][u] += dQ[(size_t)b * U + u];
-            blas_gemm(1, 0, U, Qf, B, 1, dQ, U, in->fin, Qf, 1, L->g[P_W2], Qf);
-            blas_gemm(0, 0, B, Qf, U, 1, dQ, U, L->w[P_W2], Qf, 0, dfin, Qf);
+            /* Q = q W2^T + b2 feeds every step of its row */
+            add_rows(L->g[P_B2], J.dQ, B, U);
+            blas_gemm(1, 0, U, Qf, B, 1, J.dQ, U, in->fin, Qf, 1, L->g[P_W2], Qf);
+            blas_gemm(0, 0, B, Qf, U, 1, J.dQ, U, L->w[P_W2], Qf, 0, dfin, Qf);
         }
+    } else if (kind == SEQCLS_ATTN_DOT) {
+        memcpy(dfin, J.dQ, (size_t)B * F * sizeof(real));
     } else {
-        /* score_t = h_t . r: dh_t += ds_t r, dr = sum_t ds_t h_t */
-        const real *r = kind == SEQCLS_ATTN_GENERAL ? (const real *)ws->buf[WS_Q] : in->fin;
-        real *dr = ws_zero(ws, WS_DQ, (size_t)B * F * sizeof(real));
-        if (!dr)
-            return SEQCLS_E_NOMEM;
-        for (b = 0; b < B; b++)
-            for (t = 0; t < in->len[b]; t++) {
-                const real d = ds[(size_t)b * T + t];
-                const real *h = in->x + ((size_t)b * T + t) * F;
-                real *g = dx + ((size_t)b * T + t) * F;
-                for (f = 0; f < F; f++) {
-                    g[f] += d * r[(size_t)b * F + f];
-                    dr[(size_t)b * F + f] += d * h[f];
-                }
-            }
-        if (kind == SEQCLS_ATTN_DOT) {
-            memcpy(dfin, dr, (size_t)B * F * sizeof(real));
-        } else {
-            /* r = q W: dW += q^T dr, dq = dr W^T */
-            blas_gemm(1, 0, Qf, F, B, 1, in->fin, Qf, dr, F, 1, L->g[P_GEN_W], F);
-            blas_gemm(0, 1, B, Qf, F, 1, dr, F, L->w[P_GEN_W], F, 0, dfin, Qf);
-        }
+        /* r = W^T q: dW += q^T dr, dq = dr W^T */
+        blas_gemm(1, 0, Qf, F, B, 1, in->fin, Qf, J.dQ, F, 1, L->g[P_GEN_W], F);
+        blas_gemm(0, 1, B, Qf, F, 1, J.dQ, F, L->w[P_GEN_W], F, 0, dfin, Qf);
     }
     *din = *in;
-    din->x = dx;
+    din->x = J.dx;
     din->fin = dfin;
     return SEQCLS_OK;
 }
