@@ -376,6 +376,76 @@ static int pack_weights(const layer_t *L, const pack_t *P, const rnn_cell_t *cel
 }
 
 /*
+ * Moving rows between the caller's layout [B, T, F] and the packed one,
+ * split over the pool by sorted rows (each row's steps are written by one
+ * part).  Packed row (t, j) is step t of sequence perm[j].  `cols` values
+ * go from column `col` of a [B, T, width] row (through the per-sequence
+ * mask [B, cols] if given) to a packed [N, cols] row, or back; going back
+ * the padding steps of the row are zeroed and `add` adds instead of
+ * storing.
+ */
+typedef struct {
+    const pack_t *P;
+    const int32_t *len;       /* the input's lengths [B] */
+    real *seq;                /* [B, T, width] */
+    real *packed;             /* [N, cols] */
+    const real *mask;         /* [B, cols] or NULL */
+    int width, col, cols, to_packed, add;
+} move_job_t;
+
+static void move_part(void *arg, int part, int parts)
+{
+    const move_job_t *M = arg;
+    const pack_t *P = M->P;
+    const int j0 = (int)((int64_t)P->nb[0] * part / parts);
+    const int j1 = (int)((int64_t)P->nb[0] * (part + 1) / parts);
+    int j, t, k;
+    for (j = j0; j < j1; j++) {
+        const int b = P->perm[j], len = M->len[b];
+        const real *mb = M->mask ? M->mask + (size_t)b * M->cols : NULL;
+        for (t = 0; t < len; t++) {
+            real *x = M->seq + ((size_t)b * P->T + t) * M->width + M->col;
+            real *p = M->packed + ((size_t)P->off[t] + j) * M->cols;
+            if (M->to_packed && mb)
+                for (k = 0; k < M->cols; k++)
+                    p[k] = x[k] * mb[k];
+            else if (M->to_packed)
+                memcpy(p, x, (size_t)M->cols * sizeof(real));
+            else if (mb)
+                for (k = 0; k < M->cols; k++)
+                    x[k] = p[k] * mb[k];
+            else if (M->add)
+                for (k = 0; k < M->cols; k++)
+                    x[k] += p[k];
+            else
+                memcpy(x, p, (size_t)M->cols * sizeof(real));
+        }
+        if (!M->to_packed && !M->add)
+            for (; t < P->T; t++)
+                memset(M->seq + ((size_t)b * P->T + t) * M->width + M->col, 0,
+                       (size_t)M->cols * sizeof(real));
+    }
+}
+
+static void move_rows(const pack_t *P, const int32_t *len, real *seq, int width, int col,
+                      real *packed, int cols, const real *mask, int to_packed, int add)
+{
+    move_job_t M;
+    M.P = P;
+    M.len = len;
+    M.seq = seq;
+    M.packed = packed;
+    M.mask = mask;
+    M.width = width;
+    M.col = col;
+    M.cols = cols;
+    M.to_packed = to_packed;
+    M.add = add;
+    seqcls__parallel((size_t)P->B * P->T * cols >= 65536 ? seqcls__parallel_parts() : 1,
+                     move_part, &M);
+}
+
+/*
  * Threads.  Each part of a parallel call owns a slice [cut[p], cut[p+1])
  * of the length-sorted rows for the whole sequence: its own per-step
  * GEMMs and cell math on its rows, with no synchronisation between steps
@@ -556,7 +626,7 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     rnn_step_t s;
     rec_job_t J;
     int32_t cut[MAX_PARTS + 1];
-    int rc, d, t, j, outF, finF, parts, stepwise;
+    int rc, d, j, outF, finF, parts, stepwise;
 
     rc = pack_plan(L, ws, in, &P, ctx->func);
     if (rc)
@@ -588,21 +658,8 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
         *P.masked = 1;
     }
 
-    /* gather the valid steps into the packed layout */
-    for (t = 0; t < P.maxlen; t++)
-        for (j = 0; j < P.nb[t]; j++) {
-            const int b = P.perm[j];
-            const real *x = in->x + ((size_t)b * P.T + t) * P.in;
-            real *dst = xp + ((size_t)P.off[t] + j) * P.in;
-            if (mask) {
-                const real *mb = mask + (size_t)b * P.in;
-                int k;
-                for (k = 0; k < P.in; k++)
-                    dst[k] = x[k] * mb[k];
-            } else {
-                memcpy(dst, x, (size_t)P.in * sizeof(real));
-            }
-        }
+    /* the valid steps in the packed layout */
+    move_rows(&P, in->len, (real *)in->x, P.in, 0, xp, P.in, mask, 1, 0);
 
     memset(&s, 0, sizeof s);
     s.H = P.H;
@@ -660,18 +717,14 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
         y = ws_reals(ws, WS_OUT, (size_t)P.B * P.T, (size_t)outF);
         if (!y)
             return SEQCLS_E_NOMEM;
-        memset(y, 0, (size_t)P.B * P.T * outF * sizeof(real));
-        for (d = 0; d < P.dirs; d++) {
-            const real *hd = hs + (size_t)d * P.N * P.H;
-            for (t = 0; t < P.maxlen; t++)
-                for (j = 0; j < P.nb[t]; j++) {
-                    const real *h = hd + ((size_t)P.off[t] + j) * P.H;
-                    real *dst = y + ((size_t)P.perm[j] * P.T + t) * outF + (sum ? 0 : d * P.H);
-                    int k;
-                    for (k = 0; k < P.H; k++)
-                        dst[k] += h[k];
-                }
-        }
+        /* rows with no valid step at all are zeroed here */
+        if (P.nb[0] < P.B)
+            for (j = 0; j < P.B; j++)
+                if (in->len[j] == 0)
+                    memset(y + (size_t)j * P.T * outF, 0, (size_t)P.T * outF * sizeof(real));
+        for (d = 0; d < P.dirs; d++)
+            move_rows(&P, in->len, y, outF, sum ? 0 : d * P.H, hs + (size_t)d * P.N * P.H, P.H,
+                      NULL, 0, sum && d == 1);
         out->kind = VAL_SEQ;
         out->T = P.T;
         out->fin = fin;
@@ -782,7 +835,7 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
     grad_src_t g;
     rec_job_t J;
     int32_t cut[MAX_PARTS + 1];
-    int d, t, j, k, parts;
+    int d, j, parts;
     (void)out;
     (void)ctx;
 
@@ -874,19 +927,11 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
                       L->g[4 * d + 1] + (size_t)aux_rows * P.H, P.H);
     }
 
-    /* scatter to [B, T, in], zero at padding, through the dropout mask */
-    memset(dx, 0, (size_t)P.B * P.T * P.in * sizeof(real));
-    for (t = 0; t < P.maxlen; t++)
-        for (j = 0; j < P.nb[t]; j++) {
-            const int b = P.perm[j];
-            const real *src = dxp + ((size_t)P.off[t] + j) * P.in;
-            real *dst = dx + ((size_t)b * P.T + t) * P.in;
-            if (*P.masked)
-                for (k = 0; k < P.in; k++)
-                    dst[k] = src[k] * mask[(size_t)b * P.in + k];
-            else
-                memcpy(dst, src, (size_t)P.in * sizeof(real));
-        }
+    /* back to [B, T, in], zero at padding, through the dropout mask */
+    for (j = 0; j < P.B; j++)
+        if (in->len[j] == 0)
+            memset(dx + (size_t)j * P.T * P.in, 0, (size_t)P.T * P.in * sizeof(real));
+    move_rows(&P, in->len, dx, P.in, 0, dxp, P.in, *P.masked ? mask : NULL, 0, 0);
     *din = *in;
     din->x = dx;
     din->fin = NULL;
