@@ -125,6 +125,11 @@ void pgemm_pack(real *dst, const real *B, int ldb, int trans, int K, int N);
  * Bp from pgemm_pack and bias [N] or NULL. */
 void pgemm(int M, int N, int K, const real *A, int lda, const real *Bp, int beta,
            const real *bias, real *C, int ldc);
+/* C[M, N] += A^T B, A [K, M] packed by pgemm_pack_t (A[k * lda + m]), B
+ * packed by pgemm_pack; for sums over many rows, a block of K at a time. */
+size_t pgemm_packed_t_len(int K, int M);
+void pgemm_pack_t(real *dst, const real *A, int lda, int K, int M);
+void pgemm_tn(int M, int N, int K, const real *At, const real *Bp, real *C, int ldc);
 /* Tests: use the kernels of `isa` at most (-1: back to the default);
  * returns the set in use, no better than the CPU has. */
 int pgemm_set_isa(int isa);

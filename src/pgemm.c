@@ -109,18 +109,19 @@ int pgemm_set_isa(int isa)
 
 /* ---- portable C: one row of one panel at a time ---- */
 
-static void rows_portable(int M, int n, int K, const real *A, int lda, const real *Bp, int beta,
-                          const real *bias, real *C, int ldc)
+static void rows_portable(int ta, int M, int n, int K, const real *A, int lda, const real *Bp,
+                          int beta, const real *bias, real *C, int ldc)
 {
+    const size_t rs = ta ? 1 : (size_t)lda, ks = ta ? (size_t)lda : 1;
     int i, k, c;
     for (i = 0; i < M; i++) {
-        const real *a = A + (size_t)i * lda;
+        const real *a = A + (size_t)i * rs;
         real *ci = C + (size_t)i * ldc;
         real acc[PG_NR];
         memset(acc, 0, sizeof acc);
         for (k = 0; k < K; k++) {
             const real *b = Bp + (size_t)k * PG_NR;
-            const real ak = a[k];
+            const real ak = a[(size_t)k * ks];
             for (c = 0; c < PG_NR; c++)
                 acc[c] += ak * b[c];
         }
@@ -138,7 +139,7 @@ static void rows_portable(int M, int n, int K, const real *A, int lda, const rea
 #define MR512 8
 
 static inline __attribute__((always_inline, target("avx512f"))) void
-kernel512(const int mr, int K, const float *A, int lda, const float *Bp, int beta,
+kernel512(const int ta, const int mr, int K, const float *A, int lda, const float *Bp, int beta,
           const float *bias, float *C, int ldc, __mmask16 m0, __mmask16 m1)
 {
     const __m512 bias0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
@@ -153,7 +154,7 @@ kernel512(const int mr, int K, const float *A, int lda, const float *Bp, int bet
         const __m512 b1 = _mm512_loadu_ps(Bp + (size_t)k * PG_NR + 16);
 #pragma GCC unroll 8
         for (i = 0; i < mr; i++) {
-            const __m512 a = _mm512_set1_ps(A[(size_t)i * lda + k]);
+            const __m512 a = _mm512_set1_ps(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]);
             c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
             c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
         }
@@ -174,27 +175,41 @@ kernel512(const int mr, int K, const float *A, int lda, const float *Bp, int bet
     }
 }
 
-__attribute__((target("avx512f"))) static void rows_avx512(int M, int n, int K, const float *A,
-                                                           int lda, const float *Bp, int beta,
-                                                           const float *bias, float *C, int ldc)
+/* Row i of A starts at A + i * lda, or at A + i when A is stored
+ * transposed (ta: element (i, k) at A[k * lda + i]). */
+static inline __attribute__((always_inline, target("avx512f"))) void
+rows512(const int ta, int M, int n, int K, const float *A, int lda, const float *Bp, int beta,
+        const float *bias, float *C, int ldc)
 {
     const __mmask16 m0 = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
     const __mmask16 m1 = (__mmask16)(n >= 32 ? 0xffff : n <= 16 ? 0 : (1u << (n - 16)) - 1);
+    const size_t rs = ta ? 1 : (size_t)lda;
     int i;
     for (i = 0; i + MR512 <= M; i += MR512)
-        kernel512(MR512, K, A + (size_t)i * lda, lda, Bp, beta, bias, C + (size_t)i * ldc, ldc, m0, m1);
-    A += (size_t)i * lda;
+        kernel512(ta, MR512, K, A + i * rs, lda, Bp, beta, bias, C + (size_t)i * ldc, ldc, m0, m1);
+    A += i * rs;
     C += (size_t)i * ldc;
     switch (M - i) {
-    case 7: kernel512(7, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
-    case 6: kernel512(6, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
-    case 5: kernel512(5, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
-    case 4: kernel512(4, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
-    case 3: kernel512(3, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
-    case 2: kernel512(2, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
-    case 1: kernel512(1, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
+    case 7: kernel512(ta, 7, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
+    case 6: kernel512(ta, 6, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
+    case 5: kernel512(ta, 5, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
+    case 4: kernel512(ta, 4, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
+    case 3: kernel512(ta, 3, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
+    case 2: kernel512(ta, 2, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
+    case 1: kernel512(ta, 1, K, A, lda, Bp, beta, bias, C, ldc, m0, m1); break;
     default: break;
     }
+}
+
+__attribute__((target("avx512f"))) static void rows_avx512(int ta, int M, int n, int K,
+                                                           const float *A, int lda,
+                                                           const float *Bp, int beta,
+                                                           const float *bias, float *C, int ldc)
+{
+    if (ta)
+        rows512(1, M, n, K, A, lda, Bp, beta, bias, C, ldc);
+    else
+        rows512(0, M, n, K, A, lda, Bp, beta, bias, C, ldc);
 }
 
 /* ---- AVX2 + FMA: MR rows x 16 columns (half a panel) ---- */
@@ -204,7 +219,7 @@ __attribute__((target("avx512f"))) static void rows_avx512(int M, int n, int K, 
 /* Columns beyond the panel's edge go through a buffer: no masked stores,
  * which every tool understands. */
 static inline __attribute__((always_inline, target("avx2,fma"))) void
-kernel256(const int mr, int K, const float *A, int lda, const float *Bp, int beta,
+kernel256(const int ta, const int mr, int K, const float *A, int lda, const float *Bp, int beta,
           const float *bias, float *C, int ldc, int n)
 {
     float bbuf[16] = {0};
@@ -223,7 +238,8 @@ kernel256(const int mr, int K, const float *A, int lda, const float *Bp, int bet
         const __m256 b1 = _mm256_loadu_ps(Bp + (size_t)k * PG_NR + 8);
 #pragma GCC unroll 6
         for (i = 0; i < mr; i++) {
-            const __m256 a = _mm256_broadcast_ss(A + (size_t)i * lda + k);
+            const __m256 a =
+                _mm256_broadcast_ss(ta ? A + (size_t)k * lda + i : A + (size_t)i * lda + k);
             c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
             c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
         }
@@ -253,10 +269,11 @@ kernel256(const int mr, int K, const float *A, int lda, const float *Bp, int bet
     }
 }
 
-__attribute__((target("avx2,fma"))) static void rows_avx2(int M, int n, int K, const float *A,
-                                                         int lda, const float *Bp, int beta,
-                                                         const float *bias, float *C, int ldc)
+static inline __attribute__((always_inline, target("avx2,fma"))) void
+rows256(const int ta, int M, int n, int K, const float *A, int lda, const float *Bp, int beta,
+        const float *bias, float *C, int ldc)
 {
+    const size_t rs = ta ? 1 : (size_t)lda;
     int half;
     for (half = 0; half < 2 && 16 * half < n; half++) {
         const float *bp = Bp + 16 * half, *bs = bias ? bias + 16 * half : NULL;
@@ -264,17 +281,28 @@ __attribute__((target("avx2,fma"))) static void rows_avx2(int M, int n, int K, c
         const int nh = n - 16 * half;
         const float *a = A;
         int i;
-        for (i = 0; i + MR256 <= M; i += MR256, a += (size_t)MR256 * lda, c += (size_t)MR256 * ldc)
-            kernel256(MR256, K, a, lda, bp, beta, bs, c, ldc, nh);
+        for (i = 0; i + MR256 <= M; i += MR256, a += MR256 * rs, c += (size_t)MR256 * ldc)
+            kernel256(ta, MR256, K, a, lda, bp, beta, bs, c, ldc, nh);
         switch (M - i) {
-        case 5: kernel256(5, K, a, lda, bp, beta, bs, c, ldc, nh); break;
-        case 4: kernel256(4, K, a, lda, bp, beta, bs, c, ldc, nh); break;
-        case 3: kernel256(3, K, a, lda, bp, beta, bs, c, ldc, nh); break;
-        case 2: kernel256(2, K, a, lda, bp, beta, bs, c, ldc, nh); break;
-        case 1: kernel256(1, K, a, lda, bp, beta, bs, c, ldc, nh); break;
+        case 5: kernel256(ta, 5, K, a, lda, bp, beta, bs, c, ldc, nh); break;
+        case 4: kernel256(ta, 4, K, a, lda, bp, beta, bs, c, ldc, nh); break;
+        case 3: kernel256(ta, 3, K, a, lda, bp, beta, bs, c, ldc, nh); break;
+        case 2: kernel256(ta, 2, K, a, lda, bp, beta, bs, c, ldc, nh); break;
+        case 1: kernel256(ta, 1, K, a, lda, bp, beta, bs, c, ldc, nh); break;
         default: break;
         }
     }
+}
+
+__attribute__((target("avx2,fma"))) static void rows_avx2(int ta, int M, int n, int K,
+                                                         const float *A, int lda, const float *Bp,
+                                                         int beta, const float *bias, float *C,
+                                                         int ldc)
+{
+    if (ta)
+        rows256(1, M, n, K, A, lda, Bp, beta, bias, C, ldc);
+    else
+        rows256(0, M, n, K, A, lda, Bp, beta, bias, C, ldc);
 }
 
 #endif /* PG_X86 */
@@ -283,33 +311,34 @@ __attribute__((target("avx2,fma"))) static void rows_avx2(int M, int n, int K, c
  * meets every panel. */
 #define PG_MB 192
 
+/* One panel of columns for rows [0, M), with the kernels the CPU has. */
+static void rows(int isa, int ta, int M, int n, int K, const real *A, int lda, const real *bp,
+                 int beta, const real *bias, real *C, int ldc)
+{
+#ifdef PG_X86
+    if (isa == PGEMM_AVX512) {
+        rows_avx512(ta, M, n, K, A, lda, bp, beta, bias, C, ldc);
+        return;
+    }
+    if (isa == PGEMM_AVX2) {
+        rows_avx2(ta, M, n, K, A, lda, bp, beta, bias, C, ldc);
+        return;
+    }
+#endif
+    (void)isa;
+    rows_portable(ta, M, n, K, A, lda, bp, beta, bias, C, ldc);
+}
+
 static void pgemm1(int M, int N, int K, const real *A, int lda, const real *Bp, int beta,
                    const real *bias, real *C, int ldc)
 {
     const int isa = current_isa();
     int i, p;
-    if (M <= 0 || N <= 0)
-        return;
     for (i = 0; i < M; i += PG_MB) {
         const int m = M - i < PG_MB ? M - i : PG_MB;
-        const real *a = A + (size_t)i * lda;
-        real *c = C + (size_t)i * ldc;
-        for (p = 0; p < N; p += PG_NR) {
-            const int n = N - p < PG_NR ? N - p : PG_NR;
-            const real *bp = Bp + (size_t)p * K, *bs = bias ? bias + p : NULL;
-#ifdef PG_X86
-            if (isa == PGEMM_AVX512) {
-                rows_avx512(m, n, K, a, lda, bp, beta, bs, c + p, ldc);
-                continue;
-            }
-            if (isa == PGEMM_AVX2) {
-                rows_avx2(m, n, K, a, lda, bp, beta, bs, c + p, ldc);
-                continue;
-            }
-#endif
-            (void)isa;
-            rows_portable(m, n, K, a, lda, bp, beta, bs, c + p, ldc);
-        }
+        for (p = 0; p < N; p += PG_NR)
+            rows(isa, 0, m, N - p < PG_NR ? N - p : PG_NR, K, A + (size_t)i * lda, lda,
+                 Bp + (size_t)p * K, beta, bias ? bias + p : NULL, C + (size_t)i * ldc + p, ldc);
     }
 }
 
@@ -353,4 +382,41 @@ void pgemm(int M, int N, int K, const real *A, int lda, const real *Bp, int beta
     g.C = C;
     g.ldc = ldc;
     seqcls__parallel(parts, pgemm_part, &g);
+}
+
+/*
+ * C += A^T B, for sums over many rows (the weight gradients): A [K, M] is
+ * packed by pgemm_pack_t into groups of PG_TG of its columns, each group
+ * [k][PG_TG], so that the kernels read it front to back (A read in place
+ * would take a cache line per k and group); B [K, N] by pgemm_pack.
+ */
+#define PG_TG 8
+
+size_t pgemm_packed_t_len(int K, int M)
+{
+    return (size_t)((M + PG_TG - 1) / PG_TG) * PG_TG * (size_t)K;
+}
+
+void pgemm_pack_t(real *dst, const real *A, int lda, int K, int M)
+{
+    const int full = M / PG_TG, groups = (M + PG_TG - 1) / PG_TG;
+    int k, q, c;
+    for (k = 0; k < K; k++) {
+        const real *a = A + (size_t)k * lda;
+        for (q = 0; q < full; q++)
+            memcpy(dst + ((size_t)q * K + k) * PG_TG, a + q * PG_TG, PG_TG * sizeof(real));
+        for (c = 0; q < groups && c < PG_TG; c++)   /* a last, partial group: zeros after M */
+            dst[((size_t)q * K + k) * PG_TG + c] = q * PG_TG + c < M ? a[q * PG_TG + c] : 0;
+    }
+}
+
+void pgemm_tn(int M, int N, int K, const real *At, const real *Bp, real *C, int ldc)
+{
+    const int isa = current_isa();
+    int p, q;
+    for (p = 0; p < N; p += PG_NR)
+        for (q = 0; q * PG_TG < M; q++)
+            rows(isa, 1, M - q * PG_TG < PG_TG ? M - q * PG_TG : PG_TG,
+                 N - p < PG_NR ? N - p : PG_NR, K, At + (size_t)q * K * PG_TG, PG_TG,
+                 Bp + (size_t)p * K, 1, NULL, C + (size_t)q * PG_TG * ldc + p, ldc);
 }

@@ -39,6 +39,7 @@ enum {
     WS_CARRY,             /* dh, dc [2][B, H] carried from step to step */
     WS_DXP,               /* packed input gradient [N, in] */
     WS_WPACK,             /* [dirs] W_ih, W_hh packed for the running pass (pack_weights) */
+    WS_WGRAD,             /* per part: gradient sums and packed blocks (weight_grads) */
     WS_RNN_END
 };
 _Static_assert(WS_RNN_END <= WS_SLOTS, "recurrent workspace slots exceed WS_SLOTS");
@@ -532,36 +533,6 @@ static int slice_rows(const pack_t *P, const rnn_cell_t *cell, int d, int t, rea
     return 1;
 }
 
-/* g[c] += sum over rows of x[r, c]; columns split over the parts, rows
- * always summed in order, so the result does not depend on the split. */
-typedef struct {
-    real *g;
-    const real *x;
-    int rows, n;
-} colsum_job_t;
-
-static void colsum_part(void *arg, int part, int parts)
-{
-    const colsum_job_t *c = arg;
-    const int per = ((c->n + parts - 1) / parts + RNN_BLOCK - 1) / RNN_BLOCK * RNN_BLOCK;
-    const int c0 = part * per, c1 = c0 + per < c->n ? c0 + per : c->n;
-    int r;
-    if (c0 >= c1)
-        return;
-    for (r = 0; r < c->rows; r++)
-        vec_add(c->g + c0, c->x + (size_t)r * c->n + c0, (size_t)(c1 - c0));
-}
-
-static void add_colsum(real *g, const real *x, int rows, int n)
-{
-    colsum_job_t c;
-    c.g = g;
-    c.x = x;
-    c.rows = rows;
-    c.n = n;
-    seqcls__parallel((size_t)rows * n > 65536 ? seqcls__parallel_parts() : 1, colsum_part, &c);
-}
-
 typedef struct {
     const pack_t *P;
     const rnn_cell_t *cell;
@@ -822,6 +793,137 @@ static void backward_part(void *arg, int part, int parts)
     }
 }
 
+/*
+ * The weight gradients and dX of one direction in one pass over its gate
+ * gradients: blocks of WG_ROWS packed rows, each read while it is in the
+ * cache for dX = dZx W_ih (+ the other direction's), dW_ih += dZx^T X,
+ * dW_hh += dZh^T H_prev (the rows of gates at and above aux_gate: dZh^T
+ * aux) and the biases' column sums.  The blocks are split over the pool;
+ * each part sums into its own copy of the gradients, and the copies are
+ * added in part order at the end.
+ */
+#define WG_ROWS 256
+
+typedef struct {
+    const pack_t *P;
+    const rnn_cell_t *cell;
+    const packed_w_t *pw;
+    const real *dzx, *dzh, *xp, *hprev, *aux;
+    real *dxp, *buf;
+    int add_dx, parts, blocks;
+    size_t part_len;
+} wgrad_job_t;
+
+/* A part's buffer: dW_ih [GH, in], dW_hh [GH, H], db_ih, db_hh [GH], then
+ * the packed blocks: dZx^T, dZh^T (two column ranges), X, H_prev, aux. */
+typedef struct {
+    real *w_ih, *w_hh, *b_ih, *b_hh, *zx, *zh0, *zh1, *x, *h, *a;
+} wgrad_bufs_t;
+
+static size_t wgrad_layout(const pack_t *P, const rnn_cell_t *cell, real *base, wgrad_bufs_t *w)
+{
+    const int rows0 = cell->aux_gate * P->H, rows1 = P->GH - rows0;
+    const size_t sizes[10] = {
+        (size_t)P->GH * P->in, (size_t)P->GH * P->H, (size_t)P->GH, (size_t)P->GH,
+        pgemm_packed_t_len(WG_ROWS, P->GH), pgemm_packed_t_len(WG_ROWS, rows0),
+        pgemm_packed_t_len(WG_ROWS, rows1), pgemm_packed_len(WG_ROWS, P->in),
+        pgemm_packed_len(WG_ROWS, P->H), pgemm_packed_len(WG_ROWS, P->H)};
+    real **slots[10] = {&w->w_ih, &w->w_hh, &w->b_ih, &w->b_hh, &w->zx,
+                        &w->zh0, &w->zh1, &w->x, &w->h, &w->a};
+    size_t off = 0;
+    int i;
+    for (i = 0; i < 10; i++) {
+        if (base)
+            *slots[i] = base + off;
+        off += (sizes[i] + 15) / 16 * 16;   /* 64-byte aligned */
+    }
+    return off;
+}
+
+static void add_rows_into(real *g, const real *x, int rows, int n)
+{
+    int r;
+    for (r = 0; r < rows; r++)
+        vec_add(g, x + (size_t)r * n, (size_t)n);
+}
+
+static void wgrad_part(void *arg, int part, int parts)
+{
+    const wgrad_job_t *W = arg;
+    const pack_t *P = W->P;
+    const int H = P->H, GH = P->GH, rows0 = W->cell->aux_gate * H, rows1 = GH - rows0;
+    const int b0 = (int)((int64_t)W->blocks * part / parts);
+    const int b1 = (int)((int64_t)W->blocks * (part + 1) / parts);
+    const int split = W->dzh != W->dzx;
+    wgrad_bufs_t w;
+    int blk;
+    wgrad_layout(P, W->cell, W->buf + (size_t)part * W->part_len, &w);
+    memset(w.w_ih, 0, (size_t)(w.zx - w.w_ih) * sizeof(real));   /* the four sums */
+    for (blk = b0; blk < b1; blk++) {
+        const int r0 = blk * WG_ROWS, kb = P->N - r0 < WG_ROWS ? P->N - r0 : WG_ROWS;
+        const real *zx = W->dzx + (size_t)r0 * GH, *zh = W->dzh + (size_t)r0 * GH;
+        pgemm(kb, P->in, GH, zx, GH, W->pw->ih, W->add_dx, NULL, W->dxp + (size_t)r0 * P->in,
+              P->in);
+        add_rows_into(w.b_ih, zx, kb, GH);
+        if (split)
+            add_rows_into(w.b_hh, zh, kb, GH);
+        pgemm_pack_t(w.zx, zx, GH, kb, GH);
+        pgemm_pack(w.x, W->xp + (size_t)r0 * P->in, P->in, 0, kb, P->in);
+        pgemm_tn(GH, P->in, kb, w.zx, w.x, w.w_ih, P->in);
+        pgemm_pack(w.h, W->hprev + (size_t)r0 * H, H, 0, kb, H);
+        if (!split && rows1 == 0) {
+            pgemm_tn(GH, H, kb, w.zx, w.h, w.w_hh, H);   /* dZh is dZx: packed already */
+            continue;
+        }
+        pgemm_pack_t(w.zh0, zh, GH, kb, rows0);
+        pgemm_tn(rows0, H, kb, w.zh0, w.h, w.w_hh, H);
+        if (rows1 > 0) {
+            pgemm_pack_t(w.zh1, zh + rows0, GH, kb, rows1);
+            pgemm_pack(w.a, W->aux + (size_t)r0 * W->cell->aux * H, W->cell->aux * H, 0, kb, H);
+            pgemm_tn(rows1, H, kb, w.zh1, w.a, w.w_hh + (size_t)rows0 * H, H);
+        }
+    }
+}
+
+static int weight_grads(layer_t *L, workspace_t *ws, const pack_t *P, const rnn_cell_t *cell,
+                        int d, const real *dzx, const real *dzh, const real *hprev,
+                        const real *aux, const packed_w_t *pw, real *dxp)
+{
+    wgrad_job_t W;
+    wgrad_bufs_t w;
+    int p;
+    memset(&W, 0, sizeof W);
+    W.blocks = (P->N + WG_ROWS - 1) / WG_ROWS;
+    W.parts = seqcls__parallel_parts();
+    if (W.parts > W.blocks)
+        W.parts = W.blocks;
+    if (W.parts < 1 || !worth_threads(P))
+        W.parts = 1;
+    W.part_len = wgrad_layout(P, cell, NULL, &w);
+    if (!(W.buf = ws_reals(ws, WS_WGRAD, W.part_len, (size_t)W.parts)))
+        return SEQCLS_E_NOMEM;
+    W.P = P;
+    W.cell = cell;
+    W.pw = pw;
+    W.dzx = dzx;
+    W.dzh = dzh;
+    W.xp = ws->buf[WS_XP];
+    W.hprev = hprev;
+    W.aux = aux;
+    W.dxp = dxp;
+    W.add_dx = d > 0;
+    seqcls__parallel(W.parts, wgrad_part, &W);
+    for (p = 0; p < W.parts; p++) {
+        wgrad_layout(P, cell, W.buf + (size_t)p * W.part_len, &w);
+        vec_add(L->g[4 * d], w.w_ih, (size_t)P->GH * P->in);
+        vec_add(L->g[4 * d + 1], w.w_hh, (size_t)P->GH * P->H);
+        vec_add(L->g[4 * d + 2], w.b_ih, (size_t)P->GH);
+        /* with one dZ for both, b_hh's gradient is b_ih's */
+        vec_add(L->g[4 * d + 3], dzh == dzx ? w.b_ih : w.b_hh, (size_t)P->GH);
+    }
+    return SEQCLS_OK;
+}
+
 int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
                  const value_t *dout, value_t *din, const run_ctx_t *ctx)
 {
@@ -875,7 +977,6 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
         real *hd = (real *)ws->buf[WS_H] + (size_t)d * P.N * P.H;
         real *ad = (real *)ws->buf[WS_AUX] + (size_t)d * P.N * P.A * P.H;
         real *dh = carry, *dc = carry + (size_t)P.B * P.H;
-        const int aux_rows = cell->aux_gate * P.H;
 
         s.Wp = J.pw[d].hh[0];
         s.Wp2 = J.pw[d].hh[1];
@@ -903,28 +1004,8 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
         J.dh = dh;
         J.dc = dc;
         seqcls__parallel(parts, backward_part, &J);
-        if (P.N == 0)
-            continue;
-        if (dzh == dzx) {
-            /* one column sum for both biases (a spare row of the step scratch) */
-            real *sum = (real *)ws->buf[WS_STEP] + ((size_t)P.dirs * P.B + 1) * P.GH;
-            memset(sum, 0, (size_t)P.GH * sizeof(real));
-            add_colsum(sum, dzx, P.N, P.GH);
-            vec_add(L->g[4 * d + 2], sum, (size_t)P.GH);
-            vec_add(L->g[4 * d + 3], sum, (size_t)P.GH);
-        } else {
-            add_colsum(L->g[4 * d + 2], dzx, P.N, P.GH);
-            add_colsum(L->g[4 * d + 3], dzh, P.N, P.GH);
-        }
-        /* dW_ih += dZx^T X, dX (+)= dZx W_ih */
-        blas_gemm(1, 0, P.GH, P.in, P.N, 1, dzx, P.GH, ws->buf[WS_XP], P.in, 1, L->g[4 * d],
-                  P.in);
-        pgemm(P.N, P.in, P.GH, dzx, P.GH, J.pw[d].ih, d == 0 ? 0 : 1, NULL, dxp, P.in);
-        /* dW_hh += dZh^T H_prev (and, for the rows that multiply aux, dZh^T aux) */
-        blas_gemm(1, 0, aux_rows, P.H, P.N, 1, dzh, P.GH, hprev, P.H, 1, L->g[4 * d + 1], P.H);
-        if (aux_rows < P.GH)
-            blas_gemm(1, 0, P.GH - aux_rows, P.H, P.N, 1, dzh + aux_rows, P.GH, ad, P.A * P.H, 1,
-                      L->g[4 * d + 1] + (size_t)aux_rows * P.H, P.H);
+        if (P.N > 0 && weight_grads(L, ws, &P, cell, d, dzx, dzh, hprev, ad, &J.pw[d], dxp))
+            return SEQCLS_E_NOMEM;
     }
 
     /* back to [B, T, in], zero at padding, through the dropout mask */
