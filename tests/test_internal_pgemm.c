@@ -3,10 +3,11 @@
  * (src/pgemm.c), every kernel set the CPU has, against a plain double
  * reference: all edge sizes of the row and column blocks, both packings,
  * both betas, with and without a bias, strides wider than the matrices,
- * and nothing written outside C.  Then the property the threaded
- * recurrent loops rely on: a row's result is the same bits whatever block
- * it is computed in.  Last, a whole bidirectional LSTM and GRU give the
- * same outputs and gradients with each kernel set, up to FMA rounding.
+ * and nothing written outside C; the same for C += A^T B.  Then the
+ * property the threaded recurrent loops rely on: a row's result is the
+ * same bits whatever block it is computed in.  Last, a whole bidirectional
+ * LSTM and GRU give the same outputs and gradients with each kernel set,
+ * up to FMA rounding.
  *
  * This runner links the library's objects directly (internal functions).
  */
@@ -109,6 +110,74 @@ START_TEST(products_match_reference)
 }
 END_TEST
 
+/* C += A^T B (pgemm_pack_t, pgemm_pack, pgemm_tn) against double
+ * arithmetic; returns the worst relative error. */
+static double check_tn(int M, int N, int K, uint64_t *seed)
+{
+    const int lda = M + 3, ldb = N + 2, ldc = N + 5;
+    float *A = malloc(sizeof(float) * (size_t)K * lda), *B = malloc(sizeof(float) * (size_t)K * ldb);
+    float *C = malloc(sizeof(float) * (size_t)M * ldc), *C0 = malloc(sizeof(float) * (size_t)M * ldc);
+    float *At = malloc(sizeof(float) * pgemm_packed_t_len(K, M));
+    float *Bp = malloc(sizeof(float) * pgemm_packed_len(K, N));
+    double worst = 0;
+    int i, j, k;
+    ck_assert(A && B && C && C0 && At && Bp);
+    fill(A, (size_t)K * lda, seed);
+    fill(B, (size_t)K * ldb, seed);
+    fill(C0, (size_t)M * ldc, seed);
+    for (i = 0; i < M; i++)
+        for (j = N; j < ldc; j++)
+            C0[(size_t)i * ldc + j] = GUARD;
+    memcpy(C, C0, sizeof(float) * (size_t)M * ldc);
+    pgemm_pack_t(At, A, lda, K, M);
+    pgemm_pack(Bp, B, ldb, 0, K, N);
+    pgemm_tn(M, N, K, At, Bp, C, ldc);
+    for (i = 0; i < M; i++) {
+        for (j = 0; j < N; j++) {
+            double want = C0[(size_t)i * ldc + j], scale = 1 + fabs(want);
+            for (k = 0; k < K; k++) {
+                want += (double)A[(size_t)k * lda + i] * B[(size_t)k * ldb + j];
+                scale += fabs((double)A[(size_t)k * lda + i] * B[(size_t)k * ldb + j]);
+            }
+            worst = fmax(worst, fabs(C[(size_t)i * ldc + j] - want) / scale);
+        }
+        for (j = N; j < ldc; j++)
+            ck_assert_msg(C[(size_t)i * ldc + j] == GUARD,
+                          "tn M=%d N=%d K=%d: wrote column %d outside C", M, N, K, j);
+    }
+    free(A);
+    free(B);
+    free(C);
+    free(C0);
+    free(At);
+    free(Bp);
+    return worst;
+}
+
+START_TEST(transposed_products_match_reference)
+{
+    static const int Ms[] = {1, 5, 8, 9, 16, 23, 64};
+    static const int Ns[] = {1, 17, 32, 33, 70};
+    static const int Ks[] = {1, 7, 256};
+    uint64_t seed = 13;
+    int isa;
+    for (isa = PGEMM_PORTABLE; isa <= PGEMM_AVX512; isa++) {
+        double worst = 0;
+        size_t a, b, c;
+        if (pgemm_set_isa(isa) != isa)
+            continue;
+        for (a = 0; a < sizeof Ms / sizeof *Ms; a++)
+            for (b = 0; b < sizeof Ns / sizeof *Ns; b++)
+                for (c = 0; c < sizeof Ks / sizeof *Ks; c++)
+                    worst = fmax(worst, check_tn(Ms[a], Ns[b], Ks[c], &seed));
+        printf("  pgemm_tn %s: worst relative error %.2e\n", isa_names[isa], worst);
+        ck_assert_msg(worst < 1e-6, "%s kernels, C += A^T B: relative error %g", isa_names[isa],
+                      worst);
+    }
+    pgemm_set_isa(-1);
+}
+END_TEST
+
 /* Each row computed alone equals the same row computed in a block of 37. */
 START_TEST(rows_do_not_depend_on_their_block)
 {
@@ -206,6 +275,7 @@ Suite *internal_pgemm_suite(void)
     TCase *tc = tcase_create("pgemm");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, products_match_reference);
+    tcase_add_test(tc, transposed_products_match_reference);
     tcase_add_test(tc, rows_do_not_depend_on_their_block);
     tcase_add_test(tc, layers_agree_across_kernels);
     suite_add_tcase(s, tc);
