@@ -112,10 +112,17 @@ void blas_gemm(int trans_a, int trans_b, int M, int N, int K, real alpha,
                real *C, int ldc);
 void blas_set_threads(int n);
 
-/* ---- packed products for the recurrent steps (pgemm.c) ---- */
+/* ---- the hand-written kernels' instruction set (cpu.c) ---- */
 
 /* Kernel sets, in increasing order; SEQCLS_MAX_CPU_ISA can lower the choice. */
-enum { PGEMM_PORTABLE = 0, PGEMM_AVX2 = 1, PGEMM_AVX512 = 2 };
+enum { CPU_PORTABLE = 0, CPU_AVX2 = 1, CPU_AVX512 = 2 };
+int cpu_isa(void);
+/* Tests: use the kernels of `isa` at most (-1: back to the default);
+ * returns the set in use, no better than the CPU has. */
+int cpu_set_isa(int isa);
+
+/* ---- packed products for the recurrent steps (pgemm.c) ---- */
+
 
 /* Reals needed to pack a [K, N] matrix. */
 size_t pgemm_packed_len(int K, int N);
@@ -130,9 +137,6 @@ void pgemm(int M, int N, int K, const real *A, int lda, const real *Bp, int beta
 size_t pgemm_packed_t_len(int K, int M);
 void pgemm_pack_t(real *dst, const real *A, int lda, int K, int M);
 void pgemm_tn(int M, int N, int K, const real *At, const real *Bp, real *C, int ldc);
-/* Tests: use the kernels of `isa` at most (-1: back to the default);
- * returns the set in use, no better than the CPU has. */
-int pgemm_set_isa(int isa);
 const char *blas_name(void);
 
 /* ---- elementwise math (activation.c) ---- */

@@ -14,8 +14,8 @@
  * front to back.
  *
  * Kernels.  AVX-512 (8 rows x 32 columns in 16 registers), AVX2 with FMA
- * (6 rows x 16 columns, a panel in two halves), or portable C, the best
- * the CPU has (checked at run time) unless SEQCLS_MAX_CPU_ISA lowers it.
+ * (6 rows x 16 columns, a panel in two halves), or portable C, as cpu.c
+ * chooses.
  * Every element of C is one accumulator summed over k = 0..K-1 in order,
  * then added to C when accumulating, whatever M and the row's place in a
  * block: a row's result does not depend on how the rows are split among
@@ -23,8 +23,6 @@
  */
 #include "internal.h"
 
-#include <stdatomic.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define PG_NR 32
@@ -56,55 +54,6 @@ void pgemm_pack(real *dst, const real *B, int ldb, int trans, int K, int N)
                 d[c] = 0;
         }
     }
-}
-
-/* ---- which kernels ---- */
-
-static atomic_int max_isa = -1;   /* -1: not chosen yet */
-
-static int cpu_isa(void)
-{
-#ifdef PG_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
-        return PGEMM_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return PGEMM_AVX2;
-#endif
-    return PGEMM_PORTABLE;
-}
-
-/* The CPU's best, lowered by SEQCLS_MAX_CPU_ISA=portable|avx2|avx512. */
-static int default_isa(void)
-{
-    const char *env = getenv("SEQCLS_MAX_CPU_ISA");
-    int isa = cpu_isa();
-    if (env && strcmp(env, "portable") == 0)
-        isa = PGEMM_PORTABLE;
-    else if (env && strcmp(env, "avx2") == 0 && isa > PGEMM_AVX2)
-        isa = PGEMM_AVX2;
-    return isa;
-}
-
-static int current_isa(void)
-{
-    int isa = atomic_load_explicit(&max_isa, memory_order_relaxed);
-    if (isa < 0) {
-        isa = default_isa();
-        atomic_store_explicit(&max_isa, isa, memory_order_relaxed);
-    }
-    return isa;
-}
-
-int pgemm_set_isa(int isa)
-{
-    const int cpu = cpu_isa();
-    if (isa < 0)
-        isa = default_isa();
-    if (isa > cpu)
-        isa = cpu;
-    atomic_store(&max_isa, isa);
-    return isa;
 }
 
 /* ---- portable C: one row of one panel at a time ---- */
@@ -316,11 +265,11 @@ static void rows(int isa, int ta, int M, int n, int K, const real *A, int lda, c
                  int beta, const real *bias, real *C, int ldc)
 {
 #ifdef PG_X86
-    if (isa == PGEMM_AVX512) {
+    if (isa == CPU_AVX512) {
         rows_avx512(ta, M, n, K, A, lda, bp, beta, bias, C, ldc);
         return;
     }
-    if (isa == PGEMM_AVX2) {
+    if (isa == CPU_AVX2) {
         rows_avx2(ta, M, n, K, A, lda, bp, beta, bias, C, ldc);
         return;
     }
@@ -332,7 +281,7 @@ static void rows(int isa, int ta, int M, int n, int K, const real *A, int lda, c
 static void pgemm1(int M, int N, int K, const real *A, int lda, const real *Bp, int beta,
                    const real *bias, real *C, int ldc)
 {
-    const int isa = current_isa();
+    const int isa = cpu_isa();
     int i, p;
     for (i = 0; i < M; i += PG_MB) {
         const int m = M - i < PG_MB ? M - i : PG_MB;
@@ -412,7 +361,7 @@ void pgemm_pack_t(real *dst, const real *A, int lda, int K, int M)
 
 void pgemm_tn(int M, int N, int K, const real *At, const real *Bp, real *C, int ldc)
 {
-    const int isa = current_isa();
+    const int isa = cpu_isa();
     int p, q;
     for (p = 0; p < N; p += PG_NR)
         for (q = 0; q * PG_TG < M; q++)

@@ -84,11 +84,11 @@ START_TEST(products_match_reference)
     static const int Ks[] = {1, 3, 64, 130};
     uint64_t seed = 7;
     int isa, tried = 0;
-    for (isa = PGEMM_PORTABLE; isa <= PGEMM_AVX512; isa++) {
+    for (isa = CPU_PORTABLE; isa <= CPU_AVX512; isa++) {
         double worst = 0;
         size_t a, b, c;
         int trans, beta, with_bias;
-        if (pgemm_set_isa(isa) != isa)
+        if (cpu_set_isa(isa) != isa)
             continue;   /* the CPU lacks it */
         tried++;
         for (a = 0; a < sizeof Ms / sizeof *Ms; a++)
@@ -105,7 +105,7 @@ START_TEST(products_match_reference)
         printf("  pgemm %s: worst relative error %.2e\n", isa_names[isa], worst);
         ck_assert_msg(worst < 1e-6, "%s kernels: relative error %g", isa_names[isa], worst);
     }
-    pgemm_set_isa(-1);
+    cpu_set_isa(-1);
     ck_assert_int_ge(tried, 1);
 }
 END_TEST
@@ -161,10 +161,10 @@ START_TEST(transposed_products_match_reference)
     static const int Ks[] = {1, 7, 256};
     uint64_t seed = 13;
     int isa;
-    for (isa = PGEMM_PORTABLE; isa <= PGEMM_AVX512; isa++) {
+    for (isa = CPU_PORTABLE; isa <= CPU_AVX512; isa++) {
         double worst = 0;
         size_t a, b, c;
-        if (pgemm_set_isa(isa) != isa)
+        if (cpu_set_isa(isa) != isa)
             continue;
         for (a = 0; a < sizeof Ms / sizeof *Ms; a++)
             for (b = 0; b < sizeof Ns / sizeof *Ns; b++)
@@ -174,7 +174,7 @@ START_TEST(transposed_products_match_reference)
         ck_assert_msg(worst < 1e-6, "%s kernels, C += A^T B: relative error %g", isa_names[isa],
                       worst);
     }
-    pgemm_set_isa(-1);
+    cpu_set_isa(-1);
 }
 END_TEST
 
@@ -191,8 +191,8 @@ START_TEST(rows_do_not_depend_on_their_block)
     fill(A, (size_t)M * K, &seed);
     fill(W, (size_t)N * K, &seed);
     pgemm_pack(P, W, K, 1, K, N);
-    for (isa = PGEMM_PORTABLE; isa <= PGEMM_AVX512; isa++) {
-        if (pgemm_set_isa(isa) != isa)
+    for (isa = CPU_PORTABLE; isa <= CPU_AVX512; isa++) {
+        if (cpu_set_isa(isa) != isa)
             continue;
         pgemm(M, N, K, A, K, P, 0, NULL, all, N);
         for (i = 0; i < M; i++) {
@@ -201,7 +201,7 @@ START_TEST(rows_do_not_depend_on_their_block)
                           "%s: row %d differs alone and in a block", isa_names[isa], i);
         }
     }
-    pgemm_set_isa(-1);
+    cpu_set_isa(-1);
     free(A);
     free(W);
     free(P);
@@ -250,11 +250,11 @@ START_TEST(layers_agree_across_kernels)
     for (c = 0; c < sizeof cases / sizeof *cases; c++) {
         float out0[NOUT], grad0[NGRAD], out[NOUT], grad[NGRAD];
         int isa, i;
-        pgemm_set_isa(PGEMM_PORTABLE);
+        cpu_set_isa(CPU_PORTABLE);
         run_model(cases[c].flags, cases[c].lstm, out0, grad0);
-        for (isa = PGEMM_AVX2; isa <= PGEMM_AVX512; isa++) {
+        for (isa = CPU_AVX2; isa <= CPU_AVX512; isa++) {
             double worst = 0;
-            if (pgemm_set_isa(isa) != isa)
+            if (cpu_set_isa(isa) != isa)
                 continue;
             run_model(cases[c].flags, cases[c].lstm, out, grad);
             for (i = 0; i < NOUT; i++)
@@ -265,7 +265,7 @@ START_TEST(layers_agree_across_kernels)
                           cases[c].name, isa_names[isa], worst);
         }
     }
-    pgemm_set_isa(-1);
+    cpu_set_isa(-1);
 }
 END_TEST
 

@@ -1,0 +1,58 @@
+/*
+ * cpu.c -- which instruction sets the hand-written kernels use (pgemm.c,
+ * rnn_math.c): the best the CPU has, checked once at run time, unless the
+ * environment variable SEQCLS_MAX_CPU_ISA (portable, avx2 or avx512) lowers
+ * it, as oneDNN's ONEDNN_MAX_CPU_ISA does.  The compiler-vectorised loops
+ * marked SEQCLS_VECTORISED pick their own clone when the library loads.
+ */
+#include "internal.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+static atomic_int chosen = -1;   /* -1: not chosen yet */
+
+static int cpu_best(void)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return CPU_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return CPU_AVX2;
+#endif
+    return CPU_PORTABLE;
+}
+
+static int cpu_default(void)
+{
+    const char *env = getenv("SEQCLS_MAX_CPU_ISA");
+    int isa = cpu_best();
+    if (env && strcmp(env, "portable") == 0)
+        isa = CPU_PORTABLE;
+    else if (env && strcmp(env, "avx2") == 0 && isa > CPU_AVX2)
+        isa = CPU_AVX2;
+    return isa;
+}
+
+int cpu_isa(void)
+{
+    int isa = atomic_load_explicit(&chosen, memory_order_relaxed);
+    if (isa < 0) {
+        isa = cpu_default();
+        atomic_store_explicit(&chosen, isa, memory_order_relaxed);
+    }
+    return isa;
+}
+
+int cpu_set_isa(int isa)
+{
+    const int best = cpu_best();
+    if (isa < 0)
+        isa = cpu_default();
+    if (isa > best)
+        isa = best;
+    atomic_store(&chosen, isa);
+    return isa;
+}
