@@ -1,13 +1,14 @@
 /*
- * test_internal_pgemm.c -- the packed products of the recurrent layers
- * (src/pgemm.c), every kernel set the CPU has, against a plain double
- * reference: all edge sizes of the row and column blocks, both packings,
- * both betas, with and without a bias, strides wider than the matrices,
- * and nothing written outside C; the same for C += A^T B.  Then the
- * property the threaded recurrent loops rely on: a row's result is the
- * same bits whatever block it is computed in.  Last, a whole bidirectional
- * LSTM and GRU give the same outputs and gradients with each kernel set,
- * up to FMA rounding.
+ * test_internal_kernels.c -- the hand-written kernels, with every kernel
+ * set the CPU has (src/cpu.c).  The packed products of the recurrent
+ * layers (src/pgemm.c) against a plain double reference: all edge sizes
+ * of the row and column blocks, both packings, both betas, with and
+ * without a bias, strides wider than the matrices, and nothing written
+ * outside C; the same for C += A^T B.  The property the threaded
+ * recurrent loops rely on: a row's result is the same bits whatever block
+ * it is computed in.  A whole bidirectional LSTM and GRU give the same
+ * outputs and gradients with each kernel set, up to FMA rounding.  And the
+ * cells' sigmoid and tanh (src/rnn_math.c) against libm.
  *
  * This runner links the library's objects directly (internal functions).
  */
@@ -269,15 +270,62 @@ START_TEST(layers_agree_across_kernels)
 }
 END_TEST
 
-Suite *internal_pgemm_suite(void)
+/* The cells' sigmoid and tanh with each kernel set against libm in double:
+ * relative error over [-90, 90], or absolute below 1e-30 (beyond |x| = 87
+ * the argument is clamped). */
+START_TEST(activations_match_libm)
 {
-    Suite *s = suite_create("packed step products (internal)");
-    TCase *tc = tcase_create("pgemm");
+    enum { N = 400001 };
+    float *x = malloc(sizeof(float) * N), *y = malloc(sizeof(float) * N);
+    int isa, f, i;
+    ck_assert(x && y);
+    for (isa = CPU_PORTABLE; isa <= CPU_AVX512; isa++) {
+        if (cpu_set_isa(isa) != isa)
+            continue;
+        for (f = 0; f < 2; f++) {
+            double worst = 0;
+            for (i = 0; i < N; i++)
+                x[i] = (float)(-90.0 + 180.0 * i / (N - 1));
+            x[0] = 0.0f;
+            x[1] = -0.0f;
+            x[2] = 1e-30f;
+            x[3] = 0.625f;
+            x[4] = -0.625f;
+            x[5] = 0.62499994f;
+            memcpy(y, x, sizeof(float) * N);
+            if (f == 0)
+                rnn_gate(SEQCLS_ACT_SIGMOID, y, N - 3);   /* a tail that is not a whole vector */
+            else
+                rnn_tanh(y, N - 3);
+            for (i = 0; i < N - 3; i++) {
+                const double want = f == 0 ? 1 / (1 + exp(-(double)x[i])) : tanh((double)x[i]);
+                const double err = fabs(y[i] - want) / fmax(fabs(want), 1e-30);
+                worst = fmax(worst, err);
+            }
+            for (i = N - 3; i < N; i++)
+                ck_assert(y[i] == x[i]);   /* past n: untouched */
+            printf("  %s %s: worst relative error %.2e\n", f == 0 ? "sigmoid" : "tanh",
+                   isa_names[isa], worst);
+            ck_assert_msg(worst < 1e-6, "%s with %s kernels: relative error %g",
+                          f == 0 ? "sigmoid" : "tanh", isa_names[isa], worst);
+        }
+    }
+    cpu_set_isa(-1);
+    free(x);
+    free(y);
+}
+END_TEST
+
+Suite *internal_kernels_suite(void)
+{
+    Suite *s = suite_create("hand-written kernels (internal)");
+    TCase *tc = tcase_create("kernels");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, products_match_reference);
     tcase_add_test(tc, transposed_products_match_reference);
     tcase_add_test(tc, rows_do_not_depend_on_their_block);
     tcase_add_test(tc, layers_agree_across_kernels);
+    tcase_add_test(tc, activations_match_libm);
     suite_add_tcase(s, tc);
     return s;
 }
