@@ -385,7 +385,7 @@ typedef struct {
     /* forward: per direction, and slices per direction when both run at once */
     real *gd[2], *hd[2], *ad[2], *sc[2];
     const real *xp, *bias[2];
-    int stepwise;   /* inference: each step projects its own inputs, nothing is kept */
+    int keep;       /* training: every step's gate and cell values are kept */
     packed_w_t pw[2];
     const real *bhh[2];
     int sp, both;
@@ -413,7 +413,7 @@ static void forward_part(void *arg, int part, int parts)
                 break;   /* rows only end going forward */
             continue;
         }
-        if (J->stepwise) {
+        if (!J->keep) {
             /* the slice's rows of [B, G*H], and aux alternating between two
              * [B, A*H] buffers: row j is the same sequence at every step */
             const size_t AH = (size_t)J->cell->aux * P->H, cur = (size_t)(t & 1);
@@ -421,9 +421,11 @@ static void forward_part(void *arg, int part, int parts)
             s.aux = J->ad[d] + (cur * P->B + j0) * AH;
             if (s.aux_prev)
                 s.aux_prev = J->ad[d] + ((cur ^ 1) * P->B + j0) * AH;
-            pgemm(s.nb, P->GH, P->in, J->xp + ((size_t)P->off[ts] + j0) * P->in, P->in,
-                  J->pw[d].ih, 0, J->bias[d], s.gates, P->GH);
         }
+        /* the step's input projection, with b_ih and the part of b_hh that
+         * is simply added, on rows the cell reads next */
+        pgemm(s.nb, P->GH, P->in, J->xp + ((size_t)P->off[ts] + j0) * P->in, P->in,
+              J->pw[d].ih, 0, J->bias[d], s.gates, P->GH);
         J->cell->forward(&s);
     }
 }
@@ -439,7 +441,7 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     rnn_step_t s;
     rec_job_t J;
     int32_t cut[MAX_PARTS + 1];
-    int rc, d, j, outF, finF, parts, stepwise;
+    int rc, d, j, outF, finF, parts, keep;
 
     rc = pack_plan(L, ws, in, &P, ctx->func);
     if (rc)
@@ -448,12 +450,11 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     finF = P.dirs * P.H;
     xp = ws_reals(ws, WS_XP, (size_t)P.N, (size_t)P.in);
     /* Training keeps every step's gate and cell values for the backward;
-     * inference keeps only the states, and computes each step's input
-     * projection just before the step, on rows still in the cache. */
-    stepwise = !ctx->training;
-    gates = ws_reals(ws, WS_GATES, (size_t)P.dirs * (stepwise ? P.B : P.N), (size_t)P.GH);
+     * inference keeps only the states. */
+    keep = ctx->training;
+    gates = ws_reals(ws, WS_GATES, (size_t)P.dirs * (keep ? P.N : P.B), (size_t)P.GH);
     hs = ws_reals(ws, WS_H, (size_t)P.dirs * P.N, (size_t)P.H);
-    aux = ws_reals(ws, WS_AUX, (size_t)P.dirs * (stepwise ? 2 * (size_t)P.B : (size_t)P.N),
+    aux = ws_reals(ws, WS_AUX, (size_t)P.dirs * (keep ? (size_t)P.N : 2 * (size_t)P.B),
                    (size_t)P.A * P.H);
     /* [dirs][B] step rows, a zero row, a bias row per direction */
     scratch = ws_reals(ws, WS_STEP, (size_t)P.dirs * P.B + 3, (size_t)P.GH);
@@ -485,26 +486,22 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     J.proto = &s;
     J.cut = cut;
     J.xp = xp;
-    J.stepwise = stepwise;
+    J.keep = keep;
     parts = seqcls__parallel_parts();
     J.both = P.dirs == 2 && parts >= 2 && worth_threads(&P);
     J.sp = plan_slices(&P, cut, J.both ? parts / 2 : parts, parts > 1);
     for (d = 0; d < P.dirs; d++) {
         const real *b_ih = L->w[4 * d + 2];
         real *bias = scratch + ((size_t)P.dirs * P.B + 1 + d) * P.GH;
-        const size_t rows = stepwise ? (size_t)P.B : (size_t)P.N;
+        const size_t rows = keep ? (size_t)P.N : (size_t)P.B;
         J.gd[d] = gates + (size_t)d * rows * P.GH;
         J.hd[d] = hs + (size_t)d * P.N * P.H;
-        J.ad[d] = aux + (size_t)d * (stepwise ? 2 : 1) * rows * P.A * P.H;
+        J.ad[d] = aux + (size_t)d * (keep ? 1 : 2) * rows * P.A * P.H;
         J.sc[d] = scratch + (size_t)d * P.B * P.GH;
         J.bhh[d] = L->w[4 * d + 3];
-        /* input projection of every valid step at once, with b_ih and the
-         * part of b_hh that is simply added */
         memcpy(bias, b_ih, (size_t)P.GH * sizeof(real));
         vec_add(bias, J.bhh[d], (size_t)cell->folded * P.H);
         J.bias[d] = bias;
-        if (!stepwise)
-            pgemm(P.N, P.GH, P.in, xp, P.in, J.pw[d].ih, 0, bias, J.gd[d], P.GH);
         if (!J.both) {
             J.d = d;
             seqcls__parallel(J.sp, forward_part, &J);
