@@ -161,13 +161,14 @@ static void gru_before_forward(rnn_step_t *s)
     }
 }
 
-/* dz and dn of row j from dh; dz gets σ' here. */
-static void gru_dz_dn(rnn_step_t *s, int j)
+/* dz and dn of row j from dh, into dzx [G*H] (its z and n parts); dz gets
+ * σ' here. */
+static void gru_dz_dn(rnn_step_t *s, int j, real *dzx)
 {
     const int H = s->H;
     const real *a = s->gates + (size_t)j * 3 * H;
     const real *hp = j < s->np ? s->h_prev + (size_t)j * H : s->zero;
-    real *dz = s->dzx + (size_t)j * 3 * H + H;
+    real *dz = dzx + H;
     RNN_SPANS(H, grad_span, a + H, a + 2 * H, hp, s->dh + (size_t)j * H, dz, dz + H);
     rnn_gate_backward(s->act, a + H, dz, (size_t)H);
 }
@@ -179,8 +180,8 @@ static void gru_backward(rnn_step_t *s)
     int j;
     for (j = 0; j < s->nb; j++) {
         const real *a = s->gates + (size_t)j * GH;
-        real *dzx = s->dzx + (size_t)j * GH, *dzh = s->dzh + (size_t)j * GH;
-        gru_dz_dn(s, j);
+        real *dzx = s->scratch, *dzh = s->dzh + (size_t)j * GH;   /* dzx: then over a (dz_in_gates) */
+        gru_dz_dn(s, j, dzx);
         RNN_SPANS(H, reset_after_grad_span, a, s->aux + (size_t)j * H, dzx + 2 * H, dzx,
                   dzh + 2 * H);
         rnn_gate_backward(s->act, a, dzx, (size_t)H);
@@ -189,6 +190,7 @@ static void gru_backward(rnn_step_t *s)
         memcpy(dzh, dzx, 2 * (size_t)H * sizeof(real));
         if (j < s->np)
             RNN_SPANS(H, scale_span, s->dh + (size_t)j * H, a + H);
+        memcpy(s->dzx + (size_t)j * GH, dzx, (size_t)GH * sizeof(real));
     }
     /* d/dh_{t-1} = z ⊙ dh + dzh W_hh */
     if (s->np > 0)
@@ -202,7 +204,7 @@ static void gru_before_backward(rnn_step_t *s)
     real *drh = s->scratch;   /* [np, H]: d(r ⊙ h) */
     int j;
     for (j = 0; j < s->nb; j++) {
-        gru_dz_dn(s, j);
+        gru_dz_dn(s, j, s->dzx + (size_t)j * GH);
         rnn_flush_tiny(s->dzx + (size_t)j * GH + H, 2 * (size_t)H);
     }
     if (s->np > 0)
@@ -224,8 +226,8 @@ static void gru_before_backward(rnn_step_t *s)
         pgemm(s->np, H, 2 * H, s->dzx, GH, s->Wp, 1, NULL, s->dh, H);
 }
 
-const rnn_cell_t rnn_gru_cell = {3, 1, 1, 3, 2, gru_forward, gru_backward};
-const rnn_cell_t rnn_gru_reset_before_cell = {3, 1, 0, 2, 3, gru_before_forward,
+const rnn_cell_t rnn_gru_cell = {3, 1, 1, 3, 2, 1, gru_forward, gru_backward};
+const rnn_cell_t rnn_gru_reset_before_cell = {3, 1, 0, 2, 3, 0, gru_before_forward,
                                               gru_before_backward};
 
 const layer_ops_t seqcls__gru_ops = {

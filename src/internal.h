@@ -412,6 +412,9 @@ typedef struct {
     real *dh, *dc;            /* [nb, H] */
     real *dzx, *dzh;          /* [nb, G*H]: gradients of the input and recurrent pre-activations */
 } rnn_step_t;
+/* Backward, a cell with dz_in_gates gets dzx == gates: it reads a row's
+ * gate values before it writes the row's gradients (through one row of
+ * scratch), which saves a [N, G*H] buffer per layer. */
 
 typedef struct {
     int gates;                /* G */
@@ -419,6 +422,7 @@ typedef struct {
     int split_dzh;            /* dzh differs from dzx (else they are one buffer) */
     int aux_gate;             /* W_hh rows of gates >= this multiply aux, not h_prev (else G) */
     int folded;               /* gates whose b_hh the driver adds to the input projection */
+    int dz_in_gates;          /* backward may write dzx over the gate values (above) */
     void (*forward)(rnn_step_t *s);
     void (*backward)(rnn_step_t *s);
 } rnn_cell_t;

@@ -12,6 +12,8 @@
  */
 #include "internal.h"
 
+#include <string.h>
+
 /* Elementwise spans of one row, [k, k + n) of each gate (see RNN_SPANS);
  * restrict lets -O2 vectorise without run-time overlap checks. */
 
@@ -84,19 +86,20 @@ static void lstm_backward(rnn_step_t *s)
         const real *a = s->gates + (size_t)j * GH;
         const real *tc = s->aux + (size_t)j * 2 * H + H;
         const real *c_prev = j < s->np ? s->aux_prev + (size_t)j * 2 * H : s->zero;
-        real *dz = s->dzx + (size_t)j * GH;
+        real *dz = s->scratch;   /* then over the row's gate values (dz_in_gates) */
         RNN_SPANS(H, grad_span, a, a + H, a + 2 * H, a + 3 * H, tc, c_prev, s->dh + (size_t)j * H,
                   s->dc + (size_t)j * H, dz, dz + H, dz + 2 * H, dz + 3 * H);
         rnn_gate_backward(s->act, a, dz, 2 * (size_t)H);   /* i and f */
         rnn_gate_backward(s->act, a + 3 * H, dz + 3 * H, (size_t)H);
         rnn_flush_tiny(dz, (size_t)GH);
+        memcpy(s->dzx + (size_t)j * GH, dz, (size_t)GH * sizeof(real));
     }
     /* d/dh_{t-1} = dz W_hh, for the rows that had a previous state */
     if (s->np > 0)
         pgemm(s->np, H, GH, s->dzx, GH, s->Wp, 0, NULL, s->dh, H);
 }
 
-const rnn_cell_t rnn_lstm_cell = {4, 2, 0, 4, 4, lstm_forward, lstm_backward};
+const rnn_cell_t rnn_lstm_cell = {4, 2, 0, 4, 4, 1, lstm_forward, lstm_backward};
 
 const layer_ops_t seqcls__lstm_ops = {
     LAYER_LSTM, "lstm", rnn_forward, rnn_backward, rnn_set_int, rnn_set_float, NULL,

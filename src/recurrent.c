@@ -782,7 +782,8 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
 
     pack_sizes(L, in, &P);
     pack_attach(&P, ws->buf[WS_META]);
-    dzx = ws_reals(ws, WS_DZX, (size_t)P.N, (size_t)P.GH);
+    /* dzx goes over the gate values when the cell allows (dz_in_gates) */
+    dzx = cell->dz_in_gates ? ws->buf[WS_GATES] : ws_reals(ws, WS_DZX, (size_t)P.N, (size_t)P.GH);
     dzh = cell->split_dzh ? ws_reals(ws, WS_DZH, (size_t)P.N, (size_t)P.GH) : dzx;
     hprev = ws_reals(ws, WS_HPREV, (size_t)P.N, (size_t)P.H);
     carry = ws_reals(ws, WS_CARRY, 2 * (size_t)P.B, (size_t)P.H);
@@ -842,8 +843,13 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
         J.g = &g;
         J.dh = dh;
         J.dc = dc;
+        if (cell->dz_in_gates) {
+            J.dzx = gd;
+            J.dzh = cell->split_dzh ? dzh : gd;
+        }
         seqcls__parallel(parts, backward_part, &J);
-        if (P.N > 0 && weight_grads(L, ws, &P, cell, d, dzx, dzh, hprev, ad, &J.pw[d], dxp))
+        if (P.N > 0 &&
+            weight_grads(L, ws, &P, cell, d, J.dzx, J.dzh, hprev, ad, &J.pw[d], dxp))
             return SEQCLS_E_NOMEM;
     }
 
