@@ -101,7 +101,7 @@ static inline void scale_span(real *restrict y, const real *restrict a, int k, i
 
 /* r and z of row j: the recurrent part (rows < np; the others have h = 0),
  * then the gate activation; b_hr and b_hz are already in (folded). */
-static void gru_rz(rnn_step_t *s, int j)
+SEQCLS_CLONE_INLINE void gru_rz(rnn_step_t *s, int j)
 {
     const int H = s->H;
     real *a = s->gates + (size_t)j * 3 * H;
@@ -111,7 +111,7 @@ static void gru_rz(rnn_step_t *s, int j)
 }
 
 /* n = tanh(n's pre-activation, complete in the gates), then h'. */
-static void gru_update(rnn_step_t *s, int j)
+SEQCLS_CLONE_INLINE void gru_update(rnn_step_t *s, int j)
 {
     const int H = s->H;
     real *a = s->gates + (size_t)j * 3 * H;
@@ -163,7 +163,7 @@ static void gru_before_forward(rnn_step_t *s)
 
 /* dz and dn of row j from dh, into dzx [G*H] (its z and n parts); dz gets
  * σ' here. */
-static void gru_dz_dn(rnn_step_t *s, int j, real *dzx)
+SEQCLS_CLONE_INLINE void gru_dz_dn(rnn_step_t *s, int j, real *dzx)
 {
     const int H = s->H;
     const real *a = s->gates + (size_t)j * 3 * H;

@@ -467,6 +467,14 @@ int rnn_set_float(layer_t *L, int option, float value);
 #define SEQCLS_VECTORISED
 #endif
 
+/* Helpers of SEQCLS_VECTORISED functions: inlined, so that each clone
+ * gets them compiled for its own instruction set. */
+#if defined(__GNUC__) || defined(__clang__)
+#define SEQCLS_CLONE_INLINE static inline __attribute__((always_inline))
+#else
+#define SEQCLS_CLONE_INLINE static inline
+#endif
+
 /* In place: the gate activation `act` (SEQCLS_ACT_SIGMOID, _HARD_SIGMOID,
  * _RELU), and tanh; vectorisable and accurate to a few ulp in float. */
 void rnn_gate(int act, real *x, size_t n);
