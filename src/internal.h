@@ -128,6 +128,8 @@ int cpu_set_isa(int isa);
 size_t pgemm_packed_len(int K, int N);
 /* Pack op(B) [K, N] (B[k * ldb + n], or B[n * ldb + k] with trans) into dst. */
 void pgemm_pack(real *dst, const real *B, int ldb, int trans, int K, int N);
+/* The same with row k of B at rows[k] (N values), or zeros where NULL. */
+void pgemm_pack_rows(real *dst, const real *const *rows, int K, int N);
 /* C[M, N] = A[M, K] Bp + bias (beta 0) or C + (A Bp + bias) (beta 1), with
  * Bp from pgemm_pack and bias [N] or NULL. */
 void pgemm(int M, int N, int K, const real *A, int lda, const real *Bp, int beta,

@@ -37,6 +37,25 @@ size_t pgemm_packed_len(int K, int N)
     return (size_t)((N + PG_NR - 1) / PG_NR) * PG_NR * (size_t)K;
 }
 
+void pgemm_pack_rows(real *dst, const real *const *rows, int K, int N)
+{
+    int p, k, c;
+    for (p = 0; p < N; p += PG_NR) {
+        const int w = N - p < PG_NR ? N - p : PG_NR;
+        real *panel = dst + (size_t)p * K;
+        for (k = 0; k < K; k++) {
+            real *d = panel + (size_t)k * PG_NR;
+            c = 0;
+            if (rows[k]) {
+                memcpy(d, rows[k] + p, (size_t)w * sizeof(real));
+                c = w;
+            }
+            for (; c < PG_NR; c++)
+                d[c] = 0;
+        }
+    }
+}
+
 void pgemm_pack(real *dst, const real *B, int ldb, int trans, int K, int N)
 {
     int p, k, c;

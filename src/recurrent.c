@@ -35,7 +35,6 @@ enum {
     WS_FIN,               /* final states [B, dirs*H] */
     WS_DZX,               /* [N, G*H] gate gradients of one direction */
     WS_DZH,               /* [N, G*H] the same for W_hh when they differ */
-    WS_HPREV,             /* [N, H] previous states aligned with the packed rows */
     WS_CARRY,             /* dh, dc [2][B, H] carried from step to step */
     WS_DXP,               /* packed input gradient [N, in] */
     WS_WPACK,             /* [dirs] W_ih, W_hh packed for the running pass (pack_weights) */
@@ -391,7 +390,7 @@ typedef struct {
     int sp, both;
     /* backward */
     const struct grad_src *g;
-    real *dh, *dc, *dzx, *dzh, *hprev;
+    real *dh, *dc, *dzx, *dzh;
 } rec_job_t;
 
 static void forward_part(void *arg, int part, int parts)
@@ -625,10 +624,6 @@ static void backward_part(void *arg, int part, int parts)
         s.dzx = J->dzx + (r + j0) * P->GH;
         s.dzh = J->dzh + (r + j0) * P->GH;
         J->cell->backward(&s);
-        /* the previous states of these rows, for the dW_hh GEMM */
-        if (s.np > 0)
-            memcpy(J->hprev + (r + j0) * P->H, s.h_prev, (size_t)s.np * P->H * sizeof(real));
-        memset(J->hprev + (r + j0 + s.np) * P->H, 0, (size_t)(s.nb - s.np) * P->H * sizeof(real));
     }
 }
 
@@ -647,16 +642,18 @@ typedef struct {
     const pack_t *P;
     const rnn_cell_t *cell;
     const packed_w_t *pw;
-    const real *dzx, *dzh, *xp, *hprev, *aux;
+    const real *dzx, *dzh, *xp, *h, *aux;   /* h: the direction's states [N, H] */
     real *dxp, *buf;
-    int add_dx, parts, blocks;
+    int d, add_dx, parts, blocks;
     size_t part_len;
 } wgrad_job_t;
 
 /* A part's buffer: dW_ih [GH, in], dW_hh [GH, H], db_ih, db_hh [GH], then
- * the packed blocks: dZx^T, dZh^T (two column ranges), X, H_prev, aux. */
+ * the packed blocks: dZx^T, dZh^T (two column ranges), X, H_prev, aux, and
+ * where each row of H_prev is. */
 typedef struct {
     real *w_ih, *w_hh, *b_ih, *b_hh, *zx, *zh0, *zh1, *x, *h, *a;
+    const real **prev;
 } wgrad_bufs_t;
 
 static size_t wgrad_layout(const pack_t *P, const rnn_cell_t *cell, real *base, wgrad_bufs_t *w)
@@ -676,7 +673,29 @@ static size_t wgrad_layout(const pack_t *P, const rnn_cell_t *cell, real *base, 
             *slots[i] = base + off;
         off += (sizes[i] + 15) / 16 * 16;   /* 64-byte aligned */
     }
-    return off;
+    if (base)
+        w->prev = (const real **)(void *)(base + off);
+    return off + (WG_ROWS * sizeof(real *) + 16 * sizeof(real) - 1) / (16 * sizeof(real)) * 16;
+}
+
+/* Where the previous state of each packed row [r0, r0 + kb) of direction d
+ * is (NULL: the row starts there, from zeros): step t - 1 going forward,
+ * t + 1 going backward, same sorted row j. */
+static void previous_rows(const pack_t *P, int d, const real *h, int r0, int kb,
+                          const real **prev)
+{
+    int t = 0, k;
+    while (P->off[t + 1] <= r0)
+        t++;
+    for (k = 0; k < kb; k++) {
+        const int r = r0 + k;
+        int j, tp;
+        while (P->off[t + 1] <= r)
+            t++;
+        j = r - P->off[t];
+        tp = d == 0 ? t - 1 : t + 1;
+        prev[k] = tp >= 0 && tp < P->T && j < P->nb[tp] ? h + ((size_t)P->off[tp] + j) * P->H : NULL;
+    }
 }
 
 static void add_rows_into(real *g, const real *x, int rows, int n)
@@ -709,7 +728,8 @@ static void wgrad_part(void *arg, int part, int parts)
         pgemm_pack_t(w.zx, zx, GH, kb, GH);
         pgemm_pack(w.x, W->xp + (size_t)r0 * P->in, P->in, 0, kb, P->in);
         pgemm_tn(GH, P->in, kb, w.zx, w.x, w.w_ih, P->in);
-        pgemm_pack(w.h, W->hprev + (size_t)r0 * H, H, 0, kb, H);
+        previous_rows(P, W->d, W->h, r0, kb, w.prev);
+        pgemm_pack_rows(w.h, w.prev, kb, H);
         if (!split && rows1 == 0) {
             pgemm_tn(GH, H, kb, w.zx, w.h, w.w_hh, H);   /* dZh is dZx: packed already */
             continue;
@@ -725,7 +745,7 @@ static void wgrad_part(void *arg, int part, int parts)
 }
 
 static int weight_grads(layer_t *L, workspace_t *ws, const pack_t *P, const rnn_cell_t *cell,
-                        int d, const real *dzx, const real *dzh, const real *hprev,
+                        int d, const real *dzx, const real *dzh, const real *h,
                         const real *aux, const packed_w_t *pw, real *dxp)
 {
     wgrad_job_t W;
@@ -747,7 +767,8 @@ static int weight_grads(layer_t *L, workspace_t *ws, const pack_t *P, const rnn_
     W.dzx = dzx;
     W.dzh = dzh;
     W.xp = ws->buf[WS_XP];
-    W.hprev = hprev;
+    W.h = h;
+    W.d = d;
     W.aux = aux;
     W.dxp = dxp;
     W.add_dx = d > 0;
@@ -770,7 +791,7 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
     const int sum = (L->flags & SEQCLS_MERGE_SUM) != 0;
     const int seq = (L->flags & SEQCLS_RETURN_SEQUENCES) != 0;
     pack_t P;
-    real *dzx, *dzh, *hprev, *carry, *dxp, *dx;
+    real *dzx, *dzh, *carry, *dxp, *dx;
     const real *mask = ws->buf[WS_MASK];
     rnn_step_t s;
     grad_src_t g;
@@ -785,11 +806,10 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
     /* dzx goes over the gate values when the cell allows (dz_in_gates) */
     dzx = cell->dz_in_gates ? ws->buf[WS_GATES] : ws_reals(ws, WS_DZX, (size_t)P.N, (size_t)P.GH);
     dzh = cell->split_dzh ? ws_reals(ws, WS_DZH, (size_t)P.N, (size_t)P.GH) : dzx;
-    hprev = ws_reals(ws, WS_HPREV, (size_t)P.N, (size_t)P.H);
     carry = ws_reals(ws, WS_CARRY, 2 * (size_t)P.B, (size_t)P.H);
     dxp = ws_reals(ws, WS_DXP, (size_t)P.N, (size_t)P.in);
     dx = ws_reals(ws, WS_DIN, (size_t)P.B * P.T, (size_t)P.in);
-    if (!dzx || !dzh || !hprev || !carry || !dxp || !dx)
+    if (!dzx || !dzh || !carry || !dxp || !dx)
         return SEQCLS_E_NOMEM;
 
     memset(&s, 0, sizeof s);
@@ -811,7 +831,6 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
     J.cut = cut;
     J.dzx = dzx;
     J.dzh = dzh;
-    J.hprev = hprev;
     for (d = 0; d < P.dirs; d++) {
         real *gd = (real *)ws->buf[WS_GATES] + (size_t)d * P.N * P.GH;
         real *hd = (real *)ws->buf[WS_H] + (size_t)d * P.N * P.H;
@@ -849,7 +868,7 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
         }
         seqcls__parallel(parts, backward_part, &J);
         if (P.N > 0 &&
-            weight_grads(L, ws, &P, cell, d, J.dzx, J.dzh, hprev, ad, &J.pw[d], dxp))
+            weight_grads(L, ws, &P, cell, d, J.dzx, J.dzh, hd, ad, &J.pw[d], dxp))
             return SEQCLS_E_NOMEM;
     }
 

@@ -179,6 +179,30 @@ START_TEST(transposed_products_match_reference)
 }
 END_TEST
 
+/* Packing rows through pointers equals packing the matrix, NULL rows zero. */
+START_TEST(packing_rows_by_pointer)
+{
+    enum { K = 37, N = 70 };
+    uint64_t seed = 17;
+    float B[K * N], *P1 = malloc(sizeof(float) * pgemm_packed_len(K, N));
+    float *P2 = malloc(sizeof(float) * pgemm_packed_len(K, N));
+    const float *rows[K];
+    int k;
+    ck_assert(P1 && P2);
+    fill(B, K * N, &seed);
+    for (k = 0; k < K; k++) {
+        rows[k] = k % 5 == 3 ? NULL : B + (size_t)k * N;
+        if (!rows[k])
+            memset(B + (size_t)k * N, 0, N * sizeof(float));
+    }
+    pgemm_pack(P1, B, N, 0, K, N);
+    pgemm_pack_rows(P2, rows, K, N);
+    ck_assert_mem_eq(P1, P2, pgemm_packed_len(K, N) * sizeof(float));
+    free(P1);
+    free(P2);
+}
+END_TEST
+
 /* Each row computed alone equals the same row computed in a block of 37. */
 START_TEST(rows_do_not_depend_on_their_block)
 {
@@ -323,6 +347,7 @@ Suite *internal_kernels_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, products_match_reference);
     tcase_add_test(tc, transposed_products_match_reference);
+    tcase_add_test(tc, packing_rows_by_pointer);
     tcase_add_test(tc, rows_do_not_depend_on_their_block);
     tcase_add_test(tc, layers_agree_across_kernels);
     tcase_add_test(tc, activations_match_libm);
