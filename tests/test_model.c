@@ -2,6 +2,8 @@
  * test_model.c -- building models, the forward pass's semantics, and
  * every error path of construction, forward, backward and prediction.
  */
+#include <stdio.h>
+
 #include "testutil.h"
 
 /* Embedding(V, D, pad 0) -> pooling(kind) -> dense(8, relu) -> output(C). */
@@ -168,6 +170,40 @@ START_TEST(incomplete_models_and_call_order)
     seqcls_tensor_free(dl);
     seqcls_tensor_free(labels);
     seqcls_model_free(m);
+}
+END_TEST
+
+/* Long rows are checked a block at a time: every position is still found
+ * and named exactly, and padding is still ignored. */
+START_TEST(non_finite_found_anywhere_in_long_rows)
+{
+    enum { B = 2, T = 40, F = 3 };
+    static const int32_t lens[B] = {37, 40};
+    seqcls_model_t *m = NULL;
+    seqcls_tensor_t *x = tu_tensor(SEQCLS_F32, 3, B, T, F), *p = tu_tensor(SEQCLS_F32, 2, B, 1, 0);
+    real_t *xd = seqcls_tensor_data(x);
+    int pos;
+    OK(seqcls_model_create(&m, 3));
+    OK(seqcls_add_input(m, F, NULL));
+    OK(seqcls_add_pooling(m, SEQCLS_POOL_MEAN, NULL));
+    OK(seqcls_add_output(m, 1, NULL));
+    tu_fill_real(x, -1, 1, 6);
+    for (pos = 0; pos < B * T * F; pos += 7) {
+        const int b = pos / (T * F), t = pos / F % T, f = pos % F;
+        const real_t keep = xd[pos];
+        char want[64];
+        xd[pos] = (real_t)(pos % 2 ? -INFINITY : NAN);
+        if (t < lens[b]) {
+            snprintf(want, sizeof want, "input[%d, %d, %d] is not finite", b, t, f);
+            FAILS(SEQCLS_E_NUMERIC, want, seqcls_forward(m, x, lens, p, 0));
+        } else {
+            OK(seqcls_forward(m, x, lens, p, 0));
+        }
+        xd[pos] = keep;
+    }
+    seqcls_model_free(m);
+    seqcls_tensor_free(x);
+    seqcls_tensor_free(p);
 }
 END_TEST
 
@@ -388,6 +424,7 @@ Suite *model_suite(void)
     tcase_add_test(tc, forward_errors_write_nothing);
     tcase_add_test(tc, incomplete_models_and_call_order);
     tcase_add_test(tc, nan_in_float_input_is_reported);
+    tcase_add_test(tc, non_finite_found_anywhere_in_long_rows);
     tcase_add_test(tc, predict_matches_forward_and_ignores_padding);
     tcase_add_test(tc, pooling_semantics);
     tcase_add_test(tc, dropout_scales_in_training_only);
