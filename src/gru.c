@@ -226,8 +226,8 @@ static void gru_before_backward(rnn_step_t *s)
         pgemm(s->np, H, 2 * H, s->dzx, GH, s->Wp, 1, NULL, s->dh, H);
 }
 
-const rnn_cell_t rnn_gru_cell = {3, 1, 1, 3, 2, 1, gru_forward, gru_backward};
-const rnn_cell_t rnn_gru_reset_before_cell = {3, 1, 0, 2, 3, 0, gru_before_forward,
+const rnn_cell_t rnn_gru_cell = {3, 1, 1, 3, 2, 1, 0, gru_forward, gru_backward};
+const rnn_cell_t rnn_gru_reset_before_cell = {3, 1, 0, 2, 3, 0, 0, gru_before_forward,
                                               gru_before_backward};
 
 const layer_ops_t seqcls__gru_ops = {

@@ -60,9 +60,7 @@ static void lstm_forward(rnn_step_t *s)
 {
     const int H = s->H, GH = 4 * H;
     int j;
-    /* the gates (input projection and biases already in) += h_prev W_hh^T */
-    if (s->np > 0)
-        pgemm(s->np, GH, H, s->h_prev, H, s->Wp, 1, NULL, s->gates, GH);
+    /* the gates are complete: x W_ih^T + h_prev W_hh^T + biases (rnn_lstm_cell.xh) */
     for (j = 0; j < s->nb; j++) {
         real *a = s->gates + (size_t)j * GH;
         real *gi = a, *gf = a + H, *gg = a + 2 * H, *go = a + 3 * H;
@@ -99,7 +97,7 @@ static void lstm_backward(rnn_step_t *s)
         pgemm(s->np, H, GH, s->dzx, GH, s->Wp, 0, NULL, s->dh, H);
 }
 
-const rnn_cell_t rnn_lstm_cell = {4, 2, 0, 4, 4, 1, lstm_forward, lstm_backward};
+const rnn_cell_t rnn_lstm_cell = {4, 2, 0, 4, 4, 1, 1, lstm_forward, lstm_backward};
 
 const layer_ops_t seqcls__lstm_ops = {
     LAYER_LSTM, "lstm", rnn_forward, rnn_backward, rnn_set_int, rnn_set_float, NULL,

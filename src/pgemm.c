@@ -56,23 +56,32 @@ void pgemm_pack_rows(real *dst, const real *const *rows, int K, int N)
     }
 }
 
-void pgemm_pack(real *dst, const real *B, int ldb, int trans, int K, int N)
+void pgemm_pack2(real *dst, const real *B1, int ldb1, int K1, const real *B2, int ldb2, int K2,
+                 int trans, int N)
 {
+    const int K = K1 + K2;
     int p, k, c;
     for (p = 0; p < N; p += PG_NR) {
         const int w = N - p < PG_NR ? N - p : PG_NR;
         real *panel = dst + (size_t)p * K;
         for (k = 0; k < K; k++) {
+            const real *B = k < K1 ? B1 : B2;
+            const int ldb = k < K1 ? ldb1 : ldb2, kk = k < K1 ? k : k - K1;
             real *d = panel + (size_t)k * PG_NR;
             if (trans)
                 for (c = 0; c < w; c++)
-                    d[c] = B[(size_t)(p + c) * ldb + k];
+                    d[c] = B[(size_t)(p + c) * ldb + kk];
             else
-                memcpy(d, B + (size_t)k * ldb + p, (size_t)w * sizeof(real));
+                memcpy(d, B + (size_t)kk * ldb + p, (size_t)w * sizeof(real));
             for (c = w; c < PG_NR; c++)
                 d[c] = 0;
         }
     }
+}
+
+void pgemm_pack(real *dst, const real *B, int ldb, int trans, int K, int N)
+{
+    pgemm_pack2(dst, B, ldb, K, NULL, 0, 0, trans, N);
 }
 
 /* ---- portable C: one row of one panel at a time ---- */
