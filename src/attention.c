@@ -97,6 +97,20 @@ typedef struct {
     real *dx, *ds, *dz, *dQ, *dv;
 } att_job_t;
 
+/* W (W1) of an additive kind packed for pgemm: transposed for h W^T going
+ * forward, as it is for dz W going backward. */
+static const real *packed_w(const layer_t *L, workspace_t *ws, int F, int backward)
+{
+    const int U = L->units;
+    real *Wp = ws_get(ws, WS_WPACK, seqcls__mul(pgemm_packed_len(backward ? U : F,
+                                                                 backward ? F : U),
+                                                sizeof(real)));
+    if (Wp)
+        pgemm_pack(Wp, L->w[L->kind_arg == SEQCLS_ATTN_BAHDANAU ? P_W1 : P_LQ_W], F, !backward,
+                   backward ? U : F, backward ? F : U);
+    return Wp;
+}
+
 static void rows_of_part(int B, int part, int parts, int *b0, int *b1)
 {
     *b0 = (int)((int64_t)B * part / parts);
@@ -188,13 +202,11 @@ static int pool_forward(const layer_t *L, workspace_t *ws, const value_t *in, va
         return seqcls__fail(SEQCLS_E_STATE, "%s: attention layer %d has no query (final states)",
                             ctx->func, L->index);
     if (additive) {
-        real *Wp = ws_get(ws, WS_WPACK, seqcls__mul(pgemm_packed_len(F, U), sizeof(real)));
+        J.Wp = packed_w(L, ws, F, 0);
         J.A = ws_get(ws, WS_A, seqcls__mul((size_t)B * T, (size_t)U * sizeof(real)));
         J.rowbias = ws_get(ws, WS_ROWBIAS, (size_t)B * U * sizeof(real));
-        if (!Wp || !J.A || !J.rowbias)
+        if (!J.Wp || !J.A || !J.rowbias)
             return SEQCLS_E_NOMEM;
-        pgemm_pack(Wp, L->w[kind == SEQCLS_ATTN_BAHDANAU ? P_W1 : P_LQ_W], F, 1, F, U);
-        J.Wp = Wp;
     }
     if (kind == SEQCLS_ATTN_BAHDANAU) {
         /* Q = q W2^T + b2, added to every step's W1 h_t + b1 */
@@ -330,13 +342,11 @@ static int pool_backward(layer_t *L, workspace_t *ws, const value_t *in, const v
     if (kind != SEQCLS_ATTN_LEARNED_QUERY && !(dfin = ws_zero(ws, WS_DFIN, (size_t)B * Qf * sizeof(real))))
         return SEQCLS_E_NOMEM;
     if (additive) {
-        real *Wp = ws_get(ws, WS_WPACK, seqcls__mul(pgemm_packed_len(U, F), sizeof(real)));
+        J.Wp = packed_w(L, ws, F, 1);
         J.dz = ws_get(ws, WS_DZ, seqcls__mul((size_t)B * T, (size_t)U * sizeof(real)));
         J.dv = ws_get(ws, WS_DV, (size_t)B * U * sizeof(real));
-        if (!Wp || !J.dz || !J.dv)
+        if (!J.Wp || !J.dz || !J.dv)
             return SEQCLS_E_NOMEM;
-        pgemm_pack(Wp, L->w[kind == SEQCLS_ATTN_BAHDANAU ? P_W1 : P_LQ_W], F, 0, U, F);
-        J.Wp = Wp;
     } else {
         J.r = kind == SEQCLS_ATTN_GENERAL ? (const real *)ws->buf[WS_Q] : in->fin;
     }

@@ -56,8 +56,7 @@ static inline void update_span(real *restrict h, const real *restrict z,
         h[i] = nv[i] + z[i] * (hp[i] - nv[i]);
 }
 
-/* from dh: dz (before σ'), dn (of n's pre-activation), and with reset
- * after also dr (before σ') and the gradient of hn */
+/* reset before, from dh: dz (before σ') and dn (of n's pre-activation) */
 static inline void grad_span(const real *restrict z, const real *restrict nv,
                              const real *restrict hp, const real *restrict dh,
                              real *restrict dz, real *restrict dn, int k, int n)
@@ -69,14 +68,28 @@ static inline void grad_span(const real *restrict z, const real *restrict nv,
     }
 }
 
-static inline void reset_after_grad_span(const real *restrict r, const real *restrict hn,
-                                         const real *restrict dn, real *restrict dr,
-                                         real *restrict dhn, int k, int n)
+/* reset after, in place over a row's gates [r | z | n]: their values in,
+ * the gradients of their pre-activations out (flushed below 1e-30), each
+ * unit's values read before they are written; dzh gets dr, dz and the
+ * gradient of hn = W_hn h + b_hn, and dh becomes z ⊙ dh when the row had a
+ * previous state (`carry`). */
+static inline void reset_after_grad_span(rnn_slope_t act, int carry, real *restrict r, real *restrict z,
+                                         real *restrict nv, const real *restrict hn,
+                                         const real *restrict hp, real *restrict dh,
+                                         real *restrict hr, real *restrict hz,
+                                         real *restrict hnn, int k, int n)
 {
     int i;
     for (i = k; i < k + n; i++) {
-        dr[i] = dn[i] * hn[i];
-        dhn[i] = dn[i] * r[i];
+        const real vr = r[i], vz = z[i], vn = nv[i], d = dh[i];
+        const real dn = rnn_flush1(d * (1 - vz) * (1 - vn * vn));
+        const real dz = rnn_flush1(d * (hp[i] - vn) * rnn_gate_slope(act, vz));
+        const real dr = rnn_flush1(dn * hn[i] * rnn_gate_slope(act, vr));
+        r[i] = hr[i] = dr;
+        z[i] = hz[i] = dz;
+        nv[i] = dn;
+        hnn[i] = rnn_flush1(dn * vr);
+        dh[i] = carry ? d * vz : d;
     }
 }
 
@@ -90,13 +103,6 @@ static inline void reset_before_grad_span(const real *restrict r, const real *re
         dr[i] = drh[i] * hp[i];
         dh[i] = dh[i] * z[i] + drh[i] * r[i];
     }
-}
-
-static inline void scale_span(real *restrict y, const real *restrict a, int k, int n)
-{
-    int i;
-    for (i = k; i < k + n; i++)
-        y[i] *= a[i];
 }
 
 /* r and z of row j: the recurrent part (rows < np; the others have h = 0),
@@ -161,14 +167,14 @@ static void gru_before_forward(rnn_step_t *s)
     }
 }
 
-/* dz and dn of row j from dh, into dzx [G*H] (its z and n parts); dz gets
- * σ' here. */
-SEQCLS_CLONE_INLINE void gru_dz_dn(rnn_step_t *s, int j, real *dzx)
+/* reset before: dz and dn of row j from dh, into its z and n parts of dzx;
+ * dz gets σ' here. */
+SEQCLS_CLONE_INLINE void gru_dz_dn(rnn_step_t *s, int j)
 {
     const int H = s->H;
     const real *a = s->gates + (size_t)j * 3 * H;
     const real *hp = j < s->np ? s->h_prev + (size_t)j * H : s->zero;
-    real *dz = dzx + H;
+    real *dz = s->dzx + (size_t)j * 3 * H + H;
     RNN_SPANS(H, grad_span, a + H, a + 2 * H, hp, s->dh + (size_t)j * H, dz, dz + H);
     rnn_gate_backward(s->act, a + H, dz, (size_t)H);
 }
@@ -177,20 +183,15 @@ SEQCLS_VECTORISED
 static void gru_backward(rnn_step_t *s)
 {
     const int H = s->H, GH = 3 * H;
+    const rnn_slope_t slope = rnn_slope_of(s->act);
     int j;
+    /* dzx is the gates (rnn_gru_cell.dz_in_gates): the gradients replace
+     * the values */
     for (j = 0; j < s->nb; j++) {
-        const real *a = s->gates + (size_t)j * GH;
-        real *dzx = s->scratch, *dzh = s->dzh + (size_t)j * GH;   /* dzx: then over a (dz_in_gates) */
-        gru_dz_dn(s, j, dzx);
-        RNN_SPANS(H, reset_after_grad_span, a, s->aux + (size_t)j * H, dzx + 2 * H, dzx,
-                  dzh + 2 * H);
-        rnn_gate_backward(s->act, a, dzx, (size_t)H);
-        rnn_flush_tiny(dzx, (size_t)GH);
-        rnn_flush_tiny(dzh + 2 * H, (size_t)H);
-        memcpy(dzh, dzx, 2 * (size_t)H * sizeof(real));
-        if (j < s->np)
-            RNN_SPANS(H, scale_span, s->dh + (size_t)j * H, a + H);
-        memcpy(s->dzx + (size_t)j * GH, dzx, (size_t)GH * sizeof(real));
+        real *a = s->dzx + (size_t)j * GH, *dzh = s->dzh + (size_t)j * GH;
+        const real *hp = j < s->np ? s->h_prev + (size_t)j * H : s->zero;
+        RNN_SPANS(H, reset_after_grad_span, slope, j < s->np, a, a + H, a + 2 * H,
+                  s->aux + (size_t)j * H, hp, s->dh + (size_t)j * H, dzh, dzh + H, dzh + 2 * H);
     }
     /* d/dh_{t-1} = z ⊙ dh + dzh W_hh */
     if (s->np > 0)
@@ -204,7 +205,7 @@ static void gru_before_backward(rnn_step_t *s)
     real *drh = s->scratch;   /* [np, H]: d(r ⊙ h) */
     int j;
     for (j = 0; j < s->nb; j++) {
-        gru_dz_dn(s, j, s->dzx + (size_t)j * GH);
+        gru_dz_dn(s, j);
         rnn_flush_tiny(s->dzx + (size_t)j * GH + H, 2 * (size_t)H);
     }
     if (s->np > 0)

@@ -492,6 +492,39 @@ void rnn_gate_backward(int act, const real *y, real *dx, size_t n);
  * vanishing gradients never reach denormal range, where arithmetic is
  * about a hundred times slower. */
 void rnn_flush_tiny(real *x, size_t n);
+/* The same for one value, for fused loops (branch-free, so they vectorise). */
+static inline real rnn_flush1(real x)
+{
+#ifdef SEQCLS_REAL_DOUBLE
+    return (x < 1e-290 && x > -1e-290) ? 0 : x;
+#else
+    union { float f; int32_t i; } u;
+    u.f = x;
+    return (u.i & 0x7fffffff) < 0x0da24260 ? 0.0f : x;   /* 0x0da24260 = 1e-30f */
+#endif
+}
+/* The slope of a gate activation at its output y, as act_backward: sigmoid
+ * y (1 - y), hard sigmoid 0.2 inside (0, 1), relu 1 above 0.  The
+ * activation is picked by weights of 0 and 1 (rnn_slope_of), not by a
+ * branch, so that the loops using it vectorise. */
+typedef struct {
+    real sigmoid, hard, relu;
+} rnn_slope_t;
+
+static inline rnn_slope_t rnn_slope_of(int act)
+{
+    rnn_slope_t w;
+    w.sigmoid = act == SEQCLS_ACT_SIGMOID;
+    w.hard = act == SEQCLS_ACT_HARD_SIGMOID;
+    w.relu = act == SEQCLS_ACT_RELU;
+    return w;
+}
+
+static inline real rnn_gate_slope(rnn_slope_t w, real y)
+{
+    const real inside = (real)((y > 0) & (y < 1)), positive = (real)(y > 0);
+    return w.sigmoid * (y * (1 - y)) + w.hard * ((real)0.2 * inside) + w.relu * positive;
+}
 /* Shared by seqcls_add_lstm and seqcls_add_gru; `allowed` masks the valid flags. */
 int rnn_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, int hidden,
             unsigned flags, unsigned allowed, int *layer);

@@ -12,8 +12,6 @@
  */
 #include "internal.h"
 
-#include <string.h>
-
 /* Elementwise spans of one row, [k, k + n) of each gate (see RNN_SPANS);
  * restrict lets -O2 vectorise without run-time overlap checks. */
 
@@ -35,23 +33,23 @@ static inline void mul_span(real *restrict h, const real *restrict a, const real
         h[i] = a[i] * b[i];
 }
 
-/* the gradients of the four gates' values (before their activations'
- * derivatives) and of c_{t-1} */
-static inline void grad_span(const real *restrict gi, const real *restrict gf,
-                             const real *restrict gg, const real *restrict go,
-                             const real *restrict tc, const real *restrict c_prev,
-                             const real *restrict dh, real *restrict dc, real *restrict di,
-                             real *restrict df, real *restrict dg, real *restrict dout, int k,
-                             int n)
+/* In place over a row's four gates: their values in, the gradients of
+ * their pre-activations out (flushed below 1e-30), and dc to d/dc_{t-1};
+ * each unit's values are read before they are written. */
+static inline void grad_span(rnn_slope_t act, real *restrict gi, real *restrict gf, real *restrict gg,
+                             real *restrict go, const real *restrict tc,
+                             const real *restrict c_prev, const real *restrict dh,
+                             real *restrict dc, int k, int n)
 {
     int i;
     for (i = k; i < k + n; i++) {
-        const real dci = dc[i] + dh[i] * go[i] * (1 - tc[i] * tc[i]);
-        dout[i] = dh[i] * tc[i];
-        di[i] = dci * gg[i];
-        df[i] = dci * c_prev[i];
-        dg[i] = dci * gi[i] * (1 - gg[i] * gg[i]);
-        dc[i] = dci * gf[i];   /* d/dc_{t-1} */
+        const real vi = gi[i], vf = gf[i], vg = gg[i], vo = go[i];
+        const real dci = dc[i] + dh[i] * vo * (1 - tc[i] * tc[i]);
+        gi[i] = rnn_flush1(dci * vg * rnn_gate_slope(act, vi));
+        gf[i] = rnn_flush1(dci * c_prev[i] * rnn_gate_slope(act, vf));
+        gg[i] = rnn_flush1(dci * vi * (1 - vg * vg));
+        go[i] = rnn_flush1(dh[i] * tc[i] * rnn_gate_slope(act, vo));
+        dc[i] = dci * vf;
     }
 }
 
@@ -79,18 +77,16 @@ SEQCLS_VECTORISED
 static void lstm_backward(rnn_step_t *s)
 {
     const int H = s->H, GH = 4 * H;
+    const rnn_slope_t slope = rnn_slope_of(s->act);
     int j;
+    /* dzx is the gates (rnn_lstm_cell.dz_in_gates): the gradients replace
+     * the values */
     for (j = 0; j < s->nb; j++) {
-        const real *a = s->gates + (size_t)j * GH;
+        real *a = s->dzx + (size_t)j * GH;
         const real *tc = s->aux + (size_t)j * 2 * H + H;
         const real *c_prev = j < s->np ? s->aux_prev + (size_t)j * 2 * H : s->zero;
-        real *dz = s->scratch;   /* then over the row's gate values (dz_in_gates) */
-        RNN_SPANS(H, grad_span, a, a + H, a + 2 * H, a + 3 * H, tc, c_prev, s->dh + (size_t)j * H,
-                  s->dc + (size_t)j * H, dz, dz + H, dz + 2 * H, dz + 3 * H);
-        rnn_gate_backward(s->act, a, dz, 2 * (size_t)H);   /* i and f */
-        rnn_gate_backward(s->act, a + 3 * H, dz + 3 * H, (size_t)H);
-        rnn_flush_tiny(dz, (size_t)GH);
-        memcpy(s->dzx + (size_t)j * GH, dz, (size_t)GH * sizeof(real));
+        RNN_SPANS(H, grad_span, slope, a, a + H, a + 2 * H, a + 3 * H, tc, c_prev,
+                  s->dh + (size_t)j * H, s->dc + (size_t)j * H);
     }
     /* d/dh_{t-1} = dz W_hh, for the rows that had a previous state */
     if (s->np > 0)
