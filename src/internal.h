@@ -128,15 +128,16 @@ int cpu_set_isa(int isa);
 size_t pgemm_packed_len(int K, int N);
 /* Pack op(B) [K, N] (B[k * ldb + n], or B[n * ldb + k] with trans) into dst. */
 void pgemm_pack(real *dst, const real *B, int ldb, int trans, int K, int N);
-/* [op(B1); op(B2)] stacked along K (K1 + K2 rows) packed as one matrix. */
-void pgemm_pack2(real *dst, const real *B1, int ldb1, int K1, const real *B2, int ldb2, int K2,
-                 int trans, int N);
 /* The same with row k of B at rows[k] (N values), or zeros where NULL. */
 void pgemm_pack_rows(real *dst, const real *const *rows, int K, int N);
 /* C[M, N] = A[M, K] Bp + bias (beta 0) or C + (A Bp + bias) (beta 1), with
  * Bp from pgemm_pack and bias [N] or NULL. */
 void pgemm(int M, int N, int K, const real *A, int lda, const real *Bp, int beta,
            const real *bias, real *C, int ldc);
+/* C[M, N] = A[M, K] Bp + A2[M, K2] Bp2 + bias, summed in one pass (C is
+ * written once). */
+void pgemm2(int M, int N, int K, const real *A, int lda, const real *Bp, int K2, const real *A2,
+            int lda2, const real *Bp2, const real *bias, real *C, int ldc);
 /* C[M, N] += A^T B, A [K, M] packed by pgemm_pack_t (A[k * lda + m]), B
  * packed by pgemm_pack; for sums over many rows, a block of K at a time. */
 size_t pgemm_packed_t_len(int K, int M);
@@ -428,8 +429,8 @@ typedef struct {
     int aux_gate;             /* W_hh rows of gates >= this multiply aux, not h_prev (else G) */
     int folded;               /* gates whose b_hh the driver adds to the input projection */
     int dz_in_gates;          /* backward may write dzx over the gate values (above) */
-    int xh;                   /* the driver adds h_prev W_hh^T to the gates with the input
-                               * projection, in one product of [x_t | h_prev] */
+    int xh;                   /* the driver adds h_prev W_hh^T to the gates in the same
+                               * product as the input projection (pgemm2) */
     void (*forward)(rnn_step_t *s);
     void (*backward)(rnn_step_t *s);
 } rnn_cell_t;

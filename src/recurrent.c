@@ -32,7 +32,6 @@ enum {
     WS_H,                 /* [dirs][N, H] states */
     WS_AUX,               /* [dirs][N, A*H] cell values kept for backward ([dirs][2][B, A*H]) */
     WS_STEP,              /* per-step scratch [dirs][B, G*H], a zero row, a bias row per dir */
-    WS_XH,                /* per-step rows [x_t | h_prev] [dirs][B, in + H] (cells with xh) */
     WS_FIN,               /* final states [B, dirs*H] */
     WS_DZX,               /* [N, G*H] gate gradients of one direction */
     WS_DZH,               /* [N, G*H] the same for W_hh when they differ */
@@ -178,8 +177,7 @@ static void step_rows(const pack_t *P, const rnn_cell_t *cell, int d, int t, rea
 /*
  * The weights of every direction packed for pgemm (pgemm.c), once per
  * call.  Forward: W_ih^T, the right operand of the input projection
- * X W_ih^T, and W_hh^T, that of the steps' h_prev W_hh^T; for a cell with
- * xh the two stacked, the right operand of [x_t | h_prev].  Backward: W_ih
+ * X W_ih^T, and W_hh^T, that of the steps' h_prev W_hh^T.  Backward: W_ih
  * and W_hh, the right operands of dZ W_ih and dz W_hh.  The rows of the
  * gates at and above the cell's aux_gate multiply aux instead of h_prev
  * and are packed apart (hh[1]).
@@ -192,9 +190,7 @@ static int pack_weights(const layer_t *L, const pack_t *P, const rnn_cell_t *cel
                         workspace_t *ws, int backward, packed_w_t pw[2])
 {
     const int H = P->H, rows0 = cell->aux_gate * H, rows1 = P->GH - rows0;
-    const int xh = cell->xh && !backward;
-    const size_t len_ih = backward ? pgemm_packed_len(P->GH, P->in)
-                                   : pgemm_packed_len(P->in + (xh ? H : 0), P->GH);
+    const size_t len_ih = backward ? pgemm_packed_len(P->GH, P->in) : pgemm_packed_len(P->in, P->GH);
     const size_t len0 = backward ? pgemm_packed_len(rows0, H) : pgemm_packed_len(H, rows0);
     const size_t len1 = backward ? pgemm_packed_len(rows1, H) : pgemm_packed_len(H, rows1);
     const size_t per_dir = len_ih + len0 + len1;
@@ -209,16 +205,14 @@ static int pack_weights(const layer_t *L, const pack_t *P, const rnn_cell_t *cel
             pgemm_pack(ih, W_ih, P->in, 0, P->GH, P->in);
             pgemm_pack(p0, W_hh, H, 0, rows0, H);
             pgemm_pack(p1, W_hh + (size_t)rows0 * H, H, 0, rows1, H);
-        } else if (xh) {
-            pgemm_pack2(ih, W_ih, P->in, P->in, W_hh, H, H, 1, P->GH);
         } else {
             pgemm_pack(ih, W_ih, P->in, 1, P->in, P->GH);
             pgemm_pack(p0, W_hh, H, 1, H, rows0);
             pgemm_pack(p1, W_hh + (size_t)rows0 * H, H, 1, H, rows1);
         }
         pw[d].ih = ih;
-        pw[d].hh[0] = xh ? NULL : p0;
-        pw[d].hh[1] = rows1 > 0 && !xh ? p1 : NULL;
+        pw[d].hh[0] = p0;
+        pw[d].hh[1] = rows1 > 0 ? p1 : NULL;
     }
     return SEQCLS_OK;
 }
@@ -388,7 +382,7 @@ typedef struct {
     real *gates, *h, *aux, *scratch;
     const int32_t *cut;
     /* forward: per direction, and slices per direction when both run at once */
-    real *gd[2], *hd[2], *ad[2], *sc[2], *xh[2];
+    real *gd[2], *hd[2], *ad[2], *sc[2];
     const real *xp, *bias[2];
     int keep;       /* training: every step's gate and cell values are kept */
     packed_w_t pw[2];
@@ -398,25 +392,6 @@ typedef struct {
     const struct grad_src *g;
     real *dh, *dc, *dzx, *dzh;
 } rec_job_t;
-
-/* gates = [x_t | h_prev] [W_ih; W_hh]^T + bias for a step's rows: one
- * product instead of two, the rows put side by side in xh first (h = 0
- * where a row starts). */
-static void project_xh(const pack_t *P, const real *x, const rnn_step_t *s, real *xh,
-                       const real *Wp, const real *bias)
-{
-    const int K = P->in + P->H;
-    int j;
-    for (j = 0; j < s->nb; j++) {
-        real *row = xh + (size_t)j * K;
-        memcpy(row, x + (size_t)j * P->in, (size_t)P->in * sizeof(real));
-        if (j < s->np)
-            memcpy(row + P->in, s->h_prev + (size_t)j * P->H, (size_t)P->H * sizeof(real));
-        else
-            memset(row + P->in, 0, (size_t)P->H * sizeof(real));
-    }
-    pgemm(s->nb, P->GH, K, xh, K, Wp, 0, bias, s->gates, P->GH);
-}
 
 static void forward_part(void *arg, int part, int parts)
 {
@@ -448,12 +423,16 @@ static void forward_part(void *arg, int part, int parts)
         }
         /* the step's input projection, with b_ih and the part of b_hh that
          * is simply added, on rows the cell reads next */
-        if (J->cell->xh)
-            project_xh(P, J->xp + ((size_t)P->off[ts] + j0) * P->in, &s,
-                       J->xh[d] + (size_t)j0 * (P->in + P->H), J->pw[d].ih, J->bias[d]);
-        else
-            pgemm(s.nb, P->GH, P->in, J->xp + ((size_t)P->off[ts] + j0) * P->in, P->in,
-                  J->pw[d].ih, 0, J->bias[d], s.gates, P->GH);
+        {
+            const real *x = J->xp + ((size_t)P->off[ts] + j0) * P->in;
+            /* with xh, + h_prev W_hh^T in the same pass for rows that have one */
+            const int both = J->cell->xh ? s.np : 0;
+            if (both > 0)
+                pgemm2(both, P->GH, P->in, x, P->in, J->pw[d].ih, P->H, s.h_prev, P->H,
+                       J->pw[d].hh[0], J->bias[d], s.gates, P->GH);
+            pgemm(s.nb - both, P->GH, P->in, x + (size_t)both * P->in, P->in, J->pw[d].ih, 0,
+                  J->bias[d], s.gates + (size_t)both * P->GH, P->GH);
+        }
         J->cell->forward(&s);
     }
 }
@@ -465,7 +444,7 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     const int sum = (L->flags & SEQCLS_MERGE_SUM) != 0;
     const int seq = (L->flags & SEQCLS_RETURN_SEQUENCES) != 0;
     pack_t P;
-    real *xp, *mask = NULL, *gates, *hs, *aux, *scratch, *fin, *y, *xh;
+    real *xp, *mask = NULL, *gates, *hs, *aux, *scratch, *fin, *y;
     rnn_step_t s;
     rec_job_t J;
     int32_t cut[MAX_PARTS + 1];
@@ -487,9 +466,6 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     /* [dirs][B] step rows, a zero row, a bias row per direction */
     scratch = ws_reals(ws, WS_STEP, (size_t)P.dirs * P.B + 3, (size_t)P.GH);
     fin = ws_reals(ws, WS_FIN, (size_t)P.B, (size_t)finF);
-    xh = cell->xh ? ws_reals(ws, WS_XH, (size_t)P.dirs * P.B, (size_t)P.in + P.H) : NULL;
-    if (cell->xh && !xh)
-        return SEQCLS_E_NOMEM;
     if (!xp || !gates || !hs || !aux || !scratch || !fin)
         return SEQCLS_E_NOMEM;
     memset(&J, 0, sizeof J);
@@ -529,7 +505,6 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
         J.hd[d] = hs + (size_t)d * P.N * P.H;
         J.ad[d] = aux + (size_t)d * (keep ? 1 : 2) * rows * P.A * P.H;
         J.sc[d] = scratch + (size_t)d * P.B * P.GH;
-        J.xh[d] = xh ? xh + (size_t)d * P.B * (P.in + P.H) : NULL;
         J.bhh[d] = L->w[4 * d + 3];
         memcpy(bias, b_ih, (size_t)P.GH * sizeof(real));
         vec_add(bias, J.bhh[d], (size_t)cell->folded * P.H);

@@ -4,11 +4,12 @@
  * layers (src/pgemm.c) against a plain double reference: all edge sizes
  * of the row and column blocks, both packings, both betas, with and
  * without a bias, strides wider than the matrices, and nothing written
- * outside C; the same for C += A^T B.  The property the threaded
- * recurrent loops rely on: a row's result is the same bits whatever block
- * it is computed in.  A whole bidirectional LSTM and GRU give the same
- * outputs and gradients with each kernel set, up to FMA rounding.  And the
- * cells' sigmoid and tanh (src/rnn_math.c) against libm.
+ * outside C; the same for two operands summed in one pass and for
+ * C += A^T B.  The property the threaded recurrent loops rely on: a row's
+ * result is the same bits whatever block it is computed in.  A whole
+ * bidirectional LSTM and GRU give the same outputs and gradients with each
+ * kernel set, up to FMA rounding.  And the cells' sigmoid and tanh
+ * (src/rnn_math.c) against libm.
  *
  * This runner links the library's objects directly (internal functions).
  */
@@ -174,6 +175,63 @@ START_TEST(transposed_products_match_reference)
         printf("  pgemm_tn %s: worst relative error %.2e\n", isa_names[isa], worst);
         ck_assert_msg(worst < 1e-6, "%s kernels, C += A^T B: relative error %g", isa_names[isa],
                       worst);
+    }
+    cpu_set_isa(-1);
+}
+END_TEST
+
+/* C = A Bp + A2 Bp2 + bias in one pass equals the two products added. */
+START_TEST(two_operand_products_match_reference)
+{
+    static const int Ms[] = {1, 7, 9, 33};
+    static const int Ns[] = {5, 32, 70};
+    uint64_t seed = 19;
+    int isa;
+    for (isa = CPU_PORTABLE; isa <= CPU_AVX512; isa++) {
+        double worst = 0;
+        size_t a, b;
+        if (cpu_set_isa(isa) != isa)
+            continue;
+        for (a = 0; a < sizeof Ms / sizeof *Ms; a++)
+            for (b = 0; b < sizeof Ns / sizeof *Ns; b++) {
+                const int M = Ms[a], N = Ns[b], K = 13, K2 = 21, ldc = N + 3;
+                float A[33 * 13], A2[33 * 21], W[70 * 13], W2[70 * 21], bias[70];
+                float C[33 * 73];
+                float *P = malloc(sizeof(float) * pgemm_packed_len(K, N));
+                float *P2 = malloc(sizeof(float) * pgemm_packed_len(K2, N));
+                int i, j, k;
+                ck_assert(P && P2);
+                fill(A, sizeof A / sizeof *A, &seed);
+                fill(A2, sizeof A2 / sizeof *A2, &seed);
+                fill(W, sizeof W / sizeof *W, &seed);
+                fill(W2, sizeof W2 / sizeof *W2, &seed);
+                fill(bias, sizeof bias / sizeof *bias, &seed);
+                for (i = 0; i < M * ldc; i++)
+                    C[i] = GUARD;
+                pgemm_pack(P, W, K, 1, K, N);
+                pgemm_pack(P2, W2, K2, 1, K2, N);
+                pgemm2(M, N, K, A, K, P, K2, A2, K2, P2, bias, C, ldc);
+                for (i = 0; i < M; i++) {
+                    for (j = 0; j < N; j++) {
+                        double want = bias[j], scale = 1 + fabs(bias[j]);
+                        for (k = 0; k < K; k++) {
+                            want += (double)A[i * K + k] * W[j * K + k];
+                            scale += fabs((double)A[i * K + k] * W[j * K + k]);
+                        }
+                        for (k = 0; k < K2; k++) {
+                            want += (double)A2[i * K2 + k] * W2[j * K2 + k];
+                            scale += fabs((double)A2[i * K2 + k] * W2[j * K2 + k]);
+                        }
+                        worst = fmax(worst, fabs(C[i * ldc + j] - want) / scale);
+                    }
+                    for (j = N; j < ldc; j++)
+                        ck_assert(C[i * ldc + j] == GUARD);
+                }
+                free(P);
+                free(P2);
+            }
+        ck_assert_msg(worst < 1e-6, "%s kernels, two operands: relative error %g",
+                      isa_names[isa], worst);
     }
     cpu_set_isa(-1);
 }
@@ -347,6 +405,7 @@ Suite *internal_kernels_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, products_match_reference);
     tcase_add_test(tc, transposed_products_match_reference);
+    tcase_add_test(tc, two_operand_products_match_reference);
     tcase_add_test(tc, packing_rows_by_pointer);
     tcase_add_test(tc, rows_do_not_depend_on_their_block);
     tcase_add_test(tc, layers_agree_across_kernels);
