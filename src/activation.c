@@ -81,3 +81,22 @@ void act_backward(int act, const real *y, real *dx, size_t n)
         break;
     }
 }
+
+/* Index of the first NaN or infinity in x[0..n), or n: whole blocks are
+ * tested branch-free (vectorised), a block with one is then searched. */
+SEQCLS_VECTORISED
+size_t vec_first_not_finite(const real *x, size_t n)
+{
+    size_t i = 0, k;
+    for (; i + RNN_BLOCK <= n; i += RNN_BLOCK) {
+        int bad = 0;
+        for (k = 0; k < RNN_BLOCK; k++)
+            bad |= !(x[i + k] - x[i + k] == 0);   /* x - x is NaN for NaN and +-inf */
+        if (bad)
+            break;
+    }
+    for (; i < n; i++)
+        if (!isfinite(x[i]))
+            return i;
+    return n;
+}

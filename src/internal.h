@@ -151,6 +151,8 @@ void act_forward(int act, real *y, size_t n);            /* in place */
 /* dx *= act'(.) given the activation's output y (all SEQCLS_ACT_* allow it). */
 void act_backward(int act, const real *y, real *dx, size_t n);
 real act_sigmoid(real x);
+/* Index of the first NaN or infinity in x[0..n), or n (vectorised). */
+size_t vec_first_not_finite(const real *x, size_t n);
 
 /* ---- values flowing between layers ---- */
 

@@ -408,25 +408,6 @@ static int check_input(const seqcls_model_t *m, const seqcls_tensor_t *input,
     return SEQCLS_OK;
 }
 
-/* Index of the first NaN or infinity in x[0..n), or n: whole blocks are
- * tested branch-free (vectorised), a block with one is then searched. */
-SEQCLS_VECTORISED
-static size_t first_not_finite(const real *x, size_t n)
-{
-    size_t i = 0, k;
-    for (; i + RNN_BLOCK <= n; i += RNN_BLOCK) {
-        int bad = 0;
-        for (k = 0; k < RNN_BLOCK; k++)
-            bad |= !(x[i + k] - x[i + k] == 0);   /* x - x is NaN for NaN and +-inf */
-        if (bad)
-            break;
-    }
-    for (; i < n; i++)
-        if (!isfinite(x[i]))
-            return i;
-    return n;
-}
-
 int model_run_forward(const seqcls_model_t *m, run_t *run, const seqcls_tensor_t *input,
                       const int32_t *lengths, int training, rng_t *rng, const char *func)
 {
@@ -460,7 +441,7 @@ int model_run_forward(const seqcls_model_t *m, run_t *run, const seqcls_tensor_t
         for (b = 0; b < B; b++) {
             /* a row's valid steps are contiguous */
             const size_t n = (size_t)run->len[b] * F;
-            const size_t at = first_not_finite(x + (size_t)b * T * F, n);
+            const size_t at = vec_first_not_finite(x + (size_t)b * T * F, n);
             if (at < n)
                 return seqcls__fail(SEQCLS_E_NUMERIC, "%s: input[%d, %d, %d] is not finite",
                                     func, b, (int)(at / F), (int)(at % F));

@@ -169,16 +169,16 @@ static int clip_gradients(const seqcls_optimizer_t *o, seqcls_model_t *m, const 
     size_t k;
     for (i = 0; i < m->nparams; i++) {
         const real *g = m->params[i].grad->data;
+        const size_t n = m->params[i].grad->numel;
         if (!m->params[i].trainable)
             continue;
-        for (k = 0; k < m->params[i].grad->numel; k++) {
-            if (!isfinite(g[k]))
-                return seqcls__fail(SEQCLS_E_NUMERIC,
-                                    "%s: gradient of %s is not finite at element %zu; nothing "
-                                    "was updated",
-                                    func, m->params[i].name, k);
+        if ((k = vec_first_not_finite(g, n)) < n)
+            return seqcls__fail(SEQCLS_E_NUMERIC,
+                                "%s: gradient of %s is not finite at element %zu; nothing "
+                                "was updated",
+                                func, m->params[i].name, k);
+        for (k = 0; o->clipnorm > 0 && k < n; k++)
             sumsq += (double)g[k] * g[k];
-        }
     }
     if (o->clipnorm > 0 && sqrt(sumsq) > o->clipnorm) {
         real scale = (real)(o->clipnorm / sqrt(sumsq));
@@ -254,9 +254,56 @@ static void step_rmsprop(const seqcls_optimizer_t *o, real *p, const real *g, re
     }
 }
 
+/* The update of every element is independent of the others: parameters
+ * are cut into chunks that the pool's threads take as they come free. */
+#define STEP_CHUNK 65536
+
+typedef struct {
+    const seqcls_optimizer_t *o;
+    const seqcls_model_t *m;
+} step_job_t;
+
+static void step_chunk(const seqcls_optimizer_t *o, const param_t *p, int i, size_t k0, size_t n)
+{
+    real *v = (real *)p->value->data + k0, *g = (real *)p->grad->data + k0;
+    real *m1 = o->m1[i] + k0, *m2 = o->m2[i] ? o->m2[i] + k0 : NULL;
+    switch (o->kind) {
+    case SEQCLS_OPTIM_SGD:
+        step_sgd(o, v, g, m1, n);
+        break;
+    case SEQCLS_OPTIM_RMSPROP:
+        step_rmsprop(o, v, g, m1, m2, n);
+        break;
+    default:
+        step_adam(o, v, g, m1, m2, n);
+        break;
+    }
+}
+
+/* Part `part` takes chunk c of the model's trainable parameters for c = part,
+ * part + parts, ...: chunks are numbered over the parameters in order. */
+static void step_part(void *arg, int part, int parts)
+{
+    const step_job_t *J = arg;
+    size_t c = 0;
+    int i;
+    for (i = 0; i < J->m->nparams; i++) {
+        const param_t *p = &J->m->params[i];
+        size_t k0;
+        if (!p->trainable)
+            continue;
+        for (k0 = 0; k0 < p->value->numel; k0 += STEP_CHUNK, c++)
+            if (c % (size_t)parts == (size_t)part)
+                step_chunk(J->o, p, i, k0,
+                           p->value->numel - k0 < STEP_CHUNK ? p->value->numel - k0 : STEP_CHUNK);
+    }
+}
+
 int seqcls_optimizer_step(seqcls_optimizer_t *o, seqcls_model_t *m)
 {
     const char *func = "seqcls_optimizer_step";
+    step_job_t J;
+    size_t total = 0;
     int i, rc;
     seqcls__clear_error();
     if (!o || !m)
@@ -268,22 +315,12 @@ int seqcls_optimizer_step(seqcls_optimizer_t *o, seqcls_model_t *m)
     if (rc)
         return rc;
     o->steps++;
-    for (i = 0; i < m->nparams; i++) {
-        param_t *p = &m->params[i];
-        if (!p->trainable)
-            continue;
-        switch (o->kind) {
-        case SEQCLS_OPTIM_SGD:
-            step_sgd(o, p->value->data, p->grad->data, o->m1[i], p->value->numel);
-            break;
-        case SEQCLS_OPTIM_RMSPROP:
-            step_rmsprop(o, p->value->data, p->grad->data, o->m1[i], o->m2[i], p->value->numel);
-            break;
-        default:
-            step_adam(o, p->value->data, p->grad->data, o->m1[i], o->m2[i], p->value->numel);
-            break;
-        }
-    }
+    for (i = 0; i < m->nparams; i++)
+        if (m->params[i].trainable)
+            total += m->params[i].value->numel;
+    J.o = o;
+    J.m = m;
+    seqcls__parallel(total >= 4 * STEP_CHUNK ? seqcls__parallel_parts() : 1, step_part, &J);
     return SEQCLS_OK;
 }
 

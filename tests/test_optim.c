@@ -197,6 +197,66 @@ START_TEST(non_finite_gradient_updates_nothing)
 }
 END_TEST
 
+/* Large models are updated in chunks over the pool: every optimiser gives
+ * the same parameters at 1 and 2 threads, bit for bit; and a non-finite
+ * gradient deep in a large parameter is still found before any update. */
+static seqcls_model_t *large_model(void)
+{
+    seqcls_model_t *m = NULL;
+    OK(seqcls_model_create(&m, 8));
+    OK(seqcls_add_embedding(m, 5000, 64, 0, NULL));   /* 320000 parameters */
+    OK(seqcls_add_pooling(m, SEQCLS_POOL_MEAN, NULL));
+    OK(seqcls_add_output(m, 2, NULL));
+    return m;
+}
+
+START_TEST(large_models_update_the_same_at_any_thread_count)
+{
+    static const int kinds[3] = {SEQCLS_OPTIM_ADAM, SEQCLS_OPTIM_SGD, SEQCLS_OPTIM_RMSPROP};
+    const int threads = seqcls_get_num_threads();
+    seqcls_model_t *m[2];
+    seqcls_tensor_t *x = tu_tensor(SEQCLS_I32, 2, 16, 40, 0), *y = tu_tensor(SEQCLS_I32, 1, 16, 0, 0);
+    int32_t *lab = seqcls_tensor_data(y);
+    int r, s, b;
+    tu_fill_ids(x, 1, 5000, 4);
+    for (b = 0; b < 16; b++)
+        lab[b] = b % 2;
+    for (r = 0; r < 2; r++) {
+        seqcls_optimizer_t *o = NULL;
+        m[r] = large_model();
+        OK(seqcls_optimizer_create(&o, kinds[_i], 0.01f));
+        if (kinds[_i] != SEQCLS_OPTIM_ADAM)
+            OK(seqcls_optimizer_set_float(o, SEQCLS_OPTIM_MOMENTUM, 0.9f));
+        OK(seqcls_set_num_threads(r + 1));
+        for (s = 0; s < 3; s++) {
+            OK(seqcls_zero_grad(m[r]));
+            OK(seqcls_forward(m[r], x, NULL, NULL, 1));
+            OK(seqcls_loss_backward(m[r], y, NULL));
+            OK(seqcls_optimizer_step(o, m[r]));
+        }
+        seqcls_optimizer_free(o);
+    }
+    OK(seqcls_set_num_threads(threads));
+    tu_assert_same_params(m[0], m[1]);
+    {
+        seqcls_optimizer_t *o = NULL;
+        seqcls_tensor_t *g = NULL, *v = NULL;
+        real_t before;
+        OK(seqcls_optimizer_create(&o, kinds[_i], 0.01f));
+        OK(seqcls_param(m[0], 0, &v, &g));
+        ((real_t *)seqcls_tensor_data(g))[299999] = (real_t)NAN;
+        before = ((real_t *)seqcls_tensor_data(v))[0];
+        FAILS(SEQCLS_E_NUMERIC, "not finite at element 299999", seqcls_optimizer_step(o, m[0]));
+        ck_assert(((real_t *)seqcls_tensor_data(v))[0] == before);
+        seqcls_optimizer_free(o);
+    }
+    seqcls_model_free(m[0]);
+    seqcls_model_free(m[1]);
+    seqcls_tensor_free(x);
+    seqcls_tensor_free(y);
+}
+END_TEST
+
 START_TEST(optimizer_errors)
 {
     seqcls_optimizer_t *o = (seqcls_optimizer_t *)&o;
@@ -233,6 +293,7 @@ Suite *optim_suite(void)
     tcase_add_test(tc, clipping_by_global_norm_and_value);
     tcase_add_test(tc, non_finite_gradient_updates_nothing);
     tcase_add_test(tc, optimizer_errors);
+    tcase_add_loop_test(tc, large_models_update_the_same_at_any_thread_count, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }
