@@ -6,9 +6,9 @@
  *     h_t = σ(z_o) ⊙ tanh(c_t)
  *
  * σ is the layer's recurrent activation (sigmoid unless set otherwise).
- * The driver (recurrent.c) has already put W_ih x_t + b_ih + b_hh in the
- * gates.
- * Per row, aux keeps [c_t | tanh(c_t)].
+ * The driver (recurrent.c) has already put all of z in the gates
+ * (rnn_lstm_cell.xh).  Per row, aux keeps [c_t | tanh(c_t)]; backward
+ * writes the gate gradients over the gate values (dz_in_gates).
  */
 #include "internal.h"
 

@@ -9,13 +9,15 @@
  * nothing.  As with PyTorch's packed sequences, a row's forward direction
  * ends at its last valid step and its backward direction starts there.
  *
- * Speed.  The input projection of all steps of a direction is one GEMM;
- * each step does one recurrent GEMM (two for the GRU with the reset
- * before the matmul) on the active rows only, then the cell's vectorised
- * elementwise math.
- * Backward keeps the gate gradients of all steps and does dW_ih, dX and
- * dW_hh each as one large GEMM.  Buffers live in the layer's workspace
- * and are reused from call to call.
+ * Speed.  The weights are packed once per call for seqcls's own kernels
+ * (pgemm.c).  Each step, on its active rows only, projects its inputs and
+ * adds h_prev W_hh^T (one pass for the LSTM, pgemm2), then runs the cell's
+ * vectorised elementwise math; training keeps every step's gate values,
+ * inference only the states.  Backward writes the gate gradients of all
+ * steps (over the gate values where the cell allows), then computes dX,
+ * dW_ih, dW_hh and the bias sums in one pass over them, a block of rows
+ * at a time (weight_grads).  Buffers live in the layer's workspace and
+ * are reused from call to call.
  */
 #include "internal.h"
 
