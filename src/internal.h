@@ -461,12 +461,13 @@ int rnn_set_float(layer_t *L, int option, float value);
             span(__VA_ARGS__, k_, (len) - k_);                            \
     } while (0)
 
-/* Hot elementwise functions get an AVX2 clone that the loader picks on
- * CPUs that have it (GCC's target_clones, an ifunc), the portable code
- * elsewhere.  Both compute the same values (no FMA contraction in ISO C
- * mode): the clone only does 8 lanes at a time instead of 4.  Build with
- * -DSEQCLS_NO_CLONES to test the portable code alone (the sanitizer builds
- * always do). */
+/* Hot elementwise functions get AVX-512 and AVX2 clones that the loader
+ * picks on CPUs that have them (GCC's target_clones, an ifunc), the
+ * portable code elsewhere.  All compute the same values (no FMA
+ * contraction in ISO C mode): the clones only do 16 or 8 lanes at a time
+ * instead of 4.  Build with -DSEQCLS_NO_CLONES to test the portable code
+ * alone (the sanitizer builds always do).  The hand-written kernels
+ * (pgemm.c, rnn_math.c) are chosen at run time instead (cpu.c). */
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define SEQCLS_NO_CLONES 1   /* an instrumented ifunc resolver runs before the sanitizer is up */
 #endif

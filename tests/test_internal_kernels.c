@@ -13,6 +13,7 @@
  *
  * This runner links the library's objects directly (internal functions).
  */
+#define _POSIX_C_SOURCE 200809L   /* setenv */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -20,6 +21,25 @@
 #include "testutil.h"
 
 #define GUARD 12345.0f
+
+/* Columns [N, ldc) of each of C's M rows: set to GUARD before a product,
+ * then checked untouched. */
+static void set_guard(float *C, int M, int N, int ldc)
+{
+    int i, j;
+    for (i = 0; i < M; i++)
+        for (j = N; j < ldc; j++)
+            C[(size_t)i * ldc + j] = GUARD;
+}
+
+static void assert_guard(const float *C, int M, int N, int ldc, const char *what)
+{
+    int i, j;
+    for (i = 0; i < M; i++)
+        for (j = N; j < ldc; j++)
+            ck_assert_msg(C[(size_t)i * ldc + j] == GUARD, "%s M=%d N=%d: wrote [%d, %d] outside C",
+                          what, M, N, i, j);
+}
 
 static const char *const isa_names[] = {"portable", "avx2", "avx512"};
 
@@ -48,9 +68,7 @@ static double check_one(int M, int N, int K, int trans, int beta, int with_bias,
     fill(A, (size_t)M * lda, seed);
     fill(B, (size_t)brows * ldb, seed);
     fill(C0, (size_t)M * ldc, seed);
-    for (i = 0; i < M; i++)
-        for (j = N; j < ldc; j++)
-            C0[(size_t)i * ldc + j] = GUARD;
+    set_guard(C0, M, N, ldc);
     memcpy(C, C0, sizeof(float) * (size_t)M * ldc);
     pgemm_pack(P, B, ldb, trans, K, N);
     pgemm(M, N, K, A, lda, P, beta, with_bias ? bias : NULL, C, ldc);
@@ -66,10 +84,8 @@ static double check_one(int M, int N, int K, int trans, int beta, int with_bias,
             if (fabs(C[(size_t)i * ldc + j] - want) / scale > worst)
                 worst = fabs(C[(size_t)i * ldc + j] - want) / scale;
         }
-        for (j = N; j < ldc; j++)
-            ck_assert_msg(C[(size_t)i * ldc + j] == GUARD,
-                          "M=%d N=%d K=%d: wrote column %d outside C", M, N, K, j);
     }
+    assert_guard(C, M, N, ldc, "pgemm");
     free(A);
     free(B);
     free(C);
@@ -127,9 +143,7 @@ static double check_tn(int M, int N, int K, uint64_t *seed)
     fill(A, (size_t)K * lda, seed);
     fill(B, (size_t)K * ldb, seed);
     fill(C0, (size_t)M * ldc, seed);
-    for (i = 0; i < M; i++)
-        for (j = N; j < ldc; j++)
-            C0[(size_t)i * ldc + j] = GUARD;
+    set_guard(C0, M, N, ldc);
     memcpy(C, C0, sizeof(float) * (size_t)M * ldc);
     pgemm_pack_t(At, A, lda, K, M);
     pgemm_pack(Bp, B, ldb, 0, K, N);
@@ -143,10 +157,8 @@ static double check_tn(int M, int N, int K, uint64_t *seed)
             }
             worst = fmax(worst, fabs(C[(size_t)i * ldc + j] - want) / scale);
         }
-        for (j = N; j < ldc; j++)
-            ck_assert_msg(C[(size_t)i * ldc + j] == GUARD,
-                          "tn M=%d N=%d K=%d: wrote column %d outside C", M, N, K, j);
     }
+    assert_guard(C, M, N, ldc, "pgemm_tn");
     free(A);
     free(B);
     free(C);
@@ -206,8 +218,7 @@ START_TEST(two_operand_products_match_reference)
                 fill(W, sizeof W / sizeof *W, &seed);
                 fill(W2, sizeof W2 / sizeof *W2, &seed);
                 fill(bias, sizeof bias / sizeof *bias, &seed);
-                for (i = 0; i < M * ldc; i++)
-                    C[i] = GUARD;
+                set_guard(C, M, N, ldc);
                 pgemm_pack(P, W, K, 1, K, N);
                 pgemm_pack(P2, W2, K2, 1, K2, N);
                 pgemm2(M, N, K, A, K, P, K2, A2, K2, P2, bias, C, ldc);
@@ -224,9 +235,8 @@ START_TEST(two_operand_products_match_reference)
                         }
                         worst = fmax(worst, fabs(C[i * ldc + j] - want) / scale);
                     }
-                    for (j = N; j < ldc; j++)
-                        ck_assert(C[i * ldc + j] == GUARD);
                 }
+                assert_guard(C, M, N, ldc, "pgemm2");
                 free(P);
                 free(P2);
             }
@@ -398,6 +408,22 @@ START_TEST(activations_match_libm)
 }
 END_TEST
 
+/* SEQCLS_MAX_CPU_ISA lowers the kernel set, never raises it above the CPU's. */
+START_TEST(max_cpu_isa_environment_variable)
+{
+    const int best = cpu_set_isa(CPU_AVX512);   /* the best the CPU has */
+    ck_assert_int_eq(setenv("SEQCLS_MAX_CPU_ISA", "portable", 1), 0);
+    ck_assert_int_eq(cpu_set_isa(-1), CPU_PORTABLE);
+    ck_assert_int_eq(cpu_isa(), CPU_PORTABLE);
+    ck_assert_int_eq(setenv("SEQCLS_MAX_CPU_ISA", "avx2", 1), 0);
+    ck_assert_int_eq(cpu_set_isa(-1), best < CPU_AVX2 ? best : CPU_AVX2);
+    ck_assert_int_eq(setenv("SEQCLS_MAX_CPU_ISA", "avx512", 1), 0);
+    ck_assert_int_eq(cpu_set_isa(-1), best);
+    ck_assert_int_eq(unsetenv("SEQCLS_MAX_CPU_ISA"), 0);
+    ck_assert_int_eq(cpu_set_isa(-1), best);
+}
+END_TEST
+
 Suite *internal_kernels_suite(void)
 {
     Suite *s = suite_create("hand-written kernels (internal)");
@@ -410,6 +436,7 @@ Suite *internal_kernels_suite(void)
     tcase_add_test(tc, rows_do_not_depend_on_their_block);
     tcase_add_test(tc, layers_agree_across_kernels);
     tcase_add_test(tc, activations_match_libm);
+    tcase_add_test(tc, max_cpu_isa_environment_variable);
     suite_add_tcase(s, tc);
     return s;
 }
