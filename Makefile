@@ -1,6 +1,6 @@
 # seqcls -- plain GNU Makefile.
 #
-#   make               build lib/libseqcls.so.1.0.0 (+ symlinks) and lib/libseqcls.a
+#   make               build lib/libseqcls.so.1.1.0 (+ symlinks) and lib/libseqcls.a
 #   make check         install missing Debian packages (as root), build, run every test
 #   make demo          install what is missing, build, run the demo
 #   make BLAS=blis ... build against BLIS instead of OpenBLAS
@@ -8,7 +8,7 @@
 #   make check-valgrind   the C suites under valgrind's memcheck
 #   make clean
 
-VERSION := 1.0.0
+VERSION := 1.1.0
 MAJOR   := 1
 PREFIX  ?= /usr/local
 LIBDIR_INSTALL ?= $(PREFIX)/lib

@@ -42,9 +42,9 @@ extern "C" {
 /* ------------------------------------------------------------------ */
 
 #define SEQCLS_VERSION_MAJOR 1
-#define SEQCLS_VERSION_MINOR 0
+#define SEQCLS_VERSION_MINOR 1
 #define SEQCLS_VERSION_PATCH 0
-#define SEQCLS_VERSION_STRING "1.0.0"
+#define SEQCLS_VERSION_STRING "1.1.0"
 #define SEQCLS_VERSION_NUMBER \
     (SEQCLS_VERSION_MAJOR * 10000 + SEQCLS_VERSION_MINOR * 100 + SEQCLS_VERSION_PATCH)
 

@@ -5,9 +5,9 @@ tests/test_declarations.py parses the header and checks every value.
 """
 
 VERSION_MAJOR = 1
-VERSION_MINOR = 0
+VERSION_MINOR = 1
 VERSION_PATCH = 0
-VERSION_STRING = "1.0.0"
+VERSION_STRING = "1.1.0"
 VERSION_NUMBER = VERSION_MAJOR * 10000 + VERSION_MINOR * 100 + VERSION_PATCH
 
 # status codes
