@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../src/internal.h"
+#include "../tests/crc32_ref.h"
 
 static void check(int cond)
 {
@@ -108,19 +109,6 @@ static void try_load(const uint8_t *data, size_t size)
     seqcls_model_free(m2);
 }
 
-static uint32_t crc32(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-    size_t i;
-    int k;
-    for (i = 0; i < n; i++) {
-        c ^= p[i];
-        for (k = 0; k < 8; k++)
-            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-    }
-    return ~c;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint8_t *copy;
@@ -139,7 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             length = length << 8 | copy[off + 4 + k];
         if (length > size - off - 16)
             break;
-        c = crc32(copy + off + 12, (size_t)length);
+        c = crc32_ref(copy + off + 12, (size_t)length);
         old = (uint32_t)copy[off + 12 + length] | (uint32_t)copy[off + 13 + length] << 8 |
               (uint32_t)copy[off + 14 + length] << 16 | (uint32_t)copy[off + 15 + length] << 24;
         if (old != c) {

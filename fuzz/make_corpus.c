@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "seqcls.h"
+#include "../tests/crc32_ref.h"
 
 #define CHECK(call)                                                            \
     do {                                                                       \
@@ -20,19 +21,6 @@
     } while (0)
 
 static const char *dir;
-
-static uint32_t crc32(const unsigned char *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-    size_t i;
-    int k;
-    for (i = 0; i < n; i++) {
-        c ^= p[i];
-        for (k = 0; k < 8; k++)
-            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-    }
-    return ~c;
-}
 
 static void write_file(const char *name, const void *data, size_t n)
 {
@@ -67,7 +55,7 @@ static void save(seqcls_model_t *m, const char *name, int extra)
             unsigned char *s = out + n;
             const char *payload = t == 2 ? "written by make_corpus" : "opaque";
             size_t pl = strlen(payload);
-            uint32_t c = crc32((const unsigned char *)payload, pl);
+            uint32_t c = crc32_ref(payload, pl);
             memcpy(s, tags[t], 4);
             memset(s + 4, 0, 8);
             s[4] = (unsigned char)pl;

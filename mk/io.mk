@@ -15,7 +15,7 @@ FUZZ_BIN     := build/fuzz/fuzz_load
 FUZZ_CORPUS  := fuzz/corpus/load
 FUZZ_WORK    := build/fuzz/corpus
 # The library's sources compiled straight into the fuzzer, instrumented.
-$(FUZZ_BIN): fuzz/fuzz_load.c $(SRCS) $(HDRS) src/io.h
+$(FUZZ_BIN): fuzz/fuzz_load.c tests/crc32_ref.h $(SRCS) $(HDRS) src/io.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(BLAS_CFLAGS) -o $@ fuzz/fuzz_load.c $(SRCS) $(LIBS)
 
@@ -56,7 +56,7 @@ endif
 
 # The seed corpus is committed; this regenerates it from the current
 # library (run it when the format or the layer set changes).
-$(BUILD)/fuzz/make_corpus: fuzz/make_corpus.c $(SHARED)
+$(BUILD)/fuzz/make_corpus: fuzz/make_corpus.c tests/crc32_ref.h $(SHARED)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(OPT) -Iinclude -o $@ $< -Llib -lseqcls -Wl,-rpath,$(abspath lib)
 .PHONY: fuzz-corpus

@@ -6,6 +6,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
+#include "crc32_ref.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -182,19 +183,6 @@ static void wr32(unsigned char *p, uint32_t v)
 }
 
 static uint64_t rd64(const unsigned char *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
-
-static uint32_t crc32_ref(const unsigned char *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-    size_t i;
-    int k;
-    for (i = 0; i < n; i++) {
-        c ^= p[i];
-        for (k = 0; k < 8; k++)
-            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-    }
-    return ~c;
-}
 
 /* Offset of the payload of section `tag` (its length in *n), or 0. */
 static size_t section(const unsigned char *buf, size_t len, const char *tag, size_t *n)
