@@ -17,7 +17,22 @@ struct seqcls_fit_config {
     void *user;
 };
 
-static const seqcls_fit_config_t defaults = {32, 10, 1, 0, 0, 1, 1, 0, 0, NULL, NULL, NULL, NULL};
+/* The defaults documented with the SEQCLS_FIT_* settings in seqcls.h. */
+static const seqcls_fit_config_t defaults = {
+    .batch_size = 32,
+    .epochs = 10,
+    .shuffle = 1,       /* reshuffle every epoch */
+    .seed = 0,
+    .patience = 0,      /* no early stopping */
+    .restore_best = 1,  /* end with the best validation loss's weights */
+    .bucketing = 1,     /* batch rows of similar length */
+    .initial_epoch = 0,
+    .valid_split = 0,   /* no validation rows held out */
+    .on_batch = NULL,
+    .on_epoch = NULL,
+    .lr_schedule = NULL,
+    .user = NULL,
+};
 
 /* Batches per bucket: rows are sorted by length within pools of this many
  * batches, so batches are homogeneous but still drawn at random. */
