@@ -107,12 +107,3 @@ void blas_set_threads(int n)
     openblas_set_num_threads(n);
 #endif
 }
-
-const char *blas_name(void)
-{
-#ifdef SEQCLS_BLAS_BLIS
-    return "blis";
-#else
-    return "openblas";
-#endif
-}
