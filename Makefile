@@ -42,9 +42,12 @@ LIBOUT ?= lib
 SRCS  := $(sort $(wildcard src/*.c))
 OBJS_F32 := $(patsubst src/%.c,$(BUILD)/f32/%.o,$(SRCS))
 OBJS_F64 := $(patsubst src/%.c,$(BUILD)/f64/%.o,$(SRCS))
-HDRS  := include/seqcls.h src/internal.h
+# Every header the library's sources may include: a change to any of them
+# rebuilds every object.
+HDRS  := include/seqcls.h $(sort $(wildcard src/*.h))
 
 CLI_SRCS := $(sort $(wildcard tools/cli/*.c))
+CLI_HDRS := $(sort $(wildcard tools/cli/*.h))
 CLI      := bin/seqcls
 SONAME   := libseqcls.so.$(MAJOR)
 SHARED   := $(LIBOUT)/libseqcls.so.$(VERSION)
@@ -65,6 +68,8 @@ TEST_RUN_F32 := $(BUILD)/tests/run_f32
 TEST_RUN_F64 := $(BUILD)/tests/run_f64
 TEST_RUN_INT := $(BUILD)/tests/run_internal
 TEST_RUNS := $(TEST_RUN_F32) $(TEST_RUN_F64) $(TEST_RUN_INT)
+# The suites' shared headers (testutil.h, gradcheck.h, crc32_ref.h, ...).
+TEST_HDRS := $(sort $(wildcard tests/*.h))
 PYTHON ?= /usr/bin/python3
 
 EXAMPLES := $(BUILD)/examples/presence $(BUILD)/examples/architectures $(BUILD)/examples/fashion_mnist
@@ -130,15 +135,15 @@ $(BUILD)/tests/int/suites.h: $(TEST_SRCS_INT) Makefile | $(BUILD)/tests
 	@mkdir -p $(dir $@)
 	@printf '%s\n' $(call suite_list,$(TEST_SRCS_INT)) > $@
 
-$(TEST_RUN_F32): tests/check_main.c $(TEST_SRCS_F32) tests/testutil.h $(BUILD)/tests/f32/suites.h $(SHARED)
+$(TEST_RUN_F32): tests/check_main.c $(TEST_SRCS_F32) $(TEST_HDRS) $(BUILD)/tests/f32/suites.h $(SHARED)
 	$(CC) $(TEST_CFLAGS) -I$(BUILD)/tests/f32 $(CFLAGS) -o $@ tests/check_main.c $(TEST_SRCS_F32) \
 	    -L$(LIBOUT) -lseqcls -Wl,-rpath,$(abspath $(LIBOUT)) $(CHECK_LIBS) -lm -lpthread
 
-$(TEST_RUN_F64): tests/check_main.c $(TEST_SRCS_F64) tests/testutil.h $(BUILD)/tests/f64/suites.h $(STATIC64)
+$(TEST_RUN_F64): tests/check_main.c $(TEST_SRCS_F64) $(TEST_HDRS) $(HDRS) $(BUILD)/tests/f64/suites.h $(STATIC64)
 	$(CC) $(TEST_CFLAGS) -I$(BUILD)/tests/f64 -DSEQCLS_REAL_DOUBLE $(CFLAGS) -o $@ \
 	    tests/check_main.c $(TEST_SRCS_F64) $(STATIC64) $(CHECK_LIBS) $(LIBS)
 
-$(TEST_RUN_INT): tests/check_main.c $(TEST_SRCS_INT) tests/testutil.h $(BUILD)/tests/int/suites.h $(OBJS_F32)
+$(TEST_RUN_INT): tests/check_main.c $(TEST_SRCS_INT) $(TEST_HDRS) $(HDRS) $(BUILD)/tests/int/suites.h $(OBJS_F32)
 	$(CC) $(TEST_CFLAGS) -Isrc -I$(BUILD)/tests/int $(BLAS_CFLAGS) $(CFLAGS) -o $@ \
 	    tests/check_main.c $(TEST_SRCS_INT) $(OBJS_F32) $(CHECK_LIBS) $(LIBS)
 
@@ -215,7 +220,7 @@ demo: deps
 # ---- the command line (tools/cli) ----
 
 
-$(CLI): $(CLI_SRCS) tools/cli/cli.h include/seqcls.h $(SHARED)
+$(CLI): $(CLI_SRCS) $(CLI_HDRS) include/seqcls.h $(SHARED)
 	@mkdir -p bin
 	$(CC) $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -Iinclude $(CFLAGS) -o $@ $(CLI_SRCS) \
 	    -L$(LIBOUT) -lseqcls -Wl,-rpath,$(abspath $(LIBOUT)) -lm $(LDFLAGS)

@@ -28,7 +28,7 @@ build/fuzz/fuzz_forward: fuzz/fuzz_forward.c $(SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(BLAS_CFLAGS) -o $@ fuzz/fuzz_forward.c $(SRCS) $(LIBS)
 
-build/fuzz/fuzz_cli: fuzz/fuzz_cli.c tools/cli/data.c tools/cli/cli.h $(SRCS) $(HDRS)
+build/fuzz/fuzz_cli: fuzz/fuzz_cli.c tools/cli/data.c $(CLI_HDRS) $(SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(BLAS_CFLAGS) -o $@ fuzz/fuzz_cli.c tools/cli/data.c $(SRCS) $(LIBS)
 

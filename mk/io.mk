@@ -1,5 +1,5 @@
-# mk/io.mk -- save/load: header dependency, the fuzzer, and the fuzz
-# regression replay that `make check` runs.
+# mk/io.mk -- save/load: the fuzzer, and the fuzz regression replay that
+# `make check` runs.
 #
 #   make fuzz-load [FUZZ_SECONDS=60] [FUZZ_JOBS=1]   fuzz seqcls_model_load_buffer (make fuzz: all)
 #   make fuzz-roundtrip [FUZZ_SECONDS=60]       fuzz save -> load of models built from
@@ -7,19 +7,16 @@
 #       (FUZZ_JOBS > 1 runs libFuzzer's -jobs, which logs to ./fuzz-N.log)
 #   make fuzz-regress                            replay fuzz/regressions/load and the seed corpus
 
-# src/io.h is not in the Makefile's HDRS.
-$(OBJS_F32) $(OBJS_F64): src/io.h
-
 FUZZ_JOBS    ?= 1
 FUZZ_BIN     := build/fuzz/fuzz_load
 FUZZ_CORPUS  := fuzz/corpus/load
 FUZZ_WORK    := build/fuzz/corpus
 # The library's sources compiled straight into the fuzzer, instrumented.
-$(FUZZ_BIN): fuzz/fuzz_load.c tests/crc32_ref.h $(SRCS) $(HDRS) src/io.h
+$(FUZZ_BIN): fuzz/fuzz_load.c tests/crc32_ref.h $(SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(BLAS_CFLAGS) -o $@ fuzz/fuzz_load.c $(SRCS) $(LIBS)
 
-build/fuzz/fuzz_roundtrip: fuzz/fuzz_roundtrip.c $(SRCS) $(HDRS) src/io.h
+build/fuzz/fuzz_roundtrip: fuzz/fuzz_roundtrip.c $(SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(BLAS_CFLAGS) -o $@ fuzz/fuzz_roundtrip.c $(SRCS) $(LIBS)
 

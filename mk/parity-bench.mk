@@ -66,6 +66,3 @@ bench-dnnl: $(BUILD)/bench/bench_dnnl
 bench-model: $(BUILD)/bench/bench_model
 	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) bench/run_model.py $(BUILD)/bench/bench_model \
 	    $(BENCH_REPEATS) $(BENCH_TORCH_REPEATS) $(BENCH_ROUNDS) $(BENCH_LENGTHS) $(BENCH_MODELS)
-
-# The gradient-check harness is a header shared by tests/test_grad*.c.
-$(TEST_RUN_F64): tests/gradcheck.h
