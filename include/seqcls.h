@@ -156,12 +156,41 @@ typedef struct seqcls_model seqcls_model_t;
 #define SEQCLS_ACT_SIGMOID      3
 #define SEQCLS_ACT_HARD_SIGMOID 4  /* clip(0.2x + 0.5, 0, 1), old Keras */
 
-/* layer options (seqcls_layer_set_int / seqcls_layer_set_float) */
+/*
+ * Layer options.  1-5 can be set after the constructor
+ * (seqcls_layer_set_int / seqcls_layer_set_float); every option a layer
+ * kind has can be read (seqcls_layer_get_int / seqcls_layer_get_float,
+ * since 1.1), including those fixed by its constructor (6 and up).
+ */
 #define SEQCLS_OPT_FREEZE                1  /* int, embedding: 1 = no gradient, not updated */
 #define SEQCLS_OPT_RECURRENT_ACTIVATION  2  /* int, lstm/gru: SEQCLS_ACT_SIGMOID (default), _HARD_SIGMOID, _RELU */
 #define SEQCLS_OPT_INPUT_DROPOUT         3  /* float, lstm/gru: dropout rate on the inputs, [0, 1) */
 #define SEQCLS_OPT_BN_MOMENTUM           4  /* float, batch norm */
 #define SEQCLS_OPT_BN_EPSILON            5  /* float, batch norm */
+/* read-only, as given to the constructor (1.1) */
+#define SEQCLS_OPT_UNITS                 6  /* int: embedding dim, input features, lstm/gru hidden,
+                                               attention units (0 for dot/general), dense units, output classes */
+#define SEQCLS_OPT_VOCAB                 7  /* int, embedding: rows */
+#define SEQCLS_OPT_PADDING_IDX           8  /* int, embedding: padding row or -1 */
+#define SEQCLS_OPT_ACTIVATION            9  /* int, dense: SEQCLS_ACT_* */
+#define SEQCLS_OPT_KIND                 10  /* int, attention: SEQCLS_ATTN_*; pooling: SEQCLS_POOL_* */
+#define SEQCLS_OPT_FLAGS                11  /* int, lstm/gru: the SEQCLS_BIDIRECTIONAL... flags */
+#define SEQCLS_OPT_DROPOUT              12  /* float, dropout: the rate */
+
+/*
+ * Layer kinds, as seqcls_layer_kind returns them (1.1).  They are also the
+ * kinds' ids in model files: numbers are never reused.
+ */
+#define SEQCLS_LAYER_EMBEDDING  1
+#define SEQCLS_LAYER_INPUT      2
+#define SEQCLS_LAYER_LSTM       3
+#define SEQCLS_LAYER_GRU        4
+#define SEQCLS_LAYER_ATTENTION  5
+#define SEQCLS_LAYER_POOLING    6
+#define SEQCLS_LAYER_DENSE      7
+#define SEQCLS_LAYER_DROPOUT    8
+#define SEQCLS_LAYER_BATCHNORM  9
+#define SEQCLS_LAYER_OUTPUT    10
 
 /**
  * Create an empty model.  `seed` makes initialisation and dropout
@@ -316,6 +345,33 @@ SEQCLS_API int seqcls_add_output(seqcls_model_t *m, int classes, int *layer);
  */
 SEQCLS_API int seqcls_layer_set_int(seqcls_model_t *m, int layer, int option, int value);
 SEQCLS_API int seqcls_layer_set_float(seqcls_model_t *m, int layer, int option, float value);
+
+/* ---- introspection (1.1) ---- */
+
+/**
+ * Kind of layer `layer`: a SEQCLS_LAYER_* constant (> 0), or a negative
+ * status: SEQCLS_E_INVALID_ARG (m is NULL), SEQCLS_E_RANGE (no such
+ * layer).  Since 1.1.
+ */
+SEQCLS_API int seqcls_layer_kind(const seqcls_model_t *m, int layer);
+/**
+ * Read an option of layer `layer` (SEQCLS_OPT_*: those that can be set,
+ * and those the constructor fixed, such as SEQCLS_OPT_UNITS) into *value.
+ * Integer options through _get_int, float options through _get_float.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL argument, an option this
+ *         layer kind does not have, or of the other type), SEQCLS_E_RANGE
+ *         (no such layer).  Since 1.1.
+ */
+SEQCLS_API int seqcls_layer_get_int(const seqcls_model_t *m, int layer, int option, int *value);
+SEQCLS_API int seqcls_layer_get_float(const seqcls_model_t *m, int layer, int option,
+                                      float *value);
+/**
+ * Width of the model's output: its number of logits C (1 for a binary
+ * sigmoid output), as the probabilities of seqcls_predict have it.
+ * @return C > 0, or SEQCLS_E_INVALID_ARG (m is NULL), SEQCLS_E_STATE (the
+ *         model has no output layer yet).  Since 1.1.
+ */
+SEQCLS_API int seqcls_model_output_width(const seqcls_model_t *m);
 
 /* ------------------------------------------------------------------ */
 /* Parameters                                                          */
@@ -772,6 +828,31 @@ SEQCLS_API int seqcls_model_set_labels(seqcls_model_t *m, int n, const char *con
 SEQCLS_API int seqcls_model_label_count(const seqcls_model_t *m);
 /** Name of class `cls`, borrowed while the model lives and its labels are unchanged; NULL if none. */
 SEQCLS_API const char *seqcls_model_label(const seqcls_model_t *m, int cls);
+
+/**
+ * A small key-value store saved with the model, for what a program needs
+ * to use the model again, e.g. the command line's "maxlen" and "tokens".
+ * Keys are 1 to 64 bytes of ASCII letters, digits, '.', '_' and '-';
+ * values are UTF-8 text without NUL of at most 65,536 bytes; a model holds
+ * at most 256 keys.  Setting a key again replaces its value; a NULL value
+ * removes the key.  Since 1.1.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL model or key, an invalid
+ *         key or value, too many keys), SEQCLS_E_NOMEM.
+ */
+SEQCLS_API int seqcls_model_set_meta(seqcls_model_t *m, const char *key, const char *value);
+/**
+ * The value of `key`, borrowed until the key is set again or removed or
+ * the model is freed; NULL if the model has no such key.  Since 1.1.
+ */
+SEQCLS_API const char *seqcls_model_get_meta(const seqcls_model_t *m, const char *key);
+/** Number of keys in the model's store (0 if m is NULL). Since 1.1. */
+SEQCLS_API int seqcls_model_meta_count(const seqcls_model_t *m);
+/**
+ * Key number i (0 <= i < seqcls_model_meta_count, in the order they were
+ * first set), borrowed as seqcls_model_get_meta's values; NULL if out of
+ * range.  Since 1.1.
+ */
+SEQCLS_API const char *seqcls_model_meta_key(const seqcls_model_t *m, int i);
 
 /* ------------------------------------------------------------------ */
 /* Save and load (docs/file-format.md)                                 */

@@ -16,6 +16,17 @@
 #define r_tanh tanhf
 #endif
 
+const char *act_name(int act)
+{
+    static const char *const names[] = {
+        [SEQCLS_ACT_NONE] = "none",       [SEQCLS_ACT_RELU] = "relu",
+        [SEQCLS_ACT_TANH] = "tanh",       [SEQCLS_ACT_SIGMOID] = "sigmoid",
+        [SEQCLS_ACT_HARD_SIGMOID] = "hard_sigmoid",
+    };
+    return act >= 0 && act < (int)(sizeof names / sizeof names[0]) && names[act] ? names[act]
+                                                                                 : "?";
+}
+
 real act_sigmoid(real x)
 {
     /* Split by sign so exp never overflows. */

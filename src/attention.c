@@ -46,6 +46,8 @@ enum { P_GEN_W = 0 };                                   /* GENERAL */
 enum { P_LQ_W = 0, P_LQ_B, P_LQ_U };                    /* LEARNED_QUERY */
 enum { P_FT_W = 0, P_FT_B };                            /* FEATURE_TIME */
 
+typedef struct attn_kind attn_kind_t;
+
 /* Softmax of s[0..n) in place over the first `valid` entries; the rest
  * become 0.  A row with no valid entry is all zeros, never NaN. */
 static void masked_softmax(real *s, int n, int valid, int stride)
@@ -89,13 +91,40 @@ static void softmax_backward(const real *w, const real *dw, real *ds, int n, int
 
 typedef struct {
     const layer_t *L;
+    const attn_kind_t *kind;
     const value_t *in, *dout;
-    int U, kind;
+    int U;
     const real *Wp;       /* W^T packed (forward), W packed (backward) */
     const real *r;        /* DOT / GENERAL: the vector each h_t is scored against [B, F] */
     real *w, *ctxv, *A, *Q, *rowbias;
     real *dx, *ds, *dz, *dQ, *dv;
 } att_job_t;
+
+/* What distinguishes the attention kinds (the table, attn_kinds, is at
+ * the end of the file). */
+struct attn_kind {
+    const char *name;        /* in seqcls_layer_describe */
+    int units;               /* takes `units` (else it is 0) */
+    int steps_are_units;     /* units is the number of steps T the input must have, and the
+                              * output is the weighted sequence (FEATURE_TIME) */
+    /* Scores against the previous layer's final states: set J's Q (added
+     * inside the tanh) or r (scored against h_t) from them; backward only
+     * finds the forward's r again.  NULL: no query. */
+    int (*query)(const layer_t *L, workspace_t *ws, const value_t *in, att_job_t *J,
+                 int backward);
+    /* The query's parameter gradients and d(final states) from J's dQ. */
+    void (*query_backward)(layer_t *L, const value_t *in, const att_job_t *J, real *dfin);
+    int additive;            /* score = v . tanh(W h_t + b (+ Q)) (+ v_b) */
+    int p_w, p_b, p_v, p_vb; /* additive: the parameter slots of W, b, v and v_b (-1: none) */
+    int (*add_params)(seqcls_model_t *m, layer_t *L, const char *func, int F, int Q, int U);
+    int (*forward)(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
+                   const run_ctx_t *ctx);
+    int (*backward)(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
+                    const value_t *dout, value_t *din, const run_ctx_t *ctx);
+    int weights_slot;        /* the workspace slot of the readable weights [B, T] */
+};
+
+static const attn_kind_t *attn_kind_of(const layer_t *L);
 
 /* W (W1) of an additive kind packed for pgemm: transposed for h W^T going
  * forward, as it is for dz W going backward. */
@@ -106,8 +135,8 @@ static const real *packed_w(const layer_t *L, workspace_t *ws, int F, int backwa
                                                                  backward ? F : U),
                                                 sizeof(real)));
     if (Wp)
-        pgemm_pack(Wp, L->w[L->kind_arg == SEQCLS_ATTN_BAHDANAU ? P_W1 : P_LQ_W], F, !backward,
-                   backward ? U : F, backward ? F : U);
+        pgemm_pack(Wp, L->w[attn_kind_of(L)->p_w], F, !backward, backward ? U : F,
+                   backward ? F : U);
     return Wp;
 }
 
@@ -132,12 +161,12 @@ static void scores_row(const att_job_t *J, int b)
     const real *x = in->x + (size_t)b * T * F;
     real *w = J->w + (size_t)b * T;
     int t, u;
-    if (J->kind == SEQCLS_ATTN_BAHDANAU || J->kind == SEQCLS_ATTN_LEARNED_QUERY) {
-        const int bah = J->kind == SEQCLS_ATTN_BAHDANAU;
-        const real *bias = L->w[bah ? P_B1 : P_LQ_B], *v = L->w[bah ? P_V : P_LQ_U];
+    if (J->kind->additive) {
+        const real *bias = L->w[J->kind->p_b], *v = L->w[J->kind->p_v];
+        const real vb = J->kind->p_vb >= 0 ? L->w[J->kind->p_vb][0] : 0;
         real *A = J->A + (size_t)b * T * U, *rb = J->rowbias + (size_t)b * U;
         for (u = 0; u < U; u++)
-            rb[u] = bias[u] + (bah ? J->Q[(size_t)b * U + u] : 0);
+            rb[u] = bias[u] + (J->Q ? J->Q[(size_t)b * U + u] : 0);
         pgemm(len, U, F, x, F, J->Wp, 0, rb, A, U);
         rnn_tanh(A, (size_t)len * U);
         for (t = 0; t < len; t++) {
@@ -145,7 +174,7 @@ static void scores_row(const att_job_t *J, int b)
             real sc = 0;
             for (u = 0; u < U; u++)
                 sc += a[u] * v[u];
-            w[t] = sc + (bah ? L->w[P_VB][0] : 0);
+            w[t] = sc + vb;
         }
     } else {
         const real *r = J->r + (size_t)b * F;
@@ -184,48 +213,31 @@ static int pool_forward(const layer_t *L, workspace_t *ws, const value_t *in, va
                         const run_ctx_t *ctx)
 {
     const int B = in->B, T = in->T, F = in->F, U = L->units;
-    const int kind = L->kind_arg, additive = kind == SEQCLS_ATTN_BAHDANAU ||
-                                            kind == SEQCLS_ATTN_LEARNED_QUERY;
+    const attn_kind_t *A = attn_kind_of(L);
     att_job_t J;
-    int b, f;
+    int rc;
 
     memset(&J, 0, sizeof J);
     J.L = L;
+    J.kind = A;
     J.in = in;
     J.U = U;
-    J.kind = kind;
     J.w = ws_get(ws, WS_W, (size_t)B * T * sizeof(real));
     J.ctxv = ws_zero(ws, WS_OUT, (size_t)B * F * sizeof(real));
     if (!J.w || !J.ctxv)
         return SEQCLS_E_NOMEM;
-    if (kind != SEQCLS_ATTN_LEARNED_QUERY && !in->fin)
+    if (A->query && !in->fin)
         return seqcls__fail(SEQCLS_E_STATE, "%s: attention layer %d has no query (final states)",
                             ctx->func, L->index);
-    if (additive) {
+    if (A->additive) {
         J.Wp = packed_w(L, ws, F, 0);
         J.A = ws_get(ws, WS_A, seqcls__mul((size_t)B * T, (size_t)U * sizeof(real)));
         J.rowbias = ws_get(ws, WS_ROWBIAS, (size_t)B * U * sizeof(real));
         if (!J.Wp || !J.A || !J.rowbias)
             return SEQCLS_E_NOMEM;
     }
-    if (kind == SEQCLS_ATTN_BAHDANAU) {
-        /* Q = q W2^T + b2, added to every step's W1 h_t + b1 */
-        if (!(J.Q = ws_get(ws, WS_Q, (size_t)B * U * sizeof(real))))
-            return SEQCLS_E_NOMEM;
-        blas_gemm(0, 1, B, U, in->fin_F, 1, in->fin, in->fin_F, L->w[P_W2], in->fin_F, 0, J.Q, U);
-        for (b = 0; b < B; b++)
-            for (f = 0; f < U; f++)
-                J.Q[(size_t)b * U + f] += L->w[P_B2][f];
-    } else if (kind == SEQCLS_ATTN_GENERAL) {
-        /* r = W^T q */
-        real *Q = ws_get(ws, WS_Q, (size_t)B * F * sizeof(real));
-        if (!Q)
-            return SEQCLS_E_NOMEM;
-        blas_gemm(0, 0, B, F, in->fin_F, 1, in->fin, in->fin_F, L->w[P_GEN_W], F, 0, Q, F);
-        J.r = Q;
-    } else if (kind == SEQCLS_ATTN_DOT) {
-        J.r = in->fin;
-    }
+    if (A->query && (rc = A->query(L, ws, in, &J, 0)) != SEQCLS_OK)
+        return rc;
     seqcls__parallel(att_parts(in), forward_rows, &J);
     memset(out, 0, sizeof *out);
     out->kind = VAL_VEC;
@@ -263,8 +275,8 @@ static void backward_row(const att_job_t *J, int b)
     for (; t < T; t++)
         ds[t] = 0;
     softmax_backward(w, ds, ds, T, len, 1);
-    if (J->kind == SEQCLS_ATTN_BAHDANAU || J->kind == SEQCLS_ATTN_LEARNED_QUERY) {
-        const real *v = L->w[J->kind == SEQCLS_ATTN_BAHDANAU ? P_V : P_LQ_U];
+    if (J->kind->additive) {
+        const real *v = L->w[J->kind->p_v];
         const real *A = J->A + (size_t)b * T * U;
         real *dz = J->dz + (size_t)b * T * U, *dQ = J->dQ + (size_t)b * U;
         real *dv = J->dv + (size_t)b * U;
@@ -317,9 +329,8 @@ static void add_rows(real *g, const real *x, int rows, int n)
 static int pool_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
                          const value_t *dout, value_t *din, const run_ctx_t *ctx)
 {
-    const int B = in->B, T = in->T, F = in->F, U = L->units, kind = L->kind_arg;
-    const int Qf = in->fin_F, additive = kind == SEQCLS_ATTN_BAHDANAU ||
-                                         kind == SEQCLS_ATTN_LEARNED_QUERY;
+    const int B = in->B, T = in->T, F = in->F, U = L->units;
+    const attn_kind_t *A = attn_kind_of(L);
     real *dfin = NULL;
     att_job_t J;
     int t;
@@ -328,59 +339,111 @@ static int pool_backward(layer_t *L, workspace_t *ws, const value_t *in, const v
 
     memset(&J, 0, sizeof J);
     J.L = L;
+    J.kind = A;
     J.in = in;
     J.dout = dout;
     J.U = U;
-    J.kind = kind;
     J.w = ws->buf[WS_W];
     J.A = ws->buf[WS_A];
     J.dx = ws_zero(ws, WS_DIN, (size_t)B * T * F * sizeof(real));
     J.ds = ws_get(ws, WS_DS, (size_t)B * T * sizeof(real));
-    J.dQ = ws_get(ws, WS_DQ, (size_t)B * (additive ? U : F) * sizeof(real));
+    J.dQ = ws_get(ws, WS_DQ, (size_t)B * (A->additive ? U : F) * sizeof(real));
     if (!J.dx || !J.ds || !J.dQ)
         return SEQCLS_E_NOMEM;
-    if (kind != SEQCLS_ATTN_LEARNED_QUERY && !(dfin = ws_zero(ws, WS_DFIN, (size_t)B * Qf * sizeof(real))))
+    if (A->query && !(dfin = ws_zero(ws, WS_DFIN, (size_t)B * in->fin_F * sizeof(real))))
         return SEQCLS_E_NOMEM;
-    if (additive) {
+    if (A->additive) {
         J.Wp = packed_w(L, ws, F, 1);
         J.dz = ws_get(ws, WS_DZ, seqcls__mul((size_t)B * T, (size_t)U * sizeof(real)));
         J.dv = ws_get(ws, WS_DV, (size_t)B * U * sizeof(real));
         if (!J.Wp || !J.dz || !J.dv)
             return SEQCLS_E_NOMEM;
-    } else {
-        J.r = kind == SEQCLS_ATTN_GENERAL ? (const real *)ws->buf[WS_Q] : in->fin;
     }
+    if (A->query)
+        A->query(L, ws, in, &J, 1);   /* the forward's r; allocates nothing */
     seqcls__parallel(att_parts(in), backward_rows, &J);
 
-    if (additive) {
-        const int pw = kind == SEQCLS_ATTN_BAHDANAU ? P_W1 : P_LQ_W;
-        const int pb = kind == SEQCLS_ATTN_BAHDANAU ? P_B1 : P_LQ_B;
-        const int pv = kind == SEQCLS_ATTN_BAHDANAU ? P_V : P_LQ_U;
+    if (A->additive) {
         /* score = v . a (+ v_b): dv += sum ds a, dv_b += sum ds */
-        add_rows(L->g[pv], J.dv, B, U);
-        if (kind == SEQCLS_ATTN_BAHDANAU)
+        add_rows(L->g[A->p_v], J.dv, B, U);
+        if (A->p_vb >= 0)
             for (t = 0; t < B * T; t++)
-                L->g[P_VB][0] += J.ds[t];
+                L->g[A->p_vb][0] += J.ds[t];
         /* z = W h + b (+ Q): dW += dz^T h, db += sum dz */
-        blas_gemm(1, 0, U, F, B * T, 1, J.dz, U, in->x, F, 1, L->g[pw], F);
-        add_rows(L->g[pb], J.dQ, B, U);
-        if (kind == SEQCLS_ATTN_BAHDANAU) {
-            /* Q = q W2^T + b2 feeds every step of its row */
-            add_rows(L->g[P_B2], J.dQ, B, U);
-            blas_gemm(1, 0, U, Qf, B, 1, J.dQ, U, in->fin, Qf, 1, L->g[P_W2], Qf);
-            blas_gemm(0, 0, B, Qf, U, 1, J.dQ, U, L->w[P_W2], Qf, 0, dfin, Qf);
-        }
-    } else if (kind == SEQCLS_ATTN_DOT) {
-        memcpy(dfin, J.dQ, (size_t)B * F * sizeof(real));
-    } else {
-        /* r = W^T q: dW += q^T dr, dq = dr W^T */
-        blas_gemm(1, 0, Qf, F, B, 1, in->fin, Qf, J.dQ, F, 1, L->g[P_GEN_W], F);
-        blas_gemm(0, 1, B, Qf, F, 1, J.dQ, F, L->w[P_GEN_W], F, 0, dfin, Qf);
+        blas_gemm(1, 0, U, F, B * T, 1, J.dz, U, in->x, F, 1, L->g[A->p_w], F);
+        add_rows(L->g[A->p_b], J.dQ, B, U);
     }
+    if (A->query_backward)
+        A->query_backward(L, in, &J, dfin);
     *din = *in;
     din->x = J.dx;
     din->fin = dfin;
     return SEQCLS_OK;
+}
+
+/* ---- the queries: BAHDANAU's W2 q + b2 added to every step's W1 h_t + b1,
+ * GENERAL's r = W^T q and DOT's r = q scored against h_t ---- */
+
+static int bahdanau_query(const layer_t *L, workspace_t *ws, const value_t *in, att_job_t *J,
+                          int backward)
+{
+    const int B = in->B, U = L->units;
+    int b, u;
+    if (backward)
+        return SEQCLS_OK;
+    if (!(J->Q = ws_get(ws, WS_Q, (size_t)B * U * sizeof(real))))
+        return SEQCLS_E_NOMEM;
+    blas_gemm(0, 1, B, U, in->fin_F, 1, in->fin, in->fin_F, L->w[P_W2], in->fin_F, 0, J->Q, U);
+    for (b = 0; b < B; b++)
+        for (u = 0; u < U; u++)
+            J->Q[(size_t)b * U + u] += L->w[P_B2][u];
+    return SEQCLS_OK;
+}
+
+/* Q = q W2^T + b2 feeds every step of its row: its gradient is the row's sum of dz. */
+static void bahdanau_query_backward(layer_t *L, const value_t *in, const att_job_t *J, real *dfin)
+{
+    const int B = in->B, U = L->units, Qf = in->fin_F;
+    add_rows(L->g[P_B2], J->dQ, B, U);
+    blas_gemm(1, 0, U, Qf, B, 1, J->dQ, U, in->fin, Qf, 1, L->g[P_W2], Qf);
+    blas_gemm(0, 0, B, Qf, U, 1, J->dQ, U, L->w[P_W2], Qf, 0, dfin, Qf);
+}
+
+static int general_query(const layer_t *L, workspace_t *ws, const value_t *in, att_job_t *J,
+                         int backward)
+{
+    const int B = in->B, F = in->F;
+    real *r = backward ? ws->buf[WS_Q] : ws_get(ws, WS_Q, (size_t)B * F * sizeof(real));
+    if (!r)
+        return SEQCLS_E_NOMEM;
+    if (!backward)
+        blas_gemm(0, 0, B, F, in->fin_F, 1, in->fin, in->fin_F, L->w[P_GEN_W], F, 0, r, F);
+    J->r = r;
+    return SEQCLS_OK;
+}
+
+/* r = W^T q: dW += q^T dr, dq = dr W^T */
+static void general_query_backward(layer_t *L, const value_t *in, const att_job_t *J, real *dfin)
+{
+    const int B = in->B, F = in->F, Qf = in->fin_F;
+    blas_gemm(1, 0, Qf, F, B, 1, in->fin, Qf, J->dQ, F, 1, L->g[P_GEN_W], F);
+    blas_gemm(0, 1, B, Qf, F, 1, J->dQ, F, L->w[P_GEN_W], F, 0, dfin, Qf);
+}
+
+static int dot_query(const layer_t *L, workspace_t *ws, const value_t *in, att_job_t *J,
+                     int backward)
+{
+    (void)L;
+    (void)ws;
+    (void)backward;
+    J->r = in->fin;
+    return SEQCLS_OK;
+}
+
+static void dot_query_backward(layer_t *L, const value_t *in, const att_job_t *J, real *dfin)
+{
+    (void)L;
+    memcpy(dfin, J->dQ, (size_t)in->B * in->F * sizeof(real));
 }
 
 /* ---- FEATURE_TIME ---- */
@@ -463,34 +526,6 @@ static int feature_time_backward(layer_t *L, workspace_t *ws, const value_t *in,
     return SEQCLS_OK;
 }
 
-/* ---- dispatch ---- */
-
-static int attention_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
-                             const run_ctx_t *ctx)
-{
-    if (L->kind_arg == SEQCLS_ATTN_FEATURE_TIME)
-        return feature_time_forward(L, ws, in, out, ctx);
-    return pool_forward(L, ws, in, out, ctx);
-}
-
-static int attention_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
-                              const value_t *dout, value_t *din, const run_ctx_t *ctx)
-{
-    if (L->kind_arg == SEQCLS_ATTN_FEATURE_TIME)
-        return feature_time_backward(L, ws, in, out, dout, din, ctx);
-    return pool_backward(L, ws, in, out, dout, din, ctx);
-}
-
-static const real *attention_weights(const layer_t *L, workspace_t *ws)
-{
-    return ws->buf[L->kind_arg == SEQCLS_ATTN_FEATURE_TIME ? WS_MEANW : WS_W];
-}
-
-const layer_ops_t seqcls__attention_ops = {
-    LAYER_ATTENTION, "attention", attention_forward, attention_backward, NULL, NULL,
-    attention_weights,
-};
-
 /* ---- construction ---- */
 
 static int add_dense_params(seqcls_model_t *m, layer_t *L, const char *prefix, int out, int in,
@@ -513,54 +548,184 @@ static int add_dense_params(seqcls_model_t *m, layer_t *L, const char *prefix, i
     return SEQCLS_OK;
 }
 
+/* Each kind's parameters, in the slots of the P_* enums above; F is the
+ * sequence's width, Q the query's (the final states'), U the units. */
+static int bahdanau_params(seqcls_model_t *m, layer_t *L, const char *func, int F, int Q, int U)
+{
+    int rc;
+    (void)func;
+    rc = add_dense_params(m, L, "W1", U, F, 1);
+    if (!rc)
+        rc = add_dense_params(m, L, "W2", U, Q, 1);
+    if (!rc)
+        rc = add_dense_params(m, L, "V", 1, U, 1);
+    return rc;
+}
+
+static int dot_params(seqcls_model_t *m, layer_t *L, const char *func, int F, int Q, int U)
+{
+    (void)m;
+    (void)L;
+    (void)U;
+    if (Q != F)
+        return seqcls__fail(SEQCLS_E_SHAPE,
+                            "%s: dot attention needs a query as wide as the sequence (%d), not %d; "
+                            "use SEQCLS_ATTN_GENERAL",
+                            func, F, Q);
+    return SEQCLS_OK;
+}
+
+static int general_params(seqcls_model_t *m, layer_t *L, const char *func, int F, int Q, int U)
+{
+    (void)func;
+    (void)U;
+    return add_dense_params(m, L, "W", Q, F, 0);
+}
+
+static int learned_query_params(seqcls_model_t *m, layer_t *L, const char *func, int F, int Q,
+                                int U)
+{
+    int rc;
+    (void)func;
+    (void)Q;
+    rc = add_dense_params(m, L, "W", U, F, 1);
+    if (!rc)
+        rc = add_dense_params(m, L, "query", 1, U, 0);
+    return rc;
+}
+
+static int feature_time_params(seqcls_model_t *m, layer_t *L, const char *func, int F, int Q,
+                               int U)
+{
+    (void)func;
+    (void)F;
+    (void)Q;
+    return add_dense_params(m, L, "time", U, U, 1);
+}
+
+/* The one list of attention kinds: a new kind is one entry here (its
+ * SEQCLS_ATTN_* number in include/seqcls.h), its functions above. */
+static const attn_kind_t attn_kinds[] = {
+    [SEQCLS_ATTN_BAHDANAU] = {
+        .name = "bahdanau", .units = 1, .query = bahdanau_query,
+        .query_backward = bahdanau_query_backward, .additive = 1,
+        .p_w = P_W1, .p_b = P_B1, .p_v = P_V, .p_vb = P_VB,
+        .add_params = bahdanau_params, .forward = pool_forward, .backward = pool_backward,
+        .weights_slot = WS_W,
+    },
+    [SEQCLS_ATTN_DOT] = {
+        .name = "dot", .query = dot_query, .query_backward = dot_query_backward, .p_vb = -1,
+        .add_params = dot_params, .forward = pool_forward, .backward = pool_backward,
+        .weights_slot = WS_W,
+    },
+    [SEQCLS_ATTN_GENERAL] = {
+        .name = "general", .query = general_query, .query_backward = general_query_backward,
+        .p_vb = -1, .add_params = general_params, .forward = pool_forward,
+        .backward = pool_backward, .weights_slot = WS_W,
+    },
+    [SEQCLS_ATTN_LEARNED_QUERY] = {
+        .name = "learned_query", .units = 1, .additive = 1,
+        .p_w = P_LQ_W, .p_b = P_LQ_B, .p_v = P_LQ_U, .p_vb = -1,
+        .add_params = learned_query_params, .forward = pool_forward, .backward = pool_backward,
+        .weights_slot = WS_W,
+    },
+    [SEQCLS_ATTN_FEATURE_TIME] = {
+        .name = "feature_time", .units = 1, .steps_are_units = 1, .p_vb = -1,
+        .add_params = feature_time_params, .forward = feature_time_forward,
+        .backward = feature_time_backward, .weights_slot = WS_MEANW,
+    },
+};
+#define ATTN_KINDS ((int)(sizeof attn_kinds / sizeof attn_kinds[0]) - 1)
+_Static_assert(sizeof attn_kinds / sizeof attn_kinds[0] == SEQCLS_ATTN_FEATURE_TIME + 1,
+               "one entry per SEQCLS_ATTN_* kind");
+
+static const attn_kind_t *attn_kind_of(const layer_t *L) { return &attn_kinds[L->kind_arg]; }
+
+static int attention_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
+                             const run_ctx_t *ctx)
+{
+    return attn_kind_of(L)->forward(L, ws, in, out, ctx);
+}
+
+static int attention_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
+                              const value_t *dout, value_t *din, const run_ctx_t *ctx)
+{
+    return attn_kind_of(L)->backward(L, ws, in, out, dout, din, ctx);
+}
+
+static const real *attention_weights(const layer_t *L, workspace_t *ws)
+{
+    return ws->buf[attn_kind_of(L)->weights_slot];
+}
+
+static int attention_fixed_steps(const layer_t *L)
+{
+    return attn_kind_of(L)->steps_are_units ? L->units : 0;
+}
+
+static void attention_describe(const layer_t *L, char *buf, size_t cap)
+{
+    if (L->units)
+        snprintf(buf, cap, "%s, units=%d", attn_kind_of(L)->name, L->units);
+    else
+        snprintf(buf, cap, "%s", attn_kind_of(L)->name);
+}
+
+static int attention_rebuild(seqcls_model_t *m, const layer_t *c)
+{
+    return seqcls_add_attention(m, c->kind_arg, c->units, NULL);
+}
+
+static const layer_option_t attention_options[] = {
+    {SEQCLS_OPT_KIND, FIELD_KIND_ARG, 0},
+    {SEQCLS_OPT_UNITS, FIELD_UNITS, 0},
+    {0, 0, 0},
+};
+
+const layer_ops_t seqcls__attention_ops = {
+    .kind = SEQCLS_LAYER_ATTENTION,
+    .name = "attention",
+    .takes = 1u << VAL_SEQ,
+    .options = attention_options,
+    .forward = attention_forward,
+    .backward = attention_backward,
+    .attention = attention_weights,
+    .fixed_steps = attention_fixed_steps,
+    .describe = attention_describe,
+    .rebuild = attention_rebuild,
+};
+
 int seqcls_add_attention(seqcls_model_t *m, int kind, int units, int *layer)
 {
     const char *func = "seqcls_add_attention";
+    const attn_kind_t *A;
     layer_t *L;
     int rc, F, Q;
 
-    if (m && (kind < SEQCLS_ATTN_BAHDANAU || kind > SEQCLS_ATTN_FEATURE_TIME))
+    if (m && (kind < 1 || kind > ATTN_KINDS || !attn_kinds[kind].name))
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: unknown attention kind %d", func, kind);
-    if (m && (kind == SEQCLS_ATTN_BAHDANAU || kind == SEQCLS_ATTN_LEARNED_QUERY ||
-              kind == SEQCLS_ATTN_FEATURE_TIME) && (units < 1 || units > (1 << 20)))
+    A = m ? &attn_kinds[kind] : NULL;
+    if (A && A->units && (units < 1 || units > (1 << 20)))
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: units (%d) must be in [1, 2^20]%s", func,
-                            units, kind == SEQCLS_ATTN_FEATURE_TIME
+                            units, A->steps_are_units
                                        ? " (for FEATURE_TIME: the number of time steps T)" : "");
-    rc = model_begin_layer(m, func, &seqcls__attention_ops, 1u << VAL_SEQ, &L);
+    rc = model_begin_layer(m, func, &seqcls__attention_ops, &L);
     if (rc)
         return rc;
     F = L->in_F;
     Q = m->layers[m->nlayers - 1]->out_fin_F;
     L->kind_arg = kind;
-    L->units = kind == SEQCLS_ATTN_DOT || kind == SEQCLS_ATTN_GENERAL ? 0 : units;
-    L->out_kind = kind == SEQCLS_ATTN_FEATURE_TIME ? VAL_SEQ : VAL_VEC;
+    L->units = A->units ? units : 0;
+    /* a sequence out passes the final states on */
+    L->out_kind = A->steps_are_units ? VAL_SEQ : VAL_VEC;
     L->out_F = F;
-    L->out_fin_F = kind == SEQCLS_ATTN_FEATURE_TIME ? Q : 0;
-    if ((kind == SEQCLS_ATTN_BAHDANAU || kind == SEQCLS_ATTN_DOT || kind == SEQCLS_ATTN_GENERAL) &&
-        Q == 0)
+    L->out_fin_F = A->steps_are_units ? Q : 0;
+    if (A->query && Q == 0)
         rc = seqcls__fail(SEQCLS_E_STATE,
                           "%s: this attention kind needs a query: put it after a recurrent layer "
                           "(its final states), or use SEQCLS_ATTN_LEARNED_QUERY",
                           func);
-    else if (kind == SEQCLS_ATTN_DOT && Q != F)
-        rc = seqcls__fail(SEQCLS_E_SHAPE,
-                          "%s: dot attention needs a query as wide as the sequence (%d), not %d; "
-                          "use SEQCLS_ATTN_GENERAL",
-                          func, F, Q);
-    else if (kind == SEQCLS_ATTN_BAHDANAU) {
-        rc = add_dense_params(m, L, "W1", units, F, 1);
-        if (!rc)
-            rc = add_dense_params(m, L, "W2", units, Q, 1);
-        if (!rc)
-            rc = add_dense_params(m, L, "V", 1, units, 1);
-    } else if (kind == SEQCLS_ATTN_GENERAL) {
-        rc = add_dense_params(m, L, "W", Q, F, 0);
-    } else if (kind == SEQCLS_ATTN_LEARNED_QUERY) {
-        rc = add_dense_params(m, L, "W", units, F, 1);
-        if (!rc)
-            rc = add_dense_params(m, L, "query", 1, units, 0);
-    } else if (kind == SEQCLS_ATTN_FEATURE_TIME) {
-        rc = add_dense_params(m, L, "time", units, units, 1);
-    }
+    else
+        rc = A->add_params(m, L, func, F, Q, L->units);
     return model_commit_layer(m, L, rc, layer);
 }

@@ -9,10 +9,12 @@
 int model_fixed_steps(const seqcls_model_t *m)
 {
     int i;
-    for (i = 0; i < m->nlayers; i++)
-        if (m->layers[i]->ops->kind == LAYER_ATTENTION &&
-            m->layers[i]->kind_arg == SEQCLS_ATTN_FEATURE_TIME)
-            return m->layers[i]->units;
+    for (i = 0; i < m->nlayers; i++) {
+        const layer_t *L = m->layers[i];
+        const int steps = L->ops->fixed_steps ? L->ops->fixed_steps(L) : 0;
+        if (steps)
+            return steps;
+    }
     return 0;
 }
 
@@ -29,13 +31,13 @@ int dataset_init(dataset_t *d, const seqcls_model_t *m, const seqcls_tensor_t *x
     memset(d, 0, sizeof *d);
     if (!m)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: model is NULL", func);
-    if (m->nlayers == 0 || m->layers[m->nlayers - 1]->ops->kind != LAYER_OUTPUT)
+    if (!model_output_layer(m))
         return seqcls__fail(SEQCLS_E_STATE, "%s: the model has no output layer yet", func);
     if (!x || !y)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s %s is NULL", func, what,
                             x ? "labels" : "input");
     first = m->layers[0];
-    d->is_ids = first->ops->kind == LAYER_EMBEDDING;
+    d->is_ids = model_reads_ids(m);
     if (d->is_ids) {
         int64_t shape[2] = {-1, -1};
         rc = seqcls__tensor_check(x, func, what, SEQCLS_I32, 2, shape);

@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 enum { P_GAMMA = 0, P_BETA, P_MEAN, P_VAR };
@@ -89,32 +90,53 @@ static int batchnorm_backward(layer_t *L, workspace_t *ws, const value_t *in, co
     return SEQCLS_OK;
 }
 
-static int batchnorm_set_float(layer_t *L, int option, float value)
+/* The two settable options (layer.c has checked the option is one of them). */
+static int batchnorm_set_float(seqcls_model_t *m, layer_t *L, int option, float value)
 {
-    switch (option) {
-    case SEQCLS_OPT_BN_MOMENTUM:
+    (void)m;
+    if (option == SEQCLS_OPT_BN_MOMENTUM) {
         if (!(value >= 0 && value <= 1))
             return seqcls__fail(SEQCLS_E_INVALID_ARG,
                                 "seqcls_layer_set_float: SEQCLS_OPT_BN_MOMENTUM %g is outside [0, 1]",
                                 (double)value);
         L->bn_momentum = value;
         return SEQCLS_OK;
-    case SEQCLS_OPT_BN_EPSILON:
-        if (!(value > 0))
-            return seqcls__fail(SEQCLS_E_INVALID_ARG,
-                                "seqcls_layer_set_float: SEQCLS_OPT_BN_EPSILON %g must be positive",
-                                (double)value);
-        L->bn_eps = value;
-        return SEQCLS_OK;
-    default:
-        return seqcls__fail(SEQCLS_E_INVALID_ARG,
-                            "seqcls_layer_set_float: option %d does not apply to batch norm", option);
     }
+    if (!(value > 0))
+        return seqcls__fail(SEQCLS_E_INVALID_ARG,
+                            "seqcls_layer_set_float: SEQCLS_OPT_BN_EPSILON %g must be positive",
+                            (double)value);
+    L->bn_eps = value;
+    return SEQCLS_OK;
 }
 
+static void batchnorm_describe(const layer_t *L, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "momentum=%g, eps=%g", (double)L->bn_momentum, (double)L->bn_eps);
+}
+
+static int batchnorm_rebuild(seqcls_model_t *m, const layer_t *c)
+{
+    (void)c;   /* momentum and epsilon are settable options */
+    return seqcls_add_batchnorm(m, NULL);
+}
+
+static const layer_option_t batchnorm_options[] = {
+    {SEQCLS_OPT_BN_MOMENTUM, FIELD_BN_MOMENTUM, 1},
+    {SEQCLS_OPT_BN_EPSILON, FIELD_BN_EPS, 1},
+    {0, 0, 0},
+};
+
 const layer_ops_t seqcls__batchnorm_ops = {
-    LAYER_BATCHNORM, "batchnorm", batchnorm_forward, batchnorm_backward, NULL,
-    batchnorm_set_float, NULL,
+    .kind = SEQCLS_LAYER_BATCHNORM,
+    .name = "batchnorm",
+    .takes = 1u << VAL_VEC,
+    .options = batchnorm_options,
+    .forward = batchnorm_forward,
+    .backward = batchnorm_backward,
+    .set_float = batchnorm_set_float,
+    .describe = batchnorm_describe,
+    .rebuild = batchnorm_rebuild,
 };
 
 int seqcls_add_batchnorm(seqcls_model_t *m, int *layer)
@@ -124,7 +146,7 @@ int seqcls_add_batchnorm(seqcls_model_t *m, int *layer)
     int64_t shape[1];
     int rc, i;
     size_t k;
-    rc = model_begin_layer(m, "seqcls_add_batchnorm", &seqcls__batchnorm_ops, 1u << VAL_VEC, &L);
+    rc = model_begin_layer(m, "seqcls_add_batchnorm", &seqcls__batchnorm_ops, &L);
     if (rc)
         return rc;
     L->out_kind = VAL_VEC;

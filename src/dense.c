@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 enum { WS_DZ = WS_PRIVATE };
@@ -76,13 +77,36 @@ void dense_init(rng_t *rng, layer_t *L, int fan_in)
     rng_fill_uniform(rng, L->w[1], L->wn[1], -bound, bound);
 }
 
+static void dense_describe(const layer_t *L, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "units=%d, %s", L->units, act_name(L->activation));
+}
+
+static int dense_rebuild(seqcls_model_t *m, const layer_t *c)
+{
+    return seqcls_add_dense(m, c->units, c->activation, NULL);
+}
+
+static const layer_option_t dense_options[] = {
+    {SEQCLS_OPT_UNITS, FIELD_UNITS, 0},
+    {SEQCLS_OPT_ACTIVATION, FIELD_ACTIVATION, 0},
+    {0, 0, 0},
+};
+
 const layer_ops_t seqcls__dense_ops = {
-    LAYER_DENSE, "dense", dense_forward, dense_backward, NULL, NULL, NULL,
+    .kind = SEQCLS_LAYER_DENSE,
+    .name = "dense",
+    .takes = (1u << VAL_SEQ) | (1u << VAL_VEC),
+    .options = dense_options,
+    .forward = dense_forward,
+    .backward = dense_backward,
+    .describe = dense_describe,
+    .rebuild = dense_rebuild,
 };
 
 /* Shared by the dense and output constructors. */
-int dense_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, unsigned in_kinds,
-              int units, int activation, int *layer)
+int dense_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, int units,
+              int activation, int *layer)
 {
     layer_t *L;
     int64_t shape[2];
@@ -92,7 +116,7 @@ int dense_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, unsig
                             units);
     if (activation < SEQCLS_ACT_NONE || activation > SEQCLS_ACT_HARD_SIGMOID)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: unknown activation %d", func, activation);
-    rc = model_begin_layer(m, func, ops, in_kinds, &L);
+    rc = model_begin_layer(m, func, ops, &L);
     if (rc)
         return rc;
     L->units = units;
@@ -111,6 +135,5 @@ int dense_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, unsig
 
 int seqcls_add_dense(seqcls_model_t *m, int units, int activation, int *layer)
 {
-    return dense_add(m, "seqcls_add_dense", &seqcls__dense_ops,
-                     (1u << VAL_SEQ) | (1u << VAL_VEC), units, activation, layer);
+    return dense_add(m, "seqcls_add_dense", &seqcls__dense_ops, units, activation, layer);
 }

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdio.h>
 
 enum { WS_MASK = WS_PRIVATE };
 
@@ -47,8 +48,30 @@ static int dropout_backward(layer_t *L, workspace_t *ws, const value_t *in, cons
     return SEQCLS_OK;
 }
 
+static void dropout_describe(const layer_t *L, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "rate=%g", (double)L->rate);
+}
+
+static int dropout_rebuild(seqcls_model_t *m, const layer_t *c)
+{
+    return seqcls_add_dropout(m, c->rate, NULL);
+}
+
+static const layer_option_t dropout_options[] = {
+    {SEQCLS_OPT_DROPOUT, FIELD_RATE, 0},
+    {0, 0, 0},
+};
+
 const layer_ops_t seqcls__dropout_ops = {
-    LAYER_DROPOUT, "dropout", dropout_forward, dropout_backward, NULL, NULL, NULL,
+    .kind = SEQCLS_LAYER_DROPOUT,
+    .name = "dropout",
+    .takes = (1u << VAL_SEQ) | (1u << VAL_VEC),
+    .options = dropout_options,
+    .forward = dropout_forward,
+    .backward = dropout_backward,
+    .describe = dropout_describe,
+    .rebuild = dropout_rebuild,
 };
 
 int seqcls_add_dropout(seqcls_model_t *m, float rate, int *layer)
@@ -58,8 +81,7 @@ int seqcls_add_dropout(seqcls_model_t *m, float rate, int *layer)
     if (m && !(rate >= 0 && rate < 1))
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_add_dropout: rate %g is outside [0, 1)",
                             (double)rate);
-    rc = model_begin_layer(m, "seqcls_add_dropout", &seqcls__dropout_ops,
-                           (1u << VAL_SEQ) | (1u << VAL_VEC), &L);
+    rc = model_begin_layer(m, "seqcls_add_dropout", &seqcls__dropout_ops, &L);
     if (rc)
         return rc;
     L->rate = rate;

@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static int embedding_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
@@ -68,21 +69,50 @@ static int embedding_backward(layer_t *L, workspace_t *ws, const value_t *in, co
     return SEQCLS_OK;
 }
 
-static int embedding_set_int(layer_t *L, int option, int value)
+/* SEQCLS_OPT_FREEZE, the one settable option: a frozen table is not trainable. */
+static int embedding_set_int(seqcls_model_t *m, layer_t *L, int option, int value)
 {
-    if (option != SEQCLS_OPT_FREEZE)
-        return seqcls__fail(SEQCLS_E_INVALID_ARG,
-                            "seqcls_layer_set_int: option %d does not apply to an embedding", option);
+    int i;
+    (void)option;
     if (value != 0 && value != 1)
         return seqcls__fail(SEQCLS_E_INVALID_ARG,
                             "seqcls_layer_set_int: SEQCLS_OPT_FREEZE takes 0 or 1, not %d", value);
     L->frozen = value;
+    for (i = 0; i < L->np; i++)
+        m->params[L->p0 + i].trainable = !value;
     return SEQCLS_OK;
 }
 
+static void embedding_describe(const layer_t *L, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "vocab=%d, dim=%d, padding_idx=%d%s", L->vocab, L->units, L->padding_idx,
+             L->frozen ? ", frozen" : "");
+}
+
+static int embedding_rebuild(seqcls_model_t *m, const layer_t *c)
+{
+    return seqcls_add_embedding(m, c->vocab, c->units, c->padding_idx, NULL);
+}
+
+static const layer_option_t embedding_options[] = {
+    {SEQCLS_OPT_FREEZE, FIELD_FROZEN, 1},
+    {SEQCLS_OPT_UNITS, FIELD_UNITS, 0},
+    {SEQCLS_OPT_VOCAB, FIELD_VOCAB, 0},
+    {SEQCLS_OPT_PADDING_IDX, FIELD_PADDING_IDX, 0},
+    {0, 0, 0},
+};
+
 const layer_ops_t seqcls__embedding_ops = {
-    LAYER_EMBEDDING, "embedding", embedding_forward, embedding_backward,
-    embedding_set_int, NULL, NULL,
+    .kind = SEQCLS_LAYER_EMBEDDING,
+    .name = "embedding",
+    .takes = 1u << VAL_IDS,
+    .traits = LAYER_FIRST,
+    .options = embedding_options,
+    .forward = embedding_forward,
+    .backward = embedding_backward,
+    .set_int = embedding_set_int,
+    .describe = embedding_describe,
+    .rebuild = embedding_rebuild,
 };
 
 /* Embedding tables above this many elements are refused before allocating. */
@@ -103,7 +133,7 @@ int seqcls_add_embedding(seqcls_model_t *m, int vocab, int dim, int padding_idx,
                             "%s: padding_idx %d is outside [-1, %d)", func, padding_idx, vocab);
     if (m && (int64_t)vocab * dim > MAX_TABLE)
         return seqcls__fail(SEQCLS_E_NOMEM, "%s: a %d x %d table is too large", func, vocab, dim);
-    rc = model_begin_layer(m, func, &seqcls__embedding_ops, 0, &L);
+    rc = model_begin_layer(m, func, &seqcls__embedding_ops, &L);
     if (rc)
         return rc;
     L->vocab = vocab;
@@ -131,7 +161,7 @@ int seqcls_embedding_set_rows(seqcls_model_t *m, int layer, int first_row, int r
     seqcls__clear_error();
     if (!m || !data)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func, m ? "data" : "model");
-    if (layer < 0 || layer >= m->nlayers || m->layers[layer]->ops->kind != LAYER_EMBEDDING)
+    if (layer < 0 || layer >= m->nlayers || m->layers[layer]->ops != &seqcls__embedding_ops)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: layer %d is not an embedding", func, layer);
     L = m->layers[layer];
     if (dim != L->units)

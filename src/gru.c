@@ -227,12 +227,49 @@ static void gru_before_backward(rnn_step_t *s)
         pgemm(s->np, H, 2 * H, s->dzx, GH, s->Wp, 1, NULL, s->dh, H);
 }
 
-const rnn_cell_t rnn_gru_cell = {3, 1, 1, 3, 2, 1, 0, gru_forward, gru_backward};
-const rnn_cell_t rnn_gru_reset_before_cell = {3, 1, 0, 2, 3, 0, 0, gru_before_forward,
-                                              gru_before_backward};
+/* PyTorch's and Keras' reset_after=True: r multiplies W_hn h + b_hn. */
+const rnn_cell_t rnn_gru_cell = {
+    .gates = 3,          /* r z n */
+    .aux = 1,            /* W_hn h + b_hn */
+    .split_dzh = 1,      /* dz of n differs between the input and the recurrent side */
+    .aux_gate = 3,       /* every gate multiplies h_prev */
+    .folded = 2,         /* b_hh of r and z is added with the input projection, not n's */
+    .dz_in_gates = 1,
+    .xh = 0,
+    .forward = gru_forward,
+    .backward = gru_backward,
+};
+/* Keras' reset_after=False: n = tanh(W_in x + b_in + W_hn (r * h) + b_hn). */
+const rnn_cell_t rnn_gru_reset_before_cell = {
+    .gates = 3,
+    .aux = 1,            /* r * h_prev */
+    .split_dzh = 0,
+    .aux_gate = 2,       /* W_hn multiplies r * h_prev, not h_prev */
+    .folded = 3,
+    .dz_in_gates = 0,
+    .xh = 0,
+    .forward = gru_before_forward,
+    .backward = gru_before_backward,
+};
 
+static int gru_rebuild(seqcls_model_t *m, const layer_t *c)
+{
+    return seqcls_add_gru(m, c->units, c->flags, NULL);
+}
+
+/* .impl is the default cell; SEQCLS_GRU_RESET_BEFORE picks the other. */
 const layer_ops_t seqcls__gru_ops = {
-    LAYER_GRU, "gru", rnn_forward, rnn_backward, rnn_set_int, rnn_set_float, NULL,
+    .kind = SEQCLS_LAYER_GRU,
+    .name = "gru",
+    .takes = 1u << VAL_SEQ,
+    .options = rnn_options,
+    .forward = rnn_forward,
+    .backward = rnn_backward,
+    .set_int = rnn_set_int,
+    .set_float = rnn_set_float,
+    .describe = rnn_describe,
+    .rebuild = gru_rebuild,
+    .impl = &rnn_gru_cell,
 };
 
 int seqcls_add_gru(seqcls_model_t *m, int hidden, unsigned flags, int *layer)

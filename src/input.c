@@ -6,6 +6,8 @@
  */
 #include "internal.h"
 
+#include <stdio.h>
+
 static int input_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
                          const run_ctx_t *ctx)
 {
@@ -28,8 +30,31 @@ static int input_backward(layer_t *L, workspace_t *ws, const value_t *in, const 
     return SEQCLS_OK;
 }
 
+static void input_describe(const layer_t *L, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "features=%d", L->units);
+}
+
+static int input_rebuild(seqcls_model_t *m, const layer_t *c)
+{
+    return seqcls_add_input(m, c->units, NULL);
+}
+
+static const layer_option_t input_options[] = {
+    {SEQCLS_OPT_UNITS, FIELD_UNITS, 0},
+    {0, 0, 0},
+};
+
 const layer_ops_t seqcls__input_ops = {
-    LAYER_INPUT, "input", input_forward, input_backward, NULL, NULL, NULL,
+    .kind = SEQCLS_LAYER_INPUT,
+    .name = "input",
+    .takes = 1u << VAL_SEQ,
+    .traits = LAYER_FIRST,
+    .options = input_options,
+    .forward = input_forward,
+    .backward = input_backward,
+    .describe = input_describe,
+    .rebuild = input_rebuild,
 };
 
 int seqcls_add_input(seqcls_model_t *m, int features, int *layer)
@@ -39,7 +64,7 @@ int seqcls_add_input(seqcls_model_t *m, int features, int *layer)
     if (m && features < 1)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_add_input: features (%d) must be >= 1",
                             features);
-    rc = model_begin_layer(m, "seqcls_add_input", &seqcls__input_ops, 0, &L);
+    rc = model_begin_layer(m, "seqcls_add_input", &seqcls__input_ops, &L);
     if (rc)
         return rc;
     L->units = features;

@@ -143,7 +143,6 @@ void pgemm2(int M, int N, int K, const real *A, int lda, const real *Bp, int K2,
 size_t pgemm_packed_t_len(int K, int M);
 void pgemm_pack_t(real *dst, const real *A, int lda, int K, int M);
 void pgemm_tn(int M, int N, int K, const real *At, const real *Bp, real *C, int ldc);
-const char *blas_name(void);
 
 /* ---- elementwise math (activation.c) ---- */
 
@@ -197,20 +196,8 @@ void ws_free(workspace_t *ws);
 
 /* ---- layers ---- */
 
-enum {
-    LAYER_EMBEDDING = 1,
-    LAYER_INPUT = 2,
-    LAYER_LSTM = 3,
-    LAYER_GRU = 4,
-    LAYER_ATTENTION = 5,
-    LAYER_POOLING = 6,
-    LAYER_DENSE = 7,
-    LAYER_DROPOUT = 8,
-    LAYER_BATCHNORM = 9,
-    LAYER_OUTPUT = 10
-};
-
-#define LAYER_MAX_PARAMS 16
+/* Parameters one layer may have (a transformer block has 12). */
+#define LAYER_MAX_PARAMS 32
 
 typedef struct layer layer_t;
 
@@ -224,9 +211,62 @@ typedef struct {
 /* Workspace slots every layer uses the same way; 3.. are the layer's own. */
 enum { WS_OUT = 0, WS_DIN = 1, WS_DFIN = 2, WS_PRIVATE = 3 };
 
+/*
+ * The configuration fields of layer_t as model files store them (layer.c
+ * holds the table: CONF id, type, default).  A layer kind exposes some of
+ * them as public options (layer_option_t).
+ */
+enum {
+    FIELD_UNITS, FIELD_VOCAB, FIELD_PADDING_IDX, FIELD_ACTIVATION, FIELD_KIND_ARG,
+    FIELD_FLAGS, FIELD_FROZEN, FIELD_REC_ACTIVATION, FIELD_RATE, FIELD_BN_MOMENTUM,
+    FIELD_BN_EPS,
+    FIELD_COUNT
+};
+enum { FIELD_I32 = 1, FIELD_U32 = 2, FIELD_F32 = 3 };   /* also their CONF value types */
+
 typedef struct {
-    int kind;
+    uint32_t file_id;        /* CONF option id: never reused or renumbered */
+    int type;                /* FIELD_I32, FIELD_U32, FIELD_F32 */
+    size_t offset;           /* in layer_t */
+    const char *name;        /* for messages */
+    uint32_t default_bits;   /* the value a new layer starts with, as stored */
+} layer_field_t;
+
+extern const layer_field_t layer_fields[FIELD_COUNT];
+/* Fields with CONF ids up to this one are written whatever their value:
+ * version-1 readers (seqcls 1.0) require them.  Later ones are written only
+ * when they differ from their default. */
+#define FIELD_LAST_V1_ID 11u
+
+uint32_t layer_field_get(const layer_t *L, int field);
+void layer_field_set(layer_t *L, int field, uint32_t bits);
+
+/* A public option (SEQCLS_OPT_*) of a layer kind, stored in one field. */
+typedef struct {
+    int option;              /* SEQCLS_OPT_*; 0 ends a list */
+    int field;               /* FIELD_* */
+    int settable;            /* seqcls_layer_set_* may change it after the constructor */
+} layer_option_t;
+
+/* What a layer kind consumes and gives beyond layer_t's in/out kinds. */
+enum {
+    LAYER_FIRST = 1,         /* reads the caller's input: must be the first layer */
+    LAYER_LOGITS = 2         /* the output layer: gives the logits, nothing follows */
+};
+
+/*
+ * Everything the model, the file format and the introspection calls know
+ * about a layer kind.  One table per kind, in the kind's own file, listed
+ * once in layer.c's registry; nothing else in the library switches on
+ * kinds.
+ */
+typedef struct {
+    int kind;                /* SEQCLS_LAYER_*: also the kind's id in model files */
     const char *name;        /* used in parameter names: "lstm", "dense", ... */
+    unsigned takes;          /* a mask of 1 << VAL_*: what it consumes (the caller's input
+                              * for a LAYER_FIRST kind, else the previous layer's output) */
+    unsigned traits;         /* LAYER_FIRST, LAYER_LOGITS */
+    const layer_option_t *options;   /* the options it has, ended by {0} */
     /* Compute `out` from `in`; output buffers come from `ws`. */
     int (*forward)(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
                    const run_ctx_t *ctx);
@@ -234,12 +274,29 @@ typedef struct {
      * (`din->x` may be set to NULL when the input needs no gradient). */
     int (*backward)(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
                     const value_t *dout, value_t *din, const run_ctx_t *ctx);
-    /* Options; NULL = the layer has none. */
-    int (*set_int)(layer_t *L, int option, int value);
-    int (*set_float)(layer_t *L, int option, float value);
-    /* Attention weights [B, T] of the last forward in ws, or NULL. */
+    /* Check and store a settable option (the caller has checked the kind
+     * has it); NULL when the kind has none of that type. */
+    int (*set_int)(seqcls_model_t *m, layer_t *L, int option, int value);
+    int (*set_float)(seqcls_model_t *m, layer_t *L, int option, float value);
+    /* Attention weights [B, T] of the last forward in ws; NULL for kinds without. */
     const real *(*attention)(const layer_t *L, workspace_t *ws);
+    /* Steps the input must have exactly, or 0 (NULL: any). */
+    int (*fixed_steps)(const layer_t *L);
+    /* The arguments in seqcls_layer_describe's "name(args)". */
+    void (*describe)(const layer_t *L, char *buf, size_t cap);
+    /* Append a layer of this kind to m through the public constructor, from
+     * `config`, a layer_t holding only a saved configuration (the loader
+     * then applies the settable options and checks every field). */
+    int (*rebuild)(seqcls_model_t *m, const layer_t *config);
+    const void *impl;        /* the kind's own data (the recurrent cell), or NULL */
 } layer_ops_t;
+
+/* The registry (layer.c): the ops of kind k (1 <= k <= LAYER_KIND_COUNT),
+ * or NULL for an unknown kind. */
+#define LAYER_KIND_COUNT 10
+const layer_ops_t *layer_kind(uint32_t kind);
+/* The option entry of `option` for L's kind, or NULL. */
+const layer_option_t *layer_option(const layer_t *L, int option);
 
 struct layer {
     const layer_ops_t *ops;
@@ -248,7 +305,8 @@ struct layer {
     int out_kind, out_F;     /* what it produces */
     int out_fin_F;           /* width of final states exposed with a sequence, or 0 */
 
-    /* configuration, as given to the constructor and the options */
+    /* configuration (layer_fields: one CONF option each), as given to the
+     * constructor and the options */
     int units;               /* dense/output units, recurrent hidden, attention units */
     int vocab, padding_idx;  /* embedding */
     int activation;          /* dense */
@@ -285,7 +343,20 @@ typedef struct {
     int len_cap;
 } run_t;
 
+/* The most layers a model holds (the loader refuses more as well). */
+#define MODEL_MAX_LAYERS 4096
+
+/* Slots of a model's own workspace (model_ws). */
+enum { MODEL_WS_DLOGITS, MODEL_WS_INPUT_GRAD, MODEL_WS_ATTENTION, MODEL_WS_COUNT };
+
+/* One key-value pair of the model's metadata store (metadata.c). */
+typedef struct {
+    char *key, *value;
+} meta_entry_t;
+
 struct seqcls_model {
+    uint64_t id;             /* unique in the process, never 0: optimisers recognise their
+                              * model by it (an address can be reused after a free) */
     layer_t **layers;
     int nlayers, layers_cap;
     param_t *params;
@@ -308,6 +379,8 @@ struct seqcls_model {
     seqcls_vocab_t *vocab;
     char **labels;
     int nlabels;
+    meta_entry_t *meta;
+    int nmeta;
 };
 
 /* Free the metadata a model carries (metadata.c). */
@@ -316,13 +389,17 @@ void model_free_metadata(seqcls_model_t *m);
 enum { STATE_NONE = 0, STATE_FORWARD = 1, STATE_TRAIN_FORWARD = 2, STATE_BACKWARD = 3 };
 
 /*
- * Called by each seqcls_add_*: check the model can take a layer
- * consuming `in_kinds` (a mask of 1 << VAL_*), allocate it, fill in_kind
- * and in_F from the previous layer, append it.  The caller then sets the
- * output, adds parameters, and calls model_commit_layer.
+ * Called by each seqcls_add_*: check the model can take a layer of kind
+ * `ops` after its last one, allocate it with every field at its default,
+ * fill in_kind and in_F from the previous layer.  The caller then sets
+ * the output, adds parameters, and calls model_commit_layer.
  */
 int model_begin_layer(seqcls_model_t *m, const char *func, const layer_ops_t *ops,
-                      unsigned in_kinds, layer_t **out);
+                      layer_t **out);
+/* The output layer (the last one, if it gives logits), or NULL. */
+const layer_t *model_output_layer(const seqcls_model_t *m);
+/* Does the model read token ids (else float sequences)? (m has layers) */
+int model_reads_ids(const seqcls_model_t *m);
 /* Add a zero-filled parameter to the layer being built. */
 int model_add_param(seqcls_model_t *m, layer_t *L, const char *name, int ndim,
                     const int64_t *shape, int trainable);
@@ -374,15 +451,13 @@ void batch_free(batch_t *bt);
 /* Steps a model needs its input to have exactly (feature-time attention), or 0. */
 int model_fixed_steps(const seqcls_model_t *m);
 
-/* Layer constructors' ops tables, one per layer file. */
-extern const layer_ops_t seqcls__embedding_ops;
-extern const layer_ops_t seqcls__input_ops;
-extern const layer_ops_t seqcls__dense_ops;
-extern const layer_ops_t seqcls__dropout_ops;
-extern const layer_ops_t seqcls__pooling_ops;
-extern const layer_ops_t seqcls__output_ops;
-extern const layer_ops_t seqcls__attention_ops;
-extern const layer_ops_t seqcls__batchnorm_ops;
+/* Each layer kind's table, in its own file (listed in layer.c's registry). */
+extern const layer_ops_t seqcls__embedding_ops, seqcls__input_ops, seqcls__lstm_ops,
+    seqcls__gru_ops, seqcls__attention_ops, seqcls__pooling_ops, seqcls__dense_ops,
+    seqcls__dropout_ops, seqcls__batchnorm_ops, seqcls__output_ops;
+
+/* The name of a SEQCLS_ACT_* activation, "?" if unknown (activation.c). */
+const char *act_name(int act);
 
 /* Dense forward/backward, shared by the dense and output layers (dense.c). */
 int dense_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
@@ -391,8 +466,8 @@ int dense_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t
                    const value_t *dout, value_t *din, const run_ctx_t *ctx);
 /* Fill a dense weight [units, in] and bias [units] as torch.nn.Linear does. */
 void dense_init(rng_t *rng, layer_t *L, int fan_in);
-int dense_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, unsigned in_kinds,
-              int units, int activation, int *layer);
+int dense_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, int units,
+              int activation, int *layer);
 
 /* ---- recurrent layers (recurrent.c drives, lstm.c and gru.c hold the cells) ---- */
 
@@ -438,14 +513,15 @@ typedef struct {
 } rnn_cell_t;
 
 extern const rnn_cell_t rnn_lstm_cell, rnn_gru_cell, rnn_gru_reset_before_cell;
-extern const layer_ops_t seqcls__lstm_ops, seqcls__gru_ops;
 
 int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
                 const run_ctx_t *ctx);
 int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
                  const value_t *dout, value_t *din, const run_ctx_t *ctx);
-int rnn_set_int(layer_t *L, int option, int value);
-int rnn_set_float(layer_t *L, int option, float value);
+int rnn_set_int(seqcls_model_t *m, layer_t *L, int option, int value);
+int rnn_set_float(seqcls_model_t *m, layer_t *L, int option, float value);
+void rnn_describe(const layer_t *L, char *buf, size_t cap);
+extern const layer_option_t rnn_options[];
 /*
  * Elementwise cell code runs as span(args..., k, n) over [0, len): blocks
  * of the constant RNN_BLOCK, whose loops -O2 vectorises once the static
@@ -534,9 +610,6 @@ int rnn_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, int hid
             unsigned flags, unsigned allowed, int *layer);
 
 /* ---- helpers for layers ---- */
-
-/* Is step t of row b valid? */
-static inline int val_valid(const value_t *v, int b, int t) { return t < v->len[b]; }
 
 /* Inverted-dropout mask of n elements in m (0 or 1/(1-rate)). */
 void dropout_mask(rng_t *rng, real *mask, size_t n, float rate);

@@ -43,6 +43,9 @@ void file_atomic_abort(file_atomic_t *f);
  * are refused without blocking.  SEQCLS_OK, SEQCLS_E_IO or SEQCLS_E_NOMEM.
  */
 int file_read_all(const char *path, size_t max, void **buf, size_t *len, const char *func);
+/* The largest model or checkpoint file the loaders read (256 GiB, or a
+ * quarter of the address space). */
+size_t model_file_max_bytes(void);
 
 /*
  * While a budget is set, allocations in the calling thread are counted

@@ -93,7 +93,7 @@ int seqcls_loss_backward(seqcls_model_t *m, const seqcls_tensor_t *labels, float
             return seqcls__fail(SEQCLS_E_RANGE, "%s: labels[%d] = %d is outside [0, %d)", func, b,
                                 (int)y[b], hi);
     }
-    dz = ws_get(&m->model_ws, 0, (size_t)B * C * sizeof(real));
+    dz = ws_get(&m->model_ws, MODEL_WS_DLOGITS, (size_t)B * C * sizeof(real));
     if (!dz)
         return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
     z = m->train.vals[m->nlayers].x;

@@ -93,10 +93,35 @@ static void lstm_backward(rnn_step_t *s)
         pgemm(s->np, H, GH, s->dzx, GH, s->Wp, 0, NULL, s->dh, H);
 }
 
-const rnn_cell_t rnn_lstm_cell = {4, 2, 0, 4, 4, 1, 1, lstm_forward, lstm_backward};
+const rnn_cell_t rnn_lstm_cell = {
+    .gates = 4,          /* i f g o */
+    .aux = 2,            /* c_t and tanh(c_t) */
+    .split_dzh = 0,
+    .aux_gate = 4,       /* every gate multiplies h_prev */
+    .folded = 4,         /* b_hh of every gate is added with the input projection */
+    .dz_in_gates = 1,
+    .xh = 1,
+    .forward = lstm_forward,
+    .backward = lstm_backward,
+};
+
+static int lstm_rebuild(seqcls_model_t *m, const layer_t *c)
+{
+    return seqcls_add_lstm(m, c->units, c->flags, NULL);
+}
 
 const layer_ops_t seqcls__lstm_ops = {
-    LAYER_LSTM, "lstm", rnn_forward, rnn_backward, rnn_set_int, rnn_set_float, NULL,
+    .kind = SEQCLS_LAYER_LSTM,
+    .name = "lstm",
+    .takes = 1u << VAL_SEQ,
+    .options = rnn_options,
+    .forward = rnn_forward,
+    .backward = rnn_backward,
+    .set_int = rnn_set_int,
+    .set_float = rnn_set_float,
+    .describe = rnn_describe,
+    .rebuild = lstm_rebuild,
+    .impl = &rnn_lstm_cell,
 };
 
 int seqcls_add_lstm(seqcls_model_t *m, int hidden, unsigned flags, int *layer)

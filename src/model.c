@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_LAYERS 4096
+static _Atomic uint64_t last_model_id;
 
 int seqcls_model_create(seqcls_model_t **out, uint64_t seed)
 {
@@ -20,6 +20,7 @@ int seqcls_model_create(seqcls_model_t **out, uint64_t seed)
     m = seqcls__calloc(1, sizeof *m);
     if (!m)
         return seqcls__fail(SEQCLS_E_NOMEM, "seqcls_model_create: out of memory");
+    m->id = atomic_fetch_add(&last_model_id, 1) + 1;
     m->seed = seed;
     rng_seed(&m->rng, seed);
     *out = m;
@@ -65,71 +66,30 @@ void seqcls_model_free(seqcls_model_t *m)
 
 int seqcls_layer_count(const seqcls_model_t *m) { return m ? m->nlayers : 0; }
 
-void seqcls__model_reseed(seqcls_model_t *m, uint64_t seed) { rng_seed(&m->rng, seed); }
-
-static const char *const act_names[] = {"none", "relu", "tanh", "sigmoid", "hard_sigmoid"};
-static const char *const pool_names[] = {"?", "last", "mean", "max"};
-static const char *const attn_names[] = {"?", "bahdanau", "dot", "general", "learned_query",
-                                         "feature_time"};
-
-int seqcls_layer_describe(const seqcls_model_t *m, int layer, char *buf, size_t cap)
+const layer_t *model_output_layer(const seqcls_model_t *m)
 {
-    const layer_t *L;
-    char args[160] = "";
-    seqcls__clear_error();
-    if (!m || !buf || cap == 0)
-        return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_layer_describe: %s",
-                            !m ? "model is NULL" : "buf is NULL or cap is 0");
-    if (layer < 0 || layer >= m->nlayers)
-        return seqcls__fail(SEQCLS_E_RANGE, "seqcls_layer_describe: layer %d does not exist", layer);
-    L = m->layers[layer];
-    switch (L->ops->kind) {
-    case LAYER_EMBEDDING:
-        snprintf(args, sizeof args, "vocab=%d, dim=%d, padding_idx=%d%s", L->vocab, L->units,
-                 L->padding_idx, L->frozen ? ", frozen" : "");
-        break;
-    case LAYER_INPUT:
-        snprintf(args, sizeof args, "features=%d", L->units);
-        break;
-    case LAYER_LSTM:
-    case LAYER_GRU:
-        snprintf(args, sizeof args, "hidden=%d%s%s%s%s%s%s", L->units,
-                 L->flags & SEQCLS_BIDIRECTIONAL ? ", bidirectional" : "",
-                 L->flags & SEQCLS_MERGE_SUM ? ", merge_sum" : "",
-                 L->flags & SEQCLS_RETURN_SEQUENCES ? ", return_sequences" : "",
-                 L->flags & SEQCLS_GRU_RESET_BEFORE ? ", reset_before" : "",
-                 L->rec_activation != SEQCLS_ACT_SIGMOID ? ", gates=" : "",
-                 L->rec_activation != SEQCLS_ACT_SIGMOID ? act_names[L->rec_activation] : "");
-        break;
-    case LAYER_ATTENTION:
-        snprintf(args, sizeof args, "%s%s", attn_names[L->kind_arg],
-                 L->units ? ", units=" : "");
-        if (L->units)
-            snprintf(args + strlen(args), sizeof args - strlen(args), "%d", L->units);
-        break;
-    case LAYER_POOLING:
-        snprintf(args, sizeof args, "%s", pool_names[L->kind_arg]);
-        break;
-    case LAYER_DENSE:
-        snprintf(args, sizeof args, "units=%d, %s", L->units, act_names[L->activation]);
-        break;
-    case LAYER_DROPOUT:
-        snprintf(args, sizeof args, "rate=%g", (double)L->rate);
-        break;
-    case LAYER_BATCHNORM:
-        snprintf(args, sizeof args, "momentum=%g, eps=%g", (double)L->bn_momentum, (double)L->bn_eps);
-        break;
-    case LAYER_OUTPUT:
-        snprintf(args, sizeof args, "classes=%d, %s", L->units,
-                 L->units == 1 ? "sigmoid" : "softmax");
-        break;
-    default:
-        break;
-    }
-    snprintf(buf, cap, "%s(%s) -> %s of %d", L->ops->name, args,
-             L->out_kind == VAL_SEQ ? "sequence" : "vector", L->out_F);
-    return SEQCLS_OK;
+    const layer_t *last = m->nlayers ? m->layers[m->nlayers - 1] : NULL;
+    return last && (last->ops->traits & LAYER_LOGITS) ? last : NULL;
 }
+
+int model_reads_ids(const seqcls_model_t *m)
+{
+    return (m->layers[0]->ops->takes & (1u << VAL_IDS)) != 0;
+}
+
+int seqcls_model_output_width(const seqcls_model_t *m)
+{
+    const layer_t *out;
+    seqcls__clear_error();
+    if (!m)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_model_output_width: model is NULL");
+    if (!(out = model_output_layer(m)))
+        return seqcls__fail(SEQCLS_E_STATE,
+                            "seqcls_model_output_width: the model has no output layer yet");
+    return out->out_F;
+}
+
+void seqcls__model_reseed(seqcls_model_t *m, uint64_t seed) { rng_seed(&m->rng, seed); }
 
 /* Grow an array of `elem`-byte items to hold at least `need`. */
 static int grow(void **arr, int *cap, int need, size_t elem)
@@ -158,26 +118,28 @@ static const char *kind_name(int kind)
 }
 
 int model_begin_layer(seqcls_model_t *m, const char *func, const layer_ops_t *ops,
-                      unsigned in_kinds, layer_t **out)
+                      layer_t **out)
 {
+    const int first = (ops->traits & LAYER_FIRST) != 0;
     layer_t *L, *prev;
+    int f;
     *out = NULL;
     seqcls__clear_error();
     if (!m)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: model is NULL", func);
-    if (m->nlayers >= MAX_LAYERS)
+    if (m->nlayers >= MODEL_MAX_LAYERS)
         return seqcls__fail(SEQCLS_E_RANGE, "%s: a model holds at most %d layers", func,
-                            MAX_LAYERS);
+                            MODEL_MAX_LAYERS);
     prev = m->nlayers ? m->layers[m->nlayers - 1] : NULL;
-    if (in_kinds == 0 && prev)
+    if (first && prev)
         return seqcls__fail(SEQCLS_E_STATE, "%s: a %s layer must be the first layer", func,
                             ops->name);
-    if (in_kinds != 0 && !prev)
+    if (!first && !prev)
         return seqcls__fail(SEQCLS_E_STATE,
                             "%s: the first layer must be an embedding or an input layer", func);
-    if (prev && prev->ops->kind == LAYER_OUTPUT)
+    if (prev && (prev->ops->traits & LAYER_LOGITS))
         return seqcls__fail(SEQCLS_E_STATE, "%s: no layer can follow the output layer", func);
-    if (prev && !(in_kinds & (1u << prev->out_kind)))
+    if (prev && !(ops->takes & (1u << prev->out_kind)))
         return seqcls__fail(SEQCLS_E_STATE, "%s: a %s layer cannot take %s (the output of layer %d, %s)",
                             func, ops->name, kind_name(prev->out_kind), prev->index,
                             prev->ops->name);
@@ -189,8 +151,8 @@ int model_begin_layer(seqcls_model_t *m, const char *func, const layer_ops_t *op
     L->ops = ops;
     L->index = m->nlayers;
     L->p0 = m->nparams;
-    L->padding_idx = -1;
-    L->rec_activation = SEQCLS_ACT_SIGMOID;
+    for (f = 0; f < FIELD_COUNT; f++)
+        layer_field_set(L, f, layer_fields[f].default_bits);
     if (prev) {
         L->in_kind = prev->out_kind;
         L->in_F = prev->out_F;
@@ -244,52 +206,6 @@ int model_commit_layer(seqcls_model_t *m, layer_t *L, int status, int *index_out
     if (index_out)
         *index_out = L->index;
     return SEQCLS_OK;
-}
-
-static int layer_lookup(seqcls_model_t *m, int layer, const char *func, layer_t **out)
-{
-    seqcls__clear_error();
-    if (!m)
-        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: model is NULL", func);
-    if (layer < 0 || layer >= m->nlayers)
-        return seqcls__fail(SEQCLS_E_RANGE, "%s: layer %d does not exist (the model has %d)",
-                            func, layer, m->nlayers);
-    *out = m->layers[layer];
-    return SEQCLS_OK;
-}
-
-int seqcls_layer_set_int(seqcls_model_t *m, int layer, int option, int value)
-{
-    layer_t *L;
-    int rc = layer_lookup(m, layer, "seqcls_layer_set_int", &L);
-    if (rc)
-        return rc;
-    if (!L->ops->set_int)
-        return seqcls__fail(SEQCLS_E_INVALID_ARG,
-                            "seqcls_layer_set_int: layer %d (%s) has no integer option %d", layer,
-                            L->ops->name, option);
-    rc = L->ops->set_int(L, option, value);
-    if (rc == SEQCLS_OK && option == SEQCLS_OPT_FREEZE) {
-        int i;
-        for (i = 0; i < L->np; i++)
-            m->params[L->p0 + i].trainable = !L->frozen;
-    }
-    return rc;
-}
-
-int seqcls_layer_set_float(seqcls_model_t *m, int layer, int option, float value)
-{
-    layer_t *L;
-    int rc = layer_lookup(m, layer, "seqcls_layer_set_float", &L);
-    if (rc)
-        return rc;
-    if (!L->ops->set_float)
-        return seqcls__fail(SEQCLS_E_INVALID_ARG,
-                            "seqcls_layer_set_float: layer %d (%s) has no float option %d",
-                            layer, L->ops->name, option);
-    if (!isfinite(value))
-        return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_layer_set_float: value is not finite");
-    return L->ops->set_float(L, option, value);
 }
 
 /* ---- parameters ---- */
@@ -372,7 +288,7 @@ static int run_prepare(run_t *run, int nlayers, int B)
 static int check_input(const seqcls_model_t *m, const seqcls_tensor_t *input,
                        const int32_t *lengths, const char *func, int *B, int *T)
 {
-    const layer_t *first, *last;
+    const layer_t *first;
     int b, rc;
 
     if (!m)
@@ -382,10 +298,9 @@ static int check_input(const seqcls_model_t *m, const seqcls_tensor_t *input,
     if (m->nlayers == 0)
         return seqcls__fail(SEQCLS_E_STATE, "%s: the model has no layers", func);
     first = m->layers[0];
-    last = m->layers[m->nlayers - 1];
-    if (last->ops->kind != LAYER_OUTPUT)
+    if (!model_output_layer(m))
         return seqcls__fail(SEQCLS_E_STATE, "%s: the model has no output layer yet", func);
-    if (first->ops->kind == LAYER_EMBEDDING) {
+    if (model_reads_ids(m)) {
         int64_t shape[2] = {-1, -1};
         rc = seqcls__tensor_check(input, func, "input (token ids)", SEQCLS_I32, 2, shape);
     } else {
@@ -525,8 +440,8 @@ int model_backward(seqcls_model_t *m, real *dlogits, const char *func)
         }
         dv = din;
     }
-    if (m->layers[0]->ops->kind == LAYER_INPUT)
-        m->input_grad = dv;
+    if (!model_reads_ids(m))
+        m->input_grad = dv;   /* the gradient reaching a float input */
     m->state = STATE_BACKWARD;
     return SEQCLS_OK;
 }
@@ -564,7 +479,7 @@ int seqcls_backward(seqcls_model_t *m, const seqcls_tensor_t *dlogits)
     for (i = 0; i < n; i++)
         if (!isfinite(((const real *)dlogits->data)[i]))
             return seqcls__fail(SEQCLS_E_NUMERIC, "%s: dlogits[%zu] is not finite", func, i);
-    d = ws_get(&m->model_ws, 0, n * sizeof(real));
+    d = ws_get(&m->model_ws, MODEL_WS_DLOGITS, n * sizeof(real));
     if (!d)
         return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
     memcpy(d, dlogits->data, n * sizeof(real));
@@ -590,7 +505,7 @@ int seqcls_input_grad(seqcls_model_t *m, seqcls_tensor_t **grad)
     shape[2] = g->F;
     /* The tensor header lives in the model's workspace; the data is the run's. */
     {
-        seqcls_tensor_t *t = ws_get(&m->model_ws, 1, sizeof *t);
+        seqcls_tensor_t *t = ws_get(&m->model_ws, MODEL_WS_INPUT_GRAD, sizeof *t);
         if (!t)
             return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
         memset(t, 0, sizeof *t);
@@ -636,7 +551,7 @@ int seqcls_attention_weights(seqcls_model_t *m, int layer, seqcls_tensor_t **wei
     if (m->state == STATE_NONE)
         return seqcls__fail(SEQCLS_E_STATE, "%s: no forward has run yet", func);
     w = m->layers[i]->ops->attention(m->layers[i], &m->train.ws[i]);
-    t = ws_get(&m->model_ws, 2, sizeof *t);
+    t = ws_get(&m->model_ws, MODEL_WS_ATTENTION, sizeof *t);
     if (!t)
         return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
     memset(t, 0, sizeof *t);

@@ -6,18 +6,75 @@
  */
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
+typedef struct optim_kind optim_kind_t;
+
 struct seqcls_optimizer {
-    int kind;
+    const optim_kind_t *kind;
     double lr, beta1, beta2, eps, weight_decay, momentum, rho, clipnorm, clipvalue;
     int64_t steps;
-    const seqcls_model_t *model;   /* the model the state belongs to */
+    uint64_t model_id;             /* the model the state belongs to (seqcls_model.id), or 0 */
     int nparams;
     real **m1;                     /* Adam first moment / momentum buffer */
     real **m2;                     /* Adam second moment / RMSprop square average */
 };
+
+/* One update of n elements of a parameter p with gradient g and state m1, m2. */
+typedef void (*optim_step_fn)(const seqcls_optimizer_t *o, real *p, const real *g, real *m1,
+                              real *m2, size_t n);
+
+/* What distinguishes the optimiser kinds (the table, optim_kinds, follows
+ * the update functions). */
+struct optim_kind {
+    int id;                  /* SEQCLS_OPTIM_*: also its id in OPTM */
+    int moments;             /* state arrays per parameter: m1, or m1 and m2 */
+    double weight_decay;     /* its default */
+    int decoupled;           /* AdamW: decay the weights, not through the gradient */
+    optim_step_fn step;
+};
+
+static const optim_kind_t *optim_kind(int64_t kind);
+
+/* Each hyperparameter's valid values, one check for the setter and the
+ * loader alike.  The setter takes floats, so a value must also be one. */
+static int hyper_ok(int option, double v)
+{
+    if (!isfinite(v) || fabs(v) > FLT_MAX)
+        return 0;
+    switch (option) {
+    case SEQCLS_OPTIM_LR:
+    case SEQCLS_OPTIM_EPS:       /* 0 would divide by zero for untouched parameters */
+        return v > 0;
+    case SEQCLS_OPTIM_BETA1:
+    case SEQCLS_OPTIM_BETA2:
+    case SEQCLS_OPTIM_MOMENTUM:
+    case SEQCLS_OPTIM_RHO:
+        return v >= 0 && v < 1;
+    default:                     /* weight decay, clipnorm, clipvalue */
+        return v >= 0;
+    }
+}
+
+/* The field of each SEQCLS_OPTIM_* option, in the order OPTM stores them. */
+#define OPTIM_OPTIONS 9
+static double *hyper(seqcls_optimizer_t *o, int option)
+{
+    double *h[OPTIM_OPTIONS + 1] = {
+        [SEQCLS_OPTIM_LR] = &o->lr,
+        [SEQCLS_OPTIM_BETA1] = &o->beta1,
+        [SEQCLS_OPTIM_BETA2] = &o->beta2,
+        [SEQCLS_OPTIM_EPS] = &o->eps,
+        [SEQCLS_OPTIM_WEIGHT_DECAY] = &o->weight_decay,
+        [SEQCLS_OPTIM_MOMENTUM] = &o->momentum,
+        [SEQCLS_OPTIM_RHO] = &o->rho,
+        [SEQCLS_OPTIM_CLIPNORM] = &o->clipnorm,
+        [SEQCLS_OPTIM_CLIPVALUE] = &o->clipvalue,
+    };
+    return option >= 1 && option <= OPTIM_OPTIONS ? h[option] : NULL;
+}
 
 int seqcls_optimizer_create(seqcls_optimizer_t **out, int kind, float lr)
 {
@@ -26,20 +83,20 @@ int seqcls_optimizer_create(seqcls_optimizer_t **out, int kind, float lr)
     if (!out)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_optimizer_create: out is NULL");
     *out = NULL;
-    if (kind < SEQCLS_OPTIM_ADAM || kind > SEQCLS_OPTIM_ADAMW)
+    if (!optim_kind(kind))
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_optimizer_create: unknown kind %d", kind);
-    if (!(lr > 0) || !isfinite(lr))
+    if (!hyper_ok(SEQCLS_OPTIM_LR, lr))
         return seqcls__fail(SEQCLS_E_INVALID_ARG,
                             "seqcls_optimizer_create: lr %g must be positive and finite", (double)lr);
     o = seqcls__calloc(1, sizeof *o);
     if (!o)
         return seqcls__fail(SEQCLS_E_NOMEM, "seqcls_optimizer_create: out of memory");
-    o->kind = kind;
+    o->kind = optim_kind(kind);
     o->lr = lr;
     o->beta1 = 0.9;
     o->beta2 = 0.999;
     o->eps = 1e-8;
-    o->weight_decay = kind == SEQCLS_OPTIM_ADAMW ? 0.01 : 0;
+    o->weight_decay = o->kind->weight_decay;
     o->rho = 0.99;
     *out = o;
     return SEQCLS_OK;
@@ -58,7 +115,7 @@ static void free_state(seqcls_optimizer_t *o)
     seqcls__dealloc(o->m2);
     o->m1 = o->m2 = NULL;
     o->nparams = 0;
-    o->model = NULL;
+    o->model_id = 0;
 }
 
 void seqcls_optimizer_free(seqcls_optimizer_t *o)
@@ -74,68 +131,27 @@ int64_t seqcls_optimizer_steps(const seqcls_optimizer_t *o) { return o ? o->step
 int seqcls_optimizer_set_float(seqcls_optimizer_t *o, int option, float value)
 {
     const char *func = "seqcls_optimizer_set_float";
-    double v = value;
     seqcls__clear_error();
     if (!o)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: optimizer is NULL", func);
+    if (!hyper(o, option))
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: unknown option %d", func, option);
     if (!isfinite(value))
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: value is not finite", func);
-    switch (option) {
-    case SEQCLS_OPTIM_LR:
-        if (!(v > 0))
-            break;
-        o->lr = v;
-        return SEQCLS_OK;
-    case SEQCLS_OPTIM_BETA1:
-    case SEQCLS_OPTIM_BETA2:
-        if (!(v >= 0 && v < 1))
-            break;
-        *(option == SEQCLS_OPTIM_BETA1 ? &o->beta1 : &o->beta2) = v;
-        return SEQCLS_OK;
-    case SEQCLS_OPTIM_EPS:
-        if (!(v >= 0))
-            break;
-        o->eps = v;
-        return SEQCLS_OK;
-    case SEQCLS_OPTIM_WEIGHT_DECAY:
-        if (!(v >= 0))
-            break;
-        o->weight_decay = v;
-        return SEQCLS_OK;
-    case SEQCLS_OPTIM_MOMENTUM:
-        if (!(v >= 0 && v < 1))
-            break;
-        o->momentum = v;
-        return SEQCLS_OK;
-    case SEQCLS_OPTIM_RHO:
-        if (!(v >= 0 && v < 1))
-            break;
-        o->rho = v;
-        return SEQCLS_OK;
-    case SEQCLS_OPTIM_CLIPNORM:
-        if (!(v >= 0))
-            break;
-        o->clipnorm = v;
-        return SEQCLS_OK;
-    case SEQCLS_OPTIM_CLIPVALUE:
-        if (!(v >= 0))
-            break;
-        o->clipvalue = v;
-        return SEQCLS_OK;
-    default:
-        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: unknown option %d", func, option);
-    }
-    return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: value %g is out of range for option %d", func,
-                        v, option);
+    if (!hyper_ok(option, value))
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: value %g is out of range for option %d",
+                            func, (double)value, option);
+    *hyper(o, option) = value;
+    return SEQCLS_OK;
 }
 
 /* Bind the optimiser to `m` on first use, creating zeroed state. */
 static int bind_model(seqcls_optimizer_t *o, const seqcls_model_t *m, const char *func)
 {
     int i, n = m->nparams;
-    if (o->model == m && o->nparams == n)
+    if (o->model_id == m->id && o->nparams == n)
         return SEQCLS_OK;
-    if (o->model)
+    if (o->model_id)
         return seqcls__fail(SEQCLS_E_STATE,
                             "%s: this optimizer holds state for another model (or the model's "
                             "parameters changed)",
@@ -151,10 +167,10 @@ static int bind_model(seqcls_optimizer_t *o, const seqcls_model_t *m, const char
         o->m1[i] = seqcls__calloc(k, sizeof(real));
         if (!o->m1[i])
             goto nomem;
-        if (o->kind != SEQCLS_OPTIM_SGD && !(o->m2[i] = seqcls__calloc(k, sizeof(real))))
+        if (o->kind->moments > 1 && !(o->m2[i] = seqcls__calloc(k, sizeof(real))))
             goto nomem;
     }
-    o->model = m;
+    o->model_id = m->id;
     return SEQCLS_OK;
 nomem:
     free_state(o);
@@ -202,7 +218,7 @@ static int clip_gradients(const seqcls_optimizer_t *o, seqcls_model_t *m, const 
 static void step_adam(const seqcls_optimizer_t *o, real *p, const real *g, real *m1, real *m2,
                       size_t n)
 {
-    const int decoupled = o->kind == SEQCLS_OPTIM_ADAMW;
+    const int decoupled = o->kind->decoupled;
     const double bc1 = 1 - pow(o->beta1, (double)o->steps);
     const double bc2 = 1 - pow(o->beta2, (double)o->steps);
     const real step_size = (real)(o->lr / bc1), sbc2 = (real)sqrt(bc2);
@@ -221,10 +237,12 @@ static void step_adam(const seqcls_optimizer_t *o, real *p, const real *g, real 
     }
 }
 
-static void step_sgd(const seqcls_optimizer_t *o, real *p, const real *g, real *buf, size_t n)
+static void step_sgd(const seqcls_optimizer_t *o, real *p, const real *g, real *buf, real *unused,
+                     size_t n)
 {
     const real lr = (real)o->lr, wd = (real)o->weight_decay, mom = (real)o->momentum;
     size_t k;
+    (void)unused;
     for (k = 0; k < n; k++) {
         real gk = g[k] + wd * p[k];
         if (mom > 0) {
@@ -254,6 +272,21 @@ static void step_rmsprop(const seqcls_optimizer_t *o, real *p, const real *g, re
     }
 }
 
+static const optim_kind_t optim_kinds[] = {
+    [SEQCLS_OPTIM_ADAM] = {.id = SEQCLS_OPTIM_ADAM, .moments = 2, .step = step_adam},
+    [SEQCLS_OPTIM_SGD] = {.id = SEQCLS_OPTIM_SGD, .moments = 1, .step = step_sgd},
+    /* m1 is the momentum buffer, m2 the square average (OPTM stores them in that order) */
+    [SEQCLS_OPTIM_RMSPROP] = {.id = SEQCLS_OPTIM_RMSPROP, .moments = 2, .step = step_rmsprop},
+    [SEQCLS_OPTIM_ADAMW] = {.id = SEQCLS_OPTIM_ADAMW, .moments = 2, .weight_decay = 0.01,
+                            .decoupled = 1, .step = step_adam},
+};
+#define OPTIM_KINDS ((int)(sizeof optim_kinds / sizeof optim_kinds[0]) - 1)
+
+static const optim_kind_t *optim_kind(int64_t kind)
+{
+    return kind >= 1 && kind <= OPTIM_KINDS && optim_kinds[kind].step ? &optim_kinds[kind] : NULL;
+}
+
 /* The update of every element is independent of the others: parameters
  * are cut into chunks that the pool's threads take as they come free. */
 #define STEP_CHUNK 65536
@@ -267,17 +300,7 @@ static void step_chunk(const seqcls_optimizer_t *o, const param_t *p, int i, siz
 {
     real *v = (real *)p->value->data + k0, *g = (real *)p->grad->data + k0;
     real *m1 = o->m1[i] + k0, *m2 = o->m2[i] ? o->m2[i] + k0 : NULL;
-    switch (o->kind) {
-    case SEQCLS_OPTIM_SGD:
-        step_sgd(o, v, g, m1, n);
-        break;
-    case SEQCLS_OPTIM_RMSPROP:
-        step_rmsprop(o, v, g, m1, m2, n);
-        break;
-    default:
-        step_adam(o, v, g, m1, m2, n);
-        break;
-    }
+    o->kind->step(o, v, g, m1, m2, n);
 }
 
 /* Part `part` takes chunk c of the model's trainable parameters for c = part,
@@ -331,26 +354,18 @@ void optimizer_set_lr(seqcls_optimizer_t *o, double lr) { o->lr = lr; }
 /* ---- state in a model file (OPTM section; docs/file-format.md) ---- */
 
 #define OPTM_VERSION 1
-#define OPTM_HYPER 9   /* lr, beta1, beta2, eps, weight_decay, momentum, rho, clipnorm, clipvalue */
 /* write a little-endian integer at p and move past it */
 #define PUT(bits, v) (le_put##bits(p, v), p += (bits) / 8)
-
-static double *hyper(seqcls_optimizer_t *o, int i)
-{
-    double *h[OPTM_HYPER] = {&o->lr, &o->beta1, &o->beta2, &o->eps, &o->weight_decay,
-                             &o->momentum, &o->rho, &o->clipnorm, &o->clipvalue};
-    return h[i];
-}
 
 int optimizer_serialize(const seqcls_optimizer_t *o, const seqcls_model_t *m, void **buf,
                         size_t *len)
 {
-    const int moments = o->kind == SEQCLS_OPTIM_SGD ? 1 : 2;
-    const int n = o->model ? o->nparams : 0;
-    size_t bytes = 4 + 4 + 8 * OPTM_HYPER + 8 + 4, k;
+    const int moments = o->kind->moments;
+    const int n = o->model_id ? o->nparams : 0;
+    size_t bytes = 4 + 4 + 8 * OPTIM_OPTIONS + 8 + 4, k;
     unsigned char *p;
     int i, j;
-    if (o->model && o->model != m)
+    if (o->model_id && o->model_id != m->id)
         return seqcls__fail(SEQCLS_E_STATE, "the optimizer holds state for another model");
     for (i = 0; i < n; i++)
         bytes += 8 + (size_t)moments * 4 * m->params[i].value->numel;
@@ -359,8 +374,8 @@ int optimizer_serialize(const seqcls_optimizer_t *o, const seqcls_model_t *m, vo
     *buf = p;
     *len = bytes;
     PUT(32, OPTM_VERSION);
-    PUT(32, (uint32_t)o->kind);
-    for (i = 0; i < OPTM_HYPER; i++) {
+    PUT(32, (uint32_t)o->kind->id);
+    for (i = 1; i <= OPTIM_OPTIONS; i++) {
         double v = *hyper((seqcls_optimizer_t *)o, i);
         uint64_t bits;
         memcpy(&bits, &v, sizeof bits);
@@ -394,25 +409,26 @@ int optimizer_deserialize(seqcls_optimizer_t **out, seqcls_model_t *m, const voi
     size_t k;
 
     *out = NULL;
-    if (len < 4 + 4 + 8 * OPTM_HYPER + 8 + 4)
+    if (len < 4 + 4 + 8 * OPTIM_OPTIONS + 8 + 4)
         return seqcls__fail(SEQCLS_E_FORMAT, "%s: OPTM: %zu bytes is too short", func, len);
     if (le_get32(p) != OPTM_VERSION)
         return seqcls__fail(SEQCLS_E_VERSION, "%s: OPTM: optimizer state version %u is unknown",
                             func, (unsigned)le_get32(p));
     kind = (uint32_t)le_get32(p + 4);
-    if (kind < SEQCLS_OPTIM_ADAM || kind > SEQCLS_OPTIM_ADAMW)
+    if (!optim_kind(kind))
         return seqcls__fail(SEQCLS_E_FORMAT, "%s: OPTM: optimizer kind %u is unknown", func,
                             (unsigned)kind);
     if ((rc = seqcls_optimizer_create(&o, (int)kind, 1.0f)))
         return rc;
     p += 8;
-    for (i = 0; i < OPTM_HYPER; i++, p += 8) {
+    for (i = 1; i <= OPTIM_OPTIONS; i++, p += 8) {
         uint64_t bits = le_get64(p);
         double v;
         memcpy(&v, &bits, sizeof v);
-        if (!isfinite(v) || v < 0 || (i == 0 && !(v > 0))) {
+        if (!hyper_ok(i, v)) {
             seqcls_optimizer_free(o);
-            return seqcls__fail(SEQCLS_E_FORMAT, "%s: OPTM: setting %d is %g", func, i, v);
+            return seqcls__fail(SEQCLS_E_FORMAT, "%s: OPTM: option %d is %g, out of its range",
+                                func, i, v);
         }
         *hyper(o, i) = v;
     }
@@ -428,7 +444,7 @@ int optimizer_deserialize(seqcls_optimizer_t **out, seqcls_model_t *m, const voi
         seqcls_optimizer_free(o);
         return rc;
     }
-    moments = kind == SEQCLS_OPTIM_SGD ? 1 : 2;
+    moments = o->kind->moments;
     for (i = 0; i < (int)n; i++) {
         size_t numel = m->params[i].value->numel;
         if ((size_t)(end - p) < 8 || le_get64(p) != numel ||
@@ -443,10 +459,11 @@ int optimizer_deserialize(seqcls_optimizer_t **out, seqcls_model_t *m, const voi
                 uint32_t bits = (uint32_t)le_get32(p);
                 float f;
                 memcpy(&f, &bits, sizeof f);
-                if (!isfinite(f)) {
+                /* the second array is a mean of squares for every kind that has one */
+                if (!isfinite(f) || (j == 1 && f < 0)) {
                     seqcls_optimizer_free(o);
-                    return seqcls__fail(SEQCLS_E_FORMAT, "%s: OPTM: state of %s is not finite",
-                                        func, m->params[i].name);
+                    return seqcls__fail(SEQCLS_E_FORMAT, "%s: OPTM: state of %s is %s", func,
+                                        m->params[i].name, isfinite(f) ? "negative" : "not finite");
                 }
                 (j ? o->m2[i] : o->m1[i])[k] = (real)f;
             }

@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 enum { WS_ARGMAX = WS_PRIVATE };
@@ -101,18 +102,45 @@ static int pooling_backward(layer_t *L, workspace_t *ws, const value_t *in, cons
     return SEQCLS_OK;
 }
 
+static const char *const pool_names[] = {
+    [SEQCLS_POOL_LAST] = "last", [SEQCLS_POOL_MEAN] = "mean", [SEQCLS_POOL_MAX] = "max",
+};
+#define POOL_KINDS ((int)(sizeof pool_names / sizeof pool_names[0]) - 1)
+
+static void pooling_describe(const layer_t *L, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", pool_names[L->kind_arg]);
+}
+
+static int pooling_rebuild(seqcls_model_t *m, const layer_t *c)
+{
+    return seqcls_add_pooling(m, c->kind_arg, NULL);
+}
+
+static const layer_option_t pooling_options[] = {
+    {SEQCLS_OPT_KIND, FIELD_KIND_ARG, 0},
+    {0, 0, 0},
+};
+
 const layer_ops_t seqcls__pooling_ops = {
-    LAYER_POOLING, "pooling", pooling_forward, pooling_backward, NULL, NULL, NULL,
+    .kind = SEQCLS_LAYER_POOLING,
+    .name = "pooling",
+    .takes = 1u << VAL_SEQ,
+    .options = pooling_options,
+    .forward = pooling_forward,
+    .backward = pooling_backward,
+    .describe = pooling_describe,
+    .rebuild = pooling_rebuild,
 };
 
 int seqcls_add_pooling(seqcls_model_t *m, int kind, int *layer)
 {
     layer_t *L;
     int rc;
-    if (m && kind != SEQCLS_POOL_LAST && kind != SEQCLS_POOL_MEAN && kind != SEQCLS_POOL_MAX)
+    if (m && (kind < 1 || kind > POOL_KINDS || !pool_names[kind]))
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_add_pooling: unknown pooling kind %d",
                             kind);
-    rc = model_begin_layer(m, "seqcls_add_pooling", &seqcls__pooling_ops, 1u << VAL_SEQ, &L);
+    rc = model_begin_layer(m, "seqcls_add_pooling", &seqcls__pooling_ops, &L);
     if (rc)
         return rc;
     L->kind_arg = kind;

@@ -57,11 +57,10 @@ typedef struct {
     int32_t *perm, *nb, *off;     /* sorted rank -> row; active rows and offset per step */
 } pack_t;
 
+/* The kind's cell (layer_ops_t.impl), or the GRU's reset-before variant. */
 static const rnn_cell_t *cell_of(const layer_t *L)
 {
-    if (L->ops->kind == LAYER_LSTM)
-        return &rnn_lstm_cell;
-    return (L->flags & SEQCLS_GRU_RESET_BEFORE) ? &rnn_gru_reset_before_cell : &rnn_gru_cell;
+    return (L->flags & SEQCLS_GRU_RESET_BEFORE) ? &rnn_gru_reset_before_cell : L->ops->impl;
 }
 
 static void pack_sizes(const layer_t *L, const value_t *in, pack_t *P)
@@ -294,9 +293,11 @@ static void move_rows(const pack_t *P, const int32_t *len, real *seq, int width,
  * of the length-sorted rows for the whole sequence: its own per-step
  * GEMMs and cell math on its rows, with no synchronisation between steps
  * (a row's recurrence never reads another row).  Slices hold about equal
- * numbers of valid steps.  A row's arithmetic is the same in any slice,
- * so the results do not depend on the number of threads, up to the
- * BLAS's choice of kernel for the size of a step's product.  Forward, the
+ * numbers of valid steps.  A row's arithmetic is the same in any slice
+ * (pgemm computes a row of a product the same way whatever rows share
+ * it), so outputs and dX do not depend on the number of threads; the
+ * weight gradients are summed per part, then in part order, so they
+ * differ across thread counts by rounding only.  Forward, the
  * two directions of a bidirectional layer also run side by side (each has
  * its own rows of the step scratch); backward they take turns, so that
  * one direction's gate gradients are all that is kept at a time.
@@ -893,12 +894,12 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
     return SEQCLS_OK;
 }
 
-int rnn_set_int(layer_t *L, int option, int value)
+/* The settable options: SEQCLS_OPT_RECURRENT_ACTIVATION (int) and
+ * SEQCLS_OPT_INPUT_DROPOUT (float); layer.c has checked the option. */
+int rnn_set_int(seqcls_model_t *m, layer_t *L, int option, int value)
 {
-    if (option != SEQCLS_OPT_RECURRENT_ACTIVATION)
-        return seqcls__fail(SEQCLS_E_INVALID_ARG,
-                            "seqcls_layer_set_int: option %d does not apply to a %s layer", option,
-                            L->ops->name);
+    (void)m;
+    (void)option;
     if (value != SEQCLS_ACT_SIGMOID && value != SEQCLS_ACT_HARD_SIGMOID && value != SEQCLS_ACT_RELU)
         return seqcls__fail(SEQCLS_E_INVALID_ARG,
                             "seqcls_layer_set_int: SEQCLS_OPT_RECURRENT_ACTIVATION takes "
@@ -908,12 +909,10 @@ int rnn_set_int(layer_t *L, int option, int value)
     return SEQCLS_OK;
 }
 
-int rnn_set_float(layer_t *L, int option, float value)
+int rnn_set_float(seqcls_model_t *m, layer_t *L, int option, float value)
 {
-    if (option != SEQCLS_OPT_INPUT_DROPOUT)
-        return seqcls__fail(SEQCLS_E_INVALID_ARG,
-                            "seqcls_layer_set_float: option %d does not apply to a %s layer",
-                            option, L->ops->name);
+    (void)m;
+    (void)option;
     if (!(value >= 0 && value < 1))
         return seqcls__fail(SEQCLS_E_INVALID_ARG,
                             "seqcls_layer_set_float: SEQCLS_OPT_INPUT_DROPOUT rate %g is outside "
@@ -928,7 +927,7 @@ int rnn_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, int hid
 {
     static const char *const names[4] = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0",
                                          "bias_hh_l0"};
-    const rnn_cell_t *cell = ops->kind == LAYER_LSTM ? &rnn_lstm_cell : &rnn_gru_cell;
+    const rnn_cell_t *cell = ops->impl;
     const int G = cell->gates;
     layer_t *L;
     int rc, d, i, dirs;
@@ -943,7 +942,7 @@ int rnn_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, int hid
     if (m && (flags & SEQCLS_MERGE_SUM) && !(flags & SEQCLS_BIDIRECTIONAL))
         return seqcls__fail(SEQCLS_E_INVALID_ARG,
                             "%s: SEQCLS_MERGE_SUM needs SEQCLS_BIDIRECTIONAL", func);
-    rc = model_begin_layer(m, func, ops, 1u << VAL_SEQ, &L);
+    rc = model_begin_layer(m, func, ops, &L);
     if (rc)
         return rc;
     if ((int64_t)G * hidden * L->in_F > MAX_WEIGHT || (int64_t)G * hidden * hidden > MAX_WEIGHT)
@@ -974,4 +973,23 @@ int rnn_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, int hid
             rng_fill_uniform(&m->rng, L->w[i], L->wn[i], -bound, bound);
     }
     return model_commit_layer(m, L, rc, layer);
+}
+
+const layer_option_t rnn_options[] = {
+    {SEQCLS_OPT_RECURRENT_ACTIVATION, FIELD_REC_ACTIVATION, 1},
+    {SEQCLS_OPT_INPUT_DROPOUT, FIELD_RATE, 1},
+    {SEQCLS_OPT_UNITS, FIELD_UNITS, 0},
+    {SEQCLS_OPT_FLAGS, FIELD_FLAGS, 0},
+    {0, 0, 0},
+};
+
+void rnn_describe(const layer_t *L, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "hidden=%d%s%s%s%s%s%s", L->units,
+             L->flags & SEQCLS_BIDIRECTIONAL ? ", bidirectional" : "",
+             L->flags & SEQCLS_MERGE_SUM ? ", merge_sum" : "",
+             L->flags & SEQCLS_RETURN_SEQUENCES ? ", return_sequences" : "",
+             L->flags & SEQCLS_GRU_RESET_BEFORE ? ", reset_before" : "",
+             L->rec_activation != SEQCLS_ACT_SIGMOID ? ", gates=" : "",
+             L->rec_activation != SEQCLS_ACT_SIGMOID ? act_name(L->rec_activation) : "");
 }

@@ -34,9 +34,6 @@
 #include <stdio.h>
 #include <string.h>
 
-_Static_assert(sizeof(int) == 4 && sizeof(unsigned) == 4 && sizeof(float) == 4,
-               "layer options are stored as 32-bit values");
-
 #define FORMAT_VERSION 1u
 #define HEADER_BYTES 12u       /* magic, version, flags */
 #define SECTION_HEAD 12u       /* tag, length */
@@ -44,7 +41,6 @@ _Static_assert(sizeof(int) == 4 && sizeof(unsigned) == 4 && sizeof(float) == 4,
 #define DATA_ALIGN 64u         /* parameter data starts at a multiple of this file offset */
 #define NAME_MAX_BYTES 63u     /* param_t names hold 63 characters */
 #define MAX_OPTIONS 256u       /* per layer, and for the model */
-#define MAX_LAYERS 4096u       /* as model.c */
 #define CHUNK_BYTES 65536u     /* write buffer of seqcls_model_save */
 
 /* What rebuilding may allocate beyond two copies (value, gradient) of
@@ -62,8 +58,9 @@ _Static_assert(sizeof(int) == 4 && sizeof(unsigned) == 4 && sizeof(float) == 4,
 #define TAG_LABL TAG4('L', 'A', 'B', 'L')
 #define TAG_ENDF TAG4('E', 'N', 'D', 'F')
 
-/* Option value types; the type fixes the value's size. */
-enum { OT_I32 = 1, OT_U32 = 2, OT_F32 = 3, OT_U64 = 4 };
+/* Option value types; the type fixes the value's size.  Layer fields use
+ * the first three (FIELD_I32 .. FIELD_F32, the same numbers). */
+enum { OT_I32 = FIELD_I32, OT_U32 = FIELD_U32, OT_F32 = FIELD_F32, OT_U64 = 4 };
 
 /* Model options (CONF).  Ids are never reused or renumbered. */
 enum { MO_SEED = 1, MO_RNG0 = 2, MO_RNG3 = 5, MO_WRITER = 6 };
@@ -71,45 +68,6 @@ enum { MO_SEED = 1, MO_RNG0 = 2, MO_RNG3 = 5, MO_WRITER = 6 };
 /* Parameter dtype and flags (PARM). */
 #define PARM_DTYPE_F32 1u
 #define PARM_TRAINABLE 1u
-
-/*
- * Layer options: one per configuration field of layer_t, saved for every
- * layer whatever its kind.  Append only: a new field of layer_t gets the
- * next id here, and a layer kind that uses it needs no format change.
- */
-typedef struct {
-    uint32_t id;
-    uint32_t type;
-    size_t offset;
-    const char *name;
-} field_t;
-
-static const field_t layer_fields[] = {
-    {1, OT_I32, offsetof(layer_t, units), "units"},
-    {2, OT_I32, offsetof(layer_t, vocab), "vocab"},
-    {3, OT_I32, offsetof(layer_t, padding_idx), "padding_idx"},
-    {4, OT_I32, offsetof(layer_t, activation), "activation"},
-    {5, OT_I32, offsetof(layer_t, kind_arg), "kind_arg"},
-    {6, OT_U32, offsetof(layer_t, flags), "flags"},
-    {7, OT_I32, offsetof(layer_t, frozen), "frozen"},
-    {8, OT_I32, offsetof(layer_t, rec_activation), "rec_activation"},
-    {9, OT_F32, offsetof(layer_t, rate), "rate"},
-    {10, OT_F32, offsetof(layer_t, bn_momentum), "bn_momentum"},
-    {11, OT_F32, offsetof(layer_t, bn_eps), "bn_eps"},
-};
-#define NFIELDS (sizeof layer_fields / sizeof layer_fields[0])
-
-static uint32_t field_get(const layer_t *L, const field_t *f)
-{
-    uint32_t v;
-    memcpy(&v, (const char *)L + f->offset, 4);
-    return v;
-}
-
-static void field_set(layer_t *L, const field_t *f, uint32_t v)
-{
-    memcpy((char *)L + f->offset, &v, 4);
-}
 
 /* A field's value as text, for messages. */
 static const char *field_text(uint32_t type, uint32_t v, char *buf, size_t n)
@@ -124,141 +82,6 @@ static const char *field_text(uint32_t type, uint32_t v, char *buf, size_t n)
         snprintf(buf, n, "%d", (int)(int32_t)v);
     }
     return buf;
-}
-
-static const char *const kind_names[] = {
-    NULL, "embedding", "input", "lstm", "gru", "attention",
-    "pooling", "dense", "dropout", "batchnorm", "output",
-};
-#define MAX_KIND ((uint32_t)(sizeof kind_names / sizeof kind_names[0]) - 1)
-
-/* ------------------------------------------------------------------ */
-/* Rebuilding a layer from its saved configuration                     */
-/* ------------------------------------------------------------------ */
-
-/*
- * Each function re-creates one layer kind through the public
- * constructor and option calls, from `c`, a layer_t holding only the
- * saved configuration fields.  The loader then checks that the new layer
- * holds exactly c's configuration, so a function that forgets an option
- * makes loading fail rather than load a different model.
- */
-typedef int (*rebuild_fn)(seqcls_model_t *m, const layer_t *c);
-
-static int rebuild_embedding(seqcls_model_t *m, const layer_t *c)
-{
-    int idx, rc = seqcls_add_embedding(m, c->vocab, c->units, c->padding_idx, &idx);
-    if (rc == SEQCLS_OK && c->frozen != m->layers[idx]->frozen)
-        rc = seqcls_layer_set_int(m, idx, SEQCLS_OPT_FREEZE, c->frozen);
-    return rc;
-}
-
-static int rebuild_input(seqcls_model_t *m, const layer_t *c)
-{
-    return seqcls_add_input(m, c->units, NULL);
-}
-
-static int rebuild_pooling(seqcls_model_t *m, const layer_t *c)
-{
-    return seqcls_add_pooling(m, c->kind_arg, NULL);
-}
-
-static int rebuild_dense(seqcls_model_t *m, const layer_t *c)
-{
-    return seqcls_add_dense(m, c->units, c->activation, NULL);
-}
-
-static int rebuild_dropout(seqcls_model_t *m, const layer_t *c)
-{
-    return seqcls_add_dropout(m, c->rate, NULL);
-}
-
-static int rebuild_output(seqcls_model_t *m, const layer_t *c)
-{
-    return seqcls_add_output(m, c->units, NULL);
-}
-
-/* Every layer kind has its constructor in this library. */
-#define SEQCLS_HAVE_RECURRENT 1   /* seqcls_add_lstm, seqcls_add_gru */
-#define SEQCLS_HAVE_ATTENTION 1   /* seqcls_add_attention */
-#define SEQCLS_HAVE_BATCHNORM 1   /* seqcls_add_batchnorm */
-
-#if defined(SEQCLS_HAVE_RECURRENT) || defined(SEQCLS_HAVE_BATCHNORM)
-/* Float options are compared as bits, so that -0.0 is restored too. */
-static int bits_differ(float a, float b) { return memcmp(&a, &b, sizeof a) != 0; }
-#endif
-
-#ifdef SEQCLS_HAVE_RECURRENT
-static int rebuild_recurrent(seqcls_model_t *m, const layer_t *c,
-                             int (*add)(seqcls_model_t *, int, unsigned, int *))
-{
-    int idx, rc = add(m, c->units, c->flags, &idx);
-    if (rc == SEQCLS_OK && c->rec_activation != m->layers[idx]->rec_activation)
-        rc = seqcls_layer_set_int(m, idx, SEQCLS_OPT_RECURRENT_ACTIVATION, c->rec_activation);
-    if (rc == SEQCLS_OK && bits_differ(c->rate, m->layers[idx]->rate))
-        rc = seqcls_layer_set_float(m, idx, SEQCLS_OPT_INPUT_DROPOUT, c->rate);
-    return rc;
-}
-
-static int rebuild_lstm(seqcls_model_t *m, const layer_t *c)
-{
-    return rebuild_recurrent(m, c, seqcls_add_lstm);
-}
-
-static int rebuild_gru(seqcls_model_t *m, const layer_t *c)
-{
-    return rebuild_recurrent(m, c, seqcls_add_gru);
-}
-#endif /* SEQCLS_HAVE_RECURRENT */
-
-#ifdef SEQCLS_HAVE_ATTENTION
-static int rebuild_attention(seqcls_model_t *m, const layer_t *c)
-{
-    return seqcls_add_attention(m, c->kind_arg, c->units, NULL);
-}
-#endif /* SEQCLS_HAVE_ATTENTION */
-
-#ifdef SEQCLS_HAVE_BATCHNORM
-static int rebuild_batchnorm(seqcls_model_t *m, const layer_t *c)
-{
-    int idx, rc = seqcls_add_batchnorm(m, &idx);
-    if (rc == SEQCLS_OK && bits_differ(c->bn_momentum, m->layers[idx]->bn_momentum))
-        rc = seqcls_layer_set_float(m, idx, SEQCLS_OPT_BN_MOMENTUM, c->bn_momentum);
-    if (rc == SEQCLS_OK && bits_differ(c->bn_eps, m->layers[idx]->bn_eps))
-        rc = seqcls_layer_set_float(m, idx, SEQCLS_OPT_BN_EPSILON, c->bn_eps);
-    return rc;
-}
-#endif /* SEQCLS_HAVE_BATCHNORM */
-
-static const struct {
-    int kind;
-    rebuild_fn rebuild;
-} rebuilders[] = {
-    {LAYER_EMBEDDING, rebuild_embedding},
-    {LAYER_INPUT, rebuild_input},
-    {LAYER_POOLING, rebuild_pooling},
-    {LAYER_DENSE, rebuild_dense},
-    {LAYER_DROPOUT, rebuild_dropout},
-    {LAYER_OUTPUT, rebuild_output},
-#ifdef SEQCLS_HAVE_RECURRENT
-    {LAYER_LSTM, rebuild_lstm},
-    {LAYER_GRU, rebuild_gru},
-#endif
-#ifdef SEQCLS_HAVE_ATTENTION
-    {LAYER_ATTENTION, rebuild_attention},
-#endif
-#ifdef SEQCLS_HAVE_BATCHNORM
-    {LAYER_BATCHNORM, rebuild_batchnorm},
-#endif
-};
-
-static rebuild_fn find_rebuilder(uint32_t kind)
-{
-    size_t i;
-    for (i = 0; i < sizeof rebuilders / sizeof rebuilders[0]; i++)
-        if ((uint32_t)rebuilders[i].kind == kind)
-            return rebuilders[i].rebuild;
-    return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -357,10 +180,17 @@ static void w_reals(writer_t *w, const real *x, size_t n)
     }
 }
 
+/* Is a field written for L?  Those of version 1 always; later ones only
+ * when they differ from their default (docs/file-format.md). */
+static int field_written(const layer_t *L, int f)
+{
+    return layer_fields[f].file_id <= FIELD_LAST_V1_ID ||
+           layer_field_get(L, f) != layer_fields[f].default_bits;
+}
+
 static void conf_body(writer_t *w, const seqcls_model_t *m)
 {
-    int i, k;
-    size_t f;
+    int i, k, f, n;
     w_u32(w, 6);
     w_option64(w, MO_SEED, m->seed);
     for (k = 0; k < 4; k++)
@@ -370,9 +200,13 @@ static void conf_body(writer_t *w, const seqcls_model_t *m)
     for (i = 0; i < m->nlayers; i++) {
         const layer_t *L = m->layers[i];
         w_u32(w, (uint32_t)L->ops->kind);
-        w_u32(w, (uint32_t)NFIELDS);
-        for (f = 0; f < NFIELDS; f++)
-            w_option32(w, layer_fields[f].id, layer_fields[f].type, field_get(L, &layer_fields[f]));
+        for (f = n = 0; f < FIELD_COUNT; f++)
+            n += field_written(L, f);
+        w_u32(w, (uint32_t)n);
+        for (f = 0; f < FIELD_COUNT; f++)
+            if (field_written(L, f))
+                w_option32(w, layer_fields[f].file_id, (uint32_t)layer_fields[f].type,
+                           layer_field_get(L, f));
     }
 }
 
@@ -965,76 +799,104 @@ static int read_model_options(load_t *ld, reader_t *r, model_conf_t *mc)
     return SEQCLS_OK;
 }
 
+/* The field stored under CONF id `id`, or -1. */
+static int field_of_id(uint32_t id)
+{
+    int f;
+    for (f = 0; f < FIELD_COUNT; f++)
+        if (layer_fields[f].file_id == id)
+            return f;
+    return -1;
+}
+
 /* Read layer i's kind and options into c (a layer_t holding only its
- * configuration). */
-static int read_layer(load_t *ld, reader_t *r, uint32_t i, uint32_t *kind, layer_t *c)
+ * kind and configuration); a field added after version 1 that the record
+ * lacks keeps its default. */
+static int read_layer(load_t *ld, reader_t *r, uint32_t i, layer_t *c)
 {
     char where[64];
-    uint32_t n, k, id, type;
+    uint32_t kind, n, k, id, type;
     uint64_t v, seen = 0;
-    size_t f;
-    int rc;
+    int f, rc;
 
-    if (!r_u32(r, kind) || !r_u32(r, &n))
+    if (!r_u32(r, &kind) || !r_u32(r, &n))
         return lfail(ld, SEQCLS_E_FORMAT, "CONF", "layer %u: truncated at byte %zu", (unsigned)i,
                      r->base + r->off);
-    if (*kind >= 1 && *kind <= MAX_KIND)
-        snprintf(where, sizeof where, "layer %u (%s)", (unsigned)i, kind_names[*kind]);
-    else
-        snprintf(where, sizeof where, "layer %u", (unsigned)i);
-    if (*kind < 1 || *kind > MAX_KIND)
+    memset(c, 0, sizeof *c);
+    c->ops = layer_kind(kind);
+    if (!c->ops)
         return lfail(ld, SEQCLS_E_VERSION, "CONF",
-                     "%s: layer kind %u is unknown to this version of seqcls", where,
-                     (unsigned)*kind);
+                     "layer %u: layer kind %u is unknown to this version of seqcls", (unsigned)i,
+                     (unsigned)kind);
+    snprintf(where, sizeof where, "layer %u (%s)", (unsigned)i, c->ops->name);
     if (n > MAX_OPTIONS)
         return lfail(ld, SEQCLS_E_FORMAT, "CONF", "%s: %u options is more than %u", where,
                      (unsigned)n, MAX_OPTIONS);
-    /* Defaults as model_begin_layer sets them. */
-    memset(c, 0, sizeof *c);
-    c->padding_idx = -1;
-    c->rec_activation = SEQCLS_ACT_SIGMOID;
+    for (f = 0; f < FIELD_COUNT; f++)
+        layer_field_set(c, f, layer_fields[f].default_bits);
     for (k = 0; k < n; k++) {
-        const field_t *fd = NULL;
         rc = read_option(ld, r, where, &id, &type, &v);
         if (rc)
             return rc;
-        for (f = 0; f < NFIELDS; f++)
-            if (layer_fields[f].id == id)
-                fd = &layer_fields[f];
-        if (!fd)
+        if ((f = field_of_id(id)) < 0)
             return lfail(ld, SEQCLS_E_VERSION, "CONF",
                          "%s: option %u is unknown to this version of seqcls", where,
                          (unsigned)id);
-        if (seen & ((uint64_t)1 << id))
+        if (seen & ((uint64_t)1 << f))
             return lfail(ld, SEQCLS_E_FORMAT, "CONF", "%s: option %u (%s) appears twice", where,
-                         (unsigned)id, fd->name);
-        seen |= (uint64_t)1 << id;
-        if (type != fd->type)
+                         (unsigned)id, layer_fields[f].name);
+        seen |= (uint64_t)1 << f;
+        if (type != (uint32_t)layer_fields[f].type)
             return lfail(ld, SEQCLS_E_FORMAT, "CONF", "%s: option %u (%s) has type %u, not %u",
-                         where, (unsigned)id, fd->name, (unsigned)type, (unsigned)fd->type);
-        field_set(c, fd, (uint32_t)v);
+                         where, (unsigned)id, layer_fields[f].name, (unsigned)type,
+                         (unsigned)layer_fields[f].type);
+        layer_field_set(c, f, (uint32_t)v);
     }
-    /* Version 1 files carry every option of version 1. */
-    for (f = 0; f < NFIELDS; f++)
-        if (!(seen & ((uint64_t)1 << layer_fields[f].id)))
+    /* Writers always write the version-1 fields. */
+    for (f = 0; f < FIELD_COUNT; f++)
+        if (layer_fields[f].file_id <= FIELD_LAST_V1_ID && !(seen & ((uint64_t)1 << f)))
             return lfail(ld, SEQCLS_E_FORMAT, "CONF", "%s: option %u (%s) is missing", where,
-                         (unsigned)layer_fields[f].id, layer_fields[f].name);
+                         (unsigned)layer_fields[f].file_id, layer_fields[f].name);
     return SEQCLS_OK;
+}
+
+/* Float options are compared as bits, so that -0.0 is restored too. */
+static int rebuild_layer(seqcls_model_t *m, const layer_t *c)
+{
+    const layer_option_t *o;
+    layer_t *L;
+    int rc = c->ops->rebuild(m, c);
+    if (rc)
+        return rc;
+    L = m->layers[m->nlayers - 1];
+    for (o = c->ops->options; o->option && rc == SEQCLS_OK; o++) {
+        uint32_t want = layer_field_get(c, o->field);
+        if (!o->settable || want == layer_field_get(L, o->field))
+            continue;
+        if (layer_fields[o->field].type == FIELD_F32) {
+            float x;
+            memcpy(&x, &want, sizeof x);
+            rc = seqcls_layer_set_float(m, L->index, o->option, x);
+        } else {
+            rc = seqcls_layer_set_int(m, L->index, o->option, (int)want);
+        }
+    }
+    return rc;
 }
 
 /* Rebuild every layer CONF describes into m. */
 static int rebuild_layers(load_t *ld, reader_t *r, seqcls_model_t *m)
 {
-    uint32_t i, kind = 0;
+    uint32_t i;
     layer_t c;
     size_t budget;
     int rc = SEQCLS_OK;
 
     if (!r_u32(r, &ld->nlayers))
         return lfail(ld, SEQCLS_E_FORMAT, "CONF", "too short to hold the layer count");
-    if (ld->nlayers > MAX_LAYERS || ld->nlayers > r_left(r) / 8)
-        return lfail(ld, SEQCLS_E_FORMAT, "CONF", "%u layers cannot fit (at most %u, in %zu bytes)",
-                     (unsigned)ld->nlayers, MAX_LAYERS, r_left(r));
+    if (ld->nlayers > MODEL_MAX_LAYERS || ld->nlayers > r_left(r) / 8)
+        return lfail(ld, SEQCLS_E_FORMAT, "CONF", "%u layers cannot fit (at most %d, in %zu bytes)",
+                     (unsigned)ld->nlayers, MODEL_MAX_LAYERS, r_left(r));
     /* Value and gradient of every parameter in the file, and a little
      * for the tables: all of it bounded by the size of the file.  Only
      * the constructors allocate in this loop. */
@@ -1045,22 +907,14 @@ static int rebuild_layers(load_t *ld, reader_t *r, seqcls_model_t *m)
 
     for (i = 0; i < ld->nlayers && rc == SEQCLS_OK; i++) {
         const char *kname;
-        rebuild_fn rebuild;
         const layer_t *L;
-        size_t f;
+        int f;
 
-        rc = read_layer(ld, r, i, &kind, &c);
+        rc = read_layer(ld, r, i, &c);
         if (rc)
             break;
-        kname = kind_names[kind];
-        rebuild = find_rebuilder(kind);
-        if (!rebuild) {
-            rc = lfail(ld, SEQCLS_E_UNSUPPORTED, "CONF",
-                       "layer %u is a %s layer, which this build of seqcls cannot load",
-                       (unsigned)i, kname);
-            break;
-        }
-        rc = rebuild(m, &c);
+        kname = c.ops->name;
+        rc = rebuild_layer(m, &c);
         if (rc != SEQCLS_OK) {
             char why[512];
             unsigned what = seqcls__budget_end();
@@ -1075,22 +929,22 @@ static int rebuild_layers(load_t *ld, reader_t *r, seqcls_model_t *m)
             return lfail(ld, SEQCLS_E_FORMAT, "CONF", "layer %u (%s) is invalid: %s",
                          (unsigned)i, kname, why);
         }
-        if ((uint32_t)m->nlayers != i + 1 || m->layers[i]->ops->kind != (int)kind) {
+        if ((uint32_t)m->nlayers != i + 1 || m->layers[i]->ops != c.ops) {
             rc = lfail(ld, SEQCLS_E_FORMAT, "CONF", "layer %u (%s) was not rebuilt as a %s layer",
                        (unsigned)i, kname, kname);
             break;
         }
         L = m->layers[i];
-        for (f = 0; f < NFIELDS; f++) {
-            const field_t *fd = &layer_fields[f];
-            uint32_t want = field_get(&c, fd), got = field_get(L, fd);
+        for (f = 0; f < FIELD_COUNT; f++) {
+            const layer_field_t *fd = &layer_fields[f];
+            uint32_t want = layer_field_get(&c, f), got = layer_field_get(L, f);
             if (want != got) {
                 char a[32], b[32];
                 rc = lfail(ld, SEQCLS_E_FORMAT, "CONF",
                            "layer %u (%s): option %u (%s) is %s in the file but %s in the "
-                           "rebuilt layer", (unsigned)i, kname, (unsigned)fd->id, fd->name,
-                           field_text(fd->type, want, a, sizeof a),
-                           field_text(fd->type, got, b, sizeof b));
+                           "rebuilt layer", (unsigned)i, kname, (unsigned)fd->file_id, fd->name,
+                           field_text((uint32_t)fd->type, want, a, sizeof a),
+                           field_text((uint32_t)fd->type, got, b, sizeof b));
                 break;
             }
         }
@@ -1219,9 +1073,7 @@ int seqcls_model_load_buffer(seqcls_model_t **out, const void *buf, size_t len)
     return rc;
 }
 
-/* The largest file seqcls_model_load reads (256 GiB, or a quarter of the
- * address space). */
-static size_t max_file_bytes(void)
+size_t model_file_max_bytes(void)
 {
     uint64_t cap = (uint64_t)1 << 38;
     return (uint64_t)(SIZE_MAX / 4) < cap ? SIZE_MAX / 4 : (size_t)cap;
@@ -1240,7 +1092,7 @@ int seqcls_model_load(seqcls_model_t **out, const char *path)
         *out = NULL;
     if (!out || !path)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func, !out ? "out" : "path");
-    rc = file_read_all(path, max_file_bytes(), &buf, &len, func);
+    rc = file_read_all(path, model_file_max_bytes(), &buf, &len, func);
     if (rc)
         return rc;
     snprintf(who, sizeof who, "%s: '%s'", func, path);

@@ -372,8 +372,10 @@ START_TEST(embedding_options)
     OK(seqcls_layer_set_int(m, 0, SEQCLS_OPT_FREEZE, 1));
     FAILS(SEQCLS_E_INVALID_ARG, "takes 0 or 1", seqcls_layer_set_int(m, 0, SEQCLS_OPT_FREEZE, 2));
     FAILS(SEQCLS_E_INVALID_ARG, "does not apply", seqcls_layer_set_int(m, 0, 999, 1));
-    FAILS(SEQCLS_E_INVALID_ARG, "no integer option", seqcls_layer_set_int(m, 2, SEQCLS_OPT_FREEZE, 1));
-    FAILS(SEQCLS_E_INVALID_ARG, "no float option", seqcls_layer_set_float(m, 2, SEQCLS_OPT_BN_EPSILON, 1));
+    FAILS(SEQCLS_E_INVALID_ARG, "option 1 does not apply to layer 2 (dense)",
+          seqcls_layer_set_int(m, 2, SEQCLS_OPT_FREEZE, 1));
+    FAILS(SEQCLS_E_INVALID_ARG, "option 5 does not apply to layer 2 (dense)",
+          seqcls_layer_set_float(m, 2, SEQCLS_OPT_BN_EPSILON, 1));
     FAILS(SEQCLS_E_RANGE, "layer 7 does not exist", seqcls_layer_set_int(m, 7, SEQCLS_OPT_FREEZE, 1));
     seqcls_model_free(m);
 }

@@ -67,9 +67,9 @@ START_TEST(options)
     FAILS(SEQCLS_E_INVALID_ARG, "does not apply",
           seqcls_layer_set_float(m, rnn, SEQCLS_OPT_BN_MOMENTUM, 0.1f));
     /* recurrent options on other layers */
-    FAILS(SEQCLS_E_INVALID_ARG, "no integer option",
+    FAILS(SEQCLS_E_INVALID_ARG, "(dense)",
           seqcls_layer_set_int(m, dense, SEQCLS_OPT_RECURRENT_ACTIVATION, SEQCLS_ACT_RELU));
-    FAILS(SEQCLS_E_INVALID_ARG, "no float option",
+    FAILS(SEQCLS_E_INVALID_ARG, "does not apply to layer 0 (input)",
           seqcls_layer_set_float(m, 0, SEQCLS_OPT_INPUT_DROPOUT, 0.2f));
     FAILS(SEQCLS_E_RANGE, "does not exist",
           seqcls_layer_set_int(m, 7, SEQCLS_OPT_RECURRENT_ACTIVATION, SEQCLS_ACT_RELU));

@@ -10,28 +10,44 @@
 
 #include "cli.h"
 
-#define DEFAULT_MAXLEN 256
+#define DEFAULT_MAXLEN 256   /* for models saved without "maxlen" (seqcls 1.0) */
+#define MAX_MAXLEN 100000
 #define BATCH 256
 
 /* Options shared by the commands: positional arguments, -k, --maxlen, --html. */
 typedef struct {
     const char *pos[2];
-    int npos, k, maxlen;
+    int npos, k, maxlen;     /* maxlen 0: the model's own */
     const char *html;
 } args_t;
+
+/* The maximum length: --maxlen, else the one the model was trained with
+ * (its "maxlen" metadata), else DEFAULT_MAXLEN. */
+static int maxlen_for(const args_t *a, const seqcls_model_t *m)
+{
+    const char *saved = seqcls_model_get_meta(m, "maxlen");
+    char *end;
+    long v;
+    if (a->maxlen || !saved)
+        return a->maxlen ? a->maxlen : DEFAULT_MAXLEN;
+    v = strtol(saved, &end, 10);
+    if (end == saved || *end || v < 1 || v > MAX_MAXLEN)
+        die("%s: the model's maxlen '%s' is not a length in [1, %d]", a->pos[0], saved,
+            MAX_MAXLEN);
+    return (int)v;
+}
 
 static void parse(args_t *a, int argc, char **argv, const char *cmd, int min_pos, int max_pos)
 {
     int i;
     memset(a, 0, sizeof *a);
     a->k = 1;
-    a->maxlen = DEFAULT_MAXLEN;
     for (i = 0; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "-k") && !strcmp(cmd, "predict"))
             a->k = (int)parse_long("-k", v, 1, 1 << 20), i++;
         else if (!strcmp(argv[i], "--maxlen"))
-            a->maxlen = (int)parse_long("--maxlen", v, 1, 100000), i++;
+            a->maxlen = (int)parse_long("--maxlen", v, 1, MAX_MAXLEN), i++;
         else if (!strcmp(argv[i], "--html") && !strcmp(cmd, "explain")) {
             if (!v)
                 die("--html needs a file name");
@@ -60,14 +76,10 @@ static int classes_of(const seqcls_model_t *m, int outputs)
 
 static int model_outputs(seqcls_model_t *m)
 {
-    char buf[256];
-    int last = seqcls_layer_count(m) - 1;
-    const char *of;
-    check(seqcls_layer_describe(m, last, buf, sizeof buf), "model");
-    of = strstr(buf, "classes=");
-    if (!of)
-        die("the model's last layer is not an output layer");
-    return atoi(of + 8);
+    int n = seqcls_model_output_width(m);
+    if (n < 1)
+        die("the model has no output layer");
+    return n;
 }
 
 int cmd_test(int argc, char **argv)
@@ -83,6 +95,7 @@ int cmd_test(int argc, char **argv)
 
     parse(&a, argc, argv, "test", 2, 2);
     m = load_model(a.pos[0]);
+    a.maxlen = maxlen_for(&a, m);
     C = classes_of(m, model_outputs(m));
     docs_read(&d, a.pos[1], 1);
     encode_docs(seqcls_model_vocab(m), &d, a.maxlen, &ids, &lens);
@@ -164,6 +177,7 @@ int cmd_predict(int argc, char **argv)
 
     parse(&a, argc, argv, "predict", 1, 2);
     m = load_model(a.pos[0]);
+    a.maxlen = maxlen_for(&a, m);
     outputs = model_outputs(m);
     C = classes_of(m, outputs);
     if (a.k > C)
@@ -221,16 +235,14 @@ int cmd_explain(int argc, char **argv)
     float *probs, *att;
     FILE *html = NULL;
     int i, outputs, C, tty = isatty(fileno(stdout)), probe;
-    char desc[256];
 
     parse(&a, argc, argv, "explain", 1, 2);
     m = load_model(a.pos[0]);
+    a.maxlen = maxlen_for(&a, m);
     outputs = model_outputs(m);
     C = classes_of(m, outputs);
-    for (probe = 0, i = 0; i < seqcls_layer_count(m); i++) {
-        check(seqcls_layer_describe(m, i, desc, sizeof desc), "model");
-        probe |= !strncmp(desc, "attention(", 10);
-    }
+    for (probe = 0, i = 0; i < seqcls_layer_count(m); i++)
+        probe |= seqcls_layer_kind(m, i) == SEQCLS_LAYER_ATTENTION;
     if (!probe)
         die("%s: the model has no attention layer to explain with", a.pos[0]);
     docs_read(&d, a.pos[1], 0);
@@ -342,6 +354,12 @@ int cmd_info(int argc, char **argv)
         for (i = 0; i < seqcls_model_label_count(m); i++)
             printf(" %s", seqcls_model_label(m, i));
         printf("\n");
+    }
+    if (seqcls_model_meta_count(m)) {
+        printf("\nmetadata:\n");
+        for (i = 0; i < seqcls_model_meta_count(m); i++)
+            printf("  %s = %s\n", seqcls_model_meta_key(m, i),
+                   seqcls_model_get_meta(m, seqcls_model_meta_key(m, i)));
     }
     seqcls_model_free(m);
     return 0;

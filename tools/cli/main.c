@@ -20,8 +20,10 @@ static const char usage[] =
     "  test MODEL.sqcl TEST.txt [--maxlen L]      accuracy, per-class scores, confusion matrix\n"
     "  predict MODEL.sqcl [-k K] [FILE|-]         top-K labels and probabilities per line\n"
     "  explain MODEL.sqcl [FILE|-] [--html OUT]   attention weight of every token\n"
-    "  info MODEL.sqcl                            architecture and parameter counts\n"
+    "  info MODEL.sqcl                            architecture, parameters, labels, metadata\n"
     "\n"
+    "test, predict and explain cut documents at the model's own maximum length\n"
+    "(the training --maxlen, saved in the model) unless --maxlen is given.\n"
     "Input lines are \"__label__NAME text\" (fastText) or \"NAME<TAB>text\".\n"
     "Errors give a one-line message and exit status 2.\n";
 

@@ -194,6 +194,13 @@ int cmd_train(int argc, char **argv)
     m = build_model(&o, seqcls_vocab_size(vocab), nlabels);
     check(seqcls_model_set_vocab(m, vocab), "vocabulary");
     check(seqcls_model_set_labels(m, nlabels, (const char *const *)names), "labels");
+    {
+        /* what test, predict and explain need to read text as training did */
+        char maxlen[16];
+        snprintf(maxlen, sizeof maxlen, "%d", o.maxlen);
+        check(seqcls_model_set_meta(m, "maxlen", maxlen), "metadata");
+        check(seqcls_model_set_meta(m, "tokens", "word"), "metadata");
+    }
     printf("%d documents, %d labels, vocabulary of %d, architecture %s\n", train.n, nlabels,
            seqcls_vocab_size(vocab), o.arch);
 

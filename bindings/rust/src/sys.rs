@@ -49,7 +49,7 @@ pub type seqcls_lr_schedule_fn =
 
 // Constants (the header's #defines; tests/sys_decls.rs compares them).
 pub const SEQCLS_VERSION_MAJOR: c_int = 1;
-pub const SEQCLS_VERSION_MINOR: c_int = 0;
+pub const SEQCLS_VERSION_MINOR: c_int = 1;
 pub const SEQCLS_VERSION_PATCH: c_int = 0;
 pub const SEQCLS_OK: c_int = 0;
 pub const SEQCLS_E_INVALID_ARG: c_int = -1;
