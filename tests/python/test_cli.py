@@ -1,5 +1,6 @@
 """The seqcls command line end to end, on a small generated fastText file,
 and every kind of bad input: exit status 2 with a one-line message."""
+import ctypes
 import os
 import random
 import stat
@@ -25,6 +26,38 @@ def make_file(path, n, seed, tsv=False):
             label = "pos" if pos else "neg"
             text = " ".join(words).capitalize() + "."
             f.write("%s\t%s\n" % (label, text) if tsv else "__label__%s %s\n" % (label, text))
+
+
+def blow_up(src, dst):
+    """Load model `src`, set every weight to +-1e30 (finite, so the model
+    loads and saves) and save it as `dst`: its logits overflow to infinity
+    and its probabilities become NaN."""
+    lib = ctypes.CDLL(os.path.join(ROOT, "lib", "libseqcls.so"))
+    vp = ctypes.c_void_p
+    lib.seqcls_model_load.argtypes = [ctypes.POINTER(vp), ctypes.c_char_p]
+    lib.seqcls_model_save.argtypes = [vp, ctypes.c_char_p]
+    lib.seqcls_model_free.argtypes = [vp]
+    lib.seqcls_param_count.argtypes = [vp]
+    lib.seqcls_param_name.argtypes = [vp, ctypes.c_int]
+    lib.seqcls_param_name.restype = ctypes.c_char_p
+    lib.seqcls_param.argtypes = [vp, ctypes.c_int, ctypes.POINTER(vp), vp]
+    lib.seqcls_tensor_data.argtypes = [vp]
+    lib.seqcls_tensor_data.restype = vp
+    lib.seqcls_tensor_numel.argtypes = [vp]
+    lib.seqcls_tensor_numel.restype = ctypes.c_int64
+    lib.seqcls_last_error.restype = ctypes.c_char_p
+    m = vp()
+    assert lib.seqcls_model_load(ctypes.byref(m), src.encode()) == 0, lib.seqcls_last_error()
+    for i in range(lib.seqcls_param_count(m)):
+        t = vp()
+        assert lib.seqcls_param(m, i, ctypes.byref(t), None) == 0
+        n = lib.seqcls_tensor_numel(t)
+        values = (ctypes.c_float * n).from_address(lib.seqcls_tensor_data(t))
+        alternate = b"output.weight" in lib.seqcls_param_name(m, i)
+        for j in range(n):
+            values[j] = -1e30 if alternate and j % 2 else 1e30
+    assert lib.seqcls_model_save(m, dst.encode()) == 0, lib.seqcls_last_error()
+    lib.seqcls_model_free(m)
 
 
 def run(*args, stdin=None):
@@ -147,6 +180,30 @@ class CommandLine(unittest.TestCase):
         self.assertBad(run("test", self.model, self.write("labels.txt", b"__label__other text\n")),
                        "label 'other'")
         self.assertFalse(os.path.exists(out))
+
+    def test_model_with_non_finite_outputs_exits_2(self):
+        # Issue 14, item 1: huge finite weights give NaN probabilities;
+        # predict used to find no best class and write before its buffer
+        # (double free, exit 134).  Every command must exit 2 with a
+        # message saying the outputs are not finite.
+        d = self.dir.name
+        data = os.path.join(d, "three.txt")
+        with open(data, "w") as f:
+            for i in range(30):
+                f.write("__label__%s the film was %s\n" % ("abc"[i % 3], ["great", "awful", "ok"][i % 3]))
+        for arch in ("meanpool", "bilstm-attn"):
+            small, huge = os.path.join(d, arch + "-3.sqcl"), os.path.join(d, arch + "-huge.sqcl")
+            r = run("train", "-i", data, "-o", small, "--arch", arch, "--epochs", "1", "--dim", "4",
+                    "--hidden", "4", "--maxlen", "8", "--min-count", "1")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            blow_up(small, huge)
+            commands = [("predict", huge, data), ("predict", huge, "-k", "3", data), ("test", huge, data)]
+            if arch != "meanpool":
+                commands.append(("explain", huge, data))
+            for args in commands:
+                r = run(*args)
+                self.assertBad(r, "not finite")
+                self.assertNotIn("(null)", r.stdout)
 
 
 if __name__ == "__main__":

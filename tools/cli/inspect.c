@@ -111,6 +111,10 @@ int cmd_test(int argc, char **argv)
     check(seqcls_tensor_wrap(&x, SEQCLS_I32, 2, sx, ids), "input");
     check(seqcls_tensor_wrap(&y, SEQCLS_I32, 1, sy, labels), "labels");
     check(seqcls_evaluate(m, x, lens, y, BATCH, &mt), "evaluation");
+    /* a library that let NaN through: the loss of finite outputs is finite */
+    if (!isfinite(seqcls_metrics_get(mt, SEQCLS_METRIC_LOSS, 0)))
+        die("evaluation: the model's outputs are not finite (the loss is NaN or infinite): "
+            "its weights are too large or damaged");
 
     printf("N\t%d\n", d.n);
     printf("accuracy\t%.4f\n", seqcls_metrics_get(mt, SEQCLS_METRIC_ACCURACY, 0));
@@ -143,19 +147,40 @@ int cmd_test(int argc, char **argv)
     return 0;
 }
 
-/* Probabilities of every class for rows [start, start + n) of ids; with a
- * one-logit model p(class 0) = 1 - p(class 1).  Attention into att if set. */
-static void predict_rows(seqcls_model_t *m, const int32_t *ids, const int32_t *lens, int n,
-                         int maxlen, int outputs, float *probs, float *att)
+/* Probabilities of every class for documents [first, first + n) (their
+ * ids and lengths at ids, lens); with a one-logit model p(class 0) =
+ * 1 - p(class 1).  Attention into att if set.  Dies (exit 2) on a failed
+ * call, and on a probability or attention weight that is not a finite
+ * number in [0, 1], whatever the library returned: nothing after this
+ * ever sees NaN. */
+static void predict_rows(seqcls_model_t *m, const int32_t *ids, const int32_t *lens, int first,
+                         int n, int maxlen, int outputs, float *probs, float *att)
 {
     seqcls_tensor_t *x = NULL, *p = NULL, *w = NULL;
     int64_t sx[2] = {n, maxlen}, sp[2] = {n, outputs};
-    int i;
+    char what[64];
+    int i, j;
     check(seqcls_tensor_wrap(&x, SEQCLS_I32, 2, sx, (void *)ids), "input");
     check(seqcls_tensor_wrap(&p, SEQCLS_F32, 2, sp, probs), "output");
     if (att)
         check(seqcls_tensor_wrap(&w, SEQCLS_F32, 2, sx, att), "attention");
-    check(seqcls_predict(m, x, lens, p, w), "prediction");
+    if (n == 1)
+        snprintf(what, sizeof what, "document %d", first + 1);
+    else
+        snprintf(what, sizeof what, "documents %d-%d", first + 1, first + n);
+    check(seqcls_predict(m, x, lens, p, w), what);
+    for (i = 0; i < n * outputs; i++)
+        if (!(probs[i] >= 0 && probs[i] <= 1))   /* false for NaN */
+            die("document %d: the model's output is not finite (NaN or infinite): its weights "
+                "are too large or damaged",
+                first + i / outputs + 1);
+    if (att)
+        for (i = 0; i < n; i++)
+            for (j = 0; j < lens[i] && j < maxlen; j++)
+                if (!(att[(size_t)i * maxlen + j] >= 0 && att[(size_t)i * maxlen + j] <= 1))
+                    die("document %d: the attention weights are not finite (NaN or "
+                        "infinite): the model's weights are too large or damaged",
+                        first + i + 1);
     if (outputs == 1)
         for (i = n - 1; i >= 0; i--) {
             probs[2 * i + 1] = probs[i];
@@ -166,6 +191,28 @@ static void predict_rows(seqcls_model_t *m, const int32_t *ids, const int32_t *l
     seqcls_tensor_free(w);
 }
 
+/* The most probable class of p[0..C) not yet taken (taken may be NULL),
+ * always an index in [0, C) when one is left: a NaN never wins and never
+ * leaves the choice empty.  -1 only when every class is taken. */
+static int best_class(const float *p, int C, const unsigned char *taken)
+{
+    int j, best = -1;
+    for (j = 0; j < C; j++) {
+        if (taken && taken[j])
+            continue;
+        if (best < 0 || p[j] > p[best] || (isnan(p[best]) && !isnan(p[j])))
+            best = j;
+    }
+    return best;
+}
+
+/* The model's name of class c, never NULL. */
+static const char *class_name(const seqcls_model_t *m, int c)
+{
+    const char *name = c >= 0 ? seqcls_model_label(m, c) : NULL;
+    return name ? name : "?";
+}
+
 int cmd_predict(int argc, char **argv)
 {
     args_t a;
@@ -173,6 +220,7 @@ int cmd_predict(int argc, char **argv)
     seqcls_model_t *m;
     int32_t *ids, *lens;
     float *probs;
+    unsigned char *taken;
     int start, outputs, C;
 
     parse(&a, argc, argv, "predict", 1, 2);
@@ -185,26 +233,27 @@ int cmd_predict(int argc, char **argv)
     docs_read(&d, a.pos[1], 0);
     encode_docs(seqcls_model_vocab(m), &d, a.maxlen, &ids, &lens);
     probs = malloc((size_t)BATCH * C * sizeof *probs);
-    if (!probs)
-        die("out of memory");
+    taken = malloc((size_t)C);
+    if (!probs || !taken)
+        die("out of memory for the probabilities of %d classes", C);
     for (start = 0; start < d.n; start += BATCH) {
-        int n = d.n - start < BATCH ? d.n - start : BATCH, i, j, r;
-        predict_rows(m, ids + (size_t)start * a.maxlen, lens + start, n, a.maxlen, outputs, probs,
-                     NULL);
+        int n = d.n - start < BATCH ? d.n - start : BATCH, i, r;
+        predict_rows(m, ids + (size_t)start * a.maxlen, lens + start, start, n, a.maxlen, outputs,
+                     probs, NULL);
         for (i = 0; i < n; i++) {
-            float *p = probs + (size_t)i * C;
+            const float *p = probs + (size_t)i * C;
+            memset(taken, 0, (size_t)C);
             for (r = 0; r < a.k; r++) {
-                int best = -1;
-                for (j = 0; j < C; j++)
-                    if (p[j] >= 0 && (best < 0 || p[j] > p[best]))
-                        best = j;
-                printf("%s__label__%s %.5f", r ? " " : "", seqcls_model_label(m, best),
-                       (double)p[best]);
-                p[best] = -1;   /* taken */
+                int best = best_class(p, C, taken);
+                if (best < 0)
+                    break;
+                printf("%s__label__%s %.5f", r ? " " : "", class_name(m, best), (double)p[best]);
+                taken[best] = 1;
             }
             printf("\n");
         }
     }
+    free(taken);
     free(probs);
     free(ids);
     free(lens);
@@ -267,21 +316,20 @@ int cmd_explain(int argc, char **argv)
     }
     for (i = 0; i < d.n; i++) {
         const char *text = d.text[i];
-        int32_t n = 0, t, best = 0;
+        int32_t n = 0, t, best;
         float mx = 0;
-        predict_rows(m, ids + (size_t)i * a.maxlen, lens + i, 1, a.maxlen, outputs, probs, att);
+        predict_rows(m, ids + (size_t)i * a.maxlen, lens + i, i, 1, a.maxlen, outputs, probs, att);
         check(seqcls_tokenize(text, strlen(text), starts, ends, a.maxlen, &n), "tokenize");
-        for (t = 1; t < C; t++)
-            if (probs[t] > probs[best])
-                best = t;
+        best = best_class(probs, C, NULL);
         for (t = 0; t < n; t++)
             mx = att[t] > mx ? att[t] : mx;
-        printf("__label__%s %.5f\n", seqcls_model_label(m, best), (double)probs[best]);
+        printf("__label__%s %.5f\n", class_name(m, best), (double)probs[best]);
         for (t = 0; t < n; t++) {
             int len = ends[t] - starts[t];
             if (tty) {
                 /* white to red on the 256-colour cube by weight */
                 int level = mx > 0 ? (int)lroundf(5 * att[t] / mx) : 0;
+                level = level < 0 ? 0 : level > 5 ? 5 : level;
                 printf("\x1b[48;5;%dm\x1b[30m%.*s\x1b[0m(%.3f) ", 196 + 7 * (5 - level),
                        len, text + starts[t], (double)att[t]);
             } else {
@@ -290,7 +338,7 @@ int cmd_explain(int argc, char **argv)
         }
         printf("%s", tty ? "\n\n" : "\n");
         if (html) {
-            fprintf(html, "<div class=\"doc\"><p><b>%s</b> %.3f</p>\n<p>", seqcls_model_label(m, best),
+            fprintf(html, "<div class=\"doc\"><p><b>%s</b> %.3f</p>\n<p>", class_name(m, best),
                     (double)probs[best]);
             for (t = 0; t < n; t++) {
                 fprintf(html, "<span class=\"t\" style=\"background:rgba(220,30,30,%.3f)\" "
