@@ -181,22 +181,33 @@ class CommandLine(unittest.TestCase):
                        "label 'other'")
         self.assertFalse(os.path.exists(out))
 
+    def three_classes(self):
+        data = os.path.join(self.dir.name, "three.txt")
+        with open(data, "w") as f:
+            for i in range(30):
+                f.write("__label__%s the film was %s\n" % ("abc"[i % 3], ["great", "awful", "ok"][i % 3]))
+        return data
+
+    def huge_model(self, arch):
+        """A three-class model of `arch` whose weights are all +-1e30: its
+        logits overflow and its softmax is NaN."""
+        d = self.dir.name
+        small, huge = os.path.join(d, arch + "-3.sqcl"), os.path.join(d, arch + "-huge.sqcl")
+        if not os.path.exists(huge):
+            r = run("train", "-i", self.three_classes(), "-o", small, "--arch", arch, "--epochs", "1",
+                    "--dim", "4", "--hidden", "4", "--maxlen", "8", "--min-count", "1")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            blow_up(small, huge)
+        return huge
+
     def test_model_with_non_finite_outputs_exits_2(self):
         # Issue 14, item 1: huge finite weights give NaN probabilities;
         # predict used to find no best class and write before its buffer
         # (double free, exit 134).  Every command must exit 2 with a
         # message saying the outputs are not finite.
-        d = self.dir.name
-        data = os.path.join(d, "three.txt")
-        with open(data, "w") as f:
-            for i in range(30):
-                f.write("__label__%s the film was %s\n" % ("abc"[i % 3], ["great", "awful", "ok"][i % 3]))
+        data = self.three_classes()
         for arch in ("meanpool", "bilstm-attn"):
-            small, huge = os.path.join(d, arch + "-3.sqcl"), os.path.join(d, arch + "-huge.sqcl")
-            r = run("train", "-i", data, "-o", small, "--arch", arch, "--epochs", "1", "--dim", "4",
-                    "--hidden", "4", "--maxlen", "8", "--min-count", "1")
-            self.assertEqual(r.returncode, 0, r.stderr)
-            blow_up(small, huge)
+            huge = self.huge_model(arch)
             commands = [("predict", huge, data), ("predict", huge, "-k", "3", data), ("test", huge, data)]
             if arch != "meanpool":
                 commands.append(("explain", huge, data))
@@ -204,6 +215,133 @@ class CommandLine(unittest.TestCase):
                 r = run(*args)
                 self.assertBad(r, "not finite")
                 self.assertNotIn("(null)", r.stdout)
+
+    def test_crlf_and_byte_order_mark_are_read_as_plain_lines(self):
+        # Issue 14, item 11: "\r" stayed in labels (pos and pos\r were two
+        # classes) and a UTF-8 byte-order mark was refused as "no label".
+        d = self.dir.name
+        lines = []
+        with open(self.train, encoding="utf-8") as f:
+            for i, line in enumerate(f):
+                if i % 2:   # both formats, CRLF everywhere
+                    label, text = line.split(" ", 1)
+                    line = label[len("__label__"):] + "\t" + text
+                lines.append(line.rstrip("\n") + "\r\n")
+        lines[0] = "\ufeff" + lines[0]
+        lines[200] = "\ufeff" + lines[200]        # files joined with cat
+        lines[300] = "__label__pos\r\n"           # a label and no text
+        path = os.path.join(d, "crlf.txt")
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.writelines(lines)
+        model = os.path.join(d, "crlf.sqcl")
+        r = run("train", "-i", path, "-o", model, "--epochs", "1", "--dim", "8", "--hidden", "8",
+                "--maxlen", "16", "--min-count", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("400 documents, 2 labels", r.stdout)
+        r = run("info", model)
+        self.assertIn("labels: neg pos\n", r.stdout)
+        # test and predict read CRLF too: the same answers as with "\n"
+        r = run("test", model, path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("N\t400", r.stdout)
+        lf = run("predict", self.model, "-k", "2", "-", stdin="a wonderful film\nan awful plot\n")
+        crlf = run("predict", self.model, "-k", "2", "-",
+                   stdin="\ufeffa wonderful film\r\nan awful plot\r\n")
+        self.assertEqual(crlf.returncode, 0, crlf.stderr)
+        self.assertEqual(lf.stdout, crlf.stdout)
+        r = run("explain", self.model, "-", stdin="\ufeffa wonderful film\r\n")
+        self.assertEqual([l.split("\t")[0] for l in r.stdout.splitlines()[1:] if l],
+                         ["a", "wonderful", "film"])
+        # UTF-16 is named as such, not as NUL bytes
+        utf16 = self.write("utf16.txt", "__label__a x\n__label__b y\n".encode("utf-16"))
+        self.assertBad(run("train", "-i", utf16, "-o", os.path.join(d, "never.sqcl")), "UTF-16")
+
+    def test_output_file_is_checked_before_training(self):
+        # Issue 14, item 11: -o into a missing directory was found only
+        # after the training.  Every unwritable -o fails at once.
+        d = self.dir.name
+        def bad(out, needle):
+            r = run("train", "-i", self.train, "-o", out, "--epochs", "50")
+            self.assertBad(r, needle)
+            self.assertEqual(r.stdout, "")   # nothing read, nothing trained
+        bad(os.path.join(d, "missing", "model.sqcl"), "the directory %s does not exist" % os.path.join(d, "missing"))
+        bad(os.path.join(d, "missing", "deeper", "m.sqcl"), "does not exist")
+        bad(d, "is a directory")
+        bad("", "an empty file name")
+        bad("-", "give a file name")
+        bad("/dev/null", "not a regular file")
+        bad(os.path.join(self.train, "m.sqcl"), "Not a directory")
+        bad(os.path.join(d, "x" * 300 + ".sqcl"), "File name too long")
+        with open(self.train, "rb") as f:
+            before = f.read()
+        bad(self.train, "is also the input")
+        valid = self.write("valid-copy.txt", before)
+        self.assertBad(run("train", "-i", self.test, "-o", valid, "--valid", valid), "is also the input")
+        with open(self.train, "rb") as f:
+            self.assertEqual(f.read(), before)
+        with open(valid, "rb") as f:
+            self.assertEqual(f.read(), before)
+        if os.geteuid() != 0:
+            ro = os.path.join(d, "readonly")
+            os.mkdir(ro, 0o555)
+            bad(os.path.join(ro, "m.sqcl"), "cannot create a file in %s: Permission denied" % ro)
+        else:   # root writes anywhere that is writable at all
+            bad("/proc/m.sqcl", "cannot create a file in /proc")
+        self.assertEqual([f for f in os.listdir(d) if f.startswith(".seqcls-")], [])
+
+    def test_small_files_train(self):
+        # Issue 14, item 11: the default 10% validation split refused
+        # fewer than 10 documents.
+        small = self.write("small.txt", b"__label__pos good film\n__label__neg bad film\n"
+                                        b"__label__pos great\n__label__neg awful plot\n")
+        out = os.path.join(self.dir.name, "small.sqcl")
+        r = run("train", "-i", small, "-o", out, "--epochs", "1", "--min-count", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("note: 4 documents are too few", r.stdout)
+        self.assertNotIn("val_accuracy", r.stdout)
+        r = run("train", "-i", small, "-o", out, "--epochs", "1", "--valid-split", "0.2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("holding out the last document", r.stdout)
+        self.assertIn("val_accuracy", r.stdout)
+        two = self.write("two.txt", b"__label__pos good\n__label__neg bad\n")
+        r = run("train", "-i", two, "-o", out, "--epochs", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_html_output_is_checked_first_and_failures_give_the_reason(self):
+        # Issue 14, item 11: explain --html said "cannot write" without
+        # the reason, and only after the work.
+        d = self.dir.name
+        text = "a wonderful film\n"
+        r = run("explain", self.model, "-", "--html", os.path.join(d, "nodir", "h.html"), stdin=text)
+        self.assertBad(r, "does not exist")
+        self.assertEqual(r.stdout, "")
+        self.assertBad(run("explain", self.model, "-", "--html", d, stdin=text), "is a directory")
+        self.assertBad(run("explain", self.model, "-", "--html", self.model, stdin=text),
+                       "is also the input")
+        self.assertBad(run("explain", self.model, self.test, "--html", self.test), "is also the input")
+        self.assertBad(run("explain", self.model, "-", "--html", "/dev/full", stdin=text),
+                       "/dev/full: cannot write: No space left on device")
+        # a failure half-way leaves the previous page and no temporary file
+        page = self.write("old.html", b"old page")
+        r = run("explain", self.huge_model("bilstm-attn"), "-", "--html", page, stdin=text)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        with open(page, "rb") as f:
+            self.assertEqual(f.read(), b"old page")
+        self.assertEqual([f for f in os.listdir(d) if f.startswith(".seqcls-")], [])
+        # a new page gets the ordinary permissions, not mkstemp's rw-------
+        fresh = os.path.join(d, "fresh.html")
+        r = run("explain", self.model, "-", "--html", fresh, stdin=text)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        umask = os.umask(0)
+        os.umask(umask)
+        self.assertEqual(stat.S_IMODE(os.stat(fresh).st_mode), 0o666 & ~umask)
+
+    def test_standard_output_write_errors_exit_2(self):
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([SEQCLS, "predict", self.model, self.test], stdout=full,
+                               stderr=subprocess.PIPE, text=True, timeout=300)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stderr, "seqcls: standard output: cannot write: No space left on device\n")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ void die(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn))
 #endif
     ;
+/* malloc(count * size) or die naming `what` ("out of memory for <what>"). */
+void *xmalloc(size_t count, size_t size, const char *what);
 /* Exit with the library's message if `status` is not SEQCLS_OK. */
 void check(int status, const char *what);
 
@@ -56,6 +58,25 @@ int cmd_info(int argc, char **argv);
 /* Parse an integer/float option value or die naming the option. */
 long parse_long(const char *opt, const char *value, long lo, long hi);
 double parse_double(const char *opt, const char *value, double lo, double hi);
+
+/* Output files (output.c).  check_output: die unless `path`, named by
+ * option `opt`, can be written: not empty, not "-", not a directory,
+ * not one of inputs[0..ninputs) (NULL entries skipped), a regular file or
+ * (with special_ok) a writable device or pipe, in an existing directory
+ * where a file can be created (tried).  Call it before any expensive work. */
+void check_output(const char *opt, const char *path, const char *const *inputs, int ninputs,
+                  int special_ok);
+/* Open `path` for writing through a temporary file beside it (*tmp, or
+ * NULL for a device or a pipe, written in place); dies on failure, and
+ * die() removes the temporary file. */
+FILE *output_open(const char *path, char **tmp);
+/* Check every write, close, and rename the temporary file over `path`;
+ * dies with the system's reason on failure. */
+void output_close(FILE *f, const char *path, char *tmp);
+/* Remove the pending temporary file, if any (die() calls it). */
+void output_cleanup(void);
+/* Flush and close stdout; die with the reason if anything written failed. */
+void stdout_close(void);
 
 /* Load a model file, or die. */
 seqcls_model_t *load_model(const char *path);

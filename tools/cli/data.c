@@ -23,6 +23,16 @@ static void *xrealloc(void *p, size_t n)
     return p;
 }
 
+void *xmalloc(size_t count, size_t size, const char *what)
+{
+    void *p = NULL;
+    if (size == 0 || count <= SIZE_MAX / size)
+        p = malloc(count > 0 && size > 0 ? count * size : 1);
+    if (!p)
+        die("out of memory for %s (%.0f bytes)", what, (double)count * (double)size);
+    return p;
+}
+
 /* Offset of the first invalid UTF-8 byte in s[0..n), or -1 if valid. */
 static long utf8_invalid_at(const unsigned char *s, size_t n)
 {
@@ -84,6 +94,12 @@ static char *strndup_or_null(const char *s, size_t n)
     return p;
 }
 
+/* ASCII white space: what separates a label from the text. */
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
 static int add_doc(docs_t *d, char *label, char *text, int *cap, err_t *e)
 {
     if (!text)
@@ -117,13 +133,13 @@ static int parse_line(docs_t *d, const char *path, long lineno, char *s, size_t 
     char *label = NULL, *tab;
     size_t i = 0;
 
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+    while (i < n && is_space(s[i]))
         i++;
     if (i == n)
         return 0;   /* blank line */
     if (n - i >= plen && !memcmp(s + i, prefix, plen)) {
         size_t start = i + plen, end = start;
-        while (end < n && s[end] != ' ' && s[end] != '\t')
+        while (end < n && !is_space(s[end]))
             end++;
         if (end == start)
             return fail(e, "%s:%ld: empty label after __label__", path, lineno);
@@ -132,17 +148,17 @@ static int parse_line(docs_t *d, const char *path, long lineno, char *s, size_t 
         i = end;
         /* further labels are ignored: one class per document */
         for (;;) {
-            while (i < n && (s[i] == ' ' || s[i] == '\t'))
+            while (i < n && is_space(s[i]))
                 i++;
             if (n - i >= plen && !memcmp(s + i, prefix, plen))
-                while (i < n && s[i] != ' ' && s[i] != '\t')
+                while (i < n && !is_space(s[i]))
                     i++;
             else
                 break;
         }
     } else if (labelled && (tab = memchr(s + i, '\t', n - i)) != NULL) {
         size_t end = (size_t)(tab - s);
-        while (end > i && s[end - 1] == ' ')
+        while (end > i && is_space(s[end - 1]))
             end--;
         if (end == i)
             return fail(e, "%s:%ld: empty label before the tab", path, lineno);
@@ -156,14 +172,23 @@ static int parse_line(docs_t *d, const char *path, long lineno, char *s, size_t 
     return add_doc(d, label, strndup_or_null(s + i, n - i), cap, e);
 }
 
-/* Check one complete line and add it. */
+/* Check one complete line (without its '\n') and add it.  Windows line
+ * ends ("\r\n") lose their '\r', and a UTF-8 byte-order mark (U+FEFF)
+ * at the start of the line is dropped: Windows editors put one at the
+ * start of a file, and `cat` of such files at the start of a line. */
 static int take_line(docs_t *d, const char *path, long lineno, char *line, size_t len,
                      int labelled, int *cap, err_t *e)
 {
-    long bad = utf8_invalid_at((unsigned char *)line, len);
+    long bad;
+    size_t skip = 0;
+    while (len > 0 && line[len - 1] == '\r')
+        len--;
+    if (len >= 3 && !memcmp(line, "\xef\xbb\xbf", 3))
+        skip = 3;
+    bad = utf8_invalid_at((unsigned char *)line + skip, len - skip);
     if (bad >= 0)
-        return fail(e, "%s:%ld: invalid UTF-8 at byte %ld", path, lineno, bad + 1);
-    return parse_line(d, path, lineno, line, len, labelled, cap, e);
+        return fail(e, "%s:%ld: invalid UTF-8 at byte %ld", path, lineno, (long)skip + bad + 1);
+    return parse_line(d, path, lineno, line + skip, len - skip, labelled, cap, e);
 }
 
 int docs_load(docs_t *d, const char *path, int labelled, char *msg, size_t msg_cap)
@@ -177,8 +202,11 @@ int docs_load(docs_t *d, const char *path, int labelled, char *msg, size_t msg_c
     int cap = 0, rc = 0;
 
     memset(d, 0, sizeof *d);
+    if (!*path)
+        return fail(&e, "an empty file name (\"-\" is the standard input)");
     if (!strcmp(path, "-")) {
         f = stdin;
+        path = "standard input";   /* in messages */
     } else if (stat(path, &st) != 0) {
         return fail(&e, "%s: %s", path, strerror(errno));
     } else if (!S_ISREG(st.st_mode)) {
@@ -186,9 +214,14 @@ int docs_load(docs_t *d, const char *path, int labelled, char *msg, size_t msg_c
     } else if (!(f = fopen(path, "rb"))) {
         return fail(&e, "%s: %s", path, strerror(errno));
     }
-    if (!(line = malloc(MAX_LINE + 1)))
+    if (!(line = malloc(MAX_LINE + 2)))
         rc = fail(&e, "out of memory");
     while (rc == 0 && (got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        /* UTF-16 would otherwise be refused for its NUL bytes */
+        if (lineno == 1 && len == 0 && got >= 2 &&
+            (!memcmp(chunk, "\xff\xfe", 2) || !memcmp(chunk, "\xfe\xff", 2)))
+            rc = fail(&e, "%s: UTF-16 text (byte-order mark %s): convert it to UTF-8", path,
+                      chunk[0] == '\xff' ? "FF FE" : "FE FF");
         for (k = 0; k < got && rc == 0; k++) {
             char c = chunk[k];
             if (c == '\n') {
@@ -197,7 +230,8 @@ int docs_load(docs_t *d, const char *path, int labelled, char *msg, size_t msg_c
                 lineno++;
             } else if (c == '\0') {
                 rc = fail(&e, "%s:%ld: NUL byte (binary data?)", path, lineno);
-            } else if (len == MAX_LINE) {
+            } else if (len == MAX_LINE + 1 || (len == MAX_LINE && c != '\r')) {
+                /* (room for the '\r' of a "\r\n" after a longest line) */
                 rc = fail(&e, "%s:%ld: line longer than %d bytes", path, lineno, MAX_LINE);
             } else {
                 line[len++] = c;
@@ -205,7 +239,7 @@ int docs_load(docs_t *d, const char *path, int labelled, char *msg, size_t msg_c
         }
     }
     if (rc == 0 && ferror(f))
-        rc = fail(&e, "%s: read error: %s", path, strerror(errno));
+        rc = fail(&e, "%s: cannot read: %s", path, strerror(errno));
     if (rc == 0 && len > 0)
         rc = take_line(d, path, lineno, line, len, labelled, &cap, &e);
     if (rc == 0 && d->n == 0)

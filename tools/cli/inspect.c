@@ -283,9 +283,12 @@ int cmd_explain(int argc, char **argv)
     int32_t *ids, *lens, *starts, *ends;
     float *probs, *att;
     FILE *html = NULL;
+    char *html_tmp = NULL;
     int i, outputs, C, tty = isatty(fileno(stdout)), probe;
 
     parse(&a, argc, argv, "explain", 1, 2);
+    if (a.html)
+        check_output("--html", a.html, a.pos, 2, 1);   /* before any work */
     m = load_model(a.pos[0]);
     a.maxlen = maxlen_for(&a, m);
     outputs = model_outputs(m);
@@ -303,9 +306,7 @@ int cmd_explain(int argc, char **argv)
     if (!probs || !att || !starts || !ends)
         die("out of memory");
     if (a.html) {
-        html = fopen(a.html, "w");
-        if (!html)
-            die("%s: cannot write", a.html);
+        html = output_open(a.html, &html_tmp);
         fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>seqcls attention"
               "</title>\n<style>body{font:15px/1.7 sans-serif;max-width:60em;margin:2em auto}"
               "div.doc{margin:1.5em 0;padding:1em;border:1px solid #ccc}"
@@ -352,8 +353,7 @@ int cmd_explain(int argc, char **argv)
     }
     if (html) {
         fputs("</body></html>\n", html);
-        if (ferror(html) | fclose(html))
-            die("%s: write failed", a.html);
+        output_close(html, a.html, html_tmp);
         fprintf(stderr, "seqcls: wrote %s\n", a.html);
     }
     free(probs);

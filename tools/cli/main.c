@@ -35,6 +35,7 @@ void die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+    output_cleanup();
     exit(EXIT_BAD);
 }
 
@@ -101,7 +102,10 @@ int main(int argc, char **argv)
         return 0;
     }
     for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].run(argc - 2, argv + 2);
+        if (!strcmp(argv[1], commands[i].name)) {
+            int rc = commands[i].run(argc - 2, argv + 2);
+            stdout_close();   /* a full disk or a closed pipe is an error too */
+            return rc;
+        }
     die("unknown command '%s' (seqcls --help lists the commands)", argv[1]);
 }

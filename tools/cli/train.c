@@ -16,6 +16,7 @@ typedef struct {
     int epochs, dim, hidden, maxlen, batch, min_count, vocab_max, threads;
     double lr, valid_split;
     long seed;
+    int split_given;   /* --valid-split on the command line */
 } train_opts_t;
 
 /* Progress: a bar redrawn in place on a terminal, one line per epoch otherwise. */
@@ -83,7 +84,7 @@ static void parse(train_opts_t *o, int argc, char **argv)
 {
     int i;
     *o = (train_opts_t){NULL, NULL, "bilstm-attn", NULL, 5, 64, 64, 256, 32, 2, 20000, 0,
-                        0.002, 0.1, 1};
+                        0.002, 0.1, 1, 0};
     for (i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-i") || !strcmp(a, "--input"))
@@ -107,7 +108,7 @@ static void parse(train_opts_t *o, int argc, char **argv)
         else if (!strcmp(a, "--batch"))
             o->batch = (int)parse_long(a, v, 1, 65536);
         else if (!strcmp(a, "--valid-split"))
-            o->valid_split = parse_double(a, v, 0, 0.9);
+            o->valid_split = parse_double(a, v, 0, 0.9), o->split_given = 1;
         else if (!strcmp(a, "--min-count"))
             o->min_count = (int)parse_long(a, v, 1, 1000000);
         else if (!strcmp(a, "--vocab"))
@@ -182,6 +183,13 @@ int cmd_train(int argc, char **argv)
     double t0 = now();
 
     parse(&o, argc, argv);
+    {
+        /* before the training, not after it */
+        const char *inputs[2];
+        inputs[0] = o.input;
+        inputs[1] = o.valid;
+        check_output("-o", o.output, inputs, 2, 0);
+    }
     check(seqcls_set_num_threads(o.threads), "--threads");
     docs_read(&train, o.input, 1);
     names = labels_collect(&train, &nlabels);
@@ -228,9 +236,29 @@ int cmd_train(int argc, char **argv)
     check(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_EPOCHS, o.epochs), "--epochs");
     check(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_BATCH_SIZE, o.batch), "--batch");
     check(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_SEED, o.seed), "--seed");
-    if (!o.valid && o.valid_split > 0)
-        check(seqcls_fit_config_set_float(cfg, SEQCLS_FIT_VALID_SPLIT, (float)o.valid_split),
-              "--valid-split");
+    if (!o.valid && o.valid_split > 0) {
+        /* seqcls_fit holds out the last floor(n * split) documents, and
+         * refuses a split that leaves none: a small file is trained
+         * without validation (default split) or with one document (a
+         * split given on the command line) rather than refused */
+        float split = (float)o.valid_split;
+        if (floor((double)train.n * (double)split) < 1) {
+            if (!o.split_given || train.n < 2) {
+                printf("note: %d documents are too few to hold out %g%% for validation: "
+                       "training without validation\n",
+                       train.n, 100 * o.valid_split);
+                split = 0;
+            } else {
+                split = (float)(1.5 / train.n);
+                printf("note: --valid-split %g of %d documents holds out none: holding out "
+                       "the last document for validation\n",
+                       o.valid_split, train.n);
+            }
+        }
+        if (split > 0)
+            check(seqcls_fit_config_set_float(cfg, SEQCLS_FIT_VALID_SPLIT, split),
+                  "--valid-split");
+    }
     progress.tty = isatty(fileno(stdout));
     progress.epochs = o.epochs;
     check(seqcls_fit_config_set_callbacks(cfg, on_batch, on_epoch, NULL, &progress), "fit");
