@@ -3,6 +3,8 @@ and every kind of bad input: exit status 2 with a one-line message."""
 import ctypes
 import os
 import random
+import re
+import resource
 import stat
 import subprocess
 import tempfile
@@ -139,6 +141,14 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
         self.assertTrue(r.stderr.startswith("seqcls: "), r.stderr)
         self.assertIn(needle, r.stderr)
+        self.assertMessageClean(r.stderr)
+
+    def assertMessageClean(self, message):
+        # issue 14, item 12: no doubled words, no size_t of -1, no NULL
+        self.assertIsNone(re.search(r"(?i)\b(\w+)\s+\1\b", message), message)
+        self.assertNotIn("18446744073709551615", message)
+        self.assertNotIn("4294967295", message)
+        self.assertNotIn("(null)", message)
 
     def write(self, name, data):
         path = os.path.join(self.dir.name, name)
@@ -342,6 +352,40 @@ class CommandLine(unittest.TestCase):
                                stderr=subprocess.PIPE, text=True, timeout=300)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertEqual(r.stderr, "seqcls: standard output: cannot write: No space left on device\n")
+
+    def test_out_of_memory_names_what_was_being_done(self):
+        # Issue 14, item 12: "out of memory" alone did not say what for.
+        many = self.write("many.txt", b"the film was great\n" * 3000)
+        def limit():
+            resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+        r = subprocess.run([SEQCLS, "predict", self.model, "--maxlen", "100000", many],
+                           capture_output=True, text=True, timeout=300, preexec_fn=limit)
+        if "AddressSanitizer" in r.stderr:
+            self.skipTest("AddressSanitizer cannot run under a memory limit")
+        self.assertBad(r, "out of memory for the token ids of 3000 documents of up to 100000 tokens")
+
+    def test_messages_are_one_line_whatever_the_model_holds(self):
+        # A model file is not trusted: a newline or an escape sequence in
+        # its metadata must not split the message or reach the terminal.
+        lib = ctypes.CDLL(os.path.join(ROOT, "lib", "libseqcls.so"))
+        vp = ctypes.c_void_p
+        lib.seqcls_model_load.argtypes = [ctypes.POINTER(vp), ctypes.c_char_p]
+        lib.seqcls_model_save.argtypes = [vp, ctypes.c_char_p]
+        lib.seqcls_model_set_meta.argtypes = [vp, ctypes.c_char_p, ctypes.c_char_p]
+        lib.seqcls_model_free.argtypes = [vp]
+        m = vp()
+        self.assertEqual(lib.seqcls_model_load(ctypes.byref(m), self.model.encode()), 0)
+        if lib.seqcls_model_set_meta(m, b"maxlen", b"8\nsecond line\x1b[31m") != 0:
+            lib.seqcls_model_free(m)
+            self.skipTest("the library refuses control characters in metadata")
+        odd = os.path.join(self.dir.name, "odd-meta.sqcl")
+        self.assertEqual(lib.seqcls_model_save(m, odd.encode()), 0)
+        lib.seqcls_model_free(m)
+        self.assertBad(run("predict", odd, "-", stdin="a film\n"), "metadata is not a length")
+        r = run("info", odd)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("maxlen = 8\\x0asecond line\\x1b[31m\n", r.stdout)
+        self.assertBad(run("predict", "model\nwith a newline.sqcl"), "model?with a newline.sqcl")
 
 
 if __name__ == "__main__":

@@ -15,14 +15,6 @@
 #define MAX_LINE (1 << 20)     /* bytes per document line */
 #define MAX_DOCS (1 << 24)
 
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (!p)
-        die("out of memory");
-    return p;
-}
-
 void *xmalloc(size_t count, size_t size, const char *what)
 {
     void *p = NULL;
@@ -103,7 +95,7 @@ static int is_space(char c)
 static int add_doc(docs_t *d, char *label, char *text, int *cap, err_t *e)
 {
     if (!text)
-        return free(label), fail(e, "out of memory");
+        return free(label), fail(e, "out of memory reading document %d", d->n + 1);
     if (d->n == *cap) {
         char **t, **l;
         if (*cap >= MAX_DOCS)
@@ -115,7 +107,8 @@ static int add_doc(docs_t *d, char *label, char *text, int *cap, err_t *e)
         if (l)
             d->label = l;
         if (!t || !l)
-            return free(label), free(text), fail(e, "out of memory");
+            return free(label), free(text),
+                   fail(e, "out of memory for the list of documents (%d read)", d->n);
         *cap = *cap ? *cap * 2 : 256;
     }
     d->text[d->n] = text;
@@ -144,7 +137,7 @@ static int parse_line(docs_t *d, const char *path, long lineno, char *s, size_t 
         if (end == start)
             return fail(e, "%s:%ld: empty label after __label__", path, lineno);
         if (labelled && !(label = strndup_or_null(s + start, end - start)))
-            return fail(e, "out of memory");
+            return fail(e, "%s:%ld: out of memory for the label", path, lineno);
         i = end;
         /* further labels are ignored: one class per document */
         for (;;) {
@@ -163,7 +156,7 @@ static int parse_line(docs_t *d, const char *path, long lineno, char *s, size_t 
         if (end == i)
             return fail(e, "%s:%ld: empty label before the tab", path, lineno);
         if (!(label = strndup_or_null(s + i, end - i)))
-            return fail(e, "out of memory");
+            return fail(e, "%s:%ld: out of memory for the label", path, lineno);
         i = (size_t)(tab - s) + 1;
     } else if (labelled) {
         return fail(e, "%s:%ld: no label (expected \"__label__NAME text\" or \"NAME<TAB>text\")",
@@ -215,7 +208,7 @@ int docs_load(docs_t *d, const char *path, int labelled, char *msg, size_t msg_c
         return fail(&e, "%s: %s", path, strerror(errno));
     }
     if (!(line = malloc(MAX_LINE + 2)))
-        rc = fail(&e, "out of memory");
+        rc = fail(&e, "%s: out of memory for a line buffer of %d bytes", path, MAX_LINE + 2);
     while (rc == 0 && (got = fread(chunk, 1, sizeof chunk, f)) > 0) {
         /* UTF-16 would otherwise be refused for its NUL bytes */
         if (lineno == 1 && len == 0 && got >= 2 &&
@@ -278,12 +271,12 @@ static int cmp_str(const void *a, const void *b)
 
 char **labels_collect(const docs_t *d, int *n)
 {
-    char **all = xrealloc(NULL, (size_t)d->n * sizeof *all), **out;
+    char **all = xmalloc((size_t)d->n, sizeof *all, "sorting the labels"), **out;
     int i, k = 0;
     for (i = 0; i < d->n; i++)
         all[i] = d->label[i];
     qsort(all, (size_t)d->n, sizeof *all, cmp_str);
-    out = xrealloc(NULL, (size_t)d->n * sizeof *out);
+    out = xmalloc((size_t)d->n, sizeof *out, "the list of labels");
     for (i = 0; i < d->n; i++)
         if (i == 0 || strcmp(all[i], all[i - 1]))
             out[k++] = all[i];
@@ -305,10 +298,12 @@ void encode_docs(const seqcls_vocab_t *v, const docs_t *d, int maxlen, int32_t *
                  int32_t **lengths)
 {
     int i;
-    *ids = xrealloc(NULL, (size_t)d->n * (size_t)maxlen * sizeof **ids);
-    *lengths = xrealloc(NULL, (size_t)d->n * sizeof **lengths);
+    char what[96];
+    snprintf(what, sizeof what, "the token ids of %d documents of up to %d tokens", d->n, maxlen);
+    *ids = xmalloc((size_t)d->n * (size_t)maxlen, sizeof **ids, what);
+    *lengths = xmalloc((size_t)d->n, sizeof **lengths, "the document lengths");
     for (i = 0; i < d->n; i++)
-        check(seqcls_vocab_encode(v, d->text[i], strlen(d->text[i]), *ids + (size_t)i * maxlen,
-                                  maxlen, *lengths + i),
-              "encode");
+        if (seqcls_vocab_encode(v, d->text[i], strlen(d->text[i]), *ids + (size_t)i * maxlen,
+                                maxlen, *lengths + i) != SEQCLS_OK)
+            die("encoding document %d: %s", i + 1, seqcls_last_error());
 }

@@ -32,7 +32,7 @@ static int maxlen_for(const args_t *a, const seqcls_model_t *m)
         return a->maxlen ? a->maxlen : DEFAULT_MAXLEN;
     v = strtol(saved, &end, 10);
     if (end == saved || *end || v < 1 || v > MAX_MAXLEN)
-        die("%s: the model's maxlen '%s' is not a length in [1, %d]", a->pos[0], saved,
+        die("%s: the model's \"maxlen\" metadata is not a length in [1, %d]", a->pos[0],
             MAX_MAXLEN);
     return (int)v;
 }
@@ -99,9 +99,7 @@ int cmd_test(int argc, char **argv)
     C = classes_of(m, model_outputs(m));
     docs_read(&d, a.pos[1], 1);
     encode_docs(seqcls_model_vocab(m), &d, a.maxlen, &ids, &lens);
-    labels = malloc((size_t)d.n * sizeof *labels);
-    if (!labels)
-        die("out of memory");
+    labels = xmalloc((size_t)d.n, sizeof *labels, "the labels of the documents");
     for (i = 0; i < d.n; i++)
         if ((labels[i] = label_index(m, d.label[i])) < 0)
             die("%s: document %d has label '%s', which the model does not know", a.pos[1], i + 1,
@@ -232,10 +230,8 @@ int cmd_predict(int argc, char **argv)
         a.k = C;
     docs_read(&d, a.pos[1], 0);
     encode_docs(seqcls_model_vocab(m), &d, a.maxlen, &ids, &lens);
-    probs = malloc((size_t)BATCH * C * sizeof *probs);
-    taken = malloc((size_t)C);
-    if (!probs || !taken)
-        die("out of memory for the probabilities of %d classes", C);
+    probs = xmalloc((size_t)BATCH * (size_t)C, sizeof *probs, "the probabilities");
+    taken = xmalloc((size_t)C, 1, "the top-k choice");
     for (start = 0; start < d.n; start += BATCH) {
         int n = d.n - start < BATCH ? d.n - start : BATCH, i, r;
         predict_rows(m, ids + (size_t)start * a.maxlen, lens + start, start, n, a.maxlen, outputs,
@@ -299,12 +295,10 @@ int cmd_explain(int argc, char **argv)
         die("%s: the model has no attention layer to explain with", a.pos[0]);
     docs_read(&d, a.pos[1], 0);
     encode_docs(seqcls_model_vocab(m), &d, a.maxlen, &ids, &lens);
-    probs = malloc((size_t)C * sizeof *probs);
-    att = malloc((size_t)a.maxlen * sizeof *att);
-    starts = malloc((size_t)a.maxlen * sizeof *starts);
-    ends = malloc((size_t)a.maxlen * sizeof *ends);
-    if (!probs || !att || !starts || !ends)
-        die("out of memory");
+    probs = xmalloc((size_t)C, sizeof *probs, "the probabilities");
+    att = xmalloc((size_t)a.maxlen, sizeof *att, "the attention weights");
+    starts = xmalloc((size_t)a.maxlen, sizeof *starts, "the token offsets");
+    ends = xmalloc((size_t)a.maxlen, sizeof *ends, "the token offsets");
     if (a.html) {
         html = output_open(a.html, &html_tmp);
         fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>seqcls attention"
@@ -367,6 +361,19 @@ int cmd_explain(int argc, char **argv)
     return 0;
 }
 
+/* s (NULL as "?") with control characters as \xNN: a model file is not
+ * trusted, and its names must not drive the terminal. */
+static void print_visible(const char *s)
+{
+    if (!s)
+        s = "?";
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            printf("\\x%02x", (unsigned char)*s);
+        else
+            putchar(*s);
+}
+
 int cmd_info(int argc, char **argv)
 {
     args_t a;
@@ -388,7 +395,7 @@ int cmd_info(int argc, char **argv)
         seqcls_tensor_t *v = NULL;
         int k;
         check(seqcls_param(m, i, &v, NULL), "model");
-        printf("  %-36s [", seqcls_param_name(m, i));
+        printf("  %-36s [", seqcls_param_name(m, i) ? seqcls_param_name(m, i) : "?");
         for (k = 0; k < seqcls_tensor_ndim(v); k++)
             printf("%s%lld", k ? ", " : "", (long long)seqcls_tensor_dim(v, k));
         printf("]  %lld\n", (long long)seqcls_tensor_numel(v));
@@ -399,15 +406,22 @@ int cmd_info(int argc, char **argv)
         printf("\nvocabulary: %d tokens\n", seqcls_vocab_size(seqcls_model_vocab(m)));
     if (seqcls_model_label_count(m)) {
         printf("labels:");
-        for (i = 0; i < seqcls_model_label_count(m); i++)
-            printf(" %s", seqcls_model_label(m, i));
+        for (i = 0; i < seqcls_model_label_count(m); i++) {
+            putchar(' ');
+            print_visible(seqcls_model_label(m, i));
+        }
         printf("\n");
     }
     if (seqcls_model_meta_count(m)) {
         printf("\nmetadata:\n");
-        for (i = 0; i < seqcls_model_meta_count(m); i++)
-            printf("  %s = %s\n", seqcls_model_meta_key(m, i),
-                   seqcls_model_get_meta(m, seqcls_model_meta_key(m, i)));
+        for (i = 0; i < seqcls_model_meta_count(m); i++) {
+            const char *key = seqcls_model_meta_key(m, i);
+            printf("  ");
+            print_visible(key);
+            printf(" = ");
+            print_visible(key ? seqcls_model_get_meta(m, key) : NULL);
+            printf("\n");
+        }
     }
     seqcls_model_free(m);
     return 0;

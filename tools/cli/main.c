@@ -29,12 +29,18 @@ static const char usage[] =
 
 void die(const char *fmt, ...)
 {
+    /* one line, whatever the names in it hold (a path, a label, a
+     * model's metadata): control characters are shown as '?' */
+    char msg[2048];
+    size_t i;
     va_list ap;
-    fputs("seqcls: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    for (i = 0; msg[i]; i++)
+        if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+            msg[i] = '?';
+    fprintf(stderr, "seqcls: %s\n", msg);
     output_cleanup();
     exit(EXIT_BAD);
 }

@@ -155,10 +155,8 @@ static seqcls_model_t *build_model(const train_opts_t *o, int vocab, int classes
 /* Class index of every document, by the model's label names. */
 static int32_t *label_ids(const seqcls_model_t *m, const docs_t *d, const char *path)
 {
-    int32_t *y = malloc((size_t)d->n * sizeof *y);
+    int32_t *y = xmalloc((size_t)d->n, sizeof *y, "the labels of the documents");
     int i;
-    if (!y)
-        die("out of memory");
     for (i = 0; i < d->n; i++)
         if ((y[i] = label_index(m, d->label[i])) < 0)
             die("%s: document %d has label '%s', which the training data does not have", path,
