@@ -62,8 +62,9 @@ def blow_up(src, dst):
     lib.seqcls_model_free(m)
 
 
-def run(*args, stdin=None):
-    return subprocess.run([SEQCLS, *args], input=stdin, capture_output=True, text=True, timeout=300)
+def run(*args, stdin=None, cwd=None):
+    return subprocess.run([SEQCLS, *args], input=stdin, capture_output=True, text=True, timeout=300,
+                          cwd=cwd)
 
 
 class CommandLine(unittest.TestCase):
@@ -386,6 +387,72 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("maxlen = 8\\x0asecond line\\x1b[31m\n", r.stdout)
         self.assertBad(run("predict", "model\nwith a newline.sqcl"), "model?with a newline.sqcl")
+
+    def test_bad_command_lines_exit_2_with_one_line(self):
+        # Hand-made fuzz of the argument parsers: missing values, huge and
+        # negative numbers, empty strings, values that are options.
+        d = self.dir.name
+        out = os.path.join(d, "cmdline.sqcl")
+        train = ["train", "-i", self.train, "-o", out]
+        cases = [
+            ([], "missing command"),
+            ([""], "unknown command ''"),
+            (["train"], "-i TRAIN.txt and -o MODEL.sqcl are required"),
+            (["train", "-i"], "-i needs a value"),
+            (["train", "-i", self.train, "-o"], "-o needs a value"),
+            (["train", "-i", "", "-o", out], "an empty file name"),
+            (["train", "-i", "-o", out], "-i needs a file name, not '-o'"),
+            (["train", "-i", self.train, "-o", "--epochs", "3"], "-o needs a file name, not '--epochs'"),
+            (train + ["extra"], "unexpected argument 'extra'"),
+            (train + ["--arch"], "--arch needs a value"),
+            (train + ["--arch", "--lr"], "--arch needs a value, not '--lr'"),
+            (train + ["--arch", ""], "--arch must be"),
+            (train + ["--epochs", ""], "--epochs: '' is not an integer"),
+            (train + ["--epochs", "-1"], "--epochs: '-1' is not an integer in [1, 100000]"),
+            (train + ["--epochs", "99999999999999999999999"], "is not an integer"),
+            (train + ["--epochs", "1.5"], "is not an integer"),
+            (train + ["--epochs", "5x"], "is not an integer"),
+            (train + ["--dim", "0"], "--dim"),
+            (train + ["--seed", "-5"], "--seed"),
+            (train + ["--threads", "100000"], "--threads"),
+            (train + ["--lr", "nan"], "--lr: 'nan' is not a number"),
+            (train + ["--lr", "inf"], "--lr: 'inf' is not a number"),
+            (train + ["--lr", "1e400"], "--lr"),
+            (train + ["--lr", "-0.1"], "--lr"),
+            (train + ["--valid-split", "1"], "--valid-split"),
+            (train + ["--valid-split", "0.2", "--valid", self.test], "exclude each other"),
+            (train + ["--valid"], "--valid needs a value"),
+            (train + ["--bogus", "1"], "unknown option '--bogus'"),
+            (["test"], "missing the MODEL and FILE arguments"),
+            (["test", self.model], "missing the FILE argument"),
+            (["test", self.model, self.test, self.test], "unexpected argument"),
+            (["test", self.model, self.test, "-k", "2"], "unknown option '-k'"),
+            (["predict"], "missing the MODEL argument"),
+            (["predict", ""], "''"),
+            (["predict", self.model, "-k"], "-k needs a value"),
+            (["predict", self.model, "-k", "0"], "-k: '0' is not an integer"),
+            (["predict", self.model, "-k", "-3"], "-k: '-3'"),
+            (["predict", self.model, "-k", "99999999999999999999"], "-k"),
+            (["predict", self.model, "--maxlen", "0"], "--maxlen"),
+            (["predict", self.model, "--maxlen", "100001"], "--maxlen"),
+            (["predict", self.model, "--html", "x.html"], "unknown option '--html'"),
+            (["predict", self.model, ""], "an empty file name"),
+            (["explain", self.model, "--html"], "--html needs a value"),
+            (["explain", self.model, "--html", "--maxlen", "5"], "--html needs a file name, not '--maxlen'"),
+            (["explain", self.model, "-", "--html", "-"], "give a file name"),
+            (["info"], "missing the MODEL argument"),
+            (["info", self.model, "--maxlen", "5"], "unknown option '--maxlen'"),
+            (["info", self.model, self.test], "unexpected argument"),
+        ]
+        before = set(os.listdir(d))
+        for args, needle in cases:
+            with self.subTest(args=args):
+                self.assertBad(run(*args, stdin="a film\n", cwd=d), needle)
+        self.assertEqual(set(os.listdir(d)), before)   # no file "--epochs" etc.
+        for args in (["--help"], ["train", "--help"], ["predict", "-h"]):
+            r = run(*args)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(r.stdout.startswith("usage: seqcls"), r.stdout)
 
 
 if __name__ == "__main__":

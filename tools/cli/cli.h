@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <seqcls.h>
 
@@ -55,6 +56,12 @@ int cmd_predict(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 
+/* The usage text (seqcls --help). */
+void print_usage(FILE *f);
+/* The string value of option `opt`, or die: missing, or starting with
+ * '-' (the next option: "-o --epochs 5" would write a file "--epochs");
+ * `file` adds how to name a file that starts with '-'. */
+const char *parse_string(const char *opt, const char *value, int file);
 /* Parse an integer/float option value or die naming the option. */
 long parse_long(const char *opt, const char *value, long lo, long hi);
 double parse_double(const char *opt, const char *value, double lo, double hi);

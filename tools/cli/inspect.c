@@ -44,23 +44,26 @@ static void parse(args_t *a, int argc, char **argv, const char *cmd, int min_pos
     a->k = 1;
     for (i = 0; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(argv[i], "-k") && !strcmp(cmd, "predict"))
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            print_usage(stdout), exit(0);
+        else if (!strcmp(argv[i], "-k") && !strcmp(cmd, "predict"))
             a->k = (int)parse_long("-k", v, 1, 1 << 20), i++;
-        else if (!strcmp(argv[i], "--maxlen"))
+        else if (!strcmp(argv[i], "--maxlen") && strcmp(cmd, "info"))
             a->maxlen = (int)parse_long("--maxlen", v, 1, MAX_MAXLEN), i++;
-        else if (!strcmp(argv[i], "--html") && !strcmp(cmd, "explain")) {
-            if (!v)
-                die("--html needs a file name");
-            a->html = v, i++;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0')
-            die("%s: unknown option '%s'", cmd, argv[i]);
+        else if (!strcmp(argv[i], "--html") && !strcmp(cmd, "explain"))
+            a->html = parse_string("--html", v, 1), i++;
+        else if (argv[i][0] == '-' && argv[i][1] != '\0')
+            die("%s: unknown option '%s' (seqcls --help lists the options)", cmd, argv[i]);
         else if (a->npos < max_pos)
             a->pos[a->npos++] = argv[i];
         else
-            die("%s: too many arguments", cmd);
+            die("%s: unexpected argument '%s' (at most %d: %s)", cmd, argv[i], max_pos,
+                max_pos == 1 ? "MODEL" : "MODEL and FILE");
     }
     if (a->npos < min_pos)
-        die("%s: missing arguments (seqcls --help)", cmd);
+        die("%s: missing %s (seqcls --help)", cmd,
+            a->npos == 0 ? (min_pos == 1 ? "the MODEL argument" : "the MODEL and FILE arguments")
+                         : "the FILE argument");
     if (!a->pos[1])
         a->pos[1] = "-";
 }

@@ -51,6 +51,24 @@ void check(int status, const char *what)
         die("%s: %s", what, seqcls_last_error());
 }
 
+void print_usage(FILE *f)
+{
+    fputs(usage, f);
+}
+
+const char *parse_string(const char *opt, const char *value, int file)
+{
+    if (!value)
+        die("%s needs a value", opt);
+    if (value[0] == '-' && value[1] != '\0') {
+        if (file)
+            die("%s needs a file name, not '%s' (write ./%s for a file so named)", opt, value,
+                value);
+        die("%s needs a value, not '%s'", opt, value);
+    }
+    return value;
+}
+
 long parse_long(const char *opt, const char *value, long lo, long hi)
 {
     char *end;
@@ -95,10 +113,8 @@ int main(int argc, char **argv)
     } commands[] = {{"train", cmd_train}, {"test", cmd_test}, {"predict", cmd_predict},
                     {"explain", cmd_explain}, {"info", cmd_info}};
     size_t i;
-    if (argc < 2) {
-        fputs(usage, stderr);
-        return EXIT_BAD;
-    }
+    if (argc < 2)
+        die("missing command: train, test, predict, explain or info (seqcls --help)");
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         fputs(usage, stdout);
         return 0;

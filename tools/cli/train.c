@@ -87,14 +87,18 @@ static void parse(train_opts_t *o, int argc, char **argv)
                         0.002, 0.1, 1, 0};
     for (i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+            print_usage(stdout), exit(0);
+        if (a[0] != '-' || a[1] == '\0')
+            die("train: unexpected argument '%s' (the input is -i FILE)", a);
         if (!strcmp(a, "-i") || !strcmp(a, "--input"))
-            o->input = v;
+            o->input = parse_string(a, v, 1);
         else if (!strcmp(a, "-o") || !strcmp(a, "--output"))
-            o->output = v;
+            o->output = parse_string(a, v, 1);
         else if (!strcmp(a, "--arch"))
-            o->arch = v;
+            o->arch = parse_string(a, v, 0);
         else if (!strcmp(a, "--valid"))
-            o->valid = v;
+            o->valid = parse_string(a, v, 1);
         else if (!strcmp(a, "--epochs"))
             o->epochs = (int)parse_long(a, v, 1, 100000);
         else if (!strcmp(a, "--lr"))
@@ -118,13 +122,13 @@ static void parse(train_opts_t *o, int argc, char **argv)
         else if (!strcmp(a, "--seed"))
             o->seed = parse_long(a, v, 0, 2147483647);
         else
-            die("train: unknown option '%s'", a);
-        if (!v)
-            die("train: %s needs a value", a);
+            die("train: unknown option '%s' (seqcls --help lists the options)", a);
         i++;
     }
     if (!o->input || !o->output)
         die("train: -i TRAIN.txt and -o MODEL.sqcl are required");
+    if (o->valid && o->split_given)
+        die("train: --valid FILE and --valid-split F exclude each other");
     if (strcmp(o->arch, "bilstm-attn") && strcmp(o->arch, "bigru-attn") &&
         strcmp(o->arch, "meanpool"))
         die("train: --arch must be bilstm-attn, bigru-attn or meanpool, not '%s'", o->arch);
