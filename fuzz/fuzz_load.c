@@ -40,9 +40,9 @@ static float *predict(const seqcls_model_t *m, int64_t *n, int *rc_out)
         return NULL;
     first = m->layers[0];
     last = m->layers[m->nlayers - 1];
-    if (last->ops->kind != LAYER_OUTPUT)
+    if (!model_output_layer(m))
         return NULL;
-    if (first->ops->kind == LAYER_EMBEDDING) {
+    if (model_reads_ids(m)) {
         check(seqcls_tensor_create(&in, SEQCLS_I32, 2, shape) == SEQCLS_OK);
     } else {
         if ((int64_t)first->out_F > 4096)

@@ -39,11 +39,11 @@ static float *predict(const seqcls_model_t *m, int64_t *n, int *rc)
     int64_t shape[3] = {2, 3, first->out_F};
     float *out = NULL;
     *rc = 1;
-    if (last->ops->kind != LAYER_OUTPUT)
+    if (!model_output_layer(m))
         return NULL;
-    check(seqcls_tensor_create(&in, first->ops->kind == LAYER_EMBEDDING ? SEQCLS_I32 : SEQCLS_F32,
-                               first->ops->kind == LAYER_EMBEDDING ? 2 : 3, shape) == SEQCLS_OK);
-    if (first->ops->kind != LAYER_EMBEDDING) {
+    check(seqcls_tensor_create(&in, model_reads_ids(m) ? SEQCLS_I32 : SEQCLS_F32,
+                               model_reads_ids(m) ? 2 : 3, shape) == SEQCLS_OK);
+    if (!model_reads_ids(m)) {
         float *x = seqcls_tensor_data(in);
         int64_t i;
         for (i = 0; i < seqcls_tensor_numel(in); i++)
@@ -75,11 +75,11 @@ static void train(seqcls_model_t *m, int label)
         return;
     first = m->layers[0];
     last = m->layers[m->nlayers - 1];
-    if (last->ops->kind != LAYER_OUTPUT)
+    if (!model_output_layer(m))
         return;
     shape[2] = first->out_F;
-    check(seqcls_tensor_create(&in, first->ops->kind == LAYER_EMBEDDING ? SEQCLS_I32 : SEQCLS_F32,
-                               first->ops->kind == LAYER_EMBEDDING ? 2 : 3, shape) == SEQCLS_OK);
+    check(seqcls_tensor_create(&in, model_reads_ids(m) ? SEQCLS_I32 : SEQCLS_F32,
+                               model_reads_ids(m) ? 2 : 3, shape) == SEQCLS_OK);
     check(seqcls_tensor_create(&labels, SEQCLS_I32, 1, shape) == SEQCLS_OK);
     ((int32_t *)seqcls_tensor_data(labels))[0] = label % (last->out_F == 1 ? 2 : last->out_F);
     check(seqcls_optimizer_create(&o, SEQCLS_OPTIM_SGD, 0.1f) == SEQCLS_OK);

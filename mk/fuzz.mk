@@ -2,7 +2,9 @@
 # on arbitrary models and inputs, and the command line's file parser.
 #
 #   make fuzz [FUZZ_SECONDS=60]    every target in turn, each for FUZZ_SECONDS
-#   make fuzz-forward / fuzz-cli   one of them
+#   make fuzz-forward / fuzz-cli / fuzz-extreme   one of them
+#   (fuzz-extreme: finite but extreme weights and options through save,
+#   load, predict, evaluate and fit)
 #
 # Corpora grow in build/fuzz/corpus-*; crashes go to build/fuzz/ (keep
 # them in fuzz/regressions/<target>/ once fixed: `make check` replays them).
@@ -16,10 +18,10 @@ FUZZ_FLAGS   := -g -O1 -std=c11 -Wall -Wextra -Wpedantic -D_POSIX_C_SOURCE=20080
 # Only where clang has its libFuzzer runtime (Debian: clang with libclang-rt-dev).
 FUZZ_RT := $(wildcard $(shell $(FUZZ_CC) -print-file-name=libclang_rt.fuzzer-$(shell uname -m).a 2>/dev/null))
 
-FUZZ_TARGETS := fuzz-load fuzz-vocab fuzz-forward fuzz-cli
+FUZZ_TARGETS := fuzz-load fuzz-vocab fuzz-forward fuzz-cli fuzz-extreme
 FUZZ_OPTS = -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048
 
-.PHONY: fuzz fuzz-forward fuzz-cli fuzz-regress-more
+.PHONY: fuzz fuzz-forward fuzz-cli fuzz-extreme fuzz-regress-more
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do $(MAKE) --no-print-directory $$t || exit 1; done
@@ -27,6 +29,16 @@ fuzz:
 build/fuzz/fuzz_forward: fuzz/fuzz_forward.c $(SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(BLAS_CFLAGS) -o $@ fuzz/fuzz_forward.c $(SRCS) $(LIBS)
+
+build/fuzz/fuzz_extreme: fuzz/fuzz_extreme.c $(SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(BLAS_CFLAGS) -o $@ fuzz/fuzz_extreme.c $(SRCS) $(LIBS)
+
+fuzz-extreme: build/fuzz/fuzz_extreme
+	@mkdir -p build/fuzz/corpus-extreme
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	build/fuzz/fuzz_extreme $(FUZZ_OPTS) -max_len=2048 -artifact_prefix=build/fuzz/extreme- \
+	    build/fuzz/corpus-extreme
 
 build/fuzz/fuzz_cli: fuzz/fuzz_cli.c tools/cli/data.c $(CLI_HDRS) $(SRCS) $(HDRS)
 	@mkdir -p $(dir $@)

@@ -25,7 +25,7 @@ int dataset_init(dataset_t *d, const seqcls_model_t *m, const seqcls_tensor_t *x
                  const char *what)
 {
     const layer_t *first;
-    int n, t, rc;
+    int n, rc;
     int64_t yshape[1];
 
     memset(d, 0, sizeof *d);
@@ -34,8 +34,9 @@ int dataset_init(dataset_t *d, const seqcls_model_t *m, const seqcls_tensor_t *x
     if (!model_output_layer(m))
         return seqcls__fail(SEQCLS_E_STATE, "%s: the model has no output layer yet", func);
     if (!x || !y)
-        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s %s is NULL", func, what,
-                            x ? "labels" : "input");
+        return x ? seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: the labels of the %s are NULL", func,
+                                what)
+                 : seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func, what);
     first = m->layers[0];
     d->is_ids = model_reads_ids(m);
     if (d->is_ids) {
@@ -70,33 +71,26 @@ int dataset_init(dataset_t *d, const seqcls_model_t *m, const seqcls_tensor_t *x
         if (d->y[n] < 0 || d->y[n] >= d->classes)
             return seqcls__fail(SEQCLS_E_RANGE, "%s: label of row %d is %d, outside [0, %d)",
                                 func, n, (int)d->y[n], d->classes);
-        if (d->is_ids)
-            for (t = 0; t < len; t++) {
-                int32_t id = ((const int32_t *)d->x)[(size_t)n * d->T + t];
-                if (id < 0 || id >= first->vocab)
-                    return seqcls__fail(SEQCLS_E_RANGE,
-                                        "%s: %s token id %d at [%d, %d] is outside [0, %d)", func,
-                                        what, (int)id, n, t, first->vocab);
-            }
     }
-    return SEQCLS_OK;
+    return first->ops->check_input(first, d->x, d->N, d->T, d->len, func, what);
 }
 
-static int grow(void **buf, size_t *cap, size_t bytes)
+static int grow(void **buf, size_t *cap, size_t bytes, const char *func)
 {
     void *p;
     if (bytes <= *cap)
         return SEQCLS_OK;
     p = seqcls__alloc(bytes);
     if (!p)
-        return seqcls__fail(SEQCLS_E_NOMEM, "out of memory for a %zu-byte batch", bytes);
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory for a %zu-byte batch", func, bytes);
     seqcls__dealloc(*buf);
     *buf = p;
     *cap = bytes;
     return SEQCLS_OK;
 }
 
-int batch_gather(batch_t *bt, const dataset_t *d, const int *rows, int n, int Tb)
+int batch_gather(batch_t *bt, const dataset_t *d, const int *rows, int n, int Tb,
+                 const char *func)
 {
     const size_t elem = d->is_ids ? sizeof(int32_t) : sizeof(real);
     const size_t row_bytes = (size_t)Tb * d->F * elem, src_row = (size_t)d->T * d->F * elem;
@@ -106,8 +100,8 @@ int batch_gather(batch_t *bt, const dataset_t *d, const int *rows, int n, int Tb
     seqcls_tensor_free(bt->x);
     seqcls_tensor_free(bt->y);
     bt->x = bt->y = NULL;
-    if ((rc = grow(&bt->buf, &bt->cap, (size_t)n * row_bytes)) ||
-        (rc = grow(&bt->ybuf, &bt->ycap, (size_t)n * 2 * sizeof(int32_t))))
+    if ((rc = grow(&bt->buf, &bt->cap, (size_t)n * row_bytes, func)) ||
+        (rc = grow(&bt->ybuf, &bt->ycap, (size_t)n * 2 * sizeof(int32_t), func)))
         return rc;
     bt->len = (int32_t *)bt->ybuf + n;
     for (i = 0; i < n; i++) {

@@ -110,6 +110,18 @@ static int batchnorm_set_float(seqcls_model_t *m, layer_t *L, int option, float 
     return SEQCLS_OK;
 }
 
+/* A running variance below zero makes every inference NaN. */
+static int batchnorm_check_params(const layer_t *L, const char *func)
+{
+    size_t f;
+    for (f = 0; f < L->wn[P_VAR]; f++)
+        if (L->w[P_VAR][f] < 0)
+            return seqcls__fail(SEQCLS_E_FORMAT,
+                                "%s: PARM: layer %d (batchnorm) running_var[%zu] = %g is negative",
+                                func, L->index, f, (double)L->w[P_VAR][f]);
+    return SEQCLS_OK;
+}
+
 static void batchnorm_describe(const layer_t *L, char *buf, size_t cap)
 {
     snprintf(buf, cap, "momentum=%g, eps=%g", (double)L->bn_momentum, (double)L->bn_eps);
@@ -135,6 +147,7 @@ const layer_ops_t seqcls__batchnorm_ops = {
     .forward = batchnorm_forward,
     .backward = batchnorm_backward,
     .set_float = batchnorm_set_float,
+    .check_params = batchnorm_check_params,
     .describe = batchnorm_describe,
     .rebuild = batchnorm_rebuild,
 };

@@ -14,16 +14,7 @@ static int embedding_forward(const layer_t *L, workspace_t *ws, const value_t *i
     const real *W = L->w[0];
     real *y;
     int b, t;
-
-    /* Validate every id first so that nothing is written on error. */
-    for (b = 0; b < B; b++)
-        for (t = 0; t < in->len[b]; t++) {
-            int32_t id = in->ids[(size_t)b * T + t];
-            if (id < 0 || id >= L->vocab)
-                return seqcls__fail(SEQCLS_E_RANGE,
-                                    "%s: token id %d at [%d, %d] is outside [0, %d)", ctx->func,
-                                    (int)id, b, t, L->vocab);
-        }
+    (void)ctx;   /* the ids were checked by embedding_check_input */
     y = ws_get(ws, WS_OUT, seqcls__mul((size_t)B * T, (size_t)D * sizeof(real)));
     if (!y)
         return SEQCLS_E_NOMEM;
@@ -65,6 +56,23 @@ static int embedding_backward(layer_t *L, workspace_t *ws, const value_t *in, co
                 continue;
             for (k = 0; k < D; k++)
                 g[k] += d[k];
+        }
+    return SEQCLS_OK;
+}
+
+/* Every id at a valid step lies in [0, vocab). */
+static int embedding_check_input(const layer_t *L, const void *x, int B, int T,
+                                 const int32_t *lengths, const char *func, const char *what)
+{
+    const int32_t *ids = x;
+    int b, t;
+    for (b = 0; b < B; b++)
+        for (t = 0; t < (lengths ? lengths[b] : T); t++) {
+            const int32_t id = ids[(size_t)b * T + t];
+            if (id < 0 || id >= L->vocab)
+                return seqcls__fail(SEQCLS_E_RANGE,
+                                    "%s: %s token id %d at [%d, %d] is outside [0, %d)", func,
+                                    what, (int)id, b, t, L->vocab);
         }
     return SEQCLS_OK;
 }
@@ -111,6 +119,7 @@ const layer_ops_t seqcls__embedding_ops = {
     .forward = embedding_forward,
     .backward = embedding_backward,
     .set_int = embedding_set_int,
+    .check_input = embedding_check_input,
     .describe = embedding_describe,
     .rebuild = embedding_rebuild,
 };
@@ -174,6 +183,7 @@ int seqcls_embedding_set_rows(seqcls_model_t *m, int layer, int first_row, int r
         for (k = 0; k < dim; k++)
             if (!isfinite(data[(size_t)r * dim + k]))
                 return seqcls__fail(SEQCLS_E_NUMERIC, "%s: data[%d][%d] is not finite", func, r, k);
+    m->state = STATE_NONE;   /* a forward before no longer matches the weights */
     for (r = 0; r < rows; r++) {
         real *dst = L->w[0] + (size_t)(first_row + r) * dim;
         if (first_row + r == L->padding_idx)

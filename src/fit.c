@@ -215,7 +215,7 @@ static int train_batch(fit_t *f, const int *rows, int n, double *loss_sum, int64
             Tb = dataset_length(&f->train, rows[i]);
     if (f->fixed_steps || !f->c->bucketing)
         Tb = f->train.T;
-    if ((rc = batch_gather(&f->bt, &f->train, rows, n, Tb)))
+    if ((rc = batch_gather(&f->bt, &f->train, rows, n, Tb, "seqcls_fit")))
         return rc;
     seqcls_tensor_free(f->logits);
     f->logits = NULL;
@@ -343,6 +343,9 @@ int seqcls_fit(seqcls_model_t *m, seqcls_optimizer_t *o, const seqcls_tensor_t *
     memset(&f, 0, sizeof f);
     if (!o)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: optimizer is NULL", func);
+    /* refuse before anything is touched: a failed call changes nothing */
+    if (m && (rc = optimizer_check_model(o, m, func)))
+        return rc;
     f.m = m;
     f.o = o;
     f.c = config ? config : &defaults;

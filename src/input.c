@@ -1,8 +1,9 @@
 /*
  * input.c -- float sequences [B, T, F] enter the model here.
  *
- * The input is passed on without a copy; model.c has already checked its
- * shape and that its valid steps are finite.
+ * The input is passed on without a copy (a training run's own copy of
+ * it); model.c has checked its shape, and input_check_input that its
+ * valid steps are finite.
  */
 #include "internal.h"
 
@@ -30,6 +31,23 @@ static int input_backward(layer_t *L, workspace_t *ws, const value_t *in, const 
     return SEQCLS_OK;
 }
 
+/* Every value at a valid step is finite (a row's valid steps are
+ * contiguous: one vectorised scan per row). */
+static int input_check_input(const layer_t *L, const void *x, int B, int T,
+                             const int32_t *lengths, const char *func, const char *what)
+{
+    const int F = L->units;
+    int b;
+    for (b = 0; b < B; b++) {
+        const size_t n = (size_t)(lengths ? lengths[b] : T) * F;
+        const size_t at = vec_first_not_finite((const real *)x + (size_t)b * T * F, n);
+        if (at < n)
+            return seqcls__fail(SEQCLS_E_NUMERIC, "%s: %s[%d, %d, %d] is not finite", func, what,
+                                b, (int)(at / F), (int)(at % F));
+    }
+    return SEQCLS_OK;
+}
+
 static void input_describe(const layer_t *L, char *buf, size_t cap)
 {
     snprintf(buf, cap, "features=%d", L->units);
@@ -53,6 +71,7 @@ const layer_ops_t seqcls__input_ops = {
     .options = input_options,
     .forward = input_forward,
     .backward = input_backward,
+    .check_input = input_check_input,
     .describe = input_describe,
     .rebuild = input_rebuild,
 };

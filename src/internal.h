@@ -8,6 +8,7 @@
 #define SEQCLS_BUILDING 1
 #include "seqcls.h"
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -280,6 +281,14 @@ typedef struct {
     int (*set_float)(seqcls_model_t *m, layer_t *L, int option, float value);
     /* Attention weights [B, T] of the last forward in ws; NULL for kinds without. */
     const real *(*attention)(const layer_t *L, workspace_t *ws);
+    /* LAYER_FIRST kinds: check the caller's input values (ids [B, T] or
+     * floats [B, T, F], valid steps only; lengths NULL = all T), naming
+     * `what` in the message. */
+    int (*check_input)(const layer_t *L, const void *x, int B, int T, const int32_t *lengths,
+                       const char *func, const char *what);
+    /* Check loaded parameter values beyond being finite (a variance is not
+     * negative); NULL: any finite value will do. */
+    int (*check_params)(const layer_t *L, const char *func);
     /* Steps the input must have exactly, or 0 (NULL: any). */
     int (*fixed_steps)(const layer_t *L);
     /* The arguments in seqcls_layer_describe's "name(args)". */
@@ -341,6 +350,7 @@ typedef struct {
     value_t *vals;           /* [nlayers + 1]: vals[0] is the input */
     int32_t *len;            /* [B] lengths, owned */
     int len_cap;
+    workspace_t own;         /* a training run's copy of the caller's input */
 } run_t;
 
 /* The most layers a model holds (the loader refuses more as well). */
@@ -375,6 +385,8 @@ struct seqcls_model {
     workspace_t model_ws;    /* dlogits, input gradient */
     value_t input_grad;
 
+    const char *building;    /* the seqcls_add_* call adding a layer, for messages */
+
     /* carried along and saved with the model (metadata.c) */
     seqcls_vocab_t *vocab;
     char **labels;
@@ -406,7 +418,14 @@ int model_add_param(seqcls_model_t *m, layer_t *L, const char *name, int ndim,
 /* Finish (status OK) or discard (status != OK) the layer being built. */
 int model_commit_layer(seqcls_model_t *m, layer_t *L, int status, int *index_out);
 
-/* Run forward through all layers. */
+/* Check `input` (and lengths, NULL = all T) for m: shapes, sizes, and
+ * through the first layer's check_input its values; B and T out. */
+int model_check_input(const seqcls_model_t *m, const seqcls_tensor_t *input,
+                      const int32_t *lengths, const char *func, int *B, int *T);
+/* The most steps (rows x steps) one batch may hold: the layers count them in int. */
+#define MODEL_MAX_STEPS INT_MAX
+/* Run forward through all layers, on input that model_check_input accepted;
+ * SEQCLS_E_NUMERIC (naming the layer) when the logits are not finite. */
 int model_run_forward(const seqcls_model_t *m, run_t *run, const seqcls_tensor_t *input,
                       const int32_t *lengths, int training, rng_t *rng, const char *func);
 void run_free(run_t *run);
@@ -446,7 +465,8 @@ int dataset_init(dataset_t *d, const seqcls_model_t *m, const seqcls_tensor_t *x
                  const char *what);
 int dataset_length(const dataset_t *d, int row);
 /* Copy rows[0..n) into the batch, keeping Tb steps (Tb <= T). */
-int batch_gather(batch_t *bt, const dataset_t *d, const int *rows, int n, int Tb);
+int batch_gather(batch_t *bt, const dataset_t *d, const int *rows, int n, int Tb,
+                 const char *func);
 void batch_free(batch_t *bt);
 /* Steps a model needs its input to have exactly (feature-time attention), or 0. */
 int model_fixed_steps(const seqcls_model_t *m);
@@ -614,6 +634,8 @@ int rnn_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, int hid
 /* Inverted-dropout mask of n elements in m (0 or 1/(1-rate)). */
 void dropout_mask(rng_t *rng, real *mask, size_t n, float rate);
 
+/* SEQCLS_E_STATE if o holds state for a model other than m (optimizer.c). */
+int optimizer_check_model(const seqcls_optimizer_t *o, const seqcls_model_t *m, const char *func);
 /* Learning rate of an optimiser (optimizer.c), for schedules. */
 double optimizer_lr(const seqcls_optimizer_t *o);
 /* The optimiser's state as an OPTM payload, and back (bound to model m). */

@@ -144,6 +144,8 @@ int seqcls_layer_set_int(seqcls_model_t *m, int layer, int option, int value)
         rc = settable(L, o, func);
     if (rc == SEQCLS_OK)
         rc = L->ops->set_int(m, L, option, value);
+    if (rc == SEQCLS_OK)
+        m->state = STATE_NONE;   /* the last forward no longer matches the layer */
     return rc;
 }
 
@@ -161,6 +163,8 @@ int seqcls_layer_set_float(seqcls_model_t *m, int layer, int option, float value
         rc = seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: value is not finite", func);
     if (rc == SEQCLS_OK)
         rc = L->ops->set_float(m, L, option, value);
+    if (rc == SEQCLS_OK)
+        m->state = STATE_NONE;   /* the last forward no longer matches the layer */
     return rc;
 }
 

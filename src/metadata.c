@@ -62,22 +62,28 @@ int seqcls_model_set_vocab(seqcls_model_t *m, const seqcls_vocab_t *v)
 
 const seqcls_vocab_t *seqcls_model_vocab(const seqcls_model_t *m) { return m ? m->vocab : NULL; }
 
-int seqcls_model_set_labels(seqcls_model_t *m, int n, const char *const *names)
+/* Set the class names; with `check_count`, only as many as the model's
+ * classes (files of seqcls 1.0, which did not check, load as they are). */
+static int set_labels(seqcls_model_t *m, int n, const char *const *names, int check_count,
+                      const char *func)
 {
-    const char *func = "seqcls_model_set_labels";
+    const layer_t *out = model_output_layer(m);
     char **copy = NULL;
     int i;
-    seqcls__clear_error();
-    if (!m)
-        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: model is NULL", func);
     if (n < 0 || n > MAX_LABELS || (n > 0 && !names))
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %d names%s", func, n,
                             n > 0 && !names ? " but names is NULL" : " is outside [0, 65536]");
+    if (check_count && out && n != 0 && n != (out->out_F == 1 ? 2 : out->out_F))
+        return seqcls__fail(SEQCLS_E_INVALID_ARG,
+                            "%s: %d names for a model of %d classes (one logit: 2 classes)", func,
+                            n, out->out_F == 1 ? 2 : out->out_F);
     for (i = 0; i < n; i++) {
         size_t len = names[i] ? strlen(names[i]) : 0;
         if (len == 0 || len > MAX_LABEL_BYTES)
             return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: name %d is %s", func, i,
                                 !names[i] ? "NULL" : len ? "longer than 4096 bytes" : "empty");
+        if (!vocab_utf8_valid((const unsigned char *)names[i], len))
+            return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: name %d is not valid UTF-8", func, i);
     }
     if (n > 0 && !(copy = seqcls__calloc((size_t)n, sizeof *copy)))
         return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
@@ -97,6 +103,15 @@ int seqcls_model_set_labels(seqcls_model_t *m, int n, const char *const *names)
     m->labels = copy;
     m->nlabels = n;
     return SEQCLS_OK;
+}
+
+int seqcls_model_set_labels(seqcls_model_t *m, int n, const char *const *names)
+{
+    const char *func = "seqcls_model_set_labels";
+    seqcls__clear_error();
+    if (!m)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: model is NULL", func);
+    return set_labels(m, n, names, 1, func);
 }
 
 int seqcls_model_label_count(const seqcls_model_t *m) { return m ? m->nlabels : 0; }
@@ -351,7 +366,7 @@ static int labels_deserialize(seqcls_model_t *m, const unsigned char *p, size_t 
     if (rc == SEQCLS_OK && off != n)
         rc = seqcls__fail(SEQCLS_E_FORMAT, "%s: LABL: %zu bytes after the last name", func, n - off);
     if (rc == SEQCLS_OK)
-        rc = seqcls_model_set_labels(m, (int)count, (const char *const *)names);
+        rc = set_labels(m, (int)count, (const char *const *)names, 0, func);
     for (i = 0; i < count && names; i++)
         seqcls__dealloc(names[i]);
     seqcls__dealloc(names);

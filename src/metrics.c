@@ -69,7 +69,7 @@ int seqcls_evaluate(const seqcls_model_t *m, const seqcls_tensor_t *x, const int
         }
         if (fixed)
             Tb = d.T;
-        rc = batch_gather(&bt, &d, rows, n, Tb);
+        rc = batch_gather(&bt, &d, rows, n, Tb, func);
         if (rc == SEQCLS_OK)
             rc = model_run_forward(m, &run, bt.x, bt.len, 0, NULL, func);
         if (rc)

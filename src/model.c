@@ -35,6 +35,7 @@ void run_free(run_t *run)
     seqcls__dealloc(run->ws);
     seqcls__dealloc(run->vals);
     seqcls__dealloc(run->len);
+    ws_free(&run->own);
     memset(run, 0, sizeof *run);
 }
 
@@ -148,6 +149,7 @@ int model_begin_layer(seqcls_model_t *m, const char *func, const layer_ops_t *op
     L = seqcls__calloc(1, sizeof *L);
     if (!L)
         return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
+    m->building = func;
     L->ops = ops;
     L->index = m->nlayers;
     L->p0 = m->nparams;
@@ -166,9 +168,11 @@ int model_add_param(seqcls_model_t *m, layer_t *L, const char *name, int ndim,
 {
     param_t *p;
     if (L->np >= LAYER_MAX_PARAMS)
-        return seqcls__fail(SEQCLS_E_INVALID_ARG, "too many parameters in one layer");
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: more than %d parameters in one layer",
+                            m->building, LAYER_MAX_PARAMS);
     if (grow((void **)&m->params, &m->params_cap, m->nparams + 1, sizeof *m->params))
-        return seqcls__fail(SEQCLS_E_NOMEM, "out of memory adding parameter %s", name);
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory adding parameter %s", m->building,
+                            name);
     p = &m->params[m->nparams];
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "%d.%s.%s", L->index, L->ops->name, name);
@@ -179,7 +183,8 @@ int model_add_param(seqcls_model_t *m, layer_t *L, const char *name, int ndim,
     if (!p->value || !p->grad) {
         seqcls_tensor_free(p->value);
         seqcls_tensor_free(p->grad);
-        return seqcls__fail(SEQCLS_E_NOMEM, "out of memory for parameter %s", p->name);
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory for parameter %s", m->building,
+                            p->name);
     }
     L->w[L->np] = p->value->data;
     L->g[L->np] = p->grad->data;
@@ -284,12 +289,12 @@ static int run_prepare(run_t *run, int nlayers, int B)
     return SEQCLS_OK;
 }
 
-/* Check the model is complete and `input` fits its first layer. */
-static int check_input(const seqcls_model_t *m, const seqcls_tensor_t *input,
-                       const int32_t *lengths, const char *func, int *B, int *T)
+int model_check_input(const seqcls_model_t *m, const seqcls_tensor_t *input,
+                      const int32_t *lengths, const char *func, int *B, int *T)
 {
     const layer_t *first;
-    int b, rc;
+    int64_t b;
+    int rc, steps;
 
     if (!m)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: model is NULL", func);
@@ -312,15 +317,51 @@ static int check_input(const seqcls_model_t *m, const seqcls_tensor_t *input,
     if (input->shape[0] < 1 || input->shape[1] < 1)
         return seqcls__fail(SEQCLS_E_SHAPE, "%s: input has an empty dimension (B = %lld, T = %lld)",
                             func, (long long)input->shape[0], (long long)input->shape[1]);
+    /* The layers count rows and steps in int: B * T steps at most. */
+    if (input->shape[0] > MODEL_MAX_STEPS / input->shape[1])
+        return seqcls__fail(SEQCLS_E_SHAPE,
+                            "%s: input of B = %lld rows of T = %lld steps has more than %d steps "
+                            "in all; split the batch",
+                            func, (long long)input->shape[0], (long long)input->shape[1],
+                            MODEL_MAX_STEPS);
     *B = (int)input->shape[0];
     *T = (int)input->shape[1];
     if (lengths) {
         for (b = 0; b < *B; b++)
             if (lengths[b] < 0 || lengths[b] > *T)
                 return seqcls__fail(SEQCLS_E_RANGE, "%s: lengths[%d] = %d is outside [0, %d]",
-                                    func, b, (int)lengths[b], *T);
+                                    func, (int)b, (int)lengths[b], *T);
     }
-    return SEQCLS_OK;
+    if ((steps = model_fixed_steps(m)) != 0 && steps != *T)
+        return seqcls__fail(SEQCLS_E_SHAPE, "%s: the model was built for T = %d steps, the input "
+                            "has T = %d", func, steps, *T);
+    return first->ops->check_input(first, input->data, *B, *T, lengths, func, "input");
+}
+
+/* Keep a copy of the caller's input in the run: the backward of a
+ * training forward reads it after the call has returned, and nothing the
+ * caller does to its own tensor in between may reach it. */
+static const void *keep_input(run_t *run, const seqcls_tensor_t *input)
+{
+    const size_t bytes = input->numel * (input->dtype == SEQCLS_I32 ? sizeof(int32_t)
+                                                                   : sizeof(real));
+    void *copy = ws_get(&run->own, 0, bytes);
+    if (copy)
+        memcpy(copy, input->data, bytes);
+    return copy;
+}
+
+/* The first row of v with a NaN or infinity at a valid step, or -1. */
+static int first_bad_row(const value_t *v)
+{
+    const int seq = v->kind == VAL_SEQ;
+    int b;
+    for (b = 0; b < v->B; b++) {
+        const size_t n = (size_t)(seq ? v->len[b] : 1) * v->F;
+        if (vec_first_not_finite(v->x + (size_t)b * (seq ? v->T : 1) * v->F, n) < n)
+            return b;
+    }
+    return -1;
 }
 
 int model_run_forward(const seqcls_model_t *m, run_t *run, const seqcls_tensor_t *input,
@@ -328,13 +369,13 @@ int model_run_forward(const seqcls_model_t *m, run_t *run, const seqcls_tensor_t
 {
     run_ctx_t ctx;
     value_t *v;
-    int B, T, b, i, rc;
+    const void *data = input->data;
+    const int B = (int)input->shape[0], T = (int)input->shape[1];
+    int b, i, rc;
 
-    rc = check_input(m, input, lengths, func, &B, &T);
-    if (rc)
-        return rc;
-    if (run_prepare(run, m->nlayers, B))
-        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
+    if (run_prepare(run, m->nlayers, B) || (training && !(data = keep_input(run, input))))
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory for a batch of %d x %d", func, B,
+                            T);
     for (b = 0; b < B; b++)
         run->len[b] = lengths ? lengths[b] : T;
 
@@ -345,22 +386,12 @@ int model_run_forward(const seqcls_model_t *m, run_t *run, const seqcls_tensor_t
     v->len = run->len;
     if (input->dtype == SEQCLS_I32) {
         v->kind = VAL_IDS;
-        v->ids = input->data;
+        v->ids = data;
         v->F = 1;
     } else {
-        const real *x = input->data;
-        const int F = (int)input->shape[2];
         v->kind = VAL_SEQ;
-        v->x = input->data;
-        v->F = F;
-        for (b = 0; b < B; b++) {
-            /* a row's valid steps are contiguous */
-            const size_t n = (size_t)run->len[b] * F;
-            const size_t at = vec_first_not_finite(x + (size_t)b * T * F, n);
-            if (at < n)
-                return seqcls__fail(SEQCLS_E_NUMERIC, "%s: input[%d, %d, %d] is not finite",
-                                    func, b, (int)(at / F), (int)(at % F));
-        }
+        v->x = (real *)data;
+        v->F = (int)input->shape[2];
     }
 
     ctx.training = training;
@@ -370,8 +401,24 @@ int model_run_forward(const seqcls_model_t *m, run_t *run, const seqcls_tensor_t
         const layer_t *L = m->layers[i];
         memset(&run->vals[i + 1], 0, sizeof run->vals[i + 1]);
         rc = L->ops->forward(L, &run->ws[i], &run->vals[i], &run->vals[i + 1], &ctx);
+        if (rc == SEQCLS_E_NOMEM)
+            return seqcls__fail(rc, "%s: out of memory in layer %d (%s) for a batch of %d x %d",
+                                func, i, L->ops->name, B, T);
         if (rc)
             return rc;
+    }
+    /* Finite inputs and weights can still overflow (huge weights, a
+     * relu chain): never hand back NaN or infinity as a result, and name
+     * the first layer where it appeared. */
+    if (first_bad_row(&run->vals[m->nlayers]) >= 0) {
+        int row = -1;
+        for (i = 0; row < 0; i++)
+            row = first_bad_row(&run->vals[i + 1]);
+        i--;
+        return seqcls__fail(SEQCLS_E_NUMERIC,
+                            "%s: the output of layer %d (%s) is not finite at row %d: the "
+                            "weights or the inputs are too large",
+                            func, i, m->layers[i]->ops->name, row);
     }
     return SEQCLS_OK;
 }
@@ -389,7 +436,7 @@ int seqcls_forward(seqcls_model_t *m, const seqcls_tensor_t *input, const int32_
     int rc, B, T, C;
 
     seqcls__clear_error();
-    rc = check_input(m, input, lengths, func, &B, &T);
+    rc = model_check_input(m, input, lengths, func, &B, &T);
     if (rc)
         return rc;
     C = m->layers[m->nlayers - 1]->out_F;
@@ -436,6 +483,9 @@ int model_backward(seqcls_model_t *m, real *dlogits, const char *func)
                               &din, &ctx);
         if (rc) {
             m->state = STATE_NONE;
+            if (rc == SEQCLS_E_NOMEM)
+                return seqcls__fail(rc, "%s: out of memory in the backward of layer %d (%s)", func,
+                                    i, L->ops->name);
             return rc;
         }
         dv = din;
@@ -577,7 +627,7 @@ int seqcls_predict(const seqcls_model_t *m, const seqcls_tensor_t *input, const 
     int rc, B, T, C, att = -1;
 
     seqcls__clear_error();
-    rc = check_input(m, input, lengths, func, &B, &T);
+    rc = model_check_input(m, input, lengths, func, &B, &T);
     if (rc)
         return rc;
     C = m->layers[m->nlayers - 1]->out_F;

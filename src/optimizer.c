@@ -145,17 +145,22 @@ int seqcls_optimizer_set_float(seqcls_optimizer_t *o, int option, float value)
     return SEQCLS_OK;
 }
 
-/* Bind the optimiser to `m` on first use, creating zeroed state. */
-static int bind_model(seqcls_optimizer_t *o, const seqcls_model_t *m, const char *func)
+int optimizer_check_model(const seqcls_optimizer_t *o, const seqcls_model_t *m, const char *func)
 {
-    int i, n = m->nparams;
-    if (o->model_id == m->id && o->nparams == n)
-        return SEQCLS_OK;
-    if (o->model_id)
+    if (o->model_id && (o->model_id != m->id || o->nparams != m->nparams))
         return seqcls__fail(SEQCLS_E_STATE,
                             "%s: this optimizer holds state for another model (or the model's "
                             "parameters changed)",
                             func);
+    return SEQCLS_OK;
+}
+
+/* Bind the optimiser to `m` on first use, creating zeroed state. */
+static int bind_model(seqcls_optimizer_t *o, const seqcls_model_t *m, const char *func)
+{
+    int i, n = m->nparams, rc = optimizer_check_model(o, m, func);
+    if (rc || o->model_id)
+        return rc;
     o->m1 = seqcls__calloc((size_t)n + 1, sizeof *o->m1);
     o->m2 = seqcls__calloc((size_t)n + 1, sizeof *o->m2);
     o->nparams = n;

@@ -1020,7 +1020,7 @@ static int load(seqcls_model_t **out, const unsigned char *buf, size_t len, cons
     model_conf_t mc;
     seqcls_model_t *m = NULL;
     reader_t conf;
-    int rc;
+    int rc, i;
 
     memset(&ld, 0, sizeof ld);
     ld.who = who;
@@ -1045,6 +1045,9 @@ static int load(seqcls_model_t **out, const unsigned char *buf, size_t len, cons
     rng_skip_init(0);
     if (rc == SEQCLS_OK)
         rc = fill_params(&ld, m);
+    for (i = 0; rc == SEQCLS_OK && i < m->nlayers; i++)
+        if (m->layers[i]->ops->check_params)
+            rc = m->layers[i]->ops->check_params(m->layers[i], who);
     if (rc) {
         seqcls_model_free(m);
         return rc;

@@ -98,6 +98,11 @@ START_TEST(every_allocation_failure_is_reported)
                       "allocation %ld of %ld: status %d (%s)", n, total, rc, seqcls_last_error());
         ck_assert_msg(strstr(seqcls_last_error(), "out of memory") != NULL,
                       "allocation %ld: message '%s'", n, seqcls_last_error());
+        /* and names the public call that failed */
+        ck_assert_msg(strncmp(seqcls_last_error(), "seqcls_", 7) == 0 &&
+                          strstr(seqcls_last_error(), ": ") != NULL,
+                      "allocation %ld: message '%s' does not name the function", n,
+                      seqcls_last_error());
         failures++;
     }
     seqcls__fault_fail_after(0);

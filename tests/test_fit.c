@@ -263,7 +263,7 @@ START_TEST(fit_refuses_bad_data_before_any_update)
     ck_assert_int_eq(seqcls_optimizer_steps(o), 0);
     FAILS(SEQCLS_E_INVALID_ARG, "optimizer is NULL", seqcls_fit(m, NULL, x, lens, y, NULL, NULL, NULL, c));
     FAILS(SEQCLS_E_INVALID_ARG, "input is NULL", seqcls_fit(m, o, NULL, lens, y, NULL, NULL, NULL, c));
-    FAILS(SEQCLS_E_INVALID_ARG, "validation input labels is NULL", seqcls_fit(m, o, x, lens, y, x, lens, NULL, c));
+    FAILS(SEQCLS_E_INVALID_ARG, "the labels of the validation input are NULL", seqcls_fit(m, o, x, lens, y, x, lens, NULL, c));
     FAILS(SEQCLS_E_INVALID_ARG, "outside [0, 1)", seqcls_fit_config_set_float(c, SEQCLS_FIT_VALID_SPLIT, 1));
     FAILS(SEQCLS_E_INVALID_ARG, "unknown float", seqcls_fit_config_set_float(c, 99, 1));
     FAILS(SEQCLS_E_INVALID_ARG, "outside", seqcls_fit_config_set_int(c, SEQCLS_FIT_BATCH_SIZE, 0));

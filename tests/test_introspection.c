@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "modelfile.h"
 #include "testutil.h"
 
 /* Every layer kind, every option at a value other than its default. */
@@ -228,24 +229,6 @@ START_TEST(metadata_store)
 }
 END_TEST
 
-/* Find a section's payload in a saved model: its offset, or 0. */
-static size_t find_section(const unsigned char *b, size_t len, const char *tag, uint32_t *n)
-{
-    size_t off = 12;
-    while (off + 12 <= len) {
-        uint64_t l = 0;
-        int k;
-        for (k = 7; k >= 0; k--)
-            l = l << 8 | b[off + 4 + k];
-        if (memcmp(b + off, tag, 4) == 0) {
-            *n = (uint32_t)l;
-            return off + 12;
-        }
-        off += 12 + (size_t)l + 4;
-    }
-    return 0;
-}
-
 START_TEST(damaged_metadata_is_refused)
 {
     seqcls_model_t *m = every_kind(), *back = (seqcls_model_t *)1;
@@ -256,24 +239,12 @@ START_TEST(damaged_metadata_is_refused)
     OK(seqcls_model_set_meta(m, "maxlen", "300"));
     OK(seqcls_model_save_buffer(m, &buf, &len));
     b = buf;
-    at = find_section(b, len, "meta", &n);
+    at = mf_section(b, len, "meta", &n);
     ck_assert_uint_gt(at, 0);
     ck_assert_uint_eq(n, 4 + 4 + 6 + 4 + 3);
-    /* a key with a space: the file is not loadable; the CRC is checked
-     * first, so mend it as a damaged writer would have */
+    /* a key with a space: not loadable (the CRC mended, as a careless writer would) */
     b[at + 4 + 4 + 2] = ' ';
-    {
-        /* zlib's CRC-32 of the payload */
-        uint32_t c = 0xffffffffu, k, j;
-        for (k = 0; k < n; k++) {
-            c ^= b[at + k];
-            for (j = 0; j < 8; j++)
-                c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        }
-        c ^= 0xffffffffu;
-        for (j = 0; j < 4; j++)
-            b[at + n + j] = (unsigned char)(c >> (8 * j));
-    }
+    mf_mend_crc(b, at, n);
     FAILS(SEQCLS_E_FORMAT, "meta: entry 0", seqcls_model_load_buffer(&back, buf, len));
     ck_assert_ptr_null(back);
     seqcls_free(buf);
