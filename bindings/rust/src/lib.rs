@@ -133,12 +133,28 @@ pub fn get_num_threads() -> i32 {
     unsafe { sys::seqcls_get_num_threads() }
 }
 
-fn cstring(s: &str) -> Result<CString> {
-    CString::new(s).map_err(|_| Error::local(sys::SEQCLS_E_INVALID_ARG, "string contains NUL"))
+/// `s` as a C string; a NUL inside it is an `Err` (InvalidArg) naming `what`,
+/// never a panic and never a string cut short.
+fn cstring(s: &str, what: &str) -> Result<CString> {
+    CString::new(s).map_err(|e| Error::local(sys::SEQCLS_E_INVALID_ARG,
+        format!("{what} contains a NUL byte (at byte {}); a C string would end there",
+                e.nul_position())))
 }
 
 fn to_int(n: usize, what: &str) -> Result<c_int> {
     c_int::try_from(n).map_err(|_| Error::local(sys::SEQCLS_E_RANGE, format!("{what} too large")))
+}
+
+/// A zero-filled Vec of `a * b` elements: an overflowing size or a failed
+/// allocation is an `Err` (NoMem), not a panic or an abort.
+fn zeroed<T: Copy + Default>(a: usize, b: usize, what: &str) -> Result<Vec<T>> {
+    let n = a.checked_mul(b)
+        .ok_or_else(|| Error::local(sys::SEQCLS_E_NOMEM, format!("{what}: size overflows")))?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|_| Error::local(sys::SEQCLS_E_NOMEM, format!("{what}: out of memory")))?;
+    v.resize(n, T::default());
+    Ok(v)
 }
 
 // ---------------------------------------------------------------- tensors
@@ -270,7 +286,7 @@ impl Drop for Tensor<'_> {
 // ---------------------------------------------------------------- kinds
 
 /// Attention kinds (`SEQCLS_ATTN_*`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Attention {
     Bahdanau = 1,
     Dot = 2,
@@ -280,7 +296,7 @@ pub enum Attention {
 }
 
 /// Pooling kinds (`SEQCLS_POOL_*`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Pooling {
     Last = 1,
     Mean = 2,
@@ -288,7 +304,7 @@ pub enum Pooling {
 }
 
 /// Activations (`SEQCLS_ACT_*`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Activation {
     None = 0,
     Relu = 1,
@@ -297,8 +313,63 @@ pub enum Activation {
     HardSigmoid = 4,
 }
 
+/// Layer kinds (`SEQCLS_LAYER_*`), as [`Model::layer_kind`] returns them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LayerKind {
+    Embedding = 1,
+    Input = 2,
+    Lstm = 3,
+    Gru = 4,
+    Attention = 5,
+    Pooling = 6,
+    Dense = 7,
+    Dropout = 8,
+    BatchNorm = 9,
+    Output = 10,
+}
+
+impl LayerKind {
+    const ALL: [LayerKind; 10] = [LayerKind::Embedding, LayerKind::Input, LayerKind::Lstm,
+                                  LayerKind::Gru, LayerKind::Attention, LayerKind::Pooling,
+                                  LayerKind::Dense, LayerKind::Dropout, LayerKind::BatchNorm,
+                                  LayerKind::Output];
+
+    /// The kind of a `SEQCLS_LAYER_*` code; `None` for a code this crate does not know.
+    pub fn from_raw(code: i32) -> Option<LayerKind> {
+        LayerKind::ALL.iter().copied().find(|k| *k as i32 == code)
+    }
+
+    /// The `SEQCLS_LAYER_*` code.
+    pub fn as_raw(self) -> i32 {
+        self as i32
+    }
+
+    /// The name the layer descriptions use: "embedding", "lstm", "batchnorm"...
+    pub fn name(self) -> &'static str {
+        match self {
+            LayerKind::Embedding => "embedding",
+            LayerKind::Input => "input",
+            LayerKind::Lstm => "lstm",
+            LayerKind::Gru => "gru",
+            LayerKind::Attention => "attention",
+            LayerKind::Pooling => "pooling",
+            LayerKind::Dense => "dense",
+            LayerKind::Dropout => "dropout",
+            LayerKind::BatchNorm => "batchnorm",
+            LayerKind::Output => "output",
+        }
+    }
+}
+
+impl fmt::Display for LayerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Optimiser kinds (`SEQCLS_OPTIM_*`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OptimizerKind {
     Adam = 1,
     Sgd = 2,
@@ -435,6 +506,36 @@ impl Model {
     pub fn layer_count(&self) -> usize {
         unsafe { sys::seqcls_layer_count(self.ptr) as usize }
     }
+    /// The kind of layer `layer` (`seqcls_layer_kind`, since 1.1); a kind newer
+    /// than this crate is an `Err` (Unsupported).
+    pub fn layer_kind(&self, layer: i32) -> Result<LayerKind> {
+        let code = unsafe { sys::seqcls_layer_kind(self.ptr, layer) };
+        check(code)?;
+        LayerKind::from_raw(code).ok_or_else(|| Error::local(sys::SEQCLS_E_UNSUPPORTED,
+            format!("seqcls_layer_kind: layer {layer} is of kind {code}, unknown to this crate")))
+    }
+    /// An integer option of layer `layer` (`seqcls_layer_get_int`, since 1.1):
+    /// the settable ones and those its constructor fixed (SEQCLS_OPT_UNITS,
+    /// _VOCAB, _PADDING_IDX, _ACTIVATION, _KIND, _FLAGS).
+    pub fn option_int(&self, layer: i32, option: i32) -> Result<i32> {
+        let mut v: c_int = 0;
+        check(unsafe { sys::seqcls_layer_get_int(self.ptr, layer, option, &mut v) })?;
+        Ok(v)
+    }
+    /// A float option of layer `layer` (`seqcls_layer_get_float`, since 1.1):
+    /// SEQCLS_OPT_INPUT_DROPOUT, _BN_MOMENTUM, _BN_EPSILON, _DROPOUT.
+    pub fn option_float(&self, layer: i32, option: i32) -> Result<f32> {
+        let mut v = 0f32;
+        check(unsafe { sys::seqcls_layer_get_float(self.ptr, layer, option, &mut v) })?;
+        Ok(v)
+    }
+    /// Width of the output: the number of logits C (1 for a sigmoid output),
+    /// `seqcls_model_output_width` (since 1.1); `Err` (State) without an output layer.
+    pub fn output_width(&self) -> Result<usize> {
+        let c = unsafe { sys::seqcls_model_output_width(self.ptr) };
+        check(c)?;
+        Ok(c as usize)
+    }
     /// One line describing layer `layer`.
     pub fn describe(&self, layer: i32) -> Result<String> {
         let mut buf = vec![0 as c_char; 512];
@@ -450,7 +551,7 @@ impl Model {
     }
 
     fn param_tensor(&self, name: &str, grad: bool) -> Result<(*mut sys::seqcls_tensor_t, Vec<i64>)> {
-        let c = cstring(name)?;
+        let c = cstring(name, "parameter name")?;
         let i = unsafe { sys::seqcls_param_find(self.ptr, c.as_ptr()) };
         if i < 0 {
             return Err(Error::local(sys::SEQCLS_E_RANGE, format!("no parameter named {name}")));
@@ -488,11 +589,9 @@ impl Model {
         Ok(unsafe { std::slice::from_raw_parts(p, n) })
     }
 
-    /// Width of the output logits (1 for a sigmoid output).
+    /// Width of the output logits (1 for a sigmoid output): [`Model::output_width`].
     pub fn num_classes(&self) -> Result<usize> {
-        let name = self.param_names().into_iter().rev().find(|n| n.ends_with(".output.weight"))
-            .ok_or_else(|| Error::local(sys::SEQCLS_E_STATE, "the model has no output layer"))?;
-        Ok(self.param(&name)?.1[0] as usize)
+        self.output_width()
     }
 
     fn lengths_ptr(lengths: Option<&[i32]>, batch: usize) -> Result<*const i32> {
@@ -517,8 +616,8 @@ impl Model {
         let x = Tensor::wrap(ids, &[batch as i64, steps as i64])?;
         let lp = Self::lengths_ptr(lengths, batch)?;
         let c = self.num_classes()?;
-        let mut probs = vec![0f32; batch * c];
-        let mut att = vec![0f32; if attention { batch * steps } else { 0 }];
+        let mut probs = zeroed::<f32>(batch, c, "probabilities")?;
+        let mut att = zeroed::<f32>(batch, if attention { steps } else { 0 }, "attention")?;
         {
             let pt = Tensor::wrap_mut(&mut probs, &[batch as i64, c as i64])?;
             let at = if attention {
@@ -544,7 +643,7 @@ impl Model {
         let b = input.shape()[0] as usize;
         let lp = Self::lengths_ptr(lengths, b)?;
         let c = self.num_classes()?;
-        let mut logits = vec![0f32; b * c];
+        let mut logits = zeroed::<f32>(b, c, "logits")?;
         {
             let lt = Tensor::wrap_mut(&mut logits, &[b as i64, c as i64])?;
             check(unsafe {
@@ -680,7 +779,8 @@ impl Model {
         Vocab::from_bytes(&bytes).map(Some)
     }
     pub fn set_labels(&mut self, names: &[&str]) -> Result<()> {
-        let owned = names.iter().map(|s| cstring(s)).collect::<Result<Vec<_>>>()?;
+        let owned = names.iter().enumerate().map(|(i, s)| cstring(s, &format!("label {i}")))
+            .collect::<Result<Vec<_>>>()?;
         let ptrs: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
         check(unsafe {
             sys::seqcls_model_set_labels(self.ptr, to_int(ptrs.len(), "labels")?,
@@ -691,6 +791,39 @@ impl Model {
         unsafe {
             (0..sys::seqcls_model_label_count(self.ptr))
                 .map(|i| cstr(sys::seqcls_model_label(self.ptr, i))).collect()
+        }
+    }
+
+    /// The value of metadata key `key` (`seqcls_model_get_meta`, since 1.1), a
+    /// copy; `None` if the model has no such key (a key holding NUL never exists).
+    pub fn meta(&self, key: &str) -> Option<String> {
+        let k = CString::new(key).ok()?;
+        let v = unsafe { sys::seqcls_model_get_meta(self.ptr, k.as_ptr()) };
+        if v.is_null() { None } else { Some(unsafe { cstr(v) }) }
+    }
+    /// Set metadata key `key` to `value`, or remove it with `None`
+    /// (`seqcls_model_set_meta`, since 1.1).  The store is saved with the model.
+    /// Keys are 1 to 64 ASCII letters, digits, '.', '_', '-'; values UTF-8
+    /// without NUL, at most 65,536 bytes; at most 256 keys.  Anything else is
+    /// an `Err` (InvalidArg) with the library's message, and changes nothing.
+    pub fn set_meta(&mut self, key: &str, value: Option<&str>) -> Result<()> {
+        let k = cstring(key, "meta key")?;
+        let v = value.map(|v| cstring(v, &format!("the value of meta key {key:?}")))
+            .transpose()?;
+        check(unsafe {
+            sys::seqcls_model_set_meta(self.ptr, k.as_ptr(),
+                                       v.as_ref().map_or(ptr::null(), |v| v.as_ptr()))
+        })
+    }
+    /// The metadata keys, in the order they were first set (since 1.1).
+    pub fn meta_keys(&self) -> Vec<String> {
+        unsafe {
+            (0..sys::seqcls_model_meta_count(self.ptr))
+                .filter_map(|i| {
+                    let k = sys::seqcls_model_meta_key(self.ptr, i);
+                    if k.is_null() { None } else { Some(cstr(k)) }
+                })
+                .collect()
         }
     }
 
@@ -850,12 +983,13 @@ impl Drop for FitConfig {
 
 /// Byte offsets [(start, end)] of the tokens of `text` (the library's tokeniser).
 pub fn tokenize(text: &str) -> Result<Vec<(usize, usize)>> {
-    let cap = text.len() + 1;
-    let (mut s, mut e) = (vec![0i32; cap], vec![0i32; cap]);
+    let cap = to_int(text.len() + 1, "text")?;
+    let (mut s, mut e) = (zeroed::<i32>(cap as usize, 1, "tokens")?,
+                          zeroed::<i32>(cap as usize, 1, "tokens")?);
     let mut n = 0i32;
     check(unsafe {
         sys::seqcls_tokenize(text.as_ptr() as *const c_char, text.len(), s.as_mut_ptr(),
-                             e.as_mut_ptr(), to_int(cap, "text")?, &mut n)
+                             e.as_mut_ptr(), cap, &mut n)
     })?;
     Ok((0..n as usize).map(|i| (s[i] as usize, e[i] as usize)).collect())
 }
@@ -896,7 +1030,7 @@ impl Vocab {
         self.len() == 0
     }
     pub fn id(&self, token: &str) -> Result<i32> {
-        let c = cstring(token)?;
+        let c = cstring(token, "token")?;
         let r = unsafe { sys::seqcls_vocab_id(self.ptr, c.as_ptr()) };
         check(r)?;
         Ok(r)
@@ -907,11 +1041,12 @@ impl Vocab {
     }
     /// Ids of the first `max_len` tokens, padded with PAD; and the count.
     pub fn encode(&self, text: &str, max_len: usize) -> Result<(Vec<i32>, usize)> {
-        let mut ids = vec![0i32; max_len];
+        let len = to_int(max_len, "max_len")?;
+        let mut ids = zeroed::<i32>(max_len, 1, "ids")?;
         let mut n = 0i32;
         check(unsafe {
             sys::seqcls_vocab_encode(self.ptr, text.as_ptr() as *const c_char, text.len(),
-                                     ids.as_mut_ptr(), to_int(max_len, "max_len")?, &mut n)
+                                     ids.as_mut_ptr(), len, &mut n)
         })?;
         Ok((ids, n as usize))
     }

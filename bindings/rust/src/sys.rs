@@ -87,6 +87,23 @@ pub const SEQCLS_OPT_RECURRENT_ACTIVATION: c_int = 2;
 pub const SEQCLS_OPT_INPUT_DROPOUT: c_int = 3;
 pub const SEQCLS_OPT_BN_MOMENTUM: c_int = 4;
 pub const SEQCLS_OPT_BN_EPSILON: c_int = 5;
+pub const SEQCLS_OPT_UNITS: c_int = 6;
+pub const SEQCLS_OPT_VOCAB: c_int = 7;
+pub const SEQCLS_OPT_PADDING_IDX: c_int = 8;
+pub const SEQCLS_OPT_ACTIVATION: c_int = 9;
+pub const SEQCLS_OPT_KIND: c_int = 10;
+pub const SEQCLS_OPT_FLAGS: c_int = 11;
+pub const SEQCLS_OPT_DROPOUT: c_int = 12;
+pub const SEQCLS_LAYER_EMBEDDING: c_int = 1;
+pub const SEQCLS_LAYER_INPUT: c_int = 2;
+pub const SEQCLS_LAYER_LSTM: c_int = 3;
+pub const SEQCLS_LAYER_GRU: c_int = 4;
+pub const SEQCLS_LAYER_ATTENTION: c_int = 5;
+pub const SEQCLS_LAYER_POOLING: c_int = 6;
+pub const SEQCLS_LAYER_DENSE: c_int = 7;
+pub const SEQCLS_LAYER_DROPOUT: c_int = 8;
+pub const SEQCLS_LAYER_BATCHNORM: c_int = 9;
+pub const SEQCLS_LAYER_OUTPUT: c_int = 10;
 pub const SEQCLS_OPTIM_ADAM: c_int = 1;
 pub const SEQCLS_OPTIM_SGD: c_int = 2;
 pub const SEQCLS_OPTIM_RMSPROP: c_int = 3;
@@ -166,6 +183,13 @@ extern "C" {
                                 value: c_int) -> c_int;
     pub fn seqcls_layer_set_float(m: *mut seqcls_model_t, layer: c_int, option: c_int,
                                   value: f32) -> c_int;
+    // introspection (1.1)
+    pub fn seqcls_layer_kind(m: *const seqcls_model_t, layer: c_int) -> c_int;
+    pub fn seqcls_layer_get_int(m: *const seqcls_model_t, layer: c_int, option: c_int,
+                                value: *mut c_int) -> c_int;
+    pub fn seqcls_layer_get_float(m: *const seqcls_model_t, layer: c_int, option: c_int,
+                                  value: *mut f32) -> c_int;
+    pub fn seqcls_model_output_width(m: *const seqcls_model_t) -> c_int;
 
     pub fn seqcls_param_count(m: *const seqcls_model_t) -> c_int;
     pub fn seqcls_param_name(m: *const seqcls_model_t, i: c_int) -> *const c_char;
@@ -248,6 +272,12 @@ extern "C" {
                                    names: *const *const c_char) -> c_int;
     pub fn seqcls_model_label_count(m: *const seqcls_model_t) -> c_int;
     pub fn seqcls_model_label(m: *const seqcls_model_t, cls: c_int) -> *const c_char;
+    // metadata (1.1)
+    pub fn seqcls_model_set_meta(m: *mut seqcls_model_t, key: *const c_char,
+                                 value: *const c_char) -> c_int;
+    pub fn seqcls_model_get_meta(m: *const seqcls_model_t, key: *const c_char) -> *const c_char;
+    pub fn seqcls_model_meta_count(m: *const seqcls_model_t) -> c_int;
+    pub fn seqcls_model_meta_key(m: *const seqcls_model_t, i: c_int) -> *const c_char;
 
     pub fn seqcls_model_save(m: *const seqcls_model_t, path: *const c_char) -> c_int;
     pub fn seqcls_model_load(out: *mut *mut seqcls_model_t, path: *const c_char) -> c_int;
