@@ -62,6 +62,38 @@ def blow_up(src, dst):
     lib.seqcls_model_free(m)
 
 
+def library_predict_status(path):
+    """What seqcls_predict returns for model `path` on one short row of
+    token ids: SEQCLS_E_NUMERIC (-6) once the library refuses non-finite
+    outputs itself (issue 14, item 1), SEQCLS_OK from a library that lets
+    NaN through.  Its message too."""
+    lib = ctypes.CDLL(os.path.join(ROOT, "lib", "libseqcls.so"))
+    vp = ctypes.c_void_p
+    lib.seqcls_model_load.argtypes = [ctypes.POINTER(vp), ctypes.c_char_p]
+    lib.seqcls_model_free.argtypes = [vp]
+    lib.seqcls_model_output_width.argtypes = [vp]
+    lib.seqcls_tensor_create.argtypes = [ctypes.POINTER(vp), ctypes.c_int, ctypes.c_int,
+                                         ctypes.POINTER(ctypes.c_int64)]
+    lib.seqcls_tensor_data.argtypes = [vp]
+    lib.seqcls_tensor_data.restype = vp
+    lib.seqcls_tensor_free.argtypes = [vp]
+    lib.seqcls_predict.argtypes = [vp, vp, vp, vp, vp]
+    lib.seqcls_last_error.restype = ctypes.c_char_p
+    m, x, p = vp(), vp(), vp()
+    assert lib.seqcls_model_load(ctypes.byref(m), path.encode()) == 0, lib.seqcls_last_error()
+    assert lib.seqcls_tensor_create(ctypes.byref(x), 2, 2, (ctypes.c_int64 * 2)(1, 4)) == 0
+    ids = (ctypes.c_int32 * 4).from_address(lib.seqcls_tensor_data(x))
+    ids[:] = [1, 1, 1, 1]
+    assert lib.seqcls_tensor_create(ctypes.byref(p), 1, 2,
+                                    (ctypes.c_int64 * 2)(1, lib.seqcls_model_output_width(m))) == 0
+    status = lib.seqcls_predict(m, x, None, p, None)
+    message = (lib.seqcls_last_error() or b"").decode()
+    lib.seqcls_tensor_free(x)
+    lib.seqcls_tensor_free(p)
+    lib.seqcls_model_free(m)
+    return status, message
+
+
 def run(*args, stdin=None, cwd=None):
     return subprocess.run([SEQCLS, *args], input=stdin, capture_output=True, text=True, timeout=300,
                           cwd=cwd)
@@ -222,10 +254,14 @@ class CommandLine(unittest.TestCase):
             commands = [("predict", huge, data), ("predict", huge, "-k", "3", data), ("test", huge, data)]
             if arch != "meanpool":
                 commands.append(("explain", huge, data))
+            status, _ = library_predict_status(huge)
+            self.assertIn(status, (0, -6))   # SEQCLS_OK (NaN let through) or SEQCLS_E_NUMERIC
             for args in commands:
                 r = run(*args)
                 self.assertBad(r, "not finite")
                 self.assertNotIn("(null)", r.stdout)
+                if status == -6:   # the library names the first layer that overflowed
+                    self.assertRegex(r.stderr, r"layer \d+ \(\w+\)")
 
     def test_crlf_and_byte_order_mark_are_read_as_plain_lines(self):
         # Issue 14, item 11: "\r" stayed in labels (pos and pos\r were two
