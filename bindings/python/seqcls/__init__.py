@@ -15,7 +15,7 @@ subclass carrying seqcls_last_error().  `seqcls.lib` is the raw ctypes
 library with every function declared (seqcls.fn.seqcls_...).
 """
 
-from . import constants
+from . import _convert, constants
 from ._core import Tensor, check, last_error, strerror
 from ._lib import fn, lib, missing
 from ._lib import path as library_path
@@ -23,7 +23,8 @@ from .constants import *  # noqa: F401,F403
 from .errors import (FormatError, InvalidArgumentError, IOError, NoMemoryError,
                      NumericError, RangeError, SeqclsError, ShapeError, StateError,
                      UnsupportedError, VersionError)
-from .model import (SGD, Adam, AdamW, History, Metrics, Model, Optimizer, RMSprop)
+from .model import (LAYER_KINDS, SGD, Adam, AdamW, History, Meta, Metrics, Model, Optimizer,
+                    RMSprop)
 from .text import Vocab, token_spans, tokenize
 
 __version__ = constants.VERSION_STRING
@@ -40,7 +41,7 @@ def version_string():
 
 def set_num_threads(n):
     """Process-wide thread count for seqcls and its BLAS (0 = one per core)."""
-    check(fn.seqcls_set_num_threads(int(n)), "seqcls_set_num_threads")
+    check(fn.seqcls_set_num_threads(_convert.int32(n, "n")), "seqcls_set_num_threads")
 
 
 def get_num_threads():

@@ -4,6 +4,7 @@ import ctypes as C
 
 import numpy as np
 
+from . import _convert
 from . import constants as K
 from ._lib import HANDLE, I32_P, fn
 from .errors import error_for
@@ -95,7 +96,9 @@ def as_array(x, dtype, name, writable=False):
 
     A numpy array is never copied: a wrong dtype is a TypeError, a
     non-C-contiguous or misaligned one a ValueError.  Anything else
-    (lists, tuples) is converted, which copies it once.
+    (lists, tuples) is converted, which copies it once, with every element
+    checked (_convert: an integer outside int32 raises OverflowError, it is
+    never wrapped).
     """
     want = np.dtype(dtype)
     if isinstance(x, np.ndarray):
@@ -110,7 +113,11 @@ def as_array(x, dtype, name, writable=False):
         if writable and not x.flags.writeable:
             raise ValueError("seqcls: %s must be writable" % name)
         return x
-    return np.ascontiguousarray(np.array(x, dtype=want))
+    if want == np.int32:
+        return _convert.int32_array(x, name)
+    if want == np.float32:
+        return _convert.float32_array(x, name)
+    raise TypeError("seqcls: dtype %s is not supported (float32 or int32)" % (want,))
 
 
 def lengths_arg(lengths, batch, name="lengths"):
@@ -168,7 +175,7 @@ class Tensor:
     @classmethod
     def zeros(cls, shape, dtype=np.float32):
         """A new zero-filled tensor that owns its 64-byte aligned storage."""
-        shape = tuple(int(s) for s in shape)
+        shape = tuple(_convert.int64(s, "shape[%d]" % i) for i, s in enumerate(shape))
         cshape = (C.c_int64 * len(shape))(*shape)
         out = _out_handle()
         check(fn.seqcls_tensor_create(C.byref(out), dtype_code(dtype), len(shape), cshape),

@@ -70,6 +70,11 @@ SIGNATURES = {
     "seqcls_add_output": (i, [HANDLE, i, INT_P]),
     "seqcls_layer_set_int": (i, [HANDLE, i, i, i]),
     "seqcls_layer_set_float": (i, [HANDLE, i, i, f]),
+    # introspection (1.1)
+    "seqcls_layer_kind": (i, [HANDLE, i]),
+    "seqcls_layer_get_int": (i, [HANDLE, i, i, INT_P]),
+    "seqcls_layer_get_float": (i, [HANDLE, i, i, FLOAT_P]),
+    "seqcls_model_output_width": (i, [HANDLE]),
     # parameters
     "seqcls_param_count": (i, [HANDLE]),
     "seqcls_param_name": (CHAR_P, [HANDLE, i]),
@@ -124,6 +129,11 @@ SIGNATURES = {
     "seqcls_model_set_labels": (i, [HANDLE, i, C.POINTER(CHAR_P)]),
     "seqcls_model_label_count": (i, [HANDLE]),
     "seqcls_model_label": (CHAR_P, [HANDLE, i]),
+    # metadata (1.1)
+    "seqcls_model_set_meta": (i, [HANDLE, CHAR_P, CHAR_P]),
+    "seqcls_model_get_meta": (CHAR_P, [HANDLE, CHAR_P]),
+    "seqcls_model_meta_count": (i, [HANDLE]),
+    "seqcls_model_meta_key": (CHAR_P, [HANDLE, i]),
     # save and load
     "seqcls_model_save": (i, [HANDLE, CHAR_P]),
     "seqcls_model_load": (i, [HANDLE_P, CHAR_P]),

@@ -1,14 +1,16 @@
 """Models, optimisers, training and evaluation: the Keras-like surface."""
 
 import ctypes as C
-import os
+from collections.abc import MutableMapping
 
 import numpy as np
 
+from . import _convert as cv
 from . import constants as K
 from ._core import (Tensor, _Handle, _load_bytes, _out_handle, _save_bytes, as_array, check,
                     lengths_arg)
-from ._lib import BATCH_FN, EPOCH_FN, FLOAT_P, LR_SCHEDULE_FN, fn
+from ._lib import BATCH_FN, EPOCH_FN, FLOAT_P, I32_P, LR_SCHEDULE_FN, fn
+from .errors import InvalidArgumentError
 from .text import Vocab
 
 _OPTIMIZERS = {"adam": K.OPTIM_ADAM, "sgd": K.OPTIM_SGD, "rmsprop": K.OPTIM_RMSPROP,
@@ -23,16 +25,43 @@ _ACTIVATIONS = {None: K.ACT_NONE, "none": K.ACT_NONE, "linear": K.ACT_NONE,
 _ATTENTION = {"bahdanau": K.ATTN_BAHDANAU, "dot": K.ATTN_DOT, "general": K.ATTN_GENERAL,
               "learned_query": K.ATTN_LEARNED_QUERY, "feature_time": K.ATTN_FEATURE_TIME}
 _POOLING = {"last": K.POOL_LAST, "mean": K.POOL_MEAN, "max": K.POOL_MAX}
+# SEQCLS_LAYER_* -> the name Model.layer_kind returns
+LAYER_KINDS = {K.LAYER_EMBEDDING: "embedding", K.LAYER_INPUT: "input", K.LAYER_LSTM: "lstm",
+               K.LAYER_GRU: "gru", K.LAYER_ATTENTION: "attention", K.LAYER_POOLING: "pooling",
+               K.LAYER_DENSE: "dense", K.LAYER_DROPOUT: "dropout",
+               K.LAYER_BATCHNORM: "batchnorm", K.LAYER_OUTPUT: "output"}
+# layer options by name (SEQCLS_OPT_*), and those that are floats
+_LAYER_OPTIONS = {"freeze": K.OPT_FREEZE, "recurrent_activation": K.OPT_RECURRENT_ACTIVATION,
+                  "input_dropout": K.OPT_INPUT_DROPOUT, "bn_momentum": K.OPT_BN_MOMENTUM,
+                  "momentum": K.OPT_BN_MOMENTUM, "bn_epsilon": K.OPT_BN_EPSILON,
+                  "epsilon": K.OPT_BN_EPSILON, "units": K.OPT_UNITS, "vocab": K.OPT_VOCAB,
+                  "padding_idx": K.OPT_PADDING_IDX, "activation": K.OPT_ACTIVATION,
+                  "kind": K.OPT_KIND, "flags": K.OPT_FLAGS, "dropout": K.OPT_DROPOUT,
+                  "rate": K.OPT_DROPOUT}
+_FLOAT_OPTIONS = {K.OPT_INPUT_DROPOUT, K.OPT_BN_MOMENTUM, K.OPT_BN_EPSILON, K.OPT_DROPOUT}
 
 
 def _code(table, value, what):
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
+    """The C code of `value`: a name from `table`, or an int32 code as it is."""
+    if not isinstance(value, (str, bool, float)) and value is not None:
+        try:
+            return cv.int32(value, what)
+        except TypeError:
+            pass
     try:
         return table[value.lower() if isinstance(value, str) else value]
-    except (KeyError, AttributeError):
+    except (KeyError, AttributeError, TypeError):
         raise ValueError("seqcls: unknown %s %r (one of %s)"
                          % (what, value, ", ".join(str(k) for k in table if k)))
+
+
+def _private_lengths(lengths, batch, name):
+    """lengths_arg on a private copy of `lengths`."""
+    larr, _ = lengths_arg(lengths, batch, name)
+    if larr is None:
+        return None, None
+    larr = np.array(larr, copy=True)
+    return larr, larr.ctypes.data_as(I32_P)
 
 
 class Optimizer:
@@ -43,7 +72,7 @@ class Optimizer:
     def __init__(self, kind="adam", lr=1e-3, **options):
         out = _out_handle()
         check(fn.seqcls_optimizer_create(C.byref(out), _code(_OPTIMIZERS, kind, "optimizer"),
-                                         float(lr)), "seqcls_optimizer_create")
+                                         cv.float32(lr, "lr")), "seqcls_optimizer_create")
         self._h = _Handle(out.value, fn.seqcls_optimizer_free)
         for k, v in options.items():
             self.set(k, v)
@@ -56,7 +85,8 @@ class Optimizer:
 
     def set(self, option, value):
         check(fn.seqcls_optimizer_set_float(self._ptr, _code(_OPTIM_OPTIONS, option, "option"),
-                                            float(value)), "seqcls_optimizer_set_float")
+                                            cv.float32(value, str(option))),
+              "seqcls_optimizer_set_float")
 
     def step(self, model):
         check(fn.seqcls_optimizer_step(self._ptr, model._ptr), "seqcls_optimizer_step")
@@ -193,11 +223,16 @@ class Model:
     def __init__(self, seed=0, *, _handle=None):
         if _handle is None:
             out = _out_handle()
-            check(fn.seqcls_model_create(C.byref(out), int(seed)), "seqcls_model_create")
+            check(fn.seqcls_model_create(C.byref(out), cv.uint64(seed, "seed")),
+                  "seqcls_model_create")
             _handle = _Handle(out.value, fn.seqcls_model_free)
         self._h = _handle
         self.optimizer = None
-        self._last_forward = None   # what a training forward borrows, kept for backward
+        # The inputs of the last forward that succeeded and of a later one that
+        # failed (which may have replaced what the model holds): kept until the
+        # next forward, for backward.
+        self._last_forward = None
+        self._failed_forward = None
 
     # ---- lifetime ----
     @property
@@ -209,7 +244,7 @@ class Model:
     def close(self):
         """Drop the model now (parameter views still alive keep its memory)."""
         self._h = None
-        self._last_forward = None
+        self._last_forward = self._failed_forward = None
 
     def __enter__(self):
         return self
@@ -227,8 +262,8 @@ class Model:
     def add_embedding(self, vocab, dim, padding_idx=0, *, weights=None, freeze=False):
         """Token embedding [B, T] ids -> [B, T, dim]; `weights` [rows, dim]
         float32 loads pretrained rows from row 0; `freeze` keeps them fixed."""
-        layer = self._add("seqcls_add_embedding", int(vocab), int(dim),
-                          -1 if padding_idx is None else int(padding_idx))
+        layer = self._add("seqcls_add_embedding", cv.int32(vocab, "vocab"), cv.int32(dim, "dim"),
+                          -1 if padding_idx is None else cv.int32(padding_idx, "padding_idx"))
         if weights is not None:
             self.set_embedding_rows(layer, weights)
         if freeze:
@@ -239,17 +274,20 @@ class Model:
         rows = as_array(rows, np.float32, "rows")
         if rows.ndim != 2:
             raise ValueError("seqcls: rows must be [rows, dim], not shape %s" % (rows.shape,))
-        check(fn.seqcls_embedding_set_rows(self._ptr, int(layer), int(first_row), rows.shape[0],
-                                           rows.shape[1], rows.ctypes.data_as(FLOAT_P)),
+        check(fn.seqcls_embedding_set_rows(self._ptr, cv.int32(layer, "layer"),
+                                           cv.int32(first_row, "first_row"),
+                                           cv.int32(rows.shape[0], "rows"),
+                                           cv.int32(rows.shape[1], "dim"),
+                                           rows.ctypes.data_as(FLOAT_P)),
               "seqcls_embedding_set_rows")
 
     def add_input(self, features):
         """Float-sequence input F32 [B, T, features]."""
-        return self._add("seqcls_add_input", int(features))
+        return self._add("seqcls_add_input", cv.int32(features, "features"))
 
     @staticmethod
     def _rnn_flags(bidirectional, return_sequences, merge, reset_after=True, flags=0):
-        flags = int(flags)
+        flags = cv.uint32(flags, "flags")
         if bidirectional:
             flags |= K.BIDIRECTIONAL
         if return_sequences:
@@ -267,18 +305,18 @@ class Model:
             self.set_option(layer, K.OPT_RECURRENT_ACTIVATION,
                             _code(_ACTIVATIONS, recurrent_activation, "activation"))
         if dropout:
-            self.set_option(layer, K.OPT_INPUT_DROPOUT, float(dropout))
+            self.set_option(layer, K.OPT_INPUT_DROPOUT, cv.float32(dropout, "dropout"))
 
     def add_lstm(self, hidden, *, bidirectional=False, return_sequences=False, merge="concat",
                  recurrent_activation=None, dropout=0.0, flags=0):
-        layer = self._add("seqcls_add_lstm", int(hidden),
+        layer = self._add("seqcls_add_lstm", cv.int32(hidden, "hidden"),
                           self._rnn_flags(bidirectional, return_sequences, merge, flags=flags))
         self._rnn_options(layer, recurrent_activation, dropout)
         return layer
 
     def add_gru(self, hidden, *, bidirectional=False, return_sequences=False, merge="concat",
                 reset_after=True, recurrent_activation=None, dropout=0.0, flags=0):
-        layer = self._add("seqcls_add_gru", int(hidden),
+        layer = self._add("seqcls_add_gru", cv.int32(hidden, "hidden"),
                           self._rnn_flags(bidirectional, return_sequences, merge, reset_after,
                                           flags))
         self._rnn_options(layer, recurrent_activation, dropout)
@@ -286,37 +324,88 @@ class Model:
 
     def add_attention(self, kind="bahdanau", units=0):
         return self._add("seqcls_add_attention", _code(_ATTENTION, kind, "attention kind"),
-                         int(units))
+                         cv.int32(units, "units"))
 
     def add_pooling(self, kind="mean"):
         return self._add("seqcls_add_pooling", _code(_POOLING, kind, "pooling kind"))
 
     def add_dense(self, units, activation=None):
-        return self._add("seqcls_add_dense", int(units),
+        return self._add("seqcls_add_dense", cv.int32(units, "units"),
                          _code(_ACTIVATIONS, activation, "activation"))
 
     def add_dropout(self, rate):
-        return self._add("seqcls_add_dropout", float(rate))
+        return self._add("seqcls_add_dropout", cv.float32(rate, "rate"))
 
     def add_batchnorm(self, momentum=None, epsilon=None):
         layer = self._add("seqcls_add_batchnorm")
         if momentum is not None:
-            self.set_option(layer, K.OPT_BN_MOMENTUM, float(momentum))
+            self.set_option(layer, K.OPT_BN_MOMENTUM, cv.float32(momentum, "momentum"))
         if epsilon is not None:
-            self.set_option(layer, K.OPT_BN_EPSILON, float(epsilon))
+            self.set_option(layer, K.OPT_BN_EPSILON, cv.float32(epsilon, "epsilon"))
         return layer
 
     def add_output(self, classes):
-        return self._add("seqcls_add_output", int(classes))
+        return self._add("seqcls_add_output", cv.int32(classes, "classes"))
+
+    @staticmethod
+    def _option(option):
+        """(SEQCLS_OPT_* code, is_float or None if unknown) of a name or code."""
+        code = _code(_LAYER_OPTIONS, option, "layer option")
+        known = code in _LAYER_OPTIONS.values()
+        return code, (code in _FLOAT_OPTIONS) if known else None
 
     def set_option(self, layer, option, value):
-        """seqcls_layer_set_float for a Python float, seqcls_layer_set_int otherwise."""
-        if isinstance(value, float):
-            check(fn.seqcls_layer_set_float(self._ptr, int(layer), int(option), value),
+        """Set a layer option (SEQCLS_OPT_* or its name, e.g. "freeze",
+        "input_dropout", "bn_momentum"): seqcls_layer_set_float for the float
+        options, seqcls_layer_set_int for the others (for a code this package
+        does not know: float for a Python float)."""
+        code, is_float = self._option(option)
+        layer = cv.int32(layer, "layer")
+        if is_float is None:
+            is_float = isinstance(value, (float, np.floating))
+        if is_float:
+            check(fn.seqcls_layer_set_float(self._ptr, layer, code, cv.float32(value, "value")),
                   "seqcls_layer_set_float")
         else:
-            check(fn.seqcls_layer_set_int(self._ptr, int(layer), int(option), int(value)),
+            check(fn.seqcls_layer_set_int(self._ptr, layer, code, cv.int32(value, "value")),
                   "seqcls_layer_set_int")
+
+    def get_option(self, layer, option):
+        """The value of a layer option, an int or a float by the option's
+        type: those that can be set and those fixed by the constructor
+        ("units", "vocab", "padding_idx", "activation", "kind", "flags",
+        "dropout"; or a SEQCLS_OPT_* code).  Since 1.1."""
+        code, is_float = self._option(option)
+        layer = cv.int32(layer, "layer")
+        if is_float is None:       # a code newer than this package: try both
+            try:
+                return self._get_option(layer, code, False)
+            except InvalidArgumentError as first:
+                try:
+                    return self._get_option(layer, code, True)
+                except InvalidArgumentError:
+                    raise first from None
+        return self._get_option(layer, code, is_float)
+
+    def _get_option(self, layer, code, is_float):
+        if is_float:
+            v = C.c_float(0)
+            check(fn.seqcls_layer_get_float(self._ptr, layer, code, C.byref(v)),
+                  "seqcls_layer_get_float")
+            return float(v.value)
+        v = C.c_int(0)
+        check(fn.seqcls_layer_get_int(self._ptr, layer, code, C.byref(v)),
+              "seqcls_layer_get_int")
+        return v.value
+
+    def layer_kind(self, layer):
+        """The kind of layer `layer`: "embedding", "input", "lstm", "gru",
+        "attention", "pooling", "dense", "dropout", "batchnorm" or "output"
+        (the SEQCLS_LAYER_* code itself for a kind newer than this package).
+        Since 1.1."""
+        kind = check(fn.seqcls_layer_kind(self._ptr, cv.int32(layer, "layer")),
+                     "seqcls_layer_kind")
+        return LAYER_KINDS.get(kind, kind)
 
     # ---- inspection ----
     def __len__(self):
@@ -337,11 +426,33 @@ class Model:
 
     @property
     def num_classes(self):
-        """Width of the output layer's logits (1 for a sigmoid output)."""
-        for name in reversed(self.param_names()):
-            if name.endswith(".output.weight"):
-                return int(self.param(name).shape[0])
-        raise ValueError("seqcls: the model has no output layer")
+        """Width of the output layer's logits (1 for a sigmoid output), from
+        seqcls_model_output_width; StateError if there is no output layer."""
+        return check(fn.seqcls_model_output_width(self._ptr), "seqcls_model_output_width")
+
+    @property
+    def meta(self):
+        """The model's metadata store (seqcls_model_set_meta...), saved with
+        it: a mutable mapping of str keys to str values, in the order keys
+        were first set.  m.meta["maxlen"] = "200"; del m.meta["maxlen"].
+        Invalid keys or values raise ValueError with the library's message.
+        Since 1.1."""
+        return Meta(self)
+
+    @meta.setter
+    def meta(self, items):
+        """Replace the whole store (all or nothing: on an error the old
+        contents are put back)."""
+        items = dict(items)
+        store = Meta(self)
+        old = list(store.items())
+        try:
+            store.clear()
+            store.update(items)
+        except BaseException:
+            store.clear()
+            store.update(old)
+            raise
 
     def param_names(self):
         p = self._ptr
@@ -350,11 +461,14 @@ class Model:
 
     def _param_tensors(self, name):
         p = self._ptr
-        i = name if isinstance(name, int) else fn.seqcls_param_find(p, name.encode("utf-8"))
+        if isinstance(name, (str, bytes)):
+            i = fn.seqcls_param_find(p, cv.cstring(name, "parameter name"))
+        else:
+            i = cv.int32(name, "parameter index")
         if i < 0:
             raise KeyError(name)
         v, g = _out_handle(), _out_handle()
-        check(fn.seqcls_param(p, int(i), C.byref(v), C.byref(g)), "seqcls_param")
+        check(fn.seqcls_param(p, i, C.byref(v), C.byref(g)), "seqcls_param")
         return (Tensor._borrowed(v.value, self._h), Tensor._borrowed(g.value, self._h))
 
     def param(self, name):
@@ -375,7 +489,7 @@ class Model:
         """Copy arrays into the parameters of the same names (shapes must match)."""
         for name, value in state.items():
             dst = self.param(name)
-            src = np.asarray(value, dtype=np.float32)
+            src = cv.float32_array(value, name)
             if src.shape != dst.shape:
                 raise ValueError("seqcls: %s has shape %s, not %s" % (name, dst.shape,
                                                                        src.shape))
@@ -404,14 +518,15 @@ class Model:
 
     @labels.setter
     def labels(self, names):
-        names = [] if names is None else [n.encode("utf-8") for n in names]
+        names = [] if names is None else [cv.cstring(n, "label %d" % i)
+                                          for i, n in enumerate(names)]
         arr = (C.c_char_p * max(len(names), 1))(*names)
-        check(fn.seqcls_model_set_labels(self._ptr, len(names), arr if names else None),
-              "seqcls_model_set_labels")
+        check(fn.seqcls_model_set_labels(self._ptr, cv.int32(len(names), "number of labels"),
+                                         arr if names else None), "seqcls_model_set_labels")
 
     # ---- low level: forward / backward ----
     @staticmethod
-    def _input(x):
+    def _input(x, copy=False):
         if isinstance(x, np.ndarray) and x.dtype == np.float32:
             arr = as_array(x, np.float32, "x")
         else:
@@ -419,18 +534,28 @@ class Model:
         if arr.ndim < 2:
             raise ValueError("seqcls: x must be [B, T] ids or [B, T, F] floats, not shape %s"
                              % (arr.shape,))
+        if copy:
+            arr = np.array(arr, order="C", copy=True)
         return arr, Tensor(arr)
 
     def forward(self, x, lengths=None, training=True):
-        """Logits [B, C] (a new array); with training=True keeps what backward needs."""
-        arr, xt = self._input(x)
+        """Logits [B, C] (a new array).  With training=True the model keeps
+        what backward needs: the forward runs on a private copy of `x`, held
+        until the next forward, so changing or dropping the caller's array
+        before backward changes nothing (issue 14)."""
+        arr, xt = self._input(x, copy=bool(training))
         larr, lp = lengths_arg(lengths, arr.shape[0])
         logits = np.zeros((arr.shape[0], self.num_classes), np.float32)
         lt = Tensor(logits)
-        check(fn.seqcls_forward(self._ptr, xt._ptr, lp, lt._ptr, 1 if training else 0),
-              "seqcls_forward")
-        # The model may read its input again in backward: keep it alive until then.
-        self._last_forward = (arr, xt, larr)
+        rc = fn.seqcls_forward(self._ptr, xt._ptr, lp, lt._ptr, 1 if training else 0)
+        # The model may read its input again in backward: keep it alive until
+        # the next forward.  After a failure keep the previous one too, in
+        # case the model still refers to it.
+        if rc >= 0:
+            self._last_forward, self._failed_forward = (arr, xt, larr), None
+        else:
+            self._failed_forward = (arr, xt, larr)
+        check(rc, "seqcls_forward")
         return logits
 
     def backward(self, dlogits):
@@ -470,7 +595,7 @@ class Model:
         seqcls_forward (a copy; -1 = the last attention layer).  For weights
         of a predict call use predict(..., return_attention=True)."""
         w = _out_handle()
-        check(fn.seqcls_attention_weights(self._ptr, int(layer), C.byref(w)),
+        check(fn.seqcls_attention_weights(self._ptr, cv.int32(layer, "layer"), C.byref(w)),
               "seqcls_attention_weights")
         return Tensor._borrowed(w.value, self._h).numpy().copy()
 
@@ -506,7 +631,8 @@ class Model:
         ya = as_array(y, np.int32, "y")
         out = _out_handle()
         yt = Tensor(ya)
-        check(fn.seqcls_evaluate(self._ptr, xt._ptr, lp, yt._ptr, int(batch_size),
+        check(fn.seqcls_evaluate(self._ptr, xt._ptr, lp, yt._ptr,
+                                 cv.int32(batch_size, "batch_size"),
                                  C.byref(out)), "seqcls_evaluate")
         return Metrics(out.value)
 
@@ -538,9 +664,14 @@ class Model:
         initial_lr) -> lr.  validation_data = (x, y) or (x, y, lengths).
         """
         opt = self._optimizer(optimizer)
+        # Lengths and labels are copied (they are small): seqcls_fit reads them
+        # throughout training, and Python code runs meanwhile (the callbacks,
+        # other threads), which must not be able to change them under it.
+        # x is not copied: the library gathers each batch into a buffer of its
+        # own and checks it there.
         arr, xt = self._input(x)
-        larr, lp = lengths_arg(lengths, arr.shape[0])
-        ya = as_array(y, np.int32, "y")
+        larr, lp = _private_lengths(lengths, arr.shape[0], "lengths")
+        ya = np.array(as_array(y, np.int32, "y"), copy=True)
         yt = Tensor(ya)
         vxt = vyt = vlp = None
         keep = []
@@ -550,25 +681,27 @@ class Model:
             else:
                 vx, vy, vl = validation_data
             varr, vxt = self._input(vx)
-            vlarr, vlp = lengths_arg(vl, varr.shape[0], "validation lengths")
-            vya = as_array(vy, np.int32, "validation y")
+            vlarr, vlp = _private_lengths(vl, varr.shape[0], "validation lengths")
+            vya = np.array(as_array(vy, np.int32, "validation y"), copy=True)
             vyt = Tensor(vya)
             keep += [varr, vlarr, vya]
 
         cfg_out = _out_handle()
         check(fn.seqcls_fit_config_create(C.byref(cfg_out)), "seqcls_fit_config_create")
         cfg = _Handle(cfg_out.value, fn.seqcls_fit_config_free)
-        for setting, value in ((K.FIT_BATCH_SIZE, batch_size), (K.FIT_EPOCHS, epochs),
-                               (K.FIT_SHUFFLE, int(bool(shuffle))), (K.FIT_SEED, seed),
-                               (K.FIT_PATIENCE, patience),
-                               (K.FIT_RESTORE_BEST, int(bool(restore_best))),
-                               (K.FIT_BUCKETING, int(bool(bucketing))),
-                               (K.FIT_INITIAL_EPOCH, initial_epoch)):
-            check(fn.seqcls_fit_config_set_int(cfg.ptr, setting, int(value)),
+        for setting, name, value in (
+                (K.FIT_BATCH_SIZE, "batch_size", batch_size), (K.FIT_EPOCHS, "epochs", epochs),
+                (K.FIT_SHUFFLE, "shuffle", bool(shuffle)), (K.FIT_SEED, "seed", seed),
+                (K.FIT_PATIENCE, "patience", patience),
+                (K.FIT_RESTORE_BEST, "restore_best", bool(restore_best)),
+                (K.FIT_BUCKETING, "bucketing", bool(bucketing)),
+                (K.FIT_INITIAL_EPOCH, "initial_epoch", initial_epoch)):
+            check(fn.seqcls_fit_config_set_int(cfg.ptr, setting, cv.int64(value, name)),
                   "seqcls_fit_config_set_int")
         if validation_split:
             check(fn.seqcls_fit_config_set_float(cfg.ptr, K.FIT_VALID_SPLIT,
-                                                 float(validation_split)),
+                                                 cv.float32(validation_split,
+                                                            "validation_split")),
                   "seqcls_fit_config_set_float")
         history = History()
         cbs = _FitCallbacks(history, callback, on_epoch, lr_schedule)
@@ -586,25 +719,25 @@ class Model:
     # ---- save / load ----
     def save(self, path):
         """Save the whole model to `path`, atomically (seqcls_model_save)."""
-        check(fn.seqcls_model_save(self._ptr, os.fsencode(path)), "seqcls_model_save")
+        check(fn.seqcls_model_save(self._ptr, cv.path(path)), "seqcls_model_save")
 
     @classmethod
     def load(cls, path):
         out = _out_handle()
-        check(fn.seqcls_model_load(C.byref(out), os.fsencode(path)), "seqcls_model_load")
+        check(fn.seqcls_model_load(C.byref(out), cv.path(path)), "seqcls_model_load")
         return cls(_handle=_Handle(out.value, fn.seqcls_model_free))
 
     def save_checkpoint(self, path, optimizer):
         """Save the model with `optimizer`'s state (seqcls_checkpoint_save), so that
         training resumes exactly (fit with initial_epoch)."""
-        check(fn.seqcls_checkpoint_save(self._ptr, optimizer._ptr, os.fsencode(path)),
+        check(fn.seqcls_checkpoint_save(self._ptr, optimizer._ptr, cv.path(path)),
               "seqcls_checkpoint_save")
 
     @classmethod
     def load_checkpoint(cls, path):
         """(model, optimizer) from a file of save_checkpoint."""
         m, o = _out_handle(), _out_handle()
-        check(fn.seqcls_checkpoint_load(C.byref(m), C.byref(o), os.fsencode(path)),
+        check(fn.seqcls_checkpoint_load(C.byref(m), C.byref(o), cv.path(path)),
               "seqcls_checkpoint_load")
         model = cls(_handle=_Handle(m.value, fn.seqcls_model_free))
         opt = Optimizer.__new__(Optimizer)
@@ -623,3 +756,69 @@ class Model:
             return "<seqcls.Model closed>"
         return "<seqcls.Model %d layers, %d parameter tensors>" % (
             len(self), fn.seqcls_param_count(self._ptr))
+
+
+class Meta(MutableMapping):
+    """A model's metadata store as a mutable mapping (Model.meta): str keys
+    (1 to 64 ASCII letters, digits, '.', '_', '-') to str values (UTF-8
+    text without NUL, at most 65,536 bytes), at most 256 keys, iterated in
+    the order they were first set.  Reads and writes go straight to the C
+    model; the view keeps the model alive."""
+
+    __slots__ = ("_model",)
+
+    def __init__(self, model):
+        self._model = model
+
+    @property
+    def _ptr(self):
+        return self._model._ptr
+
+    def __getitem__(self, key):
+        if not isinstance(key, str):
+            raise KeyError(key)
+        v = fn.seqcls_model_get_meta(self._ptr, cv.cstring(key, "meta key"))
+        if v is None:
+            raise KeyError(key)
+        return v.decode("utf-8")
+
+    def __setitem__(self, key, value):
+        if not isinstance(key, str):
+            raise TypeError("seqcls: meta keys are str, not %s" % type(key).__name__)
+        if not isinstance(value, str):
+            raise TypeError("seqcls: meta values are str, not %s (convert it with str())"
+                            % type(value).__name__)
+        check(fn.seqcls_model_set_meta(self._ptr, cv.cstring(key, "meta key"),
+                                       cv.cstring(value, "the value of meta key %r" % key)),
+              "seqcls_model_set_meta")
+
+    def __delitem__(self, key):
+        if isinstance(key, str):
+            cv.cstring(key, "meta key")        # a NUL in the key is a ValueError
+        if key not in self:
+            raise KeyError(key)
+        check(fn.seqcls_model_set_meta(self._ptr, cv.cstring(key, "meta key"), None),
+              "seqcls_model_set_meta")
+
+    def __contains__(self, key):
+        if not isinstance(key, str) or "\0" in key:
+            return False
+        return fn.seqcls_model_get_meta(self._ptr, cv.cstring(key, "meta key")) is not None
+
+    def _keys(self):
+        p = self._ptr
+        out = []
+        for i in range(fn.seqcls_model_meta_count(p)):
+            k = fn.seqcls_model_meta_key(p, i)
+            if k is not None:
+                out.append(k.decode("utf-8"))
+        return out
+
+    def __iter__(self):
+        return iter(self._keys())
+
+    def __len__(self):
+        return fn.seqcls_model_meta_count(self._ptr)
+
+    def __repr__(self):
+        return "<seqcls.Model.meta %r>" % dict(self.items())

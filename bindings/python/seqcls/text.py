@@ -4,6 +4,7 @@ import ctypes as C
 
 import numpy as np
 
+from . import _convert as cv
 from . import constants as K
 from ._core import _Handle, _load_bytes, _out_handle, _save_bytes, as_array, check
 from ._lib import I32_P, fn
@@ -30,13 +31,25 @@ def tokenize(text, max_tokens=None):
 def token_spans(text, max_tokens=None):
     """[(start, end)] byte offsets of the tokens in the UTF-8 `text`."""
     raw = _utf8(text)
-    cap = len(raw) + 1 if max_tokens is None else int(max_tokens)
+    # at most one token per byte (and at most INT32_MAX: longer texts are refused)
+    cap = min(len(raw) + 1, cv.INT32_MAX) if max_tokens is None \
+        else cv.int32(max_tokens, "max_tokens")
+    if cap < 0:
+        raise ValueError("seqcls: max_tokens = %d is negative" % cap)
     starts = np.zeros(cap, np.int32)
     ends = np.zeros(cap, np.int32)
     n = C.c_int32(0)
     check(fn.seqcls_tokenize(raw, len(raw), starts.ctypes.data_as(I32_P),
                              ends.ctypes.data_as(I32_P), cap, C.byref(n)), "seqcls_tokenize")
     return [(int(starts[i]), int(ends[i])) for i in range(n.value)]
+
+
+def _max_len(max_len):
+    """max_len as an int32 >= 0, checked before an array of that size is made."""
+    n = cv.int32(max_len, "max_len")
+    if n < 0:
+        raise ValueError("seqcls: max_len = %d is negative" % n)
+    return n
 
 
 class Vocab:
@@ -71,7 +84,8 @@ class Vocab:
         check(fn.seqcls_vocab_add_text(self._ptr, raw, len(raw)), "seqcls_vocab_add_text")
 
     def build(self, min_freq=0, max_size=0):
-        check(fn.seqcls_vocab_build(self._ptr, int(min_freq), int(max_size)),
+        check(fn.seqcls_vocab_build(self._ptr, cv.int32(min_freq, "min_freq"),
+                                    cv.int32(max_size, "max_size")),
               "seqcls_vocab_build")
         return self
 
@@ -83,10 +97,11 @@ class Vocab:
         return len(self)
 
     def id(self, token):
-        return check(fn.seqcls_vocab_id(self._ptr, _utf8(token)), "seqcls_vocab_id")
+        return check(fn.seqcls_vocab_id(self._ptr, cv.cstring(token, "token")),
+                     "seqcls_vocab_id")
 
     def token(self, i):
-        t = fn.seqcls_vocab_token(self._ptr, int(i))
+        t = fn.seqcls_vocab_token(self._ptr, cv.int32(i, "id"))
         if t is None:
             raise IndexError("seqcls: id %d is not in the vocabulary (size %d)" % (i, len(self)))
         return t.decode("utf-8")
@@ -94,23 +109,25 @@ class Vocab:
     def encode(self, text, max_len):
         """(ids int32 [max_len], n): the first max_len token ids, padded with PAD_ID."""
         raw = _utf8(text)
-        ids = np.zeros(int(max_len), np.int32)
+        max_len = _max_len(max_len)
+        ids = np.zeros(max_len, np.int32)
         n = C.c_int32(0)
         check(fn.seqcls_vocab_encode(self._ptr, raw, len(raw), ids.ctypes.data_as(I32_P),
-                                     int(max_len), C.byref(n)), "seqcls_vocab_encode")
+                                     max_len, C.byref(n)), "seqcls_vocab_encode")
         return ids, n.value
 
     def encode_batch(self, texts, max_len):
         """(ids int32 [B, max_len], lengths int32 [B]) for a list of texts."""
         texts = list(texts)
-        ids = np.zeros((len(texts), int(max_len)), np.int32)
+        max_len = _max_len(max_len)
+        ids = np.zeros((len(texts), max_len), np.int32)
         lengths = np.zeros(len(texts), np.int32)
         n = C.c_int32(0)
         for b, t in enumerate(texts):
             raw = _utf8(t)
             row = ids[b]
             check(fn.seqcls_vocab_encode(self._ptr, raw, len(raw), row.ctypes.data_as(I32_P),
-                                         int(max_len), C.byref(n)), "seqcls_vocab_encode")
+                                         max_len, C.byref(n)), "seqcls_vocab_encode")
             lengths[b] = n.value
         return ids, lengths
 
@@ -119,11 +136,12 @@ class Vocab:
         arr = as_array(ids, np.int32, "ids").reshape(-1)
         need = C.c_size_t(0)
         p = arr.ctypes.data_as(I32_P)
-        rc = fn.seqcls_vocab_decode(self._ptr, p, arr.size, None, 0, C.byref(need))
+        n = cv.int32(arr.size, "number of ids")
+        rc = fn.seqcls_vocab_decode(self._ptr, p, n, None, 0, C.byref(need))
         if rc != K.E_RANGE or need.value == 0:
             check(rc, "seqcls_vocab_decode")
         buf = C.create_string_buffer(max(need.value, 1))
-        check(fn.seqcls_vocab_decode(self._ptr, p, arr.size, buf, len(buf), C.byref(need)),
+        check(fn.seqcls_vocab_decode(self._ptr, p, n, buf, len(buf), C.byref(need)),
               "seqcls_vocab_decode")
         return buf.value.decode("utf-8")
 

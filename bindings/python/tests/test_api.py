@@ -54,6 +54,15 @@ def scenario(tmp_path):
     m.add_dropout(0.1)
     m.add_output(2)
     assert len(m.layers) == 8 and m.num_classes == 2
+    # introspection and metadata (1.1)
+    assert [m.layer_kind(i) for i in range(len(m))] == [
+        "embedding", "gru", "lstm", "attention", "dense", "batchnorm", "dropout", "output"]
+    assert m.get_option(0, "vocab") == 30 and m.get_option(6, "dropout") == pytest.approx(0.1)
+    m.meta["maxlen"] = "8"
+    m.meta["tokens"] = "words"
+    assert list(m.meta) == ["maxlen", "tokens"] and m.meta["maxlen"] == "8"
+    del m.meta["tokens"]
+    assert dict(m.meta) == {"maxlen": "8"}
     m.vocab = v
     m.labels = ["neg", "pos"]
     assert m.labels == ["neg", "pos"] and len(m.vocab) == len(v)
@@ -101,6 +110,7 @@ def scenario(tmp_path):
     m2 = seqcls.Model.load(p)
     m3 = seqcls.Model.from_bytes(m.to_bytes())
     np.testing.assert_array_equal(m2.predict(x, lengths), m.predict(x, lengths))
+    assert dict(m2.meta) == {"maxlen": "8"}
     np.testing.assert_array_equal(m3.predict(x, lengths), m.predict(x, lengths))
     q = tmp_path / "c.sqcl"
     m2.save_checkpoint(q, seqcls.Optimizer("adam", lr=0.01))
