@@ -5,9 +5,11 @@ import os
 import random
 import re
 import resource
+import signal
 import stat
 import subprocess
 import tempfile
+import time
 import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -382,6 +384,28 @@ class CommandLine(unittest.TestCase):
         umask = os.umask(0)
         os.umask(umask)
         self.assertEqual(stat.S_IMODE(os.stat(fresh).st_mode), 0o666 & ~umask)
+
+    def test_html_temporary_file_is_removed_when_killed(self):
+        # explain blocks writing to a pipe nobody reads, with its page
+        # half written in a temporary file: SIGTERM must not leave it.
+        d = os.path.join(self.dir.name, "killed")
+        os.mkdir(d)
+        big = self.write("big.txt", b"the plot was superb and the music wonderful\n" * 20000)
+        p = subprocess.Popen([SEQCLS, "explain", self.model, big, "--html", os.path.join(d, "h.html")],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(600):
+                if os.listdir(d):
+                    break
+                time.sleep(0.05)
+            self.assertTrue(os.listdir(d), "no temporary file appeared")
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=60), -signal.SIGTERM)
+        finally:
+            p.kill()
+            p.wait()
+            p.stdout.close()
+        self.assertEqual(os.listdir(d), [])
 
     def test_standard_output_write_errors_exit_2(self):
         with open("/dev/full", "w") as full:

@@ -6,7 +6,7 @@
  * failure reported with the system's reason.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +16,41 @@
 #include "cli.h"
 
 /* The temporary file to remove if the command dies (one at a time). */
-static char *pending_tmp;
+static char *volatile pending_tmp;
+
+/* Ctrl-C, kill, a closed terminal or pipe: remove the temporary file
+ * (unlink is async-signal-safe), then die of the signal as before. */
+static void on_signal(int sig)
+{
+    char *tmp = pending_tmp;
+    if (tmp)
+        unlink(tmp);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void catch_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    size_t i;
+    for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction sa, old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;   /* ignored (nohup): stays ignored */
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
 
 void output_cleanup(void)
 {
-    if (pending_tmp) {
-        unlink(pending_tmp);
-        free(pending_tmp);
+    char *tmp = pending_tmp;
+    if (tmp) {
         pending_tmp = NULL;
+        unlink(tmp);
+        free(tmp);
     }
 }
 
@@ -122,6 +149,7 @@ FILE *output_open(const char *path, char **tmp)
             die("%s: cannot write: %s", path, strerror(errno));
         return f;
     }
+    catch_signals();
     if ((fd = temp_beside(path, tmp)) < 0)
         die("%s: cannot create a temporary file beside it: %s", path, strerror(errno));
     pending_tmp = *tmp;
@@ -149,7 +177,7 @@ void output_close(FILE *f, const char *path, char *tmp)
     if (tmp) {
         if (rename(tmp, path) != 0)
             die("%s: cannot rename %s to it: %s", path, tmp, strerror(errno));
-        pending_tmp = NULL;
+        pending_tmp = NULL;   /* before the free: a signal now finds nothing to remove */
         free(tmp);
     }
 }
