@@ -18,7 +18,14 @@ int model_fixed_steps(const seqcls_model_t *m)
     return 0;
 }
 
-int dataset_length(const dataset_t *d, int row) { return d->len ? d->len[row] : d->T; }
+/* The caller's lengths are read again batch after batch (a callback or
+ * another thread may change them after dataset_init checked them): kept
+ * within [0, T] here, so that a batch never reads past a row. */
+int dataset_length(const dataset_t *d, int row)
+{
+    const int len = d->len ? d->len[row] : d->T;
+    return len < 0 ? 0 : len > d->T ? d->T : len;
+}
 
 int dataset_init(dataset_t *d, const seqcls_model_t *m, const seqcls_tensor_t *x,
                  const int32_t *lengths, const seqcls_tensor_t *y, const char *func,
@@ -64,7 +71,7 @@ int dataset_init(dataset_t *d, const seqcls_model_t *m, const seqcls_tensor_t *x
     if (d->classes == 1)
         d->classes = 2;
     for (n = 0; n < d->N; n++) {
-        int len = dataset_length(d, n);
+        int len = d->len ? d->len[n] : d->T;   /* unclamped: checked here */
         if (len < 0 || len > d->T)
             return seqcls__fail(SEQCLS_E_RANGE, "%s: %s length of row %d is %d, outside [0, %d]",
                                 func, what, n, len, d->T);

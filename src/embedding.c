@@ -14,17 +14,25 @@ static int embedding_forward(const layer_t *L, workspace_t *ws, const value_t *i
     const real *W = L->w[0];
     real *y;
     int b, t;
-    (void)ctx;   /* the ids were checked by embedding_check_input */
     y = ws_get(ws, WS_OUT, seqcls__mul((size_t)B * T, (size_t)D * sizeof(real)));
     if (!y)
         return SEQCLS_E_NOMEM;
     for (b = 0; b < B; b++)
         for (t = 0; t < T; t++) {
             real *row = y + ((size_t)b * T + t) * D;
-            if (t < in->len[b])
-                memcpy(row, W + (size_t)in->ids[(size_t)b * T + t] * D, (size_t)D * sizeof(real));
-            else
+            if (t < in->len[b]) {
+                /* checked by embedding_check_input, but an inference reads
+                 * the caller's ids, which another thread may have changed
+                 * since: checked again where it costs nothing */
+                const int32_t id = in->ids[(size_t)b * T + t];
+                if (id < 0 || id >= L->vocab)
+                    return seqcls__fail(SEQCLS_E_RANGE,
+                                        "%s: token id %d at [%d, %d] changed during the call",
+                                        ctx->func, (int)id, b, t);
+                memcpy(row, W + (size_t)id * D, (size_t)D * sizeof(real));
+            } else {
                 memset(row, 0, (size_t)D * sizeof(real));
+            }
         }
     out->kind = VAL_SEQ;
     out->B = B;

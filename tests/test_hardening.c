@@ -6,6 +6,7 @@
  * are refused in files too, a failed call changes nothing, and counts
  * that overflow 32 bits are refused before anything is read.
  */
+#define _POSIX_C_SOURCE 200809L   /* mkstemp */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
