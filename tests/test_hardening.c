@@ -313,6 +313,40 @@ START_TEST(stale_forwards_and_failed_calls)
 }
 END_TEST
 
+/* A callback that changes the caller's lengths and ids while seqcls_fit runs. */
+static int meddle(void *user, int epoch, int batch, int batches, float loss, float acc)
+{
+    int32_t *lens = user;
+    (void)epoch, (void)batches, (void)loss, (void)acc;
+    lens[batch % B] = batch % 2 ? 1000000 : -7;
+    return 0;
+}
+
+/* Item 2, the rest of the class: what fit and evaluate read again per batch. */
+START_TEST(inputs_changed_during_fit_cannot_reach_memory)
+{
+    seqcls_model_t *m = small_model(3, 4);
+    seqcls_optimizer_t *o = NULL;
+    seqcls_fit_config_t *c = NULL;
+    seqcls_tensor_t *ids = ids_tensor(6), *y = tu_tensor(SEQCLS_I32, 1, B, 0, 0);
+    int32_t lens[B] = {5, 3, 2, 1};
+    int rc;
+    memset(seqcls_tensor_data(y), 0, B * sizeof(int32_t));
+    OK(seqcls_optimizer_create(&o, SEQCLS_OPTIM_SGD, 0.1f));
+    OK(seqcls_fit_config_create(&c));
+    OK(seqcls_fit_config_set_int(c, SEQCLS_FIT_BATCH_SIZE, 1));
+    OK(seqcls_fit_config_set_int(c, SEQCLS_FIT_EPOCHS, 3));
+    OK(seqcls_fit_config_set_callbacks(c, meddle, NULL, NULL, lens));
+    rc = seqcls_fit(m, o, ids, lens, y, NULL, NULL, NULL, c);
+    ck_assert_int_eq(rc, SEQCLS_OK);   /* lengths kept within [0, T] batch by batch */
+    seqcls_fit_config_free(c);
+    seqcls_optimizer_free(o);
+    seqcls_tensor_free(ids);
+    seqcls_tensor_free(y);
+    seqcls_model_free(m);
+}
+END_TEST
+
 /* Item 9: B * T beyond 32 bits is refused before the data is read (the
  * tensor wraps a small buffer: any read would be out of bounds). */
 START_TEST(counts_beyond_32_bits_are_refused)
@@ -367,6 +401,7 @@ Suite *hardening_suite(void)
     TCase *tc = tcase_create("hardening");
     tcase_add_test(tc, non_finite_results_are_an_error_naming_the_layer);
     tcase_add_test(tc, input_changed_before_backward_changes_nothing);
+    tcase_add_test(tc, inputs_changed_during_fit_cannot_reach_memory);
     tcase_add_test(tc, optimizer_recognises_its_model_by_id);
     tcase_add_test(tc, values_the_setters_refuse_are_refused_in_files);
     tcase_add_test(tc, labels_are_checked_when_set);
