@@ -51,10 +51,7 @@ int seqcls_checkpoint_load(seqcls_model_t **m_out, seqcls_optimizer_t **o_out, c
     if (!m_out || !o_out || !path)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func,
                             !m_out ? "m_out" : !o_out ? "o_out" : "path");
-    rc = file_read_all(path, model_file_max_bytes(), &buf, &len, func);
-    if (rc)
-        return rc;
-    rc = seqcls_model_load_buffer(&m, buf, len);
+    rc = model_file_load(&m, path, &buf, &len, func);
     if (rc == SEQCLS_OK) {
         rc = seqcls__model_section(buf, len, "OPTM", &state, &n, func);
         if (rc == SEQCLS_E_RANGE)

@@ -16,36 +16,65 @@
 uint32_t seqcls__crc32(uint32_t crc, const void *data, size_t n);
 
 /*
- * A file being replaced atomically: the data goes to a temporary file
- * in the target's directory, which file_atomic_commit flushes to disk
- * and renames over the target.  On any failure the temporary file is
- * removed, the target is left as it was, and the error (SEQCLS_E_IO or
- * SEQCLS_E_NOMEM) is recorded with the step that failed and the
- * system's reason.
+ * A file being replaced atomically.  On Linux, where the file system
+ * supports O_TMPFILE, the data goes to an unnamed file in the target's
+ * directory that file_atomic_commit flushes to disk and then links in:
+ * under the target's name if there is no such file, else under a short
+ * temporary name (".sqcl-XXXXXX") renamed over the target at once.
+ * Elsewhere, or with SEQCLS_SAVE_NO_TMPFILE=1 in the environment, the
+ * data goes to a named temporary file ".sqcl-XXXXXX" (mkstemp) in the
+ * target's directory, renamed over the target by file_atomic_commit.  On
+ * any failure the temporary file is removed, the target is left as it
+ * was, and the error (SEQCLS_E_IO or SEQCLS_E_NOMEM) is recorded with
+ * the step that failed and the system's reason.
  */
 typedef struct {
-    int fd;                  /* -1 when closed */
-    char *tmp;               /* the temporary file's name, owned */
+    int fd;                  /* the data; -1 when closed */
+    int dirfd;               /* the target's directory; -1 when closed */
+    char *dir;               /* its name, owned ("." for a bare file name) */
+    char tmp[16];            /* the temporary name in dir, "" while the file has none */
+    const char *base;        /* the target's last component (inside path) */
     const char *path;        /* the target */
     const char *func;        /* public entry point, for messages */
 } file_atomic_t;
 
 int file_atomic_open(file_atomic_t *f, const char *path, const char *func);
 int file_atomic_write(file_atomic_t *f, const void *data, size_t n);
-/* fsync, close, rename over the target; the temporary file is gone either way. */
+/* fsync, name (link or rename) as the target, fsync the directory; the
+ * temporary file is gone either way. */
 int file_atomic_commit(file_atomic_t *f);
 /* Close and remove the temporary file (after a failure elsewhere). */
 void file_atomic_abort(file_atomic_t *f);
 
 /*
- * Read a whole regular file of at most `max` bytes into a new buffer
- * (free with seqcls__dealloc).  Directories, devices, FIFOs and sockets
- * are refused without blocking.  SEQCLS_OK, SEQCLS_E_IO or SEQCLS_E_NOMEM.
+ * Open a regular file of at most `max` bytes for reading: *fd and its
+ * size.  Directories, devices, FIFOs and sockets are refused without
+ * blocking.  SEQCLS_OK or SEQCLS_E_IO.
  */
-int file_read_all(const char *path, size_t max, void **buf, size_t *len, const char *func);
+int file_open_read(const char *path, size_t max, int *fd, size_t *size, const char *func);
+/* SEQCLS_E_IO with "func: step 'name' failed: <the system's reason for err>". */
+int file_fail(const char *func, const char *step, const char *name, int err);
+/* Read up to n bytes at offset off (fewer only at the end of the file):
+ * *got; 0 or the errno of a failed read. */
+int file_pread(int fd, void *buf, size_t n, size_t off, size_t *got);
+/* Read the whole file of `size` bytes (as fstat said) into a new buffer
+ * (free with seqcls__dealloc); a file that shrank or grew meanwhile is
+ * refused.  SEQCLS_OK, SEQCLS_E_IO or SEQCLS_E_NOMEM. */
+int file_read_whole(int fd, size_t size, void **buf, const char *path, const char *func);
 /* The largest model or checkpoint file the loaders read (256 GiB, or a
  * quarter of the address space). */
 size_t model_file_max_bytes(void);
+/*
+ * Load the model file `path` (model, vocabulary, labels, metadata) as
+ * seqcls_model_load does, and keep its bytes in *buf (free with
+ * seqcls__dealloc; *len bytes) for the caller's own sections.  The
+ * header and the section structure are checked by reading a few bytes
+ * before the file is read: a file that is not a model is refused
+ * without reading it, and no more memory is allocated than the file
+ * holds.  `func` names the caller in messages.
+ */
+int model_file_load(seqcls_model_t **out, const char *path, void **buf, size_t *len,
+                    const char *func);
 
 /*
  * While a budget is set, allocations in the calling thread are counted

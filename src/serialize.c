@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define FORMAT_VERSION 1u
 #define HEADER_BYTES 12u       /* magic, version, flags */
@@ -42,6 +43,12 @@
 #define NAME_MAX_BYTES 63u     /* param_t names hold 63 characters */
 #define MAX_OPTIONS 256u       /* per layer, and for the model */
 #define CHUNK_BYTES 65536u     /* write buffer of seqcls_model_save */
+/* The most a CONF section can hold: the model options, and the most
+ * layers with the most options, each option at most 16 bytes. */
+#define CONF_MAX_BYTES (8u + MAX_OPTIONS * 16u + (size_t)MODEL_MAX_LAYERS * (8u + MAX_OPTIONS * 16u))
+/* Model files above this size have their CRCs checked, through a chunk
+ * buffer, before the file is read into memory. */
+#define CRC_FIRST_BYTES ((size_t)64 << 20)
 
 /* What rebuilding may allocate beyond two copies (value, gradient) of
  * the parameter data in the file: per parameter, per layer, and once. */
@@ -498,6 +505,54 @@ static int read_header(load_t *ld)
     return SEQCLS_OK;
 }
 
+/* The head of the section at byte `off` (h: its first SECTION_HEAD
+ * bytes) of data of `total` bytes: a valid tag, and a length that fits
+ * in what is left.  Shared by read_sections and the walk of a file. */
+static int section_head(const load_t *ld, size_t off, const unsigned char *h, size_t total,
+                        uint64_t *length)
+{
+    char name[5];
+    size_t avail;
+    if (!tag_char_ok(h[0]) || !tag_char_ok(h[1]) || !tag_char_ok(h[2]) || !tag_char_ok(h[3]))
+        return lfail(ld, SEQCLS_E_FORMAT, NULL,
+                     "the section at byte %zu has no valid tag (bytes %02x %02x %02x %02x)",
+                     off, h[0], h[1], h[2], h[3]);
+    memcpy(name, h, 4);
+    name[4] = '\0';
+    *length = le_get64(h + 4);
+    avail = total - off - SECTION_HEAD - SECTION_TAIL;
+    if (*length > avail)
+        return lfail(ld, SEQCLS_E_FORMAT, name,
+                     "length %llu at byte %zu runs past the end of the data (%zu bytes left): "
+                     "truncated or damaged", (unsigned long long)*length, off + 4, avail);
+    if (le_get32(h) == TAG_ENDF && *length != 0)
+        return lfail(ld, SEQCLS_E_FORMAT, name, "the end section must be empty, not %llu bytes",
+                     (unsigned long long)*length);
+    if (le_get32(h) == TAG_CONF && *length > CONF_MAX_BYTES)
+        return lfail(ld, SEQCLS_E_FORMAT, name,
+                     "length %llu is more than any configuration needs (at most %zu bytes)",
+                     (unsigned long long)*length, (size_t)CONF_MAX_BYTES);
+    return SEQCLS_OK;
+}
+
+static int after_end(const load_t *ld, size_t off, size_t total)
+{
+    return lfail(ld, SEQCLS_E_FORMAT, NULL, "%zu bytes follow the end section (ENDF)", total - off);
+}
+
+static int too_short_for_section(const load_t *ld, size_t off, size_t total)
+{
+    return lfail(ld, SEQCLS_E_FORMAT, NULL,
+                 "truncated: a section at byte %zu needs at least %u bytes, %zu are left", off,
+                 SECTION_HEAD + SECTION_TAIL, total - off);
+}
+
+static int no_end(const load_t *ld, size_t off)
+{
+    return lfail(ld, SEQCLS_E_FORMAT, NULL,
+                 "truncated: the end section (ENDF) is missing after byte %zu", off);
+}
+
 /* Walk the sections: lengths, tags, CRCs; find CONF and PARM. */
 static int read_sections(load_t *ld)
 {
@@ -508,31 +563,21 @@ static int read_sections(load_t *ld)
         const unsigned char *h = ld->buf + off;
         uint32_t tag, stored, crc;
         uint64_t length;
-        size_t avail;
         char name[5];
         reader_t *slot = NULL;
         int *have = NULL;
+        int rc;
 
         if (ended)
-            return lfail(ld, SEQCLS_E_FORMAT, NULL, "%zu bytes follow the end section (ENDF)",
-                         ld->len - off);
+            return after_end(ld, off, ld->len);
         if (ld->len - off < SECTION_HEAD + SECTION_TAIL)
-            return lfail(ld, SEQCLS_E_FORMAT, NULL,
-                         "truncated: a section at byte %zu needs at least %u bytes, %zu are left",
-                         off, SECTION_HEAD + SECTION_TAIL, ld->len - off);
-        if (!tag_char_ok(h[0]) || !tag_char_ok(h[1]) || !tag_char_ok(h[2]) || !tag_char_ok(h[3]))
-            return lfail(ld, SEQCLS_E_FORMAT, NULL,
-                         "the section at byte %zu has no valid tag (bytes %02x %02x %02x %02x)",
-                         off, h[0], h[1], h[2], h[3]);
+            return too_short_for_section(ld, off, ld->len);
+        rc = section_head(ld, off, h, ld->len, &length);
+        if (rc)
+            return rc;
         memcpy(name, h, 4);
         name[4] = '\0';
         tag = le_get32(h);
-        length = le_get64(h + 4);
-        avail = ld->len - off - SECTION_HEAD - SECTION_TAIL;
-        if (length > avail)
-            return lfail(ld, SEQCLS_E_FORMAT, name,
-                         "length %llu at byte %zu runs past the end of the data (%zu bytes left): "
-                         "truncated or damaged", (unsigned long long)length, off + 4, avail);
         stored = le_get32(h + SECTION_HEAD + (size_t)length);
         crc = seqcls__crc32(0, h + SECTION_HEAD, (size_t)length);
         if (crc != stored)
@@ -557,10 +602,7 @@ static int read_sections(load_t *ld)
         case TAG_LABL:    /* class names: read by metadata.c */
             have = &ld->have_labl;
             break;
-        case TAG_ENDF:
-            if (length != 0)
-                return lfail(ld, SEQCLS_E_FORMAT, name, "the end section must be empty, not %llu "
-                             "bytes", (unsigned long long)length);
+        case TAG_ENDF:   /* empty: section_head checked */
             ended = 1;
             break;
         default:
@@ -591,8 +633,7 @@ static int read_sections(load_t *ld)
         off += SECTION_HEAD + (size_t)length + SECTION_TAIL;
     }
     if (!ended)
-        return lfail(ld, SEQCLS_E_FORMAT, NULL,
-                     "truncated: the end section (ENDF) is missing after byte %zu", off);
+        return no_end(ld, off);
     if (!ld->have_conf)
         return lfail(ld, SEQCLS_E_FORMAT, NULL, "there is no CONF section");
     if (!ld->have_parm)
@@ -1082,10 +1123,177 @@ size_t model_file_max_bytes(void)
     return (uint64_t)(SIZE_MAX / 4) < cap ? SIZE_MAX / 4 : (size_t)cap;
 }
 
+/*
+ * The structure of a model file, read through a small window before the
+ * file itself: the header, then every section's head (tag and length),
+ * each length checked against what the file holds, up to an empty ENDF
+ * that ends the file exactly.  Reads a few bytes per section and
+ * allocates nothing: a file that is not a model, or whose sections
+ * claim more than it holds, is refused without reading it.  Everything
+ * is checked again (with the CRCs) once the file has been read.
+ */
+static int walk_file(load_t *ld, int fd, size_t size, const char *path, const char *func)
+{
+    unsigned char win[4096];
+    size_t base = 0, have = 0, got, off;
+    int ended = 0, err, rc;
+
+    /* The header: HEADER_BYTES + 1 bytes read tell a file that grew
+     * since fstat (Linux's /proc files say 0 bytes). */
+    err = file_pread(fd, win, HEADER_BYTES + 1, 0, &got);
+    if (err)
+        return file_fail(func, "reading", path, err);
+    if (got > size)
+        return seqcls__fail(SEQCLS_E_IO, "%s: '%s' grew while being read", func, path);
+    if (got < size && got < HEADER_BYTES + 1)
+        return seqcls__fail(SEQCLS_E_IO, "%s: '%s' shrank while being read", func, path);
+    ld->buf = win;
+    ld->len = got < HEADER_BYTES ? got : HEADER_BYTES;
+    rc = read_header(ld);
+    ld->buf = NULL;
+    ld->len = 0;
+    if (rc)
+        return rc;
+    for (off = HEADER_BYTES; off < size;) {
+        uint64_t length;
+        if (ended)
+            return after_end(ld, off, size);
+        if (size - off < SECTION_HEAD + SECTION_TAIL)
+            return too_short_for_section(ld, off, size);
+        if (off < base || off - base > have || have - (off - base) < SECTION_HEAD) {
+            err = file_pread(fd, win, sizeof win, off, &got);
+            if (err)
+                return file_fail(func, "reading", path, err);
+            if (got < SECTION_HEAD)
+                return seqcls__fail(SEQCLS_E_IO, "%s: '%s' shrank while being read", func, path);
+            base = off;
+            have = got;
+        }
+        rc = section_head(ld, off, win + (off - base), size, &length);
+        if (rc)
+            return rc;
+        if (le_get32(win + (off - base)) == TAG_ENDF)
+            ended = 1;
+        off += SECTION_HEAD + (size_t)length + SECTION_TAIL;
+    }
+    if (!ended)
+        return no_end(ld, off);
+    return SEQCLS_OK;
+}
+
+/*
+ * The CRC of every section of a file that walk_file found well formed,
+ * read in order through a chunk buffer: a big file whose data is damaged
+ * (or a sparse file dressed up as a model) is refused without holding
+ * it in memory.
+ */
+static int check_file_crcs(load_t *ld, int fd, size_t size, const char *path, const char *func)
+{
+    unsigned char *chunk = seqcls__alloc(CHUNK_BYTES);
+    size_t pos = HEADER_BYTES, start = 0, have = 0;   /* chunk holds [start, start + have) */
+    int rc = SEQCLS_OK;
+
+    if (!chunk)
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
+    while (pos < size && rc == SEQCLS_OK) {
+        unsigned char head[SECTION_HEAD], tail[SECTION_TAIL];
+        uint64_t left;
+        uint32_t crc = 0;
+        char name[5];
+        int part;
+        /* head, payload, CRC: the payload is streamed, the rest copied */
+        for (part = 0; part < 3 && rc == SEQCLS_OK; part++) {
+            unsigned char *dst = part == 0 ? head : part == 2 ? tail : NULL;
+            size_t want = part == 0 ? SECTION_HEAD : part == 2 ? SECTION_TAIL : 0;
+            if (part == 1)
+                left = le_get64(head + 4);
+            else
+                left = want;
+            while (left > 0) {
+                size_t at, k;
+                int err;
+                if (pos >= start + have) {
+                    size_t got;
+                    err = file_pread(fd, chunk, CHUNK_BYTES, pos, &got);
+                    if (err) {
+                        rc = file_fail(func, "reading", path, err);
+                        break;
+                    }
+                    if (got == 0) {
+                        rc = seqcls__fail(SEQCLS_E_IO, "%s: '%s' shrank while being read",
+                                          func, path);
+                        break;
+                    }
+                    start = pos;
+                    have = got;
+                }
+                at = pos - start;
+                k = have - at < left ? have - at : (size_t)left;
+                if (dst)
+                    memcpy(dst + (want - (size_t)left), chunk + at, k);
+                else
+                    crc = seqcls__crc32(crc, chunk + at, k);
+                pos += k;
+                left -= k;
+            }
+        }
+        if (rc)
+            break;
+        if (crc != le_get32(tail)) {
+            memcpy(name, head, 4);
+            name[4] = '\0';
+            rc = lfail(ld, SEQCLS_E_FORMAT, name,
+                       "CRC-32 mismatch (stored %08x, computed %08x): the data is damaged",
+                       (unsigned)le_get32(tail), (unsigned)crc);
+        }
+    }
+    seqcls__dealloc(chunk);
+    return rc;
+}
+
+int model_file_load(seqcls_model_t **out, const char *path, void **buf, size_t *len,
+                    const char *func)
+{
+    load_t ld;
+    char who[512];
+    void *data = NULL;
+    size_t size = 0;
+    int fd, rc;
+
+    *out = NULL;
+    *buf = NULL;
+    *len = 0;
+    rc = file_open_read(path, model_file_max_bytes(), &fd, &size, func);
+    if (rc)
+        return rc;
+    snprintf(who, sizeof who, "%s: '%s'", func, path);
+    memset(&ld, 0, sizeof ld);
+    ld.who = who;
+    rc = walk_file(&ld, fd, size, path, func);
+    if (rc == SEQCLS_OK && size > CRC_FIRST_BYTES)
+        rc = check_file_crcs(&ld, fd, size, path, func);
+    if (rc == SEQCLS_OK)
+        rc = file_read_whole(fd, size, &data, path, func);
+    close(fd);
+    if (rc)
+        return rc;
+    rc = load(out, data, size, who);
+    if (rc == SEQCLS_OK && (rc = metadata_load(*out, data, size, who)) != SEQCLS_OK) {
+        seqcls_model_free(*out);
+        *out = NULL;
+    }
+    if (rc) {
+        seqcls__dealloc(data);
+        return rc;
+    }
+    *buf = data;
+    *len = size;
+    return SEQCLS_OK;
+}
+
 int seqcls_model_load(seqcls_model_t **out, const char *path)
 {
     const char *func = "seqcls_model_load";
-    char who[300];
     void *buf;
     size_t len;
     int rc;
@@ -1095,15 +1303,7 @@ int seqcls_model_load(seqcls_model_t **out, const char *path)
         *out = NULL;
     if (!out || !path)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func, !out ? "out" : "path");
-    rc = file_read_all(path, model_file_max_bytes(), &buf, &len, func);
-    if (rc)
-        return rc;
-    snprintf(who, sizeof who, "%s: '%s'", func, path);
-    rc = load(out, buf, len, who);
-    if (rc == SEQCLS_OK && (rc = metadata_load(*out, buf, len, who)) != SEQCLS_OK) {
-        seqcls_model_free(*out);
-        *out = NULL;
-    }
+    rc = model_file_load(out, path, &buf, &len, func);
     seqcls__dealloc(buf);
     return rc;
 }
