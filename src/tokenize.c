@@ -31,6 +31,7 @@
  */
 #include "internal.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* The longest markup tag, in bytes, that is stripped; longer is text. */
@@ -401,6 +402,8 @@ int seqcls_tokenize(const char *text, size_t len, int32_t *starts, int32_t *ends
         *n_out = 0;
     if (!n_out)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: n_out is NULL", func);
+    if (len > (size_t)PTRDIFF_MAX)   /* a negative length passed through size_t */
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: len %lld is negative", func, (long long)len);
     if (!text && len > 0)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: text is NULL but len is %zu", func, len);
     if (max_tokens < 0)

@@ -10,6 +10,7 @@
  */
 #include "internal.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,6 +177,8 @@ void seqcls_vocab_free(seqcls_vocab_t *v)
 /* Common checks of a text argument. */
 static int check_text(const char *func, const char *text, size_t len)
 {
+    if (len > (size_t)PTRDIFF_MAX)   /* a negative length passed through size_t */
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: len %lld is negative", func, (long long)len);
     if (!text && len > 0)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: text is NULL but len is %zu", func, len);
     if (len > SEQCLS_TEXT_MAX)

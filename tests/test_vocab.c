@@ -134,6 +134,8 @@ START_TEST(empty_whitespace_and_nul)
         int32_t n = -1, ids[4] = {9, 9, 9, 9};
         seqcls_vocab_t *v = NULL;
         OK(seqcls_tokenize(NULL, 0, NULL, NULL, 0, &n));
+        FAILS(SEQCLS_E_INVALID_ARG, "len -2 is negative",
+              seqcls_tokenize("x", (size_t)-2, NULL, NULL, 0, &n));
         ck_assert_int_eq(n, 0);
         OK(seqcls_vocab_create(&v));
         OK(seqcls_vocab_add_text(v, NULL, 0));
@@ -385,6 +387,9 @@ START_TEST(errors_for_nulls_and_order)
 
     OK(seqcls_vocab_create(&v));
     FAILS(SEQCLS_E_INVALID_ARG, "text is NULL", seqcls_vocab_add_text(v, NULL, 3));
+    /* a negative length through size_t says so (not 18446744073709551615) */
+    FAILS(SEQCLS_E_INVALID_ARG, "len -1 is negative", seqcls_vocab_add_text(v, "ab", (size_t)-1));
+    ck_assert(strstr(seqcls_last_error(), "18446744073709551615") == NULL);
     FAILS(SEQCLS_E_RANGE, "longer than", seqcls_vocab_add_text(v, "a", (size_t)SEQCLS_TEXT_MAX + 1));
     /* not built yet */
     ck_assert_int_eq(seqcls_vocab_size(v), 0);
