@@ -123,25 +123,29 @@ static int find_option(const layer_t *L, int option, int is_float, const char *f
     return SEQCLS_OK;
 }
 
-static int settable(const layer_t *L, const layer_option_t *o, const char *func)
+/* Layer `layer`'s option `option` of the type the call takes, checked
+ * for a set call (settable) or a get call (`value` not NULL). */
+static int option_of(const seqcls_model_t *m, int layer, int option, int is_float, int set,
+                     const void *value, const char *func, layer_t **L, const layer_option_t **o)
 {
-    if (!o->settable)
-        return seqcls__fail(SEQCLS_E_INVALID_ARG,
-                            "%s: option %d of layer %d (%s) is fixed by its constructor", func,
-                            o->option, L->index, L->ops->name);
-    return SEQCLS_OK;
+    int rc = lookup(m, layer, func, L);
+    if (rc == SEQCLS_OK && !set && !value)
+        rc = seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: value is NULL", func);
+    if (rc == SEQCLS_OK)
+        rc = find_option(*L, option, is_float, func, o);
+    if (rc == SEQCLS_OK && set && !(*o)->settable)
+        rc = seqcls__fail(SEQCLS_E_INVALID_ARG,
+                          "%s: option %d of layer %d (%s) is fixed by its constructor", func,
+                          option, layer, (*L)->ops->name);
+    return rc;
 }
 
 int seqcls_layer_set_int(seqcls_model_t *m, int layer, int option, int value)
 {
     const char *func = "seqcls_layer_set_int";
-    const layer_option_t *o;
+    const layer_option_t *o = NULL;
     layer_t *L = NULL;
-    int rc = lookup(m, layer, func, &L);
-    if (rc == SEQCLS_OK)
-        rc = find_option(L, option, 0, func, &o);
-    if (rc == SEQCLS_OK)
-        rc = settable(L, o, func);
+    int rc = option_of(m, layer, option, 0, 1, NULL, func, &L, &o);
     if (rc == SEQCLS_OK)
         rc = L->ops->set_int(m, L, option, value);
     if (rc == SEQCLS_OK)
@@ -152,13 +156,9 @@ int seqcls_layer_set_int(seqcls_model_t *m, int layer, int option, int value)
 int seqcls_layer_set_float(seqcls_model_t *m, int layer, int option, float value)
 {
     const char *func = "seqcls_layer_set_float";
-    const layer_option_t *o;
+    const layer_option_t *o = NULL;
     layer_t *L = NULL;
-    int rc = lookup(m, layer, func, &L);
-    if (rc == SEQCLS_OK)
-        rc = find_option(L, option, 1, func, &o);
-    if (rc == SEQCLS_OK)
-        rc = settable(L, o, func);
+    int rc = option_of(m, layer, option, 1, 1, NULL, func, &L, &o);
     if (rc == SEQCLS_OK && !isfinite(value))
         rc = seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: value is not finite", func);
     if (rc == SEQCLS_OK)
@@ -168,36 +168,28 @@ int seqcls_layer_set_float(seqcls_model_t *m, int layer, int option, float value
     return rc;
 }
 
+/* Both getters copy the field's 32 bits: an int or a float as stored. */
+static int get_option(const seqcls_model_t *m, int layer, int option, int is_float, void *value,
+                      const char *func)
+{
+    const layer_option_t *o = NULL;
+    layer_t *L = NULL;
+    int rc = option_of(m, layer, option, is_float, 0, value, func, &L, &o);
+    if (rc == SEQCLS_OK) {
+        uint32_t bits = layer_field_get(L, o->field);
+        memcpy(value, &bits, 4);
+    }
+    return rc;
+}
+
 int seqcls_layer_get_int(const seqcls_model_t *m, int layer, int option, int *value)
 {
-    const char *func = "seqcls_layer_get_int";
-    const layer_option_t *o;
-    layer_t *L = NULL;
-    int rc = lookup(m, layer, func, &L);
-    if (rc == SEQCLS_OK && !value)
-        rc = seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: value is NULL", func);
-    if (rc == SEQCLS_OK)
-        rc = find_option(L, option, 0, func, &o);
-    if (rc == SEQCLS_OK)
-        *value = (int)layer_field_get(L, o->field);
-    return rc;
+    return get_option(m, layer, option, 0, value, "seqcls_layer_get_int");
 }
 
 int seqcls_layer_get_float(const seqcls_model_t *m, int layer, int option, float *value)
 {
-    const char *func = "seqcls_layer_get_float";
-    const layer_option_t *o;
-    layer_t *L = NULL;
-    int rc = lookup(m, layer, func, &L);
-    if (rc == SEQCLS_OK && !value)
-        rc = seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: value is NULL", func);
-    if (rc == SEQCLS_OK)
-        rc = find_option(L, option, 1, func, &o);
-    if (rc == SEQCLS_OK) {
-        uint32_t bits = layer_field_get(L, o->field);
-        memcpy(value, &bits, sizeof *value);
-    }
-    return rc;
+    return get_option(m, layer, option, 1, value, "seqcls_layer_get_float");
 }
 
 int seqcls_layer_kind(const seqcls_model_t *m, int layer)
