@@ -258,19 +258,8 @@ static int gru_rebuild(seqcls_model_t *m, const layer_t *c)
 }
 
 /* .impl is the default cell; SEQCLS_GRU_RESET_BEFORE picks the other. */
-const layer_ops_t seqcls__gru_ops = {
-    .kind = SEQCLS_LAYER_GRU,
-    .name = "gru",
-    .takes = 1u << VAL_SEQ,
-    .options = rnn_options,
-    .forward = rnn_forward,
-    .backward = rnn_backward,
-    .set_int = rnn_set_int,
-    .set_float = rnn_set_float,
-    .describe = rnn_describe,
-    .rebuild = gru_rebuild,
-    .impl = &rnn_gru_cell,
-};
+const layer_ops_t seqcls__gru_ops =
+    RNN_LAYER_OPS(SEQCLS_LAYER_GRU, "gru", gru_rebuild, &rnn_gru_cell);
 
 int seqcls_add_gru(seqcls_model_t *m, int hidden, unsigned flags, int *layer)
 {

@@ -542,6 +542,15 @@ int rnn_set_int(seqcls_model_t *m, layer_t *L, int option, int value);
 int rnn_set_float(seqcls_model_t *m, layer_t *L, int option, float value);
 void rnn_describe(const layer_t *L, char *buf, size_t cap);
 extern const layer_option_t rnn_options[];
+/* The recurrent kinds' tables share everything but their kind, name,
+ * rebuild (their constructor) and default cell. */
+#define RNN_LAYER_OPS(kind_, name_, rebuild_, cell_)                                      \
+    {                                                                                     \
+        .kind = (kind_), .name = (name_), .takes = 1u << VAL_SEQ, .options = rnn_options, \
+        .forward = rnn_forward, .backward = rnn_backward, .set_int = rnn_set_int,         \
+        .set_float = rnn_set_float, .describe = rnn_describe, .rebuild = (rebuild_),      \
+        .impl = (cell_),                                                                  \
+    }
 /*
  * Elementwise cell code runs as span(args..., k, n) over [0, len): blocks
  * of the constant RNN_BLOCK, whose loops -O2 vectorises once the static

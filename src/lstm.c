@@ -110,19 +110,8 @@ static int lstm_rebuild(seqcls_model_t *m, const layer_t *c)
     return seqcls_add_lstm(m, c->units, c->flags, NULL);
 }
 
-const layer_ops_t seqcls__lstm_ops = {
-    .kind = SEQCLS_LAYER_LSTM,
-    .name = "lstm",
-    .takes = 1u << VAL_SEQ,
-    .options = rnn_options,
-    .forward = rnn_forward,
-    .backward = rnn_backward,
-    .set_int = rnn_set_int,
-    .set_float = rnn_set_float,
-    .describe = rnn_describe,
-    .rebuild = lstm_rebuild,
-    .impl = &rnn_lstm_cell,
-};
+const layer_ops_t seqcls__lstm_ops =
+    RNN_LAYER_OPS(SEQCLS_LAYER_LSTM, "lstm", lstm_rebuild, &rnn_lstm_cell);
 
 int seqcls_add_lstm(seqcls_model_t *m, int hidden, unsigned flags, int *layer)
 {
