@@ -55,6 +55,23 @@ def run_python(code, **kw):
                           text=True, timeout=120, **kw)
 
 
+# What a subprocess test starts from: the package and a tiny data set.
+SUBPROCESS_PRELUDE = """
+import gc, sys, numpy as np, seqcls
+from conftest import bilstm_attention, tiny_data
+x, lengths, y = tiny_data()
+"""
+
+
+def run_ok(body):
+    """Run `body` after SUBPROCESS_PRELUDE in a fresh interpreter, so that a
+    crash is a failed test; its standard output."""
+    r = run_python(SUBPROCESS_PRELUDE + body)
+    assert r.returncode == 0, "exit %d\nstdout:\n%s\nstderr:\n%s" % (r.returncode, r.stdout,
+                                                                        r.stderr)
+    return r.stdout
+
+
 def have(name):
     return name not in seqcls.missing
 

@@ -8,20 +8,8 @@ import itertools
 import numpy as np
 
 import seqcls
-from conftest import run_python
+from conftest import run_ok, run_python
 
-PRELUDE = """
-import gc, sys, numpy as np, seqcls
-from conftest import bilstm_attention, tiny_data
-x, lengths, y = tiny_data()
-"""
-
-
-def run_ok(body):
-    r = run_python(PRELUDE + body)
-    assert r.returncode == 0, "exit %d\nstdout:\n%s\nstderr:\n%s" % (r.returncode, r.stdout,
-                                                                      r.stderr)
-    return r.stdout
 
 
 def test_model_deleted_before_its_tensors_and_views():

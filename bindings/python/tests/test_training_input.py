@@ -8,20 +8,8 @@ import numpy as np
 
 import seqcls
 
-from conftest import bilstm_attention, run_python, tiny_data
+from conftest import bilstm_attention, run_ok, tiny_data
 
-PRELUDE = """
-import gc, sys, numpy as np, seqcls
-from conftest import bilstm_attention, tiny_data
-x, lengths, y = tiny_data()
-"""
-
-
-def run_ok(body):
-    r = run_python(PRELUDE + body)
-    assert r.returncode == 0, "exit %d\nstdout:\n%s\nstderr:\n%s" % (r.returncode, r.stdout,
-                                                                      r.stderr)
-    return r.stdout
 
 
 def test_ids_changed_between_forward_and_backward_do_not_reach_backward():
