@@ -516,6 +516,96 @@ class CommandLine(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertTrue(r.stdout.startswith("usage: seqcls"), r.stdout)
 
+    # ---- issue 15, item 6: each command's own help, with every default ----
+
+    @staticmethod
+    def help_entries(text):
+        """{option: (help text, default)} of a command's help: an entry
+        starts with "  -" and goes on with the lines indented deeper."""
+        entries, name = {}, None
+        for line in text.splitlines():
+            m = re.match(r"  (?:(-\w), )?(--?[\w-]+)(?: (\S+))?(\s+(.*))?$", line)
+            if m and line.startswith("  -"):
+                name = m.group(2)
+                entries[name] = m.group(5) or ""
+            elif name and line.startswith("    "):
+                entries[name] += " " + line.strip()
+            else:
+                name = None
+        return {k: (v, (re.findall(r"\[([^\]]*)\]$", v) or [None])[-1]) for k, v in entries.items()}
+
+    def test_each_command_prints_its_own_help(self):
+        expected = {
+            "train": ["--input", "--output", "--arch", "--epochs", "--lr", "--dim", "--hidden",
+                      "--maxlen", "--batch", "--valid", "--valid-split", "--min-count", "--vocab",
+                      "--seed", "--threads"],
+            "test": ["--maxlen"],
+            "predict": ["-k", "--maxlen"],
+            "explain": ["--maxlen", "--html"],
+            "info": [],
+        }
+        for cmd, options in expected.items():
+            with self.subTest(cmd=cmd):
+                r = run(cmd, "--help")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stderr, "")
+                self.assertTrue(r.stdout.startswith("usage: seqcls %s " % cmd), r.stdout)
+                self.assertEqual(run(cmd, "-h").stdout, r.stdout)
+                self.assertEqual(run("help", cmd).stdout, r.stdout)
+                # --help wins over anything else on the line, even a bad value
+                self.assertEqual(run(cmd, "--maxlen", "0", "--help").stdout, r.stdout)
+                entries = self.help_entries(r.stdout)
+                self.assertIn("--help", entries)
+                for opt in options:
+                    self.assertIn(opt, entries)
+                    self.assertIsNotNone(entries[opt][1], "%s %s has no default" % (cmd, opt))
+                self.assertLessEqual(max(len(l) for l in r.stdout.splitlines()), 100)
+        self.assertIn("-i, --input FILE", run("train", "--help").stdout)
+        self.assertBad(run("help", "frobnicate"), "unknown command 'frobnicate'")
+        # the general usage lists every command and points to their help
+        r = run("--help")
+        for cmd in expected:
+            self.assertIn("seqcls %s " % cmd, r.stdout)
+        self.assertIn("seqcls <command> --help", r.stdout)
+
+    def test_help_defaults_are_what_the_commands_do(self):
+        train = self.help_entries(run("train", "--help").stdout)
+        defaults = {k: v[1] for k, v in train.items()}
+        self.assertEqual(defaults["--arch"], "bilstm-attn")
+        self.assertEqual(defaults["--input"], "required")
+        # train without --epochs runs the help's number of epochs
+        small = os.path.join(self.dir.name, "defaults.txt")
+        make_file(small, 60, 7)
+        out = os.path.join(self.dir.name, "defaults.sqcl")
+        r = run("train", "-i", small, "-o", out, "--dim", "4", "--hidden", "4", "--maxlen", "8")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        epochs = int(defaults["--epochs"])
+        self.assertIn("epoch %d/%d " % (epochs, epochs), r.stdout)
+        self.assertNotIn("epoch %d/" % (epochs + 1), r.stdout)
+        self.assertIn("architecture %s" % defaults["--arch"], r.stdout)
+        # the model keeps --maxlen as given, and the default when not given
+        r = run("train", "-i", small, "-o", out, "--epochs", "1", "--arch", "meanpool", "--dim", "4")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("maxlen = %s\n" % defaults["--maxlen"], run("info", out).stdout)
+        # predict's -k default: that many labels a line
+        k = int(self.help_entries(run("predict", "--help").stdout)["-k"][1])
+        r = run("predict", self.model, "-", stdin="a wonderful film\n")
+        self.assertEqual(r.stdout.count("__label__"), k)
+
+    def test_version_names_the_command_line_and_the_library(self):
+        with open(os.path.join(ROOT, "include", "seqcls.h"), encoding="utf-8") as f:
+            header = re.search(r'#define SEQCLS_VERSION_STRING "([^"]+)"', f.read()).group(1)
+        lib = ctypes.CDLL(os.path.join(ROOT, "lib", "libseqcls.so"))
+        lib.seqcls_version_string.restype = ctypes.c_char_p
+        running = lib.seqcls_version_string().decode()
+        for flag in ("--version", "-V"):
+            r = run(flag)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            first, second = r.stdout.splitlines()[:2]
+            self.assertTrue(first.startswith("seqcls %s " % header), first)
+            self.assertTrue(second.startswith("libseqcls %s " % running), second)
+            self.assertIn("libseqcls.so", second)   # which file it runs with
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -56,6 +56,61 @@ int cmd_predict(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 
+/* ---- Options and help (opts.c) ----
+ *
+ * Each command describes its options once, in a table: the parser reads
+ * the values with it, the defaults are set from it (parsed by the same
+ * code as a value on the command line), and `seqcls COMMAND --help` is
+ * printed from it, so the help cannot disagree with the program. */
+typedef enum {
+    OPT_FLAG,     /* no value: sets an int to 1 */
+    OPT_STRING,   /* const char * */
+    OPT_FILE,     /* const char *, a file name ("-" allowed) */
+    OPT_INT,      /* int in [lo, hi] */
+    OPT_REAL,     /* double in [lo, hi] */
+    OPT_CHOICE,   /* const char *, one of `choices` ("a|b|c") */
+    OPT_YESNO     /* int: yes = 1, no = 0 */
+} opt_type_t;
+
+typedef struct {
+    const char *name;      /* "--epochs" */
+    const char *alias;     /* "-i", or NULL */
+    const char *metavar;   /* "N" (NULL for a flag) */
+    opt_type_t type;
+    size_t offset;         /* of the value in the command's options struct */
+    const char *def;       /* the default, as it would be written on the command line; NULL: none */
+    const char *def_text;  /* shown in the help instead when def is NULL ("required", ...) */
+    double lo, hi;         /* range of OPT_INT and OPT_REAL */
+    const char *choices;   /* OPT_CHOICE: "a|b|c" */
+    const char *help;      /* lines separated by '\n' */
+} opt_t;
+
+typedef struct {
+    const char *name;      /* "train" */
+    const char *args;      /* what follows the name in the usage line */
+    const char *summary;   /* one line, for seqcls --help */
+    const char *about;     /* paragraph(s) after the usage line, or NULL */
+    const opt_t *opts;
+    int nopts;
+    const char *pos_hint;  /* said after an unexpected argument */
+    const char *notes;     /* text after the options, or NULL */
+} command_t;
+
+extern const command_t cmd_train_spec, cmd_test_spec, cmd_predict_spec, cmd_explain_spec,
+    cmd_info_spec;
+
+/* Set every option of `c` that has a default in `o`. */
+void opts_defaults(const command_t *c, void *o);
+/* Parse argv[0..argc) into `o` (defaults first): options by the table,
+ * -h/--help prints the command's help and exits 0, other arguments go to
+ * pos[0..max_pos) (their count returned).  given[i] (if not NULL) is set
+ * for every option i on the command line.  Dies on anything else. */
+int opts_parse(const command_t *c, void *o, int argc, char **argv, const char **pos,
+               int max_pos, unsigned char *given);
+/* Index of option `name` in c's table (dies if there is none: a bug). */
+int opts_index(const command_t *c, const char *name);
+/* The help of one command (seqcls COMMAND --help). */
+void print_command_help(FILE *f, const command_t *c);
 /* The usage text (seqcls --help). */
 void print_usage(FILE *f);
 /* The string value of option `opt`, or die: missing, or starting with

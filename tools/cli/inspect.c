@@ -3,6 +3,7 @@
  * looking into a saved model.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +15,83 @@
 #define MAX_MAXLEN 100000
 #define BATCH 256
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 /* Options shared by the commands: positional arguments, -k, --maxlen, --html. */
 typedef struct {
     const char *pos[2];
     int npos, k, maxlen;     /* maxlen 0: the model's own */
     const char *html;
 } args_t;
+
+#define OPT(field) offsetof(args_t, field)
+#define OPT_MAXLEN                                                                              \
+    {"--maxlen", NULL, "L", OPT_INT, OPT(maxlen), NULL,                                         \
+     "the model's, else " STR(DEFAULT_MAXLEN), 1, MAX_MAXLEN, NULL,                            \
+     "tokens read per document (the rest is cut)\n"                                          \
+     "(the model keeps the training --maxlen)"}
+static const opt_t test_options[] = {OPT_MAXLEN};
+static const opt_t predict_options[] = {
+    {"-k", NULL, "K", OPT_INT, OPT(k), "1", NULL, 1, 1 << 20, NULL,
+     "the K most probable labels of each line"},
+    OPT_MAXLEN,
+};
+static const opt_t explain_options[] = {
+    OPT_MAXLEN,
+    {"--html", NULL, "OUT", OPT_FILE, OPT(html), NULL, "none", 0, 0, NULL,
+     "also write the heatmap as an HTML page"},
+};
+#undef OPT
+#define NOPTS(t) (int)(sizeof t / sizeof t[0])
+
+const command_t cmd_test_spec = {
+    "test",
+    "MODEL.sqcl TEST.txt [options]",
+    "accuracy, per-class precision/recall/F1 and confusion matrix on a labelled file",
+    "Evaluate a model on a labelled file (\"__label__NAME text\" or \"NAME<TAB>text\"\n"
+    "lines; - is the standard input): accuracy, loss, each class's precision,\n"
+    "recall, F1 and support, macro F1, and the confusion matrix, as TSV.\n",
+    test_options,
+    NOPTS(test_options),
+    "at most 2: MODEL and FILE",
+    NULL,
+};
+
+const command_t cmd_predict_spec = {
+    "predict",
+    "MODEL.sqcl [FILE|-] [options]",
+    "the most probable labels of each line of text",
+    "Classify each line of FILE (default: the standard input) and print its most\n"
+    "probable labels as \"__label__NAME PROBABILITY\", most probable first.\n",
+    predict_options,
+    NOPTS(predict_options),
+    "at most 2: MODEL and FILE",
+    NULL,
+};
+
+const command_t cmd_explain_spec = {
+    "explain",
+    "MODEL.sqcl [FILE|-] [options]",
+    "the attention weight of every token of each line",
+    "Classify each line of FILE (default: the standard input) with a model that\n"
+    "has an attention layer and show the weight the model gave each token.\n",
+    explain_options,
+    NOPTS(explain_options),
+    "at most 2: MODEL and FILE",
+    NULL,
+};
+
+const command_t cmd_info_spec = {
+    "info",
+    "MODEL.sqcl",
+    "the layers, parameters, vocabulary, labels and metadata of a model",
+    NULL,
+    NULL,
+    0,
+    "at most 1: MODEL",
+    NULL,
+};
 
 /* The maximum length: --maxlen, else the one the model was trained with
  * (its "maxlen" metadata), else DEFAULT_MAXLEN. */
@@ -37,33 +109,15 @@ static int maxlen_for(const args_t *a, const seqcls_model_t *m)
     return (int)v;
 }
 
-static void parse(args_t *a, int argc, char **argv, const char *cmd, int min_pos, int max_pos)
+static void parse(args_t *a, int argc, char **argv, const command_t *c, int min_pos)
 {
-    int i;
     memset(a, 0, sizeof *a);
-    a->k = 1;
-    for (i = 0; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-            print_usage(stdout), exit(0);
-        else if (!strcmp(argv[i], "-k") && !strcmp(cmd, "predict"))
-            a->k = (int)parse_long("-k", v, 1, 1 << 20), i++;
-        else if (!strcmp(argv[i], "--maxlen") && strcmp(cmd, "info"))
-            a->maxlen = (int)parse_long("--maxlen", v, 1, MAX_MAXLEN), i++;
-        else if (!strcmp(argv[i], "--html") && !strcmp(cmd, "explain"))
-            a->html = parse_string("--html", v, 1), i++;
-        else if (argv[i][0] == '-' && argv[i][1] != '\0')
-            die("%s: unknown option '%s' (seqcls --help lists the options)", cmd, argv[i]);
-        else if (a->npos < max_pos)
-            a->pos[a->npos++] = argv[i];
-        else
-            die("%s: unexpected argument '%s' (at most %d: %s)", cmd, argv[i], max_pos,
-                max_pos == 1 ? "MODEL" : "MODEL and FILE");
-    }
+    a->npos = opts_parse(c, a, argc, argv, a->pos, c == &cmd_info_spec ? 1 : 2, NULL);
     if (a->npos < min_pos)
-        die("%s: missing %s (seqcls --help)", cmd,
+        die("%s: missing %s (seqcls %s --help)", c->name,
             a->npos == 0 ? (min_pos == 1 ? "the MODEL argument" : "the MODEL and FILE arguments")
-                         : "the FILE argument");
+                         : "the FILE argument",
+            c->name);
     if (!a->pos[1])
         a->pos[1] = "-";
 }
@@ -96,7 +150,7 @@ int cmd_test(int argc, char **argv)
     int i, j, C;
     int64_t sx[2], sy[1];
 
-    parse(&a, argc, argv, "test", 2, 2);
+    parse(&a, argc, argv, &cmd_test_spec, 2);
     m = load_model(a.pos[0]);
     a.maxlen = maxlen_for(&a, m);
     C = classes_of(m, model_outputs(m));
@@ -224,7 +278,7 @@ int cmd_predict(int argc, char **argv)
     unsigned char *taken;
     int start, outputs, C;
 
-    parse(&a, argc, argv, "predict", 1, 2);
+    parse(&a, argc, argv, &cmd_predict_spec, 1);
     m = load_model(a.pos[0]);
     a.maxlen = maxlen_for(&a, m);
     outputs = model_outputs(m);
@@ -285,7 +339,7 @@ int cmd_explain(int argc, char **argv)
     char *html_tmp = NULL;
     int i, outputs, C, tty = isatty(fileno(stdout)), probe;
 
-    parse(&a, argc, argv, "explain", 1, 2);
+    parse(&a, argc, argv, &cmd_explain_spec, 1);
     if (a.html)
         check_output("--html", a.html, a.pos, 2, 1);   /* before any work */
     m = load_model(a.pos[0]);
@@ -385,7 +439,7 @@ int cmd_info(int argc, char **argv)
     int64_t total = 0;
     int i;
 
-    parse(&a, argc, argv, "info", 1, 1);
+    parse(&a, argc, argv, &cmd_info_spec, 1);
     if (seqcls_model_load(&m, a.pos[0]) != SEQCLS_OK)
         die("%s", seqcls_last_error());
     printf("model %s (seqcls %s)\n\nlayers:\n", a.pos[0], seqcls_version_string());

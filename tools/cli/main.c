@@ -10,22 +10,14 @@
 
 #include "cli.h"
 
-static const char usage[] =
-    "usage: seqcls <command> [options]\n"
-    "\n"
-    "  train -i TRAIN.txt -o MODEL.sqcl [--arch bilstm-attn|bigru-attn|meanpool]\n"
-    "        [--epochs N] [--lr X] [--dim D] [--hidden H] [--maxlen L] [--batch B]\n"
-    "        [--valid FILE | --valid-split F] [--min-count N] [--vocab N] [--seed S]\n"
-    "        [--threads N]\n"
-    "  test MODEL.sqcl TEST.txt [--maxlen L]      accuracy, per-class scores, confusion matrix\n"
-    "  predict MODEL.sqcl [-k K] [FILE|-]         top-K labels and probabilities per line\n"
-    "  explain MODEL.sqcl [FILE|-] [--html OUT]   attention weight of every token\n"
-    "  info MODEL.sqcl                            architecture, parameters, labels, metadata\n"
-    "\n"
-    "test, predict and explain cut documents at the model's own maximum length\n"
-    "(the training --maxlen, saved in the model) unless --maxlen is given.\n"
-    "Input lines are \"__label__NAME text\" (fastText) or \"NAME<TAB>text\".\n"
-    "Errors give a one-line message and exit status 2.\n";
+/* The commands, in the order seqcls --help lists them. */
+static const struct {
+    const command_t *spec;
+    int (*run)(int, char **);
+} commands[] = {{&cmd_train_spec, cmd_train},     {&cmd_test_spec, cmd_test},
+                {&cmd_predict_spec, cmd_predict}, {&cmd_explain_spec, cmd_explain},
+                {&cmd_info_spec, cmd_info}};
+#define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 
 void die(const char *fmt, ...)
 {
@@ -53,7 +45,54 @@ void check(int status, const char *what)
 
 void print_usage(FILE *f)
 {
-    fputs(usage, f);
+    int i;
+    fputs("usage: seqcls <command> [options]\n"
+          "       seqcls <command> --help      the command's options and their defaults\n"
+          "       seqcls --version             the versions of seqcls and of its library\n\n"
+          "commands:\n", f);
+    for (i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-8s %s\n           seqcls %s %s\n", commands[i].spec->name,
+                commands[i].spec->summary, commands[i].spec->name, commands[i].spec->args);
+    fputs("\nInput lines are \"__label__NAME text\" (fastText) or \"NAME<TAB>text\", in UTF-8.\n"
+          "test, predict and explain read text as the model was trained to (its maximum\n"
+          "length is saved in it).  Errors give a one-line message and exit status 2.\n",
+          f);
+}
+
+/* The path of the loaded libseqcls (Linux: from /proc/self/maps), or NULL. */
+static const char *library_path(char *buf, size_t cap)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[4096];
+    const char *found = NULL;
+    if (!f)
+        return NULL;
+    while (!found && fgets(line, sizeof line, f)) {
+        char *path = strchr(line, '/'), *nl;
+        if (!path || !strstr(path, "/libseqcls"))
+            continue;
+        if ((nl = strchr(path, '\n')) != NULL)
+            *nl = '\0';
+        snprintf(buf, cap, "%s", path);
+        found = buf;
+    }
+    fclose(f);
+    return found;
+}
+
+static void print_version(void)
+{
+    char path[4096];
+    const char *lib = library_path(path, sizeof path);
+    /* the command line is built from the library's source tree: its
+     * version is the header's it was compiled with */
+    printf("seqcls %s (command line, built with libseqcls %s)\n", SEQCLS_VERSION_STRING,
+           SEQCLS_VERSION_STRING);
+    printf("libseqcls %s (the library it runs with%s%s)\n", seqcls_version_string(),
+           lib ? ": " : "", lib ? lib : "");
+    if (seqcls_version() / 10000 != SEQCLS_VERSION_MAJOR)
+        printf("warning: the library's major version differs from the one the command line "
+               "was built for\n");
 }
 
 const char *parse_string(const char *opt, const char *value, int file)
@@ -107,24 +146,30 @@ seqcls_model_t *load_model(const char *path)
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        int (*run)(int, char **);
-    } commands[] = {{"train", cmd_train}, {"test", cmd_test}, {"predict", cmd_predict},
-                    {"explain", cmd_explain}, {"info", cmd_info}};
-    size_t i;
+    int i;
     if (argc < 2)
         die("missing command: train, test, predict, explain or info (seqcls --help)");
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-        fputs(usage, stdout);
+        if (argc > 2 && !strcmp(argv[1], "help")) {   /* seqcls help COMMAND */
+            for (i = 0; i < NCOMMANDS; i++)
+                if (!strcmp(argv[2], commands[i].spec->name))
+                    break;
+            if (i == NCOMMANDS)
+                die("help: unknown command '%s' (seqcls --help lists the commands)", argv[2]);
+            print_command_help(stdout, commands[i].spec);
+        } else {
+            print_usage(stdout);
+        }
+        stdout_close();
         return 0;
     }
-    if (!strcmp(argv[1], "--version")) {
-        printf("seqcls %s\n", seqcls_version_string());
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        print_version();
+        stdout_close();
         return 0;
     }
-    for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) {
+    for (i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].spec->name)) {
             int rc = commands[i].run(argc - 2, argv + 2);
             stdout_close();   /* a full disk or a closed pipe is an error too */
             return rc;

@@ -3,6 +3,7 @@
  * and the model, train with a Keras-like progress display, save.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +14,64 @@
 
 typedef struct {
     const char *input, *output, *arch, *valid;
-    int epochs, dim, hidden, maxlen, batch, min_count, vocab_max, threads;
+    int epochs, dim, hidden, maxlen, batch, min_count, vocab_max, threads, seed;
     double lr, valid_split;
-    long seed;
-    int split_given;   /* --valid-split on the command line */
 } train_opts_t;
+
+#define OPT(field) offsetof(train_opts_t, field)
+static const opt_t train_options[] = {
+    {"--input", "-i", "FILE", OPT_FILE, OPT(input), NULL, "required", 0, 0, NULL,
+     "labelled training data, one document a line"},
+    {"--output", "-o", "FILE", OPT_FILE, OPT(output), NULL, "required", 0, 0, NULL,
+     "the model file to write (checked before training)"},
+    {"--arch", NULL, "A", OPT_CHOICE, OPT(arch), "bilstm-attn", NULL, 0, 0,
+     "bilstm-attn|bigru-attn|meanpool",
+     "bilstm-attn or bigru-attn: embedding, bidirectional LSTM/GRU,\n"
+     "Bahdanau attention, dense ReLU, dropout 0.3, output;\n"
+     "meanpool: embedding, mean pooling, output"},
+    {"--epochs", NULL, "N", OPT_INT, OPT(epochs), "5", NULL, 1, 100000, NULL,
+     "passes over the training data"},
+    {"--lr", NULL, "X", OPT_REAL, OPT(lr), "0.002", NULL, 1e-9, 10, NULL,
+     "learning rate of Adam (gradients clipped to norm 5)"},
+    {"--dim", NULL, "D", OPT_INT, OPT(dim), "64", NULL, 1, 4096, NULL,
+     "embedding size"},
+    {"--hidden", NULL, "H", OPT_INT, OPT(hidden), "64", NULL, 1, 4096, NULL,
+     "units of the LSTM/GRU (each direction), the attention\n"
+     "and the dense layer"},
+    {"--maxlen", NULL, "L", OPT_INT, OPT(maxlen), "256", NULL, 1, 100000, NULL,
+     "tokens read per document (the rest is cut); saved in\n"
+     "the model"},
+    {"--batch", NULL, "B", OPT_INT, OPT(batch), "32", NULL, 1, 65536, NULL,
+     "documents per training step"},
+    {"--valid", NULL, "FILE", OPT_FILE, OPT(valid), NULL, "none", 0, 0, NULL,
+     "labelled validation data (instead of --valid-split)"},
+    {"--valid-split", NULL, "F", OPT_REAL, OPT(valid_split), "0.1", NULL, 0, 0.9, NULL,
+     "fraction of the input held out for validation when there is no\n"
+     "--valid file; 0 = none"},
+    {"--min-count", NULL, "N", OPT_INT, OPT(min_count), "2", NULL, 1, 1000000, NULL,
+     "tokens seen fewer times are unknown (<unk>)"},
+    {"--vocab", NULL, "N", OPT_INT, OPT(vocab_max), "20000", NULL, 3, 16777216, NULL,
+     "largest vocabulary, <pad> and <unk> included"},
+    {"--seed", NULL, "S", OPT_INT, OPT(seed), "1", NULL, 0, 2147483647, NULL,
+     "seed of the initial weights and the order of the batches"},
+    {"--threads", NULL, "N", OPT_INT, OPT(threads), "0", NULL, 0, 1024, NULL,
+     "threads to compute with; 0 = one per core"},
+};
+#undef OPT
+
+const command_t cmd_train_spec = {
+    "train",
+    "-i TRAIN.txt -o MODEL.sqcl [options]",
+    "train a classifier on a labelled file and save it",
+    "Train a classifier on a labelled file (lines \"__label__NAME text\" or\n"
+    "\"NAME<TAB>text\", in UTF-8) and save it with its vocabulary, label names\n"
+    "and maximum length, which test, predict and explain use.\n",
+    train_options,
+    (int)(sizeof train_options / sizeof train_options[0]),
+    "the input is -i FILE",
+    "Each epoch prints the training loss and accuracy (and the validation loss\n"
+    "and accuracy when there is validation data).\n",
+};
 
 /* Progress: a bar redrawn in place on a terminal, one line per epoch otherwise. */
 typedef struct {
@@ -80,58 +134,14 @@ static int on_epoch(void *user, int epoch, float loss, float accuracy, float val
     return 0;
 }
 
-static void parse(train_opts_t *o, int argc, char **argv)
+static void parse(train_opts_t *o, int argc, char **argv, unsigned char *given)
 {
-    int i;
-    *o = (train_opts_t){NULL, NULL, "bilstm-attn", NULL, 5, 64, 64, 256, 32, 2, 20000, 0,
-                        0.002, 0.1, 1, 0};
-    for (i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-            print_usage(stdout), exit(0);
-        if (a[0] != '-' || a[1] == '\0')
-            die("train: unexpected argument '%s' (the input is -i FILE)", a);
-        if (!strcmp(a, "-i") || !strcmp(a, "--input"))
-            o->input = parse_string(a, v, 1);
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output"))
-            o->output = parse_string(a, v, 1);
-        else if (!strcmp(a, "--arch"))
-            o->arch = parse_string(a, v, 0);
-        else if (!strcmp(a, "--valid"))
-            o->valid = parse_string(a, v, 1);
-        else if (!strcmp(a, "--epochs"))
-            o->epochs = (int)parse_long(a, v, 1, 100000);
-        else if (!strcmp(a, "--lr"))
-            o->lr = parse_double(a, v, 1e-9, 10);
-        else if (!strcmp(a, "--dim"))
-            o->dim = (int)parse_long(a, v, 1, 4096);
-        else if (!strcmp(a, "--hidden"))
-            o->hidden = (int)parse_long(a, v, 1, 4096);
-        else if (!strcmp(a, "--maxlen"))
-            o->maxlen = (int)parse_long(a, v, 1, 100000);
-        else if (!strcmp(a, "--batch"))
-            o->batch = (int)parse_long(a, v, 1, 65536);
-        else if (!strcmp(a, "--valid-split"))
-            o->valid_split = parse_double(a, v, 0, 0.9), o->split_given = 1;
-        else if (!strcmp(a, "--min-count"))
-            o->min_count = (int)parse_long(a, v, 1, 1000000);
-        else if (!strcmp(a, "--vocab"))
-            o->vocab_max = (int)parse_long(a, v, 3, 16777216);
-        else if (!strcmp(a, "--threads"))
-            o->threads = (int)parse_long(a, v, 0, 1024);
-        else if (!strcmp(a, "--seed"))
-            o->seed = parse_long(a, v, 0, 2147483647);
-        else
-            die("train: unknown option '%s' (seqcls --help lists the options)", a);
-        i++;
-    }
+    memset(o, 0, sizeof *o);
+    opts_parse(&cmd_train_spec, o, argc, argv, NULL, 0, given);
     if (!o->input || !o->output)
         die("train: -i TRAIN.txt and -o MODEL.sqcl are required");
-    if (o->valid && o->split_given)
+    if (o->valid && given[opts_index(&cmd_train_spec, "--valid-split")])
         die("train: --valid FILE and --valid-split F exclude each other");
-    if (strcmp(o->arch, "bilstm-attn") && strcmp(o->arch, "bigru-attn") &&
-        strcmp(o->arch, "meanpool"))
-        die("train: --arch must be bilstm-attn, bigru-attn or meanpool, not '%s'", o->arch);
 }
 
 static seqcls_model_t *build_model(const train_opts_t *o, int vocab, int classes)
@@ -183,8 +193,11 @@ int cmd_train(int argc, char **argv)
     char **names;
     int nlabels, i;
     double t0 = now();
+    unsigned char given[sizeof train_options / sizeof train_options[0]];
+    int split_given;
 
-    parse(&o, argc, argv);
+    parse(&o, argc, argv, given);
+    split_given = given[opts_index(&cmd_train_spec, "--valid-split")];
     {
         /* before the training, not after it */
         const char *inputs[2];
@@ -245,7 +258,7 @@ int cmd_train(int argc, char **argv)
          * split given on the command line) rather than refused */
         float split = (float)o.valid_split;
         if (floor((double)train.n * (double)split) < 1) {
-            if (!o.split_given || train.n < 2) {
+            if (!split_given || train.n < 2) {
                 printf("note: %d documents are too few to hold out %g%% for validation: "
                        "training without validation\n",
                        train.n, 100 * o.valid_split);
