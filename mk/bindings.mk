@@ -1,6 +1,8 @@
 # mk/bindings.mk -- the Python, Rust and C++ bindings and the generated docs.
 #
 #   make check-python     pytest on bindings/python/tests (ctypes package `seqcls`)
+#   make check-python-venv  `pip install ./bindings/python` (offline) into a fresh venv
+#                         of the system Python, then train and predict with that copy
 #   make check-rust       cargo test --offline and the example, in bindings/rust
 #   make check-cpp        build examples/cpp_example.cpp with g++ -Werror and run it
 #   make check-docs       docs/api-reference.md is up to date, docs snippets run
@@ -14,13 +16,29 @@ CARGO      ?= $(firstword $(shell command -v cargo 2>/dev/null) $(wildcard $(HOM
 CARGO_TARGET_DIR_BIND := $(abspath build/cargo)
 SEQCLS_SO1 := $(abspath $(LIBOUT))/libseqcls.so.1
 
-.PHONY: check-python check-rust check-cpp check-docs api-reference
+.PHONY: check-python check-python-venv check-rust check-cpp check-docs api-reference
 
-check-python: $(SHARED)
+# (the command line too: tests/test_text_io.py compares the package with it)
+check-python: $(SHARED) $(CLI)
 	cd bindings/python && SEQCLS_LIBRARY=$(SEQCLS_SO1) PYTHONDONTWRITEBYTECODE=1 \
 	    $(PYTHON) -m pytest -q -p no:cacheprovider tests
 
 CHECK_EXTRA += check-python
+
+# The package as a user installs it: a virtual environment of the system
+# Python (--system-site-packages: Debian's numpy, setuptools and wheel),
+# pip offline, then a script run from outside the clone without
+# SEQCLS_LIBRARY (the package finds the library of the clone it came from).
+PY_VENV := $(abspath $(BUILD))/python-venv
+check-python-venv: $(SHARED)
+	rm -rf $(PY_VENV)
+	$(PYTHON) -m venv --system-site-packages $(PY_VENV)
+	$(PY_VENV)/bin/pip install --quiet --no-index --no-build-isolation \
+	    --disable-pip-version-check ./bindings/python
+	cd $(PY_VENV) && env -u SEQCLS_LIBRARY PYTHONDONTWRITEBYTECODE=1 \
+	    bin/python $(abspath bindings/python/tests/smoke_installed.py) $(CURDIR)
+
+CHECK_EXTRA += check-python-venv
 
 check-rust: $(SHARED)
 	@command -v $(CARGO) >/dev/null || { echo "check-rust: $(CARGO) not found (rustup or Debian's cargo)" >&2; exit 1; }

@@ -9,6 +9,18 @@
     history = m.fit(x, y, lengths=lengths, epochs=5)
     probs = m.predict(x, lengths)
 
+Text and label names (bindings/python/README.md):
+
+    texts, labels = seqcls.read_labelled("train.txt")   # fastText or TSV
+    vocab = seqcls.Vocab(texts)                          # the command line's defaults
+    m = seqcls.Model(seed=1)
+    m.add_embedding(len(vocab), 64)
+    m.add_pooling("mean")
+    m.add_output(1)                                      # two labels: one logit
+    m.set_vocab(vocab)                                   # maxlen 256
+    m.fit(texts, labels, epochs=5, validation_split=0.1)
+    m.predict_labels(["a new text"])                     # ["spam"]
+
 Every constant of seqcls.h is here without its SEQCLS_ prefix
 (seqcls.BIDIRECTIONAL, seqcls.E_SHAPE); every failure raises a SeqclsError
 subclass carrying seqcls_last_error().  `seqcls.lib` is the raw ctypes
@@ -20,12 +32,13 @@ from ._core import Tensor, check, last_error, strerror
 from ._lib import fn, lib, missing
 from ._lib import path as library_path
 from .constants import *  # noqa: F401,F403
+from .data import read_labelled, read_texts
 from .errors import (FormatError, InvalidArgumentError, IOError, NoMemoryError,
                      NumericError, RangeError, SeqclsError, ShapeError, StateError,
                      UnsupportedError, VersionError)
 from .model import (LAYER_KINDS, SGD, Adam, AdamW, History, Meta, Metrics, Model, Optimizer,
                     RMSprop)
-from .text import Vocab, token_spans, tokenize
+from .text import DEFAULT_MAXLEN, Vocab, token_spans, tokenize
 
 __version__ = constants.VERSION_STRING
 

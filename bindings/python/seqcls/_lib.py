@@ -3,7 +3,9 @@
 The shared object is looked for, in order:
   1. the path in the environment variable SEQCLS_LIBRARY;
   2. the build tree: lib/libseqcls.so.1 three directories above this file
-     (bindings/python/seqcls/ in a clone);
+     (bindings/python/seqcls/ in a clone), or, for a copy installed with
+     `pip install ./bindings/python`, that of the clone it was installed
+     from (seqcls/_where.py, written by setup.py);
   3. the system: ctypes.util.find_library("seqcls"), then "libseqcls.so.1"
      through the dynamic loader's own search (LD_LIBRARY_PATH, ld.so.cache).
 
@@ -156,6 +158,12 @@ def candidates():
     if env:
         out.append(env)
     out.append(os.path.normpath(os.path.join(_HERE, "..", "..", "..", "lib", "libseqcls.so.1")))
+    try:
+        from ._where import BUILD_TREE_LIBRARY
+    except ImportError:         # not an installed copy
+        BUILD_TREE_LIBRARY = None
+    if BUILD_TREE_LIBRARY and BUILD_TREE_LIBRARY not in out:
+        out.append(BUILD_TREE_LIBRARY)
     found = ctypes.util.find_library("seqcls")
     if found:
         out.append(found)

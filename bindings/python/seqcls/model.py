@@ -1,6 +1,8 @@
 """Models, optimisers, training and evaluation: the Keras-like surface."""
 
 import ctypes as C
+import math
+import re
 from collections.abc import MutableMapping
 
 import numpy as np
@@ -10,8 +12,10 @@ from . import constants as K
 from ._core import (Tensor, _Handle, _load_bytes, _out_handle, _save_bytes, as_array, check,
                     lengths_arg)
 from ._lib import BATCH_FN, EPOCH_FN, FLOAT_P, I32_P, LR_SCHEDULE_FN, fn
-from .errors import InvalidArgumentError
-from .text import Vocab
+from ._progress import Progress
+from .data import label_order
+from .errors import InvalidArgumentError, StateError
+from .text import DEFAULT_MAXLEN, MAX_MAXLEN, Vocab
 
 _OPTIMIZERS = {"adam": K.OPTIM_ADAM, "sgd": K.OPTIM_SGD, "rmsprop": K.OPTIM_RMSPROP,
                "adamw": K.OPTIM_ADAMW}
@@ -53,6 +57,36 @@ def _code(table, value, what):
     except (KeyError, AttributeError, TypeError):
         raise ValueError("seqcls: unknown %s %r (one of %s)"
                          % (what, value, ", ".join(str(k) for k in table if k)))
+
+
+def _is_texts(x):
+    """True for a str, a numpy array of str, or a list/tuple whose first
+    item is a str: texts or label names, not numbers."""
+    if isinstance(x, str):
+        return True
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind == "U"
+    return isinstance(x, (list, tuple)) and len(x) > 0 and isinstance(x[0], str)
+
+
+def _text_list(texts):
+    if isinstance(texts, str):
+        return [texts]
+    texts = [str(t) for t in texts] if isinstance(texts, np.ndarray) else list(texts)
+    for i, t in enumerate(texts):
+        if not isinstance(t, (str, bytes)):
+            raise TypeError("seqcls: texts[%d] is a %s, not a str" % (i, type(t).__name__))
+    return texts
+
+
+def _best_epoch(history):
+    """The epoch whose weights seqcls_fit restored: the first with the
+    lowest validation loss (None without validation)."""
+    best = None
+    for e, v in zip(history.epoch, history["val_loss"]):
+        if v < (math.inf if best is None else best[1]):      # False for NaN, as in C
+            best = (e, v)
+    return None if best is None else best[0]
 
 
 def _private_lengths(lengths, batch, name):
@@ -146,11 +180,15 @@ class Metrics:
 
 
 class History:
-    """What Model.fit returns, as Keras' History: history["loss"] etc. per epoch."""
+    """What Model.fit returns, as Keras' History: history["loss"] etc. per
+    epoch.  `best_epoch` is the epoch (from 0) whose weights the model
+    ended with when fit restored the best validation loss's weights
+    (restore_best=True with validation data), else None."""
 
     def __init__(self):
         self.history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
         self.epoch = []
+        self.best_epoch = None
 
     def __getitem__(self, key):
         return self.history[key]
@@ -160,7 +198,7 @@ class _FitCallbacks:
     """The C trampolines of one fit call; an exception in Python stops training
     (the trampoline returns 1) and is re-raised when seqcls_fit returns."""
 
-    def __init__(self, history, on_batch, on_epoch, lr_schedule):
+    def __init__(self, history, on_batch, on_epoch, lr_schedule, progress=None):
         self.error = None
         self.history = history
 
@@ -168,6 +206,8 @@ class _FitCallbacks:
             if self.error is not None:
                 return 1
             try:
+                if progress is not None:
+                    progress.on_batch(epoch, b, nb, loss, acc)
                 return 1 if (on_batch is not None and on_batch(epoch, b, nb, loss, acc)) else 0
             except BaseException as e:  # noqa: B902 -- re-raised after seqcls_fit
                 self.error = e
@@ -182,6 +222,8 @@ class _FitCallbacks:
                 for k, v in (("loss", loss), ("accuracy", acc), ("val_loss", vloss),
                              ("val_accuracy", vacc)):
                     h.history[k].append(v)
+                if progress is not None:
+                    progress.on_epoch(epoch, loss, acc, vloss, vacc)
                 return 1 if (on_epoch is not None and on_epoch(epoch, loss, acc, vloss, vacc)) \
                     else 0
             except BaseException as e:  # noqa: B902
@@ -524,6 +566,140 @@ class Model:
         check(fn.seqcls_model_set_labels(self._ptr, cv.int32(len(names), "number of labels"),
                                          arr if names else None), "seqcls_model_set_labels")
 
+    # ---- text in, label names out ----
+    def set_vocab(self, vocab, maxlen=DEFAULT_MAXLEN):
+        """Attach `vocab` (a built Vocab) and the maximum length texts are
+        cut to, as `seqcls train` does: the model keeps a copy of the
+        vocabulary, and its metadata "maxlen" and "tokens" (the
+        vocabulary's tokenisation mode), all saved with it.  Then fit,
+        evaluate, predict, predict_text and predict_labels take lists of
+        str.  The embedding's vocab should be len(vocab)."""
+        if not isinstance(vocab, Vocab):
+            raise TypeError("seqcls: set_vocab takes a seqcls.Vocab, not %s"
+                            % type(vocab).__name__)
+        n = cv.int32(maxlen, "maxlen")
+        if not 1 <= n <= MAX_MAXLEN:
+            raise ValueError("seqcls: maxlen = %d is not in [1, %d]" % (n, MAX_MAXLEN))
+        self.vocab = vocab
+        meta = self.meta
+        meta["maxlen"] = str(n)
+        meta["tokens"] = str(getattr(vocab, "tokens", None) or "word")
+        return self
+
+    @property
+    def maxlen(self):
+        """The maximum length of texts: the model's "maxlen" metadata (what
+        `seqcls train --maxlen` or set_vocab wrote), else 256 (DEFAULT_MAXLEN,
+        as the command line for a model without it)."""
+        v = fn.seqcls_model_get_meta(self._ptr, b"maxlen")
+        if v is None:
+            return DEFAULT_MAXLEN
+        # what the command line's strtol accepts, and nothing else
+        m = re.fullmatch(rb"[ \t\n\v\f\r]*[+-]?[0-9]{1,9}", v)
+        n = int(m.group(0)) if m else 0
+        if not 1 <= n <= MAX_MAXLEN:
+            raise ValueError('seqcls: the model\'s "maxlen" metadata %r is not a length in '
+                             '[1, %d]' % (v.decode("utf-8", "replace"), MAX_MAXLEN))
+        return n
+
+    @property
+    def tokens(self):
+        """The tokenisation mode the model was trained with (its "tokens"
+        metadata, "word" when absent).  The vocabulary applies it itself."""
+        v = fn.seqcls_model_get_meta(self._ptr, b"tokens")
+        return "word" if v is None else v.decode("utf-8")
+
+    def _vocab_view(self):
+        """The model's own vocabulary, borrowed (no copy); it keeps the model alive."""
+        v = fn.seqcls_model_vocab(self._ptr)
+        if not v:
+            raise StateError("seqcls: the model has no vocabulary, so it cannot read text: "
+                             "attach one with model.set_vocab(seqcls.Vocab(texts)), or train "
+                             "with `seqcls train`", function="seqcls_model_vocab")
+        return Vocab(_handle=_Handle(v, None, (self._h,)))
+
+    def encode_text(self, texts, maxlen=None):
+        """(ids int32 [N, maxlen], lengths int32 [N]) of a list of str, with
+        the model's vocabulary (and its tokenisation mode) and maximum
+        length (the model's own unless `maxlen` is given)."""
+        texts = _text_list(texts)
+        return self._vocab_view().encode_batch(texts, self.maxlen if maxlen is None else maxlen)
+
+    def _text_input(self, x, lengths, what="x"):
+        """(x, lengths) with a list of texts encoded; arrays as they are."""
+        if not _is_texts(x):
+            return x, lengths
+        if lengths is not None:
+            raise ValueError("seqcls: %s is a list of texts: their lengths come from the "
+                             "vocabulary, do not give lengths" % what)
+        return self.encode_text(x)
+
+    def _label_indices(self, y, what="y", fit=False):
+        """`y` as class indices: label names (str) are looked up in the
+        model's labels; when fitting a model that has none yet, the model
+        takes the names in the command line's order (sorted)."""
+        if not _is_texts(y):
+            return y
+        y = [str(n) for n in y] if isinstance(y, np.ndarray) else list(y)
+        names = self.labels
+        if not names:
+            if not fit:
+                raise StateError("seqcls: %s holds label names but the model has none: train "
+                                 "it with label names, or set model.labels" % what)
+            names = label_order(y)
+            outputs = self.num_classes
+            classes = 2 if outputs == 1 else outputs
+            if len(names) != classes:
+                raise ValueError("seqcls: %s has %d label names (%s) but the model has %d "
+                                 "classes (add_output(%d)%s)"
+                                 % (what, len(names), ", ".join(names[:10]), classes, outputs,
+                                    ": one logit for two classes" if outputs == 1 else ""))
+            self.labels = names
+        index = {n: i for i, n in enumerate(names)}
+        out = np.empty(len(y), np.int32)
+        for i, name in enumerate(y):
+            try:
+                out[i] = index[name]
+            except (KeyError, TypeError):
+                raise ValueError("seqcls: %s[%d] = %r is not one of the model's labels %s"
+                                 % (what, i, name, names)) from None
+        return out
+
+    def predict_text(self, texts, *, maxlen=None, return_labels=False):
+        """Class probabilities [N, C] of a list of str (a single str is a
+        list of one), read as the model was trained: its own vocabulary,
+        tokenisation mode and maximum length (model.maxlen; `maxlen`
+        overrides it).  C = 1 for a one-logit model (p of labels[1]), as
+        predict.  With return_labels=True returns (probs, names), the
+        names as predict_labels gives them."""
+        ids, lengths = self.encode_text(texts, maxlen)
+        probs = self.predict(ids, lengths)
+        if return_labels:
+            return probs, self._names(self._classes(probs))
+        return probs
+
+    def predict_labels(self, x, lengths=None):
+        """The label name of the most probable class of each row: of a list
+        of texts (read as predict_text reads them) or of id/feature arrays.
+        A one-logit model predicts labels[1] when p >= 0.5.  StateError if
+        the model has no label names (fit with names, or set model.labels)."""
+        if _is_texts(x) and lengths is None:
+            x, lengths = self.encode_text(x)
+        return self._names(self.predict_classes(x, lengths))
+
+    def _names(self, classes):
+        names = self.labels
+        if not names:
+            raise StateError("seqcls: the model has no label names (fit it with label names, "
+                             "or set model.labels = [...])", function="seqcls_model_label")
+        return [names[c] for c in classes]
+
+    @staticmethod
+    def _classes(p):
+        if p.shape[1] == 1:
+            return (p[:, 0] >= 0.5).astype(np.int32)
+        return p.argmax(axis=1).astype(np.int32)
+
     # ---- low level: forward / backward ----
     @staticmethod
     def _input(x, copy=False):
@@ -602,7 +778,9 @@ class Model:
     # ---- Keras-like ----
     def predict(self, x, lengths=None, *, return_attention=False, out=None):
         """Class probabilities [B, C] (C = 1: p of class 1).  Thread-safe.
-        With return_attention=True returns (probs, attention [B, T])."""
+        With return_attention=True returns (probs, attention [B, T]).
+        x may be a list of texts (see predict_text)."""
+        x, lengths = self._text_input(x, lengths)
         arr, xt = self._input(x)
         larr, lp = lengths_arg(lengths, arr.shape[0])
         if out is None:
@@ -619,16 +797,16 @@ class Model:
         return (out, att) if return_attention else out
 
     def predict_classes(self, x, lengths=None):
-        p = self.predict(x, lengths)
-        if p.shape[1] == 1:
-            return (p[:, 0] >= 0.5).astype(np.int32)
-        return p.argmax(axis=1).astype(np.int32)
+        """Class indices [B] (int32); predict_labels gives their names."""
+        return self._classes(self.predict(x, lengths))
 
     def evaluate(self, x, y, lengths=None, batch_size=0):
-        """Loss, accuracy, per-class precision/recall/F1, confusion (a Metrics)."""
+        """Loss, accuracy, per-class precision/recall/F1, confusion (a Metrics).
+        x may be a list of texts and y a list of label names."""
+        x, lengths = self._text_input(x, lengths)
         arr, xt = self._input(x)
         larr, lp = lengths_arg(lengths, arr.shape[0])
-        ya = as_array(y, np.int32, "y")
+        ya = as_array(self._label_indices(y), np.int32, "y")
         out = _out_handle()
         yt = Tensor(ya)
         check(fn.seqcls_evaluate(self._ptr, xt._ptr, lp, yt._ptr,
@@ -653,16 +831,31 @@ class Model:
     def fit(self, x, y, lengths=None, *, epochs=10, batch_size=32, validation_split=0.0,
             validation_data=None, callback=None, on_epoch=None, lr_schedule=None,
             shuffle=True, seed=0, patience=0, restore_best=True, bucketing=True,
-            initial_epoch=0, optimizer=None):
+            initial_epoch=0, optimizer=None, verbose=1):
         """Train with seqcls_fit; returns a History (per-epoch loss, accuracy,
         val_loss, val_accuracy; NaN without validation data).
+
+        verbose: 1 (the default, as Keras) shows a progress bar per epoch
+        (on a terminal; elsewhere one line at its end) with the loss,
+        accuracy, validation figures and time; 2 one line per epoch; 0
+        nothing.  When the weights of an earlier epoch are kept
+        (restore_best with validation data), fit says which.
+
+        x: ids [N, T] int32 or features [N, T, F] float32, or a list of
+        texts once the model has a vocabulary (set_vocab).  y: class
+        indices, or label names (str), which the model keeps (labels,
+        sorted as the command line sorts them) for predict_labels.
 
         callback(epoch, batch, batches, loss, accuracy) runs after every batch,
         on_epoch(epoch, loss, accuracy, val_loss, val_accuracy) after every
         epoch; either returning True stops training.  An exception raised in
         one stops training and is re-raised here.  lr_schedule(epoch,
         initial_lr) -> lr.  validation_data = (x, y) or (x, y, lengths).
+        validation_split holds out the last rows, as Keras.
         """
+        progress = Progress(verbose, cv.int64(epochs, "epochs"))
+        x, lengths = self._text_input(x, lengths)
+        y = self._label_indices(y, fit=True)
         opt = self._optimizer(optimizer)
         # Lengths and labels are copied (they are small): seqcls_fit reads them
         # throughout training, and Python code runs meanwhile (the callbacks,
@@ -680,6 +873,8 @@ class Model:
                 (vx, vy), vl = validation_data, None
             else:
                 vx, vy, vl = validation_data
+            vx, vl = self._text_input(vx, vl, "validation x")
+            vy = self._label_indices(vy, "validation y")
             varr, vxt = self._input(vx)
             vlarr, vlp = _private_lengths(vl, varr.shape[0], "validation lengths")
             vya = np.array(as_array(vy, np.int32, "validation y"), copy=True)
@@ -704,16 +899,25 @@ class Model:
                                                             "validation_split")),
                   "seqcls_fit_config_set_float")
         history = History()
-        cbs = _FitCallbacks(history, callback, on_epoch, lr_schedule)
+        cbs = _FitCallbacks(history, callback, on_epoch, lr_schedule, progress)
         check(fn.seqcls_fit_config_set_callbacks(cfg.ptr, cbs.c_batch, cbs.c_epoch,
                                                  cbs.c_schedule, None),
               "seqcls_fit_config_set_callbacks")
-        rc = fn.seqcls_fit(self._ptr, opt._ptr, xt._ptr, lp, yt._ptr,
-                           vxt._ptr if vxt else None, vlp, vyt._ptr if vyt else None, cfg.ptr)
+        try:
+            rc = fn.seqcls_fit(self._ptr, opt._ptr, xt._ptr, lp, yt._ptr,
+                               vxt._ptr if vxt else None, vlp, vyt._ptr if vyt else None,
+                               cfg.ptr)
+        finally:
+            progress.close()
         del keep, larr
         if cbs.error is not None:
             raise cbs.error
         check(rc, "seqcls_fit")
+        if restore_best:
+            history.best_epoch = _best_epoch(history)
+            if history.best_epoch is not None:
+                i = history.epoch.index(history.best_epoch)
+                progress.kept(history.best_epoch, history.epoch[-1], history["val_loss"][i])
         return history
 
     # ---- save / load ----

@@ -10,6 +10,15 @@ from ._core import _Handle, _load_bytes, _out_handle, _save_bytes, as_array, che
 from ._lib import I32_P, fn
 
 
+# The defaults of `seqcls train` (tools/cli/train.c): --min-count, --vocab,
+# --maxlen.  tests/test_text.py checks that a Vocab built with them equals
+# the command line's.
+DEFAULT_MIN_FREQ = 2
+DEFAULT_MAX_SIZE = 20000
+DEFAULT_MAXLEN = 256
+MAX_MAXLEN = 100000          # the command line's largest --maxlen
+
+
 def _utf8(text):
     if isinstance(text, str):
         return text.encode("utf-8")
@@ -55,13 +64,18 @@ def _max_len(max_len):
 class Vocab:
     """A vocabulary (seqcls_vocab_t): count texts, build, then encode.
 
-        v = Vocab()
-        for doc in docs: v.add_text(doc)
-        v.build(min_freq=2, max_size=20000)
-        ids, lengths = v.encode_batch(docs, max_len=200)
+        v = Vocab(texts)                  # counts and builds: min_freq=2, max_size=20000
+        ids, lengths = v.encode_batch(texts)       # max_len=256
+
+    or step by step: Vocab(), add_text(t) for each text, build(min_freq,
+    max_size).  The defaults are those of `seqcls train` (--min-count 2,
+    --vocab 20000, --maxlen 256), so a Vocab of the same texts equals the
+    one the command line builds.  min_freq 0 or 1 keeps every token,
+    max_size 0 means no cap (it counts "<pad>" and "<unk>").
     """
 
-    def __init__(self, texts=None, *, min_freq=0, max_size=0, _handle=None):
+    def __init__(self, texts=None, *, min_freq=DEFAULT_MIN_FREQ, max_size=DEFAULT_MAX_SIZE,
+                 _handle=None):
         if _handle is not None:
             self._h = _handle
             return
@@ -83,7 +97,7 @@ class Vocab:
         raw = _utf8(text)
         check(fn.seqcls_vocab_add_text(self._ptr, raw, len(raw)), "seqcls_vocab_add_text")
 
-    def build(self, min_freq=0, max_size=0):
+    def build(self, min_freq=DEFAULT_MIN_FREQ, max_size=DEFAULT_MAX_SIZE):
         check(fn.seqcls_vocab_build(self._ptr, cv.int32(min_freq, "min_freq"),
                                     cv.int32(max_size, "max_size")),
               "seqcls_vocab_build")
@@ -106,7 +120,7 @@ class Vocab:
             raise IndexError("seqcls: id %d is not in the vocabulary (size %d)" % (i, len(self)))
         return t.decode("utf-8")
 
-    def encode(self, text, max_len):
+    def encode(self, text, max_len=DEFAULT_MAXLEN):
         """(ids int32 [max_len], n): the first max_len token ids, padded with PAD_ID."""
         raw = _utf8(text)
         max_len = _max_len(max_len)
@@ -116,7 +130,7 @@ class Vocab:
                                      max_len, C.byref(n)), "seqcls_vocab_encode")
         return ids, n.value
 
-    def encode_batch(self, texts, max_len):
+    def encode_batch(self, texts, max_len=DEFAULT_MAXLEN):
         """(ids int32 [B, max_len], lengths int32 [B]) for a list of texts."""
         texts = list(texts)
         max_len = _max_len(max_len)
