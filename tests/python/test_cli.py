@@ -350,7 +350,7 @@ class CommandLine(unittest.TestCase):
         self.assertNotIn("val_accuracy", r.stdout)
         r = run("train", "-i", small, "-o", out, "--epochs", "1", "--valid-split", "0.2")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("holding out the last document", r.stdout)
+        self.assertIn("holding out one document", r.stdout)
         self.assertIn("val_accuracy", r.stdout)
         two = self.write("two.txt", b"__label__pos good\n__label__neg bad\n")
         r = run("train", "-i", two, "-o", out, "--epochs", "1")
@@ -515,6 +515,55 @@ class CommandLine(unittest.TestCase):
             r = run(*args)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertTrue(r.stdout.startswith("usage: seqcls"), r.stdout)
+
+    # ---- issue 15, item 2: a stratified, seeded validation split ----
+
+    def sorted_file(self, name, neg, pos):
+        """neg documents of label neg, then pos of label pos: a file sorted
+        by label, where the last rows are all of one label."""
+        path = os.path.join(self.dir.name, name)
+        rng = random.Random(len(name))
+        with open(path, "w", encoding="utf-8") as f:
+            for label, count, words in (("neg", neg, BAD), ("pos", pos, GOOD)):
+                for _ in range(count):
+                    text = [rng.choice(FILLER) for _ in range(rng.randint(3, 8))]
+                    text.insert(rng.randrange(len(text) + 1), rng.choice(words))
+                    f.write("__label__%s %s\n" % (label, " ".join(text)))
+        return path
+
+    def test_valid_split_is_stratified_and_seeded(self):
+        out = os.path.join(self.dir.name, "split.sqcl")
+        common = ["-o", out, "--epochs", "1", "--dim", "4", "--hidden", "4", "--maxlen", "8",
+                  "--threads", "1"]
+        balanced = self.sorted_file("sorted.txt", 200, 200)
+        r = run("train", "-i", balanced, *common)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # the last 40 rows are all "pos": a split of the last rows would be one label
+        self.assertIn("validation: 40 of 400 documents held out, stratified by label "
+                      "(--valid-split 0.1, shuffled with --seed 1): 20 neg, 20 pos\n", r.stdout)
+        skewed = self.sorted_file("skewed.txt", 300, 100)
+        first = run("train", "-i", skewed, "--valid-split", "0.25", *common)
+        self.assertIn("100 of 400 documents held out", first.stdout)
+        self.assertIn(": 75 neg, 25 pos\n", first.stdout)
+        # remainders: 0.1 of 13 and of 7 is 1.3 and 0.7; floor(2.0) = 2 in all
+        odd = self.sorted_file("odd.txt", 13, 7)
+        r = run("train", "-i", odd, *common)
+        self.assertIn("validation: 2 of 20 documents held out", r.stdout)
+        self.assertIn(": 1 neg, 1 pos\n", r.stdout)
+        # the same seed gives the same split (and the same run); the help says so
+        again = run("train", "-i", skewed, "--valid-split", "0.25", *common)
+        strip = lambda s: re.sub(r"\d+\.\ds \d+ms/step|\(\d+\.\ds\)", "", s)
+        self.assertEqual(strip(again.stdout), strip(first.stdout))
+        help_text = run("train", "--help").stdout
+        self.assertIn("stratified", help_text)
+        self.assertIn("seeded with --seed", help_text)
+        # a label never loses its last training document
+        rare = self.write("rare.txt", b"".join(b"__label__a good film %d\n" % i for i in range(30)) +
+                          b"__label__b awful\n")
+        r = run("train", "-i", rare, *common)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("3 of 31 documents held out", r.stdout)
+        self.assertIn(": 3 a, 0 b\n", r.stdout)
 
     # ---- issue 15, item 6: each command's own help, with every default ----
 

@@ -39,6 +39,9 @@ void docs_read(docs_t *d, const char *path, int labelled);
  * into msg and returns -1 (0 on success). */
 int docs_load(docs_t *d, const char *path, int labelled, char *msg, size_t msg_cap);
 void docs_free(docs_t *d);
+/* Move the documents i of `from` with which[i] set to `to` (emptied
+ * first), keeping their order; `from` keeps the others, in order. */
+void docs_move(docs_t *from, docs_t *to, const unsigned char *which);
 
 /* Sorted distinct labels of d: names[0..*n). */
 char **labels_collect(const docs_t *d, int *n);

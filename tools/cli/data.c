@@ -264,6 +264,23 @@ void docs_free(docs_t *d)
     memset(d, 0, sizeof *d);
 }
 
+void docs_move(docs_t *from, docs_t *to, const unsigned char *which)
+{
+    int i, kept = 0, moved = 0;
+    memset(to, 0, sizeof *to);
+    for (i = 0; i < from->n; i++)
+        moved += which[i] != 0;
+    to->text = xmalloc((size_t)moved, sizeof *to->text, "the list of documents");
+    to->label = xmalloc((size_t)moved, sizeof *to->label, "the list of documents");
+    for (i = 0; i < from->n; i++) {
+        docs_t *d = which[i] ? to : from;
+        int k = which[i] ? to->n++ : kept++;
+        d->text[k] = from->text[i];
+        d->label[k] = from->label[i];
+    }
+    from->n = kept;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);

@@ -46,14 +46,17 @@ static const opt_t train_options[] = {
     {"--valid", NULL, "FILE", OPT_FILE, OPT(valid), NULL, "none", 0, 0, NULL,
      "labelled validation data (instead of --valid-split)"},
     {"--valid-split", NULL, "F", OPT_REAL, OPT(valid_split), "0.1", NULL, 0, 0.9, NULL,
-     "fraction of the input held out for validation when there is no\n"
-     "--valid file; 0 = none"},
+     "without --valid: the fraction of each label's documents held\n"
+     "out for validation, chosen by a shuffle seeded with --seed\n"
+     "(stratified, so a file sorted by label is split fairly); a file\n"
+     "too small for it trains without validation; 0 = none"},
     {"--min-count", NULL, "N", OPT_INT, OPT(min_count), "2", NULL, 1, 1000000, NULL,
      "tokens seen fewer times are unknown (<unk>)"},
     {"--vocab", NULL, "N", OPT_INT, OPT(vocab_max), "20000", NULL, 3, 16777216, NULL,
      "largest vocabulary, <pad> and <unk> included"},
     {"--seed", NULL, "S", OPT_INT, OPT(seed), "1", NULL, 0, 2147483647, NULL,
-     "seed of the initial weights and the order of the batches"},
+     "seed of the initial weights, the order of the batches and\n"
+     "the validation split"},
     {"--threads", NULL, "N", OPT_INT, OPT(threads), "0", NULL, 0, 1024, NULL,
      "threads to compute with; 0 = one per core"},
 };
@@ -178,6 +181,126 @@ static int32_t *label_ids(const seqcls_model_t *m, const docs_t *d, const char *
     return y;
 }
 
+/* splitmix64: the same numbers on every machine for a seed. */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+/* Choose `want` documents of d for validation, stratified by label: each
+ * label's documents are shuffled (a Fisher-Yates shuffle seeded with
+ * `seed`, labels in sorted order, documents in file order), and the
+ * first k of them held out, k = floor(count * split), then one more for
+ * the labels with the largest remainders until `want` are held out; a
+ * label never gives up its last training document.  Sets held[i] and
+ * per_label[c] (the label ids y[i] in [0, nlabels)); returns the number
+ * held out (below `want` only when the labels have too few documents). */
+static int stratified_split(const int32_t *y, int n, int nlabels, int want, double split,
+                            uint64_t seed, unsigned char *held, int *per_label)
+{
+    int *count = xmalloc((size_t)nlabels, sizeof *count, "the validation split");
+    int *start = xmalloc((size_t)nlabels + 1, sizeof *start, "the validation split");
+    int *order = xmalloc((size_t)n, sizeof *order, "the validation split");
+    int *fill = xmalloc((size_t)nlabels, sizeof *fill, "the validation split");
+    uint64_t state = seed;
+    int c, i, total = 0;
+
+    memset(count, 0, (size_t)nlabels * sizeof *count);
+    for (i = 0; i < n; i++)
+        count[y[i]]++;
+    for (start[0] = 0, c = 0; c < nlabels; c++)
+        start[c + 1] = start[c] + count[c];
+    memcpy(fill, start, (size_t)nlabels * sizeof *fill);
+    for (i = 0; i < n; i++)
+        order[fill[y[i]]++] = i;
+    for (c = 0; c < nlabels; c++) {
+        int *o = order + start[c];
+        for (i = count[c] - 1; i > 0; i--) {
+            int j = (int)(next_random(&state) % (uint64_t)(i + 1)), t = o[i];
+            o[i] = o[j];
+            o[j] = t;
+        }
+        per_label[c] = (int)floor(count[c] * split);
+        if (per_label[c] > count[c] - 1)
+            per_label[c] = count[c] > 0 ? count[c] - 1 : 0;
+        total += per_label[c];
+    }
+    while (total < want) {
+        /* one more from the label with the largest remainder that can spare one */
+        int best = -1;
+        double best_rest = -1;
+        for (c = 0; c < nlabels; c++) {
+            double rest = count[c] * split - per_label[c];
+            if (per_label[c] < count[c] - 1 && rest > best_rest)
+                best = c, best_rest = rest;
+        }
+        if (best < 0)
+            break;
+        per_label[best]++;
+        total++;
+    }
+    memset(held, 0, (size_t)n);
+    for (c = 0; c < nlabels; c++)
+        for (i = 0; i < per_label[c]; i++)
+            held[order[start[c] + i]] = 1;
+    free(count);
+    free(start);
+    free(order);
+    free(fill);
+    return total;
+}
+
+/* Hold out validation documents of `train` (--valid-split) into `valid`:
+ * about the fraction `split` of every label, as stratified_split chooses.
+ * A file too small for the split is trained without validation (the
+ * default split) or with one document held out (a split given on the
+ * command line), with a note; labels are the model's (m). */
+static void split_validation(const train_opts_t *o, int split_given, const seqcls_model_t *m,
+                             docs_t *train, docs_t *valid)
+{
+    const int n = train->n, nlabels = seqcls_model_label_count(m);
+    int want = (int)floor((double)n * o->valid_split), got, c;
+    int32_t *y = label_ids(m, train, o->input);
+    unsigned char *held = xmalloc((size_t)n, 1, "the validation split");
+    int *per_label = xmalloc((size_t)nlabels, sizeof *per_label, "the validation split");
+
+    memset(valid, 0, sizeof *valid);
+    if (want < 1) {
+        if (!split_given || n < 2) {
+            printf("note: %d documents are too few to hold out %g%% for validation: "
+                   "training without validation\n",
+                   n, 100 * o->valid_split);
+            want = 0;
+        } else {
+            printf("note: --valid-split %g of %d documents holds out none: holding out one "
+                   "document for validation\n",
+                   o->valid_split, n);
+            want = 1;
+        }
+    }
+    got = want > 0 ? stratified_split(y, n, nlabels, want, o->valid_split, (uint64_t)o->seed,
+                                      held, per_label)
+                   : 0;
+    if (want > 0 && got == 0)
+        printf("note: no label has a document to spare for validation: training without "
+               "validation\n");
+    if (got > 0) {
+        docs_move(train, valid, held);
+        printf("validation: %d of %d documents held out, stratified by label (--valid-split %g,"
+               " shuffled with --seed %d):",
+               got, n, o->valid_split, o->seed);
+        for (c = 0; c < nlabels && c < 10; c++)
+            printf("%s %d %s", c ? "," : "", per_label[c], seqcls_model_label(m, c));
+        printf("%s\n", nlabels > 10 ? ", ..." : "");
+    }
+    free(y);
+    free(held);
+    free(per_label);
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_opts_t o;
@@ -227,6 +350,12 @@ int cmd_train(int argc, char **argv)
     printf("%d documents, %d labels, vocabulary of %d, architecture %s\n", train.n, nlabels,
            seqcls_vocab_size(vocab), o.arch);
 
+    if (o.valid)
+        docs_read(&valid, o.valid, 1);
+    else if (o.valid_split > 0)
+        split_validation(&o, split_given, m, &train, &valid);
+    else
+        memset(&valid, 0, sizeof valid);
     encode_docs(vocab, &train, o.maxlen, &ids, &lens);
     labels = label_ids(m, &train, o.input);
     {
@@ -234,11 +363,10 @@ int cmd_train(int argc, char **argv)
         check(seqcls_tensor_wrap(&x, SEQCLS_I32, 2, sx, ids), "input");
         check(seqcls_tensor_wrap(&y, SEQCLS_I32, 1, sy, labels), "labels");
     }
-    if (o.valid) {
+    if (valid.n > 0) {
         int64_t sx[2], sy[1];
-        docs_read(&valid, o.valid, 1);
         encode_docs(vocab, &valid, o.maxlen, &vids, &vlens);
-        vlabels = label_ids(m, &valid, o.valid);
+        vlabels = label_ids(m, &valid, o.valid ? o.valid : o.input);
         sx[0] = sy[0] = valid.n;
         sx[1] = o.maxlen;
         check(seqcls_tensor_wrap(&vx, SEQCLS_I32, 2, sx, vids), "validation input");
@@ -251,29 +379,6 @@ int cmd_train(int argc, char **argv)
     check(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_EPOCHS, o.epochs), "--epochs");
     check(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_BATCH_SIZE, o.batch), "--batch");
     check(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_SEED, o.seed), "--seed");
-    if (!o.valid && o.valid_split > 0) {
-        /* seqcls_fit holds out the last floor(n * split) documents, and
-         * refuses a split that leaves none: a small file is trained
-         * without validation (default split) or with one document (a
-         * split given on the command line) rather than refused */
-        float split = (float)o.valid_split;
-        if (floor((double)train.n * (double)split) < 1) {
-            if (!split_given || train.n < 2) {
-                printf("note: %d documents are too few to hold out %g%% for validation: "
-                       "training without validation\n",
-                       train.n, 100 * o.valid_split);
-                split = 0;
-            } else {
-                split = (float)(1.5 / train.n);
-                printf("note: --valid-split %g of %d documents holds out none: holding out "
-                       "the last document for validation\n",
-                       o.valid_split, train.n);
-            }
-        }
-        if (split > 0)
-            check(seqcls_fit_config_set_float(cfg, SEQCLS_FIT_VALID_SPLIT, split),
-                  "--valid-split");
-    }
     progress.tty = isatty(fileno(stdout));
     progress.epochs = o.epochs;
     check(seqcls_fit_config_set_callbacks(cfg, on_batch, on_epoch, NULL, &progress), "fit");
@@ -300,8 +405,7 @@ int cmd_train(int argc, char **argv)
     free(vlens);
     free(vlabels);
     free(names);
-    if (o.valid)
-        docs_free(&valid);
+    docs_free(&valid);
     docs_free(&train);
     return 0;
 }
