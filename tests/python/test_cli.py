@@ -123,7 +123,11 @@ class CommandLine(unittest.TestCase):
 
     def test_train_reports_epochs_with_validation(self):
         self.assertIn("400 documents, 2 labels", self.train_out)
-        self.assertEqual(self.train_out.count("val_accuracy"), 8)   # plain lines: not a terminal
+        # plain lines (not a terminal): one per epoch, then which epoch was kept
+        epochs = [l for l in self.train_out.splitlines() if l.startswith("epoch ")]
+        self.assertEqual(len(epochs), 8)
+        self.assertTrue(all("val_accuracy" in l for l in epochs))
+        self.assertTrue(self.train_out.splitlines()[-1].startswith("kept model (epoch "))
 
     def test_test_prints_metrics_and_confusion(self):
         r = run("test", self.model, self.test)
@@ -516,6 +520,85 @@ class CommandLine(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertTrue(r.stdout.startswith("usage: seqcls"), r.stdout)
 
+    # ---- issue 15, item 1: which epoch was kept, early stopping ----
+
+    def noise_files(self):
+        """Random labels: the validation loss soon rises, so the best epoch
+        is an early one."""
+        paths = []
+        for name, n, seed in (("noise-train.txt", 200, 3), ("noise-valid.txt", 60, 4)):
+            rng = random.Random(seed)
+            path = os.path.join(self.dir.name, name)
+            with open(path, "w", encoding="utf-8") as f:
+                for _ in range(n):
+                    f.write("__label__%s %s\n" % (rng.choice("ab"), " ".join(
+                        rng.choice(FILLER + GOOD + BAD) for _ in range(6))))
+            paths.append(path)
+        return paths
+
+    @staticmethod
+    def epoch_figures(out):
+        """[(epoch, val_loss text)] of a training log, and the last line's
+        val_loss, val_accuracy and kept epoch."""
+        rows = [(int(m.group(1)), m.group(2)) for m in
+                re.finditer(r"^epoch (\d+)/\d+ .* - val_loss: ([\d.]+) - val_accuracy: [\d.]+$", out, re.M)]
+        last = out.splitlines()[-1]
+        m = re.match(r"kept model \(epoch (\d+)\), without dropout: loss: [\d.]+ - accuracy: [\d.]+ - "
+                     r"val_loss: ([\d.]+) - val_accuracy: ([\d.]+)$", last)
+        return rows, m
+
+    def test_training_says_which_epoch_it_kept(self):
+        train, valid = self.noise_files()
+        out = os.path.join(self.dir.name, "kept.sqcl")
+        common = ["-i", train, "-o", out, "--valid", valid, "--dim", "16", "--hidden", "16",
+                  "--maxlen", "16", "--min-count", "1", "--lr", "0.02", "--threads", "1"]
+        r = run("train", *common, "--epochs", "30", "--patience", "3")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows, last = self.epoch_figures(r.stdout)
+        self.assertIsNotNone(last, r.stdout)
+        losses = [float(v) for _, v in rows]
+        best = losses.index(min(losses)) + 1
+        # early stopping: three epochs without a lower val_loss, then stop
+        self.assertIn("early stopping: val_loss has not improved for 3 epochs (--patience 3)", r.stdout)
+        self.assertEqual(len(rows), best + 3)
+        self.assertLess(len(rows), 30)
+        self.assertIn("kept epoch %d/30: the lowest val_loss (%s)" % (best, rows[best - 1][1]), r.stdout)
+        # the last line is the kept model's, not the last epoch's
+        self.assertEqual(int(last.group(1)), best)
+        self.assertEqual(last.group(2), rows[best - 1][1])
+        # and it is the model saved: test on the validation file agrees
+        t = run("test", out, valid)
+        loss = float(re.search(r"^loss\t([\d.]+)$", t.stdout, re.M).group(1))
+        self.assertAlmostEqual(loss, float(last.group(2)), delta=2e-4)
+        self.assertIn("accuracy\t%s\n" % last.group(3), t.stdout)
+
+        # --restore-best no: the last epoch, and the log says so
+        r = run("train", *common, "--epochs", "6", "--restore-best", "no")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows, last = self.epoch_figures(r.stdout)
+        self.assertEqual(len(rows), 6)
+        self.assertIn("kept epoch 6/6, the last (--restore-best no)", r.stdout)
+        self.assertEqual((int(last.group(1)), last.group(2)), (6, rows[-1][1]))
+        t = run("test", out, valid)
+        loss = float(re.search(r"^loss\t([\d.]+)$", t.stdout, re.M).group(1))
+        self.assertAlmostEqual(loss, float(rows[-1][1]), delta=2e-4)
+
+        # no validation data: the last epoch; --patience is said to do nothing
+        r = run("train", "-i", train, "-o", out, "--valid-split", "0", "--epochs", "2",
+                "--patience", "1", "--dim", "4", "--hidden", "4", "--maxlen", "8")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("--patience 1 needs validation data", r.stdout)
+        self.assertIn("kept epoch 2/2, the last: without validation data", r.stdout)
+        self.assertRegex(r.stdout.splitlines()[-1],
+                         r"^kept model \(epoch 2\), without dropout: loss: [\d.]+ - accuracy: [\d.]+$")
+        # the options and their defaults are in the help; bad values refused
+        entries = self.help_entries(run("train", "--help").stdout)
+        self.assertEqual(entries["--patience"][1], "0")
+        self.assertEqual(entries["--restore-best"][1], "yes")
+        self.assertBad(run("train", *common, "--restore-best", "maybe"),
+                       "--restore-best must be yes or no, not 'maybe'")
+        self.assertBad(run("train", *common, "--patience", "-1"), "--patience")
+
     # ---- issue 15, item 2: a stratified, seeded validation split ----
 
     def sorted_file(self, name, neg, pos):
@@ -587,7 +670,7 @@ class CommandLine(unittest.TestCase):
         expected = {
             "train": ["--input", "--output", "--arch", "--epochs", "--lr", "--dim", "--hidden",
                       "--maxlen", "--batch", "--valid", "--valid-split", "--min-count", "--vocab",
-                      "--seed", "--threads"],
+                      "--seed", "--threads", "--patience", "--restore-best"],
             "test": ["--maxlen"],
             "predict": ["-k", "--maxlen"],
             "explain": ["--maxlen", "--html"],

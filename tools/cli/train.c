@@ -15,6 +15,7 @@
 typedef struct {
     const char *input, *output, *arch, *valid;
     int epochs, dim, hidden, maxlen, batch, min_count, vocab_max, threads, seed;
+    int patience, restore_best;
     double lr, valid_split;
 } train_opts_t;
 
@@ -50,6 +51,12 @@ static const opt_t train_options[] = {
      "out for validation, chosen by a shuffle seeded with --seed\n"
      "(stratified, so a file sorted by label is split fairly); a file\n"
      "too small for it trains without validation; 0 = none"},
+    {"--patience", NULL, "N", OPT_INT, OPT(patience), "0", NULL, 0, 100000, NULL,
+     "early stopping: stop after N epochs without a lower val_loss;\n"
+     "0 = run every epoch"},
+    {"--restore-best", NULL, NULL, OPT_YESNO, OPT(restore_best), "yes", NULL, 0, 0, NULL,
+     "yes: save the weights of the epoch with the lowest val_loss;\n"
+     "no: those of the last epoch"},
     {"--min-count", NULL, "N", OPT_INT, OPT(min_count), "2", NULL, 1, 1000000, NULL,
      "tokens seen fewer times are unknown (<unk>)"},
     {"--vocab", NULL, "N", OPT_INT, OPT(vocab_max), "20000", NULL, 3, 16777216, NULL,
@@ -72,16 +79,27 @@ const command_t cmd_train_spec = {
     train_options,
     (int)(sizeof train_options / sizeof train_options[0]),
     "the input is -i FILE",
-    "Each epoch prints the training loss and accuracy (and the validation loss\n"
-    "and accuracy when there is validation data).\n",
+    "Each epoch prints its training loss and accuracy (means over its batches,\n"
+    "with dropout) and, with validation data, val_loss and val_accuracy.  The\n"
+    "saved model is the epoch with the lowest val_loss (--restore-best yes), or\n"
+    "the last epoch; the log says which epoch was kept and why, and ends with\n"
+    "the kept model's own figures, evaluated without dropout.\n",
 };
 
-/* Progress: a bar redrawn in place on a terminal, one line per epoch otherwise. */
+/* Progress: a bar redrawn in place on a terminal, one line per epoch
+ * otherwise; and the validation record, kept by the same rule as
+ * seqcls_fit (a lower val_loss is better; after `patience` epochs
+ * without one, training stops), to say which epoch the model is. */
 typedef struct {
-    int tty, epochs;
+    int tty, epochs, patience, have_valid;
     double start;
     double loss_sum, acc_sum;
     int seen;
+    int last;              /* the last epoch run (from 0) */
+    int best;              /* the epoch of the lowest val_loss, -1 if none */
+    float best_loss;
+    int wait;              /* epochs since the best */
+    int stopped;           /* 1: early stopping ended the training */
 } progress_t;
 
 static double now(void)
@@ -133,8 +151,47 @@ static int on_epoch(void *user, int epoch, float loss, float accuracy, float val
     if (!isnan(val_loss))
         printf(" - val_loss: %.4f - val_accuracy: %.4f", val_loss, val_accuracy);
     printf("\n");
+    p->last = epoch;
+    if (p->have_valid) {
+        /* (seqcls_fit compares the double before it became this float:
+         * the two can differ only for losses equal to 7 digits) */
+        if (val_loss < p->best_loss) {   /* false for NaN */
+            p->best_loss = val_loss;
+            p->best = epoch;
+            p->wait = 0;
+        } else if (p->patience > 0 && ++p->wait >= p->patience) {
+            printf("early stopping: val_loss has not improved for %d epoch%s (--patience %d)\n",
+                   p->wait, p->wait == 1 ? "" : "s", p->patience);
+            p->stopped = 1;
+        }
+    }
     fflush(stdout);
     return 0;
+}
+
+/* Say which epoch the trained model is, and why; returns it (from 0). */
+static int report_kept(const progress_t *p, const train_opts_t *o, int have_valid)
+{
+    const int kept = have_valid && o->restore_best && p->best >= 0 ? p->best : p->last;
+    printf("kept epoch %d/%d", kept + 1, o->epochs);
+    if (!have_valid)
+        printf(", the last: without validation data there is no best epoch to choose\n");
+    else if (p->best < 0)
+        printf(", the last: no epoch had a finite val_loss\n");
+    else if (!o->restore_best)
+        printf(", the last (--restore-best no); the lowest val_loss, %.4f, was epoch %d's\n",
+               (double)p->best_loss, p->best + 1);
+    else if (p->best == p->last)
+        printf(", the last, which has the lowest val_loss (%.4f)\n", (double)p->best_loss);
+    else if (p->best + 1 == p->last)
+        printf(": the lowest val_loss (%.4f); epoch %d did not improve it "
+               "(--restore-best yes)\n",
+               (double)p->best_loss, p->last + 1);
+    else
+        printf(": the lowest val_loss (%.4f); epochs %d-%d did not improve it "
+               "(--restore-best yes)\n",
+               (double)p->best_loss, p->best + 2, p->last + 1);
+    return kept;
 }
 
 static void parse(train_opts_t *o, int argc, char **argv, unsigned char *given)
@@ -317,7 +374,7 @@ int cmd_train(int argc, char **argv)
     int nlabels, i;
     double t0 = now();
     unsigned char given[sizeof train_options / sizeof train_options[0]];
-    int split_given;
+    int split_given, kept;
 
     parse(&o, argc, argv, given);
     split_given = given[opts_index(&cmd_train_spec, "--valid-split")];
@@ -379,15 +436,39 @@ int cmd_train(int argc, char **argv)
     check(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_EPOCHS, o.epochs), "--epochs");
     check(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_BATCH_SIZE, o.batch), "--batch");
     check(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_SEED, o.seed), "--seed");
+    check(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_PATIENCE, o.patience), "--patience");
+    check(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_RESTORE_BEST, o.restore_best),
+          "--restore-best");
+    if (valid.n == 0 && o.patience > 0)
+        printf("note: --patience %d needs validation data, and there is none: every epoch runs\n",
+               o.patience);
     progress.tty = isatty(fileno(stdout));
     progress.epochs = o.epochs;
+    progress.patience = o.patience;
+    progress.have_valid = valid.n > 0;
+    progress.best = -1;
+    progress.best_loss = INFINITY;
     check(seqcls_fit_config_set_callbacks(cfg, on_batch, on_epoch, NULL, &progress), "fit");
     check(seqcls_fit(m, adam, x, lens, y, vx, vlens, vy, cfg), "training");
 
+    kept = report_kept(&progress, &o, valid.n > 0);
     check(seqcls_model_save(m, o.output), "saving the model");
-    check(seqcls_evaluate(m, x, lens, y, 0, &mt), "evaluation");
-    printf("training accuracy %.4f; saved %s (%.1fs)\n",
-           seqcls_metrics_get(mt, SEQCLS_METRIC_ACCURACY, 0), o.output, now() - t0);
+    printf("saved %s (%.1fs)\n", o.output, now() - t0);
+    /* the last line: the figures of the model as saved (the epoch lines'
+     * loss and accuracy are means over batches, with dropout) */
+    check(seqcls_evaluate(m, x, lens, y, o.batch, &mt), "evaluation");
+    printf("kept model (epoch %d), without dropout: loss: %.4f - accuracy: %.4f", kept + 1,
+           seqcls_metrics_get(mt, SEQCLS_METRIC_LOSS, 0),
+           seqcls_metrics_get(mt, SEQCLS_METRIC_ACCURACY, 0));
+    if (valid.n > 0) {
+        seqcls_metrics_free(mt);
+        mt = NULL;
+        check(seqcls_evaluate(m, vx, vlens, vy, o.batch, &mt), "evaluation");
+        printf(" - val_loss: %.4f - val_accuracy: %.4f",
+               seqcls_metrics_get(mt, SEQCLS_METRIC_LOSS, 0),
+               seqcls_metrics_get(mt, SEQCLS_METRIC_ACCURACY, 0));
+    }
+    printf("\n");
 
     seqcls_metrics_free(mt);
     seqcls_fit_config_free(cfg);
