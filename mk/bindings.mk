@@ -5,7 +5,8 @@
 #                         of the system Python, then train and predict with that copy
 #   make check-rust       cargo test --offline and the example, in bindings/rust
 #   make check-cpp        build examples/cpp_example.cpp with g++ -Werror and run it
-#   make check-docs       docs/api-reference.md is up to date, docs snippets run
+#   make check-docs       docs/api-reference.md is up to date, docs snippets run, and
+#                         the commands of docs/getting-started.md run as written
 #   make api-reference    regenerate docs/api-reference.md from include/seqcls.h
 #
 # All run from `make check`.
@@ -63,7 +64,9 @@ CHECK_EXTRA += check-cpp
 
 # docs/api-reference.md is generated from the header; the getting-started
 # C snippet compiles warning-free and runs (the Python one runs in
-# check-python, the Rust one in check-rust).
+# check-python, the Rust one in check-rust); the page's commands run as
+# written (tests/docs/run_commands.py: install into a temporary $HOME/.local,
+# build the C program against that copy, pip into a fresh venv, ...).
 api-reference:
 	$(PYTHON) tools/gen_api_reference.py
 
@@ -75,5 +78,7 @@ check-docs: $(SHARED)
 	$(PYTHON) tools/gen_api_reference.py --check
 	$(MAKE) --no-print-directory $(BUILD)/examples/first_model
 	cd $(BUILD)/examples && ./first_model
+	BLAS=$(BLAS) $(PYTHON) tests/docs/run_commands.py docs/getting-started.md \
+	    --cargo-target-dir $(CARGO_TARGET_DIR_BIND)
 
 CHECK_EXTRA += check-docs

@@ -1,4 +1,6 @@
 # docs/getting-started.md: the first model, in Python.
+import os
+
 import numpy as np
 import seqcls
 
@@ -21,3 +23,4 @@ print("p(positive) =", probs[:, 0])
 model.save("first_model.sqcl")
 again = seqcls.Model.load("first_model.sqcl")
 assert (again.predict(ids, lengths) == probs).all()
+os.remove("first_model.sqcl")

@@ -30,6 +30,24 @@ def test_getting_started_shows_the_tested_snippets():
     assert len(fenced) == 3
 
 
+def test_getting_started_commands_are_the_ones_make_check_runs():
+    """tests/docs/run_commands.py runs the ```sh blocks (make check-docs):
+    every command that installs, builds or runs something is in one."""
+    text = open(PAGE).read()
+    sh = "\n".join(re.findall(r"^```sh\n(.*?)^```", text, re.M | re.S))
+    for needed in ("make install PREFIX=", "pkg-config --variable=libdir seqcls",
+                   "-Wl,-rpath,", "LD_LIBRARY_PATH=", "./first_model",
+                   "/usr/bin/python3 -m venv", "pip install", "docs/snippets/first_model.py",
+                   "cargo run --example first_model"):
+        assert needed in sh, needed
+    indented = re.findall(r"^(?:    |\t)(.*)$", re.sub(r"^```.*?^```", "", text, flags=re.M | re.S),
+                          re.M)
+    for line in indented:
+        assert not re.match(r"\s*(cc |gcc |python|\S*/python|pip |\S*/pip |cargo |"
+                            r"PYTHONPATH=|\./|make install|cd )", line), \
+            "a command outside the ```sh blocks, which make check does not run: " + line
+
+
 def test_api_reference_is_up_to_date():
     r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "gen_api_reference.py"),
                         "--check"], capture_output=True, text=True)
