@@ -648,6 +648,40 @@ class CommandLine(unittest.TestCase):
         self.assertIn("3 of 31 documents held out", r.stdout)
         self.assertIn(": 3 a, 0 b\n", r.stdout)
 
+    # ---- review of issue 15: predict answers line by line ----
+
+    def test_predict_output_lines_match_input_lines(self):
+        text = "\na wonderful film\n\n  \t \nan awful plot\n\n"
+        r = run("predict", self.model, "-", stdin=text)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.split("\n")
+        self.assertEqual(out[-1], "")                     # ends with a newline
+        lines = out[:-1]
+        self.assertEqual(len(lines), len(text.split("\n")) - 1)
+        self.assertEqual([bool(l) for l in lines], [False, True, False, False, True, False])
+        self.assertTrue(lines[1].startswith("__label__pos "), lines)
+        self.assertTrue(lines[4].startswith("__label__neg "), lines)
+        # without a final newline, and -k: still one line per line
+        r = run("predict", self.model, "-k", "2", "-", stdin="\n\na wonderful film")
+        self.assertEqual(r.stdout.split("\n")[:3], ["", "", r.stdout.split("\n")[2]])
+        self.assertEqual(len(r.stdout.split("\n")[2].split()), 4)
+        # blank lines only: as many empty answers; no lines at all: an error
+        r = run("predict", self.model, "-", stdin="\n \n\r\n")
+        self.assertEqual((r.returncode, r.stdout), (0, "\n\n\n"))
+        self.assertBad(run("predict", self.model, "-", stdin=""), "no documents")
+        # the help says what a blank line gets
+        self.assertIn("a blank input line", run("predict", "--help").stdout)
+
+    def test_predict_reads_a_labelled_line_without_its_label(self):
+        plain = run("predict", self.model, "-k", "2", "-", stdin="a wonderful film\n").stdout
+        for line in ("__label__neg a wonderful film\n", "pos\ta wonderful film\n",
+                     "neg \ta wonderful film\n"):
+            self.assertEqual(run("predict", self.model, "-k", "2", "-", stdin=line).stdout, plain)
+        # a tab after a word that is not a label is text
+        other = run("predict", self.model, "-k", "2", "-", stdin="wonderful\ta film\n").stdout
+        self.assertEqual(other, run("predict", self.model, "-k", "2", "-",
+                                    stdin="wonderful a film\n").stdout)
+
     # ---- issue 15, item 6: each command's own help, with every default ----
 
     @staticmethod

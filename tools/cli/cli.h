@@ -27,17 +27,33 @@ void check(int status, const char *what);
 /* A labelled (or unlabelled) text file, one document per line. */
 typedef struct {
     char **text;      /* [n] NUL-terminated UTF-8 */
-    char **label;     /* [n] label names (NULL when the file has none) */
+    char **label;     /* [n] label names (NULL entries when a line has none) */
+    long *line;       /* [n] the line number of each document, from 1 */
     int n;
+    long lines;       /* lines read, blank ones included */
 } docs_t;
+
+/* How lines are read. */
+enum {
+    DOCS_TEXT = 0,       /* text; a leading __label__NAME is dropped */
+    DOCS_LABELLED = 1,   /* "__label__NAME text" or "NAME<TAB>text" required */
+    DOCS_INPUT = 2       /* predict, explain: text, with its label kept when it
+                            has one ("__label__NAME", or "NAME<TAB>" naming one
+                            of the model's labels; another tab is text) */
+};
 
 /* Read `path` ("-" = stdin).  With `labelled`, every non-empty line must
  * be "__label__NAME text" or "NAME<TAB>text"; otherwise lines are text
- * (a leading __label__ is stripped).  Dies on any problem. */
+ * (a leading __label__ is stripped).  Blank lines are skipped (d->line
+ * says where each document was).  Dies on any problem, and when there is
+ * no document. */
 void docs_read(docs_t *d, const char *path, int labelled);
 /* As docs_read, but on a problem frees what it read, writes the message
  * into msg and returns -1 (0 on success). */
 int docs_load(docs_t *d, const char *path, int labelled, char *msg, size_t msg_cap);
+/* The input of predict and explain (DOCS_INPUT, labels known to m): an
+ * input of blank lines only is no error (no documents, d->lines > 0). */
+void docs_read_input(docs_t *d, const char *path, const seqcls_model_t *m);
 void docs_free(docs_t *d);
 /* Move the documents i of `from` with which[i] set to `to` (emptied
  * first), keeping their order; `from` keeps the others, in order. */

@@ -92,37 +92,56 @@ static int is_space(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
-static int add_doc(docs_t *d, char *label, char *text, int *cap, err_t *e)
+/* What is being read, and how. */
+typedef struct {
+    docs_t *d;
+    const char *path;                /* for messages */
+    int mode;                        /* DOCS_TEXT, DOCS_LABELLED or DOCS_INPUT */
+    const seqcls_model_t *known;     /* DOCS_INPUT: the labels a "NAME<TAB>" may name */
+    int cap;                         /* of d's arrays */
+    err_t e;
+} reader_t;
+
+static int add_doc(reader_t *r, long lineno, char *label, char *text)
 {
+    docs_t *d = r->d;
+    err_t *e = &r->e;
     if (!text)
         return free(label), fail(e, "out of memory reading document %d", d->n + 1);
-    if (d->n == *cap) {
+    if (d->n == r->cap) {
         char **t, **l;
-        if (*cap >= MAX_DOCS)
+        long *ln;
+        size_t cap = (size_t)(r->cap ? r->cap * 2 : 256);
+        if (r->cap >= MAX_DOCS)
             return free(label), free(text), fail(e, "more than %d documents", MAX_DOCS);
-        t = realloc(d->text, (size_t)(*cap ? *cap * 2 : 256) * sizeof *t);
+        t = realloc(d->text, cap * sizeof *t);
         if (t)
             d->text = t;
-        l = realloc(d->label, (size_t)(*cap ? *cap * 2 : 256) * sizeof *l);
+        l = realloc(d->label, cap * sizeof *l);
         if (l)
             d->label = l;
-        if (!t || !l)
+        ln = realloc(d->line, cap * sizeof *ln);
+        if (ln)
+            d->line = ln;
+        if (!t || !l || !ln)
             return free(label), free(text),
                    fail(e, "out of memory for the list of documents (%d read)", d->n);
-        *cap = *cap ? *cap * 2 : 256;
+        r->cap = (int)cap;
     }
     d->text[d->n] = text;
     d->label[d->n] = label;
+    d->line[d->n] = lineno;
     d->n++;
     return 0;
 }
 
 /* Split one line into label and text and append it. */
-static int parse_line(docs_t *d, const char *path, long lineno, char *s, size_t n, int labelled,
-                      int *cap, err_t *e)
+static int parse_line(reader_t *r, long lineno, char *s, size_t n)
 {
     static const char prefix[] = "__label__";
     const size_t plen = sizeof prefix - 1;
+    const char *path = r->path;
+    err_t *e = &r->e;
     char *label = NULL, *tab;
     size_t i = 0;
 
@@ -136,7 +155,7 @@ static int parse_line(docs_t *d, const char *path, long lineno, char *s, size_t 
             end++;
         if (end == start)
             return fail(e, "%s:%ld: empty label after __label__", path, lineno);
-        if (labelled && !(label = strndup_or_null(s + start, end - start)))
+        if (r->mode != DOCS_TEXT && !(label = strndup_or_null(s + start, end - start)))
             return fail(e, "%s:%ld: out of memory for the label", path, lineno);
         i = end;
         /* further labels are ignored: one class per document */
@@ -149,94 +168,113 @@ static int parse_line(docs_t *d, const char *path, long lineno, char *s, size_t 
             else
                 break;
         }
-    } else if (labelled && (tab = memchr(s + i, '\t', n - i)) != NULL) {
+    } else if (r->mode != DOCS_TEXT && (tab = memchr(s + i, '\t', n - i)) != NULL) {
         size_t end = (size_t)(tab - s);
         while (end > i && is_space(s[end - 1]))
             end--;
-        if (end == i)
-            return fail(e, "%s:%ld: empty label before the tab", path, lineno);
-        if (!(label = strndup_or_null(s + i, end - i)))
-            return fail(e, "%s:%ld: out of memory for the label", path, lineno);
-        i = (size_t)(tab - s) + 1;
-    } else if (labelled) {
+        if (r->mode == DOCS_INPUT) {
+            /* a label only if the model knows it: otherwise the tab is text */
+            char *name = strndup_or_null(s + i, end - i);
+            if (!name)
+                return fail(e, "%s:%ld: out of memory for the label", path, lineno);
+            if (end > i && label_index(r->known, name) >= 0) {
+                label = name;
+                i = (size_t)(tab - s) + 1;
+            } else {
+                free(name);
+            }
+        } else {
+            if (end == i)
+                return fail(e, "%s:%ld: empty label before the tab", path, lineno);
+            if (!(label = strndup_or_null(s + i, end - i)))
+                return fail(e, "%s:%ld: out of memory for the label", path, lineno);
+            i = (size_t)(tab - s) + 1;
+        }
+    } else if (r->mode == DOCS_LABELLED) {
         return fail(e, "%s:%ld: no label (expected \"__label__NAME text\" or \"NAME<TAB>text\")",
                     path, lineno);
     }
-    return add_doc(d, label, strndup_or_null(s + i, n - i), cap, e);
+    return add_doc(r, lineno, label, strndup_or_null(s + i, n - i));
 }
 
 /* Check one complete line (without its '\n') and add it.  Windows line
  * ends ("\r\n") lose their '\r', and a UTF-8 byte-order mark (U+FEFF)
  * at the start of the line is dropped: Windows editors put one at the
  * start of a file, and `cat` of such files at the start of a line. */
-static int take_line(docs_t *d, const char *path, long lineno, char *line, size_t len,
-                     int labelled, int *cap, err_t *e)
+static int take_line(reader_t *r, long lineno, char *line, size_t len)
 {
     long bad;
     size_t skip = 0;
+    r->d->lines = lineno;
     while (len > 0 && line[len - 1] == '\r')
         len--;
     if (len >= 3 && !memcmp(line, "\xef\xbb\xbf", 3))
         skip = 3;
     bad = utf8_invalid_at((unsigned char *)line + skip, len - skip);
     if (bad >= 0)
-        return fail(e, "%s:%ld: invalid UTF-8 at byte %ld", path, lineno, (long)skip + bad + 1);
-    return parse_line(d, path, lineno, line + skip, len - skip, labelled, cap, e);
+        return fail(&r->e, "%s:%ld: invalid UTF-8 at byte %ld", r->path, lineno,
+                    (long)skip + bad + 1);
+    return parse_line(r, lineno, line + skip, len - skip);
 }
 
-int docs_load(docs_t *d, const char *path, int labelled, char *msg, size_t msg_cap)
+static int load(reader_t *r, const char *path)
 {
-    err_t e = {msg, msg_cap};
+    docs_t *d = r->d;
+    err_t *e = &r->e;
     FILE *f = NULL;
     struct stat st;
     char *line = NULL, chunk[1 << 16];
     size_t len = 0, got, k;
     long lineno = 1;
-    int cap = 0, rc = 0;
+    int rc = 0;
 
     memset(d, 0, sizeof *d);
+    r->cap = 0;
     if (!*path)
-        return fail(&e, "an empty file name (\"-\" is the standard input)");
+        return fail(e, "an empty file name (\"-\" is the standard input)");
     if (!strcmp(path, "-")) {
         f = stdin;
         path = "standard input";   /* in messages */
     } else if (stat(path, &st) != 0) {
-        return fail(&e, "%s: %s", path, strerror(errno));
+        return fail(e, "%s: %s", path, strerror(errno));
     } else if (!S_ISREG(st.st_mode)) {
-        return fail(&e, "%s: not a regular file", path);
+        return fail(e, "%s: not a regular file", path);
     } else if (!(f = fopen(path, "rb"))) {
-        return fail(&e, "%s: %s", path, strerror(errno));
+        return fail(e, "%s: %s", path, strerror(errno));
     }
+    r->path = path;
     if (!(line = malloc(MAX_LINE + 2)))
-        rc = fail(&e, "%s: out of memory for a line buffer of %d bytes", path, MAX_LINE + 2);
+        rc = fail(e, "%s: out of memory for a line buffer of %d bytes", path, MAX_LINE + 2);
     while (rc == 0 && (got = fread(chunk, 1, sizeof chunk, f)) > 0) {
         /* UTF-16 would otherwise be refused for its NUL bytes */
         if (lineno == 1 && len == 0 && got >= 2 &&
             (!memcmp(chunk, "\xff\xfe", 2) || !memcmp(chunk, "\xfe\xff", 2)))
-            rc = fail(&e, "%s: UTF-16 text (byte-order mark %s): convert it to UTF-8", path,
+            rc = fail(e, "%s: UTF-16 text (byte-order mark %s): convert it to UTF-8", path,
                       chunk[0] == '\xff' ? "FF FE" : "FE FF");
         for (k = 0; k < got && rc == 0; k++) {
             char c = chunk[k];
             if (c == '\n') {
-                rc = take_line(d, path, lineno, line, len, labelled, &cap, &e);
+                rc = take_line(r, lineno, line, len);
                 len = 0;
                 lineno++;
             } else if (c == '\0') {
-                rc = fail(&e, "%s:%ld: NUL byte (binary data?)", path, lineno);
+                rc = fail(e, "%s:%ld: NUL byte (binary data?)", path, lineno);
             } else if (len == MAX_LINE + 1 || (len == MAX_LINE && c != '\r')) {
                 /* (room for the '\r' of a "\r\n" after a longest line) */
-                rc = fail(&e, "%s:%ld: line longer than %d bytes", path, lineno, MAX_LINE);
+                rc = fail(e, "%s:%ld: line longer than %d bytes", path, lineno, MAX_LINE);
             } else {
                 line[len++] = c;
             }
         }
     }
     if (rc == 0 && ferror(f))
-        rc = fail(&e, "%s: cannot read: %s", path, strerror(errno));
+        rc = fail(e, "%s: cannot read: %s", path, strerror(errno));
     if (rc == 0 && len > 0)
-        rc = take_line(d, path, lineno, line, len, labelled, &cap, &e);
-    if (rc == 0 && d->n == 0)
-        rc = fail(&e, "%s: no documents", path);
+        rc = take_line(r, lineno, line, len);
+    /* an input of blank lines is answered line by line; anything else
+     * needs a document */
+    if (rc == 0 && d->n == 0 && !(r->mode == DOCS_INPUT && d->lines > 0))
+        rc = fail(e, "%s: no documents", path);
     if (f != stdin)
         fclose(f);
     free(line);
@@ -245,10 +283,37 @@ int docs_load(docs_t *d, const char *path, int labelled, char *msg, size_t msg_c
     return rc;
 }
 
+int docs_load(docs_t *d, const char *path, int labelled, char *msg, size_t msg_cap)
+{
+    reader_t r;
+    memset(&r, 0, sizeof r);
+    r.d = d;
+    r.path = path;
+    r.mode = labelled ? DOCS_LABELLED : DOCS_TEXT;
+    r.e.msg = msg;
+    r.e.cap = msg_cap;
+    return load(&r, path);
+}
+
 void docs_read(docs_t *d, const char *path, int labelled)
 {
     char msg[1024];
     if (docs_load(d, path, labelled, msg, sizeof msg))
+        die("%s", msg);
+}
+
+void docs_read_input(docs_t *d, const char *path, const seqcls_model_t *m)
+{
+    char msg[1024];
+    reader_t r;
+    memset(&r, 0, sizeof r);
+    r.d = d;
+    r.path = path;
+    r.mode = DOCS_INPUT;
+    r.known = m;
+    r.e.msg = msg;
+    r.e.cap = sizeof msg;
+    if (load(&r, path))
         die("%s", msg);
 }
 
@@ -261,6 +326,7 @@ void docs_free(docs_t *d)
     }
     free(d->text);
     free(d->label);
+    free(d->line);
     memset(d, 0, sizeof *d);
 }
 
@@ -272,11 +338,14 @@ void docs_move(docs_t *from, docs_t *to, const unsigned char *which)
         moved += which[i] != 0;
     to->text = xmalloc((size_t)moved, sizeof *to->text, "the list of documents");
     to->label = xmalloc((size_t)moved, sizeof *to->label, "the list of documents");
+    to->line = xmalloc((size_t)moved, sizeof *to->line, "the list of documents");
+    to->lines = from->lines;
     for (i = 0; i < from->n; i++) {
         docs_t *d = which[i] ? to : from;
         int k = which[i] ? to->n++ : kept++;
         d->text[k] = from->text[i];
         d->label[k] = from->label[i];
+        d->line[k] = from->line[i];
     }
     from->n = kept;
 }

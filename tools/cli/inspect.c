@@ -45,6 +45,12 @@ static const opt_t explain_options[] = {
 #undef OPT
 #define NOPTS(t) (int)(sizeof t / sizeof t[0])
 
+/* How predict and explain read their input. */
+#define INPUT_NOTES                                                                              \
+    "A line may carry its true label, as in a training file: \"__label__NAME text\",\n"        \
+    "or \"NAME<TAB>text\" when NAME is one of the model's labels (another tab is\n"            \
+    "part of the text); the label is not part of the text classified.\n"
+
 const command_t cmd_test_spec = {
     "test",
     "MODEL.sqcl TEST.txt [options]",
@@ -63,11 +69,13 @@ const command_t cmd_predict_spec = {
     "MODEL.sqcl [FILE|-] [options]",
     "the most probable labels of each line of text",
     "Classify each line of FILE (default: the standard input) and print its most\n"
-    "probable labels as \"__label__NAME PROBABILITY\", most probable first.\n",
+    "probable labels as \"__label__NAME PROBABILITY\", most probable first.\n"
+    "Output line i answers input line i: a blank input line (nothing but white\n"
+    "space) gets an empty output line.\n",
     predict_options,
     NOPTS(predict_options),
     "at most 2: MODEL and FILE",
-    NULL,
+    INPUT_NOTES,
 };
 
 const command_t cmd_explain_spec = {
@@ -79,7 +87,7 @@ const command_t cmd_explain_spec = {
     explain_options,
     NOPTS(explain_options),
     "at most 2: MODEL and FILE",
-    NULL,
+    INPUT_NOTES,
 };
 
 const command_t cmd_info_spec = {
@@ -159,7 +167,7 @@ int cmd_test(int argc, char **argv)
     labels = xmalloc((size_t)d.n, sizeof *labels, "the labels of the documents");
     for (i = 0; i < d.n; i++)
         if ((labels[i] = label_index(m, d.label[i])) < 0)
-            die("%s: document %d has label '%s', which the model does not know", a.pos[1], i + 1,
+            die("%s:%ld: label '%s', which the model does not know", a.pos[1], d.line[i],
                 d.label[i]);
     sx[0] = sy[0] = d.n;
     sx[1] = a.maxlen;
@@ -208,8 +216,9 @@ int cmd_test(int argc, char **argv)
  * call, and on a probability or attention weight that is not a finite
  * number in [0, 1], whatever the library returned: nothing after this
  * ever sees NaN. */
-static void predict_rows(seqcls_model_t *m, const int32_t *ids, const int32_t *lens, int first,
-                         int n, int maxlen, int outputs, float *probs, float *att)
+static void predict_rows(seqcls_model_t *m, const int32_t *ids, const int32_t *lens,
+                         const long *line, int n, int maxlen, int outputs, float *probs,
+                         float *att)
 {
     seqcls_tensor_t *x = NULL, *p = NULL, *w = NULL;
     int64_t sx[2] = {n, maxlen}, sp[2] = {n, outputs};
@@ -220,22 +229,22 @@ static void predict_rows(seqcls_model_t *m, const int32_t *ids, const int32_t *l
     if (att)
         check(seqcls_tensor_wrap(&w, SEQCLS_F32, 2, sx, att), "attention");
     if (n == 1)
-        snprintf(what, sizeof what, "document %d", first + 1);
+        snprintf(what, sizeof what, "line %ld", line[0]);
     else
-        snprintf(what, sizeof what, "documents %d-%d", first + 1, first + n);
+        snprintf(what, sizeof what, "lines %ld-%ld", line[0], line[n - 1]);
     check(seqcls_predict(m, x, lens, p, w), what);
     for (i = 0; i < n * outputs; i++)
         if (!(probs[i] >= 0 && probs[i] <= 1))   /* false for NaN */
-            die("document %d: the model's output is not finite (NaN or infinite): its weights "
+            die("line %ld: the model's output is not finite (NaN or infinite): its weights "
                 "are too large or damaged",
-                first + i / outputs + 1);
+                line[i / outputs]);
     if (att)
         for (i = 0; i < n; i++)
             for (j = 0; j < lens[i] && j < maxlen; j++)
                 if (!(att[(size_t)i * maxlen + j] >= 0 && att[(size_t)i * maxlen + j] <= 1))
-                    die("document %d: the attention weights are not finite (NaN or "
+                    die("line %ld: the attention weights are not finite (NaN or "
                         "infinite): the model's weights are too large or damaged",
-                        first + i + 1);
+                        line[i]);
     if (outputs == 1)
         for (i = n - 1; i >= 0; i--) {
             probs[2 * i + 1] = probs[i];
@@ -277,6 +286,7 @@ int cmd_predict(int argc, char **argv)
     float *probs;
     unsigned char *taken;
     int start, outputs, C;
+    long next_line = 1;   /* the next input line to answer */
 
     parse(&a, argc, argv, &cmd_predict_spec, 1);
     m = load_model(a.pos[0]);
@@ -285,16 +295,20 @@ int cmd_predict(int argc, char **argv)
     C = classes_of(m, outputs);
     if (a.k > C)
         a.k = C;
-    docs_read(&d, a.pos[1], 0);
+    docs_read_input(&d, a.pos[1], m);
     encode_docs(seqcls_model_vocab(m), &d, a.maxlen, &ids, &lens);
     probs = xmalloc((size_t)BATCH * (size_t)C, sizeof *probs, "the probabilities");
     taken = xmalloc((size_t)C, 1, "the top-k choice");
     for (start = 0; start < d.n; start += BATCH) {
         int n = d.n - start < BATCH ? d.n - start : BATCH, i, r;
-        predict_rows(m, ids + (size_t)start * a.maxlen, lens + start, start, n, a.maxlen, outputs,
-                     probs, NULL);
+        predict_rows(m, ids + (size_t)start * a.maxlen, lens + start, d.line + start, n, a.maxlen,
+                     outputs, probs, NULL);
         for (i = 0; i < n; i++) {
             const float *p = probs + (size_t)i * C;
+            /* output line i answers input line i: a blank line gets an empty one */
+            for (; next_line < d.line[start + i]; next_line++)
+                printf("\n");
+            next_line++;
             memset(taken, 0, (size_t)C);
             for (r = 0; r < a.k; r++) {
                 int best = best_class(p, C, taken);
@@ -306,6 +320,8 @@ int cmd_predict(int argc, char **argv)
             printf("\n");
         }
     }
+    for (; next_line <= d.lines; next_line++)
+        printf("\n");
     free(taken);
     free(probs);
     free(ids);
@@ -370,7 +386,8 @@ int cmd_explain(int argc, char **argv)
         const char *text = d.text[i];
         int32_t n = 0, t, best;
         float mx = 0;
-        predict_rows(m, ids + (size_t)i * a.maxlen, lens + i, i, 1, a.maxlen, outputs, probs, att);
+        predict_rows(m, ids + (size_t)i * a.maxlen, lens + i, d.line + i, 1, a.maxlen, outputs,
+                     probs, att);
         check(seqcls_tokenize(text, strlen(text), starts, ends, a.maxlen, &n), "tokenize");
         best = best_class(probs, C, NULL);
         for (t = 0; t < n; t++)

@@ -233,8 +233,8 @@ static int32_t *label_ids(const seqcls_model_t *m, const docs_t *d, const char *
     int i;
     for (i = 0; i < d->n; i++)
         if ((y[i] = label_index(m, d->label[i])) < 0)
-            die("%s: document %d has label '%s', which the training data does not have", path,
-                i + 1, d->label[i]);
+            die("%s:%ld: label '%s', which the training data does not have", path, d->line[i],
+                d->label[i]);
     return y;
 }
 
