@@ -1,6 +1,9 @@
 """The seqcls command line end to end, on a small generated fastText file,
 and every kind of bad input: exit status 2 with a one-line message."""
 import ctypes
+import html as htmllib
+import json
+import math
 import os
 import random
 import re
@@ -648,6 +651,146 @@ class CommandLine(unittest.TestCase):
         self.assertIn("3 of 31 documents held out", r.stdout)
         self.assertIn(": 3 a, 0 b\n", r.stdout)
 
+    # ---- issue 15, item 7: explanations that do not mislead; --json ----
+
+    ODD = ('Tab\there, "quotes" \\ back <b>bold</b> & amp; caf\u00e9 \U0001F600 '
+           'esc\x1bape del\x7f c1\x85 sep\u2028arator  spaced  out!')
+
+    def test_predict_json_one_object_per_line(self):
+        text = "a wonderful film\n\n__label__neg an awful plot\npos\tan awful plot\n"
+        r = run("predict", self.model, "--json", "-k", "2", "-", stdin=text)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = [json.loads(l) for l in r.stdout.splitlines()]
+        self.assertEqual([o["line"] for o in rows], [1, 2, 3, 4])
+        self.assertEqual(rows[0]["labels"][0], "pos")
+        self.assertEqual(sorted(rows[0]["labels"]), ["neg", "pos"])
+        self.assertAlmostEqual(sum(rows[0]["probabilities"]), 1.0, places=4)
+        self.assertGreaterEqual(rows[0]["probabilities"][0], rows[0]["probabilities"][1])
+        self.assertNotIn("true_label", rows[0])
+        self.assertEqual(rows[1], {"line": 2, "labels": [], "probabilities": []})
+        self.assertEqual((rows[2]["true_label"], rows[2]["correct"]), ("neg", True))
+        self.assertEqual((rows[3]["true_label"], rows[3]["correct"]), ("pos", False))
+        # the same answers as the plain output
+        plain = run("predict", self.model, "-k", "2", "-", stdin=text).stdout.splitlines()
+        first = plain[0].split()
+        self.assertEqual(first[0], "__label__" + rows[0]["labels"][0])
+        self.assertAlmostEqual(float(first[1]), rows[0]["probabilities"][0], places=4)
+        # odd characters in the input do not break the JSON
+        r = run("predict", self.model, "--json", "-", stdin=self.ODD + "\n")
+        self.assertEqual(json.loads(r.stdout)["line"], 1)
+        h = run("predict", "--help").stdout
+        self.assertIn("--json", h)
+        self.assertIn('"probabilities"', h)
+        self.assertIn('"true_label"', h)
+
+    def test_explain_json_gives_tokens_spans_and_weights(self):
+        text = "The plot was superb!\n\n" + self.ODD + "\n"
+        r = run("explain", self.model, "--json", "-", stdin=text)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = [json.loads(l) for l in r.stdout.splitlines()]
+        self.assertEqual([o["line"] for o in rows], [1, 2, 3])
+        self.assertEqual(rows[1], {"line": 2, "labels": [], "probabilities": [], "text": "",
+                                   "tokens": [], "cut": False})
+        for o, original in ((rows[0], "The plot was superb!"), (rows[2], self.ODD)):
+            self.assertEqual(o["text"], original)
+            raw = o["text"].encode("utf-8")
+            n = len(o["tokens"])
+            self.assertGreater(n, 3)
+            for tok in o["tokens"]:
+                # spans are UTF-8 byte offsets into the text
+                self.assertEqual(raw[tok["start"]:tok["end"]].decode("utf-8"), tok["token"])
+                self.assertAlmostEqual(tok["relative"], tok["weight"] * n, delta=1e-3 * max(1, tok["relative"]))
+            self.assertAlmostEqual(sum(t["weight"] for t in o["tokens"]), 1.0, places=3)
+            self.assertFalse(o["cut"])
+        self.assertIn("superb", [t["token"] for t in rows[0]["tokens"]])
+        # the JSON is on one line each, control characters escaped
+        for line in r.stdout.splitlines():
+            self.assertFalse(any(ord(c) < 0x20 or c in "\x7f\x85\u2028" for c in line), line)
+        # a text longer than --maxlen: the tokens read, and "cut"
+        r = run("explain", self.model, "--json", "--maxlen", "3", "-", stdin="one two three four five\n")
+        o = json.loads(r.stdout)
+        self.assertEqual([t["token"] for t in o["tokens"]], ["one", "two", "three"])
+        self.assertTrue(o["cut"])
+        h = run("explain", "--help").stdout
+        for field in ('"tokens"', '"start"', '"weight"', '"relative"', '"cut"', "byte offsets"):
+            self.assertIn(field, h)
+
+    def page_docs(self, page):
+        """[(head, text, [(alpha, title, token)])] of an explain --html page."""
+        out = []
+        for m in re.finditer(r'<div class="doc"><p class="head">(.*?)</p>\n<p class="text">(.*?)</p>',
+                             page, re.S):
+            spans = [(float(a), t, htmllib.unescape(w)) for a, t, w in re.findall(
+                r'<span class="t" style="background:rgba\(220,30,30,([\d.]+)\)" title="([^"]*)">(.*?)</span>',
+                m.group(2), re.S)]
+            text = htmllib.unescape(re.sub(r"<[^>]*>", "", m.group(2)))
+            out.append((m.group(1), text, spans))
+        return out
+
+    def test_explain_html_shades_relative_to_uniform(self):
+        d = self.dir.name
+        page_path = os.path.join(d, "relative.html")
+        text = "__label__neg The plot was superb <b>indeed</b>!  Yes, (really).\n\n" \
+               "neg\tan awful plot\n" + "the film " * 20 + "\n"
+        r = run("explain", self.model, "-", "--html", page_path, stdin=text)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        j = [json.loads(l) for l in run("explain", self.model, "--json", "-", stdin=text).stdout.splitlines()]
+        j = [o for o in j if o["tokens"]]
+        with open(page_path, encoding="utf-8") as f:
+            page = f.read()
+        # a legend that says what the shades mean
+        self.assertIn("relative to uniform", page)
+        self.assertIn("16&times;", page)
+        docs = self.page_docs(page)
+        self.assertEqual(len(docs), 3)   # the blank line has no block
+        for (head, shown, spans), o in zip(docs, j):
+            # the original text, punctuation and spacing included
+            self.assertEqual(shown, o["text"])
+            n = len(o["tokens"])
+            self.assertEqual([w for _, _, w in spans], [t["token"] for t in o["tokens"]])
+            for (alpha, title, _), tok in zip(spans, o["tokens"]):
+                rel = tok["weight"] * n
+                want = 0 if rel <= 1 else min(1.0, math.log2(rel) / 4)
+                self.assertAlmostEqual(alpha, want, delta=0.002)
+                self.assertIn("weight %.4f" % tok["weight"], title)
+        # the true label, and whether the prediction was right
+        self.assertIn("true label <b>neg</b>", docs[0][0])
+        self.assertIn("wrong", docs[0][0])
+        self.assertIn("true label <b>neg</b>", docs[1][0])
+        self.assertIn("right", docs[1][0])
+        self.assertNotIn("true label", docs[2][0])
+        # near-uniform attention (one repeated phrase) stays pale: nothing is
+        # shaded as if it mattered alone, although one token has the maximum
+        self.assertLess(max(a for a, _, _ in docs[2][2]), 0.5)
+
+    def test_explain_html_escapes_everything(self):
+        d = self.dir.name
+        data = os.path.join(d, "markup.txt")
+        with open(data, "w", encoding="utf-8") as f:
+            for i in range(40):
+                f.write("__label__%s the film was %s <script>x</script>\n" %
+                        (["<i>x", "a&b\"c"][i % 2], ["great", "awful"][i % 2]))
+        model = os.path.join(d, "markup.sqcl")
+        r = run("train", "-i", data, "-o", model, "--epochs", "1", "--dim", "4", "--hidden", "4",
+                "--maxlen", "16", "--min-count", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        page_path = os.path.join(d, "markup.html")
+        r = run("explain", model, "-", "--html", page_path,
+                stdin="__label__<i>x great <script>alert(1)</script> \"q\" 'a' \x1b[31m\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(page_path, encoding="utf-8") as f:
+            page = f.read()
+        self.assertNotIn("<script", page)
+        self.assertNotIn("<i>x", page)
+        self.assertNotIn("\x1b", page)
+        self.assertIn("&lt;script&gt;", page)
+        self.assertIn("&lt;i&gt;x", page)
+        self.assertIn("&#x241b;", page)            # ESC as its control picture
+        self.assertIn("true label <b>&lt;i&gt;x</b>", page)
+        self.assertRegex(page, r"predicted <b>(&lt;i&gt;x|a&amp;b&quot;c)</b>")
+        r = run("explain", model, "--json", "-", stdin="__label__a&b\"c great\n")
+        self.assertEqual(json.loads(r.stdout)["true_label"], 'a&b"c')
+
     # ---- review of issue 15: predict answers line by line ----
 
     def test_predict_output_lines_match_input_lines(self):
@@ -706,8 +849,8 @@ class CommandLine(unittest.TestCase):
                       "--maxlen", "--batch", "--valid", "--valid-split", "--min-count", "--vocab",
                       "--seed", "--threads", "--patience", "--restore-best"],
             "test": ["--maxlen"],
-            "predict": ["-k", "--maxlen"],
-            "explain": ["--maxlen", "--html"],
+            "predict": ["-k", "--maxlen", "--json"],
+            "explain": ["-k", "--maxlen", "--html", "--json"],
             "info": [],
         }
         for cmd, options in expected.items():

@@ -159,6 +159,17 @@ void output_cleanup(void);
 /* Flush and close stdout; die with the reason if anything written failed. */
 void stdout_close(void);
 
+/* Escaped text (escape.c).  json_string writes s[0..n) as a JSON string
+ * (quotes included; control characters, U+2028/9 as \uXXXX; a byte that
+ * is not UTF-8 as U+FFFD); html_text as HTML text or attribute value
+ * (& < > " ' as references; control characters as their Unicode control
+ * pictures, bytes that are not UTF-8 as U+FFFD).  The _cstring forms take
+ * a NUL-terminated string, NULL as "". */
+void json_string(FILE *f, const char *s, size_t n);
+void json_cstring(FILE *f, const char *s);
+void html_text(FILE *f, const char *s, size_t n);
+void html_cstring(FILE *f, const char *s);
+
 /* Load a model file, or die. */
 seqcls_model_t *load_model(const char *path);
 

@@ -22,6 +22,7 @@
 typedef struct {
     const char *pos[2];
     int npos, k, maxlen;     /* maxlen 0: the model's own */
+    int json;
     const char *html;
 } args_t;
 
@@ -32,15 +33,22 @@ typedef struct {
      "tokens read per document (the rest is cut)\n"                                          \
      "(the model keeps the training --maxlen)"}
 static const opt_t test_options[] = {OPT_MAXLEN};
+#define OPT_K                                                                                   \
+    {"-k", NULL, "K", OPT_INT, OPT(k), "1", NULL, 1, 1 << 20, NULL,                             \
+     "the K most probable labels of each line"}
 static const opt_t predict_options[] = {
-    {"-k", NULL, "K", OPT_INT, OPT(k), "1", NULL, 1, 1 << 20, NULL,
-     "the K most probable labels of each line"},
+    OPT_K,
     OPT_MAXLEN,
+    {"--json", NULL, NULL, OPT_FLAG, OPT(json), NULL, NULL, 0, 0, NULL,
+     "one JSON object a line (below) instead of fastText's format"},
 };
 static const opt_t explain_options[] = {
+    OPT_K,
     OPT_MAXLEN,
     {"--html", NULL, "OUT", OPT_FILE, OPT(html), NULL, "none", 0, 0, NULL,
      "also write the heatmap as an HTML page"},
+    {"--json", NULL, NULL, OPT_FLAG, OPT(json), NULL, NULL, 0, 0, NULL,
+     "one JSON object a line (below) instead of a token a line"},
 };
 #undef OPT
 #define NOPTS(t) (int)(sizeof t / sizeof t[0])
@@ -75,7 +83,15 @@ const command_t cmd_predict_spec = {
     predict_options,
     NOPTS(predict_options),
     "at most 2: MODEL and FILE",
-    INPUT_NOTES,
+    INPUT_NOTES
+    "\n"
+    "--json writes one JSON object (UTF-8, on one line) per input line:\n"
+    "  {\"line\": 3, \"labels\": [\"spam\"], \"probabilities\": [0.981],\n"
+    "   \"true_label\": \"spam\", \"correct\": true}\n"
+    "line: the input line (from 1); labels and probabilities: the -k most\n"
+    "probable labels, most probable first; true_label and correct (whether\n"
+    "labels[0] is it): only when the line has a label.  A blank line gets\n"
+    "empty lists.\n",
 };
 
 const command_t cmd_explain_spec = {
@@ -83,11 +99,30 @@ const command_t cmd_explain_spec = {
     "MODEL.sqcl [FILE|-] [options]",
     "the attention weight of every token of each line",
     "Classify each line of FILE (default: the standard input) with a model that\n"
-    "has an attention layer and show the weight the model gave each token.\n",
+    "has an attention layer and show the weight the model gave each token: the\n"
+    "labels as predict prints them, then a line \"TOKEN<TAB>WEIGHT\" per token\n"
+    "(on a terminal: the tokens shaded), then an empty line.  A blank input line\n"
+    "gets an empty block.  The weights of a document sum to 1; with N tokens,\n"
+    "uniform attention gives each 1/N.\n",
     explain_options,
     NOPTS(explain_options),
     "at most 2: MODEL and FILE",
-    INPUT_NOTES,
+    INPUT_NOTES
+    "\n"
+    "--html shades each token by its weight relative to uniform attention (the\n"
+    "weight times N: 1x or less is white, 16x or more full colour, on a log\n"
+    "scale), shows the text as it is (punctuation and spacing between the\n"
+    "tokens, unshaded), and the true label and whether the prediction is right.\n"
+    "\n"
+    "--json writes one JSON object (UTF-8, on one line) per input line: the\n"
+    "fields of predict --json, and\n"
+    "  \"text\": the line's text (without its label),\n"
+    "  \"tokens\": [{\"token\": \"superb\", \"start\": 13, \"end\": 19,\n"
+    "              \"weight\": 0.412, \"relative\": 2.47}, ...],\n"
+    "  \"cut\": whether text beyond the maximum length was left unread.\n"
+    "start and end are byte offsets of the token in the UTF-8 text (end\n"
+    "excluded); weight is its attention weight, relative the weight times the\n"
+    "number of tokens read (1 = uniform).\n",
 };
 
 const command_t cmd_info_spec = {
@@ -277,6 +312,69 @@ static const char *class_name(const seqcls_model_t *m, int c)
     return name ? name : "?";
 }
 
+/* s (NULL as "?") with control characters as \xNN: a model file is not
+ * trusted, and its names must not drive the terminal. */
+static void print_visible(const char *s)
+{
+    if (!s)
+        s = "?";
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            printf("\\x%02x", (unsigned char)*s);
+        else
+            putchar(*s);
+}
+
+/* The k most probable classes of p[0..C), most probable first, into
+ * top[0..k); taken is scratch of C bytes.  Returns how many. */
+static int top_classes(const float *p, int C, int k, int *top, unsigned char *taken)
+{
+    int r;
+    memset(taken, 0, (size_t)C);
+    for (r = 0; r < k; r++) {
+        int best = best_class(p, C, taken);
+        if (best < 0)
+            break;
+        top[r] = best;
+        taken[best] = 1;
+    }
+    return r;
+}
+
+/* The start of a JSON answer, without its closing brace: the line, the
+ * labels and their probabilities (most probable first), and the true
+ * label when the line has one, with whether the first label is it. */
+static void json_answer(const seqcls_model_t *m, long line, const int *top, int ntop,
+                        const float *p, const char *truth)
+{
+    int r;
+    printf("{\"line\": %ld, \"labels\": [", line);
+    for (r = 0; r < ntop; r++) {
+        printf("%s", r ? ", " : "");
+        json_cstring(stdout, class_name(m, top[r]));
+    }
+    printf("], \"probabilities\": [");
+    for (r = 0; r < ntop; r++)
+        printf("%s%.6g", r ? ", " : "", (double)p[top[r]]);
+    printf("]");
+    if (truth) {
+        printf(", \"true_label\": ");
+        json_cstring(stdout, truth);
+        printf(", \"correct\": %s",
+               ntop > 0 && !strcmp(class_name(m, top[0]), truth) ? "true" : "false");
+    }
+}
+
+/* The answer to a blank line. */
+static void blank_answer(long line, int json, int explain)
+{
+    if (json)
+        printf("{\"line\": %ld, \"labels\": [], \"probabilities\": []%s}\n", line,
+               explain ? ", \"text\": \"\", \"tokens\": [], \"cut\": false" : "");
+    else
+        printf(explain ? "\n\n" : "\n");
+}
+
 int cmd_predict(int argc, char **argv)
 {
     args_t a;
@@ -285,6 +383,7 @@ int cmd_predict(int argc, char **argv)
     int32_t *ids, *lens;
     float *probs;
     unsigned char *taken;
+    int *top;
     int start, outputs, C;
     long next_line = 1;   /* the next input line to answer */
 
@@ -299,29 +398,32 @@ int cmd_predict(int argc, char **argv)
     encode_docs(seqcls_model_vocab(m), &d, a.maxlen, &ids, &lens);
     probs = xmalloc((size_t)BATCH * (size_t)C, sizeof *probs, "the probabilities");
     taken = xmalloc((size_t)C, 1, "the top-k choice");
+    top = xmalloc((size_t)C, sizeof *top, "the top-k choice");
     for (start = 0; start < d.n; start += BATCH) {
-        int n = d.n - start < BATCH ? d.n - start : BATCH, i, r;
+        int n = d.n - start < BATCH ? d.n - start : BATCH, i, r, ntop;
         predict_rows(m, ids + (size_t)start * a.maxlen, lens + start, d.line + start, n, a.maxlen,
                      outputs, probs, NULL);
         for (i = 0; i < n; i++) {
             const float *p = probs + (size_t)i * C;
             /* output line i answers input line i: a blank line gets an empty one */
             for (; next_line < d.line[start + i]; next_line++)
-                printf("\n");
+                blank_answer(next_line, a.json, 0);
             next_line++;
-            memset(taken, 0, (size_t)C);
-            for (r = 0; r < a.k; r++) {
-                int best = best_class(p, C, taken);
-                if (best < 0)
-                    break;
-                printf("%s__label__%s %.5f", r ? " " : "", class_name(m, best), (double)p[best]);
-                taken[best] = 1;
+            ntop = top_classes(p, C, a.k, top, taken);
+            if (a.json) {
+                json_answer(m, d.line[start + i], top, ntop, p, d.label[start + i]);
+                printf("}\n");
+                continue;
             }
+            for (r = 0; r < ntop; r++)
+                printf("%s__label__%s %.5f", r ? " " : "", class_name(m, top[r]),
+                       (double)p[top[r]]);
             printf("\n");
         }
     }
     for (; next_line <= d.lines; next_line++)
-        printf("\n");
+        blank_answer(next_line, a.json, 0);
+    free(top);
     free(taken);
     free(probs);
     free(ids);
@@ -331,17 +433,44 @@ int cmd_predict(int argc, char **argv)
     return 0;
 }
 
-static void html_escaped(FILE *f, const char *s, size_t n)
+/* The shade of a token: its weight relative to uniform attention (the
+ * weight times the number of tokens read: 1 = what every token would
+ * get), as an opacity from 0 (1x or less) to 1 (SHADE_FULL x or more) on
+ * a log scale.  Near-uniform attention is pale, whatever its maximum. */
+#define SHADE_FULL 16.0
+static double shade(double relative)
 {
-    size_t i;
-    for (i = 0; i < n; i++)
-        switch (s[i]) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(s[i], f); break;
-        }
+    double s = relative > 1 ? log2(relative) / log2(SHADE_FULL) : 0;
+    return s > 1 ? 1 : s;
+}
+
+static void html_head(FILE *html)
+{
+    double r;
+    fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>seqcls attention"
+          "</title>\n<style>body{font:15px/1.7 sans-serif;max-width:60em;margin:2em auto}"
+          "div.doc{margin:1.5em 0;padding:0 1em;border:1px solid #ccc}"
+          "p.text{white-space:pre-wrap;overflow-wrap:anywhere}"
+          "span.t{border-radius:3px}span.cut{color:#999}"
+          "span.key{display:inline-block;padding:0 .6em;margin-right:.3em;border:1px solid #ccc}"
+          "p.head,p.note{color:#555}.right{color:#070}.wrong{color:#b00}</style></head><body>\n"
+          "<h1>Attention heatmap</h1>\n"
+          "<p>Each token is shaded by its attention weight <em>relative to uniform "
+          "attention</em>: the weight times the number of tokens the model read, so 1&times; "
+          "is what every token would get if the model attended to all of them alike. Tokens at "
+          "1&times; or less are white; the shade darkens on a log scale up to ",
+          html);
+    fprintf(html, "%g&times; or more. A pale document is one whose attention is spread "
+                  "evenly, not one where every word matters. Hover over a token for its "
+                  "weight. Text between tokens (punctuation, markup, spacing) is shown as "
+                  "it is, unshaded; text beyond the model's maximum length, which it did not "
+                  "read, is grey.</p>\n<p class=\"legend\">",
+            SHADE_FULL);
+    for (r = 1; r <= SHADE_FULL; r *= 2)
+        fprintf(html, "<span class=\"key\" style=\"background:rgba(220,30,30,%.3f)\">%s%g&times;"
+                      "</span>",
+                shade(r), r == 1 ? "&le;" : r == SHADE_FULL ? "&ge;" : "", r);
+    fputs("</p>\n", html);
 }
 
 int cmd_explain(int argc, char **argv)
@@ -353,7 +482,10 @@ int cmd_explain(int argc, char **argv)
     float *probs, *att;
     FILE *html = NULL;
     char *html_tmp = NULL;
+    unsigned char *taken;
+    int *top;
     int i, outputs, C, tty = isatty(fileno(stdout)), probe;
+    long next_line = 1;   /* the next input line to answer */
 
     parse(&a, argc, argv, &cmd_explain_spec, 1);
     if (a.html)
@@ -362,69 +494,144 @@ int cmd_explain(int argc, char **argv)
     a.maxlen = maxlen_for(&a, m);
     outputs = model_outputs(m);
     C = classes_of(m, outputs);
+    if (a.k > C)
+        a.k = C;
     for (probe = 0, i = 0; i < seqcls_layer_count(m); i++)
         probe |= seqcls_layer_kind(m, i) == SEQCLS_LAYER_ATTENTION;
     if (!probe)
         die("%s: the model has no attention layer to explain with", a.pos[0]);
-    docs_read(&d, a.pos[1], 0);
+    docs_read_input(&d, a.pos[1], m);
     encode_docs(seqcls_model_vocab(m), &d, a.maxlen, &ids, &lens);
     probs = xmalloc((size_t)C, sizeof *probs, "the probabilities");
+    taken = xmalloc((size_t)C, 1, "the top-k choice");
+    top = xmalloc((size_t)C, sizeof *top, "the top-k choice");
     att = xmalloc((size_t)a.maxlen, sizeof *att, "the attention weights");
-    starts = xmalloc((size_t)a.maxlen, sizeof *starts, "the token offsets");
-    ends = xmalloc((size_t)a.maxlen, sizeof *ends, "the token offsets");
+    /* one more than the model reads: to know whether the text was cut */
+    starts = xmalloc((size_t)a.maxlen + 1, sizeof *starts, "the token offsets");
+    ends = xmalloc((size_t)a.maxlen + 1, sizeof *ends, "the token offsets");
     if (a.html) {
         html = output_open(a.html, &html_tmp);
-        fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>seqcls attention"
-              "</title>\n<style>body{font:15px/1.7 sans-serif;max-width:60em;margin:2em auto}"
-              "div.doc{margin:1.5em 0;padding:1em;border:1px solid #ccc}"
-              "span.t{padding:1px 2px;border-radius:3px}</style></head><body>\n"
-              "<h1>Attention heatmap</h1>\n<p>Each token's background shows the attention "
-              "weight the model gave it (darkest = largest weight in the document).</p>\n",
-              html);
+        html_head(html);
     }
     for (i = 0; i < d.n; i++) {
-        const char *text = d.text[i];
-        int32_t n = 0, t, best;
-        float mx = 0;
+        const char *text = d.text[i], *truth = d.label[i];
+        const size_t len = strlen(text);
+        int32_t n = 0, t, peak = 0;
+        int ntop, r, cut;
         predict_rows(m, ids + (size_t)i * a.maxlen, lens + i, d.line + i, 1, a.maxlen, outputs,
                      probs, att);
-        check(seqcls_tokenize(text, strlen(text), starts, ends, a.maxlen, &n), "tokenize");
-        best = best_class(probs, C, NULL);
+        check(seqcls_tokenize(text, len, starts, ends, a.maxlen + 1, &n), "tokenize");
+        cut = n > a.maxlen;
+        if (n > lens[i])   /* the tokens the model read (the same tokeniser: all of them) */
+            n = lens[i];
         for (t = 0; t < n; t++)
-            mx = att[t] > mx ? att[t] : mx;
-        printf("__label__%s %.5f\n", class_name(m, best), (double)probs[best]);
-        for (t = 0; t < n; t++) {
-            int len = ends[t] - starts[t];
-            if (tty) {
-                /* white to red on the 256-colour cube by weight */
-                int level = mx > 0 ? (int)lroundf(5 * att[t] / mx) : 0;
-                level = level < 0 ? 0 : level > 5 ? 5 : level;
-                printf("\x1b[48;5;%dm\x1b[30m%.*s\x1b[0m(%.3f) ", 196 + 7 * (5 - level),
-                       len, text + starts[t], (double)att[t]);
-            } else {
-                printf("%.*s\t%.4f\n", len, text + starts[t], (double)att[t]);
-            }
-        }
-        printf("%s", tty ? "\n\n" : "\n");
-        if (html) {
-            fprintf(html, "<div class=\"doc\"><p><b>%s</b> %.3f</p>\n<p>", class_name(m, best),
-                    (double)probs[best]);
+            peak = att[t] > att[peak] ? t : peak;
+        ntop = top_classes(probs, C, a.k, top, taken);
+        for (; next_line < d.line[i]; next_line++)
+            blank_answer(next_line, a.json, 1);
+        next_line++;
+
+        if (a.json) {
+            json_answer(m, d.line[i], top, ntop, probs, truth);
+            printf(", \"text\": ");
+            json_string(stdout, text, len);
+            printf(", \"tokens\": [");
             for (t = 0; t < n; t++) {
-                fprintf(html, "<span class=\"t\" style=\"background:rgba(220,30,30,%.3f)\" "
-                              "title=\"%.4f\">",
-                        mx > 0 ? (double)(att[t] / mx) : 0.0, (double)att[t]);
-                html_escaped(html, text + starts[t], (size_t)(ends[t] - starts[t]));
-                fputs("</span> ", html);
+                printf("%s{\"token\": ", t ? ", " : "");
+                json_string(stdout, text + starts[t], (size_t)(ends[t] - starts[t]));
+                printf(", \"start\": %d, \"end\": %d, \"weight\": %.6g, \"relative\": %.4g}",
+                       (int)starts[t], (int)ends[t], (double)att[t], (double)att[t] * n);
             }
+            printf("], \"cut\": %s}\n", cut ? "true" : "false");
+        } else {
+            for (r = 0; r < ntop; r++)
+                printf("%s__label__%s %.5f", r ? " " : "", class_name(m, top[r]),
+                       (double)probs[top[r]]);
+            if (tty && truth) {
+                printf("   (true label: ");
+                print_visible(truth);
+                printf(", %s)",
+                       ntop > 0 && !strcmp(class_name(m, top[0]), truth) ? "right" : "wrong");
+            }
+            printf("\n");
+            for (t = 0; t < n; t++) {
+                int l = ends[t] - starts[t], k;
+                if (tty) {
+                    /* white to red on the 256-colour cube, as the HTML shades */
+                    int level = (int)lround(5 * shade((double)att[t] * n));
+                    printf("\x1b[48;5;%dm\x1b[30m", 196 + 7 * (5 - level));
+                    for (k = 0; k < l; k++) {   /* the text must not drive the terminal */
+                        unsigned char c = (unsigned char)text[starts[t] + k];
+                        putchar(c < 0x20 || c == 0x7f ? '?' : c);
+                    }
+                    printf("\x1b[0m(%.3f) ", (double)att[t]);
+                } else {
+                    printf("%.*s\t%.4f\n", l, text + starts[t], (double)att[t]);
+                }
+            }
+            printf("%s", tty ? "\n\n" : "\n");
+        }
+
+        if (html) {
+            int32_t at = 0;
+            fprintf(html, "<div class=\"doc\"><p class=\"head\">line %ld &middot; predicted <b>",
+                    d.line[i]);
+            html_cstring(html, class_name(m, top[0]));
+            fprintf(html, "</b> %.3f", (double)probs[top[0]]);
+            if (truth) {
+                int right = !strcmp(class_name(m, top[0]), truth);
+                fputs(" &middot; true label <b>", html);
+                html_cstring(html, truth);
+                fprintf(html, "</b> <span class=\"%s\">%s</span>", right ? "right" : "wrong",
+                        right ? "&#x2713; right" : "&#x2717; wrong");
+            }
+            fputs("</p>\n<p class=\"text\">", html);
+            for (t = 0; t < n; t++) {
+                if (starts[t] > at)   /* what lies between tokens, as it is */
+                    html_text(html, text + at, (size_t)(starts[t] - at));
+                if (starts[t] < at)   /* (spans never overlap; if they did, no text twice) */
+                    starts[t] = at;
+                fprintf(html, "<span class=\"t\" style=\"background:rgba(220,30,30,%.3f)\" "
+                              "title=\"weight %.4f (%.1f&times; uniform)\">",
+                        shade((double)att[t] * n), (double)att[t], (double)att[t] * n);
+                html_text(html, text + starts[t], (size_t)(ends[t] - starts[t]));
+                fputs("</span>", html);
+                at = ends[t] > at ? ends[t] : at;
+            }
+            if ((size_t)at < len) {
+                if (cut)
+                    fputs("<span class=\"cut\" title=\"beyond the maximum length: not read\">",
+                          html);
+                html_text(html, text + at, len - (size_t)at);
+                if (cut)
+                    fputs("</span>", html);
+            }
+            fputs("</p>\n<p class=\"note\">", html);
+            if (n > 0) {
+                fprintf(html, "%d token%s read: uniform attention would give each %.3f. The "
+                              "largest weight, %.3f on &ldquo;",
+                        (int)n, n == 1 ? "" : "s", 1.0 / n, (double)att[peak]);
+                html_text(html, text + starts[peak], (size_t)(ends[peak] - starts[peak]));
+                fprintf(html, "&rdquo;, is %.1f&times; that.", (double)att[peak] * n);
+            } else {
+                fputs("No token was read.", html);
+            }
+            if (cut)
+                fprintf(html, " The text beyond token %d (the maximum length) was not read.",
+                        a.maxlen);
             fputs("</p></div>\n", html);
         }
     }
+    for (; next_line <= d.lines; next_line++)
+        blank_answer(next_line, a.json, 1);
     if (html) {
         fputs("</body></html>\n", html);
         output_close(html, a.html, html_tmp);
         fprintf(stderr, "seqcls: wrote %s\n", a.html);
     }
     free(probs);
+    free(taken);
+    free(top);
     free(att);
     free(starts);
     free(ends);
@@ -433,19 +640,6 @@ int cmd_explain(int argc, char **argv)
     docs_free(&d);
     seqcls_model_free(m);
     return 0;
-}
-
-/* s (NULL as "?") with control characters as \xNN: a model file is not
- * trusted, and its names must not drive the terminal. */
-static void print_visible(const char *s)
-{
-    if (!s)
-        s = "?";
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            printf("\\x%02x", (unsigned char)*s);
-        else
-            putchar(*s);
 }
 
 int cmd_info(int argc, char **argv)
