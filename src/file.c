@@ -411,6 +411,117 @@ int file_pread(int fd, void *buf, size_t n, size_t off, size_t *got)
     return 0;
 }
 
+/*
+ * The CRC register after n zero bytes: zero bytes act on it as a linear
+ * map over GF(2), applied here by repeated squaring (as zlib's
+ * crc32_combine), in O(log n) instead of n steps.
+ */
+static uint32_t gf2_times(const uint32_t *mat, uint32_t vec)
+{
+    uint32_t sum = 0;
+    while (vec) {
+        if (vec & 1)
+            sum ^= *mat;
+        vec >>= 1;
+        mat++;
+    }
+    return sum;
+}
+
+static void gf2_square(uint32_t *sq, const uint32_t *mat)
+{
+    int i;
+    for (i = 0; i < 32; i++)
+        sq[i] = gf2_times(mat, mat[i]);
+}
+
+static uint32_t crc32_zeros(uint32_t crc, uint64_t n)
+{
+    uint32_t odd[32], even[32], row = 1, reg = ~crc;
+    int i;
+    if (n == 0)
+        return crc;
+    odd[0] = 0xEDB88320u;   /* one zero bit */
+    for (i = 1; i < 32; i++) {
+        odd[i] = row;
+        row <<= 1;
+    }
+    gf2_square(even, odd);   /* two zero bits */
+    gf2_square(odd, even);   /* four */
+    for (;;) {
+        gf2_square(even, odd);   /* one zero byte, then 4, 16, ... */
+        if (n & 1)
+            reg = gf2_times(even, reg);
+        n >>= 1;
+        if (!n)
+            break;
+        gf2_square(odd, even);   /* 2, 8, 32, ... */
+        if (n & 1)
+            reg = gf2_times(odd, reg);
+        n >>= 1;
+        if (!n)
+            break;
+    }
+    return ~reg;
+}
+
+/* Where the data at or after `off` starts (off itself if it is not in a
+ * hole), or `end` if only a hole follows; off if the system cannot tell. */
+static size_t data_from(int fd, size_t off, size_t end)
+{
+#ifdef SEEK_DATA
+    off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+    if (d < 0)
+        return errno == ENXIO ? end : off;
+    return (size_t)d < end ? (size_t)d : end;
+#else
+    (void)fd;
+    (void)end;
+    return off;
+#endif
+}
+
+/* Where the data that starts at `off` ends (a hole or the end of file). */
+static size_t data_until(int fd, size_t off, size_t end)
+{
+#ifdef SEEK_HOLE
+    off_t h = lseek(fd, (off_t)off, SEEK_HOLE);
+    if (h < 0 || (size_t)h <= off)
+        return end;
+    return (size_t)h < end ? (size_t)h : end;
+#else
+    (void)fd;
+    (void)off;
+    return end;
+#endif
+}
+
+int file_crc32(int fd, size_t off, size_t n, uint32_t *crc, void *buf, size_t cap)
+{
+    size_t end = off + n;
+    while (off < end) {
+        size_t data = data_from(fd, off, end), stop, got;
+        int err;
+        if (data > off) {   /* a hole reads as zeros */
+            *crc = crc32_zeros(*crc, data - off);
+            off = data;
+            continue;
+        }
+        stop = data_until(fd, off, end);
+        while (off < stop) {
+            size_t want = stop - off < cap ? stop - off : cap;
+            err = file_pread(fd, buf, want, off, &got);
+            if (err)
+                return err;
+            if (got == 0)
+                return -1;
+            *crc = seqcls__crc32(*crc, buf, got);
+            off += got;
+        }
+    }
+    return 0;
+}
+
 int file_read_whole(int fd, size_t size, void **buf, const char *path, const char *func)
 {
     unsigned char *p;

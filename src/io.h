@@ -57,6 +57,11 @@ int file_fail(const char *func, const char *step, const char *name, int err);
 /* Read up to n bytes at offset off (fewer only at the end of the file):
  * *got; 0 or the errno of a failed read. */
 int file_pread(int fd, void *buf, size_t n, size_t off, size_t *got);
+/* Continue the CRC-32 *crc (seqcls__crc32) over the n bytes of the file
+ * at offset off, read through buf (cap bytes); a hole of a sparse file
+ * is counted as the zeros it reads as, without reading it.  0, the errno
+ * of a failed read, or -1 if the file ends first. */
+int file_crc32(int fd, size_t off, size_t n, uint32_t *crc, void *buf, size_t cap);
 /* Read the whole file of `size` bytes (as fstat said) into a new buffer
  * (free with seqcls__dealloc); a file that shrank or grew meanwhile is
  * refused.  SEQCLS_OK, SEQCLS_E_IO or SEQCLS_E_NOMEM. */

@@ -47,8 +47,9 @@
  * layers with the most options, each option at most 16 bytes. */
 #define CONF_MAX_BYTES (8u + MAX_OPTIONS * 16u + (size_t)MODEL_MAX_LAYERS * (8u + MAX_OPTIONS * 16u))
 /* Model files above this size have their CRCs checked, through a chunk
- * buffer, before the file is read into memory. */
-#define CRC_FIRST_BYTES ((size_t)64 << 20)
+ * buffer, before the file is read into memory (below it, holding the
+ * file costs little). */
+#define CRC_FIRST_BYTES ((size_t)1 << 20)
 
 /* What rebuilding may allocate beyond two copies (value, gradient) of
  * the parameter data in the file: per parameter, per layer, and once. */
@@ -1183,9 +1184,10 @@ static int walk_file(load_t *ld, int fd, size_t size, const char *path, const ch
 
 /*
  * The CRC of every section of a file that walk_file found well formed,
- * read in order through a chunk buffer: a big file whose data is damaged
- * (or a sparse file dressed up as a model) is refused without holding
- * it in memory.
+ * read in order through a chunk buffer (big payloads straight from the
+ * file, the holes of a sparse file counted without being read): a big
+ * file whose data is damaged, or a sparse file dressed up as a model,
+ * is refused without being held in memory.
  */
 static int check_file_crcs(load_t *ld, int fd, size_t size, const char *path, const char *func)
 {
@@ -1209,6 +1211,26 @@ static int check_file_crcs(load_t *ld, int fd, size_t size, const char *path, co
                 left = le_get64(head + 4);
             else
                 left = want;
+            if (part == 1 && (pos > size || left > size - pos)) {
+                rc = seqcls__fail(SEQCLS_E_IO, "%s: '%s' changed while being read", func, path);
+                break;
+            }
+            if (part == 1 && left > CHUNK_BYTES) {
+                /* A big payload: straight from the file (holes counted
+                 * without being read); the chunk is refilled after it. */
+                int err;
+                size_t done = start + have > pos ? start + have - pos : 0;
+                crc = seqcls__crc32(0, chunk + (pos - start), done);
+                err = file_crc32(fd, pos + done, (size_t)left - done, &crc, chunk, CHUNK_BYTES);
+                if (err)
+                    rc = err < 0 ? seqcls__fail(SEQCLS_E_IO, "%s: '%s' shrank while being read",
+                                                func, path)
+                                 : file_fail(func, "reading", path, err);
+                pos += (size_t)left;
+                start = pos;
+                have = 0;
+                left = 0;
+            }
             while (left > 0) {
                 size_t at, k;
                 int err;
