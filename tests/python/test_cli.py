@@ -825,6 +825,42 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(other, run("predict", self.model, "-k", "2", "-",
                                     stdin="wonderful a film\n").stdout)
 
+    # ---- review of issue 15: labels the output can carry ----
+
+    def test_labels_with_spaces_are_refused_at_training(self):
+        out = os.path.join(self.dir.name, "spaces.sqcl")
+        data = self.write("spaces.txt", b"spam\tbuy now\n\nnot spam\thello there\n")
+        r = run("train", "-i", data, "-o", out)
+        self.assertBad(r, "spaces.txt:3: label 'not spam' contains a space")
+        self.assertIn("name it not_spam", r.stderr)
+        self.assertFalse(os.path.exists(out))
+        data = self.write("control.txt", b"__label__a\x1bb x\n__label__c y\n")
+        self.assertBad(run("train", "-i", data, "-o", out), "control.txt:1: label 'a?b' contains")
+        self.assertIn("A label cannot\ncontain a space", run("train", "--help").stdout)
+
+    def test_model_labels_with_spaces_need_json(self):
+        # a model made through the library may have any UTF-8 label: the
+        # plain output would be ambiguous, --json is not
+        lib = ctypes.CDLL(os.path.join(ROOT, "lib", "libseqcls.so"))
+        vp = ctypes.c_void_p
+        lib.seqcls_model_load.argtypes = [ctypes.POINTER(vp), ctypes.c_char_p]
+        lib.seqcls_model_save.argtypes = [vp, ctypes.c_char_p]
+        lib.seqcls_model_set_labels.argtypes = [vp, ctypes.c_int, ctypes.POINTER(ctypes.c_char_p)]
+        lib.seqcls_model_free.argtypes = [vp]
+        m = vp()
+        self.assertEqual(lib.seqcls_model_load(ctypes.byref(m), self.model.encode()), 0)
+        names = (ctypes.c_char_p * 2)(b"neg", b"not spam")
+        self.assertEqual(lib.seqcls_model_set_labels(m, 2, names), 0)
+        spaced = os.path.join(self.dir.name, "spaced-labels.sqcl")
+        self.assertEqual(lib.seqcls_model_save(m, spaced.encode()), 0)
+        lib.seqcls_model_free(m)
+        for cmd in ("predict", "explain"):
+            self.assertBad(run(cmd, spaced, "-", stdin="a wonderful film\n"),
+                           "label 'not spam' contains white space")
+            r = run(cmd, spaced, "--json", "-", stdin="a wonderful film\n")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout)["labels"], ["not spam"])
+
     # ---- issue 15, item 6: each command's own help, with every default ----
 
     @staticmethod

@@ -77,7 +77,9 @@ const command_t cmd_predict_spec = {
     "MODEL.sqcl [FILE|-] [options]",
     "the most probable labels of each line of text",
     "Classify each line of FILE (default: the standard input) and print its most\n"
-    "probable labels as \"__label__NAME PROBABILITY\", most probable first.\n"
+    "probable labels as \"__label__NAME PROBABILITY\", most probable first,\n"
+    "separated by spaces (train refuses a label with a space; for a model made\n"
+    "otherwise with one, use --json).\n"
     "Output line i answers input line i: a blank input line (nothing but white\n"
     "space) gets an empty output line.\n",
     predict_options,
@@ -325,6 +327,22 @@ static void print_visible(const char *s)
             putchar(*s);
 }
 
+/* The plain output writes "__label__NAME PROBABILITY": a model whose
+ * label holds white space or a control character (made through the
+ * library: train refuses them) cannot be written so unambiguously. */
+static void check_plain_labels(const seqcls_model_t *m, const char *cmd)
+{
+    int c;
+    for (c = 0; c < seqcls_model_label_count(m); c++) {
+        const char *p, *name = class_name(m, c);
+        for (p = name; *p; p++)
+            if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+                die("%s: the model's label '%s' contains white space or a control character, "
+                    "which \"__label__NAME PROBABILITY\" cannot show unambiguously: use --json",
+                    cmd, name);
+    }
+}
+
 /* The k most probable classes of p[0..C), most probable first, into
  * top[0..k); taken is scratch of C bytes.  Returns how many. */
 static int top_classes(const float *p, int C, int k, int *top, unsigned char *taken)
@@ -394,6 +412,8 @@ int cmd_predict(int argc, char **argv)
     C = classes_of(m, outputs);
     if (a.k > C)
         a.k = C;
+    if (!a.json)
+        check_plain_labels(m, "predict");
     docs_read_input(&d, a.pos[1], m);
     encode_docs(seqcls_model_vocab(m), &d, a.maxlen, &ids, &lens);
     probs = xmalloc((size_t)BATCH * (size_t)C, sizeof *probs, "the probabilities");
@@ -500,6 +520,8 @@ int cmd_explain(int argc, char **argv)
         probe |= seqcls_layer_kind(m, i) == SEQCLS_LAYER_ATTENTION;
     if (!probe)
         die("%s: the model has no attention layer to explain with", a.pos[0]);
+    if (!a.json)
+        check_plain_labels(m, "explain");
     docs_read_input(&d, a.pos[1], m);
     encode_docs(seqcls_model_vocab(m), &d, a.maxlen, &ids, &lens);
     probs = xmalloc((size_t)C, sizeof *probs, "the probabilities");

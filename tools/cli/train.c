@@ -75,7 +75,9 @@ const command_t cmd_train_spec = {
     "train a classifier on a labelled file and save it",
     "Train a classifier on a labelled file (lines \"__label__NAME text\" or\n"
     "\"NAME<TAB>text\", in UTF-8) and save it with its vocabulary, label names\n"
-    "and maximum length, which test, predict and explain use.\n",
+    "and maximum length, which test, predict and explain use.  A label cannot\n"
+    "contain a space (predict writes \"__label__NAME PROBABILITY\"): write\n"
+    "not_spam, not \"not spam\".\n",
     train_options,
     (int)(sizeof train_options / sizeof train_options[0]),
     "the input is -i FILE",
@@ -358,6 +360,31 @@ static void split_validation(const train_opts_t *o, int split_given, const seqcl
     free(per_label);
 }
 
+/* Labels go out as "__label__NAME PROBABILITY" (predict, explain): a
+ * space in NAME would make that ambiguous, a control character would
+ * reach the terminal.  Refuse both, naming the first line and a way out. */
+static void check_label_names(const docs_t *d, const char *path)
+{
+    int i;
+    for (i = 0; i < d->n; i++) {
+        const char *l = d->label[i], *p;
+        for (p = l; *p; p++)
+            if (*p == ' ' || (unsigned char)*p < 0x20 || *p == 0x7f)
+                break;
+        if (*p) {
+            char fixed[64];
+            size_t k;
+            for (k = 0; l[k] && k + 1 < sizeof fixed; k++)
+                fixed[k] = l[k] == ' ' || (unsigned char)l[k] < 0x20 || l[k] == 0x7f ? '_' : l[k];
+            fixed[k] = '\0';
+            die("%s:%ld: label '%s' contains %s: predict writes \"__label__NAME PROBABILITY\", "
+                "where a label cannot hold one; name it %s%s",
+                path, d->line[i], l, *p == ' ' ? "a space" : "white space or a control character",
+                fixed, l[k] ? "..." : "");
+        }
+    }
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_opts_t o;
@@ -387,6 +414,7 @@ int cmd_train(int argc, char **argv)
     }
     check(seqcls_set_num_threads(o.threads), "--threads");
     docs_read(&train, o.input, 1);
+    check_label_names(&train, o.input);
     names = labels_collect(&train, &nlabels);
     if (nlabels < 2)
         die("%s: only one label ('%s'): a classifier needs at least two", o.input, names[0]);
