@@ -860,10 +860,12 @@ SEQCLS_API const char *seqcls_model_meta_key(const seqcls_model_t *m, int i);
 
 /**
  * Save the whole model (layers, options, parameters, batch-norm
- * statistics) to `path`, atomically: it is written to a temporary file
- * in the same directory, flushed and renamed over `path`, so a failure
- * leaves any previous file intact.  A replaced file keeps its permission
- * bits; a new one gets rw-r--r--.
+ * statistics) to `path`, atomically: it is written to an unnamed file in
+ * the same directory (Linux O_TMPFILE; elsewhere a temporary name),
+ * flushed, and only then linked in as `path` or renamed over it, so a
+ * failure leaves any previous file intact and a killed save leaves no
+ * stray file behind (docs/file-format.md, "Saving to a file").  A
+ * replaced file keeps its permission bits; a new one gets rw-r--r--.
  * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG, SEQCLS_E_IO (with the system's
  *         reason and the step that failed), SEQCLS_E_NUMERIC (a parameter
  *         is NaN/Inf or beyond float32; nothing is written), SEQCLS_E_NOMEM.
