@@ -104,9 +104,11 @@ def read_labelled(path):
 
 
 def read_texts(path):
-    """The documents of an unlabelled file, as `seqcls predict` reads them:
-    one per non-blank line; a leading `__label__NAME` is dropped, a tab is
-    part of the text."""
+    """The documents of an unlabelled file: one per non-blank line, read as
+    read_labelled reads lines (line ends, byte-order mark, UTF-8 checks); a
+    leading `__label__NAME` is dropped, a tab is part of the text.
+    (`seqcls predict` also takes `NAME<TAB>` for a label when NAME is one
+    of the model's.)"""
     where = os.fsdecode(path)
     out = []
     for n, line in _lines(path):
