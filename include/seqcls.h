@@ -335,6 +335,16 @@ SEQCLS_API int seqcls_add_dropout(seqcls_model_t *m, float rate, int *layer);
  * The output layer, last: a dense layer to `classes` logits on a vector.
  * classes = 1: sigmoid + binary cross-entropy; classes >= 2: softmax +
  * cross-entropy.  Both losses are computed from the logits, stably.
+ *
+ * After a sequence (since 1.1) it gives logits at every step, [B, T, C]
+ * (time-distributed, as Keras' TimeDistributed(Dense) or a PyTorch
+ * nn.Linear on an RNN's output), zero at padding steps: a tagger or a
+ * language model.  Such a model is "per step": its logits, dlogits and
+ * probabilities are [B, T, C] and its labels I32 [B, T]; the built-in loss
+ * is the mean over the valid steps of the batch, steps at t >= lengths[b]
+ * counting for nothing (PyTorch's CrossEntropyLoss(ignore_index) /
+ * BCEWithLogitsLoss over a mask; Keras' masked TimeDistributed softmax).
+ * seqcls_model_output_ndim tells the two kinds of model apart.
  */
 SEQCLS_API int seqcls_add_output(seqcls_model_t *m, int classes, int *layer);
 
@@ -372,6 +382,14 @@ SEQCLS_API int seqcls_layer_get_float(const seqcls_model_t *m, int layer, int op
  *         model has no output layer yet).  Since 1.1.
  */
 SEQCLS_API int seqcls_model_output_width(const seqcls_model_t *m);
+/**
+ * Rank of the model's logits and probabilities: 2 ([B, C], one result per
+ * row; labels I32 [B]) or 3 ([B, T, C], one per step, for an output layer
+ * after a sequence; labels I32 [B, T]).
+ * @return 2 or 3, or SEQCLS_E_INVALID_ARG (m is NULL), SEQCLS_E_STATE (the
+ *         model has no output layer yet).  Since 1.1.
+ */
+SEQCLS_API int seqcls_model_output_ndim(const seqcls_model_t *m);
 
 /* ------------------------------------------------------------------ */
 /* Parameters                                                          */
@@ -404,7 +422,9 @@ SEQCLS_API int seqcls_param_find(const seqcls_model_t *m, const char *name);
  * Run the model on a batch.  `input` is I32 ids [B, T] after an
  * embedding, F32 [B, T, F] after an input layer.  `lengths` holds B
  * values in [0, T], or is NULL for all T.  `logits`, if not NULL, must be
- * F32 [B, C] and receives the output layer's logits.  `training` != 0
+ * F32 [B, C] and receives the output layer's logits; for a per-step model
+ * (seqcls_add_output after a sequence) F32 [B, T, C], zero at padding
+ * steps.  `training` != 0
  * enables dropout and keeps what seqcls_backward needs.
  * With `training` != 0 the model keeps pointing at `input`'s data (not
  * copied; `lengths` is) for seqcls_backward / seqcls_loss_backward: keep
@@ -420,7 +440,8 @@ SEQCLS_API int seqcls_forward(seqcls_model_t *m, const seqcls_tensor_t *input,
 
 /**
  * Back-propagate `dlogits` (F32 [B, C], the gradient of your loss with
- * respect to the logits of the last training forward) and add the
+ * respect to the logits of the last training forward; [B, T, C] for a
+ * per-step model, whose padding steps are ignored) and add the
  * parameter gradients into the gradient tensors (they accumulate, as in
  * PyTorch; see seqcls_zero_grad).
  * @return SEQCLS_OK, SEQCLS_E_STATE (no training forward before),
@@ -433,6 +454,10 @@ SEQCLS_API int seqcls_backward(seqcls_model_t *m, const seqcls_tensor_t *dlogits
  * Compute the built-in loss of the last training forward against
  * `labels` (I32 [B]: class indices, 0/1 when C = 1), averaged over the
  * batch, store it in *loss (may be NULL), and back-propagate it.
+ * A per-step model takes labels I32 [B, T] and averages over the valid
+ * steps of the batch only; labels at padding steps are not read (any
+ * value will do, e.g. PyTorch's -100).  A batch with no valid step has
+ * loss 0 and no gradient.
  * @return as seqcls_backward, plus SEQCLS_E_RANGE (label outside the
  *         classes) and SEQCLS_E_NUMERIC (loss is not finite).
  */
@@ -461,7 +486,7 @@ SEQCLS_API int seqcls_attention_weights(seqcls_model_t *m, int layer, seqcls_ten
 /**
  * Run the model for inference (dropout off) and write class
  * probabilities into `probs` (F32 [B, C]; sigmoid when C = 1, softmax
- * otherwise).  `attention`, if not NULL, must be F32 [B, T] and receives
+ * otherwise; for a per-step model F32 [B, T, C], zero at padding steps).  `attention`, if not NULL, must be F32 [B, T] and receives
  * the weights of the last attention layer.  Safe to call from many
  * threads at once on the same model, as long as nothing modifies it.
  * @return as seqcls_forward.
@@ -593,7 +618,9 @@ SEQCLS_API int seqcls_fit_config_set_callbacks(seqcls_fit_config_t *c, seqcls_ba
 /**
  * Train `m` with optimiser `o` on rows of `x` (I32 ids [N, T] or F32
  * [N, T, F], as seqcls_forward takes), `lengths` (N values, or NULL for
- * all T) and `y` (I32 [N] class indices).  Validation data (`val_x`,
+ * all T) and `y` (I32 [N] class indices; for a per-step model I32 [N, T],
+ * read at valid steps only).  The loss and accuracy passed to the
+ * callbacks are per row, or for a per-step model per valid step.  Validation data (`val_x`,
  * `val_lengths`, `val_y`) may be NULL, in which case
  * SEQCLS_FIT_VALID_SPLIT may hold out the last rows of x.  `config` may be
  * NULL for the defaults.  The caller's arrays are only read.
@@ -624,14 +651,18 @@ typedef struct seqcls_metrics seqcls_metrics_t;
 #define SEQCLS_METRIC_RECALL    4  /* of class `cls` */
 #define SEQCLS_METRIC_F1        5  /* of class `cls` */
 #define SEQCLS_METRIC_MACRO_F1  6  /* mean F1 over the classes */
-#define SEQCLS_METRIC_SUPPORT   7  /* rows whose true class is `cls` */
-#define SEQCLS_METRIC_COUNT     8  /* rows evaluated */
+#define SEQCLS_METRIC_SUPPORT   7  /* rows (per-step models: steps) whose true class is `cls` */
+#define SEQCLS_METRIC_COUNT     8  /* rows (per-step models: valid steps) evaluated */
 
 /**
  * Run `m` on every row (in batches of `batch_size`, 0 = 256) and compare
  * with the labels `y` (I32 [N]).  A model with one output logit counts as
  * two classes, 0 and 1, predicted 1 when p >= 0.5 (binary precision,
- * recall and F1 are those of class 1).  Safe to call from several threads
+ * recall and F1 are those of class 1).  A per-step model takes `y` I32
+ * [N, T] and is scored token by token over the valid steps (labels at
+ * padding steps are not read): accuracy, the per-class scores, the
+ * confusion matrix and SEQCLS_METRIC_COUNT count steps, the loss is the
+ * mean per valid step.  Safe to call from several threads
  * on one model.  Free the result with seqcls_metrics_free.
  * @return as seqcls_predict, plus SEQCLS_E_RANGE for a label out of range.
  */

@@ -27,13 +27,25 @@ int dataset_length(const dataset_t *d, int row)
     return len < 0 ? 0 : len > d->T ? d->T : len;
 }
 
+/* The labels of the first `len` steps of row `row` lie in [0, classes). */
+static int check_step_labels(const dataset_t *d, const int32_t *y, int len, int row,
+                             const char *func)
+{
+    int t;
+    for (t = 0; t < len; t++)
+        if (y[t] < 0 || y[t] >= d->classes)
+            return seqcls__fail(SEQCLS_E_RANGE, "%s: label of row %d at step %d is %d, outside "
+                                "[0, %d)", func, row, t, (int)y[t], d->classes);
+    return SEQCLS_OK;
+}
+
 int dataset_init(dataset_t *d, const seqcls_model_t *m, const seqcls_tensor_t *x,
                  const int32_t *lengths, const seqcls_tensor_t *y, const char *func,
                  const char *what)
 {
     const layer_t *first;
     int n, rc;
-    int64_t yshape[1];
+    int64_t yshape[2];
 
     memset(d, 0, sizeof *d);
     if (!m)
@@ -62,22 +74,26 @@ int dataset_init(dataset_t *d, const seqcls_model_t *m, const seqcls_tensor_t *x
     d->F = d->is_ids ? 1 : (int)x->shape[2];
     d->x = x->data;
     d->len = lengths;
-    yshape[0] = d->N;
-    rc = seqcls__tensor_check(y, func, "labels", SEQCLS_I32, 1, yshape);
-    if (rc)
-        return rc;
-    d->y = y->data;
+    d->steps = model_output_steps(m);
     d->classes = m->layers[m->nlayers - 1]->out_F;
     if (d->classes == 1)
         d->classes = 2;
+    yshape[0] = d->N;
+    yshape[1] = d->T;
+    rc = seqcls__tensor_check(y, func, "labels", SEQCLS_I32, d->steps ? 2 : 1, yshape);
+    if (rc)
+        return rc;
+    d->y = y->data;
     for (n = 0; n < d->N; n++) {
         int len = d->len ? d->len[n] : d->T;   /* unclamped: checked here */
         if (len < 0 || len > d->T)
             return seqcls__fail(SEQCLS_E_RANGE, "%s: %s length of row %d is %d, outside [0, %d]",
                                 func, what, n, len, d->T);
-        if (d->y[n] < 0 || d->y[n] >= d->classes)
+        if (!d->steps && (d->y[n] < 0 || d->y[n] >= d->classes))
             return seqcls__fail(SEQCLS_E_RANGE, "%s: label of row %d is %d, outside [0, %d)",
                                 func, n, (int)d->y[n], d->classes);
+        if (d->steps && (rc = check_step_labels(d, d->y + (size_t)n * d->T, len, n, func)))
+            return rc;
     }
     return first->ops->check_input(first, d->x, d->N, d->T, d->len, func, what);
 }
@@ -101,27 +117,38 @@ int batch_gather(batch_t *bt, const dataset_t *d, const int *rows, int n, int Tb
 {
     const size_t elem = d->is_ids ? sizeof(int32_t) : sizeof(real);
     const size_t row_bytes = (size_t)Tb * d->F * elem, src_row = (size_t)d->T * d->F * elem;
-    int64_t shape[3] = {n, Tb, d->F}, yshape[1] = {n};
+    const size_t yrow = d->steps ? (size_t)Tb : 1;
+    int64_t shape[3] = {n, Tb, d->F}, yshape[2] = {n, Tb};
     int i, rc;
 
     seqcls_tensor_free(bt->x);
     seqcls_tensor_free(bt->y);
     bt->x = bt->y = NULL;
     if ((rc = grow(&bt->buf, &bt->cap, (size_t)n * row_bytes, func)) ||
-        (rc = grow(&bt->ybuf, &bt->ycap, (size_t)n * 2 * sizeof(int32_t), func)))
+        (rc = grow(&bt->ybuf, &bt->ycap, (size_t)n * (yrow + 1) * sizeof(int32_t), func)))
         return rc;
-    bt->len = (int32_t *)bt->ybuf + n;
+    bt->len = (int32_t *)bt->ybuf + (size_t)n * yrow;
     for (i = 0; i < n; i++) {
         int len = dataset_length(d, rows[i]);
+        int32_t *y = (int32_t *)bt->ybuf + (size_t)i * yrow;
         memcpy((char *)bt->buf + (size_t)i * row_bytes, (const char *)d->x + rows[i] * src_row,
                row_bytes);
         bt->len[i] = len < Tb ? len : Tb;
-        ((int32_t *)bt->ybuf)[i] = d->y[rows[i]];
+        if (!d->steps) {
+            y[0] = d->y[rows[i]];
+            continue;
+        }
+        /* per step: the caller's lengths may have changed since dataset_init
+         * checked the labels of the valid steps, so check them again here */
+        memcpy(y, d->y + (size_t)rows[i] * d->T, (size_t)bt->len[i] * sizeof *y);
+        memset(y + bt->len[i], 0, (size_t)(Tb - bt->len[i]) * sizeof *y);
+        if ((rc = check_step_labels(d, y, bt->len[i], rows[i], func)))
+            return rc;
     }
     rc = seqcls_tensor_wrap(&bt->x, d->is_ids ? SEQCLS_I32 : SEQCLS_F32, d->is_ids ? 2 : 3, shape,
                             bt->buf);
     if (rc == SEQCLS_OK)
-        rc = seqcls_tensor_wrap(&bt->y, SEQCLS_I32, 1, yshape, bt->ybuf);
+        rc = seqcls_tensor_wrap(&bt->y, SEQCLS_I32, d->steps ? 2 : 1, yshape, bt->ybuf);
     return rc;
 }
 

@@ -203,13 +203,16 @@ static void restore_best(fit_t *f)
         memcpy(f->m->params[i].value->data, f->best[i], f->m->params[i].value->numel * sizeof(real));
 }
 
-/* One training batch: forward, loss, backward, step. */
-static int train_batch(fit_t *f, const int *rows, int n, double *loss_sum, int64_t *right)
+/* One training batch: forward, loss, backward, step.  *count is what the
+ * loss is a mean over and *right counts from: rows, or the valid steps of
+ * a per-step model. */
+static int train_batch(fit_t *f, const int *rows, int n, double *loss_sum, int64_t *right,
+                       int64_t *count)
 {
     const int C = f->m->layers[f->m->nlayers - 1]->out_F;
-    int i, Tb = 1, rc;
+    int i, t, Tb = 1, rc, ndim;
     float loss;
-    int64_t shape[2] = {n, C};
+    int64_t shape[3];
     for (i = 0; i < n; i++)
         if (dataset_length(&f->train, rows[i]) > Tb)
             Tb = dataset_length(&f->train, rows[i]);
@@ -219,17 +222,29 @@ static int train_batch(fit_t *f, const int *rows, int n, double *loss_sum, int64
         return rc;
     seqcls_tensor_free(f->logits);
     f->logits = NULL;
-    if ((rc = seqcls_tensor_create(&f->logits, SEQCLS_F32, 2, shape)) ||
+    ndim = model_output_shape(f->m, n, Tb, shape);
+    if ((rc = seqcls_tensor_create(&f->logits, SEQCLS_F32, ndim, shape)) ||
         (rc = seqcls_zero_grad(f->m)) ||
         (rc = seqcls_forward(f->m, f->bt.x, f->bt.len, f->logits, 1)) ||
         (rc = seqcls_loss_backward(f->m, f->bt.y, &loss)) ||
         (rc = seqcls_optimizer_step(f->o, f->m)))
         return rc;
-    *loss_sum = loss;
     *right = 0;
-    for (i = 0; i < n; i++)
-        *right += loss_predicted_class((const real *)f->logits->data + (size_t)i * C, C) ==
-                  ((const int32_t *)f->bt.ybuf)[i];
+    *count = 0;
+    for (i = 0; i < n; i++) {
+        const real *z = (const real *)f->logits->data;
+        const int32_t *y = f->bt.ybuf;
+        if (ndim == 2) {
+            *right += loss_predicted_class(z + (size_t)i * C, C) == y[i];
+            ++*count;
+            continue;
+        }
+        for (t = 0; t < f->bt.len[i]; t++)
+            *right += loss_predicted_class(z + ((size_t)i * Tb + t) * C, C) ==
+                      y[(size_t)i * Tb + t];
+        *count += f->bt.len[i];
+    }
+    *loss_sum = loss;
     return SEQCLS_OK;
 }
 
@@ -238,11 +253,11 @@ static int validate(fit_t *f, double *loss, double *acc)
     seqcls_metrics_t *mt = NULL;
     seqcls_tensor_t *x = NULL, *y = NULL;
     const dataset_t *d = &f->valid;
-    int64_t shape[3] = {d->N, d->T, d->F}, yshape[1] = {d->N};
+    int64_t shape[3] = {d->N, d->T, d->F}, yshape[2] = {d->N, d->T};
     int rc = seqcls_tensor_wrap(&x, d->is_ids ? SEQCLS_I32 : SEQCLS_F32, d->is_ids ? 2 : 3, shape,
                                 (void *)d->x);
     if (rc == SEQCLS_OK)
-        rc = seqcls_tensor_wrap(&y, SEQCLS_I32, 1, yshape, (void *)d->y);
+        rc = seqcls_tensor_wrap(&y, SEQCLS_I32, d->steps ? 2 : 1, yshape, (void *)d->y);
     if (rc == SEQCLS_OK)
         rc = seqcls_evaluate(f->m, x, d->len, y, (int)f->c->batch_size, &mt);
     if (rc == SEQCLS_OK) {
@@ -269,7 +284,7 @@ static int split_validation(fit_t *f)
     f->valid.x = (const char *)f->train.x +
                  (size_t)(f->train.N - nval) * row * (f->train.is_ids ? sizeof(int32_t) : sizeof(real));
     f->valid.len = f->train.len ? f->train.len + (f->train.N - nval) : NULL;
-    f->valid.y = f->train.y + (f->train.N - nval);
+    f->valid.y = f->train.y + (size_t)(f->train.N - nval) * DATASET_YROW(&f->train);
     f->ntrain = f->train.N - nval;
     f->have_valid = 1;
     return SEQCLS_OK;
@@ -286,7 +301,7 @@ static int fit_epochs(fit_t *f)
 
     for (epoch = (int)c->initial_epoch; epoch < c->epochs && !stop; epoch++) {
         double loss_sum = 0, vloss = NAN, vacc = NAN;
-        int64_t right_sum = 0;
+        int64_t right_sum = 0, count_sum = 0;
         int b;
         if (c->lr_schedule) {
             float lr = c->lr_schedule(c->user, epoch, (float)lr0);
@@ -300,20 +315,22 @@ static int fit_epochs(fit_t *f)
         for (b = 0; b < nb && !stop; b++) {
             int n = f->ntrain - b * B < B ? f->ntrain - b * B : B;
             double loss;
-            int64_t right;
-            rc = train_batch(f, f->order + b * B, n, &loss, &right);
+            int64_t right, count;
+            rc = train_batch(f, f->order + b * B, n, &loss, &right, &count);
             if (rc)
                 return rc;
-            loss_sum += loss * n;
+            loss_sum += loss * (double)count;
             right_sum += right;
-            if (c->on_batch && c->on_batch(c->user, epoch, b, nb, (float)loss, (float)right / n))
+            count_sum += count;
+            if (c->on_batch && c->on_batch(c->user, epoch, b, nb, (float)loss,
+                                           count ? (float)right / (float)count : NAN))
                 stop = 1;
         }
         if (f->have_valid && (rc = validate(f, &vloss, &vacc)))
             return rc;
         if (c->on_epoch &&
-            c->on_epoch(c->user, epoch, (float)(loss_sum / f->ntrain),
-                        (float)right_sum / f->ntrain, (float)vloss, (float)vacc))
+            c->on_epoch(c->user, epoch, (float)(loss_sum / (double)count_sum),
+                        (float)right_sum / (float)count_sum, (float)vloss, (float)vacc))
             stop = 1;
         if (f->have_valid) {
             if (vloss < best_loss) {

@@ -410,6 +410,14 @@ int model_begin_layer(seqcls_model_t *m, const char *func, const layer_ops_t *op
                       layer_t **out);
 /* The output layer (the last one, if it gives logits), or NULL. */
 const layer_t *model_output_layer(const seqcls_model_t *m);
+/* Does the output layer take a sequence, giving logits per step [B, T, C]
+ * (labels [B, T]) instead of per row [B, C] (labels [B])?  0 without an
+ * output layer.  Everything that shapes logits, probabilities, dlogits or
+ * labels asks this. */
+int model_output_steps(const seqcls_model_t *m);
+/* The logits' shape for a batch of B x T ([B, C] or [B, T, C]); returns
+ * the rank, 2 or 3.  (m has an output layer) */
+int model_output_shape(const seqcls_model_t *m, int B, int T, int64_t shape[3]);
 /* Does the model read token ids (else float sequences)? (m has layers) */
 int model_reads_ids(const seqcls_model_t *m);
 /* Add a zero-filled parameter to the layer being built. */
@@ -435,6 +443,9 @@ int model_backward(seqcls_model_t *m, real *dlogits, const char *func);
 
 /* Class probabilities from logits: sigmoid when C = 1, softmax otherwise (loss.c). */
 void loss_probabilities(const real *logits, real *probs, int B, int C);
+/* The same per step of [B, T, C] logits, zero at padding steps (t >= len[b]). */
+void loss_step_probabilities(const real *logits, real *probs, int B, int T, const int32_t *len,
+                             int C);
 /* Loss of one row of logits z[0..C) against `label`; its gradient into dz if not NULL. */
 double loss_row(const real *z, int C, int label, real *dz);
 /* The class a row of logits predicts (C = 1: 1 when sigmoid(z) >= 0.5). */
@@ -447,13 +458,17 @@ typedef struct {
     int N, T, F;
     const void *x;
     const int32_t *len;      /* NULL = all T */
-    const int32_t *y;        /* [N] */
+    const int32_t *y;        /* [N], or [N, T] when `steps` */
+    int steps;               /* labels per step (a per-step model), read at valid steps only */
     int classes;             /* labels lie in [0, classes) */
 } dataset_t;
 
+/* Labels of a row of d: 1, or T for a per-step model. */
+#define DATASET_YROW(d) ((d)->steps ? (size_t)(d)->T : (size_t)1)
+
 typedef struct {
     seqcls_tensor_t *x;      /* [n, Tb(, F)] view of `buf` */
-    seqcls_tensor_t *y;      /* [n] view of `ybuf` */
+    seqcls_tensor_t *y;      /* [n] (per step: [n, Tb], 0 at padding steps) view of `ybuf` */
     int32_t *len;            /* [n] */
     void *buf, *ybuf;
     size_t cap, ycap;
@@ -464,7 +479,8 @@ int dataset_init(dataset_t *d, const seqcls_model_t *m, const seqcls_tensor_t *x
                  const int32_t *lengths, const seqcls_tensor_t *y, const char *func,
                  const char *what);
 int dataset_length(const dataset_t *d, int row);
-/* Copy rows[0..n) into the batch, keeping Tb steps (Tb <= T). */
+/* Copy rows[0..n) into the batch, keeping Tb steps (Tb <= T); per-step
+ * labels are checked again at the valid steps (SEQCLS_E_RANGE). */
 int batch_gather(batch_t *bt, const dataset_t *d, const int *rows, int n, int Tb,
                  const char *func);
 void batch_free(batch_t *bt);

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <string.h>
 
 int loss_predicted_class(const real *z, int C)
 {
@@ -41,6 +42,17 @@ void loss_probabilities(const real *logits, real *probs, int B, int C)
     }
 }
 
+void loss_step_probabilities(const real *logits, real *probs, int B, int T, const int32_t *len,
+                             int C)
+{
+    int b;
+    for (b = 0; b < B; b++) {
+        const size_t row = (size_t)b * T * C, valid = (size_t)len[b] * C;
+        loss_probabilities(logits + row, probs + row, len[b], C);
+        memset(probs + row + valid, 0, ((size_t)T * C - valid) * sizeof(real));
+    }
+}
+
 /* Loss of one row and its gradient (not yet divided by B); dz may be NULL. */
 double loss_row(const real *z, int C, int label, real *dz)
 {
@@ -66,12 +78,57 @@ double loss_row(const real *z, int C, int label, real *dz)
     }
 }
 
+/* Per step: labels [B, T], checked and counted at valid steps only (any
+ * value at a padding step is ignored, as PyTorch's ignore_index); the mean
+ * over the valid steps of the batch, d(logits) zero at padding steps. */
+static int step_loss(seqcls_model_t *m, const seqcls_tensor_t *labels, double *total,
+                     real **dz_out, const char *func)
+{
+    const int B = m->B, T = m->T, C = m->layers[m->nlayers - 1]->out_F, hi = C == 1 ? 2 : C;
+    const int32_t *y, *len = m->train.len;
+    const real *z = m->train.vals[m->nlayers].x;
+    int64_t shape[2], count = 0;
+    real *dz;
+    int b, t, c, rc;
+
+    shape[0] = B;
+    shape[1] = T;
+    rc = seqcls__tensor_check(labels, func, "labels", SEQCLS_I32, 2, shape);
+    if (rc)
+        return rc;
+    y = labels->data;
+    for (b = 0; b < B; b++)
+        for (t = 0; t < len[b]; t++)
+            if (y[(size_t)b * T + t] < 0 || y[(size_t)b * T + t] >= hi)
+                return seqcls__fail(SEQCLS_E_RANGE, "%s: labels[%d, %d] = %d is outside [0, %d)",
+                                    func, b, t, (int)y[(size_t)b * T + t], hi);
+    dz = ws_zero(&m->model_ws, MODEL_WS_DLOGITS, (size_t)B * T * C * sizeof(real));
+    if (!dz)
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
+    for (b = 0; b < B; b++)
+        count += len[b];
+    *total = 0;
+    for (b = 0; b < B; b++)
+        for (t = 0; t < len[b]; t++) {
+            const size_t at = ((size_t)b * T + t) * C;
+            *total += loss_row(z + at, C, y[(size_t)b * T + t], dz + at);
+            for (c = 0; c < C; c++)
+                dz[at + c] /= (real)count;
+        }
+    /* no valid step at all: loss 0 and no gradient (PyTorch's mean over no
+     * element would be NaN) */
+    if (count > 0)
+        *total /= (double)count;
+    *dz_out = dz;
+    return SEQCLS_OK;
+}
+
 int seqcls_loss_backward(seqcls_model_t *m, const seqcls_tensor_t *labels, float *loss)
 {
     const char *func = "seqcls_loss_backward";
     const int32_t *y;
     const real *z;
-    real *dz;
+    real *dz = NULL;
     double total = 0;
     int64_t shape[1];
     int B, C, b, rc;
@@ -80,6 +137,12 @@ int seqcls_loss_backward(seqcls_model_t *m, const seqcls_tensor_t *labels, float
     rc = model_check_backward(m, func);
     if (rc)
         return rc;
+    if (model_output_steps(m)) {
+        rc = step_loss(m, labels, &total, &dz, func);
+        if (rc)
+            return rc;
+        goto done;
+    }
     B = m->B;
     C = m->layers[m->nlayers - 1]->out_F;
     shape[0] = B;
@@ -104,6 +167,7 @@ int seqcls_loss_backward(seqcls_model_t *m, const seqcls_tensor_t *labels, float
             dz[(size_t)b * C + c] /= (real)B;
     }
     total /= B;
+done:
     if (!isfinite(total))
         return seqcls__fail(SEQCLS_E_NUMERIC, "%s: the loss is not finite", func);
     if (loss)

@@ -1,6 +1,8 @@
 /*
  * metrics.c -- seqcls_evaluate: loss, accuracy, per-class precision,
- * recall and F1, and the confusion matrix of a model on a dataset.
+ * recall and F1, and the confusion matrix of a model on a dataset; row by
+ * row, or for a per-step model (a tagger) token by token over the valid
+ * steps.
  */
 #include "internal.h"
 
@@ -14,16 +16,26 @@ struct seqcls_metrics {
     int64_t *confusion;   /* [classes][classes]: truth-major */
 };
 
-static void run_batch_metrics(seqcls_metrics_t *mt, const real *logits, const int32_t *y, int n,
-                              int C)
+static void score(seqcls_metrics_t *mt, const real *z, int C, int y)
 {
-    int i;
+    mt->loss += loss_row(z, C, y, NULL);
+    mt->confusion[(size_t)y * mt->classes + loss_predicted_class(z, C)]++;
+    mt->count++;
+}
+
+/* One batch: a row at a time, or per step over each row's valid steps. */
+static void run_batch_metrics(seqcls_metrics_t *mt, const real *logits, const batch_t *bt, int n,
+                              int Tb, int steps, int C)
+{
+    const int32_t *y = bt->ybuf;
+    int i, t;
     for (i = 0; i < n; i++) {
-        const real *z = logits + (size_t)i * C;
-        int pred = loss_predicted_class(z, C);
-        mt->loss += loss_row(z, C, y[i], NULL);
-        mt->confusion[(size_t)y[i] * mt->classes + pred]++;
-        mt->count++;
+        if (!steps) {
+            score(mt, logits + (size_t)i * C, C, y[i]);
+            continue;
+        }
+        for (t = 0; t < bt->len[i]; t++)
+            score(mt, logits + ((size_t)i * Tb + t) * C, C, y[(size_t)i * Tb + t]);
     }
 }
 
@@ -74,8 +86,9 @@ int seqcls_evaluate(const seqcls_model_t *m, const seqcls_tensor_t *x, const int
             rc = model_run_forward(m, &run, bt.x, bt.len, 0, NULL, func);
         if (rc)
             goto done;
-        run_batch_metrics(mt, run.vals[m->nlayers].x, bt.ybuf, n, C);
+        run_batch_metrics(mt, run.vals[m->nlayers].x, &bt, n, Tb, d.steps, C);
     }
+    /* (per step, a dataset without a valid step scores nothing: loss NaN) */
     mt->loss /= (double)mt->count;
     *out = mt;
     mt = NULL;

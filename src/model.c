@@ -73,6 +73,38 @@ const layer_t *model_output_layer(const seqcls_model_t *m)
     return last && (last->ops->traits & LAYER_LOGITS) ? last : NULL;
 }
 
+int model_output_steps(const seqcls_model_t *m)
+{
+    const layer_t *out = model_output_layer(m);
+    return out && out->in_kind == VAL_SEQ;
+}
+
+/* The logits' (and probabilities') shape for a batch of B x T: [B, C] or,
+ * per step, [B, T, C]; returns the rank. */
+int model_output_shape(const seqcls_model_t *m, int B, int T, int64_t shape[3])
+{
+    const int C = m->layers[m->nlayers - 1]->out_F;
+    shape[0] = B;
+    if (model_output_steps(m)) {
+        shape[1] = T;
+        shape[2] = C;
+        return 3;
+    }
+    shape[1] = C;
+    return 2;
+}
+
+int seqcls_model_output_ndim(const seqcls_model_t *m)
+{
+    seqcls__clear_error();
+    if (!m)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_model_output_ndim: model is NULL");
+    if (!model_output_layer(m))
+        return seqcls__fail(SEQCLS_E_STATE,
+                            "seqcls_model_output_ndim: the model has no output layer yet");
+    return model_output_steps(m) ? 3 : 2;
+}
+
 int model_reads_ids(const seqcls_model_t *m)
 {
     return (m->layers[0]->ops->takes & (1u << VAL_IDS)) != 0;
@@ -433,16 +465,16 @@ int seqcls_forward(seqcls_model_t *m, const seqcls_tensor_t *input, const int32_
 {
     const char *func = "seqcls_forward";
     const value_t *y;
-    int rc, B, T, C;
+    int64_t shape[3];
+    int rc, B, T, ndim;
 
     seqcls__clear_error();
     rc = model_check_input(m, input, lengths, func, &B, &T);
     if (rc)
         return rc;
-    C = m->layers[m->nlayers - 1]->out_F;
+    ndim = model_output_shape(m, B, T, shape);
     if (logits) {
-        int64_t shape[2] = {B, C};
-        rc = seqcls__tensor_check(logits, func, "logits", SEQCLS_F32, 2, shape);
+        rc = seqcls__tensor_check(logits, func, "logits", SEQCLS_F32, ndim, shape);
         if (rc)
             return rc;
     }
@@ -452,8 +484,8 @@ int seqcls_forward(seqcls_model_t *m, const seqcls_tensor_t *input, const int32_
     if (rc)
         return rc;
     y = &m->train.vals[m->nlayers];
-    if (logits)
-        copy_out(logits, y->x, (size_t)B * C);
+    if (logits)   /* per step: zero at padding steps, as the output layer leaves them */
+        copy_out(logits, y->x, logits->numel);
     m->B = B;
     m->T = T;
     m->state = training ? STATE_TRAIN_FORWARD : STATE_FORWARD;
@@ -462,7 +494,8 @@ int seqcls_forward(seqcls_model_t *m, const seqcls_tensor_t *input, const int32_
 
 /* ---- backward ---- */
 
-/* Back-propagate d(logits) held in `dlogits` ([B, C] reals). */
+/* Back-propagate d(logits) held in `dlogits` ([B, C] reals, or [B, T, C]
+ * for a per-step model). */
 int model_backward(seqcls_model_t *m, real *dlogits, const char *func)
 {
     run_ctx_t ctx = {1, NULL, func};
@@ -475,6 +508,11 @@ int model_backward(seqcls_model_t *m, real *dlogits, const char *func)
     dv.T = 1;
     dv.F = m->layers[m->nlayers - 1]->out_F;
     dv.x = dlogits;
+    if (model_output_steps(m)) {
+        dv.kind = VAL_SEQ;
+        dv.T = m->T;
+        dv.len = m->train.len;
+    }
     memset(&m->input_grad, 0, sizeof m->input_grad);
     for (i = m->nlayers - 1; i >= 0; i--) {
         layer_t *L = m->layers[i];
@@ -511,28 +549,39 @@ int model_check_backward(seqcls_model_t *m, const char *func)
 int seqcls_backward(seqcls_model_t *m, const seqcls_tensor_t *dlogits)
 {
     const char *func = "seqcls_backward";
-    int64_t shape[2];
+    int64_t shape[3];
+    const real *src;
     real *d;
-    size_t i, n;
-    int rc;
+    size_t i, n, row;
+    int rc, ndim, b;
 
     seqcls__clear_error();
     rc = model_check_backward(m, func);
     if (rc)
         return rc;
-    shape[0] = m->B;
-    shape[1] = m->layers[m->nlayers - 1]->out_F;
-    rc = seqcls__tensor_check(dlogits, func, "dlogits", SEQCLS_F32, 2, shape);
+    ndim = model_output_shape(m, m->B, m->T, shape);
+    rc = seqcls__tensor_check(dlogits, func, "dlogits", SEQCLS_F32, ndim, shape);
     if (rc)
         return rc;
-    n = (size_t)shape[0] * (size_t)shape[1];
-    for (i = 0; i < n; i++)
-        if (!isfinite(((const real *)dlogits->data)[i]))
-            return seqcls__fail(SEQCLS_E_NUMERIC, "%s: dlogits[%zu] is not finite", func, i);
+    n = dlogits->numel;
+    src = dlogits->data;
+    /* per row, or per step over each row's valid steps (padding steps of
+     * dlogits are ignored: they are not read) */
+    row = ndim == 3 ? (size_t)m->T * (size_t)shape[2] : (size_t)shape[1];
+    for (b = 0; b < m->B; b++) {
+        const size_t valid = ndim == 3 ? (size_t)m->train.len[b] * (size_t)shape[2] : row;
+        const size_t at = vec_first_not_finite(src + (size_t)b * row, valid);
+        if (at < valid)
+            return seqcls__fail(SEQCLS_E_NUMERIC, "%s: dlogits[%zu] is not finite", func,
+                                (size_t)b * row + at);
+    }
     d = ws_get(&m->model_ws, MODEL_WS_DLOGITS, n * sizeof(real));
     if (!d)
         return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
-    memcpy(d, dlogits->data, n * sizeof(real));
+    memcpy(d, src, n * sizeof(real));
+    for (b = 0; ndim == 3 && b < m->B; b++)
+        for (i = (size_t)m->train.len[b] * (size_t)shape[2]; i < row; i++)
+            d[(size_t)b * row + i] = 0;
     return model_backward(m, d, func);
 }
 
@@ -624,19 +673,18 @@ int seqcls_predict(const seqcls_model_t *m, const seqcls_tensor_t *input, const 
     run_t *run, *none = NULL;
     /* the cached run is state of the model's own, not of its meaning */
     _Atomic(run_t *) *spare = &((seqcls_model_t *)m)->predict_run;
-    int rc, B, T, C, att = -1;
+    int64_t shape[3];
+    int rc, B, T, C, ndim, att = -1;
 
     seqcls__clear_error();
     rc = model_check_input(m, input, lengths, func, &B, &T);
     if (rc)
         return rc;
     C = m->layers[m->nlayers - 1]->out_F;
-    {
-        int64_t shape[2] = {B, C};
-        rc = seqcls__tensor_check(probs, func, "probs", SEQCLS_F32, 2, shape);
-        if (rc)
-            return rc;
-    }
+    ndim = model_output_shape(m, B, T, shape);
+    rc = seqcls__tensor_check(probs, func, "probs", SEQCLS_F32, ndim, shape);
+    if (rc)
+        return rc;
     if (attention) {
         int64_t shape[2] = {B, T};
         att = find_attention(m, -1, func);
@@ -651,7 +699,10 @@ int seqcls_predict(const seqcls_model_t *m, const seqcls_tensor_t *input, const 
         return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
     rc = model_run_forward(m, run, input, lengths, 0, NULL, func);
     if (rc == SEQCLS_OK) {
-        loss_probabilities(run->vals[m->nlayers].x, probs->data, B, C);
+        if (ndim == 3)
+            loss_step_probabilities(run->vals[m->nlayers].x, probs->data, B, T, run->len, C);
+        else
+            loss_probabilities(run->vals[m->nlayers].x, probs->data, B, C);
         if (attention)
             copy_out(attention, m->layers[att]->ops->attention(m->layers[att], &run->ws[att]),
                      (size_t)B * T);

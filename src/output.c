@@ -1,6 +1,9 @@
 /*
- * output.c -- the output layer: a dense layer to C logits on a vector.
- * The loss that goes with it is in loss.c.
+ * output.c -- the output layer: a dense layer to C logits on a vector
+ * ([B, C]), or at every valid step of a sequence ([B, T, C], zero at
+ * padding steps: a tagger, a language model).  The loss that goes with it
+ * is in loss.c; what shape the logits and labels have is decided by the
+ * kind of value this layer takes (model_output_steps).
  */
 #include "internal.h"
 
@@ -8,7 +11,8 @@
 
 static void output_describe(const layer_t *L, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "classes=%d, %s", L->units, L->units == 1 ? "sigmoid" : "softmax");
+    snprintf(buf, cap, "classes=%d, %s%s", L->units, L->units == 1 ? "sigmoid" : "softmax",
+             L->in_kind == VAL_SEQ ? ", per step" : "");
 }
 
 static int output_rebuild(seqcls_model_t *m, const layer_t *c)
@@ -24,7 +28,7 @@ static const layer_option_t output_options[] = {
 const layer_ops_t seqcls__output_ops = {
     .kind = SEQCLS_LAYER_OUTPUT,
     .name = "output",
-    .takes = 1u << VAL_VEC,
+    .takes = (1u << VAL_VEC) | (1u << VAL_SEQ),
     .traits = LAYER_LOGITS,
     .options = output_options,
     .forward = dense_forward,

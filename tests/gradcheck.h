@@ -44,32 +44,40 @@ static inline double objective(gradcheck_t *c, int with_backward)
     OK(seqcls_forward(c->m, c->input, c->lens, c->logits, 1));
     if (c->labels) {
         /* loss_backward computes the loss in double but returns a float:
-         * recompute it here in double from the logits for the check. */
+         * recompute it here in double from the logits for the check.  Per
+         * step ([B, T, C] logits, [B, T] labels): the mean over valid steps. */
         const int32_t *y = seqcls_tensor_data(c->labels);
-        int64_t B = seqcls_tensor_dim(c->logits, 0), C = seqcls_tensor_dim(c->logits, 1), b, k;
+        const int steps = seqcls_tensor_ndim(c->logits) == 3;
+        const int64_t B = seqcls_tensor_dim(c->logits, 0), C = seqcls_tensor_dim(c->logits, -1);
+        const int64_t T = steps ? seqcls_tensor_dim(c->logits, 1) : 1;
+        int64_t b, t, k, count = 0;
         if (with_backward)
             OK(seqcls_loss_backward(c->m, c->labels, &loss));
-        for (b = 0; b < B; b++) {
-            const real_t *zb = z + b * C;
-            if (C == 1) {
-                double x = zb[0];
-                sum += (x > 0 ? x : 0) - x * y[b] + log1p(exp(-fabs(x)));
-            } else {
-                double mx = zb[0], s = 0;
-                for (k = 1; k < C; k++)
-                    mx = fmax(mx, zb[k]);
-                for (k = 0; k < C; k++)
-                    s += exp(zb[k] - mx);
-                sum += mx + log(s) - zb[y[b]];
+        for (b = 0; b < B; b++)
+            for (t = 0; t < (steps ? (c->lens ? c->lens[b] : T) : 1); t++) {
+                const real_t *zb = z + (b * T + t) * C;
+                const int32_t yb = y[b * T + t];
+                count++;
+                if (C == 1) {
+                    double x = zb[0];
+                    sum += (x > 0 ? x : 0) - x * yb + log1p(exp(-fabs(x)));
+                } else {
+                    double mx = zb[0], s = 0;
+                    for (k = 1; k < C; k++)
+                        mx = fmax(mx, zb[k]);
+                    for (k = 0; k < C; k++)
+                        s += exp(zb[k] - mx);
+                    sum += mx + log(s) - zb[yb];
+                }
             }
-        }
-        return sum / (double)B;
+        return count ? sum / (double)count : 0;
     }
     if (with_backward)
         OK(seqcls_backward(c->m, c->dlogits));
     r = seqcls_tensor_data(c->dlogits);
     for (i = 0; i < n; i++)
-        sum += (double)r[i] * z[i];
+        if (isfinite(r[i]))   /* per step: NaN at padding steps, which must not count */
+            sum += (double)r[i] * z[i];
     return sum;
 }
 
@@ -177,6 +185,42 @@ static inline void setup_feats(gradcheck_t *c, int B, int T, int F, int C, int w
     seqcls_tensor_free(c->input);
     c->input = tu_tensor(SEQCLS_F32, 3, B, T, F);
     tu_fill_real(c->input, -1.5, 1.5, 29);
+}
+
+/* Per step: logits [B, T, C], labels [B, T] (-100 at padding steps, which
+ * must not be read) or dlogits [B, T, C] (garbage at padding steps, which
+ * must be ignored). */
+static inline void setup_steps(gradcheck_t *c, int B, int T, int V, int F, int C, int with_loss,
+                               const int32_t *lens)
+{
+    int b, t;
+    setup_ids(c, B, T, V, C, with_loss);
+    if (F > 0) {
+        seqcls_tensor_free(c->input);
+        c->input = tu_tensor(SEQCLS_F32, 3, B, T, F);
+        tu_fill_real(c->input, -1.5, 1.5, 29);
+    }
+    c->lens = lens;
+    seqcls_tensor_free(c->logits);
+    c->logits = tu_tensor(SEQCLS_F32, 3, B, T, C);
+    if (with_loss) {
+        int32_t *y;
+        seqcls_tensor_free(c->labels);
+        c->labels = tu_tensor(SEQCLS_I32, 2, B, T, 0);
+        y = seqcls_tensor_data(c->labels);
+        for (b = 0; b < B; b++)
+            for (t = 0; t < T; t++)
+                y[b * T + t] = t < (lens ? lens[b] : T) ? (b + 2 * t) % (C == 1 ? 2 : C) : -100;
+    } else {
+        real_t *d;
+        seqcls_tensor_free(c->dlogits);
+        c->dlogits = tu_tensor(SEQCLS_F32, 3, B, T, C);
+        tu_fill_real(c->dlogits, -1, 1, 23);
+        d = seqcls_tensor_data(c->dlogits);
+        for (b = 0; b < B; b++)
+            for (t = lens ? lens[b] : T; t < T; t++)
+                d[((int64_t)b * T + t) * C] = (real_t)NAN;
+    }
 }
 
 static inline void teardown(gradcheck_t *c)

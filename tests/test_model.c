@@ -32,7 +32,7 @@ START_TEST(construction_order_is_enforced)
     ck_assert_int_eq(idx, 0);
     FAILS(SEQCLS_E_STATE, "must be the first", seqcls_add_embedding(m, 10, 4, 0, NULL));
     FAILS(SEQCLS_E_STATE, "must be the first", seqcls_add_input(m, 3, NULL));
-    FAILS(SEQCLS_E_STATE, "cannot take a sequence", seqcls_add_output(m, 2, NULL));
+    FAILS(SEQCLS_E_STATE, "cannot take a sequence", seqcls_add_batchnorm(m, NULL));
     FAILS(SEQCLS_E_INVALID_ARG, "pooling kind", seqcls_add_pooling(m, 99, NULL));
     OK(seqcls_add_pooling(m, SEQCLS_POOL_MEAN, &idx));
     ck_assert_int_eq(idx, 1);
