@@ -496,6 +496,95 @@ SEQCLS_API int seqcls_predict(const seqcls_model_t *m, const seqcls_tensor_t *in
                               seqcls_tensor_t *attention);
 
 /* ------------------------------------------------------------------ */
+/* Streams: one sequence, a few steps at a time (1.1)                  */
+/* ------------------------------------------------------------------ */
+
+/**
+ * A stream runs a model over one sequence as it arrives (sensor readings,
+ * log lines, keystrokes; a language model's own samples), keeping the
+ * state of its layers between calls: pushing a sequence in chunks of any
+ * sizes gives the probabilities seqcls_predict gives for the whole
+ * sequence (to float rounding; the recurrent and pooling layers give the
+ * same bits).
+ *
+ * A stream only reads its model: many streams may run on one model, from
+ * many threads, beside seqcls_predict, as long as nothing modifies the
+ * model during a push.  Each push uses the weights the model has then
+ * (train between pushes if you like).  The model must outlive its
+ * streams.  One stream is not to be pushed from two threads at once.
+ * Since 1.1.
+ */
+typedef struct seqcls_stream seqcls_stream_t;
+
+/**
+ * Create a stream over model `m`, at the start of a sequence.  Every
+ * layer must be able to run step by step: embedding, input, LSTM and GRU
+ * in one direction (with or without SEQCLS_RETURN_SEQUENCES), pooling
+ * (last, mean and max, kept as running values), dense, dropout (identity)
+ * and output.  Free with seqcls_stream_free.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL out or model),
+ *         SEQCLS_E_STATE (no output layer), SEQCLS_E_UNSUPPORTED (a layer
+ *         that needs the whole sequence, e.g. a bidirectional recurrent
+ *         layer, attention or batch norm; the message names the layer and
+ *         why), SEQCLS_E_NOMEM.  Since 1.1.
+ */
+SEQCLS_API int seqcls_stream_create(seqcls_stream_t **out, const seqcls_model_t *m);
+
+/**
+ * Feed the next `n_steps` steps of the sequence: the first n_steps rows of
+ * `input`, I32 ids [>= n_steps] after an embedding or F32 [>= n_steps, F]
+ * after an input layer (the tensor may hold more rows than are pushed).
+ * `probs`, if not NULL, receives the model's probabilities: F32 [C] after
+ * the last step pushed so far for a model with one result per sequence
+ * (n_steps may be 0 to read them again, or before any step: those of an
+ * empty sequence); F32 [n_steps, C] for a per-step model (seqcls_add_output
+ * after a sequence: one row per step of this push; n_steps = 0 does
+ * nothing).  A push that fails changes nothing: the stream is as before.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL stream or input, n_steps <
+ *         0), SEQCLS_E_SHAPE (dtype, rank, width or too few rows),
+ *         SEQCLS_E_RANGE (a token id outside the vocabulary),
+ *         SEQCLS_E_NUMERIC (NaN/Inf in a float input, or a layer's output
+ *         overflowed), SEQCLS_E_NOMEM.  Since 1.1.
+ */
+SEQCLS_API int seqcls_stream_push(seqcls_stream_t *s, const seqcls_tensor_t *input, int n_steps,
+                                  seqcls_tensor_t *probs);
+
+/**
+ * Go back to the start of a sequence (every state zero), as a new stream.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (s is NULL).  Since 1.1.
+ */
+SEQCLS_API int seqcls_stream_reset(seqcls_stream_t *s);
+
+/** Free a stream (not its model). NULL is allowed. Since 1.1. */
+SEQCLS_API void seqcls_stream_free(seqcls_stream_t *s);
+
+/**
+ * Draw a class from the probabilities `probs[0, n)` at `temperature`,
+ * with the library's random numbers, for text generation.
+ *
+ * The rule: with T = temperature > 0, class i has weight p_i^(1/T),
+ * renormalised over the classes (computed as exp((log p_i - log p_max) / T),
+ * so no weight underflows to all zeros); a uniform u in [0, 1) is drawn
+ * and the first class whose cumulative weight exceeds u * (sum of the
+ * weights) is returned.  T = 1 samples from `probs` as they are, T < 1
+ * sharpens them, T > 1 flattens them.  T = 0 returns the most probable
+ * class (the first of equal ones) and draws nothing.  `probs` need not
+ * sum to 1.  n = 1 is a one-logit (sigmoid) model's output: p of class 1,
+ * so the classes are 0 and 1 with weights 1 - p and p.
+ *
+ * `*rng_state` is the generator's whole state, 64 bits, which any value
+ * (including 0) seeds; each draw advances it by one step of splitmix64,
+ * the generator that seeds the library's own, so the same seed gives the
+ * same draws on every platform.  It may be NULL when temperature is 0.
+ * Safe from any thread (the state is the caller's).
+ * @return the class, in [0, n) (n = 1: 0 or 1), or SEQCLS_E_INVALID_ARG
+ *         (NULL probs or rng_state, n < 1, temperature negative or not
+ *         finite, a probability negative or not finite, n = 1 with p > 1,
+ *         or no positive probability).  Since 1.1.
+ */
+SEQCLS_API int seqcls_sample(const float *probs, int n, float temperature, uint64_t *rng_state);
+
+/* ------------------------------------------------------------------ */
 /* Threads                                                             */
 /* ------------------------------------------------------------------ */
 

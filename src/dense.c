@@ -102,6 +102,7 @@ const layer_ops_t seqcls__dense_ops = {
     .backward = dense_backward,
     .describe = dense_describe,
     .rebuild = dense_rebuild,
+    .stream_step = layer_stream_forward,   /* no state: every step on its own */
 };
 
 /* Shared by the dense and output constructors. */

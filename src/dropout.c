@@ -72,6 +72,7 @@ const layer_ops_t seqcls__dropout_ops = {
     .backward = dropout_backward,
     .describe = dropout_describe,
     .rebuild = dropout_rebuild,
+    .stream_step = layer_stream_forward,   /* no state: every step on its own */
 };
 
 int seqcls_add_dropout(seqcls_model_t *m, float rate, int *layer)

@@ -130,6 +130,7 @@ const layer_ops_t seqcls__embedding_ops = {
     .check_input = embedding_check_input,
     .describe = embedding_describe,
     .rebuild = embedding_rebuild,
+    .stream_step = layer_stream_forward,   /* no state: every step on its own */
 };
 
 /* Embedding tables above this many elements are refused before allocating. */

@@ -74,6 +74,7 @@ const layer_ops_t seqcls__input_ops = {
     .check_input = input_check_input,
     .describe = input_describe,
     .rebuild = input_rebuild,
+    .stream_step = layer_stream_forward,   /* no state: every step on its own */
 };
 
 int seqcls_add_input(seqcls_model_t *m, int features, int *layer)

@@ -96,6 +96,9 @@ int seqcls__tensor_check(const seqcls_tensor_t *t, const char *func, const char 
 typedef struct { uint64_t s[4]; } rng_t;
 
 void rng_seed(rng_t *r, uint64_t seed);
+/* One step of splitmix64 on the 64-bit state *x (what rng_seed draws from;
+ * seqcls_sample's generator). */
+uint64_t rng_splitmix64(uint64_t *x);
 uint64_t rng_next(rng_t *r);
 double rng_uniform(rng_t *r);                   /* [0, 1) */
 double rng_normal(rng_t *r);                    /* N(0, 1) */
@@ -298,7 +301,24 @@ typedef struct {
      * then applies the settable options and checks every field). */
     int (*rebuild)(seqcls_model_t *m, const layer_t *config);
     const void *impl;        /* the kind's own data (the recurrent cell), or NULL */
+    /* Streams (stream.c): run the next n steps of one sequence.  `in` has
+     * B = 1 and every step valid: ids or a sequence [1, n, F] (n >= 0; a
+     * kind without state is not called with n = 0), or a vector [1, F].
+     * `state` (stream_state bytes, zero when the sequence starts) is what
+     * the layer carries from the `steps` steps before; the call updates
+     * it.  A vector output is the value after the last step.  NULL: the
+     * kind cannot run step by step (seqcls_stream_create refuses it).
+     * Kinds without state use layer_stream_forward. */
+    int (*stream_step)(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
+                       void *state, int64_t steps, const run_ctx_t *ctx);
+    /* Bytes of state a stream keeps for L (NULL: none), or SIZE_MAX when
+     * this configuration of the kind cannot stream, with *why saying why. */
+    size_t (*stream_state)(const layer_t *L, const char **why);
 } layer_ops_t;
+
+/* stream_step of the kinds without state: their forward, at inference (layer.c). */
+int layer_stream_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
+                         void *state, int64_t steps, const run_ctx_t *ctx);
 
 /* The registry (layer.c): the ops of kind k (1 <= k <= LAYER_KIND_COUNT),
  * or NULL for an unknown kind. */
@@ -554,6 +574,9 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
                 const run_ctx_t *ctx);
 int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
                  const value_t *dout, value_t *din, const run_ctx_t *ctx);
+int rnn_stream_step(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
+                    void *state, int64_t steps, const run_ctx_t *ctx);
+size_t rnn_stream_state(const layer_t *L, const char **why);
 int rnn_set_int(seqcls_model_t *m, layer_t *L, int option, int value);
 int rnn_set_float(seqcls_model_t *m, layer_t *L, int option, float value);
 void rnn_describe(const layer_t *L, char *buf, size_t cap);
@@ -565,7 +588,8 @@ extern const layer_option_t rnn_options[];
         .kind = (kind_), .name = (name_), .takes = 1u << VAL_SEQ, .options = rnn_options, \
         .forward = rnn_forward, .backward = rnn_backward, .set_int = rnn_set_int,         \
         .set_float = rnn_set_float, .describe = rnn_describe, .rebuild = (rebuild_),      \
-        .impl = (cell_),                                                                  \
+        .impl = (cell_), .stream_step = rnn_stream_step,                              \
+        .stream_state = rnn_stream_state,                                             \
     }
 /*
  * Elementwise cell code runs as span(args..., k, n) over [0, len): blocks

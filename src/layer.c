@@ -40,6 +40,14 @@ const layer_ops_t *layer_kind(uint32_t kind)
     return kind >= 1 && kind <= LAYER_KIND_COUNT ? registry[kind] : NULL;
 }
 
+int layer_stream_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
+                         void *state, int64_t steps, const run_ctx_t *ctx)
+{
+    (void)state;
+    (void)steps;
+    return L->ops->forward(L, ws, in, out, ctx);
+}
+
 /* ---- configuration fields ---- */
 
 #define F32_BITS(x) ((union { float f; uint32_t u; }){.f = (x)}.u)

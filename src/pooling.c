@@ -102,6 +102,63 @@ static int pooling_backward(layer_t *L, workspace_t *ws, const value_t *in, cons
     return SEQCLS_OK;
 }
 
+/*
+ * Streams: the pooled value kept as it runs, state [F] reals: the last
+ * step, the sum of the steps (divided by their count on output, as the
+ * forward does), or the maximum (the first of equal values, as the
+ * forward's strict comparison keeps).  The arithmetic is the forward's,
+ * in the same order, so any chunking gives its result exactly.
+ */
+static size_t pooling_stream_state(const layer_t *L, const char **why)
+{
+    (void)why;
+    return (size_t)L->in_F * sizeof(real);
+}
+
+static int pooling_stream_step(const layer_t *L, workspace_t *ws, const value_t *in,
+                               value_t *out, void *state, int64_t steps, const run_ctx_t *ctx)
+{
+    const int F = in->F, n = in->T;
+    real *v = state, *y = ws_get(ws, WS_OUT, (size_t)F * sizeof(real));
+    int t = 0, f;
+    (void)ctx;
+    if (!y)
+        return SEQCLS_E_NOMEM;
+    switch (L->kind_arg) {
+    case SEQCLS_POOL_LAST:
+        if (n > 0)
+            memcpy(v, in->x + (size_t)(n - 1) * F, (size_t)F * sizeof(real));
+        memcpy(y, v, (size_t)F * sizeof(real));
+        break;
+    case SEQCLS_POOL_MEAN:
+        for (t = 0; t < n; t++)
+            for (f = 0; f < F; f++)
+                v[f] += in->x[(size_t)t * F + f];
+        for (f = 0; f < F; f++)
+            y[f] = steps + n > 0 ? v[f] / (real)(steps + n) : 0;
+        break;
+    default: /* SEQCLS_POOL_MAX */
+        if (steps == 0 && n > 0) {
+            memcpy(v, in->x, (size_t)F * sizeof(real));
+            t = 1;
+        }
+        for (; t < n; t++)
+            for (f = 0; f < F; f++)
+                if (in->x[(size_t)t * F + f] > v[f])
+                    v[f] = in->x[(size_t)t * F + f];
+        memcpy(y, v, (size_t)F * sizeof(real));
+        break;
+    }
+    memset(out, 0, sizeof *out);
+    out->kind = VAL_VEC;
+    out->B = 1;
+    out->T = 1;
+    out->F = F;
+    out->x = y;
+    out->len = in->len;
+    return SEQCLS_OK;
+}
+
 static const char *const pool_names[] = {
     [SEQCLS_POOL_LAST] = "last", [SEQCLS_POOL_MEAN] = "mean", [SEQCLS_POOL_MAX] = "max",
 };
@@ -131,6 +188,8 @@ const layer_ops_t seqcls__pooling_ops = {
     .backward = pooling_backward,
     .describe = pooling_describe,
     .rebuild = pooling_rebuild,
+    .stream_step = pooling_stream_step,
+    .stream_state = pooling_stream_state,
 };
 
 int seqcls_add_pooling(seqcls_model_t *m, int kind, int *layer)

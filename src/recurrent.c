@@ -894,6 +894,102 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
     return SEQCLS_OK;
 }
 
+/*
+ * Streams: the next n steps of one sequence, from the state after the
+ * steps before ([h | aux], as a row of the packed layout keeps them).  A
+ * step does what rnn_forward does for a row of a batch at inference, with
+ * the same kernels on the same packed weights (pgemm computes a row the
+ * same way whatever rows share the product), so a sequence pushed in
+ * chunks gives what seqcls_predict gives for it.  The weights are packed
+ * at every push: a stream reads the model's weights as they are then.
+ * Only one direction can run step by step.
+ */
+size_t rnn_stream_state(const layer_t *L, const char **why)
+{
+    if (L->flags & SEQCLS_BIDIRECTIONAL) {
+        *why = "it is bidirectional (its backward direction starts from the end of the sequence)";
+        return SIZE_MAX;
+    }
+    return (size_t)(1 + cell_of(L)->aux) * L->units * sizeof(real);
+}
+
+int rnn_stream_step(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
+                    void *state, int64_t steps, const run_ctx_t *ctx)
+{
+    const rnn_cell_t *cell = cell_of(L);
+    const int seq = (L->flags & SEQCLS_RETURN_SEQUENCES) != 0, n = in->T;
+    const size_t AH = (size_t)cell->aux * L->units, SH = L->units + AH;
+    real *st = state, *y = NULL, *fin;
+    pack_t P;
+    int t;
+    (void)ctx;
+
+    memset(&P, 0, sizeof P);
+    pack_sizes(L, in, &P);
+    fin = ws_reals(ws, WS_FIN, 1, (size_t)P.H);
+    if (!fin || (seq && !(y = ws_reals(ws, WS_OUT, (size_t)(n > 0 ? n : 1), (size_t)P.H))))
+        return SEQCLS_E_NOMEM;
+    if (n > 0) {
+        packed_w_t pw[2];
+        rnn_step_t s;
+        /* rows: gates, the step's scratch, zeros, the bias; two states, alternating */
+        real *rows = ws_reals(ws, WS_STEP, 4, (size_t)P.GH);
+        real *two = ws_reals(ws, WS_AUX, 2, SH), *bias;
+        if (!rows || !two || pack_weights(L, &P, cell, ws, 0, pw) != SEQCLS_OK)
+            return SEQCLS_E_NOMEM;
+        bias = rows + 3 * (size_t)P.GH;
+        memset(rows + 2 * (size_t)P.GH, 0, (size_t)P.GH * sizeof(real));
+        memcpy(bias, L->w[2], (size_t)P.GH * sizeof(real));
+        vec_add(bias, L->w[3], (size_t)cell->folded * P.H);
+        memcpy(two, st, SH * sizeof(real));
+        memset(&s, 0, sizeof s);
+        s.H = P.H;
+        s.act = L->rec_activation;
+        s.b_hh = L->w[3];
+        s.Wp = pw[0].hh[0];
+        s.Wp2 = pw[0].hh[1];
+        s.gates = rows;
+        s.scratch = rows + P.GH;
+        s.zero = rows + 2 * (size_t)P.GH;
+        s.nb = 1;
+        for (t = 0; t < n; t++) {
+            const real *x = in->x + (size_t)t * P.in;
+            real *prev = two + (size_t)(t & 1) * SH, *cur = two + (size_t)((t + 1) & 1) * SH;
+            s.np = steps + t > 0;
+            s.h_prev = s.np ? prev : NULL;
+            s.aux_prev = s.np ? prev + P.H : NULL;
+            s.h = cur;
+            s.aux = cur + P.H;
+            if (cell->xh && s.np)
+                pgemm2(1, P.GH, P.in, x, P.in, pw[0].ih, P.H, s.h_prev, P.H, pw[0].hh[0], bias,
+                       s.gates, P.GH);
+            else
+                pgemm(1, P.GH, P.in, x, P.in, pw[0].ih, 0, bias, s.gates, P.GH);
+            cell->forward(&s);
+            if (seq)
+                memcpy(y + (size_t)t * P.H, cur, (size_t)P.H * sizeof(real));
+        }
+        memcpy(st, two + (size_t)(n & 1) * SH, SH * sizeof(real));
+    }
+    memcpy(fin, st, (size_t)P.H * sizeof(real));
+    memset(out, 0, sizeof *out);
+    out->B = 1;
+    out->len = in->len;
+    out->F = P.H;
+    if (seq) {
+        out->kind = VAL_SEQ;
+        out->T = n;
+        out->x = y;
+        out->fin = fin;
+        out->fin_F = P.H;
+    } else {
+        out->kind = VAL_VEC;
+        out->T = 1;
+        out->x = fin;
+    }
+    return SEQCLS_OK;
+}
+
 /* The settable options: SEQCLS_OPT_RECURRENT_ACTIVATION (int) and
  * SEQCLS_OPT_INPUT_DROPOUT (float); layer.c has checked the option. */
 int rnn_set_int(seqcls_model_t *m, layer_t *L, int option, int value)

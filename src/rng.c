@@ -6,7 +6,7 @@
 
 #include <math.h>
 
-static uint64_t splitmix64(uint64_t *x)
+uint64_t rng_splitmix64(uint64_t *x)
 {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -18,7 +18,7 @@ void rng_seed(rng_t *r, uint64_t seed)
 {
     int i;
     for (i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
+        r->s[i] = rng_splitmix64(&seed);
 }
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

@@ -34,12 +34,12 @@ static void *predict_many(void *arg)
         goto out;
     }
     for (i = 0; i < CALLS; i++) {
-        if (seqcls_predict(j->m, j->ids, j->lens, p, a) != SEQCLS_OK) {
+        if (seqcls_predict(j->m, j->ids, j->lens, p, j->want_a ? a : NULL) != SEQCLS_OK) {
             j->errors++;
             continue;
         }
         if (memcmp(seqcls_tensor_data(p), j->want_p, B * 2 * sizeof(real_t)) ||
-            memcmp(seqcls_tensor_data(a), j->want_a, B * T * sizeof(real_t)))
+            (j->want_a && memcmp(seqcls_tensor_data(a), j->want_a, B * T * sizeof(real_t))))
             j->mismatches++;
     }
 out:
@@ -250,6 +250,126 @@ START_TEST(split_rows_equal_single_thread)
 }
 END_TEST
 
+/* Many streams on one model from several threads, beside seqcls_predict
+ * on the same model: each stream's results equal the single-threaded ones
+ * bit for bit (a stream reads the model, and keeps its state and
+ * workspaces to itself). */
+#define SSTEPS 40
+#define SROWS 4
+
+typedef struct {
+    const seqcls_model_t *m;
+    const int32_t *ids;        /* [SROWS, SSTEPS] */
+    const real_t *want;        /* [SROWS, SSTEPS, 2]: the probabilities after each step */
+    uint64_t seed;
+    int mismatches, errors;
+} stream_job_t;
+
+static void *stream_many(void *arg)
+{
+    stream_job_t *j = arg;
+    seqcls_stream_t *s = NULL;
+    seqcls_tensor_t *p = NULL;
+    int64_t ps[1] = {2};
+    int round, r;
+    if (seqcls_stream_create(&s, j->m) || seqcls_tensor_create(&p, SEQCLS_F32, 1, ps)) {
+        j->errors++;
+        goto out;
+    }
+    for (round = 0; round < 40; round++)
+        for (r = 0; r < SROWS; r++) {
+            int t = 0;
+            if (seqcls_stream_reset(s)) {
+                j->errors++;
+                continue;
+            }
+            while (t < SSTEPS) {
+                int n = 1 + (int)(tu_next(&j->seed) % 7);
+                seqcls_tensor_t *c = NULL;
+                int64_t cs[1];
+                if (n > SSTEPS - t)
+                    n = SSTEPS - t;
+                cs[0] = n;
+                if (seqcls_tensor_wrap(&c, SEQCLS_I32, 1, cs, (void *)(j->ids + r * SSTEPS + t)) ||
+                    seqcls_stream_push(s, c, n, p)) {
+                    j->errors++;
+                    seqcls_tensor_free(c);
+                    break;
+                }
+                seqcls_tensor_free(c);
+                t += n;
+                if (memcmp(seqcls_tensor_data(p), j->want + ((size_t)r * SSTEPS + t - 1) * 2,
+                           2 * sizeof(real_t)))
+                    j->mismatches++;
+            }
+        }
+out:
+    seqcls_tensor_free(p);
+    seqcls_stream_free(s);
+    return NULL;
+}
+
+START_TEST(streams_on_one_model_from_many_threads)
+{
+    seqcls_model_t *m = NULL;
+    seqcls_tensor_t *ids = tu_tensor(SEQCLS_I32, 2, SROWS, SSTEPS, 0), *one = NULL, *p = NULL;
+    static real_t want[SROWS * SSTEPS * 2];
+    pthread_t th[THREADS], tp;
+    stream_job_t jobs[THREADS];
+    job_t pj;
+    seqcls_tensor_t *pids = tu_tensor(SEQCLS_I32, 2, B, T, 0);
+    seqcls_tensor_t *pp = tu_tensor(SEQCLS_F32, 2, B, 2, 0);
+    int32_t plens[B] = {9, 4, 0, 1};
+    int i, r, t;
+    OK(seqcls_model_create(&m, 23));
+    OK(seqcls_add_embedding(m, V, 8, 0, NULL));
+    OK(seqcls_add_lstm(m, 16, SEQCLS_RETURN_SEQUENCES, NULL));
+    OK(seqcls_add_gru(m, 12, SEQCLS_RETURN_SEQUENCES, NULL));
+    OK(seqcls_add_pooling(m, SEQCLS_POOL_MAX, NULL));
+    OK(seqcls_add_dense(m, 6, SEQCLS_ACT_TANH, NULL));
+    OK(seqcls_add_output(m, 2, NULL));
+    tu_fill_ids(ids, 1, V, 31);
+    tu_fill_ids(pids, 1, V, 32);
+    /* the single-threaded results: one step at a time */
+    {
+        seqcls_stream_t *s = NULL;
+        int64_t ps[1] = {2}, cs[1] = {1};
+        OK(seqcls_stream_create(&s, m));
+        OK(seqcls_tensor_create(&p, SEQCLS_F32, 1, ps));
+        for (r = 0; r < SROWS; r++) {
+            OK(seqcls_stream_reset(s));
+            for (t = 0; t < SSTEPS; t++) {
+                OK(seqcls_tensor_wrap(&one, SEQCLS_I32, 1, cs,
+                                      (int32_t *)seqcls_tensor_data(ids) + r * SSTEPS + t));
+                OK(seqcls_stream_push(s, one, 1, p));
+                memcpy(want + ((size_t)r * SSTEPS + t) * 2, seqcls_tensor_data(p), 2 * sizeof(real_t));
+                seqcls_tensor_free(one);
+            }
+        }
+        seqcls_stream_free(s);
+    }
+    OK(seqcls_predict(m, pids, plens, pp, NULL));
+    pj = (job_t){m, pids, plens, seqcls_tensor_data(pp), NULL, 0, 0};
+    for (i = 0; i < THREADS; i++) {
+        jobs[i] = (stream_job_t){m, seqcls_tensor_data(ids), want, 100 + (uint64_t)i, 0, 0};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, stream_many, &jobs[i]), 0);
+    }
+    ck_assert_int_eq(pthread_create(&tp, NULL, predict_many, &pj), 0);
+    for (i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(jobs[i].errors, 0);
+        ck_assert_int_eq(jobs[i].mismatches, 0);
+    }
+    pthread_join(tp, NULL);
+    ck_assert_int_eq(pj.errors + pj.mismatches, 0);
+    seqcls_tensor_free(ids);
+    seqcls_tensor_free(p);
+    seqcls_tensor_free(pids);
+    seqcls_tensor_free(pp);
+    seqcls_model_free(m);
+}
+END_TEST
+
 Suite *threads_suite(void)
 {
     Suite *s = suite_create("threads");
@@ -259,6 +379,7 @@ Suite *threads_suite(void)
     tcase_add_test(tc, training_beside_predicting_is_safe);
     tcase_add_test(tc, error_messages_are_thread_local);
     tcase_add_test(tc, split_rows_equal_single_thread);
+    tcase_add_test(tc, streams_on_one_model_from_many_threads);
     suite_add_tcase(s, tc);
     return s;
 }
