@@ -37,7 +37,7 @@ from .errors import (FormatError, InvalidArgumentError, IOError, NoMemoryError,
                      NumericError, RangeError, SeqclsError, ShapeError, StateError,
                      UnsupportedError, VersionError)
 from .model import (LAYER_KINDS, SGD, Adam, AdamW, History, Meta, Metrics, Model, Optimizer,
-                    RMSprop)
+                    RMSprop, Sampler, Stream)
 from .text import DEFAULT_MAXLEN, Vocab, token_spans, tokenize
 
 __version__ = constants.VERSION_STRING

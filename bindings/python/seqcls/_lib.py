@@ -26,6 +26,7 @@ I32_P = C.POINTER(C.c_int32)
 INT_P = C.POINTER(C.c_int)
 FLOAT_P = C.POINTER(C.c_float)
 SIZE_P = C.POINTER(C.c_size_t)
+U64_P = C.POINTER(C.c_uint64)
 CHAR_P = C.c_char_p          # const char * in (bytes) or out (NUL-terminated)
 BUF = C.c_void_p             # void * / const void * / char * buffers
 
@@ -77,6 +78,7 @@ SIGNATURES = {
     "seqcls_layer_get_int": (i, [HANDLE, i, i, INT_P]),
     "seqcls_layer_get_float": (i, [HANDLE, i, i, FLOAT_P]),
     "seqcls_model_output_width": (i, [HANDLE]),
+    "seqcls_model_output_ndim": (i, [HANDLE]),
     # parameters
     "seqcls_param_count": (i, [HANDLE]),
     "seqcls_param_name": (CHAR_P, [HANDLE, i]),
@@ -90,6 +92,12 @@ SIGNATURES = {
     "seqcls_zero_grad": (i, [HANDLE]),
     "seqcls_attention_weights": (i, [HANDLE, i, HANDLE_P]),
     "seqcls_predict": (i, [HANDLE, HANDLE, I32_P, HANDLE, HANDLE]),
+    # streams and sampling (1.1)
+    "seqcls_stream_create": (i, [HANDLE_P, HANDLE]),
+    "seqcls_stream_push": (i, [HANDLE, HANDLE, i, HANDLE]),
+    "seqcls_stream_reset": (i, [HANDLE]),
+    "seqcls_stream_free": (None, [HANDLE]),
+    "seqcls_sample": (i, [FLOAT_P, i, f, U64_P]),
     # threads
     "seqcls_set_num_threads": (i, [i]),
     "seqcls_get_num_threads": (i, []),

@@ -473,6 +473,24 @@ class Model:
         return check(fn.seqcls_model_output_width(self._ptr), "seqcls_model_output_width")
 
     @property
+    def output_ndim(self):
+        """Rank of the logits and probabilities (seqcls_model_output_ndim): 2,
+        [B, C] with labels [B]; or 3, [B, T, C] with labels [B, T], for a
+        per-step model (an output layer after a sequence: a tagger, a
+        language model).  Since 1.1."""
+        return check(fn.seqcls_model_output_ndim(self._ptr), "seqcls_model_output_ndim")
+
+    def _out_shape(self, arr):
+        """The logits' / probabilities' shape for input `arr` ([B, T(, F)])."""
+        C = self.num_classes
+        return (arr.shape[0], arr.shape[1], C) if self.output_ndim == 3 else (arr.shape[0], C)
+
+    def stream(self):
+        """A Stream over this model (seqcls_stream_create): one sequence, a
+        chunk of steps at a time.  Since 1.1."""
+        return Stream(self)
+
+    @property
     def meta(self):
         """The model's metadata store (seqcls_model_set_meta...), saved with
         it: a mutable mapping of str keys to str values, in the order keys
@@ -696,9 +714,10 @@ class Model:
 
     @staticmethod
     def _classes(p):
-        if p.shape[1] == 1:
-            return (p[:, 0] >= 0.5).astype(np.int32)
-        return p.argmax(axis=1).astype(np.int32)
+        """The class of each row (of each step, for [B, T, C])."""
+        if p.shape[-1] == 1:
+            return (p[..., 0] >= 0.5).astype(np.int32)
+        return p.argmax(axis=-1).astype(np.int32)
 
     # ---- low level: forward / backward ----
     @staticmethod
@@ -715,13 +734,13 @@ class Model:
         return arr, Tensor(arr)
 
     def forward(self, x, lengths=None, training=True):
-        """Logits [B, C] (a new array).  With training=True the model keeps
-        what backward needs: the forward runs on a private copy of `x`, held
+        """Logits [B, C] (a new array; [B, T, C] for a per-step model).
+        With training=True the model keeps what backward needs: the forward runs on a private copy of `x`, held
         until the next forward, so changing or dropping the caller's array
         before backward changes nothing (issue 14)."""
         arr, xt = self._input(x, copy=bool(training))
         larr, lp = lengths_arg(lengths, arr.shape[0])
-        logits = np.zeros((arr.shape[0], self.num_classes), np.float32)
+        logits = np.zeros(self._out_shape(arr), np.float32)
         lt = Tensor(logits)
         rc = fn.seqcls_forward(self._ptr, xt._ptr, lp, lt._ptr, 1 if training else 0)
         # The model may read its input again in backward: keep it alive until
@@ -777,14 +796,15 @@ class Model:
 
     # ---- Keras-like ----
     def predict(self, x, lengths=None, *, return_attention=False, out=None):
-        """Class probabilities [B, C] (C = 1: p of class 1).  Thread-safe.
+        """Class probabilities [B, C] (C = 1: p of class 1; a per-step model:
+        [B, T, C], zero at padding steps).  Thread-safe.
         With return_attention=True returns (probs, attention [B, T]).
         x may be a list of texts (see predict_text)."""
         x, lengths = self._text_input(x, lengths)
         arr, xt = self._input(x)
         larr, lp = lengths_arg(lengths, arr.shape[0])
         if out is None:
-            out = np.zeros((arr.shape[0], self.num_classes), np.float32)
+            out = np.zeros(self._out_shape(arr), np.float32)
         else:
             out = as_array(out, np.float32, "out", writable=True)
         pt = Tensor(out)
@@ -797,12 +817,20 @@ class Model:
         return (out, att) if return_attention else out
 
     def predict_classes(self, x, lengths=None):
-        """Class indices [B] (int32); predict_labels gives their names."""
-        return self._classes(self.predict(x, lengths))
+        """Class indices [B] (int32; a per-step model: [B, T], 0 at padding
+        steps); predict_labels gives their names."""
+        if _is_texts(x) and lengths is None:
+            x, lengths = self.encode_text(x)
+        cls = self._classes(self.predict(x, lengths))
+        if cls.ndim == 2 and lengths is not None:
+            cls[np.arange(cls.shape[1])[None, :] >= np.asarray(lengths)[:, None]] = 0
+        return cls
 
     def evaluate(self, x, y, lengths=None, batch_size=0):
         """Loss, accuracy, per-class precision/recall/F1, confusion (a Metrics).
-        x may be a list of texts and y a list of label names."""
+        x may be a list of texts and y a list of label names.  A per-step
+        model takes y [N, T] and is scored token by token over the valid
+        steps."""
         x, lengths = self._text_input(x, lengths)
         arr, xt = self._input(x)
         larr, lp = lengths_arg(lengths, arr.shape[0])
@@ -960,6 +988,94 @@ class Model:
             return "<seqcls.Model closed>"
         return "<seqcls.Model %d layers, %d parameter tensors>" % (
             len(self), fn.seqcls_param_count(self._ptr))
+
+
+class Stream:
+    """A model run over one sequence as it arrives (seqcls_stream_t): the
+    state of its layers is kept between push calls, so pushing a sequence
+    in chunks gives what Model.predict gives for the whole of it.
+
+        s = model.stream()
+        p = s.push(ids[:10])        # probabilities after step 10: [C]
+        p = s.push(ids[10:12])      # after step 12
+        s.reset()                   # a new sequence
+
+    For a per-step model push returns one row per pushed step, [n, C].
+    Many streams may run on one model, from several threads; the stream
+    keeps its model alive.  Since 1.1."""
+
+    def __init__(self, model):
+        out = _out_handle()
+        check(fn.seqcls_stream_create(C.byref(out), model._ptr), "seqcls_stream_create")
+        self._h = _Handle(out.value, fn.seqcls_stream_free, (model._h,))
+        self._classes = model.num_classes
+        self._per_step = model.output_ndim == 3
+
+    @property
+    def _ptr(self):
+        if self._h is None or not self._h.ptr:
+            raise ValueError("seqcls: stream is closed")
+        return self._h.ptr
+
+    def push(self, x, out=None):
+        """Feed the next steps: ids (int32 [n]) or features (float32 [n, F]).
+        Returns the probabilities ([C], or [n, C] per step; written into `out`
+        if given).  A push that fails changes nothing."""
+        if isinstance(x, np.ndarray) and x.dtype == np.float32:
+            arr = as_array(x, np.float32, "x")
+        else:
+            arr = as_array(x, np.int32, "x")
+        n = arr.shape[0] if arr.ndim else 0
+        shape = (n, self._classes) if self._per_step else (self._classes,)
+        if out is None:
+            out = np.zeros(shape, np.float32)
+        else:
+            out = as_array(out, np.float32, "out", writable=True)
+        xt, pt = Tensor(arr), Tensor(out)
+        check(fn.seqcls_stream_push(self._ptr, xt._ptr, cv.int32(n, "n_steps"), pt._ptr),
+              "seqcls_stream_push")
+        return out
+
+    def reset(self):
+        """Back to the start of a sequence."""
+        check(fn.seqcls_stream_reset(self._ptr), "seqcls_stream_reset")
+
+    def close(self):
+        self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Sampler:
+    """seqcls_sample with its own 64-bit generator state: draws a class from
+    probabilities at a temperature (weights p_i^(1/T), renormalised; T = 0:
+    the most probable class; a single probability: p of class 1).  The same
+    seed gives the same draws on every platform.  Since 1.1.
+
+        draw = seqcls.Sampler(seed=7)
+        c = draw(probs, temperature=0.8)
+    """
+
+    def __init__(self, seed=0):
+        self._state = C.c_uint64(cv.uint64(seed, "seed"))
+
+    @property
+    def state(self):
+        """The generator's state (the seed before the first draw)."""
+        return self._state.value
+
+    def __call__(self, probs, temperature=1.0):
+        p = as_array(probs, np.float32, "probs")
+        if p.ndim != 1:
+            raise ValueError("seqcls: probs must be one row of probabilities, not shape %s"
+                             % (p.shape,))
+        return check(fn.seqcls_sample(p.ctypes.data_as(FLOAT_P), cv.int32(p.shape[0], "n"),
+                                      cv.float32(temperature, "temperature"),
+                                      C.byref(self._state)), "seqcls_sample")
 
 
 class Meta(MutableMapping):

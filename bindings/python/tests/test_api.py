@@ -96,6 +96,17 @@ def scenario(tmp_path):
     f.forward(xf, training=True)
     f.loss_backward(np.array([0, 1], np.int32))
     assert f.input_grad().shape == (2, 4, 3)
+    # a per-step model, a stream over it, sampling (1.1)
+    g = seqcls.Model(2)
+    g.add_embedding(30, 8)
+    g.add_lstm(8, return_sequences=True)
+    g.add_output(30)
+    assert g.output_ndim == 3 and m.output_ndim == 2
+    with g.stream() as s:
+        probs = s.push(x[0, :3])
+        assert probs.shape == (3, 30)
+        s.reset()
+        assert seqcls.Sampler(1)(probs[-1], 0.8) in range(30)
     # parameters
     names = m.param_names()
     assert m.param(names[0]).shape == (30, 8) and m.grad(0).shape == (30, 8)

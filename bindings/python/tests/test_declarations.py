@@ -66,7 +66,7 @@ def expected_ctype(ctype):
         return {"seqcls_batch_fn": _lib.BATCH_FN, "seqcls_epoch_fn": _lib.EPOCH_FN,
                 "seqcls_lr_schedule_fn": _lib.LR_SCHEDULE_FN}[base]
     pointee = {"int32_t *": C.c_int32, "int64_t *": C.c_int64, "int *": C.c_int,
-               "float *": C.c_float, "size_t *": C.c_size_t}
+               "float *": C.c_float, "size_t *": C.c_size_t, "uint64_t *": C.c_uint64}
     if base in pointee:
         return C.POINTER(pointee[base])
     raise AssertionError("no ctypes mapping for C type %r" % ctype)

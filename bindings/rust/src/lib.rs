@@ -594,6 +594,35 @@ impl Model {
         self.output_width()
     }
 
+    /// Rank of the logits and probabilities: 2 ([B, C], labels [B]) or 3
+    /// ([B, T, C], labels [B, T]) for a per-step model (an output layer after
+    /// a sequence: a tagger, a language model).  Since 1.1.
+    pub fn output_ndim(&self) -> Result<usize> {
+        let n = unsafe { sys::seqcls_model_output_ndim(self.ptr) };
+        check(n)?;
+        Ok(n as usize)
+    }
+
+    /// Is the model per step (logits [B, T, C])?
+    pub fn per_step(&self) -> Result<bool> {
+        Ok(self.output_ndim()? == 3)
+    }
+
+    /// The logits' / probabilities' shape for a batch of `batch` x `steps`.
+    fn out_shape(&self, batch: usize, steps: usize) -> Result<Vec<i64>> {
+        let c = self.num_classes()? as i64;
+        Ok(if self.per_step()? {
+            vec![batch as i64, steps as i64, c]
+        } else {
+            vec![batch as i64, c]
+        })
+    }
+
+    /// A stream over this model, at the start of a sequence (see [`Stream`]).
+    pub fn stream(&self) -> Result<Stream<'_>> {
+        Stream::new(self)
+    }
+
     fn lengths_ptr(lengths: Option<&[i32]>, batch: usize) -> Result<*const i32> {
         match lengths {
             None => Ok(ptr::null()),
@@ -603,7 +632,8 @@ impl Model {
         }
     }
 
-    /// Probabilities [batch * classes] for ids [batch, steps] (row-major).
+    /// Probabilities [batch * classes] for ids [batch, steps] (row-major);
+    /// [batch * steps * classes] for a per-step model (zero at padding steps).
     pub fn predict(&self, ids: &[i32], batch: usize, steps: usize, lengths: Option<&[i32]>)
         -> Result<Vec<f32>> {
         Ok(self.predict_attention(ids, batch, steps, lengths, false)?.0)
@@ -615,11 +645,11 @@ impl Model {
         -> Result<(Vec<f32>, Vec<f32>)> {
         let x = Tensor::wrap(ids, &[batch as i64, steps as i64])?;
         let lp = Self::lengths_ptr(lengths, batch)?;
-        let c = self.num_classes()?;
-        let mut probs = zeroed::<f32>(batch, c, "probabilities")?;
+        let shape = self.out_shape(batch, steps)?;
+        let mut probs = zeroed::<f32>(shape_len(&shape)?, 1, "probabilities")?;
         let mut att = zeroed::<f32>(batch, if attention { steps } else { 0 }, "attention")?;
         {
-            let pt = Tensor::wrap_mut(&mut probs, &[batch as i64, c as i64])?;
+            let pt = Tensor::wrap_mut(&mut probs, &shape)?;
             let at = if attention {
                 Some(Tensor::wrap_mut(&mut att, &[batch as i64, steps as i64])?)
             } else {
@@ -642,10 +672,10 @@ impl Model {
         -> Result<Vec<f32>> {
         let b = input.shape()[0] as usize;
         let lp = Self::lengths_ptr(lengths, b)?;
-        let c = self.num_classes()?;
-        let mut logits = zeroed::<f32>(b, c, "logits")?;
+        let shape = self.out_shape(b, input.shape()[1] as usize)?;
+        let mut logits = zeroed::<f32>(shape_len(&shape)?, 1, "logits")?;
         {
-            let lt = Tensor::wrap_mut(&mut logits, &[b as i64, c as i64])?;
+            let lt = Tensor::wrap_mut(&mut logits, &shape)?;
             check(unsafe {
                 sys::seqcls_forward(self.ptr, input.ptr, lp, lt.ptr, training as c_int)
             })?;
@@ -660,7 +690,8 @@ impl Model {
         -> Result<TrainingPass<'m>> {
         let logits = self.forward_raw(input, lengths, true)?;
         let batch = input.shape()[0] as usize;
-        Ok(TrainingPass { model: self, _input: PhantomData, logits, batch })
+        let steps = if self.per_step()? { Some(input.shape()[1] as usize) } else { None };
+        Ok(TrainingPass { model: self, _input: PhantomData, logits, batch, steps })
     }
 
     pub fn zero_grad(&mut self) -> Result<()> {
@@ -697,7 +728,8 @@ impl Model {
         Ok(loss)
     }
 
-    /// Train with `seqcls_fit` on ids [n, steps] and labels [n].
+    /// Train with `seqcls_fit` on ids [n, steps] and labels [n] ([n * steps] for
+    /// a per-step model).
     /// `on_batch` runs after every batch; returning `false` stops training.
     pub fn fit<F>(&mut self, opt: &mut Optimizer, ids: &[i32], n: usize, steps: usize,
                   lengths: Option<&[i32]>, labels: &[i32], options: &FitOptions,
@@ -706,7 +738,7 @@ impl Model {
         F: FnMut(BatchProgress) -> bool,
     {
         let x = Tensor::wrap(ids, &[n as i64, steps as i64])?;
-        let y = Tensor::wrap(labels, &[labels.len() as i64])?;
+        let y = self.labels_tensor(labels, n, steps)?;
         let lp = Self::lengths_ptr(lengths, n)?;
         let cfg = FitConfig::new()?;
         cfg.set_int(sys::SEQCLS_FIT_EPOCHS, options.epochs)?;
@@ -738,11 +770,21 @@ impl Model {
         })
     }
 
-    /// Loss, accuracy and confusion matrix on ids [n, steps] and labels [n].
+    /// Labels [n], or [n, steps] for a per-step model.
+    fn labels_tensor<'l>(&self, labels: &'l [i32], n: usize, steps: usize) -> Result<Tensor<'l>> {
+        if self.per_step()? {
+            Tensor::wrap(labels, &[n as i64, steps as i64])
+        } else {
+            Tensor::wrap(labels, &[labels.len() as i64])
+        }
+    }
+
+    /// Loss, accuracy and confusion matrix on ids [n, steps] and labels [n]
+    /// (a per-step model: labels [n * steps], scored over the valid steps).
     pub fn evaluate(&self, ids: &[i32], n: usize, steps: usize, lengths: Option<&[i32]>,
                     labels: &[i32]) -> Result<Metrics> {
         let x = Tensor::wrap(ids, &[n as i64, steps as i64])?;
-        let y = Tensor::wrap(labels, &[labels.len() as i64])?;
+        let y = self.labels_tensor(labels, n, steps)?;
         let lp = Self::lengths_ptr(lengths, n)?;
         let mut mt = ptr::null_mut();
         check(unsafe { sys::seqcls_evaluate(self.ptr, x.ptr, lp, y.ptr, 0, &mut mt) })?;
@@ -876,26 +918,37 @@ pub struct TrainingPass<'m> {
     _input: PhantomData<&'m Tensor<'m>>,
     logits: Vec<f32>,
     batch: usize,
+    steps: Option<usize>,   // per-step model: T
 }
 
 impl TrainingPass<'_> {
-    /// The logits [batch * classes] of the forward.
+    /// The logits [batch * classes] of the forward ([batch * steps * classes] per step).
     pub fn logits(&self) -> &[f32] {
         &self.logits
     }
 
-    /// Built-in loss against `labels`, back-propagated (gradients accumulate).
+    /// Built-in loss against `labels` ([batch], or [batch * steps] for a
+    /// per-step model: the mean over valid steps), back-propagated
+    /// (gradients accumulate).
     pub fn loss_backward(&mut self, labels: &[i32]) -> Result<f32> {
-        let t = Tensor::wrap(labels, &[labels.len() as i64])?;
+        let t = match self.steps {
+            Some(steps) => Tensor::wrap(labels, &[self.batch as i64, steps as i64])?,
+            None => Tensor::wrap(labels, &[labels.len() as i64])?,
+        };
         let mut loss = 0f32;
         check(unsafe { sys::seqcls_loss_backward(self.model.ptr, t.ptr, &mut loss) })?;
         Ok(loss)
     }
 
-    /// Back-propagate the gradient of your own loss, `dlogits` [batch * classes].
+    /// Back-propagate the gradient of your own loss, `dlogits` [batch * classes]
+    /// ([batch * steps * classes] for a per-step model).
     pub fn backward(&mut self, dlogits: &[f32]) -> Result<()> {
-        let c = (self.logits.len() / self.batch.max(1)) as i64;
-        let t = Tensor::wrap(dlogits, &[self.batch as i64, c])?;
+        let rows = self.batch * self.steps.unwrap_or(1);
+        let c = (self.logits.len() / rows.max(1)) as i64;
+        let t = match self.steps {
+            Some(steps) => Tensor::wrap(dlogits, &[self.batch as i64, steps as i64, c])?,
+            None => Tensor::wrap(dlogits, &[self.batch as i64, c])?,
+        };
         check(unsafe { sys::seqcls_backward(self.model.ptr, t.ptr) })
     }
 
@@ -908,6 +961,92 @@ impl TrainingPass<'_> {
             Ok(std::slice::from_raw_parts(sys::seqcls_tensor_data(g) as *const f32, n).to_vec())
         }
     }
+}
+
+/// A model run over one sequence as it arrives (`seqcls_stream_t`): the
+/// state of its layers is kept between pushes, so pushing a sequence in
+/// chunks gives what [`Model::predict`] gives for the whole of it.  It
+/// borrows the model, which therefore cannot change or go while the stream
+/// lives; many streams may borrow one model, from several threads.
+pub struct Stream<'m> {
+    ptr: *mut sys::seqcls_stream_t,
+    classes: usize,
+    per_step: bool,
+    _model: PhantomData<&'m Model>,
+}
+
+// A stream is used by one thread at a time (&mut self); it only reads the
+// model, which is Sync.
+unsafe impl Send for Stream<'_> {}
+
+impl<'m> Stream<'m> {
+    /// A stream over `model` at the start of a sequence; an error naming the
+    /// layer if one cannot run step by step (bidirectional, attention, ...).
+    pub fn new(model: &'m Model) -> Result<Stream<'m>> {
+        let classes = model.num_classes()?;
+        let per_step = model.per_step()?;
+        let mut p = ptr::null_mut();
+        check(unsafe { sys::seqcls_stream_create(&mut p, model.ptr) })?;
+        Ok(Stream { ptr: p, classes, per_step, _model: PhantomData })
+    }
+
+    fn push_tensor(&mut self, x: &Tensor, n: usize) -> Result<Vec<f32>> {
+        let n_c = c_int::try_from(n)
+            .map_err(|_| Error::local(sys::SEQCLS_E_INVALID_ARG, "too many steps in one push"))?;
+        let rows = if self.per_step { n } else { 1 };
+        let mut probs = zeroed::<f32>(rows, self.classes, "probabilities")?;
+        {
+            let shape: Vec<i64> = if self.per_step {
+                vec![n as i64, self.classes as i64]
+            } else {
+                vec![self.classes as i64]
+            };
+            let pt = Tensor::wrap_mut(&mut probs, &shape)?;
+            check(unsafe { sys::seqcls_stream_push(self.ptr, x.ptr, n_c, pt.ptr) })?;
+        }
+        Ok(probs)
+    }
+
+    /// Feed the next token ids; the probabilities after the last one
+    /// ([classes]), or one row per step for a per-step model ([n * classes]).
+    pub fn push_ids(&mut self, ids: &[i32]) -> Result<Vec<f32>> {
+        let x = Tensor::wrap(ids, &[ids.len() as i64])?;
+        self.push_tensor(&x, ids.len())
+    }
+
+    /// Feed the next `steps` feature vectors (`features` = steps * F floats).
+    pub fn push_features(&mut self, features: &[f32], steps: usize) -> Result<Vec<f32>> {
+        if steps == 0 && !features.is_empty() || steps > 0 && features.len() % steps != 0 {
+            return Err(Error::local(sys::SEQCLS_E_SHAPE,
+                format!("{} floats are not {steps} steps", features.len())));
+        }
+        let width = if steps == 0 { 0 } else { features.len() / steps };
+        let x = Tensor::wrap(features, &[steps as i64, width as i64])?;
+        self.push_tensor(&x, steps)
+    }
+
+    /// Back to the start of a sequence.
+    pub fn reset(&mut self) -> Result<()> {
+        check(unsafe { sys::seqcls_stream_reset(self.ptr) })
+    }
+}
+
+impl Drop for Stream<'_> {
+    fn drop(&mut self) {
+        unsafe { sys::seqcls_stream_free(self.ptr) }
+    }
+}
+
+/// Draw a class from `probs` at `temperature` (`seqcls_sample`: weights
+/// p_i^(1/T), renormalised; 0 = the most probable class; one probability =
+/// p of class 1).  `state` is the 64-bit generator state, advanced by one
+/// step per draw: the same seed gives the same draws everywhere.
+pub fn sample(probs: &[f32], temperature: f32, state: &mut u64) -> Result<usize> {
+    let n = c_int::try_from(probs.len())
+        .map_err(|_| Error::local(sys::SEQCLS_E_INVALID_ARG, "too many classes"))?;
+    let c = unsafe { sys::seqcls_sample(probs.as_ptr(), n, temperature, state) };
+    check(c)?;
+    Ok(c as usize)
 }
 
 impl Drop for Model {

@@ -30,6 +30,11 @@ pub struct seqcls_fit_config_t {
 pub struct seqcls_metrics_t {
     _private: [u8; 0],
 }
+/// Opaque `seqcls_stream_t` (1.1).
+#[repr(C)]
+pub struct seqcls_stream_t {
+    _private: [u8; 0],
+}
 /// Opaque `seqcls_vocab_t`.
 #[repr(C)]
 pub struct seqcls_vocab_t {
@@ -190,6 +195,7 @@ extern "C" {
     pub fn seqcls_layer_get_float(m: *const seqcls_model_t, layer: c_int, option: c_int,
                                   value: *mut f32) -> c_int;
     pub fn seqcls_model_output_width(m: *const seqcls_model_t) -> c_int;
+    pub fn seqcls_model_output_ndim(m: *const seqcls_model_t) -> c_int;
 
     pub fn seqcls_param_count(m: *const seqcls_model_t) -> c_int;
     pub fn seqcls_param_name(m: *const seqcls_model_t, i: c_int) -> *const c_char;
@@ -210,6 +216,15 @@ extern "C" {
     pub fn seqcls_predict(m: *const seqcls_model_t, input: *const seqcls_tensor_t,
                           lengths: *const i32, probs: *mut seqcls_tensor_t,
                           attention: *mut seqcls_tensor_t) -> c_int;
+    // streams and sampling (1.1)
+    pub fn seqcls_stream_create(out: *mut *mut seqcls_stream_t, m: *const seqcls_model_t)
+                                -> c_int;
+    pub fn seqcls_stream_push(s: *mut seqcls_stream_t, input: *const seqcls_tensor_t,
+                              n_steps: c_int, probs: *mut seqcls_tensor_t) -> c_int;
+    pub fn seqcls_stream_reset(s: *mut seqcls_stream_t) -> c_int;
+    pub fn seqcls_stream_free(s: *mut seqcls_stream_t);
+    pub fn seqcls_sample(probs: *const f32, n: c_int, temperature: f32, rng_state: *mut u64)
+                         -> c_int;
 
     pub fn seqcls_set_num_threads(n: c_int) -> c_int;
     pub fn seqcls_get_num_threads() -> c_int;
