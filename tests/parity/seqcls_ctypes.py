@@ -61,6 +61,12 @@ _decl("seqcls_input_grad", C.c_int, _p, C.POINTER(_p))
 _decl("seqcls_zero_grad", C.c_int, _p)
 _decl("seqcls_predict", C.c_int, _p, _p, _i32p, _p, _p)
 _decl("seqcls_set_num_threads", C.c_int, C.c_int)
+_decl("seqcls_loss_backward", C.c_int, _p, _p, C.POINTER(C.c_float))
+_decl("seqcls_model_output_width", C.c_int, _p)
+_decl("seqcls_model_output_ndim", C.c_int, _p)
+_decl("seqcls_stream_create", C.c_int, C.POINTER(_p), _p)
+_decl("seqcls_stream_push", C.c_int, _p, _p, C.c_int, _p)
+_decl("seqcls_stream_free", None, _p)
 
 
 class SeqclsError(RuntimeError):
@@ -145,14 +151,47 @@ class Model:
         arr = np.ascontiguousarray(lengths, dtype=np.int32)
         return arr, arr.ctypes.data_as(_i32p)
 
+    def _out_shape(self, x, classes):
+        """[B, C], or [B, T, C] for a per-step model (an output layer after a sequence)."""
+        if lib.seqcls_model_output_ndim(self.ptr) == 3:
+            return (x.shape[0], x.shape[1], classes)
+        return (x.shape[0], classes)
+
     def forward(self, x, lengths, classes, training=1):
         xt = Tensor(x)
         keep, lp = self._lengths(lengths)
-        logits = np.zeros((x.shape[0], classes), dtype=np.float32)
+        logits = np.zeros(self._out_shape(x, classes), dtype=np.float32)
         lt = Tensor(logits)
         check(lib.seqcls_forward(self.ptr, xt.ptr, lp, lt.ptr, training))
         self._x = xt   # the input must outlive the backward
         return lt.array
+
+    def loss_backward(self, labels):
+        """The built-in loss of the last training forward, back-propagated."""
+        yt = Tensor(np.ascontiguousarray(labels, dtype=np.int32))
+        loss = C.c_float(0)
+        check(lib.seqcls_loss_backward(self.ptr, yt.ptr, C.byref(loss)))
+        return loss.value
+
+    def stream_probs(self, steps, chunks):
+        """Probabilities of a stream fed `steps` (ids [T] or floats [T, F]) in
+        chunks of the given sizes: one row per step for a per-step model."""
+        C_ = lib.seqcls_model_output_width(self.ptr)
+        per_step = lib.seqcls_model_output_ndim(self.ptr) == 3
+        s = _p()
+        check(lib.seqcls_stream_create(C.byref(s), self.ptr))
+        rows, t = [], 0
+        try:
+            for n in chunks:
+                xt = Tensor(np.ascontiguousarray(steps[t:t + n]))
+                out = np.zeros((n, C_) if per_step else (C_,), np.float32)
+                pt = Tensor(out)
+                check(lib.seqcls_stream_push(s, xt.ptr, n, pt.ptr))
+                rows.append(pt.array.copy())
+                t += n
+        finally:
+            lib.seqcls_stream_free(s)
+        return np.concatenate(rows) if per_step else rows[-1]
 
     def backward(self, dlogits):
         dt = Tensor(np.ascontiguousarray(dlogits, dtype=np.float32))
@@ -170,7 +209,7 @@ class Model:
         """Probabilities, and with `attention` also the attention weights [B, T]."""
         xt = Tensor(x)
         keep, lp = self._lengths(lengths)
-        probs = np.zeros((x.shape[0], classes), dtype=np.float32)
+        probs = np.zeros(self._out_shape(x, classes), dtype=np.float32)
         pt = Tensor(probs)
         at = Tensor(np.zeros(x.shape[:2], dtype=np.float32)) if attention else None
         check(lib.seqcls_predict(self.ptr, xt.ptr, lp, pt.ptr, at.ptr if at else None))
