@@ -68,7 +68,7 @@ static seqcls_model_t *build(bytes_t *b, int *ids_input, int *F)
         rc = rc ? rc : seqcls_add_attention(m, SEQCLS_ATTN_LEARNED_QUERY, hidden, NULL);
         break;
     default:
-        break;   /* no middle: the output layer must refuse a sequence */
+        break;   /* no middle: a per-step output on the first layer's sequence (1.1) */
     }
     rc = rc ? rc : seqcls_add_output(m, 1 + next(b) % 3, NULL);
     valid_status(rc);
@@ -115,23 +115,52 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
         }
         C = m->layers[m->nlayers - 1]->out_F;
-        shape[1] = C;
-        training = next(&b) & 1;
-        check(!seqcls_tensor_create(&logits, SEQCLS_F32, 2, shape));
-        rc = seqcls_forward(m, x, (next(&b) & 3) ? lengths : NULL, logits, training);
-        valid_status(rc);
-        if (rc == SEQCLS_OK && training) {
-            int64_t ls[1] = {B};
-            check(!seqcls_tensor_create(&labels, SEQCLS_I32, 1, ls));
-            for (i = 0; i < B; i++)
-                ((int32_t *)seqcls_tensor_data(labels))[i] = (int8_t)next(&b) % 4;
-            valid_status(seqcls_loss_backward(m, labels, NULL));
+        /* per step (an output after a sequence): logits [B, T, C], labels [B, T] */
+        {
+            const int steps = seqcls_model_output_ndim(m) == 3;
+            int64_t ls[2] = {B, T}, os[3] = {B, T, C};
+            if (!steps) {
+                os[1] = C;
+            }
+            training = next(&b) & 1;
+            check(!seqcls_tensor_create(&logits, SEQCLS_F32, steps ? 3 : 2, os));
+            rc = seqcls_forward(m, x, (next(&b) & 3) ? lengths : NULL, logits, training);
+            valid_status(rc);
+            if (rc == SEQCLS_OK && training) {
+                check(!seqcls_tensor_create(&labels, SEQCLS_I32, steps ? 2 : 1, ls));
+                for (i = 0; i < (int)seqcls_tensor_numel(labels); i++)
+                    ((int32_t *)seqcls_tensor_data(labels))[i] = (int8_t)next(&b) % 4;
+                valid_status(seqcls_loss_backward(m, labels, NULL));
+            }
+            check(!seqcls_tensor_create(&probs, SEQCLS_F32, steps ? 3 : 2, os));
         }
-        check(!seqcls_tensor_create(&probs, SEQCLS_F32, 2, shape));
         shape[1] = T + (next(&b) & 1);
         check(!seqcls_tensor_create(&att, SEQCLS_F32, 2, shape));
         valid_status(seqcls_predict(m, x, (next(&b) & 3) ? lengths : NULL, probs,
                                     (next(&b) & 1) ? att : NULL));
+        /* a stream over the first row, where the model can stream */
+        {
+            seqcls_stream_t *s = NULL;
+            rc = seqcls_stream_create(&s, m);
+            valid_status(rc);
+            if (rc == SEQCLS_OK) {
+                seqcls_tensor_t *row = NULL, *sp = NULL;
+                int64_t rs[2] = {T, F}, ps[2] = {T, C};
+                const int n = (int)(next(&b) % (T + 2)) - 1;   /* -1 to T */
+                if (seqcls_model_output_ndim(m) == 3)
+                    ps[0] = n < 0 ? 0 : n;
+                else
+                    ps[0] = C;
+                check(!seqcls_tensor_wrap(&row, seqcls_tensor_dtype(x), seqcls_tensor_ndim(x) - 1,
+                                          rs, seqcls_tensor_data(x)));
+                check(!seqcls_tensor_create(&sp, SEQCLS_F32, seqcls_model_output_ndim(m) - 1, ps));
+                valid_status(seqcls_stream_push(s, row, n, sp));
+                valid_status(seqcls_stream_push(s, row, n, sp));
+                seqcls_tensor_free(row);
+                seqcls_tensor_free(sp);
+            }
+            seqcls_stream_free(s);
+        }
     } else {
         valid_status(rc);
     }

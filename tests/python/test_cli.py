@@ -99,6 +99,35 @@ def library_predict_status(path):
     return status, message
 
 
+def per_step_model(src, dst):
+    """A tagger (an output layer after a sequence) with model `src`'s
+    vocabulary, saved as `dst`."""
+    lib = ctypes.CDLL(os.path.join(ROOT, "lib", "libseqcls.so"))
+    vp = ctypes.c_void_p
+    lib.seqcls_model_load.argtypes = [ctypes.POINTER(vp), ctypes.c_char_p]
+    lib.seqcls_model_create.argtypes = [ctypes.POINTER(vp), ctypes.c_uint64]
+    lib.seqcls_model_vocab.argtypes = [vp]
+    lib.seqcls_model_vocab.restype = vp
+    lib.seqcls_model_set_vocab.argtypes = [vp, vp]
+    lib.seqcls_add_embedding.argtypes = [vp, ctypes.c_int, ctypes.c_int, ctypes.c_int, vp]
+    lib.seqcls_add_lstm.argtypes = [vp, ctypes.c_int, ctypes.c_uint, vp]
+    lib.seqcls_add_output.argtypes = [vp, ctypes.c_int, vp]
+    lib.seqcls_vocab_size.argtypes = [vp]
+    lib.seqcls_model_save.argtypes = [vp, ctypes.c_char_p]
+    lib.seqcls_model_free.argtypes = [vp]
+    m, t = vp(), vp()
+    assert lib.seqcls_model_load(ctypes.byref(m), src.encode()) == 0
+    v = lib.seqcls_model_vocab(m)
+    assert lib.seqcls_model_create(ctypes.byref(t), 1) == 0
+    assert lib.seqcls_add_embedding(t, lib.seqcls_vocab_size(v), 4, 0, None) == 0
+    assert lib.seqcls_add_lstm(t, 4, 2, None) == 0          # SEQCLS_RETURN_SEQUENCES
+    assert lib.seqcls_add_output(t, 3, None) == 0
+    assert lib.seqcls_model_set_vocab(t, v) == 0
+    assert lib.seqcls_model_save(t, dst.encode()) == 0
+    lib.seqcls_model_free(m)
+    lib.seqcls_model_free(t)
+
+
 def run(*args, stdin=None, cwd=None):
     return subprocess.run([SEQCLS, *args], input=stdin, capture_output=True, text=True, timeout=300,
                           cwd=cwd)
@@ -271,6 +300,16 @@ class CommandLine(unittest.TestCase):
                 self.assertNotIn("(null)", r.stdout)
                 if status == -6:   # the library names the first layer that overflowed
                     self.assertRegex(r.stderr, r"layer \d+ \(\w+\)")
+
+    def test_per_step_model_is_refused_with_a_message(self):
+        # 1.1: a tagger's results are per token; the commands classify lines
+        tagger = os.path.join(self.dir.name, "tagger.sqcl")
+        per_step_model(self.model, tagger)
+        for args in (("predict", tagger, self.test), ("test", tagger, self.test),
+                     ("explain", tagger, self.test)):
+            r = run(*args)
+            self.assertBad(r, "result per token")
+        self.assertEqual(run("info", tagger).returncode, 0)
 
     def test_crlf_and_byte_order_mark_are_read_as_plain_lines(self):
         # Issue 14, item 11: "\r" stayed in labels (pos and pos\r were two

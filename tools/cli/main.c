@@ -141,6 +141,9 @@ seqcls_model_t *load_model(const char *path)
         die("%s", seqcls_last_error());
     if (!seqcls_model_vocab(m))
         die("%s: the model has no vocabulary, so it cannot read text", path);
+    if (seqcls_model_output_ndim(m) == 3)
+        die("%s: the model gives a result per token (a tagger or a language model); the "
+            "command line classifies whole lines", path);
     return m;
 }
 

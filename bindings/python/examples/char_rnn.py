@@ -75,7 +75,7 @@ def main():
         print("  epoch %2d  loss %.3f nats/char, accuracy %.3f; held out %.3f, accuracy %.3f  "
               "%5.1f s" % (epoch + 1, loss, acc, vloss, vacc, time.time() - t0), flush=True)
 
-    m.fit(x, y, epochs=a.epochs, batch_size=batch, validation_split=0.1, seed=a.seed,
+    m.fit(x, y, epochs=a.epochs, batch_size=batch, validation_split=0.1, seed=a.seed, patience=4,
           optimizer=seqcls.Adam(lr, clipnorm=5.0), on_epoch=on_epoch)
     nval = int(math.floor(len(x) * 0.1))
     held = m.evaluate(x[-nval:], y[-nval:])
