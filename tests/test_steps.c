@@ -256,6 +256,69 @@ START_TEST(fit_and_evaluate_tokens)
 }
 END_TEST
 
+/* A callback that lengthens the caller's rows while seqcls_fit runs, over
+ * steps whose labels were never checked (they are out of range): each
+ * batch checks its labels again, so fit stops with SEQCLS_E_RANGE instead
+ * of reading logits at a label's index. */
+static int lengthen(void *user, int epoch, int batch, int batches, float loss, float acc)
+{
+    int32_t *lens = user;
+    (void)epoch, (void)batches, (void)loss, (void)acc;
+    lens[batch % B] = T;
+    return 0;
+}
+
+START_TEST(labels_behind_lengths_changed_during_fit_are_checked)
+{
+    seqcls_model_t *m = tagger(0, C);
+    seqcls_optimizer_t *o = NULL;
+    seqcls_fit_config_t *c = NULL;
+    seqcls_tensor_t *ids = tu_tensor(SEQCLS_I32, 2, B, T, 0), *y = tu_tensor(SEQCLS_I32, 2, B, T, 0);
+    int32_t lens2[B] = {1, 1, 1, 1}, *yv = seqcls_tensor_data(y);
+    int b, t;
+    tu_fill_ids(ids, 1, V, 4);
+    for (b = 0; b < B; b++)
+        for (t = 0; t < T; t++)
+            yv[b * T + t] = t < 1 ? 1 : 1000000;   /* padding: anything */
+    OK(seqcls_optimizer_create(&o, SEQCLS_OPTIM_SGD, 0.1f));
+    OK(seqcls_fit_config_create(&c));
+    OK(seqcls_fit_config_set_int(c, SEQCLS_FIT_BATCH_SIZE, 1));
+    OK(seqcls_fit_config_set_int(c, SEQCLS_FIT_EPOCHS, 2));
+    OK(seqcls_fit_config_set_int(c, SEQCLS_FIT_SHUFFLE, 0));
+    OK(seqcls_fit_config_set_callbacks(c, lengthen, NULL, NULL, lens2));
+    FAILS(SEQCLS_E_RANGE, "is 1000000", seqcls_fit(m, o, ids, lens2, y, NULL, NULL, NULL, c));
+    seqcls_fit_config_free(c);
+    seqcls_optimizer_free(o);
+    seqcls_tensor_free(ids);
+    seqcls_tensor_free(y);
+    seqcls_model_free(m);
+}
+END_TEST
+
+/* C = 1 per step: each valid step is a binary decision, scored as classes 0 and 1. */
+START_TEST(binary_per_step_evaluate)
+{
+    seqcls_model_t *m = tagger(0, 1);
+    seqcls_metrics_t *mt = NULL;
+    seqcls_tensor_t *ids = tu_tensor(SEQCLS_I32, 2, B, T, 0), *y = tu_tensor(SEQCLS_I32, 2, B, T, 0);
+    int32_t *yv = seqcls_tensor_data(y);
+    int b, t;
+    tu_fill_ids(ids, 1, V, 8);
+    for (b = 0; b < B; b++)
+        for (t = 0; t < T; t++)
+            yv[b * T + t] = t < lens[b] ? (t & 1) : 7;
+    OK(seqcls_evaluate(m, ids, lens, y, 0, &mt));
+    ck_assert_int_eq(seqcls_metrics_classes(mt), 2);
+    ck_assert(seqcls_metrics_get(mt, SEQCLS_METRIC_COUNT, 0) == 10);   /* 5 + 2 + 0 + 3 */
+    ck_assert(seqcls_metrics_get(mt, SEQCLS_METRIC_SUPPORT, 1) == 4);
+    ck_assert(isfinite(seqcls_metrics_get(mt, SEQCLS_METRIC_LOSS, 0)));
+    seqcls_metrics_free(mt);
+    seqcls_tensor_free(ids);
+    seqcls_tensor_free(y);
+    seqcls_model_free(m);
+}
+END_TEST
+
 /* Saved and loaded, a per-step model gives the same probabilities. */
 START_TEST(save_load_per_step)
 {
@@ -291,6 +354,8 @@ Suite *steps_suite(void)
     tcase_add_test(tc, no_valid_step_gives_zero_loss);
     tcase_add_test(tc, fit_and_evaluate_tokens);
     tcase_add_test(tc, save_load_per_step);
+    tcase_add_test(tc, labels_behind_lengths_changed_during_fit_are_checked);
+    tcase_add_test(tc, binary_per_step_evaluate);
     suite_add_tcase(s, tc);
     return s;
 }
