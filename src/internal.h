@@ -588,8 +588,8 @@ extern const layer_option_t rnn_options[];
         .kind = (kind_), .name = (name_), .takes = 1u << VAL_SEQ, .options = rnn_options, \
         .forward = rnn_forward, .backward = rnn_backward, .set_int = rnn_set_int,         \
         .set_float = rnn_set_float, .describe = rnn_describe, .rebuild = (rebuild_),      \
-        .impl = (cell_), .stream_step = rnn_stream_step,                              \
-        .stream_state = rnn_stream_state,                                             \
+        .impl = (cell_), .stream_step = rnn_stream_step,                                  \
+        .stream_state = rnn_stream_state,                                                 \
     }
 /*
  * Elementwise cell code runs as span(args..., k, n) over [0, len): blocks
