@@ -265,10 +265,14 @@ int main(int argc, char **argv)
     seqcls_tensor_free(y);
     seqcls_model_free(m);
     free(text);
-    if (o.quick && !(final_loss < 0.75 * entropy)) {
-        fprintf(stderr, "char_rnn: the held-out loss %.3f did not fall below 0.75 x the frequency entropy "
-                "%.3f\n", final_loss, entropy);
-        return 1;
+    if (o.quick) {
+        /* the one check of the quick run, in the form make check counts */
+        const int ok = final_loss < 0.75 * entropy;
+        if (!ok)
+            fprintf(stderr, "char_rnn: the held-out loss %.3f did not fall below 0.75 x the "
+                    "frequency entropy %.3f\n", final_loss, entropy);
+        printf("char_rnn --quick: %d passed, %d failed\n", ok, !ok);
+        return ok ? 0 : 1;
     }
     return 0;
 }

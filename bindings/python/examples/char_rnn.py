@@ -84,10 +84,14 @@ def main():
     for temperature in (0.5, 1.0):
         print("--- temperature %.2f ---" % temperature)
         print(generate(m, alphabet, id_of, a.prompt, a.chars, temperature, a.seed))
-    if a.quick and not held.loss < 0.75 * entropy:
-        print("char_rnn.py: the held-out loss %.3f did not fall below 0.75 x %.3f"
-              % (held.loss, entropy), file=sys.stderr)
-        return 1
+    if a.quick:
+        # the one check of the quick run, in the form make check counts
+        ok = held.loss < 0.75 * entropy
+        if not ok:
+            print("char_rnn.py: the held-out loss %.3f did not fall below 0.75 x %.3f"
+                  % (held.loss, entropy), file=sys.stderr)
+        print("char_rnn.py --quick: %d passed, %d failed" % (ok, not ok))
+        return 0 if ok else 1
     return 0
 
 
