@@ -5,7 +5,7 @@
 # text generated one character at a time with a stream and seqcls_sample.
 #
 #   make char-rnn          the full run in C: 2 x LSTM(256), at most 30 epochs, stopping 4 after
-#                          the best held-out loss (about 80 s on 2 idle cores), then 600
+#                          the best held-out loss (about 2 minutes on 2 cores), then 600
 #                          characters at temperatures 0.5 and 1.0
 #   make char-rnn-python   the same from Python
 #   make check-char-rnn    small, fast versions in C and Python (seconds) that fail unless the
