@@ -33,7 +33,7 @@ static uint8_t next(bytes_t *b) { return b->off < b->n ? b->d[b->off++] : 0; }
 static seqcls_model_t *build(bytes_t *b, int *ids_input, int *F)
 {
     seqcls_model_t *m = NULL;
-    const int arch = next(b) % 7, vocab = 1 + next(b) % 12, hidden = 1 + next(b) % 4;
+    const int arch = next(b) % 9, vocab = 1 + next(b) % 12, hidden = 1 + next(b) % 4;
     const unsigned flags = next(b) & 0xf;
     int rc;
     *ids_input = next(b) & 1;
@@ -66,6 +66,19 @@ static seqcls_model_t *build(bytes_t *b, int *ids_input, int *F)
     case 5:
         rc = rc ? rc : seqcls_add_dropout(m, (float)(next(b) % 10) / 10.0f, NULL);
         rc = rc ? rc : seqcls_add_attention(m, SEQCLS_ATTN_LEARNED_QUERY, hidden, NULL);
+        break;
+    case 7: {   /* 1.1: a convolution, valid or same, dilated */
+        int l = -1;
+        rc = rc ? rc : seqcls_add_conv1d(m, hidden, 1 + next(b) % 4, flags & 1, &l);
+        rc = rc ? rc : seqcls_layer_set_int(m, l, SEQCLS_OPT_DILATION, 1 + next(b) % 3);
+        rc = rc ? rc : seqcls_layer_set_int(m, l, SEQCLS_OPT_ACTIVATION, next(b) % 5);
+        rc = rc ? rc : seqcls_add_pooling(m, 1 + next(b) % 3, NULL);
+        break;
+    }
+    case 8:     /* 1.1: fixed steps, a valid convolution, flatten */
+        rc = rc ? rc : seqcls_add_attention(m, SEQCLS_ATTN_FEATURE_TIME, 1 + next(b) % 6, NULL);
+        rc = rc ? rc : seqcls_add_conv1d(m, hidden, 1 + next(b) % 3, 0, NULL);
+        rc = rc ? rc : seqcls_add_flatten(m, NULL);
         break;
     default:
         break;   /* no middle: a per-step output on the first layer's sequence (1.1) */

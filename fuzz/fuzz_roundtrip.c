@@ -104,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     check(seqcls_model_create(&m, data[0]) == SEQCLS_OK);
     for (i = 1; i + 3 <= size && i < 64; i += 3) {
-        int op = data[i] % 12, a = data[i + 1], b = data[i + 2];
+        int op = data[i] % 14, a = data[i + 1], b = data[i + 2];
         int last = m->nlayers - 1;
         switch (op) {
         case 0: (void)seqcls_add_embedding(m, 1 + a % 9, 1 + b % 5, (int)(b / 16) % 4 - 1, NULL); break;
@@ -128,6 +128,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 9: /* a training step moves the weights and the random state */
             train(m, b);
             break;
+        case 10: (void)seqcls_add_conv1d(m, 1 + a % 5, 1 + b % 4, (b / 16) & 1, NULL); break;
+        case 11: (void)seqcls_add_flatten(m, NULL); break;
+        case 12: (void)seqcls_layer_set_int(m, last, 18 + a % 2, b % 4); break;   /* 1.1 options */
+        case 13: (void)seqcls_layer_set_float(m, last, 18 + a % 2, (float)b / 100.0f); break;
         default:
             break;
         }

@@ -156,11 +156,15 @@ typedef struct seqcls_model seqcls_model_t;
 #define SEQCLS_ACT_SIGMOID      3
 #define SEQCLS_ACT_HARD_SIGMOID 4  /* clip(0.2x + 0.5, 0, 1), old Keras */
 
+/* conv1d flags (seqcls_add_conv1d's own flag namespace, since 1.1) */
+#define SEQCLS_PAD_SAME          0x1u  /* output length = input length (PyTorch padding='same') */
+
 /*
  * Layer options.  1-5 can be set after the constructor
- * (seqcls_layer_set_int / seqcls_layer_set_float); every option a layer
- * kind has can be read (seqcls_layer_get_int / seqcls_layer_get_float,
- * since 1.1), including those fixed by its constructor (6 and up).
+ * (seqcls_layer_set_int / seqcls_layer_set_float), and so can those
+ * marked "settable" below (1.1); every option a layer kind has can be
+ * read (seqcls_layer_get_int / seqcls_layer_get_float, since 1.1),
+ * including those fixed by its constructor.
  */
 #define SEQCLS_OPT_FREEZE                1  /* int, embedding: 1 = no gradient, not updated */
 #define SEQCLS_OPT_RECURRENT_ACTIVATION  2  /* int, lstm/gru: SEQCLS_ACT_SIGMOID (default), _HARD_SIGMOID, _RELU */
@@ -172,10 +176,12 @@ typedef struct seqcls_model seqcls_model_t;
                                                attention units (0 for dot/general), dense units, output classes */
 #define SEQCLS_OPT_VOCAB                 7  /* int, embedding: rows */
 #define SEQCLS_OPT_PADDING_IDX           8  /* int, embedding: padding row or -1 */
-#define SEQCLS_OPT_ACTIVATION            9  /* int, dense: SEQCLS_ACT_* */
+#define SEQCLS_OPT_ACTIVATION            9  /* int, dense: SEQCLS_ACT_*; conv1d: settable, [SEQCLS_ACT_NONE] */
 #define SEQCLS_OPT_KIND                 10  /* int, attention: SEQCLS_ATTN_*; pooling: SEQCLS_POOL_* */
 #define SEQCLS_OPT_FLAGS                11  /* int, lstm/gru: the SEQCLS_BIDIRECTIONAL... flags */
 #define SEQCLS_OPT_DROPOUT              12  /* float, dropout: the rate */
+/* 1.1 */
+#define SEQCLS_OPT_DILATION             18  /* int, conv1d: settable while no layer follows, [1] */
 
 /*
  * Layer kinds, as seqcls_layer_kind returns them (1.1).  They are also the
@@ -191,6 +197,8 @@ typedef struct seqcls_model seqcls_model_t;
 #define SEQCLS_LAYER_DROPOUT    8
 #define SEQCLS_LAYER_BATCHNORM  9
 #define SEQCLS_LAYER_OUTPUT    10
+#define SEQCLS_LAYER_CONV1D    14  /* since 1.1 */
+#define SEQCLS_LAYER_FLATTEN   15  /* since 1.1 */
 
 /**
  * Create an empty model.  `seed` makes initialisation and dropout
@@ -347,6 +355,49 @@ SEQCLS_API int seqcls_add_dropout(seqcls_model_t *m, float rate, int *layer);
  * seqcls_model_output_ndim tells the two kinds of model apart.
  */
 SEQCLS_API int seqcls_add_output(seqcls_model_t *m, int classes, int *layer);
+
+/**
+ * One-dimensional convolution over the sequence the previous layer
+ * gives, as torch.nn.Conv1d with stride 1 applied to each row's valid
+ * steps: y[b, t, u] = act(bias[u] + sum over j < kernel_size and input
+ * features c of weight[u, c, j] x[b, t - pad + j*dilation, c]), where
+ * steps outside the row's valid ones count as zeros.  Parameters
+ * "weight" [filters, in, kernel_size] and "bias" [filters], initialised
+ * as PyTorch (U(-1/sqrt(in*k), 1/sqrt(in*k))).
+ *
+ * Without flags the convolution is valid (pad = 0): a row of length L
+ * gives max(0, L - (kernel_size-1)*dilation) output steps, and the
+ * output has T - (kernel_size-1)*dilation steps (at least 1: a batch
+ * shorter than the kernel gives one padding step per row).  With
+ * SEQCLS_PAD_SAME a row of length L gives L steps and the output T: the
+ * (kernel_size-1)*dilation padding steps are split with the larger half
+ * on the right (pad = half, rounded down), as PyTorch's padding='same'.
+ * A row's outputs depend only on its own valid steps, never on how much
+ * padding follows; padding steps of the output are zero.
+ * Options: SEQCLS_OPT_ACTIVATION (SEQCLS_ACT_*, default none, settable),
+ * SEQCLS_OPT_DILATION (default 1, settable before the next layer is
+ * added), SEQCLS_OPT_UNITS (filters) and SEQCLS_OPT_FLAGS (read-only).
+ * With SEQCLS_ACT_RELU and max pooling it is Kim's (2014) CNN for text.
+ * Since 1.1.
+ * @return as the other constructors; SEQCLS_E_INVALID_ARG also for
+ *         filters outside [1, 2^24], kernel_size outside [1, 65536] or an
+ *         unknown flag; SEQCLS_E_NOMEM for weights above 2^32 elements.
+ */
+SEQCLS_API int seqcls_add_conv1d(seqcls_model_t *m, int filters, int kernel_size,
+                                 unsigned flags, int *layer);
+
+/**
+ * Flatten a sequence of a fixed number of steps T [B, T, F] into a vector
+ * [B, T*F], step after step (Keras' Flatten).  T is fixed by an earlier
+ * layer built for a number of steps (SEQCLS_ATTN_FEATURE_TIME, as in
+ * Keras' attention-after-LSTM example; less the steps valid convolutions
+ * in between remove); SEQCLS_OPT_UNITS reads it.  Every row must have
+ * all its steps: a forward with a row shorter than T fails with
+ * SEQCLS_E_RANGE and a message naming the row.  Since 1.1.
+ * @return as the other constructors; SEQCLS_E_STATE also when no earlier
+ *         layer fixes the number of steps.
+ */
+SEQCLS_API int seqcls_add_flatten(seqcls_model_t *m, int *layer);
 
 /**
  * Set an integer or float option (SEQCLS_OPT_*) on layer `layer`.

@@ -8,6 +8,8 @@
 #   make bench-dnnl         LSTM/GRU layers, seqcls vs oneDNN 2.x (libdnnl-dev), 1 and 2 threads
 #   make bench-model        the headline IMDB model and the tutorial BiGRU, seqcls vs PyTorch:
 #                           train step, predict, RSS
+#   make bench-conv         one conv1d layer of Kim's CNN size (300 -> 100 filters, kernel 5),
+#                           seqcls vs torch.nn.Conv1d, full and ragged batches, 1 and 2 threads
 #
 # BENCH_REPEATS runs per timing (medians); for bench-model also
 # BENCH_TORCH_REPEATS, BENCH_ROUNDS (processes per side, alternating),
@@ -15,7 +17,7 @@
 # headline model takes minutes) and BENCH_MODELS (imdb, the headline model;
 # bigru, Embedding(25000, 200) -> BiGRU(128) -> Linear at batch 32; or both).
 
-.PHONY: check-parity bench bench-rnn bench-sgemm bench-dnnl bench-model
+.PHONY: check-parity bench bench-rnn bench-sgemm bench-dnnl bench-model bench-conv
 
 # A missing torch is an error, not a skip.
 check-parity: $(SHARED)
@@ -35,7 +37,7 @@ BENCH_LENGTHS ?= both
 BENCH_MODELS ?= both
 BENCH_OUT := $(BUILD)/bench
 
-bench: bench-sgemm bench-dnnl bench-model bench-rnn
+bench: bench-sgemm bench-dnnl bench-model bench-rnn bench-conv
 
 bench-rnn: $(BUILD)/bench/bench_rnn
 	$(BUILD)/bench/bench_rnn $(BENCH_REPEATS) | tee $(BUILD)/bench/rnn_seqcls.txt
@@ -66,3 +68,11 @@ bench-dnnl: $(BUILD)/bench/bench_dnnl
 bench-model: $(BUILD)/bench/bench_model
 	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) bench/run_model.py $(BUILD)/bench/bench_model \
 	    $(BENCH_REPEATS) $(BENCH_TORCH_REPEATS) $(BENCH_ROUNDS) $(BENCH_LENGTHS) $(BENCH_MODELS)
+
+$(BUILD)/bench/bench_conv: bench/bench_conv.c $(SHARED)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(OPT) -Iinclude $(CFLAGS) -o $@ $< -Llib -lseqcls -Wl,-rpath,$(abspath lib) -lm
+
+bench-conv: $(BUILD)/bench/bench_conv
+	$(BUILD)/bench/bench_conv $(BENCH_REPEATS) | tee $(BUILD)/bench/conv_seqcls.txt
+	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) bench/conv_torch.py $(BUILD)/bench/conv_seqcls.txt $(BENCH_REPEATS)

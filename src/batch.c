@@ -6,16 +6,28 @@
 
 #include <string.h>
 
+/* (4096 layers of at most 2^24 each: the sums fit in int64) */
 int model_fixed_steps(const seqcls_model_t *m)
 {
+    int64_t drop = 0;
     int i;
     for (i = 0; i < m->nlayers; i++) {
         const layer_t *L = m->layers[i];
         const int steps = L->ops->fixed_steps ? L->ops->fixed_steps(L) : 0;
-        if (steps)
-            return steps;
+        if (steps)   /* the input has what the convolutions before it remove more */
+            return steps + drop > INT_MAX ? INT_MAX : (int)(steps + drop);
+        drop += L->steps_drop;
     }
     return 0;
+}
+
+int model_steps_drop(const seqcls_model_t *m)
+{
+    int64_t drop = 0;
+    int i;
+    for (i = 0; i < m->nlayers; i++)
+        drop += m->layers[i]->steps_drop;
+    return drop > INT_MAX ? INT_MAX : (int)drop;
 }
 
 /* The caller's lengths are read again batch after batch (a callback or

@@ -224,6 +224,8 @@ enum {
     FIELD_UNITS, FIELD_VOCAB, FIELD_PADDING_IDX, FIELD_ACTIVATION, FIELD_KIND_ARG,
     FIELD_FLAGS, FIELD_FROZEN, FIELD_REC_ACTIVATION, FIELD_RATE, FIELD_BN_MOMENTUM,
     FIELD_BN_EPS,
+    /* 1.1 (CONF ids 12-16 belong to the transformer's fields) */
+    FIELD_DILATION, FIELD_KERNEL_SIZE,
     FIELD_COUNT
 };
 enum { FIELD_I32 = 1, FIELD_U32 = 2, FIELD_F32 = 3 };   /* also their CONF value types */
@@ -292,7 +294,7 @@ typedef struct {
     /* Check loaded parameter values beyond being finite (a variance is not
      * negative); NULL: any finite value will do. */
     int (*check_params)(const layer_t *L, const char *func);
-    /* Steps the input must have exactly, or 0 (NULL: any). */
+    /* Steps its own input must have exactly, or 0 (NULL: any). */
     int (*fixed_steps)(const layer_t *L);
     /* The arguments in seqcls_layer_describe's "name(args)". */
     void (*describe)(const layer_t *L, char *buf, size_t cap);
@@ -322,7 +324,12 @@ int layer_stream_forward(const layer_t *L, workspace_t *ws, const value_t *in, v
 
 /* The registry (layer.c): the ops of kind k (1 <= k <= LAYER_KIND_COUNT),
  * or NULL for an unknown kind. */
-#define LAYER_KIND_COUNT 10
+#define LAYER_KIND_COUNT 15
+/* Kind numbers given to work that is not in this tree yet (the transformer's
+ * and the vocabulary's kinds): their registry slots stay empty on purpose,
+ * so a file using them is refused as written by a newer version. */
+#define LAYER_KIND_RESERVED_FIRST 11
+#define LAYER_KIND_RESERVED_LAST 13
 const layer_ops_t *layer_kind(uint32_t kind);
 /* The option entry of `option` for L's kind, or NULL. */
 const layer_option_t *layer_option(const layer_t *L, int option);
@@ -345,6 +352,12 @@ struct layer {
     int rec_activation;      /* lstm/gru */
     float rate;              /* dropout rate, or recurrent input dropout */
     float bn_momentum, bn_eps;
+    int dilation;            /* conv1d */
+    int kernel_size;         /* conv1d */
+
+    /* derived from the configuration by the constructor and setters */
+    int steps_drop;          /* steps the output has fewer than the input (a valid
+                              * convolution: (kernel_size - 1) * dilation), else 0 */
 
     /* parameters: indices into the model's parameter table */
     int p0, np;
@@ -504,13 +517,20 @@ int dataset_length(const dataset_t *d, int row);
 int batch_gather(batch_t *bt, const dataset_t *d, const int *rows, int n, int Tb,
                  const char *func);
 void batch_free(batch_t *bt);
-/* Steps a model needs its input to have exactly (feature-time attention), or 0. */
+/* Steps a model needs its input to have exactly (feature-time attention,
+ * flatten: the steps they are built for, plus what the valid convolutions
+ * before them remove), or 0. */
 int model_fixed_steps(const seqcls_model_t *m);
+/* Steps the valid convolutions of m remove: its last layer's output has
+ * T - model_steps_drop(m) steps when the input has T (but at least 1: a
+ * kernel longer than the input leaves one padding step). */
+int model_steps_drop(const seqcls_model_t *m);
 
 /* Each layer kind's table, in its own file (listed in layer.c's registry). */
 extern const layer_ops_t seqcls__embedding_ops, seqcls__input_ops, seqcls__lstm_ops,
     seqcls__gru_ops, seqcls__attention_ops, seqcls__pooling_ops, seqcls__dense_ops,
-    seqcls__dropout_ops, seqcls__batchnorm_ops, seqcls__output_ops;
+    seqcls__dropout_ops, seqcls__batchnorm_ops, seqcls__output_ops, seqcls__conv1d_ops,
+    seqcls__flatten_ops;
 
 /* The name of a SEQCLS_ACT_* activation, "?" if unknown (activation.c). */
 const char *act_name(int act);

@@ -26,14 +26,21 @@ static const layer_ops_t *const registry[LAYER_KIND_COUNT + 1] = {
     [SEQCLS_LAYER_DROPOUT] = &seqcls__dropout_ops,
     [SEQCLS_LAYER_BATCHNORM] = &seqcls__batchnorm_ops,
     [SEQCLS_LAYER_OUTPUT] = &seqcls__output_ops,
+    /* 11-13 (LAYER_KIND_RESERVED_FIRST..LAST): reserved, left empty */
+    [SEQCLS_LAYER_CONV1D] = &seqcls__conv1d_ops,
+    [SEQCLS_LAYER_FLATTEN] = &seqcls__flatten_ops,
 };
 /* A new SEQCLS_LAYER_* number must raise LAYER_KIND_COUNT (internal.h),
  * and the test of the registry (tests/test_internal_registry.c) fails on
- * an empty slot or a table whose `kind` is not its slot. */
-_Static_assert(SEQCLS_LAYER_OUTPUT == LAYER_KIND_COUNT,
+ * an empty slot outside the reserved range, a filled one inside it, or a
+ * table whose `kind` is not its slot. */
+_Static_assert(SEQCLS_LAYER_FLATTEN == LAYER_KIND_COUNT,
                "the last SEQCLS_LAYER_* must be LAYER_KIND_COUNT");
 _Static_assert(sizeof registry / sizeof registry[0] == LAYER_KIND_COUNT + 1,
                "one registry slot per layer kind");
+_Static_assert(LAYER_KIND_RESERVED_FIRST == SEQCLS_LAYER_OUTPUT + 1 &&
+                   LAYER_KIND_RESERVED_LAST + 1 == SEQCLS_LAYER_CONV1D,
+               "the reserved kinds are exactly the gap between OUTPUT and CONV1D");
 
 const layer_ops_t *layer_kind(uint32_t kind)
 {
@@ -73,6 +80,9 @@ const layer_field_t layer_fields[FIELD_COUNT] = {
     [FIELD_RATE] = {9, FIELD_F32, offsetof(layer_t, rate), "rate", 0},
     [FIELD_BN_MOMENTUM] = {10, FIELD_F32, offsetof(layer_t, bn_momentum), "bn_momentum", 0},
     [FIELD_BN_EPS] = {11, FIELD_F32, offsetof(layer_t, bn_eps), "bn_eps", 0},
+    /* 1.1; ids 12-16 are the transformer's, 18 the recurrent dropout's */
+    [FIELD_DILATION] = {17, FIELD_I32, offsetof(layer_t, dilation), "dilation", 1},
+    [FIELD_KERNEL_SIZE] = {19, FIELD_I32, offsetof(layer_t, kernel_size), "kernel_size", 0},
 };
 
 _Static_assert(sizeof(int) == 4 && sizeof(unsigned) == 4 && sizeof(float) == 4,

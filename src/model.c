@@ -228,6 +228,17 @@ int model_add_param(seqcls_model_t *m, layer_t *L, const char *name, int ndim,
 
 int model_commit_layer(seqcls_model_t *m, layer_t *L, int status, int *index_out)
 {
+    if (status == SEQCLS_OK && L->ops->fixed_steps && L->ops->fixed_steps(L)) {
+        /* a second layer built for a fixed number of steps must agree with
+         * the first on the steps of the model's input */
+        const int fixed = model_fixed_steps(m), drop = model_steps_drop(m);
+        const int64_t want = (int64_t)L->ops->fixed_steps(L) + drop;
+        if (fixed && fixed != want)
+            status = seqcls__fail(SEQCLS_E_STATE,
+                                  "%s: the layer is built for %d steps, but the model's input "
+                                  "has %d steps, which give %d here",
+                                  m->building, L->ops->fixed_steps(L), fixed, fixed - drop);
+    }
     if (status != SEQCLS_OK) {
         /* Drop the parameters this layer had already added. */
         while (m->nparams > L->p0) {

@@ -128,6 +128,88 @@ START_TEST(batchnorm_training_mode)
 }
 END_TEST
 
+/* conv1d (1.1): valid and same padding, odd and even kernels, dilation,
+ * rows shorter than the kernel's span, after floats and after ids */
+START_TEST(conv1d_valid_mean_pool)
+{
+    gradcheck_t c;
+    int l;
+    setup_feats(&c, 5, 6, 3, 2, 1);
+    OK(seqcls_model_create(&c.m, 18));
+    OK(seqcls_add_input(c.m, 3, NULL));
+    OK(seqcls_add_conv1d(c.m, 4, 3, 0, &l));
+    OK(seqcls_layer_set_int(c.m, l, SEQCLS_OPT_ACTIVATION, SEQCLS_ACT_TANH));
+    OK(seqcls_add_pooling(c.m, SEQCLS_POOL_MEAN, NULL));
+    OK(seqcls_add_output(c.m, 2, NULL));
+    c.lens = lens5;
+    gradcheck(&c, 1);
+    teardown(&c);
+}
+END_TEST
+
+START_TEST(conv1d_same_even_dilated_stack)
+{
+    gradcheck_t c;
+    int l;
+    setup_feats(&c, 5, 6, 2, 3, 0);
+    OK(seqcls_model_create(&c.m, 19));
+    OK(seqcls_add_input(c.m, 2, NULL));
+    OK(seqcls_add_conv1d(c.m, 3, 4, SEQCLS_PAD_SAME, &l));
+    OK(seqcls_layer_set_int(c.m, l, SEQCLS_OPT_DILATION, 2));
+    OK(seqcls_layer_set_int(c.m, l, SEQCLS_OPT_ACTIVATION, SEQCLS_ACT_SIGMOID));
+    OK(seqcls_add_conv1d(c.m, 4, 2, 0, NULL));
+    OK(seqcls_add_pooling(c.m, SEQCLS_POOL_LAST, NULL));
+    OK(seqcls_add_output(c.m, 3, NULL));
+    c.lens = lens5;
+    gradcheck(&c, 1);
+    teardown(&c);
+}
+END_TEST
+
+START_TEST(kim_cnn_embedding_conv_max)
+{
+    gradcheck_t c;
+    int l;
+    setup_ids(&c, 5, 6, 9, 3, 1);
+    OK(seqcls_model_create(&c.m, 20));
+    OK(seqcls_add_embedding(c.m, 9, 4, 0, NULL));
+    c.skip_param = 0;      /* padding row 0: elements [0, 4) */
+    c.skip_from = 0;
+    c.skip_to = 4;
+    OK(seqcls_add_conv1d(c.m, 5, 2, SEQCLS_PAD_SAME, &l));
+    OK(seqcls_layer_set_int(c.m, l, SEQCLS_OPT_ACTIVATION, SEQCLS_ACT_TANH));
+    OK(seqcls_add_conv1d(c.m, 4, 3, 0, &l));
+    OK(seqcls_layer_set_int(c.m, l, SEQCLS_OPT_DILATION, 2));
+    OK(seqcls_add_pooling(c.m, SEQCLS_POOL_MAX, NULL));
+    OK(seqcls_add_dropout(c.m, 0.25f, NULL));
+    OK(seqcls_add_output(c.m, 3, NULL));
+    {
+        static const int32_t lens[5] = {6, 5, 0, 4, 6};
+        c.lens = lens;
+        gradcheck(&c, 0);
+    }
+    teardown(&c);
+}
+END_TEST
+
+/* flatten (1.1): a fixed number of steps after the feature-time attention
+ * and a valid convolution, into a dense layer */
+START_TEST(flatten_after_attention_and_conv)
+{
+    gradcheck_t c;
+    setup_feats(&c, 4, 6, 3, 2, 1);
+    OK(seqcls_model_create(&c.m, 21));
+    OK(seqcls_add_input(c.m, 3, NULL));
+    OK(seqcls_add_attention(c.m, SEQCLS_ATTN_FEATURE_TIME, 6, NULL));
+    OK(seqcls_add_conv1d(c.m, 2, 2, 0, NULL));
+    OK(seqcls_add_flatten(c.m, NULL));
+    OK(seqcls_add_dense(c.m, 4, SEQCLS_ACT_TANH, NULL));
+    OK(seqcls_add_output(c.m, 2, NULL));
+    gradcheck(&c, 1);
+    teardown(&c);
+}
+END_TEST
+
 Suite *grad_suite(void)
 {
     Suite *s = suite_create("gradient check (double)");
@@ -140,6 +222,10 @@ Suite *grad_suite(void)
     tcase_add_test(tc, learned_query_attention);
     tcase_add_test(tc, feature_time_attention);
     tcase_add_test(tc, batchnorm_training_mode);
+    tcase_add_test(tc, conv1d_valid_mean_pool);
+    tcase_add_test(tc, conv1d_same_even_dilated_stack);
+    tcase_add_test(tc, kim_cnn_embedding_conv_max);
+    tcase_add_test(tc, flatten_after_attention_and_conv);
     suite_add_tcase(s, tc);
     return s;
 }

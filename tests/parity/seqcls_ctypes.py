@@ -18,6 +18,8 @@ POOL_LAST, POOL_MEAN, POOL_MAX = 1, 2, 3
 ATTN_BAHDANAU, ATTN_DOT, ATTN_GENERAL, ATTN_LEARNED_QUERY, ATTN_FEATURE_TIME = 1, 2, 3, 4, 5
 ACT_NONE, ACT_RELU, ACT_TANH, ACT_SIGMOID, ACT_HARD_SIGMOID = 0, 1, 2, 3, 4
 OPT_RECURRENT_ACTIVATION, OPT_INPUT_DROPOUT = 2, 3
+OPT_ACTIVATION, OPT_DILATION = 9, 18
+PAD_SAME = 1
 
 _p = C.c_void_p
 _i64p = C.POINTER(C.c_int64)
@@ -48,6 +50,8 @@ _decl("seqcls_add_dropout", C.c_int, _p, C.c_float, _intp)
 _decl("seqcls_add_lstm", C.c_int, _p, C.c_int, C.c_uint, _intp)
 _decl("seqcls_add_gru", C.c_int, _p, C.c_int, C.c_uint, _intp)
 _decl("seqcls_add_pooling", C.c_int, _p, C.c_int, _intp)
+_decl("seqcls_add_conv1d", C.c_int, _p, C.c_int, C.c_int, C.c_uint, _intp)
+_decl("seqcls_add_flatten", C.c_int, _p, _intp)
 _decl("seqcls_add_output", C.c_int, _p, C.c_int, _intp)
 _decl("seqcls_layer_set_int", C.c_int, _p, C.c_int, C.c_int, C.c_int)
 _decl("seqcls_layer_set_float", C.c_int, _p, C.c_int, C.c_int, C.c_float)

@@ -71,6 +71,8 @@ SIGNATURES = {
     "seqcls_add_dense": (i, [HANDLE, i, i, INT_P]),
     "seqcls_add_dropout": (i, [HANDLE, f, INT_P]),
     "seqcls_add_output": (i, [HANDLE, i, INT_P]),
+    "seqcls_add_conv1d": (i, [HANDLE, i, i, u, INT_P]),
+    "seqcls_add_flatten": (i, [HANDLE, INT_P]),
     "seqcls_layer_set_int": (i, [HANDLE, i, i, i]),
     "seqcls_layer_set_float": (i, [HANDLE, i, i, f]),
     # introspection (1.1)

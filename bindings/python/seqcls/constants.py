@@ -34,6 +34,9 @@ RETURN_SEQUENCES = 0x2
 MERGE_SUM = 0x4
 GRU_RESET_BEFORE = 0x8
 
+# conv1d flags (1.1)
+PAD_SAME = 0x1
+
 # attention kinds
 ATTN_BAHDANAU = 1
 ATTN_DOT = 2
@@ -67,6 +70,8 @@ OPT_ACTIVATION = 9
 OPT_KIND = 10
 OPT_FLAGS = 11
 OPT_DROPOUT = 12
+# 1.1
+OPT_DILATION = 18
 
 # layer kinds (seqcls_layer_kind, 1.1)
 LAYER_EMBEDDING = 1
@@ -79,6 +84,8 @@ LAYER_DENSE = 7
 LAYER_DROPOUT = 8
 LAYER_BATCHNORM = 9
 LAYER_OUTPUT = 10
+LAYER_CONV1D = 14
+LAYER_FLATTEN = 15
 
 # optimisers and their options
 OPTIM_ADAM = 1

@@ -33,7 +33,8 @@ _POOLING = {"last": K.POOL_LAST, "mean": K.POOL_MEAN, "max": K.POOL_MAX}
 LAYER_KINDS = {K.LAYER_EMBEDDING: "embedding", K.LAYER_INPUT: "input", K.LAYER_LSTM: "lstm",
                K.LAYER_GRU: "gru", K.LAYER_ATTENTION: "attention", K.LAYER_POOLING: "pooling",
                K.LAYER_DENSE: "dense", K.LAYER_DROPOUT: "dropout",
-               K.LAYER_BATCHNORM: "batchnorm", K.LAYER_OUTPUT: "output"}
+               K.LAYER_BATCHNORM: "batchnorm", K.LAYER_OUTPUT: "output",
+               K.LAYER_CONV1D: "conv1d", K.LAYER_FLATTEN: "flatten"}
 # layer options by name (SEQCLS_OPT_*), and those that are floats
 _LAYER_OPTIONS = {"freeze": K.OPT_FREEZE, "recurrent_activation": K.OPT_RECURRENT_ACTIVATION,
                   "input_dropout": K.OPT_INPUT_DROPOUT, "bn_momentum": K.OPT_BN_MOMENTUM,
@@ -41,7 +42,7 @@ _LAYER_OPTIONS = {"freeze": K.OPT_FREEZE, "recurrent_activation": K.OPT_RECURREN
                   "epsilon": K.OPT_BN_EPSILON, "units": K.OPT_UNITS, "vocab": K.OPT_VOCAB,
                   "padding_idx": K.OPT_PADDING_IDX, "activation": K.OPT_ACTIVATION,
                   "kind": K.OPT_KIND, "flags": K.OPT_FLAGS, "dropout": K.OPT_DROPOUT,
-                  "rate": K.OPT_DROPOUT}
+                  "rate": K.OPT_DROPOUT, "dilation": K.OPT_DILATION}
 _FLOAT_OPTIONS = {K.OPT_INPUT_DROPOUT, K.OPT_BN_MOMENTUM, K.OPT_BN_EPSILON, K.OPT_DROPOUT}
 
 
@@ -389,6 +390,30 @@ class Model:
     def add_output(self, classes):
         return self._add("seqcls_add_output", cv.int32(classes, "classes"))
 
+    def add_conv1d(self, filters, kernel_size, *, padding="valid", dilation=1, activation=None):
+        """One-dimensional convolution over each row's valid steps, as
+        torch.nn.Conv1d(in, filters, kernel_size, dilation=dilation,
+        padding=padding) with stride 1 (weight [filters, in, kernel_size]):
+        padding "valid" (len - (k-1)*dilation steps per row) or "same" (as
+        many steps as the input).  Since 1.1."""
+        if padding not in ("valid", "same"):
+            raise ValueError("seqcls: padding must be 'valid' or 'same', not %r" % (padding,))
+        layer = self._add("seqcls_add_conv1d", cv.int32(filters, "filters"),
+                          cv.int32(kernel_size, "kernel_size"),
+                          K.PAD_SAME if padding == "same" else 0)
+        if dilation != 1:
+            self.set_option(layer, K.OPT_DILATION, cv.int32(dilation, "dilation"))
+        if activation is not None:
+            self.set_option(layer, K.OPT_ACTIVATION, _code(_ACTIVATIONS, activation,
+                                                           "activation"))
+        return layer
+
+    def add_flatten(self):
+        """[B, T, F] -> [B, T*F] for the fixed number of steps T an earlier
+        layer is built for (feature_time attention); every row must be
+        full.  Since 1.1."""
+        return self._add("seqcls_add_flatten")
+
     @staticmethod
     def _option(option):
         """(SEQCLS_OPT_* code, is_float or None if unknown) of a name or code."""
@@ -442,7 +467,8 @@ class Model:
 
     def layer_kind(self, layer):
         """The kind of layer `layer`: "embedding", "input", "lstm", "gru",
-        "attention", "pooling", "dense", "dropout", "batchnorm" or "output"
+        "attention", "pooling", "dense", "dropout", "batchnorm", "output",
+        "conv1d" or "flatten"
         (the SEQCLS_LAYER_* code itself for a kind newer than this package).
         Since 1.1."""
         kind = check(fn.seqcls_layer_kind(self._ptr, cv.int32(layer, "layer")),

@@ -25,7 +25,8 @@ use std::ptr;
 
 pub use sys::{
     SEQCLS_BIDIRECTIONAL as BIDIRECTIONAL, SEQCLS_GRU_RESET_BEFORE as GRU_RESET_BEFORE,
-    SEQCLS_MERGE_SUM as MERGE_SUM, SEQCLS_RETURN_SEQUENCES as RETURN_SEQUENCES,
+    SEQCLS_MERGE_SUM as MERGE_SUM, SEQCLS_PAD_SAME as PAD_SAME,
+    SEQCLS_RETURN_SEQUENCES as RETURN_SEQUENCES,
 };
 
 /// A failed call: the status code (`SEQCLS_E_*`, negative) and the library's
@@ -327,13 +328,17 @@ pub enum LayerKind {
     Dropout = 8,
     BatchNorm = 9,
     Output = 10,
+    /// Since 1.1.
+    Conv1d = 14,
+    /// Since 1.1.
+    Flatten = 15,
 }
 
 impl LayerKind {
-    const ALL: [LayerKind; 10] = [LayerKind::Embedding, LayerKind::Input, LayerKind::Lstm,
+    const ALL: [LayerKind; 12] = [LayerKind::Embedding, LayerKind::Input, LayerKind::Lstm,
                                   LayerKind::Gru, LayerKind::Attention, LayerKind::Pooling,
                                   LayerKind::Dense, LayerKind::Dropout, LayerKind::BatchNorm,
-                                  LayerKind::Output];
+                                  LayerKind::Output, LayerKind::Conv1d, LayerKind::Flatten];
 
     /// The kind of a `SEQCLS_LAYER_*` code; `None` for a code this crate does not know.
     pub fn from_raw(code: i32) -> Option<LayerKind> {
@@ -358,6 +363,8 @@ impl LayerKind {
             LayerKind::Dropout => "dropout",
             LayerKind::BatchNorm => "batchnorm",
             LayerKind::Output => "output",
+            LayerKind::Conv1d => "conv1d",
+            LayerKind::Flatten => "flatten",
         }
     }
 }
@@ -493,6 +500,16 @@ impl Model {
     }
     pub fn add_output(&mut self, classes: i32) -> Result<i32> {
         self.add(|m, l| unsafe { sys::seqcls_add_output(m, classes, l) })
+    }
+    /// One-dimensional convolution (`seqcls_add_conv1d`, since 1.1): `flags` 0
+    /// (valid) or [`PAD_SAME`]; dilation and activation through [`Model::set_int`]
+    /// with `SEQCLS_OPT_DILATION` and `SEQCLS_OPT_ACTIVATION`.
+    pub fn add_conv1d(&mut self, filters: i32, kernel_size: i32, flags: u32) -> Result<i32> {
+        self.add(|m, l| unsafe { sys::seqcls_add_conv1d(m, filters, kernel_size, flags, l) })
+    }
+    /// Flatten a sequence of fixed steps into a vector (`seqcls_add_flatten`, since 1.1).
+    pub fn add_flatten(&mut self) -> Result<i32> {
+        self.add(|m, l| unsafe { sys::seqcls_add_flatten(m, l) })
     }
     /// `seqcls_layer_set_int` (SEQCLS_OPT_*).
     pub fn set_int(&mut self, layer: i32, option: i32, value: i32) -> Result<()> {

@@ -74,6 +74,7 @@ pub const SEQCLS_BIDIRECTIONAL: c_uint = 0x1;
 pub const SEQCLS_RETURN_SEQUENCES: c_uint = 0x2;
 pub const SEQCLS_MERGE_SUM: c_uint = 0x4;
 pub const SEQCLS_GRU_RESET_BEFORE: c_uint = 0x8;
+pub const SEQCLS_PAD_SAME: c_uint = 0x1;
 pub const SEQCLS_ATTN_BAHDANAU: c_int = 1;
 pub const SEQCLS_ATTN_DOT: c_int = 2;
 pub const SEQCLS_ATTN_GENERAL: c_int = 3;
@@ -99,6 +100,7 @@ pub const SEQCLS_OPT_ACTIVATION: c_int = 9;
 pub const SEQCLS_OPT_KIND: c_int = 10;
 pub const SEQCLS_OPT_FLAGS: c_int = 11;
 pub const SEQCLS_OPT_DROPOUT: c_int = 12;
+pub const SEQCLS_OPT_DILATION: c_int = 18;
 pub const SEQCLS_LAYER_EMBEDDING: c_int = 1;
 pub const SEQCLS_LAYER_INPUT: c_int = 2;
 pub const SEQCLS_LAYER_LSTM: c_int = 3;
@@ -109,6 +111,8 @@ pub const SEQCLS_LAYER_DENSE: c_int = 7;
 pub const SEQCLS_LAYER_DROPOUT: c_int = 8;
 pub const SEQCLS_LAYER_BATCHNORM: c_int = 9;
 pub const SEQCLS_LAYER_OUTPUT: c_int = 10;
+pub const SEQCLS_LAYER_CONV1D: c_int = 14;
+pub const SEQCLS_LAYER_FLATTEN: c_int = 15;
 pub const SEQCLS_OPTIM_ADAM: c_int = 1;
 pub const SEQCLS_OPTIM_SGD: c_int = 2;
 pub const SEQCLS_OPTIM_RMSPROP: c_int = 3;
@@ -184,6 +188,10 @@ extern "C" {
                             layer: *mut c_int) -> c_int;
     pub fn seqcls_add_dropout(m: *mut seqcls_model_t, rate: f32, layer: *mut c_int) -> c_int;
     pub fn seqcls_add_output(m: *mut seqcls_model_t, classes: c_int, layer: *mut c_int) -> c_int;
+    // 1.1
+    pub fn seqcls_add_conv1d(m: *mut seqcls_model_t, filters: c_int, kernel_size: c_int,
+                             flags: c_uint, layer: *mut c_int) -> c_int;
+    pub fn seqcls_add_flatten(m: *mut seqcls_model_t, layer: *mut c_int) -> c_int;
     pub fn seqcls_layer_set_int(m: *mut seqcls_model_t, layer: c_int, option: c_int,
                                 value: c_int) -> c_int;
     pub fn seqcls_layer_set_float(m: *mut seqcls_model_t, layer: c_int, option: c_int,

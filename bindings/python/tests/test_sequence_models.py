@@ -1,0 +1,43 @@
+"""The 1.1 sequence-model additions in Python: conv1d and flatten."""
+import numpy as np
+import pytest
+
+import seqcls
+
+
+def test_conv1d_kim_cnn_trains_and_round_trips():
+    m = seqcls.Model(2)
+    m.add_embedding(30, 8, padding_idx=0)
+    c = m.add_conv1d(12, 3, padding="same", dilation=2, activation="relu")
+    m.add_pooling("max")
+    m.add_output(2)
+    assert m.layer_kind(c) == "conv1d"
+    assert m.get_option(c, "dilation") == 2
+    assert m.get_option(c, "activation") == seqcls.ACT_RELU
+    assert m.get_option(c, "flags") == seqcls.PAD_SAME
+    assert m.param("1.conv1d.weight").shape == (12, 8, 3)
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 30, size=(64, 10)).astype(np.int32)
+    lengths = rng.integers(1, 11, size=64).astype(np.int32)
+    y = (x[:, 0] % 2).astype(np.int32)
+    m.compile("adam", lr=0.01)
+    m.fit(x, y, lengths, epochs=2, batch_size=16)
+    back = seqcls.Model.from_bytes(m.to_bytes())
+    np.testing.assert_array_equal(m.predict(x, lengths), back.predict(x, lengths))
+    with pytest.raises(ValueError, match="padding"):
+        m.add_conv1d(4, 3, padding="full")
+
+
+def test_flatten_needs_fixed_steps_and_full_rows():
+    m = seqcls.Model(1)
+    m.add_input(3)
+    with pytest.raises(seqcls.StateError, match="not fixed"):
+        m.add_flatten()
+    m.add_attention("feature_time", units=4)
+    f = m.add_flatten()
+    assert m.layer_kind(f) == "flatten" and m.get_option(f, "units") == 4
+    m.add_output(1)
+    x = np.ones((2, 4, 3), np.float32)
+    assert m.predict(x).shape == (2, 1)
+    with pytest.raises(seqcls.RangeError, match="flatten"):
+        m.predict(x, [4, 2])
