@@ -136,6 +136,9 @@ typedef struct seqcls_model seqcls_model_t;
 #define SEQCLS_RETURN_SEQUENCES  0x2u
 #define SEQCLS_MERGE_SUM         0x4u
 #define SEQCLS_GRU_RESET_BEFORE  0x8u
+/* (0x10u is the transformer's SEQCLS_NORM_FIRST) */
+#define SEQCLS_MERGE_AVE         0x20u  /* (forward + backward) / 2, Keras merge_mode="ave" (1.1) */
+#define SEQCLS_MERGE_MUL         0x40u  /* forward * backward, Keras merge_mode="mul" (1.1) */
 
 /* attention kinds */
 #define SEQCLS_ATTN_BAHDANAU      1
@@ -182,6 +185,8 @@ typedef struct seqcls_model seqcls_model_t;
 #define SEQCLS_OPT_DROPOUT              12  /* float, dropout: the rate */
 /* 1.1 */
 #define SEQCLS_OPT_DILATION             18  /* int, conv1d: settable while no layer follows, [1] */
+#define SEQCLS_OPT_RECURRENT_DROPOUT    19  /* float, lstm/gru: settable, dropout rate on h_{t-1}
+                                               in the recurrent products, [0, 1), [0] */
 
 /*
  * Layer kinds, as seqcls_layer_kind returns them (1.1).  They are also the
@@ -255,10 +260,12 @@ SEQCLS_API int seqcls_add_input(seqcls_model_t *m, int features, int *layer);
 
 /**
  * LSTM layer over the sequence produced by the previous layer.  Flags:
- * SEQCLS_BIDIRECTIONAL (merge by concatenation, or by sum with
- * SEQCLS_MERGE_SUM), SEQCLS_RETURN_SEQUENCES (output the sequence; without
- * it the output is the vector of final states, forward last and backward
- * first concatenated).  Parameters use PyTorch's names and layouts.
+ * SEQCLS_BIDIRECTIONAL (merge by concatenation, or with one of
+ * SEQCLS_MERGE_SUM, and since 1.1 SEQCLS_MERGE_AVE, (f + b) / 2, and
+ * SEQCLS_MERGE_MUL, f * b, Keras' merge modes), SEQCLS_RETURN_SEQUENCES
+ * (output the sequence; without it the output is the vector of final
+ * states, forward last and backward first concatenated, or merged).
+ * Parameters use PyTorch's names and layouts.
  *
  * Lengths follow PyTorch's packed sequences: each row's forward direction
  * stops at its last valid step, its backward direction starts there;
@@ -266,14 +273,19 @@ SEQCLS_API int seqcls_add_input(seqcls_model_t *m, int features, int *layer);
  * gives zero outputs and final states.  With SEQCLS_RETURN_SEQUENCES the
  * final states [B, H] (bidirectional: [B, 2H], concatenated even with
  * SEQCLS_MERGE_SUM) are also handed to a following attention layer as its
- * query.  Without it, SEQCLS_MERGE_SUM outputs their sum [B, H].
+ * query.  Without it, a merge mode outputs their merge [B, H].
  * Options: SEQCLS_OPT_RECURRENT_ACTIVATION replaces the gates' sigmoid
  * (Keras' recurrent_activation); SEQCLS_OPT_INPUT_DROPOUT drops inputs in
  * training with one mask per sequence, the same at every step and in
- * both directions (Keras' `dropout`).
+ * both directions (Keras' `dropout`); SEQCLS_OPT_RECURRENT_DROPOUT (1.1,
+ * Keras' `recurrent_dropout`) drops units of h_{t-1} where it enters the
+ * recurrent products (W_hh h_{t-1}, every gate) in training, with one
+ * mask per sequence, unit and direction, the same at every step
+ * (variational dropout); the cell state, the GRU's z * h_{t-1} and the
+ * outputs are not masked.
  * Errors as the other constructors; SEQCLS_E_INVALID_ARG also for an
- * unknown flag or SEQCLS_MERGE_SUM without SEQCLS_BIDIRECTIONAL, and
- * SEQCLS_E_NOMEM for weights above 2^32 elements.
+ * unknown flag, a merge mode without SEQCLS_BIDIRECTIONAL or two merge
+ * modes, and SEQCLS_E_NOMEM for weights above 2^32 elements.
  */
 SEQCLS_API int seqcls_add_lstm(seqcls_model_t *m, int hidden, unsigned flags, int *layer);
 /**
@@ -533,6 +545,29 @@ SEQCLS_API int seqcls_zero_grad(seqcls_model_t *m);
  *         attention layer), SEQCLS_E_STATE (no forward yet).
  */
 SEQCLS_API int seqcls_attention_weights(seqcls_model_t *m, int layer, seqcls_tensor_t **weights);
+
+/**
+ * The final states of recurrent layer `layer` (-1 = the last one) from the
+ * last seqcls_forward (training or not; seqcls_predict keeps nothing),
+ * written into `h` and `c`, F32 [B, dirs*H] each, dirs = 2 for a
+ * bidirectional layer; either may be NULL, and `c`, the cell state, must
+ * be NULL for a GRU.  Row b holds the forward direction's state after its
+ * last valid step (lengths[b] - 1) in [0, H) and the backward direction's
+ * state after step 0 in [H, 2H), whatever the merge mode: exactly what
+ * PyTorch's nn.LSTM / nn.GRU return as (h_n, c_n) for a sequence packed
+ * with the same lengths (pack_padded_sequence), with h[b, d*H + k] =
+ * h_n[d, b, k]; for a stacked PyTorch module (num_layers = N), h_n[2*l + d]
+ * belongs to the l-th seqcls layer.  Keras' return_state gives [output,
+ * h, c], and for a Bidirectional layer forward h, c then backward h, c:
+ * h is [forward h | backward h].  A row of length 0 (which PyTorch cannot
+ * pack) has zero states.  Since 1.1.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (m NULL, c given for a GRU),
+ *         SEQCLS_E_RANGE (no such recurrent layer), SEQCLS_E_STATE (no
+ *         forward since the model was built, loaded or changed),
+ *         SEQCLS_E_SHAPE (h or c not F32 [B, dirs*H]).
+ */
+SEQCLS_API int seqcls_final_states(seqcls_model_t *m, int layer, seqcls_tensor_t *h,
+                                   seqcls_tensor_t *c);
 
 /**
  * Run the model for inference (dropout off) and write class

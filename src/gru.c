@@ -8,7 +8,9 @@
  *                                                        reset_after=False)
  *     h' = (1 − z) ⊙ n + z ⊙ h
  *
- * σ is the layer's recurrent activation.  The driver (recurrent.c) has
+ * σ is the layer's recurrent activation.  With recurrent dropout, h enters
+ * the products W_h. h (and r ⊙ h before W_hn) through the row's mask; the
+ * update's z ⊙ h does not.  The driver (recurrent.c) has
  * already put W_ih x + b_ih in the gates, and the parts of b_hh that are
  * plain sums (b_hr, b_hz; and b_hn with the reset before).  Per row, aux keeps
  * W_hn h + b_hn (reset after) or r ⊙ h (reset before).
@@ -105,6 +107,29 @@ static inline void reset_before_grad_span(const real *restrict r, const real *re
     }
 }
 
+/* reset before with recurrent dropout: dr (before σ') = d(r ⊙ hm) ⊙ hm,
+ * d/dhm = d(r ⊙ hm) ⊙ r (into drh), the direct path dh = z ⊙ dh */
+static inline void masked_before_grad_span(const real *restrict r, const real *restrict z,
+                                           const real *restrict hm, real *restrict drh,
+                                           real *restrict dr, real *restrict dh, int k, int n)
+{
+    int i;
+    for (i = k; i < k + n; i++) {
+        dr[i] = drh[i] * hm[i];
+        drh[i] *= r[i];
+        dh[i] *= z[i];
+    }
+}
+
+/* dh += g ⊙ mask */
+static inline void mask_add_span(real *restrict dh, const real *restrict g,
+                                 const real *restrict mask, int k, int n)
+{
+    int i;
+    for (i = k; i < k + n; i++)
+        dh[i] += g[i] * mask[i];
+}
+
 /* r and z of row j: the recurrent part (rows < np; the others have h = 0),
  * then the gate activation; b_hr and b_hz are already in (folded). */
 SEQCLS_CLONE_INLINE void gru_rz(rnn_step_t *s, int j)
@@ -132,7 +157,7 @@ static void gru_forward(rnn_step_t *s)
     const int H = s->H, GH = 3 * H;
     int j;
     if (s->np > 0)
-        pgemm(s->np, GH, H, s->h_prev, H, s->Wp, 0, NULL, s->scratch, GH);
+        pgemm(s->np, GH, H, s->hm_prev, H, s->Wp, 0, NULL, s->scratch, GH);
     for (j = 0; j < s->nb; j++) {
         real *a = s->gates + (size_t)j * GH;
         const real *zh_n = j < s->np ? s->scratch + (size_t)j * GH + 2 * H : s->zero;
@@ -149,9 +174,9 @@ static void gru_before_forward(rnn_step_t *s)
     const int H = s->H, GH = 3 * H;
     int j;
     if (s->np > 0)
-        pgemm(s->np, 2 * H, H, s->h_prev, H, s->Wp, 0, NULL, s->scratch, GH);
+        pgemm(s->np, 2 * H, H, s->hm_prev, H, s->Wp, 0, NULL, s->scratch, GH);
     for (j = 0; j < s->nb; j++) {
-        const real *hp = j < s->np ? s->h_prev + (size_t)j * H : s->zero;
+        const real *hp = j < s->np ? s->hm_prev + (size_t)j * H : s->zero;
         gru_rz(s, j);
         RNN_SPANS(H, mul_span, s->aux + (size_t)j * H, s->gates + (size_t)j * GH, hp);
     }
@@ -193,9 +218,13 @@ static void gru_backward(rnn_step_t *s)
         RNN_SPANS(H, reset_after_grad_span, slope, j < s->np, a, a + H, a + 2 * H,
                   s->aux + (size_t)j * H, hp, s->dh + (size_t)j * H, dzh, dzh + H, dzh + 2 * H);
     }
-    /* d/dh_{t-1} = z ⊙ dh + dzh W_hh */
-    if (s->np > 0)
+    /* d/dh_{t-1} = z ⊙ dh + dzh W_hh (through the recurrent dropout mask, if any) */
+    if (s->np > 0 && !s->rmask)
         pgemm(s->np, H, GH, s->dzh, GH, s->Wp, 1, NULL, s->dh, H);
+    if (s->np > 0 && s->rmask) {
+        pgemm(s->np, H, GH, s->dzh, GH, s->Wp, 0, NULL, s->scratch, H);
+        RNN_SPANS((int)((size_t)s->np * H), mask_add_span, s->dh, s->scratch, s->rmask);
+    }
 }
 
 SEQCLS_VECTORISED
@@ -213,18 +242,29 @@ static void gru_before_backward(rnn_step_t *s)
     for (j = 0; j < s->nb; j++) {
         const real *a = s->gates + (size_t)j * GH;
         real *dr = s->dzx + (size_t)j * GH;
-        if (j < s->np) {
+        if (j < s->np && !s->rmask) {
             RNN_SPANS(H, reset_before_grad_span, a, a + H, s->h_prev + (size_t)j * H,
                       drh + (size_t)j * H, dr, s->dh + (size_t)j * H);
-            rnn_gate_backward(s->act, a, dr, (size_t)H);
-            rnn_flush_tiny(dr, (size_t)H);
+        } else if (j < s->np) {
+            /* recurrent dropout: the products saw hm = mask ⊙ h; drh becomes
+             * d/dhm through r, dh keeps the direct z ⊙ dh */
+            RNN_SPANS(H, masked_before_grad_span, a, a + H, s->hm_prev + (size_t)j * H,
+                      drh + (size_t)j * H, dr, s->dh + (size_t)j * H);
         } else {
             memset(dr, 0, (size_t)H * sizeof(real));   /* h = 0: r had no effect */
+            continue;
         }
+        rnn_gate_backward(s->act, a, dr, (size_t)H);
+        rnn_flush_tiny(dr, (size_t)H);
     }
-    /* d/dh_{t-1} += [dr | dz] W_h[rz] */
-    if (s->np > 0)
+    /* d/dh_{t-1} += [dr | dz] W_h[rz] (with recurrent dropout: d/dhm, then
+     * through the mask) */
+    if (s->np > 0 && !s->rmask)
         pgemm(s->np, H, 2 * H, s->dzx, GH, s->Wp, 1, NULL, s->dh, H);
+    if (s->np > 0 && s->rmask) {
+        pgemm(s->np, H, 2 * H, s->dzx, GH, s->Wp, 1, NULL, drh, H);
+        RNN_SPANS((int)((size_t)s->np * H), mask_add_span, s->dh, drh, s->rmask);
+    }
 }
 
 /* PyTorch's and Keras' reset_after=True: r multiplies W_hn h + b_hn. */
@@ -265,6 +305,7 @@ int seqcls_add_gru(seqcls_model_t *m, int hidden, unsigned flags, int *layer)
 {
     return rnn_add(m, "seqcls_add_gru", &seqcls__gru_ops, hidden, flags,
                    SEQCLS_BIDIRECTIONAL | SEQCLS_RETURN_SEQUENCES | SEQCLS_MERGE_SUM |
+                       SEQCLS_MERGE_AVE | SEQCLS_MERGE_MUL |
                        SEQCLS_GRU_RESET_BEFORE,
                    layer);
 }

@@ -225,7 +225,7 @@ enum {
     FIELD_FLAGS, FIELD_FROZEN, FIELD_REC_ACTIVATION, FIELD_RATE, FIELD_BN_MOMENTUM,
     FIELD_BN_EPS,
     /* 1.1 (CONF ids 12-16 belong to the transformer's fields) */
-    FIELD_DILATION, FIELD_KERNEL_SIZE,
+    FIELD_DILATION, FIELD_REC_DROPOUT, FIELD_KERNEL_SIZE,
     FIELD_COUNT
 };
 enum { FIELD_I32 = 1, FIELD_U32 = 2, FIELD_F32 = 3 };   /* also their CONF value types */
@@ -296,6 +296,12 @@ typedef struct {
     int (*check_params)(const layer_t *L, const char *func);
     /* Steps its own input must have exactly, or 0 (NULL: any). */
     int (*fixed_steps)(const layer_t *L);
+    /* Recurrent kinds: the final states of the last forward (its input
+     * `in`, run in training mode or not) into h [B, dirs*H] and, for a
+     * cell with a cell state, c; either may be NULL.  NULL for the
+     * other kinds. */
+    int (*final_states)(const layer_t *L, workspace_t *ws, const value_t *in, int training,
+                        real *h, real *c, const char *func);
     /* The arguments in seqcls_layer_describe's "name(args)". */
     void (*describe)(const layer_t *L, char *buf, size_t cap);
     /* Append a layer of this kind to m through the public constructor, from
@@ -353,6 +359,7 @@ struct layer {
     float rate;              /* dropout rate, or recurrent input dropout */
     float bn_momentum, bn_eps;
     int dilation;            /* conv1d */
+    float rec_dropout;       /* lstm/gru: dropout on h_{t-1} where it enters the recurrent products */
     int kernel_size;         /* conv1d */
 
     /* derived from the configuration by the constructor and setters */
@@ -562,6 +569,10 @@ typedef struct {
     const real *Wp, *Wp2;
     real *gates;              /* [nb, G*H]: input projection in, gate values out */
     const real *h_prev;       /* [np, H] */
+    /* recurrent dropout (training): h_prev as the recurrent products see
+     * it, h_prev * rmask, and rmask itself ([np, H], the rows' masks);
+     * without it hm_prev is h_prev and rmask NULL */
+    const real *hm_prev, *rmask;
     const real *aux_prev;     /* [np, A*H] */
     real *h, *aux;            /* [nb, H], [nb, A*H]: new state, values kept for backward */
     real *scratch;            /* [nb, G*H] */
@@ -600,6 +611,8 @@ size_t rnn_stream_state(const layer_t *L, const char **why);
 int rnn_set_int(seqcls_model_t *m, layer_t *L, int option, int value);
 int rnn_set_float(seqcls_model_t *m, layer_t *L, int option, float value);
 void rnn_describe(const layer_t *L, char *buf, size_t cap);
+int rnn_final_states(const layer_t *L, workspace_t *ws, const value_t *in, int training, real *h,
+                     real *c, const char *func);
 extern const layer_option_t rnn_options[];
 /* The recurrent kinds' tables share everything but their kind, name,
  * rebuild (their constructor) and default cell. */
@@ -609,7 +622,7 @@ extern const layer_option_t rnn_options[];
         .forward = rnn_forward, .backward = rnn_backward, .set_int = rnn_set_int,         \
         .set_float = rnn_set_float, .describe = rnn_describe, .rebuild = (rebuild_),      \
         .impl = (cell_), .stream_step = rnn_stream_step,                                  \
-        .stream_state = rnn_stream_state,                                                 \
+        .stream_state = rnn_stream_state, .final_states = rnn_final_states,               \
     }
 /*
  * Elementwise cell code runs as span(args..., k, n) over [0, len): blocks

@@ -80,8 +80,9 @@ const layer_field_t layer_fields[FIELD_COUNT] = {
     [FIELD_RATE] = {9, FIELD_F32, offsetof(layer_t, rate), "rate", 0},
     [FIELD_BN_MOMENTUM] = {10, FIELD_F32, offsetof(layer_t, bn_momentum), "bn_momentum", 0},
     [FIELD_BN_EPS] = {11, FIELD_F32, offsetof(layer_t, bn_eps), "bn_eps", 0},
-    /* 1.1; ids 12-16 are the transformer's, 18 the recurrent dropout's */
+    /* 1.1; ids 12-16 are the transformer's */
     [FIELD_DILATION] = {17, FIELD_I32, offsetof(layer_t, dilation), "dilation", 1},
+    [FIELD_REC_DROPOUT] = {18, FIELD_F32, offsetof(layer_t, rec_dropout), "rec_dropout", 0},
     [FIELD_KERNEL_SIZE] = {19, FIELD_I32, offsetof(layer_t, kernel_size), "kernel_size", 0},
 };
 

@@ -7,7 +7,8 @@
  *
  * σ is the layer's recurrent activation (sigmoid unless set otherwise).
  * The driver (recurrent.c) has already put all of z in the gates
- * (rnn_lstm_cell.xh).  Per row, aux keeps [c_t | tanh(c_t)]; backward
+ * (rnn_lstm_cell.xh), with h_{t-1} through the recurrent dropout mask
+ * when there is one.  Per row, aux keeps [c_t | tanh(c_t)]; backward
  * writes the gate gradients over the gate values (dz_in_gates).
  */
 #include "internal.h"
@@ -31,6 +32,14 @@ static inline void mul_span(real *restrict h, const real *restrict a, const real
     int i;
     for (i = k; i < k + n; i++)
         h[i] = a[i] * b[i];
+}
+
+/* x *= mask */
+static inline void mask_span(real *restrict x, const real *restrict mask, int k, int n)
+{
+    int i;
+    for (i = k; i < k + n; i++)
+        x[i] *= mask[i];
 }
 
 /* In place over a row's four gates: their values in, the gradients of
@@ -88,9 +97,13 @@ static void lstm_backward(rnn_step_t *s)
         RNN_SPANS(H, grad_span, slope, a, a + H, a + 2 * H, a + 3 * H, tc, c_prev,
                   s->dh + (size_t)j * H, s->dc + (size_t)j * H);
     }
-    /* d/dh_{t-1} = dz W_hh, for the rows that had a previous state */
-    if (s->np > 0)
+    /* d/dh_{t-1} = dz W_hh, for the rows that had a previous state
+     * (through the recurrent dropout mask, if any) */
+    if (s->np > 0) {
         pgemm(s->np, H, GH, s->dzx, GH, s->Wp, 0, NULL, s->dh, H);
+        if (s->rmask)
+            RNN_SPANS((int)((size_t)s->np * H), mask_span, s->dh, s->rmask);
+    }
 }
 
 const rnn_cell_t rnn_lstm_cell = {
@@ -116,5 +129,6 @@ const layer_ops_t seqcls__lstm_ops =
 int seqcls_add_lstm(seqcls_model_t *m, int hidden, unsigned flags, int *layer)
 {
     return rnn_add(m, "seqcls_add_lstm", &seqcls__lstm_ops, hidden, flags,
-                   SEQCLS_BIDIRECTIONAL | SEQCLS_RETURN_SEQUENCES | SEQCLS_MERGE_SUM, layer);
+                   SEQCLS_BIDIRECTIONAL | SEQCLS_RETURN_SEQUENCES | SEQCLS_MERGE_SUM |
+                       SEQCLS_MERGE_AVE | SEQCLS_MERGE_MUL, layer);
 }

@@ -675,6 +675,41 @@ int seqcls_attention_weights(seqcls_model_t *m, int layer, seqcls_tensor_t **wei
     return SEQCLS_OK;
 }
 
+/* ---- final states of a recurrent layer ---- */
+
+int seqcls_final_states(seqcls_model_t *m, int layer, seqcls_tensor_t *h, seqcls_tensor_t *c)
+{
+    const char *func = "seqcls_final_states";
+    const layer_t *L;
+    int64_t shape[2];
+    int i, rc;
+    seqcls__clear_error();
+    if (!m)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: model is NULL", func);
+    if (layer == -1) {
+        for (i = m->nlayers - 1; i >= 0 && !m->layers[i]->ops->final_states; i--)
+            ;
+        if (i < 0)
+            return seqcls__fail(SEQCLS_E_RANGE, "%s: the model has no recurrent layer", func);
+    } else if (layer < 0 || layer >= m->nlayers || !m->layers[layer]->ops->final_states) {
+        return seqcls__fail(SEQCLS_E_RANGE, "%s: layer %d is not a recurrent layer", func, layer);
+    } else {
+        i = layer;
+    }
+    L = m->layers[i];
+    if (m->state == STATE_NONE)
+        return seqcls__fail(SEQCLS_E_STATE, "%s: no seqcls_forward has run yet", func);
+    shape[0] = m->B;
+    shape[1] = (int64_t)((L->flags & SEQCLS_BIDIRECTIONAL) ? 2 : 1) * L->units;
+    if (h && (rc = seqcls__tensor_check(h, func, "h", SEQCLS_F32, 2, shape)) != SEQCLS_OK)
+        return rc;
+    if (c && (rc = seqcls__tensor_check(c, func, "c", SEQCLS_F32, 2, shape)) != SEQCLS_OK)
+        return rc;
+    return L->ops->final_states(L, &m->train.ws[i], &m->train.vals[i],
+                                m->state != STATE_FORWARD, h ? h->data : NULL,
+                                c ? c->data : NULL, func);
+}
+
 /* ---- predict ---- */
 
 int seqcls_predict(const seqcls_model_t *m, const seqcls_tensor_t *input, const int32_t *lengths,

@@ -41,9 +41,14 @@ enum {
     WS_DXP,               /* packed input gradient [N, in] */
     WS_WPACK,             /* [dirs] W_ih, W_hh packed for the running pass (pack_weights) */
     WS_WGRAD,             /* per part: gradient sums and packed blocks (weight_grads) */
+    WS_MERGE,             /* ave/mul merges: the output gradient of each direction */
+    WS_RMASK,             /* recurrent dropout: masks [dirs][B, H], by sorted rank */
+    WS_HM,                /* recurrent dropout: masked states [dirs][N, H] */
     WS_RNN_END
 };
 _Static_assert(WS_RNN_END <= WS_SLOTS, "recurrent workspace slots exceed WS_SLOTS");
+
+enum { MASKED_INPUT = 1, MASKED_RECURRENT = 2 };
 
 /* Hidden sizes and weights above these are refused before allocating. */
 #define MAX_HIDDEN (1 << 20)
@@ -53,9 +58,23 @@ _Static_assert(WS_RNN_END <= WS_SLOTS, "recurrent workspace slots exceed WS_SLOT
 typedef struct {
     int B, T, N, maxlen;
     int in, H, G, A, dirs, GH;
-    int32_t *masked;              /* 1 if the inputs went through a dropout mask */
+    int32_t *masked;              /* MASKED_* bits: which dropout masks the forward drew */
     int32_t *perm, *nb, *off;     /* sorted rank -> row; active rows and offset per step */
 } pack_t;
+
+#define MERGE_FLAGS (SEQCLS_MERGE_SUM | SEQCLS_MERGE_AVE | SEQCLS_MERGE_MUL)
+/* How move_rows writes rows back (below): stored, or merged into what is there. */
+enum { MOVE_STORE, MOVE_ADD, MOVE_AVE, MOVE_MUL };
+
+/* How a bidirectional layer merges its directions' outputs: MOVE_STORE
+ * (concatenated) or MOVE_ADD / MOVE_AVE / MOVE_MUL. */
+static int merge_mode(const layer_t *L)
+{
+    return (L->flags & SEQCLS_MERGE_SUM)   ? MOVE_ADD
+           : (L->flags & SEQCLS_MERGE_AVE) ? MOVE_AVE
+           : (L->flags & SEQCLS_MERGE_MUL) ? MOVE_MUL
+                                           : MOVE_STORE;
+}
 
 /* The kind's cell (layer_ops_t.impl), or the GRU's reset-before variant. */
 static const rnn_cell_t *cell_of(const layer_t *L)
@@ -224,16 +243,17 @@ static int pack_weights(const layer_t *L, const pack_t *P, const rnn_cell_t *cel
  * part).  Packed row (t, j) is step t of sequence perm[j].  `cols` values
  * go from column `col` of a [B, T, width] row (through the per-sequence
  * mask [B, cols] if given) to a packed [N, cols] row, or back; going back
- * the padding steps of the row are zeroed and `add` adds instead of
- * storing.
+ * they are stored (and the padding steps of the row zeroed) or merged
+ * into what is there (`mode`: the second direction of a merged output).
  */
+
 typedef struct {
     const pack_t *P;
     const int32_t *len;       /* the input's lengths [B] */
     real *seq;                /* [B, T, width] */
     real *packed;             /* [N, cols] */
     const real *mask;         /* [B, cols] or NULL */
-    int width, col, cols, to_packed, add;
+    int width, col, cols, to_packed, mode;
 } move_job_t;
 
 static void move_part(void *arg, int part, int parts)
@@ -257,13 +277,19 @@ static void move_part(void *arg, int part, int parts)
             else if (mb)
                 for (k = 0; k < M->cols; k++)
                     x[k] = p[k] * mb[k];
-            else if (M->add)
+            else if (M->mode == MOVE_ADD)
                 for (k = 0; k < M->cols; k++)
                     x[k] += p[k];
+            else if (M->mode == MOVE_AVE)   /* Keras' (forward + backward) / 2 */
+                for (k = 0; k < M->cols; k++)
+                    x[k] = (x[k] + p[k]) * (real)0.5;
+            else if (M->mode == MOVE_MUL)
+                for (k = 0; k < M->cols; k++)
+                    x[k] *= p[k];
             else
                 memcpy(x, p, (size_t)M->cols * sizeof(real));
         }
-        if (!M->to_packed && !M->add)
+        if (!M->to_packed && M->mode == MOVE_STORE)
             for (; t < P->T; t++)
                 memset(M->seq + ((size_t)b * P->T + t) * M->width + M->col, 0,
                        (size_t)M->cols * sizeof(real));
@@ -271,7 +297,7 @@ static void move_part(void *arg, int part, int parts)
 }
 
 static void move_rows(const pack_t *P, const int32_t *len, real *seq, int width, int col,
-                      real *packed, int cols, const real *mask, int to_packed, int add)
+                      real *packed, int cols, const real *mask, int to_packed, int mode)
 {
     move_job_t M;
     M.P = P;
@@ -283,7 +309,7 @@ static void move_rows(const pack_t *P, const int32_t *len, real *seq, int width,
     M.col = col;
     M.cols = cols;
     M.to_packed = to_packed;
-    M.add = add;
+    M.mode = mode;
     seqcls__parallel((size_t)P->B * P->T * cols >= 65536 ? seqcls__parallel_parts() : 1,
                      move_part, &M);
 }
@@ -386,6 +412,8 @@ typedef struct {
     const int32_t *cut;
     /* forward: per direction, and slices per direction when both run at once */
     real *gd[2], *hd[2], *ad[2], *sc[2];
+    real *hm[2];               /* recurrent dropout: masked states per direction, or NULL */
+    const real *rm[2];         /* recurrent dropout: masks [B, H] per direction by sorted rank */
     const real *xp, *bias[2];
     int keep;       /* training: every step's gate and cell values are kept */
     packed_w_t pw[2];
@@ -395,6 +423,20 @@ typedef struct {
     const struct grad_src *g;
     real *dh, *dc, *dzx, *dzh;
 } rec_job_t;
+
+/* The recurrent-dropout view of a step (slice_rows set h_prev from the
+ * states h of the direction): hm_prev the same rows of the masked states
+ * hm, rmask the rows' masks (rows from j0); without masks, h_prev itself. */
+static void mask_rows(rnn_step_t *s, const real *h, const real *hm, const real *rm, int j0, int H)
+{
+    if (!hm) {
+        s->hm_prev = s->h_prev;
+        s->rmask = NULL;
+        return;
+    }
+    s->hm_prev = s->h_prev ? hm + (s->h_prev - h) : NULL;
+    s->rmask = rm + (size_t)j0 * H;
+}
 
 static void forward_part(void *arg, int part, int parts)
 {
@@ -415,6 +457,7 @@ static void forward_part(void *arg, int part, int parts)
                 break;   /* rows only end going forward */
             continue;
         }
+        mask_rows(&s, J->hd[d], J->hm[d], J->rm[d], j0, P->H);
         if (!J->keep) {
             /* the slice's rows of [B, G*H], and aux alternating between two
              * [B, A*H] buffers: row j is the same sequence at every step */
@@ -431,12 +474,18 @@ static void forward_part(void *arg, int part, int parts)
             /* with xh, + h_prev W_hh^T in the same pass for rows that have one */
             const int both = J->cell->xh ? s.np : 0;
             if (both > 0)
-                pgemm2(both, P->GH, P->in, x, P->in, J->pw[d].ih, P->H, s.h_prev, P->H,
+                pgemm2(both, P->GH, P->in, x, P->in, J->pw[d].ih, P->H, s.hm_prev, P->H,
                        J->pw[d].hh[0], J->bias[d], s.gates, P->GH);
             pgemm(s.nb - both, P->GH, P->in, x + (size_t)both * P->in, P->in, J->pw[d].ih, 0,
                   J->bias[d], s.gates + (size_t)both * P->GH, P->GH);
         }
         J->cell->forward(&s);
+        if (J->hm[d]) {   /* the new states as the next step's products will see them */
+            real *hm = J->hm[d] + (s.h - J->hd[d]);
+            size_t i, n = (size_t)s.nb * P->H;
+            for (i = 0; i < n; i++)
+                hm[i] = s.h[i] * s.rmask[i];
+        }
     }
 }
 
@@ -444,10 +493,10 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
                 const run_ctx_t *ctx)
 {
     const rnn_cell_t *cell = cell_of(L);
-    const int sum = (L->flags & SEQCLS_MERGE_SUM) != 0;
+    const int merge = merge_mode(L);
     const int seq = (L->flags & SEQCLS_RETURN_SEQUENCES) != 0;
     pack_t P;
-    real *xp, *mask = NULL, *gates, *hs, *aux, *scratch, *fin, *y;
+    real *xp, *mask = NULL, *gates, *hs, *aux, *scratch, *fin, *y, *rmask = NULL, *hm = NULL;
     rnn_step_t s;
     rec_job_t J;
     int32_t cut[MAX_PARTS + 1];
@@ -456,7 +505,7 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     rc = pack_plan(L, ws, in, &P, ctx->func);
     if (rc)
         return rc;
-    outF = (P.dirs == 2 && !sum) ? 2 * P.H : P.H;
+    outF = (P.dirs == 2 && merge == MOVE_STORE) ? 2 * P.H : P.H;
     finF = P.dirs * P.H;
     xp = ws_reals(ws, WS_XP, (size_t)P.N, (size_t)P.in);
     /* Training keeps every step's gate and cell values for the backward;
@@ -479,11 +528,29 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
             return SEQCLS_E_NOMEM;
         /* One mask per sequence, the same at every step, as Keras' `dropout`. */
         dropout_mask(ctx->rng, mask, (size_t)P.B * P.in, L->rate);
-        *P.masked = 1;
+        *P.masked |= MASKED_INPUT;
+    }
+    if (ctx->training && ctx->rng && L->rec_dropout > 0) {
+        /* Keras' `recurrent_dropout`: one mask per sequence, unit and
+         * direction, drawn row after row in the caller's order and kept by
+         * sorted rank */
+        int32_t *rank;
+        rmask = ws_reals(ws, WS_RMASK, (size_t)P.dirs * P.B + 1, (size_t)P.H + 1);
+        hm = ws_reals(ws, WS_HM, (size_t)P.dirs * P.N, (size_t)P.H);
+        if (!rmask || !hm)
+            return SEQCLS_E_NOMEM;
+        rank = (int32_t *)(void *)(rmask + (size_t)P.dirs * P.B * P.H);   /* [B], after the masks */
+        for (j = 0; j < P.B; j++)
+            rank[P.perm[j]] = j;
+        for (d = 0; d < P.dirs; d++)
+            for (j = 0; j < P.B; j++)
+                dropout_mask(ctx->rng, rmask + ((size_t)d * P.B + rank[j]) * P.H, (size_t)P.H,
+                             L->rec_dropout);
+        *P.masked |= MASKED_RECURRENT;
     }
 
     /* the valid steps in the packed layout */
-    move_rows(&P, in->len, (real *)in->x, P.in, 0, xp, P.in, mask, 1, 0);
+    move_rows(&P, in->len, (real *)in->x, P.in, 0, xp, P.in, mask, 1, MOVE_STORE);
 
     memset(&s, 0, sizeof s);
     s.H = P.H;
@@ -506,6 +573,10 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
         const size_t rows = keep ? (size_t)P.N : (size_t)P.B;
         J.gd[d] = gates + (size_t)d * rows * P.GH;
         J.hd[d] = hs + (size_t)d * P.N * P.H;
+        if (hm) {
+            J.hm[d] = hm + (size_t)d * P.N * P.H;
+            J.rm[d] = rmask + (size_t)d * P.B * P.H;
+        }
         J.ad[d] = aux + (size_t)d * (keep ? 1 : 2) * rows * P.A * P.H;
         J.sc[d] = scratch + (size_t)d * P.B * P.GH;
         J.bhh[d] = L->w[4 * d + 3];
@@ -543,22 +614,25 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
                 if (in->len[j] == 0)
                     memset(y + (size_t)j * P.T * outF, 0, (size_t)P.T * outF * sizeof(real));
         for (d = 0; d < P.dirs; d++)
-            move_rows(&P, in->len, y, outF, sum ? 0 : d * P.H, hs + (size_t)d * P.N * P.H, P.H,
-                      NULL, 0, sum && d == 1);
+            move_rows(&P, in->len, y, outF, merge != MOVE_STORE ? 0 : d * P.H,
+                      hs + (size_t)d * P.N * P.H, P.H, NULL, 0, d == 1 ? merge : MOVE_STORE);
         out->kind = VAL_SEQ;
         out->T = P.T;
         out->fin = fin;
         out->fin_F = finF;
     } else {
         y = fin;
-        if (sum) {
+        if (merge != MOVE_STORE) {
             int b, k;
             if (!(y = ws_reals(ws, WS_OUT, (size_t)P.B, (size_t)P.H)))
                 return SEQCLS_E_NOMEM;
             for (b = 0; b < P.B; b++)
-                for (k = 0; k < P.H; k++)
-                    y[(size_t)b * P.H + k] =
-                        fin[(size_t)b * finF + k] + fin[(size_t)b * finF + P.H + k];
+                for (k = 0; k < P.H; k++) {
+                    const real f = fin[(size_t)b * finF + k], r = fin[(size_t)b * finF + P.H + k];
+                    y[(size_t)b * P.H + k] = merge == MOVE_ADD   ? f + r
+                                             : merge == MOVE_AVE ? (f + r) * (real)0.5
+                                                                 : f * r;
+                }
         }
         out->kind = VAL_VEC;
         out->T = 1;
@@ -630,6 +704,7 @@ static void backward_part(void *arg, int part, int parts)
         rnn_flush_tiny(J->dh + (size_t)j0 * P->H, (size_t)(e - j0) * P->H);
         rnn_flush_tiny(J->dc + (size_t)j0 * P->H, (size_t)(e - j0) * P->H);
         slice_rows(P, J->cell, J->d, ts, J->gates, J->h, J->aux, J->scratch, j0, j1, &s);
+        mask_rows(&s, J->h, J->hm[J->d], J->rm[J->d], j0, P->H);
         s.dh = J->dh + (size_t)j0 * P->H;
         s.dc = J->dc + (size_t)j0 * P->H;
         s.dzx = J->dzx + (r + j0) * P->GH;
@@ -795,14 +870,50 @@ static int weight_grads(layer_t *L, workspace_t *ws, const pack_t *P, const rnn_
     return SEQCLS_OK;
 }
 
+/*
+ * For the ave and mul merges: the gradient reaching each direction's
+ * states from the merged output dy, laid out as a concatenated output
+ * would have it ([B, T, 2H] for sequences, [B, 2H] for final states):
+ * ave gives dy/2 to both, mul dy times the other direction's states.
+ */
+static real *merged_grads(const layer_t *L, workspace_t *ws, const pack_t *P, const value_t *in,
+                          const value_t *dout, int merge)
+{
+    const int H = P->H, seq = (L->flags & SEQCLS_RETURN_SEQUENCES) != 0;
+    const real *fin = ws->buf[WS_FIN];
+    const size_t steps = seq ? (size_t)P->B * P->T : (size_t)P->B;
+    real *mg = ws_reals(ws, WS_MERGE, steps, 2 * (size_t)H);
+    int b, t, k;
+    if (!mg)
+        return NULL;
+    if (seq) {   /* both directions' states in place first */
+        move_rows(P, in->len, mg, 2 * H, 0, ws->buf[WS_H], H, NULL, 0, MOVE_STORE);
+        move_rows(P, in->len, mg, 2 * H, H, (real *)ws->buf[WS_H] + (size_t)P->N * H, H, NULL, 0,
+                  MOVE_STORE);
+    } else {
+        memcpy(mg, fin, (size_t)P->B * 2 * H * sizeof(real));
+    }
+    for (b = 0; b < P->B; b++)
+        for (t = 0; t < (seq ? in->len[b] : 1); t++) {
+            real *m = mg + ((size_t)b * (seq ? P->T : 1) + t) * 2 * H;
+            const real *dy = dout->x + ((size_t)b * (seq ? P->T : 1) + t) * H;
+            for (k = 0; k < H; k++) {
+                const real f = m[k], r = m[H + k];
+                m[k] = merge == MOVE_AVE ? dy[k] * (real)0.5 : dy[k] * r;
+                m[H + k] = merge == MOVE_AVE ? dy[k] * (real)0.5 : dy[k] * f;
+            }
+        }
+    return mg;
+}
+
 int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
                  const value_t *dout, value_t *din, const run_ctx_t *ctx)
 {
     const rnn_cell_t *cell = cell_of(L);
-    const int sum = (L->flags & SEQCLS_MERGE_SUM) != 0;
+    const int merge = merge_mode(L);
     const int seq = (L->flags & SEQCLS_RETURN_SEQUENCES) != 0;
     pack_t P;
-    real *dzx, *dzh, *carry, *dxp, *dx;
+    real *dzx, *dzh, *carry, *dxp, *dx, *mg = NULL;
     const real *mask = ws->buf[WS_MASK];
     rnn_step_t s;
     grad_src_t g;
@@ -828,8 +939,15 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
     s.act = L->rec_activation;
     s.scratch = ws->buf[WS_STEP];
     s.zero = s.scratch + (size_t)P.dirs * P.B * P.GH;
-    g.outF = (P.dirs == 2 && !sum) ? 2 * P.H : P.H;
+    g.outF = (P.dirs == 2 && merge == MOVE_STORE) ? 2 * P.H : P.H;
     g.finF = P.dirs * P.H;
+    if (merge == MOVE_AVE || merge == MOVE_MUL) {
+        /* the gradient each direction's states get, side by side as if
+         * concatenated: [dy/2 | dy/2] (ave), [dy * h_bwd | dy * h_fwd] (mul) */
+        if (!(mg = merged_grads(L, ws, &P, in, dout, merge)))
+            return SEQCLS_E_NOMEM;
+        g.outF = 2 * P.H;
+    }
     parts = seqcls__parallel_parts();
     parts = plan_slices(&P, cut, parts, parts > 1);
     memset(&J, 0, sizeof J);
@@ -852,23 +970,27 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
         s.Wp2 = J.pw[d].hh[1];
         s.b_hh = L->w[4 * d + 3];
         /* where the outside gradient of this direction comes from; the
-         * final states are concatenated even when the sequence is summed */
+         * final states are concatenated even when the sequence is merged */
         if (seq) {
-            g.seq = dout->x;
-            g.seq_col = sum ? 0 : d * P.H;
+            g.seq = mg ? mg : dout->x;
+            g.seq_col = merge == MOVE_ADD ? 0 : d * P.H;
             g.fin = dout->fin;
             g.finF = P.dirs * P.H;
             g.fin_col = d * P.H;
         } else {
             g.seq = NULL;
-            g.fin = dout->x;
+            g.fin = mg ? mg : dout->x;
             g.finF = g.outF;
-            g.fin_col = sum ? 0 : d * P.H;
+            g.fin_col = merge == MOVE_ADD ? 0 : d * P.H;
         }
 
         J.d = d;
         J.gates = gd;
         J.h = hd;
+        if (*P.masked & MASKED_RECURRENT) {
+            J.hm[d] = (real *)ws->buf[WS_HM] + (size_t)d * P.N * P.H;
+            J.rm[d] = (const real *)ws->buf[WS_RMASK] + (size_t)d * P.B * P.H;
+        }
         J.aux = ad;
         J.g = &g;
         J.dh = dh;
@@ -878,8 +1000,10 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
             J.dzh = cell->split_dzh ? dzh : gd;
         }
         seqcls__parallel(parts, backward_part, &J);
+        /* dW_hh multiplies the states the products saw: masked ones with recurrent dropout */
         if (P.N > 0 &&
-            weight_grads(L, ws, &P, cell, d, J.dzx, J.dzh, hd, ad, &J.pw[d], dxp))
+            weight_grads(L, ws, &P, cell, d, J.dzx, J.dzh, J.hm[d] ? J.hm[d] : hd, ad, &J.pw[d],
+                         dxp))
             return SEQCLS_E_NOMEM;
     }
 
@@ -887,7 +1011,8 @@ int rnn_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *
     for (j = 0; j < P.B; j++)
         if (in->len[j] == 0)
             memset(dx + (size_t)j * P.T * P.in, 0, (size_t)P.T * P.in * sizeof(real));
-    move_rows(&P, in->len, dx, P.in, 0, dxp, P.in, *P.masked ? mask : NULL, 0, 0);
+    move_rows(&P, in->len, dx, P.in, 0, dxp, P.in, (*P.masked & MASKED_INPUT) ? mask : NULL, 0,
+              MOVE_STORE);
     *din = *in;
     din->x = dx;
     din->fin = NULL;
@@ -957,6 +1082,7 @@ int rnn_stream_step(const layer_t *L, workspace_t *ws, const value_t *in, value_
             real *prev = two + (size_t)(t & 1) * SH, *cur = two + (size_t)((t + 1) & 1) * SH;
             s.np = steps + t > 0;
             s.h_prev = s.np ? prev : NULL;
+            s.hm_prev = s.h_prev;   /* inference: no recurrent dropout (s.rmask NULL) */
             s.aux_prev = s.np ? prev + P.H : NULL;
             s.h = cur;
             s.aux = cur + P.H;
@@ -990,8 +1116,49 @@ int rnn_stream_step(const layer_t *L, workspace_t *ws, const value_t *in, value_
     return SEQCLS_OK;
 }
 
-/* The settable options: SEQCLS_OPT_RECURRENT_ACTIVATION (int) and
- * SEQCLS_OPT_INPUT_DROPOUT (float); layer.c has checked the option. */
+/*
+ * The final states of the last forward: h from WS_FIN; the LSTM's cell
+ * state c from the cell values the forward kept (aux holds [c | tanh c]
+ * per row): training keeps every step's, at packed row off[t] + j;
+ * inference alternates two [B, 2H] buffers by the parity of the loop's
+ * step count, where a row's slot is its sorted rank j.  The forward
+ * direction ends at step len - 1, the backward one at step 0 (reached
+ * at loop step maxlen - 1).
+ */
+int rnn_final_states(const layer_t *L, workspace_t *ws, const value_t *in, int training, real *h,
+                     real *c, const char *func)
+{
+    const rnn_cell_t *cell = cell_of(L);
+    pack_t P;
+    int d, j;
+    pack_sizes(L, in, &P);
+    pack_attach(&P, ws->buf[WS_META]);
+    if (c && cell != &rnn_lstm_cell)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG,
+                            "%s: layer %d (%s) has no cell state: pass c = NULL", func, L->index,
+                            L->ops->name);
+    if (h)
+        memcpy(h, ws->buf[WS_FIN], (size_t)P.B * P.dirs * P.H * sizeof(real));
+    if (!c)
+        return SEQCLS_OK;
+    memset(c, 0, (size_t)P.B * P.dirs * P.H * sizeof(real));
+    for (d = 0; d < P.dirs; d++) {
+        const real *aux = (const real *)ws->buf[WS_AUX] +
+                          (size_t)d * (training ? (size_t)P.N : 2 * (size_t)P.B) * 2 * P.H;
+        for (j = 0; j < P.nb[0]; j++) {
+            const int b = P.perm[j], last = d == 0 ? in->len[b] - 1 : 0;
+            const size_t row = training ? (size_t)P.off[last] + j
+                                        : (size_t)((d == 0 ? last : P.maxlen - 1) & 1) * P.B + j;
+            memcpy(c + ((size_t)b * P.dirs + d) * P.H, aux + row * 2 * P.H,
+                   (size_t)P.H * sizeof(real));
+        }
+    }
+    return SEQCLS_OK;
+}
+
+/* The settable options: SEQCLS_OPT_RECURRENT_ACTIVATION (int),
+ * SEQCLS_OPT_INPUT_DROPOUT and SEQCLS_OPT_RECURRENT_DROPOUT (float);
+ * layer.c has checked the option. */
 int rnn_set_int(seqcls_model_t *m, layer_t *L, int option, int value)
 {
     (void)m;
@@ -1007,14 +1174,16 @@ int rnn_set_int(seqcls_model_t *m, layer_t *L, int option, int value)
 
 int rnn_set_float(seqcls_model_t *m, layer_t *L, int option, float value)
 {
+    const int recurrent = option == SEQCLS_OPT_RECURRENT_DROPOUT;
     (void)m;
-    (void)option;
     if (!(value >= 0 && value < 1))
         return seqcls__fail(SEQCLS_E_INVALID_ARG,
-                            "seqcls_layer_set_float: SEQCLS_OPT_INPUT_DROPOUT rate %g is outside "
-                            "[0, 1)",
-                            (double)value);
-    L->rate = value;
+                            "seqcls_layer_set_float: SEQCLS_OPT_%s rate %g is outside [0, 1)",
+                            recurrent ? "RECURRENT_DROPOUT" : "INPUT_DROPOUT", (double)value);
+    if (recurrent)
+        L->rec_dropout = value;
+    else
+        L->rate = value;
     return SEQCLS_OK;
 }
 
@@ -1035,9 +1204,16 @@ int rnn_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, int hid
     if (m && (flags & ~allowed))
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: unknown flags 0x%x", func,
                             flags & ~allowed);
-    if (m && (flags & SEQCLS_MERGE_SUM) && !(flags & SEQCLS_BIDIRECTIONAL))
+    if (m && (flags & MERGE_FLAGS) && !(flags & SEQCLS_BIDIRECTIONAL))
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: SEQCLS_MERGE_%s needs SEQCLS_BIDIRECTIONAL",
+                            func,
+                            (flags & SEQCLS_MERGE_SUM)   ? "SUM"
+                            : (flags & SEQCLS_MERGE_AVE) ? "AVE"
+                                                         : "MUL");
+    if (m && (flags & MERGE_FLAGS) & ((flags & MERGE_FLAGS) - 1))
         return seqcls__fail(SEQCLS_E_INVALID_ARG,
-                            "%s: SEQCLS_MERGE_SUM needs SEQCLS_BIDIRECTIONAL", func);
+                            "%s: flags 0x%x name more than one merge mode", func,
+                            flags & MERGE_FLAGS);
     rc = model_begin_layer(m, func, ops, &L);
     if (rc)
         return rc;
@@ -1051,7 +1227,7 @@ int rnn_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, int hid
     L->units = hidden;
     L->flags = flags;
     L->out_kind = (flags & SEQCLS_RETURN_SEQUENCES) ? VAL_SEQ : VAL_VEC;
-    L->out_F = (dirs == 2 && !(flags & SEQCLS_MERGE_SUM)) ? 2 * hidden : hidden;
+    L->out_F = (dirs == 2 && !(flags & MERGE_FLAGS)) ? 2 * hidden : hidden;
     /* the final states are always both directions concatenated */
     L->out_fin_F = (flags & SEQCLS_RETURN_SEQUENCES) ? dirs * hidden : 0;
     for (d = 0; d < dirs && rc == SEQCLS_OK; d++)
@@ -1074,6 +1250,7 @@ int rnn_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, int hid
 const layer_option_t rnn_options[] = {
     {SEQCLS_OPT_RECURRENT_ACTIVATION, FIELD_REC_ACTIVATION, 1},
     {SEQCLS_OPT_INPUT_DROPOUT, FIELD_RATE, 1},
+    {SEQCLS_OPT_RECURRENT_DROPOUT, FIELD_REC_DROPOUT, 1},
     {SEQCLS_OPT_UNITS, FIELD_UNITS, 0},
     {SEQCLS_OPT_FLAGS, FIELD_FLAGS, 0},
     {0, 0, 0},
@@ -1081,11 +1258,18 @@ const layer_option_t rnn_options[] = {
 
 void rnn_describe(const layer_t *L, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "hidden=%d%s%s%s%s%s%s", L->units,
+    char drop[48] = "";   /* (1.0's descriptions, which the golden files keep, show no
+                           * input dropout) */
+    if (L->rec_dropout > 0)
+        snprintf(drop, sizeof drop, ", recurrent_dropout=%g", (double)L->rec_dropout);
+    snprintf(buf, cap, "hidden=%d%s%s%s%s%s%s%s", L->units,
              L->flags & SEQCLS_BIDIRECTIONAL ? ", bidirectional" : "",
-             L->flags & SEQCLS_MERGE_SUM ? ", merge_sum" : "",
+             L->flags & SEQCLS_MERGE_SUM   ? ", merge_sum"
+             : L->flags & SEQCLS_MERGE_AVE ? ", merge_ave"
+             : L->flags & SEQCLS_MERGE_MUL ? ", merge_mul"
+                                           : "",
              L->flags & SEQCLS_RETURN_SEQUENCES ? ", return_sequences" : "",
              L->flags & SEQCLS_GRU_RESET_BEFORE ? ", reset_before" : "",
              L->rec_activation != SEQCLS_ACT_SIGMOID ? ", gates=" : "",
-             L->rec_activation != SEQCLS_ACT_SIGMOID ? act_name(L->rec_activation) : "");
+             L->rec_activation != SEQCLS_ACT_SIGMOID ? act_name(L->rec_activation) : "", drop);
 }

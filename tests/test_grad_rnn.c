@@ -1,9 +1,11 @@
 /*
  * test_grad_rnn.c -- gradient checks of the LSTM and GRU layers (double
  * build, harness in gradcheck.h): both GRU variants, one and two
- * directions, concat and sum, sequences and final states, stacking,
- * lengths 0 to T, every recurrent activation, input dropout, and the
- * gradient of the final states that an attention query sends back.
+ * directions, every merge (concat, sum, and since 1.1 ave and mul),
+ * sequences and final states, stacking,
+ * lengths 0 to T, every recurrent activation, input dropout and (1.1)
+ * recurrent dropout with fixed masks, and the gradient of the final
+ * states that an attention query sends back.
  */
 #include "gradcheck.h"
 
@@ -25,8 +27,8 @@ static int add_rnn(seqcls_model_t *m, int cell, int hidden, unsigned flags, int 
 }
 
 /* input(3) -> rnn(4, flags) [-> pooling] -> output(classes), lengths lens6 */
-static void check_one(int cell, unsigned flags, int pool, int act, float dropout, int classes,
-                      int with_loss)
+static void check_rec(int cell, unsigned flags, int pool, int act, float dropout, float rec,
+                      int classes, int with_loss)
 {
     gradcheck_t c;
     int layer;
@@ -38,20 +40,30 @@ static void check_one(int cell, unsigned flags, int pool, int act, float dropout
         OK(seqcls_layer_set_int(c.m, layer, SEQCLS_OPT_RECURRENT_ACTIVATION, act));
     if (dropout > 0)
         OK(seqcls_layer_set_float(c.m, layer, SEQCLS_OPT_INPUT_DROPOUT, dropout));
+    if (rec > 0)   /* the harness reseeds before every evaluation: fixed masks */
+        OK(seqcls_layer_set_float(c.m, layer, SEQCLS_OPT_RECURRENT_DROPOUT, rec));
     if (flags & SEQCLS_RETURN_SEQUENCES)
         OK(seqcls_add_pooling(c.m, pool, NULL));
     OK(seqcls_add_output(c.m, classes, NULL));
     c.lens = lens6;
-    printf("  %s flags 0x%x pool %d act %d dropout %.2f:\n",
+    printf("  %s flags 0x%x pool %d act %d dropout %.2f recurrent dropout %.2f:\n",
            cell == LSTM ? "lstm" : cell == GRU ? "gru" : "gru reset-before", flags, pool, act,
-           (double)dropout);
+           (double)dropout, (double)rec);
     gradcheck(&c, 1);
     teardown(&c);
+}
+
+static void check_one(int cell, unsigned flags, int pool, int act, float dropout, int classes,
+                      int with_loss)
+{
+    check_rec(cell, flags, pool, act, dropout, 0, classes, with_loss);
 }
 
 #define BI SEQCLS_BIDIRECTIONAL
 #define SEQ SEQCLS_RETURN_SEQUENCES
 #define SUM SEQCLS_MERGE_SUM
+#define AVE SEQCLS_MERGE_AVE
+#define MUL SEQCLS_MERGE_MUL
 
 START_TEST(final_state_each_cell)
 {
@@ -71,6 +83,17 @@ START_TEST(sequences_each_cell)
 }
 END_TEST
 
+/* Keras' merge modes ave and mul (1.1), of final states and sequences */
+START_TEST(merge_ave_mul)
+{
+    int cell = _i;
+    check_one(cell, BI | AVE, 0, 0, 0, 2, 0);
+    check_one(cell, BI | MUL, 0, 0, 0, 3, 1);
+    check_one(cell, SEQ | BI | AVE, SEQCLS_POOL_MEAN, 0, 0, 2, 1);
+    check_one(cell, SEQ | BI | MUL, SEQCLS_POOL_LAST, 0, 0, 3, 0);
+}
+END_TEST
+
 START_TEST(recurrent_activations)
 {
     int cell = _i;
@@ -85,6 +108,17 @@ START_TEST(input_dropout)
     int cell = _i;
     check_one(cell, BI | SEQ, SEQCLS_POOL_MEAN, 0, 0.3f, 2, 0);
     check_one(cell, 0, 0, 0, 0.5f, 1, 1);
+}
+END_TEST
+
+/* Keras' recurrent_dropout (1.1): masks on h_{t-1} in the products */
+START_TEST(recurrent_dropout)
+{
+    int cell = _i;
+    check_rec(cell, BI | SEQ, SEQCLS_POOL_MEAN, 0, 0, 0.3f, 2, 0);
+    check_rec(cell, 0, 0, 0, 0.2f, 0.5f, 1, 1);
+    check_rec(cell, BI | MUL, 0, SEQCLS_ACT_HARD_SIGMOID, 0, 0.25f, 3, 1);
+    check_rec(cell, SEQ, SEQCLS_POOL_LAST, 0, 0.1f, 0.4f, 2, 0);
 }
 END_TEST
 
@@ -243,6 +277,8 @@ START_TEST(final_state_gradient)
     check_layer_fin(cell, 0);
     check_layer_fin(cell, BI);
     check_layer_fin(cell, BI | SUM);
+    check_layer_fin(cell, BI | AVE);
+    check_layer_fin(cell, BI | MUL);
 }
 END_TEST
 
@@ -253,8 +289,10 @@ Suite *grad_rnn_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, final_state_each_cell, LSTM, GRU_BEFORE + 1);
     tcase_add_loop_test(tc, sequences_each_cell, LSTM, GRU_BEFORE + 1);
+    tcase_add_loop_test(tc, merge_ave_mul, LSTM, GRU_BEFORE + 1);
     tcase_add_loop_test(tc, recurrent_activations, LSTM, GRU_BEFORE + 1);
     tcase_add_loop_test(tc, input_dropout, LSTM, GRU_BEFORE + 1);
+    tcase_add_loop_test(tc, recurrent_dropout, LSTM, GRU_BEFORE + 1);
     tcase_add_loop_test(tc, stacked, LSTM, GRU_BEFORE + 1);
     tcase_add_loop_test(tc, final_state_gradient, LSTM, GRU_BEFORE + 1);
     suite_add_tcase(s, tc);

@@ -14,11 +14,12 @@ lib = C.CDLL(os.path.join(ROOT, "lib", "libseqcls.so.1"))
 
 F32, I32 = 1, 2
 BIDIRECTIONAL, RETURN_SEQUENCES, MERGE_SUM, GRU_RESET_BEFORE = 1, 2, 4, 8
+MERGE_AVE, MERGE_MUL = 0x20, 0x40
 POOL_LAST, POOL_MEAN, POOL_MAX = 1, 2, 3
 ATTN_BAHDANAU, ATTN_DOT, ATTN_GENERAL, ATTN_LEARNED_QUERY, ATTN_FEATURE_TIME = 1, 2, 3, 4, 5
 ACT_NONE, ACT_RELU, ACT_TANH, ACT_SIGMOID, ACT_HARD_SIGMOID = 0, 1, 2, 3, 4
 OPT_RECURRENT_ACTIVATION, OPT_INPUT_DROPOUT = 2, 3
-OPT_ACTIVATION, OPT_DILATION = 9, 18
+OPT_ACTIVATION, OPT_DILATION, OPT_RECURRENT_DROPOUT = 9, 18, 19
 PAD_SAME = 1
 
 _p = C.c_void_p
@@ -71,6 +72,7 @@ _decl("seqcls_model_output_ndim", C.c_int, _p)
 _decl("seqcls_stream_create", C.c_int, C.POINTER(_p), _p)
 _decl("seqcls_stream_push", C.c_int, _p, _p, C.c_int, _p)
 _decl("seqcls_stream_free", None, _p)
+_decl("seqcls_final_states", C.c_int, _p, C.c_int, _p, _p)
 
 
 class SeqclsError(RuntimeError):
@@ -208,6 +210,14 @@ class Model:
 
     def zero_grad(self):
         check(lib.seqcls_zero_grad(self.ptr))
+
+    def final_states(self, layer, B, width, cell=True):
+        """(h, c) [B, width] of recurrent layer `layer` after the last forward
+        (c None unless `cell`)."""
+        h = Tensor(np.zeros((B, width), np.float32))
+        c = Tensor(np.zeros((B, width), np.float32)) if cell else None
+        check(lib.seqcls_final_states(self.ptr, layer, h.ptr, c.ptr if c else None))
+        return h.array, (c.array if c else None)
 
     def predict(self, x, lengths, classes, attention=False):
         """Probabilities, and with `attention` also the attention weights [B, T]."""

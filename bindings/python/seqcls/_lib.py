@@ -93,6 +93,7 @@ SIGNATURES = {
     "seqcls_input_grad": (i, [HANDLE, HANDLE_P]),
     "seqcls_zero_grad": (i, [HANDLE]),
     "seqcls_attention_weights": (i, [HANDLE, i, HANDLE_P]),
+    "seqcls_final_states": (i, [HANDLE, i, HANDLE, HANDLE]),
     "seqcls_predict": (i, [HANDLE, HANDLE, I32_P, HANDLE, HANDLE]),
     # streams and sampling (1.1)
     "seqcls_stream_create": (i, [HANDLE_P, HANDLE]),

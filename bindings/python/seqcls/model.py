@@ -42,8 +42,11 @@ _LAYER_OPTIONS = {"freeze": K.OPT_FREEZE, "recurrent_activation": K.OPT_RECURREN
                   "epsilon": K.OPT_BN_EPSILON, "units": K.OPT_UNITS, "vocab": K.OPT_VOCAB,
                   "padding_idx": K.OPT_PADDING_IDX, "activation": K.OPT_ACTIVATION,
                   "kind": K.OPT_KIND, "flags": K.OPT_FLAGS, "dropout": K.OPT_DROPOUT,
-                  "rate": K.OPT_DROPOUT, "dilation": K.OPT_DILATION}
-_FLOAT_OPTIONS = {K.OPT_INPUT_DROPOUT, K.OPT_BN_MOMENTUM, K.OPT_BN_EPSILON, K.OPT_DROPOUT}
+                  "rate": K.OPT_DROPOUT, "dilation": K.OPT_DILATION,
+                  "recurrent_dropout": K.OPT_RECURRENT_DROPOUT}
+_FLOAT_OPTIONS = {K.OPT_INPUT_DROPOUT, K.OPT_BN_MOMENTUM, K.OPT_BN_EPSILON, K.OPT_DROPOUT,
+                  K.OPT_RECURRENT_DROPOUT}
+_MERGES = {"concat": 0, None: 0, "sum": K.MERGE_SUM, "ave": K.MERGE_AVE, "mul": K.MERGE_MUL}
 
 
 def _code(table, value, what):
@@ -335,34 +338,41 @@ class Model:
             flags |= K.BIDIRECTIONAL
         if return_sequences:
             flags |= K.RETURN_SEQUENCES
-        if merge == "sum":
-            flags |= K.MERGE_SUM
-        elif merge not in ("concat", None):
-            raise ValueError("seqcls: merge must be 'concat' or 'sum', not %r" % (merge,))
+        if merge not in _MERGES:
+            raise ValueError("seqcls: merge must be 'concat', 'sum', 'ave' or 'mul', not %r"
+                             % (merge,))
+        flags |= _MERGES[merge]
         if not reset_after:
             flags |= K.GRU_RESET_BEFORE
         return flags
 
-    def _rnn_options(self, layer, recurrent_activation, dropout):
+    def _rnn_options(self, layer, recurrent_activation, dropout, recurrent_dropout):
         if recurrent_activation is not None:
             self.set_option(layer, K.OPT_RECURRENT_ACTIVATION,
                             _code(_ACTIVATIONS, recurrent_activation, "activation"))
         if dropout:
             self.set_option(layer, K.OPT_INPUT_DROPOUT, cv.float32(dropout, "dropout"))
+        if recurrent_dropout:
+            self.set_option(layer, K.OPT_RECURRENT_DROPOUT,
+                            cv.float32(recurrent_dropout, "recurrent_dropout"))
 
     def add_lstm(self, hidden, *, bidirectional=False, return_sequences=False, merge="concat",
-                 recurrent_activation=None, dropout=0.0, flags=0):
+                 recurrent_activation=None, dropout=0.0, recurrent_dropout=0.0, flags=0):
+        """LSTM; merge "concat", "sum", "ave" or "mul" (Keras' merge_mode) for a
+        bidirectional layer; dropout and recurrent_dropout as Keras'."""
         layer = self._add("seqcls_add_lstm", cv.int32(hidden, "hidden"),
                           self._rnn_flags(bidirectional, return_sequences, merge, flags=flags))
-        self._rnn_options(layer, recurrent_activation, dropout)
+        self._rnn_options(layer, recurrent_activation, dropout, recurrent_dropout)
         return layer
 
     def add_gru(self, hidden, *, bidirectional=False, return_sequences=False, merge="concat",
-                reset_after=True, recurrent_activation=None, dropout=0.0, flags=0):
+                reset_after=True, recurrent_activation=None, dropout=0.0, recurrent_dropout=0.0,
+                flags=0):
+        """GRU; the options of add_lstm, and reset_after (Keras')."""
         layer = self._add("seqcls_add_gru", cv.int32(hidden, "hidden"),
                           self._rnn_flags(bidirectional, return_sequences, merge, reset_after,
                                           flags))
-        self._rnn_options(layer, recurrent_activation, dropout)
+        self._rnn_options(layer, recurrent_activation, dropout, recurrent_dropout)
         return layer
 
     def add_attention(self, kind="bahdanau", units=0):
@@ -819,6 +829,39 @@ class Model:
         check(fn.seqcls_attention_weights(self._ptr, cv.int32(layer, "layer"), C.byref(w)),
               "seqcls_attention_weights")
         return Tensor._borrowed(w.value, self._h).numpy().copy()
+
+    def final_states(self, layer=-1):
+        """(h, c) of recurrent layer `layer` (-1 = the last one) after the last
+        Model.forward: h [B, dirs*H] = forward state at each row's last valid
+        step | backward state at step 0, c the same of an LSTM's cell (None
+        for a GRU).  PyTorch's h_n [dirs, B, H] over a packed batch is
+        h_n.transpose(0, 1).reshape(B, -1).  Since 1.1."""
+        from .errors import StateError
+        layer = cv.int32(layer, "layer")
+        if self._last_forward is None:
+            raise StateError("seqcls: final_states: no Model.forward has run yet",
+                             function="seqcls_final_states")
+        index = layer
+        if layer == -1:
+            kinds = [self.layer_kind(i) for i in range(len(self))]
+            rec = [i for i, k in enumerate(kinds) if k in ("lstm", "gru")]
+            index = rec[-1] if rec else -1
+        width = None
+        if 0 <= index < len(self) and self.layer_kind(index) in ("lstm", "gru"):
+            bi = self.get_option(index, "flags") & K.BIDIRECTIONAL
+            width = self.get_option(index, "units") * (2 if bi else 1)
+        if width is None:   # let the library name the problem
+            check(fn.seqcls_final_states(self._ptr, layer, None, None), "seqcls_final_states")
+        B = self._last_forward[0].shape[0]
+        h = np.zeros((B, width), np.float32)
+        ht = Tensor(h)
+        c, ct = None, None
+        if self.layer_kind(index) == "lstm":
+            c = np.zeros((B, width), np.float32)
+            ct = Tensor(c)
+        check(fn.seqcls_final_states(self._ptr, layer, ht._ptr, ct._ptr if ct else None),
+              "seqcls_final_states")
+        return h, c
 
     # ---- Keras-like ----
     def predict(self, x, lengths=None, *, return_attention=False, out=None):

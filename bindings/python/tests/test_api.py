@@ -87,6 +87,13 @@ def scenario(tmp_path):
     met = m.evaluate(x, y, lengths)
     assert met.count == 48 and met.confusion.sum() == 48
     assert m.predict(x, lengths).shape == (48, 2)
+    # final states and the 1.1 recurrent options
+    rs = seqcls.Model(6)
+    rs.add_embedding(30, 8)
+    rs.add_lstm(4, bidirectional=True, merge="ave", recurrent_dropout=0.1)
+    rs.add_output(2)
+    rs.forward(x, lengths, training=True)
+    assert rs.final_states()[1].shape == (48, 8)
     # convolution and flatten (1.1)
     cnn = seqcls.Model(4)
     cnn.add_embedding(30, 8)

@@ -1,4 +1,5 @@
-"""The 1.1 sequence-model additions in Python: conv1d and flatten."""
+"""The 1.1 sequence-model additions in Python: conv1d and flatten, the
+merge modes ave and mul, recurrent dropout and final states."""
 import numpy as np
 import pytest
 
@@ -41,3 +42,32 @@ def test_flatten_needs_fixed_steps_and_full_rows():
     assert m.predict(x).shape == (2, 1)
     with pytest.raises(seqcls.RangeError, match="flatten"):
         m.predict(x, [4, 2])
+
+
+def test_merges_recurrent_dropout_and_final_states():
+    m = seqcls.Model(3)
+    m.add_input(3)
+    a = m.add_lstm(4, bidirectional=True, return_sequences=True, merge="ave",
+                   recurrent_dropout=0.3)
+    g = m.add_gru(5, bidirectional=True, merge="mul", recurrent_dropout=0.2)
+    m.add_output(2)
+    assert m.get_option(a, "flags") & seqcls.MERGE_AVE
+    assert m.get_option(g, "flags") & seqcls.MERGE_MUL
+    assert m.get_option(a, "recurrent_dropout") == pytest.approx(0.3)
+    assert m.get_option(g, seqcls.OPT_RECURRENT_DROPOUT) == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="merge"):
+        m.add_lstm(4, bidirectional=True, merge="max")
+    with pytest.raises(seqcls.StateError, match="no Model.forward"):
+        m.final_states()
+    x = np.random.default_rng(1).uniform(-1, 1, (4, 6, 3)).astype(np.float32)
+    lengths = [6, 0, 2, 6]
+    m.forward(x, lengths, training=False)
+    h, c = m.final_states()             # the last recurrent layer: the GRU
+    assert h.shape == (4, 10) and c is None
+    assert not h[1].any() and h[0].any()
+    h, c = m.final_states(a)
+    assert h.shape == (4, 8) and c.shape == (4, 8)
+    with pytest.raises(seqcls.RangeError, match="not a recurrent layer"):
+        m.final_states(0)
+    m.forward(x, lengths, training=True)
+    m.loss_backward(np.array([0, 1, 0, 1], np.int32))

@@ -25,8 +25,8 @@ use std::ptr;
 
 pub use sys::{
     SEQCLS_BIDIRECTIONAL as BIDIRECTIONAL, SEQCLS_GRU_RESET_BEFORE as GRU_RESET_BEFORE,
-    SEQCLS_MERGE_SUM as MERGE_SUM, SEQCLS_PAD_SAME as PAD_SAME,
-    SEQCLS_RETURN_SEQUENCES as RETURN_SEQUENCES,
+    SEQCLS_MERGE_AVE as MERGE_AVE, SEQCLS_MERGE_MUL as MERGE_MUL, SEQCLS_MERGE_SUM as MERGE_SUM,
+    SEQCLS_PAD_SAME as PAD_SAME, SEQCLS_RETURN_SEQUENCES as RETURN_SEQUENCES,
 };
 
 /// A failed call: the status code (`SEQCLS_E_*`, negative) and the library's
@@ -733,6 +733,48 @@ impl Model {
             let n = sys::seqcls_tensor_numel(w) as usize;
             Ok(std::slice::from_raw_parts(sys::seqcls_tensor_data(w) as *const f32, n).to_vec())
         }
+    }
+
+    /// The final states of recurrent layer `layer` (-1 = the last one) after the
+    /// last forward of a batch of `batch` rows (`seqcls_final_states`, since 1.1):
+    /// h [batch, dirs*H] (forward | backward) and, for an LSTM, its cell state c.
+    pub fn final_states(&mut self, layer: i32, batch: usize)
+        -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+        let index = if layer == -1 {
+            (0..self.layer_count() as i32).rev()
+                .find(|&i| matches!(self.layer_kind(i), Ok(LayerKind::Lstm | LayerKind::Gru)))
+                .unwrap_or(-1)
+        } else {
+            layer
+        };
+        let kind = self.layer_kind(index).ok();
+        if !matches!(kind, Some(LayerKind::Lstm | LayerKind::Gru)) {
+            // let the library name the problem
+            check(unsafe { sys::seqcls_final_states(self.ptr, layer, ptr::null_mut(),
+                                                    ptr::null_mut()) })?;
+        }
+        let flags = self.option_int(index, sys::SEQCLS_OPT_FLAGS)? as u32;
+        let width = self.option_int(index, sys::SEQCLS_OPT_UNITS)? as usize
+            * if flags & BIDIRECTIONAL != 0 { 2 } else { 1 };
+        let shape = [to_int(batch, "batch")? as i64, width as i64];
+        let mut h: Vec<f32> = zeroed(batch, width, "final states")?;
+        let mut c = if kind == Some(LayerKind::Lstm) {
+            Some(zeroed::<f32>(batch, width, "final cell states")?)
+        } else {
+            None
+        };
+        {
+            let ht = Tensor::wrap_mut(&mut h, &shape)?;
+            let ct = match c.as_mut() {
+                Some(c) => Some(Tensor::wrap_mut(c, &shape)?),
+                None => None,
+            };
+            check(unsafe {
+                sys::seqcls_final_states(self.ptr, layer, ht.as_ptr(),
+                                         ct.as_ref().map_or(ptr::null_mut(), |t| t.as_ptr()))
+            })?;
+        }
+        Ok((h, c))
     }
 
     /// One zero_grad / training forward / loss_backward / optimiser step.

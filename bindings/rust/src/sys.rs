@@ -74,6 +74,8 @@ pub const SEQCLS_BIDIRECTIONAL: c_uint = 0x1;
 pub const SEQCLS_RETURN_SEQUENCES: c_uint = 0x2;
 pub const SEQCLS_MERGE_SUM: c_uint = 0x4;
 pub const SEQCLS_GRU_RESET_BEFORE: c_uint = 0x8;
+pub const SEQCLS_MERGE_AVE: c_uint = 0x20;
+pub const SEQCLS_MERGE_MUL: c_uint = 0x40;
 pub const SEQCLS_PAD_SAME: c_uint = 0x1;
 pub const SEQCLS_ATTN_BAHDANAU: c_int = 1;
 pub const SEQCLS_ATTN_DOT: c_int = 2;
@@ -101,6 +103,7 @@ pub const SEQCLS_OPT_KIND: c_int = 10;
 pub const SEQCLS_OPT_FLAGS: c_int = 11;
 pub const SEQCLS_OPT_DROPOUT: c_int = 12;
 pub const SEQCLS_OPT_DILATION: c_int = 18;
+pub const SEQCLS_OPT_RECURRENT_DROPOUT: c_int = 19;
 pub const SEQCLS_LAYER_EMBEDDING: c_int = 1;
 pub const SEQCLS_LAYER_INPUT: c_int = 2;
 pub const SEQCLS_LAYER_LSTM: c_int = 3;
@@ -221,6 +224,8 @@ extern "C" {
     pub fn seqcls_zero_grad(m: *mut seqcls_model_t) -> c_int;
     pub fn seqcls_attention_weights(m: *mut seqcls_model_t, layer: c_int,
                                     weights: *mut *mut seqcls_tensor_t) -> c_int;
+    pub fn seqcls_final_states(m: *mut seqcls_model_t, layer: c_int, h: *mut seqcls_tensor_t,
+                               c: *mut seqcls_tensor_t) -> c_int;
     pub fn seqcls_predict(m: *const seqcls_model_t, input: *const seqcls_tensor_t,
                           lengths: *const i32, probs: *mut seqcls_tensor_t,
                           attention: *mut seqcls_tensor_t) -> c_int;

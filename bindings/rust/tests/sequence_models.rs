@@ -1,6 +1,8 @@
-//! The 1.1 sequence-model additions: conv1d and flatten.
+//! The 1.1 sequence-model additions: conv1d and flatten, the merge modes
+//! ave and mul, recurrent dropout, final states.
 use seqcls::sys;
-use seqcls::{Activation, Attention, ErrorKind, LayerKind, Model, Pooling, PAD_SAME};
+use seqcls::{Activation, Attention, ErrorKind, LayerKind, Model, Pooling, Tensor, BIDIRECTIONAL,
+             MERGE_AVE, MERGE_MUL, PAD_SAME, RETURN_SEQUENCES};
 
 #[test]
 fn conv1d_and_flatten() {
@@ -26,4 +28,29 @@ fn conv1d_and_flatten() {
     assert_eq!(f.layer_kind(l).unwrap(), LayerKind::Flatten);
     assert_eq!(f.option_int(l, sys::SEQCLS_OPT_UNITS).unwrap(), 5);
     assert_eq!(LayerKind::from_raw(sys::SEQCLS_LAYER_FLATTEN), Some(LayerKind::Flatten));
+}
+
+#[test]
+fn merges_recurrent_dropout_and_final_states() {
+    let mut m = Model::new(2).unwrap();
+    m.add_input(3).unwrap();
+    let a = m.add_lstm(4, BIDIRECTIONAL | RETURN_SEQUENCES | MERGE_AVE).unwrap();
+    m.set_float(a, sys::SEQCLS_OPT_RECURRENT_DROPOUT, 0.25).unwrap();
+    let g = m.add_gru(5, BIDIRECTIONAL | MERGE_MUL).unwrap();
+    m.add_output(2).unwrap();
+    assert_eq!(m.option_float(a, sys::SEQCLS_OPT_RECURRENT_DROPOUT).unwrap(), 0.25);
+    assert_eq!(m.option_int(g, sys::SEQCLS_OPT_FLAGS).unwrap() as u32 & MERGE_MUL, MERGE_MUL);
+    assert_eq!(m.add_lstm(4, MERGE_AVE).unwrap_err().kind(), ErrorKind::InvalidArg);
+    assert_eq!(m.final_states(-1, 2).unwrap_err().kind(), ErrorKind::State);
+    let x: Vec<f32> = (0..2 * 5 * 3).map(|i| (i as f32 * 0.37).sin()).collect();
+    let t = Tensor::wrap(&x, &[2, 5, 3]).unwrap();
+    m.forward(&t, Some(&[5, 0])).unwrap();
+    let (h, c) = m.final_states(-1, 2).unwrap();
+    assert_eq!(h.len(), 2 * 10);
+    assert!(c.is_none());
+    assert!(h[10..].iter().all(|&v| v == 0.0) && h[..10].iter().any(|&v| v != 0.0));
+    let (h, c) = m.final_states(a, 2).unwrap();
+    assert_eq!((h.len(), c.unwrap().len()), (16, 16));
+    assert_eq!(m.final_states(0, 2).unwrap_err().kind(), ErrorKind::Range);
+    assert_eq!(m.final_states(a, 3).unwrap_err().kind(), ErrorKind::Shape);
 }
