@@ -708,8 +708,11 @@ typedef struct seqcls_optimizer seqcls_optimizer_t;
 #define SEQCLS_OPTIM_WEIGHT_DECAY 5  /* 0 (AdamW: 0.01) */
 #define SEQCLS_OPTIM_MOMENTUM     6  /* SGD, RMSprop: 0 */
 #define SEQCLS_OPTIM_RHO          7  /* RMSprop smoothing (PyTorch alpha): 0.99 */
-#define SEQCLS_OPTIM_CLIPNORM     8  /* 0 = off; else scale all gradients so their global L2 norm is at most this */
+#define SEQCLS_OPTIM_CLIPNORM     8  /* 0 = off; else scale all gradients so their global L2 norm is at
+                                        most this (PyTorch's clip_grad_norm_, Keras' global_clipnorm) */
 #define SEQCLS_OPTIM_CLIPVALUE    9  /* 0 = off; else clip each gradient element to [-v, v] */
+#define SEQCLS_OPTIM_CLIPNORM_PER_TENSOR 10 /* 0 = off; else scale each parameter's gradient so its
+                                        own L2 norm is at most this (Keras' clipnorm) (1.1) */
 
 /**
  * Create an optimiser of `kind` with learning rate `lr` (> 0).  Its
@@ -721,8 +724,11 @@ SEQCLS_API int seqcls_optimizer_create(seqcls_optimizer_t **out, int kind, float
 /** Set an option (SEQCLS_OPTIM_*). @return SEQCLS_OK or SEQCLS_E_INVALID_ARG (unknown option, value out of range). */
 SEQCLS_API int seqcls_optimizer_set_float(seqcls_optimizer_t *o, int option, float value);
 /**
- * Update every trainable parameter of `m` from its gradient (clipping
- * first if asked).  Gradients are left as they are (call seqcls_zero_grad).
+ * Update every trainable parameter of `m` from its gradient, clipping
+ * first if asked: each tensor to SEQCLS_OPTIM_CLIPNORM_PER_TENSOR, then
+ * all of them to SEQCLS_OPTIM_CLIPNORM, then each element to
+ * SEQCLS_OPTIM_CLIPVALUE (the gradients are clipped in place).  Gradients
+ * are not zeroed (call seqcls_zero_grad).
  * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG, SEQCLS_E_STATE (used with a
  *         different model than before), SEQCLS_E_NUMERIC (a gradient is
  *         NaN/Inf: nothing is updated), SEQCLS_E_NOMEM.

@@ -1,8 +1,9 @@
 /*
  * optimizer.c -- Adam, AdamW, SGD (momentum) and RMSprop, each written as
  * torch.optim writes it so that a model trained here follows the same
- * trajectory as in PyTorch, plus gradient clipping by global norm and by
- * value.
+ * trajectory as in PyTorch, plus gradient clipping by each tensor's norm
+ * (Keras' clipnorm), by the global norm (PyTorch's clip_grad_norm_, Keras'
+ * global_clipnorm) and by value.
  */
 #include "internal.h"
 
@@ -15,6 +16,7 @@ typedef struct optim_kind optim_kind_t;
 struct seqcls_optimizer {
     const optim_kind_t *kind;
     double lr, beta1, beta2, eps, weight_decay, momentum, rho, clipnorm, clipvalue;
+    double clipnorm_tensor;        /* 1.1 */
     int64_t steps;
     uint64_t model_id;             /* the model the state belongs to (seqcls_model.id), or 0 */
     int nparams;
@@ -53,13 +55,16 @@ static int hyper_ok(int option, double v)
     case SEQCLS_OPTIM_MOMENTUM:
     case SEQCLS_OPTIM_RHO:
         return v >= 0 && v < 1;
-    default:                     /* weight decay, clipnorm, clipvalue */
+    default:                     /* weight decay, clipnorm (both), clipvalue */
         return v >= 0;
     }
 }
 
-/* The field of each SEQCLS_OPTIM_* option, in the order OPTM stores them. */
-#define OPTIM_OPTIONS 9
+/* The field of each SEQCLS_OPTIM_* option, in the order OPTM stores them:
+ * the first OPTIM_OPTIONS_V1 in every version, the others (defaults 0) in
+ * OPTM version 2, written only when one of them is set. */
+#define OPTIM_OPTIONS 10
+#define OPTIM_OPTIONS_V1 9
 static double *hyper(seqcls_optimizer_t *o, int option)
 {
     double *h[OPTIM_OPTIONS + 1] = {
@@ -72,6 +77,7 @@ static double *hyper(seqcls_optimizer_t *o, int option)
         [SEQCLS_OPTIM_RHO] = &o->rho,
         [SEQCLS_OPTIM_CLIPNORM] = &o->clipnorm,
         [SEQCLS_OPTIM_CLIPVALUE] = &o->clipvalue,
+        [SEQCLS_OPTIM_CLIPNORM_PER_TENSOR] = &o->clipnorm_tensor,
     };
     return option >= 1 && option <= OPTIM_OPTIONS ? h[option] : NULL;
 }
@@ -182,7 +188,19 @@ nomem:
     return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory for optimizer state", func);
 }
 
-/* Apply clipnorm (global L2 norm) and clipvalue to the gradients, in place. */
+/* The L2 norm of n gradient values, summed in double. */
+static double l2_norm(const real *g, size_t n)
+{
+    double sumsq = 0;
+    size_t k;
+    for (k = 0; k < n; k++)
+        sumsq += (double)g[k] * g[k];
+    return sqrt(sumsq);
+}
+
+/* Clip the gradients in place: each tensor to its own L2 norm
+ * (clipnorm_tensor, Keras' clipnorm: g * c / max(|g|, c)), then all of them
+ * to the global L2 norm (clipnorm), then each element (clipvalue). */
 static int clip_gradients(const seqcls_optimizer_t *o, seqcls_model_t *m, const char *func)
 {
     double sumsq = 0;
@@ -198,7 +216,21 @@ static int clip_gradients(const seqcls_optimizer_t *o, seqcls_model_t *m, const 
                                 "%s: gradient of %s is not finite at element %zu; nothing "
                                 "was updated",
                                 func, m->params[i].name, k);
-        for (k = 0; o->clipnorm > 0 && k < n; k++)
+    }
+    for (i = 0; o->clipnorm_tensor > 0 && i < m->nparams; i++) {
+        real *g = m->params[i].grad->data;
+        const size_t n = m->params[i].grad->numel;
+        const double norm = m->params[i].trainable ? l2_norm(g, n) : 0;
+        if (norm > o->clipnorm_tensor) {
+            const real scale = (real)(o->clipnorm_tensor / norm);
+            for (k = 0; k < n; k++)
+                g[k] *= scale;
+        }
+    }
+    for (i = 0; o->clipnorm > 0 && i < m->nparams; i++) {
+        const real *g = m->params[i].grad->data;
+        const size_t n = m->params[i].grad->numel;
+        for (k = 0; m->params[i].trainable && k < n; k++)
             sumsq += (double)g[k] * g[k];
     }
     if (o->clipnorm > 0 && sqrt(sumsq) > o->clipnorm) {
@@ -358,7 +390,11 @@ void optimizer_set_lr(seqcls_optimizer_t *o, double lr) { o->lr = lr; }
 
 /* ---- state in a model file (OPTM section; docs/file-format.md) ---- */
 
+/* Version 1 (seqcls 1.0) holds the first OPTIM_OPTIONS_V1 options; version
+ * 2 (1.1) a count of options and that many, written only when an option
+ * beyond those is set, so that 1.0 reads every other checkpoint. */
 #define OPTM_VERSION 1
+#define OPTM_VERSION_COUNTED 2
 /* write a little-endian integer at p and move past it */
 #define PUT(bits, v) (le_put##bits(p, v), p += (bits) / 8)
 
@@ -367,9 +403,13 @@ int optimizer_serialize(const seqcls_optimizer_t *o, const seqcls_model_t *m, vo
 {
     const int moments = o->kind->moments;
     const int n = o->model_id ? o->nparams : 0;
-    size_t bytes = 4 + 4 + 8 * OPTIM_OPTIONS + 8 + 4, k;
+    int i, j, noptions = OPTIM_OPTIONS_V1;
+    size_t bytes, k;
     unsigned char *p;
-    int i, j;
+    for (i = OPTIM_OPTIONS_V1 + 1; i <= OPTIM_OPTIONS; i++)
+        if (*hyper((seqcls_optimizer_t *)o, i) != 0)
+            noptions = OPTIM_OPTIONS;
+    bytes = 4 + 4 + (noptions > OPTIM_OPTIONS_V1 ? 4 : 0) + 8 * (size_t)noptions + 8 + 4;
     if (o->model_id && o->model_id != m->id)
         return seqcls__fail(SEQCLS_E_STATE, "the optimizer holds state for another model");
     for (i = 0; i < n; i++)
@@ -378,9 +418,11 @@ int optimizer_serialize(const seqcls_optimizer_t *o, const seqcls_model_t *m, vo
         return seqcls__fail(SEQCLS_E_NOMEM, "out of memory for the optimizer state");
     *buf = p;
     *len = bytes;
-    PUT(32, OPTM_VERSION);
+    PUT(32, noptions > OPTIM_OPTIONS_V1 ? OPTM_VERSION_COUNTED : OPTM_VERSION);
     PUT(32, (uint32_t)o->kind->id);
-    for (i = 1; i <= OPTIM_OPTIONS; i++) {
+    if (noptions > OPTIM_OPTIONS_V1)
+        PUT(32, (uint32_t)noptions);
+    for (i = 1; i <= noptions; i++) {
         double v = *hyper((seqcls_optimizer_t *)o, i);
         uint64_t bits;
         memcpy(&bits, &v, sizeof bits);
@@ -409,24 +451,37 @@ int optimizer_deserialize(seqcls_optimizer_t **out, seqcls_model_t *m, const voi
 {
     const unsigned char *p = buf, *end = p + len;
     seqcls_optimizer_t *o = NULL;
-    uint32_t kind, n;
+    uint32_t kind, n, version, noptions = OPTIM_OPTIONS_V1;
     int i, j, moments, rc;
     size_t k;
 
     *out = NULL;
-    if (len < 4 + 4 + 8 * OPTIM_OPTIONS + 8 + 4)
+    if (len < 4 + 4 + 8 * OPTIM_OPTIONS_V1 + 8 + 4)
         return seqcls__fail(SEQCLS_E_FORMAT, "%s: OPTM: %zu bytes is too short", func, len);
-    if (le_get32(p) != OPTM_VERSION)
+    version = le_get32(p);
+    if (version != OPTM_VERSION && version != OPTM_VERSION_COUNTED)
         return seqcls__fail(SEQCLS_E_VERSION, "%s: OPTM: optimizer state version %u is unknown",
-                            func, (unsigned)le_get32(p));
+                            func, (unsigned)version);
     kind = (uint32_t)le_get32(p + 4);
     if (!optim_kind(kind))
         return seqcls__fail(SEQCLS_E_FORMAT, "%s: OPTM: optimizer kind %u is unknown", func,
                             (unsigned)kind);
+    p += 8;
+    if (version == OPTM_VERSION_COUNTED) {
+        noptions = le_get32(p);
+        p += 4;
+        if (noptions > OPTIM_OPTIONS)
+            return seqcls__fail(SEQCLS_E_VERSION,
+                                "%s: OPTM: %u optimizer options, this version of seqcls knows %d",
+                                func, (unsigned)noptions, OPTIM_OPTIONS);
+        if (noptions < OPTIM_OPTIONS_V1 ||
+            (size_t)(end - p) < 8 * (size_t)noptions + 8 + 4)
+            return seqcls__fail(SEQCLS_E_FORMAT, "%s: OPTM: %u optimizer options in %zu bytes",
+                                func, (unsigned)noptions, len);
+    }
     if ((rc = seqcls_optimizer_create(&o, (int)kind, 1.0f)))
         return rc;
-    p += 8;
-    for (i = 1; i <= OPTIM_OPTIONS; i++, p += 8) {
+    for (i = 1; i <= (int)noptions; i++, p += 8) {
         uint64_t bits = le_get64(p);
         double v;
         memcpy(&v, &bits, sizeof v);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "modelfile.h"
 #include "testutil.h"
 
 #define N 160
@@ -156,6 +157,99 @@ START_TEST(checkpoint_errors)
 }
 END_TEST
 
+/* The OPTM section stays version 1 (what seqcls 1.0 reads) unless an
+ * option of 1.1 is set; version 2 carries a count of options. */
+static unsigned char *read_all(const char *path, long *size)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *b;
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    *size = ftell(f);
+    rewind(f);
+    b = malloc((size_t)*size);
+    ck_assert(fread(b, 1, (size_t)*size, f) == (size_t)*size);
+    fclose(f);
+    return b;
+}
+
+static void write_all(const char *path, const unsigned char *b, long size)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert(fwrite(b, 1, (size_t)size, f) == (size_t)size);
+    fclose(f);
+}
+
+START_TEST(optm_versions)
+{
+    seqcls_model_t *m = build(), *back = NULL;
+    seqcls_optimizer_t *o = NULL, *ob = NULL;
+    seqcls_tensor_t *x, *y;
+    int32_t lens[N];
+    char path[] = "/tmp/seqcls-optm-XXXXXX";
+    int fd = mkstemp(path);
+    unsigned char *b;
+    long size;
+    size_t at;
+    uint32_t n;
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    data(&x, &y, lens);
+    OK(seqcls_optimizer_create(&o, SEQCLS_OPTIM_SGD, 0.01f));
+    OK(seqcls_optimizer_set_float(o, SEQCLS_OPTIM_CLIPNORM, 2.0f));
+    fit(m, o, x, lens, y, 0, 1);
+    OK(seqcls_checkpoint_save(m, o, path));
+    b = read_all(path, &size);
+    at = mf_section(b, (size_t)size, "OPTM", &n);
+    ck_assert(at > 0 && b[at] == 1);   /* version 1 */
+    free(b);
+    OK(seqcls_optimizer_set_float(o, SEQCLS_OPTIM_CLIPNORM_PER_TENSOR, 0.25f));
+    OK(seqcls_checkpoint_save(m, o, path));
+    b = read_all(path, &size);
+    at = mf_section(b, (size_t)size, "OPTM", &n);
+    ck_assert(at > 0 && b[at] == 2 && b[at + 8] == 10);   /* version 2, 10 options */
+    OK(seqcls_checkpoint_load(&back, &ob, path));
+    /* resumed with the same clipping: the same next step as the original */
+    fit(m, o, x, lens, y, 1, 2);
+    fit(back, ob, x, lens, y, 1, 2);
+    tu_assert_same_params(m, back);
+    seqcls_model_free(back);
+    seqcls_optimizer_free(ob);
+    back = NULL;
+    ob = NULL;
+    /* more options than this version knows: a newer writer */
+    b[at + 8] = 11;
+    mf_mend_crc(b, at, n);
+    write_all(path, b, size);
+    FAILS(SEQCLS_E_VERSION, "11 optimizer options", seqcls_checkpoint_load(&back, &ob, path));
+    /* fewer than version 1's */
+    b[at + 8] = 8;
+    mf_mend_crc(b, at, n);
+    write_all(path, b, size);
+    FAILS(SEQCLS_E_FORMAT, "8 optimizer options", seqcls_checkpoint_load(&back, &ob, path));
+    /* a negative per-tensor clipnorm is refused as the setter refuses it */
+    b[at + 8] = 10;
+    {
+        const double bad = -1;
+        uint64_t bits;
+        int k;
+        memcpy(&bits, &bad, sizeof bits);
+        for (k = 0; k < 8; k++)
+            b[at + 12 + 9 * 8 + k] = (unsigned char)(bits >> (8 * k));
+    }
+    mf_mend_crc(b, at, n);
+    write_all(path, b, size);
+    FAILS(SEQCLS_E_FORMAT, "option 10 is -1", seqcls_checkpoint_load(&back, &ob, path));
+    ck_assert_ptr_null(back);
+    free(b);
+    unlink(path);
+    seqcls_optimizer_free(o);
+    seqcls_model_free(m);
+    seqcls_tensor_free(x);
+    seqcls_tensor_free(y);
+}
+END_TEST
+
 Suite *checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -163,6 +257,7 @@ Suite *checkpoint_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, resume_equals_uninterrupted, 0, 4);
     tcase_add_test(tc, checkpoint_errors);
+    tcase_add_test(tc, optm_versions);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -180,6 +180,47 @@ START_TEST(clipping_by_global_norm_and_value)
 }
 END_TEST
 
+/* Keras' clipnorm (1.1): each tensor to its own norm, before the global
+ * clipnorm and clipvalue */
+START_TEST(clipping_per_tensor)
+{
+    seqcls_model_t *m = tiny_model();
+    seqcls_optimizer_t *o = NULL;
+    real_t *p[2], *g[2];
+    bind(m, p, g);
+    OK(seqcls_optimizer_create(&o, SEQCLS_OPTIM_SGD, 1.0f));
+    FAILS(SEQCLS_E_INVALID_ARG, "out of range",
+          seqcls_optimizer_set_float(o, SEQCLS_OPTIM_CLIPNORM_PER_TENSOR, -1.0f));
+    FAILS(SEQCLS_E_INVALID_ARG, "unknown option 11", seqcls_optimizer_set_float(o, 11, 1.0f));
+    OK(seqcls_optimizer_set_float(o, SEQCLS_OPTIM_CLIPNORM_PER_TENSOR, 1.0f));
+    set3(p, 0, 0, 0);
+    set3(g, 3, 4, 0.5);   /* weight: norm 5 -> 1; bias: norm 0.5, untouched */
+    OK(seqcls_optimizer_step(o, m));
+    ck_assert_double_eq_tol(get(p, 0), -0.6, 1e-6);
+    ck_assert_double_eq_tol(get(p, 1), -0.8, 1e-6);
+    ck_assert_double_eq_tol(get(p, 2), -0.5, 1e-6);
+    ck_assert_double_eq_tol(get(g, 1), 0.8, 1e-6);   /* clipped in place */
+    /* the global norm after: [0.6, 0.8, 0.5] has norm 1.1180, clipped to 0.5 */
+    OK(seqcls_optimizer_set_float(o, SEQCLS_OPTIM_CLIPNORM, 0.5f));
+    set3(p, 0, 0, 0);
+    set3(g, 3, 4, 0.5);
+    OK(seqcls_optimizer_step(o, m));
+    ck_assert_double_eq_tol(get(p, 0), -0.6 * 0.5 / sqrt(1.25), 1e-6);
+    ck_assert_double_eq_tol(get(p, 2), -0.5 * 0.5 / sqrt(1.25), 1e-6);
+    /* then the elements */
+    OK(seqcls_optimizer_set_float(o, SEQCLS_OPTIM_CLIPNORM, 0));
+    OK(seqcls_optimizer_set_float(o, SEQCLS_OPTIM_CLIPVALUE, 0.7f));
+    set3(p, 0, 0, 0);
+    set3(g, -3, 4, 2);    /* weight -> [-0.6, 0.8] -> [-0.6, 0.7]; bias -> 1 -> 0.7 */
+    OK(seqcls_optimizer_step(o, m));
+    ck_assert_double_eq_tol(get(p, 0), 0.6, 1e-6);
+    ck_assert_double_eq_tol(get(p, 1), -0.7, 1e-6);
+    ck_assert_double_eq_tol(get(p, 2), -0.7, 1e-6);
+    seqcls_optimizer_free(o);
+    seqcls_model_free(m);
+}
+END_TEST
+
 START_TEST(non_finite_gradient_updates_nothing)
 {
     seqcls_model_t *m = tiny_model();
@@ -291,6 +332,7 @@ Suite *optim_suite(void)
     tcase_add_test(tc, sgd_momentum_matches_definition);
     tcase_add_test(tc, rmsprop_matches_definition);
     tcase_add_test(tc, clipping_by_global_norm_and_value);
+    tcase_add_test(tc, clipping_per_tensor);
     tcase_add_test(tc, non_finite_gradient_updates_nothing);
     tcase_add_test(tc, optimizer_errors);
     tcase_add_loop_test(tc, large_models_update_the_same_at_any_thread_count, 0, 3);

@@ -22,7 +22,9 @@ _OPTIMIZERS = {"adam": K.OPTIM_ADAM, "sgd": K.OPTIM_SGD, "rmsprop": K.OPTIM_RMSP
 _OPTIM_OPTIONS = {"lr": K.OPTIM_LR, "beta1": K.OPTIM_BETA1, "beta2": K.OPTIM_BETA2,
                   "eps": K.OPTIM_EPS, "weight_decay": K.OPTIM_WEIGHT_DECAY,
                   "momentum": K.OPTIM_MOMENTUM, "rho": K.OPTIM_RHO,
-                  "clipnorm": K.OPTIM_CLIPNORM, "clipvalue": K.OPTIM_CLIPVALUE}
+                  "clipnorm": K.OPTIM_CLIPNORM, "global_clipnorm": K.OPTIM_CLIPNORM,
+                  "clipvalue": K.OPTIM_CLIPVALUE,
+                  "clipnorm_per_tensor": K.OPTIM_CLIPNORM_PER_TENSOR}
 _ACTIVATIONS = {None: K.ACT_NONE, "none": K.ACT_NONE, "linear": K.ACT_NONE,
                 "relu": K.ACT_RELU, "tanh": K.ACT_TANH, "sigmoid": K.ACT_SIGMOID,
                 "hard_sigmoid": K.ACT_HARD_SIGMOID}
@@ -105,7 +107,10 @@ def _private_lengths(lengths, batch, name):
 class Optimizer:
     """An optimiser (seqcls_optimizer_t), as torch.optim: Optimizer("adam", lr=1e-3,
     clipnorm=1.0).  Options: lr, beta1, beta2, eps, weight_decay, momentum, rho,
-    clipnorm, clipvalue.  Use one optimiser per model."""
+    clipnorm (the global norm, as torch's clip_grad_norm_ and Keras'
+    global_clipnorm; also named global_clipnorm), clipnorm_per_tensor (each
+    gradient's own norm: Keras' clipnorm; 1.1), clipvalue.  Use one optimiser
+    per model."""
 
     def __init__(self, kind="adam", lr=1e-3, **options):
         out = _out_handle()

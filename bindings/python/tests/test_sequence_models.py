@@ -71,3 +71,19 @@ def test_merges_recurrent_dropout_and_final_states():
         m.final_states(0)
     m.forward(x, lengths, training=True)
     m.loss_backward(np.array([0, 1, 0, 1], np.int32))
+
+
+def test_clipnorm_per_tensor():
+    m = seqcls.Model(1)
+    m.add_input(2)
+    m.add_pooling("last")
+    m.add_output(1)
+    opt = seqcls.Optimizer("sgd", lr=1.0, clipnorm_per_tensor=1.0, global_clipnorm=10.0)
+    w, b = m.param("2.output.weight"), m.param("2.output.bias")
+    w[...] = 0
+    b[...] = 0
+    m.grad("2.output.weight")[...] = [[3.0, 4.0]]
+    m.grad("2.output.bias")[...] = [0.5]
+    opt.step(m)
+    np.testing.assert_allclose(w, [[-0.6, -0.8]], rtol=1e-6)
+    np.testing.assert_allclose(b, [-0.5], rtol=1e-6)

@@ -129,6 +129,7 @@ pub const SEQCLS_OPTIM_MOMENTUM: c_int = 6;
 pub const SEQCLS_OPTIM_RHO: c_int = 7;
 pub const SEQCLS_OPTIM_CLIPNORM: c_int = 8;
 pub const SEQCLS_OPTIM_CLIPVALUE: c_int = 9;
+pub const SEQCLS_OPTIM_CLIPNORM_PER_TENSOR: c_int = 10;
 pub const SEQCLS_FIT_BATCH_SIZE: c_int = 1;
 pub const SEQCLS_FIT_EPOCHS: c_int = 2;
 pub const SEQCLS_FIT_SHUFFLE: c_int = 3;

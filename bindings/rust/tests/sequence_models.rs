@@ -54,3 +54,11 @@ fn merges_recurrent_dropout_and_final_states() {
     assert_eq!(m.final_states(0, 2).unwrap_err().kind(), ErrorKind::Range);
     assert_eq!(m.final_states(a, 3).unwrap_err().kind(), ErrorKind::Shape);
 }
+
+#[test]
+fn clipnorm_per_tensor_option() {
+    let mut o = seqcls::Optimizer::new(seqcls::OptimizerKind::Adam, 0.01).unwrap();
+    o.set(sys::SEQCLS_OPTIM_CLIPNORM_PER_TENSOR, 1.0).unwrap();
+    assert_eq!(o.set(sys::SEQCLS_OPTIM_CLIPNORM_PER_TENSOR, -1.0).unwrap_err().kind(),
+               ErrorKind::InvalidArg);
+}
