@@ -982,6 +982,43 @@ SEQCLS_API const char *seqcls_vocab_token(const seqcls_vocab_t *v, int id);
 SEQCLS_API int seqcls_vocab_encode(const seqcls_vocab_t *v, const char *text, size_t len,
                                    int32_t *ids, int max_len, int32_t *n_out);
 
+/* flags of seqcls_vocab_encode_ex (1.1) */
+#define SEQCLS_TRUNCATE_PRE 0x1u  /* keep the last max_len tokens, not the first (Keras'
+                                     truncating="pre") */
+
+/**
+ * As seqcls_vocab_encode, with `flags`: 0 keeps the first max_len tokens
+ * (as seqcls_vocab_encode; Keras' truncating="post"), SEQCLS_TRUNCATE_PRE
+ * the last max_len (Keras' pad_sequences default, truncating="pre").
+ * Either way the kept ids are in text order from ids[0] and the padding
+ * follows them: seqcls pads on the right, whatever Keras' `padding`.
+ * Since 1.1.
+ * @return as seqcls_vocab_encode; SEQCLS_E_INVALID_ARG also for an
+ *         unknown flag.  On error ids are unchanged.
+ */
+SEQCLS_API int seqcls_vocab_encode_ex(const seqcls_vocab_t *v, const char *text, size_t len,
+                                      int32_t *ids, int max_len, unsigned flags,
+                                      int32_t *n_out);
+
+/**
+ * Create a built vocabulary from a word index: tokens[i] is the token of
+ * id i, for i in [2, n).  Ids 0 and 1 are always "<pad>" and "<unk>":
+ * tokens[0] and tokens[1] name the source's own padding and unknown
+ * tokens ("", "[UNK]", "<OOV>", ...) and are not read (they may be NULL).
+ * A word index with other ids for them, or ids with gaps, must be
+ * renumbered first (tools/seqcls_convert.py does, with the embedding's
+ * rows; docs/converters.md).  Tokens are matched against the tokeniser's
+ * normalised, lower-cased tokens, so one the tokeniser cannot produce
+ * (upper case, spaces, punctuation it splits at) is kept but never met.
+ * Free with seqcls_vocab_free.  Since 1.1.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL out or tokens, n < 2, a
+ *         NULL, empty, longer than SEQCLS_TOKEN_MAX or invalid UTF-8 token,
+ *         a token given twice, "<pad>" or "<unk>" at another id; the message
+ *         names the index), SEQCLS_E_RANGE (n > SEQCLS_VOCAB_MAX),
+ *         SEQCLS_E_NOMEM.  On failure *out is NULL.
+ */
+SEQCLS_API int seqcls_vocab_from_list(seqcls_vocab_t **out, const char *const *tokens, int n);
+
 /**
  * Write the tokens of ids[0, n), joined by single spaces, to `buf` as a
  * NUL-terminated string.  Padding ids (SEQCLS_PAD_ID) are skipped, so a

@@ -342,14 +342,24 @@ const char *seqcls_vocab_token(const seqcls_vocab_t *v, int id)
     return v->arena + v->ent[id].off;
 }
 
-int seqcls_vocab_encode(const seqcls_vocab_t *v, const char *text, size_t len, int32_t *ids,
-                        int max_len, int32_t *n_out)
+/* Reverse ids[i, j). */
+static void reverse_ids(int32_t *ids, int i, int j)
 {
-    const char *func = "seqcls_vocab_encode";
+    for (j--; i < j; i++, j--) {
+        const int32_t t = ids[i];
+        ids[i] = ids[j];
+        ids[j] = t;
+    }
+}
+
+static int encode(const seqcls_vocab_t *v, const char *text, size_t len, int32_t *ids,
+                  int max_len, unsigned flags, int32_t *n_out, const char *func)
+{
     tok_iter_t it;
     char tok[SEQCLS_TOKEN_MAX + 4];
     size_t tl, s, e;
     int n = 0, rc;
+    int64_t total = 0;
 
     seqcls__clear_error();
     if (n_out)
@@ -362,17 +372,111 @@ int seqcls_vocab_encode(const seqcls_vocab_t *v, const char *text, size_t len, i
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: max_len %d is negative", func, max_len);
     if (!ids && max_len > 0)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: ids is NULL", func);
+    if (flags & ~SEQCLS_TRUNCATE_PRE)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: unknown flags 0x%x", func,
+                            flags & ~SEQCLS_TRUNCATE_PRE);
     if ((rc = check_text(func, text, len)) != SEQCLS_OK)
         return rc;
     tok_init(&it, text, len);
-    while (n < max_len && tok_next(&it, tok, &tl, &s, &e)) {
-        int id = lookup(v, tok, tl);
-        ids[n++] = id < 0 ? SEQCLS_UNK_ID : id;
+    if (!(flags & SEQCLS_TRUNCATE_PRE)) {   /* the first max_len tokens */
+        while (n < max_len && tok_next(&it, tok, &tl, &s, &e)) {
+            int id = lookup(v, tok, tl);
+            ids[n++] = id < 0 ? SEQCLS_UNK_ID : id;
+        }
+    } else if (max_len > 0) {
+        /* the last max_len tokens: ids[] as a ring, token k at k % max_len,
+         * then rotated so that the oldest kept token comes first */
+        while (tok_next(&it, tok, &tl, &s, &e)) {
+            int id = lookup(v, tok, tl);
+            ids[total++ % max_len] = id < 0 ? SEQCLS_UNK_ID : id;
+        }
+        n = total < max_len ? (int)total : max_len;
+        if (total > max_len) {
+            const int start = (int)(total % max_len);
+            reverse_ids(ids, 0, start);
+            reverse_ids(ids, start, max_len);
+            reverse_ids(ids, 0, max_len);
+        }
     }
     if (n_out)
         *n_out = n;
     for (; n < max_len; n++)
         ids[n] = SEQCLS_PAD_ID;
+    return SEQCLS_OK;
+}
+
+int seqcls_vocab_encode(const seqcls_vocab_t *v, const char *text, size_t len, int32_t *ids,
+                        int max_len, int32_t *n_out)
+{
+    return encode(v, text, len, ids, max_len, 0, n_out, "seqcls_vocab_encode");
+}
+
+int seqcls_vocab_encode_ex(const seqcls_vocab_t *v, const char *text, size_t len, int32_t *ids,
+                           int max_len, unsigned flags, int32_t *n_out)
+{
+    return encode(v, text, len, ids, max_len, flags, n_out, "seqcls_vocab_encode_ex");
+}
+
+/* ---- a vocabulary from a list of tokens ---- */
+
+int seqcls_vocab_from_list(seqcls_vocab_t **out, const char *const *tokens, int n)
+{
+    const char *func = "seqcls_vocab_from_list";
+    seqcls_vocab_t *v;
+    int i;
+
+    seqcls__clear_error();
+    if (!out)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: out is NULL", func);
+    *out = NULL;
+    if (!tokens && n > 0)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: tokens is NULL", func);
+    if (n < 2 || n > SEQCLS_VOCAB_MAX)
+        return seqcls__fail(n < 2 ? SEQCLS_E_INVALID_ARG : SEQCLS_E_RANGE,
+                            "%s: n = %d is outside [2, %d] (ids 0 and 1 are the reserved <pad> "
+                            "and <unk>)",
+                            func, n, SEQCLS_VOCAB_MAX);
+    /* every token is checked before anything is allocated */
+    for (i = 2; i < n; i++) {
+        const char *t = tokens[i];
+        size_t tl;
+        if (!t)
+            return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: tokens[%d] is NULL", func, i);
+        tl = strlen(t);
+        if (tl == 0 || tl > SEQCLS_TOKEN_MAX)
+            return seqcls__fail(SEQCLS_E_INVALID_ARG,
+                                "%s: tokens[%d] has %zu bytes, outside [1, %d]", func, i, tl,
+                                SEQCLS_TOKEN_MAX);
+        if (!vocab_utf8_valid((const unsigned char *)t, tl))
+            return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: tokens[%d] is not valid UTF-8", func,
+                                i);
+        if (!strcmp(t, PAD) || !strcmp(t, UNK))
+            return seqcls__fail(SEQCLS_E_INVALID_ARG,
+                                "%s: tokens[%d] is \"%s\", which only id %d may be", func, i, t,
+                                t[1] == 'p' ? SEQCLS_PAD_ID : SEQCLS_UNK_ID);
+    }
+    if (!(v = vocab_new()))
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
+    for (i = 0; i < n; i++) {
+        const char *t = i == 0 ? PAD : i == 1 ? UNK : tokens[i];
+        const size_t tl = strlen(t);
+        const uint32_t h = hash_bytes(t, tl);
+        int found;
+        table_find(v, t, tl, h, &found);
+        if (found) {
+            int first = lookup(v, t, tl);
+            seqcls_vocab_free(v);
+            return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: tokens[%d] repeats tokens[%d] (\"%s\")",
+                                func, i, first, t);
+        }
+        if (insert(v, t, tl, h, 0) != SEQCLS_OK) {
+            seqcls_vocab_free(v);
+            return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory at token %d of %d", func, i,
+                                n);
+        }
+    }
+    v->built = 1;
+    *out = v;
     return SEQCLS_OK;
 }
 

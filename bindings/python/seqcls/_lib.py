@@ -133,6 +133,8 @@ SIGNATURES = {
     "seqcls_vocab_id": (i, [HANDLE, CHAR_P]),
     "seqcls_vocab_token": (CHAR_P, [HANDLE, i]),
     "seqcls_vocab_encode": (i, [HANDLE, BUF, sz, I32_P, i, I32_P]),
+    "seqcls_vocab_encode_ex": (i, [HANDLE, BUF, sz, I32_P, i, u, I32_P]),
+    "seqcls_vocab_from_list": (i, [HANDLE_P, C.POINTER(CHAR_P), i]),
     "seqcls_vocab_decode": (i, [HANDLE, I32_P, i, BUF, sz, SIZE_P]),
     "seqcls_vocab_save_buffer": (i, [HANDLE, HANDLE_P, SIZE_P]),
     "seqcls_vocab_load_buffer": (i, [HANDLE_P, BUF, sz]),

@@ -120,17 +120,29 @@ class Vocab:
             raise IndexError("seqcls: id %d is not in the vocabulary (size %d)" % (i, len(self)))
         return t.decode("utf-8")
 
-    def encode(self, text, max_len=DEFAULT_MAXLEN):
-        """(ids int32 [max_len], n): the first max_len token ids, padded with PAD_ID."""
+    def _encode_into(self, raw, row, max_len, truncating, n):
+        if truncating == "post":
+            check(fn.seqcls_vocab_encode(self._ptr, raw, len(raw), row.ctypes.data_as(I32_P),
+                                         max_len, C.byref(n)), "seqcls_vocab_encode")
+        elif truncating == "pre":
+            check(fn.seqcls_vocab_encode_ex(self._ptr, raw, len(raw), row.ctypes.data_as(I32_P),
+                                            max_len, K.TRUNCATE_PRE, C.byref(n)),
+                  "seqcls_vocab_encode_ex")
+        else:
+            raise ValueError("seqcls: truncating must be 'post' or 'pre', not %r" % (truncating,))
+
+    def encode(self, text, max_len=DEFAULT_MAXLEN, truncating="post"):
+        """(ids int32 [max_len], n): the first max_len token ids, or with
+        truncating="pre" (Keras' pad_sequences default) the last; padded with
+        PAD_ID after them."""
         raw = _utf8(text)
         max_len = _max_len(max_len)
         ids = np.zeros(max_len, np.int32)
         n = C.c_int32(0)
-        check(fn.seqcls_vocab_encode(self._ptr, raw, len(raw), ids.ctypes.data_as(I32_P),
-                                     max_len, C.byref(n)), "seqcls_vocab_encode")
+        self._encode_into(raw, ids, max_len, truncating, n)
         return ids, n.value
 
-    def encode_batch(self, texts, max_len=DEFAULT_MAXLEN):
+    def encode_batch(self, texts, max_len=DEFAULT_MAXLEN, truncating="post"):
         """(ids int32 [B, max_len], lengths int32 [B]) for a list of texts."""
         texts = list(texts)
         max_len = _max_len(max_len)
@@ -138,12 +150,32 @@ class Vocab:
         lengths = np.zeros(len(texts), np.int32)
         n = C.c_int32(0)
         for b, t in enumerate(texts):
-            raw = _utf8(t)
-            row = ids[b]
-            check(fn.seqcls_vocab_encode(self._ptr, raw, len(raw), row.ctypes.data_as(I32_P),
-                                         max_len, C.byref(n)), "seqcls_vocab_encode")
+            self._encode_into(_utf8(t), ids[b], max_len, truncating, n)
             lengths[b] = n.value
         return ids, lengths
+
+    @classmethod
+    def from_list(cls, tokens):
+        """A vocabulary from a word index in id order: tokens[i] is the token of
+        id i from 2 on (a Keras TextVectorization's get_vocabulary(), a
+        torchtext itos list); ids 0 and 1 are "<pad>" and "<unk>" whatever
+        tokens[0] and tokens[1] say.  A {token: id} dict (Keras' word_index)
+        is turned into that list by its ids (they must be 2.. without gaps).
+        Since 1.1."""
+        if isinstance(tokens, dict):
+            items = sorted((cv.int32(i, "id"), t) for t, i in tokens.items())
+            ids = [i for i, _ in items if i >= 2]
+            if ids != list(range(2, 2 + len(ids))):
+                raise ValueError("seqcls: word index ids must run from 2 without gaps "
+                                 "(ids 0 and 1 are <pad> and <unk>)")
+            tokens = ["", ""] + [t for i, t in items if i >= 2]
+        tokens = list(tokens)
+        arr = (C.c_char_p * len(tokens))(*[cv.cstring(t if i >= 2 else "", "token")
+                                           for i, t in enumerate(tokens)])
+        out = _out_handle()
+        check(fn.seqcls_vocab_from_list(C.byref(out), arr, cv.int32(len(tokens), "n")),
+              "seqcls_vocab_from_list")
+        return cls(_handle=_Handle(out.value, fn.seqcls_vocab_free))
 
     def decode(self, ids):
         """The tokens of `ids` joined by spaces (padding skipped)."""

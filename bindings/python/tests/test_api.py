@@ -37,6 +37,8 @@ def scenario(tmp_path):
     assert n == 2 and v.decode(ids) == "good film"
     v2 = seqcls.Vocab.from_bytes(v.to_bytes())
     assert len(v2) == len(v)
+    assert v.encode("good film", 1, truncating="pre")[0][0] == v.id("film")
+    assert len(seqcls.Vocab.from_list(["", "", "good", "film"])) == 4
     # tensors
     t = seqcls.Tensor.zeros((2, 3), np.int32)
     assert t.shape == (2, 3) and t.dtype == np.int32 and t.size == 6 and t.ndim == 2

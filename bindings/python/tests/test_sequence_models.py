@@ -87,3 +87,23 @@ def test_clipnorm_per_tensor():
     opt.step(m)
     np.testing.assert_allclose(w, [[-0.6, -0.8]], rtol=1e-6)
     np.testing.assert_allclose(b, [-0.5], rtol=1e-6)
+
+
+def test_vocab_from_list_and_truncating():
+    v = seqcls.Vocab.from_list(["", "[UNK]", "a", "b", "c"])
+    assert len(v) == 5 and v.token(1) == "<unk>" and v.id("c") == 4
+    ids, n = v.encode("a b c zz", 2, truncating="pre")
+    assert list(ids) == [4, 1] and n == 2
+    ids, n = v.encode("a b c zz", 2)
+    assert list(ids) == [2, 3]
+    batch, lengths = v.encode_batch(["a b c", "c"], 2, truncating="pre")
+    assert batch.tolist() == [[3, 4], [4, 0]] and lengths.tolist() == [2, 1]
+    with pytest.raises(ValueError, match="truncating"):
+        v.encode("a", 2, truncating="middle")
+    w = seqcls.Vocab.from_list({"the": 2, "film": 3, "<OOV>": 1})
+    assert w.id("film") == 3 and w.token(1) == "<unk>"
+    with pytest.raises(ValueError, match="without gaps"):
+        seqcls.Vocab.from_list({"the": 2, "film": 4})
+    with pytest.raises(seqcls.InvalidArgumentError, match=r"tokens\[3\] repeats"):
+        seqcls.Vocab.from_list(["", "", "a", "a"])
+    assert len(seqcls.Vocab.from_bytes(w.to_bytes())) == 4

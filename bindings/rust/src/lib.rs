@@ -1248,6 +1248,32 @@ impl Vocab {
         })?;
         Ok((ids, n as usize))
     }
+    /// Ids of the last `max_len` tokens (Keras' truncating="pre",
+    /// `seqcls_vocab_encode_ex` with SEQCLS_TRUNCATE_PRE, since 1.1), padded
+    /// with PAD after them; and the count.
+    pub fn encode_pre(&self, text: &str, max_len: usize) -> Result<(Vec<i32>, usize)> {
+        let len = to_int(max_len, "max_len")?;
+        let mut ids = zeroed::<i32>(max_len, 1, "ids")?;
+        let mut n = 0i32;
+        check(unsafe {
+            sys::seqcls_vocab_encode_ex(self.ptr, text.as_ptr() as *const c_char, text.len(),
+                                        ids.as_mut_ptr(), len, sys::SEQCLS_TRUNCATE_PRE, &mut n)
+        })?;
+        Ok((ids, n as usize))
+    }
+    /// A vocabulary from a word index: `tokens[i]` is the token of id i from
+    /// 2 on; ids 0 and 1 are `<pad>` and `<unk>`, whatever `tokens[0]` and
+    /// `tokens[1]` say (`seqcls_vocab_from_list`, since 1.1).
+    pub fn from_list(tokens: &[&str]) -> Result<Vocab> {
+        let n = to_int(tokens.len(), "tokens")?;
+        let owned = tokens.iter().enumerate()
+            .map(|(i, t)| cstring(if i < 2 { "" } else { t }, "a token"))
+            .collect::<Result<Vec<_>>>()?;
+        let ptrs: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
+        let mut p = ptr::null_mut();
+        check(unsafe { sys::seqcls_vocab_from_list(&mut p, ptrs.as_ptr(), n) })?;
+        Ok(Vocab { ptr: p })
+    }
     pub fn decode(&self, ids: &[i32]) -> Result<String> {
         let n = to_int(ids.len(), "ids")?;
         let mut need = 0usize;

@@ -152,6 +152,7 @@ pub const SEQCLS_UNK_ID: c_int = 1;
 pub const SEQCLS_TOKEN_MAX: c_int = 256;
 pub const SEQCLS_TEXT_MAX: c_int = 2147483647;
 pub const SEQCLS_VOCAB_MAX: c_int = 16777216;
+pub const SEQCLS_TRUNCATE_PRE: c_uint = 0x1;
 
 extern "C" {
     pub fn seqcls_version() -> c_int;
@@ -288,6 +289,11 @@ extern "C" {
     pub fn seqcls_vocab_token(v: *const seqcls_vocab_t, id: c_int) -> *const c_char;
     pub fn seqcls_vocab_encode(v: *const seqcls_vocab_t, text: *const c_char, len: usize,
                                ids: *mut i32, max_len: c_int, n_out: *mut i32) -> c_int;
+    pub fn seqcls_vocab_encode_ex(v: *const seqcls_vocab_t, text: *const c_char, len: usize,
+                                  ids: *mut i32, max_len: c_int, flags: c_uint,
+                                  n_out: *mut i32) -> c_int;
+    pub fn seqcls_vocab_from_list(out: *mut *mut seqcls_vocab_t, tokens: *const *const c_char,
+                                  n: c_int) -> c_int;
     pub fn seqcls_vocab_decode(v: *const seqcls_vocab_t, ids: *const i32, n: c_int,
                                buf: *mut c_char, cap: usize, len_out: *mut usize) -> c_int;
     pub fn seqcls_vocab_save_buffer(v: *const seqcls_vocab_t, buf: *mut *mut c_void,

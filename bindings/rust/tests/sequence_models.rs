@@ -62,3 +62,18 @@ fn clipnorm_per_tensor_option() {
     assert_eq!(o.set(sys::SEQCLS_OPTIM_CLIPNORM_PER_TENSOR, -1.0).unwrap_err().kind(),
                ErrorKind::InvalidArg);
 }
+
+#[test]
+fn vocab_from_list_and_truncate_pre() {
+    let v = seqcls::Vocab::from_list(&["", "[UNK]", "a", "b", "c"]).unwrap();
+    assert_eq!(v.len(), 5);
+    assert_eq!(v.token(1).as_deref(), Some("<unk>"));
+    assert_eq!(v.encode_pre("a b c zz", 2).unwrap(), (vec![4, 1], 2));
+    assert_eq!(v.encode_pre("a", 3).unwrap(), (vec![2, 0, 0], 1));
+    assert_eq!(v.encode("a b c zz", 2).unwrap(), (vec![2, 3], 2));
+    let e = seqcls::Vocab::from_list(&["", "", "a", "a"]).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::InvalidArg);
+    assert!(e.message.contains("tokens[3] repeats tokens[2]"), "{}", e.message);
+    assert_eq!(seqcls::Vocab::from_list(&["", "", "x\0y"]).err().unwrap().kind(),
+               ErrorKind::InvalidArg);
+}
