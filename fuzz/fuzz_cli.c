@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();   /* an error says what, and leaves nothing behind */
         return 0;
     }
-    encode_docs(vocab, &d, maxlen, &ids, &lens);
+    encode_docs(vocab, &d, maxlen, size > 1 && (data[1] & 1), &ids, &lens);   /* post or pre */
     for (i = 0; i < d.n; i++)
         if (lens[i] < 0 || lens[i] > maxlen)
             __builtin_trap();

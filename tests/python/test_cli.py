@@ -207,6 +207,52 @@ class CommandLine(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(run("test", out, self.test).returncode, 0)
 
+    def test_cnn_architecture(self):
+        out = os.path.join(self.dir.name, "cnn.sqcl")
+        r = run("train", "-i", self.train, "-o", out, "--arch", "cnn", "--kernel", "4",
+                "--epochs", "6", "--lr", "0.01", "--dim", "16", "--hidden", "24", "--maxlen", "32")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("architecture cnn", r.stdout)
+        r = run("info", out)
+        self.assertIn("conv1d(filters=24, kernel=4, same, relu) -> sequence of 24", r.stdout)
+        self.assertIn("pooling(max)", r.stdout)
+        r = run("test", out, self.test)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = dict(l.split("\t", 1) for l in r.stdout.splitlines() if "\t" in l)
+        self.assertGreaterEqual(float(lines["accuracy"]), 0.9)
+        # a one-token document still has a feature ('same' padding)
+        r = run("predict", out, "-", stdin="wonderful\nawful\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([l.split()[0] for l in r.stdout.splitlines()],
+                         ["__label__pos", "__label__neg"])
+        # a model without attention has nothing to explain with
+        self.assertBad(run("explain", out, "-", stdin="a film\n"), "no attention layer")
+
+    def test_truncate_keeps_the_first_or_the_last_tokens(self):
+        doc = " ".join(["the film"] * 20) + " wonderful\n"   # the word that decides is last
+        post = run("predict", self.model, "--maxlen", "5", "-", stdin=doc)
+        pre = run("predict", self.model, "--maxlen", "5", "--truncate", "pre", "-", stdin=doc)
+        self.assertEqual(pre.returncode, 0, pre.stderr)
+        p_post = float(post.stdout.split()[1]) if post.stdout.startswith("__label__pos") \
+            else 1 - float(post.stdout.split()[1])
+        self.assertTrue(pre.stdout.startswith("__label__pos "), pre.stdout)
+        self.assertGreater(float(pre.stdout.split()[1]), max(p_post, 0.9))
+        r = run("explain", self.model, "--maxlen", "3", "--truncate", "pre", "-", stdin=doc)
+        rows = [l.split("\t")[0] for l in r.stdout.splitlines()[1:] if "\t" in l]
+        self.assertEqual(rows, ["the", "film", "wonderful"])
+        # trained with --truncate pre: saved in the model, used by default
+        out = os.path.join(self.dir.name, "pre.sqcl")
+        r = run("train", "-i", self.train, "-o", out, "--arch", "meanpool", "--epochs", "1",
+                "--dim", "8", "--maxlen", "4", "--truncate", "pre")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        info = run("info", out).stdout
+        self.assertRegex(info, r"truncate\s*[=:]?\s*\"?pre")
+        same = run("predict", out, "-", stdin=doc)
+        forced = run("predict", out, "--truncate", "pre", "-", stdin=doc)
+        other = run("predict", out, "--truncate", "post", "-", stdin=doc)
+        self.assertEqual(same.stdout, forced.stdout)
+        self.assertNotEqual(same.stdout, other.stdout)
+
     def assertBad(self, r, needle):
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
@@ -256,7 +302,7 @@ class CommandLine(unittest.TestCase):
         self.assertBad(run("test", notmodel, self.test), "notmodel.sqcl")
         self.assertBad(run("predict", d), "is a directory")
         self.assertBad(run("train", "-i", self.train, "-o", out, "--epochs", "zero"), "--epochs")
-        self.assertBad(run("train", "-i", self.train, "-o", out, "--arch", "cnn"), "--arch")
+        self.assertBad(run("train", "-i", self.train, "-o", out, "--arch", "svm"), "--arch")
         self.assertBad(run("frobnicate"), "unknown command")
         self.assertBad(run("test", self.model, self.write("labels.txt", b"__label__other text\n")),
                        "label 'other'")
@@ -531,6 +577,12 @@ class CommandLine(unittest.TestCase):
             (train + ["--valid-split", "0.2", "--valid", self.test], "exclude each other"),
             (train + ["--valid"], "--valid needs a value"),
             (train + ["--bogus", "1"], "unknown option '--bogus'"),
+            (train + ["--truncate", "middle"], "--truncate must be post or pre, not 'middle'"),
+            (train + ["--truncate"], "--truncate needs a value"),
+            (train + ["--kernel", "3"], "--kernel is for --arch cnn"),
+            (train + ["--arch", "cnn", "--kernel", "0"], "--kernel: '0' is not an integer"),
+            (["predict", self.model, "--truncate", "both"], "--truncate must be post or pre"),
+            (["info", self.model, "--truncate", "pre"], "unknown option '--truncate'"),
             (["test"], "missing the MODEL and FILE arguments"),
             (["test", self.model], "missing the FILE argument"),
             (["test", self.model, self.test, self.test], "unexpected argument"),

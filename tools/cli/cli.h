@@ -64,8 +64,9 @@ char **labels_collect(const docs_t *d, int *n);
 /* Index of `name` among the model's class names, or -1. */
 int label_index(const seqcls_model_t *m, const char *name);
 
-/* Encode documents with the model's vocabulary into ids [n, maxlen]. */
-void encode_docs(const seqcls_vocab_t *v, const docs_t *d, int maxlen, int32_t **ids,
+/* Encode documents with the model's vocabulary into ids [n, maxlen],
+ * keeping the first tokens of a longer one, or with `pre` the last. */
+void encode_docs(const seqcls_vocab_t *v, const docs_t *d, int maxlen, int pre, int32_t **ids,
                  int32_t **lengths);
 
 /* Commands. */

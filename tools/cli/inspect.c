@@ -14,6 +14,7 @@
 #define DEFAULT_MAXLEN 256   /* for models saved without "maxlen" (seqcls 1.0) */
 #define MAX_MAXLEN 100000
 #define BATCH 256
+#define MAX_TOKENS 2147483647   /* what seqcls_tokenize can count */
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -24,6 +25,7 @@ typedef struct {
     int npos, k, maxlen;     /* maxlen 0: the model's own */
     int json;
     const char *html;
+    const char *truncate;    /* "pre", "post", or NULL: the model's own */
 } args_t;
 
 #define OPT(field) offsetof(args_t, field)
@@ -32,19 +34,26 @@ typedef struct {
      "the model's, else " STR(DEFAULT_MAXLEN), 1, MAX_MAXLEN, NULL,                            \
      "tokens read per document (the rest is cut)\n"                                          \
      "(the model keeps the training --maxlen)"}
-static const opt_t test_options[] = {OPT_MAXLEN};
+#define OPT_TRUNCATE                                                                            \
+    {"--truncate", NULL, "T", OPT_CHOICE, OPT(truncate), NULL, "the model's, else post", 0, 0,   \
+     "post|pre",                                                                                \
+     "read the first (post) or the last (pre) tokens of a\n"                                  \
+     "longer document (the model keeps its own)"}
+static const opt_t test_options[] = {OPT_MAXLEN, OPT_TRUNCATE};
 #define OPT_K                                                                                   \
     {"-k", NULL, "K", OPT_INT, OPT(k), "1", NULL, 1, 1 << 20, NULL,                             \
      "the K most probable labels of each line"}
 static const opt_t predict_options[] = {
     OPT_K,
     OPT_MAXLEN,
+    OPT_TRUNCATE,
     {"--json", NULL, NULL, OPT_FLAG, OPT(json), NULL, NULL, 0, 0, NULL,
      "one JSON object a line (below) instead of fastText's format"},
 };
 static const opt_t explain_options[] = {
     OPT_K,
     OPT_MAXLEN,
+    OPT_TRUNCATE,
     {"--html", NULL, "OUT", OPT_FILE, OPT(html), NULL, "none", 0, 0, NULL,
      "also write the heatmap as an HTML page"},
     {"--json", NULL, NULL, OPT_FLAG, OPT(json), NULL, NULL, 0, 0, NULL,
@@ -154,6 +163,19 @@ static int maxlen_for(const args_t *a, const seqcls_model_t *m)
     return (int)v;
 }
 
+/* Keep the last tokens of a long document (--truncate pre), else the
+ * first: --truncate, else what the model was trained with (its
+ * "truncate" metadata; absent for "post" and in models of seqcls 1.0). */
+static int pre_for(const args_t *a, const seqcls_model_t *m)
+{
+    const char *saved = seqcls_model_get_meta(m, "truncate");
+    if (a->truncate || !saved)
+        return a->truncate && !strcmp(a->truncate, "pre");
+    if (strcmp(saved, "pre") && strcmp(saved, "post"))
+        die("%s: the model's \"truncate\" metadata is not pre or post", a->pos[0]);
+    return !strcmp(saved, "pre");
+}
+
 static void parse(args_t *a, int argc, char **argv, const command_t *c, int min_pos)
 {
     memset(a, 0, sizeof *a);
@@ -200,7 +222,7 @@ int cmd_test(int argc, char **argv)
     a.maxlen = maxlen_for(&a, m);
     C = classes_of(m, model_outputs(m));
     docs_read(&d, a.pos[1], 1);
-    encode_docs(seqcls_model_vocab(m), &d, a.maxlen, &ids, &lens);
+    encode_docs(seqcls_model_vocab(m), &d, a.maxlen, pre_for(&a, m), &ids, &lens);
     labels = xmalloc((size_t)d.n, sizeof *labels, "the labels of the documents");
     for (i = 0; i < d.n; i++)
         if ((labels[i] = label_index(m, d.label[i])) < 0)
@@ -415,7 +437,7 @@ int cmd_predict(int argc, char **argv)
     if (!a.json)
         check_plain_labels(m, "predict");
     docs_read_input(&d, a.pos[1], m);
-    encode_docs(seqcls_model_vocab(m), &d, a.maxlen, &ids, &lens);
+    encode_docs(seqcls_model_vocab(m), &d, a.maxlen, pre_for(&a, m), &ids, &lens);
     probs = xmalloc((size_t)BATCH * (size_t)C, sizeof *probs, "the probabilities");
     taken = xmalloc((size_t)C, 1, "the top-k choice");
     top = xmalloc((size_t)C, sizeof *top, "the top-k choice");
@@ -504,7 +526,7 @@ int cmd_explain(int argc, char **argv)
     char *html_tmp = NULL;
     unsigned char *taken;
     int *top;
-    int i, outputs, C, tty = isatty(fileno(stdout)), probe;
+    int i, outputs, C, tty = isatty(fileno(stdout)), probe, pre;
     long next_line = 1;   /* the next input line to answer */
 
     parse(&a, argc, argv, &cmd_explain_spec, 1);
@@ -523,7 +545,8 @@ int cmd_explain(int argc, char **argv)
     if (!a.json)
         check_plain_labels(m, "explain");
     docs_read_input(&d, a.pos[1], m);
-    encode_docs(seqcls_model_vocab(m), &d, a.maxlen, &ids, &lens);
+    pre = pre_for(&a, m);
+    encode_docs(seqcls_model_vocab(m), &d, a.maxlen, pre, &ids, &lens);
     probs = xmalloc((size_t)C, sizeof *probs, "the probabilities");
     taken = xmalloc((size_t)C, 1, "the top-k choice");
     top = xmalloc((size_t)C, sizeof *top, "the top-k choice");
@@ -538,14 +561,28 @@ int cmd_explain(int argc, char **argv)
     for (i = 0; i < d.n; i++) {
         const char *text = d.text[i], *truth = d.label[i];
         const size_t len = strlen(text);
-        int32_t n = 0, t, peak = 0;
+        int32_t n = 0, t, peak = 0, *all_s = NULL, *all_e = NULL, *st = starts, *en = ends;
         int ntop, r, cut;
         predict_rows(m, ids + (size_t)i * a.maxlen, lens + i, d.line + i, 1, a.maxlen, outputs,
                      probs, att);
-        check(seqcls_tokenize(text, len, starts, ends, a.maxlen + 1, &n), "tokenize");
-        cut = n > a.maxlen;
-        if (n > lens[i])   /* the tokens the model read (the same tokeniser: all of them) */
-            n = lens[i];
+        if (!pre) {
+            check(seqcls_tokenize(text, len, starts, ends, a.maxlen + 1, &n), "tokenize");
+            cut = n > a.maxlen;
+            if (n > lens[i])   /* the tokens the model read (the same tokeniser: all of them) */
+                n = lens[i];
+        } else {
+            /* --truncate pre read the last tokens: their spans are the last
+             * ones of the text (at most one token per byte) */
+            const size_t cap = len < (size_t)MAX_TOKENS ? len + 1 : (size_t)MAX_TOKENS;
+            all_s = xmalloc(cap, sizeof *all_s, "the token offsets");
+            all_e = xmalloc(cap, sizeof *all_e, "the token offsets");
+            check(seqcls_tokenize(text, len, all_s, all_e, (int)cap, &n), "tokenize");
+            cut = n > a.maxlen;
+            st = all_s + (n > lens[i] ? n - lens[i] : 0);
+            en = all_e + (n > lens[i] ? n - lens[i] : 0);
+            if (n > lens[i])
+                n = lens[i];
+        }
         for (t = 0; t < n; t++)
             peak = att[t] > att[peak] ? t : peak;
         ntop = top_classes(probs, C, a.k, top, taken);
@@ -560,9 +597,9 @@ int cmd_explain(int argc, char **argv)
             printf(", \"tokens\": [");
             for (t = 0; t < n; t++) {
                 printf("%s{\"token\": ", t ? ", " : "");
-                json_string(stdout, text + starts[t], (size_t)(ends[t] - starts[t]));
+                json_string(stdout, text + st[t], (size_t)(en[t] - st[t]));
                 printf(", \"start\": %d, \"end\": %d, \"weight\": %.6g, \"relative\": %.4g}",
-                       (int)starts[t], (int)ends[t], (double)att[t], (double)att[t] * n);
+                       (int)st[t], (int)en[t], (double)att[t], (double)att[t] * n);
             }
             printf("], \"cut\": %s}\n", cut ? "true" : "false");
         } else {
@@ -577,18 +614,18 @@ int cmd_explain(int argc, char **argv)
             }
             printf("\n");
             for (t = 0; t < n; t++) {
-                int l = ends[t] - starts[t], k;
+                int l = en[t] - st[t], k;
                 if (tty) {
                     /* white to red on the 256-colour cube, as the HTML shades */
                     int level = (int)lround(5 * shade((double)att[t] * n));
                     printf("\x1b[48;5;%dm\x1b[30m", 196 + 7 * (5 - level));
                     for (k = 0; k < l; k++) {   /* the text must not drive the terminal */
-                        unsigned char c = (unsigned char)text[starts[t] + k];
+                        unsigned char c = (unsigned char)text[st[t] + k];
                         putchar(c < 0x20 || c == 0x7f ? '?' : c);
                     }
                     printf("\x1b[0m(%.3f) ", (double)att[t]);
                 } else {
-                    printf("%.*s\t%.4f\n", l, text + starts[t], (double)att[t]);
+                    printf("%.*s\t%.4f\n", l, text + st[t], (double)att[t]);
                 }
             }
             printf("%s", tty ? "\n\n" : "\n");
@@ -608,24 +645,32 @@ int cmd_explain(int argc, char **argv)
                         right ? "&#x2713; right" : "&#x2717; wrong");
             }
             fputs("</p>\n<p class=\"text\">", html);
+            if (pre && cut && n > 0) {   /* the text before the last tokens: not read */
+                fputs("<span class=\"cut\" title=\"before the last tokens the model reads "
+                      "(--truncate pre): not read\">",
+                      html);
+                html_text(html, text, (size_t)st[0]);
+                fputs("</span>", html);
+                at = st[0];
+            }
             for (t = 0; t < n; t++) {
-                if (starts[t] > at)   /* what lies between tokens, as it is */
-                    html_text(html, text + at, (size_t)(starts[t] - at));
-                if (starts[t] < at)   /* (spans never overlap; if they did, no text twice) */
-                    starts[t] = at;
+                if (st[t] > at)   /* what lies between tokens, as it is */
+                    html_text(html, text + at, (size_t)(st[t] - at));
+                if (st[t] < at)   /* (spans never overlap; if they did, no text twice) */
+                    st[t] = at;
                 fprintf(html, "<span class=\"t\" style=\"background:rgba(220,30,30,%.3f)\" "
                               "title=\"weight %.4f (%.1f&times; uniform)\">",
                         shade((double)att[t] * n), (double)att[t], (double)att[t] * n);
-                html_text(html, text + starts[t], (size_t)(ends[t] - starts[t]));
+                html_text(html, text + st[t], (size_t)(en[t] - st[t]));
                 fputs("</span>", html);
-                at = ends[t] > at ? ends[t] : at;
+                at = en[t] > at ? en[t] : at;
             }
             if ((size_t)at < len) {
-                if (cut)
+                if (cut && !pre)
                     fputs("<span class=\"cut\" title=\"beyond the maximum length: not read\">",
                           html);
                 html_text(html, text + at, len - (size_t)at);
-                if (cut)
+                if (cut && !pre)
                     fputs("</span>", html);
             }
             fputs("</p>\n<p class=\"note\">", html);
@@ -633,16 +678,22 @@ int cmd_explain(int argc, char **argv)
                 fprintf(html, "%d token%s read: uniform attention would give each %.3f. The "
                               "largest weight, %.3f on &ldquo;",
                         (int)n, n == 1 ? "" : "s", 1.0 / n, (double)att[peak]);
-                html_text(html, text + starts[peak], (size_t)(ends[peak] - starts[peak]));
+                html_text(html, text + st[peak], (size_t)(en[peak] - st[peak]));
                 fprintf(html, "&rdquo;, is %.1f&times; that.", (double)att[peak] * n);
             } else {
                 fputs("No token was read.", html);
             }
-            if (cut)
+            if (cut && !pre)
                 fprintf(html, " The text beyond token %d (the maximum length) was not read.",
+                        a.maxlen);
+            else if (cut)
+                fprintf(html, " Only the last %d tokens (the maximum length, --truncate pre) "
+                              "were read.",
                         a.maxlen);
             fputs("</p></div>\n", html);
         }
+        free(all_s);
+        free(all_e);
     }
     for (; next_line <= d.lines; next_line++)
         blank_answer(next_line, a.json, 1);

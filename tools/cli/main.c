@@ -55,7 +55,8 @@ void print_usage(FILE *f)
                 commands[i].spec->summary, commands[i].spec->name, commands[i].spec->args);
     fputs("\nInput lines are \"__label__NAME text\" (fastText) or \"NAME<TAB>text\", in UTF-8.\n"
           "test, predict and explain read text as the model was trained to (its maximum\n"
-          "length is saved in it).  Errors give a one-line message and exit status 2.\n",
+          "length and truncation are saved in it).  Errors give a one-line message and\n"
+          "exit status 2.\n",
           f);
 }
 

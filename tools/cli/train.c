@@ -13,8 +13,8 @@
 #include "cli.h"
 
 typedef struct {
-    const char *input, *output, *arch, *valid;
-    int epochs, dim, hidden, maxlen, batch, min_count, vocab_max, threads, seed;
+    const char *input, *output, *arch, *valid, *truncate;
+    int epochs, dim, hidden, kernel, maxlen, batch, min_count, vocab_max, threads, seed;
     int patience, restore_best;
     double lr, valid_split;
 } train_opts_t;
@@ -26,10 +26,13 @@ static const opt_t train_options[] = {
     {"--output", "-o", "FILE", OPT_FILE, OPT(output), NULL, "required", 0, 0, NULL,
      "the model file to write (checked before training)"},
     {"--arch", NULL, "A", OPT_CHOICE, OPT(arch), "bilstm-attn", NULL, 0, 0,
-     "bilstm-attn|bigru-attn|meanpool",
+     "bilstm-attn|bigru-attn|meanpool|cnn",
      "bilstm-attn or bigru-attn: embedding, bidirectional LSTM/GRU,\n"
      "Bahdanau attention, dense ReLU, dropout 0.3, output;\n"
-     "meanpool: embedding, mean pooling, output"},
+     "meanpool: embedding, mean pooling, output;\n"
+     "cnn: Kim's (2014) CNN: embedding, --hidden convolution filters\n"
+     "of --kernel tokens (ReLU, 'same' padding), max pooling,\n"
+     "dropout 0.5, output"},
     {"--epochs", NULL, "N", OPT_INT, OPT(epochs), "5", NULL, 1, 100000, NULL,
      "passes over the training data"},
     {"--lr", NULL, "X", OPT_REAL, OPT(lr), "0.002", NULL, 1e-9, 10, NULL,
@@ -38,10 +41,15 @@ static const opt_t train_options[] = {
      "embedding size"},
     {"--hidden", NULL, "H", OPT_INT, OPT(hidden), "64", NULL, 1, 4096, NULL,
      "units of the LSTM/GRU (each direction), the attention\n"
-     "and the dense layer"},
+     "and the dense layer; filters of the cnn"},
+    {"--kernel", NULL, "K", OPT_INT, OPT(kernel), "3", NULL, 1, 64, NULL,
+     "cnn: the tokens each filter sees at once"},
     {"--maxlen", NULL, "L", OPT_INT, OPT(maxlen), "256", NULL, 1, 100000, NULL,
      "tokens read per document (the rest is cut); saved in\n"
      "the model"},
+    {"--truncate", NULL, "T", OPT_CHOICE, OPT(truncate), "post", NULL, 0, 0, "post|pre",
+     "which tokens of a longer document are read: the first\n"
+     "(post) or the last (pre, Keras' default); saved in the model"},
     {"--batch", NULL, "B", OPT_INT, OPT(batch), "32", NULL, 1, 65536, NULL,
      "documents per training step"},
     {"--valid", NULL, "FILE", OPT_FILE, OPT(valid), NULL, "none", 0, 0, NULL,
@@ -204,6 +212,8 @@ static void parse(train_opts_t *o, int argc, char **argv, unsigned char *given)
         die("train: -i TRAIN.txt and -o MODEL.sqcl are required");
     if (o->valid && given[opts_index(&cmd_train_spec, "--valid-split")])
         die("train: --valid FILE and --valid-split F exclude each other");
+    if (given[opts_index(&cmd_train_spec, "--kernel")] && strcmp(o->arch, "cnn"))
+        die("train: --kernel is for --arch cnn");
 }
 
 static seqcls_model_t *build_model(const train_opts_t *o, int vocab, int classes)
@@ -214,6 +224,15 @@ static seqcls_model_t *build_model(const train_opts_t *o, int vocab, int classes
     check(seqcls_add_embedding(m, vocab, o->dim, 0, NULL), "embedding");
     if (!strcmp(o->arch, "meanpool")) {
         check(seqcls_add_pooling(m, SEQCLS_POOL_MEAN, NULL), "pooling");
+    } else if (!strcmp(o->arch, "cnn")) {
+        /* Kim (2014): filters over windows of --kernel tokens, the largest
+         * response of each over the document, dropout 0.5.  'same' padding
+         * gives every non-empty document a feature, however short. */
+        int conv;
+        check(seqcls_add_conv1d(m, o->hidden, o->kernel, SEQCLS_PAD_SAME, &conv), "conv1d");
+        check(seqcls_layer_set_int(m, conv, SEQCLS_OPT_ACTIVATION, SEQCLS_ACT_RELU), "conv1d");
+        check(seqcls_add_pooling(m, SEQCLS_POOL_MAX, NULL), "pooling");
+        check(seqcls_add_dropout(m, 0.5f, NULL), "dropout");
     } else {
         const unsigned flags = SEQCLS_BIDIRECTIONAL | SEQCLS_RETURN_SEQUENCES;
         if (!strcmp(o->arch, "bigru-attn"))
@@ -431,6 +450,8 @@ int cmd_train(int argc, char **argv)
         snprintf(maxlen, sizeof maxlen, "%d", o.maxlen);
         check(seqcls_model_set_meta(m, "maxlen", maxlen), "metadata");
         check(seqcls_model_set_meta(m, "tokens", "word"), "metadata");
+        if (!strcmp(o.truncate, "pre"))   /* absent: "post", as models of seqcls 1.0 */
+            check(seqcls_model_set_meta(m, "truncate", "pre"), "metadata");
     }
     printf("%d documents, %d labels, vocabulary of %d, architecture %s\n", train.n, nlabels,
            seqcls_vocab_size(vocab), o.arch);
@@ -441,7 +462,7 @@ int cmd_train(int argc, char **argv)
         split_validation(&o, split_given, m, &train, &valid);
     else
         memset(&valid, 0, sizeof valid);
-    encode_docs(vocab, &train, o.maxlen, &ids, &lens);
+    encode_docs(vocab, &train, o.maxlen, !strcmp(o.truncate, "pre"), &ids, &lens);
     labels = label_ids(m, &train, o.input);
     {
         int64_t sx[2] = {train.n, o.maxlen}, sy[1] = {train.n};
@@ -450,7 +471,7 @@ int cmd_train(int argc, char **argv)
     }
     if (valid.n > 0) {
         int64_t sx[2], sy[1];
-        encode_docs(vocab, &valid, o.maxlen, &vids, &vlens);
+        encode_docs(vocab, &valid, o.maxlen, !strcmp(o.truncate, "pre"), &vids, &vlens);
         vlabels = label_ids(m, &valid, o.valid ? o.valid : o.input);
         sx[0] = sy[0] = valid.n;
         sx[1] = o.maxlen;
