@@ -16,7 +16,10 @@ in]), GRU gate blocks reordered from Keras' [z | r | h] to seqcls' [r | z | n],
 an LSTM's single bias becomes bias_ih (bias_hh = 0), a GRU's bias [2, 3H]
 (reset_after=True) rows bias_ih and bias_hh, a bias [3H] (reset_after=False)
 bias_ih with bias_hh = 0; BatchNormalization's Keras momentum m becomes
-seqcls' 1 - m and its epsilon defaults to Keras' 1e-3.  Errors exit with
+seqcls' 1 - m and its epsilon defaults to Keras' 1e-3; a Conv1D kernel
+[k, in, out] becomes weight [out, in, k].  --vocab (a word_index or a
+TextVectorization vocabulary), --labels, --maxlen and --truncate save what
+the seqcls command needs to read raw text with the model.  Errors exit with
 status 2.  Needs only numpy.
 """
 import os
@@ -77,6 +80,22 @@ class KerasReader:
         key = self.find(prefix, "embeddings")
         return self.src.get(key, ndim=2), key
 
+    def conv1d(self, prefix, bias):
+        """Conv1D (strides 1): kernel [k, in, out] -> weight [out, in, k], bias [out]."""
+        s = self.src
+        kk = self.find(prefix, "kernel")
+        k = s.get(kk, ndim=3)
+        bk = self.find(prefix, "bias", required=bias is True)
+        if bias is False and bk is not None:
+            raise SC.ConvertError("%s: key %r present but the spec says use_bias false"
+                                  % (s.what, bk))
+        w = np.ascontiguousarray(k.transpose(2, 1, 0))
+        if bk is None:
+            return w, kk, None, None
+        b = s.get(bk, ndim=1)
+        SC.expect_shape(bk, b, (w.shape[0],))
+        return w, kk, b, bk
+
     def batchnorm(self, prefix, center, scale):
         s = self.src
         mk, vk = self.find(prefix, "moving_mean"), self.find(prefix, "moving_variance")
@@ -128,6 +147,10 @@ class KerasReader:
         G = GATES[kind]
         if entry.get("num_layers", 1) != 1:
             raise SC.ConvertError("%s: num_layers is for PyTorch; give one entry per Keras layer"
+                                  % entry.where())
+        if entry.get("layer_dropout"):
+            raise SC.ConvertError("%s: layer_dropout is PyTorch's dropout between the layers of "
+                                  "a stacked module; with Keras add a {\"dropout\": rate} entry"
                                   % entry.where())
         dirs = self.directions(entry)
         use_bias = entry.get("use_bias", True)

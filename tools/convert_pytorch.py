@@ -14,7 +14,11 @@ with the state_dict prefix of each (docs/converters.md), e.g.
      {"dense": "fc", "activation": "relu"}, {"dropout": 0.5}, {"output": "out"}]
 
 Layouts are seqcls' own (nn.Embedding, nn.LSTM, nn.GRU, nn.Linear,
-nn.BatchNorm1d): weights are copied as they are.  Errors exit with status 2.
+nn.BatchNorm1d, nn.Conv1d): weights are copied as they are; a stacked
+nn.LSTM/nn.GRU(num_layers=N, dropout=p) becomes N seqcls layers with, given
+"layer_dropout": p, a dropout layer between each two.  --vocab, --labels,
+--maxlen and --truncate save what the seqcls command needs to read raw text
+with the model.  Errors exit with status 2.
 """
 import os
 import re
@@ -59,6 +63,20 @@ class TorchReader:
     def embedding(self, prefix):
         key = prefix + ".weight"
         return self.src.get(key, ndim=2), key
+
+    def conv1d(self, prefix, bias):
+        """nn.Conv1d (stride 1): prefix.weight [out, in, k], prefix.bias [out]."""
+        s = self.src
+        wk, bk = prefix + ".weight", prefix + ".bias"
+        w = s.get(wk, ndim=3)
+        if bias is False:
+            if s.has(bk):
+                raise SC.ConvertError("%s: key %r present but the spec says use_bias false"
+                                      % (s.what, bk))
+            return w, wk, None, None
+        b = s.get(bk, ndim=1)
+        SC.expect_shape(bk, b, (w.shape[0],))
+        return w, wk, b, bk
 
     def batchnorm(self, prefix, center, scale):
         s = self.src

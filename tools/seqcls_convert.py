@@ -43,20 +43,24 @@ class ConvertError(Exception):
 # ---- the spec ----
 
 # kind -> options an entry may carry besides its kind key
+RNN_OPTIONS = {"bidirectional", "return_sequences", "merge", "recurrent_activation", "dropout",
+               "recurrent_dropout", "layer_dropout", "use_bias", "num_layers"}
 OPTIONS = {
     "embedding": {"padding_idx", "freeze"},
     "input": set(),
-    "lstm": {"bidirectional", "return_sequences", "merge", "recurrent_activation", "dropout",
-             "use_bias", "num_layers"},
-    "gru": {"bidirectional", "return_sequences", "merge", "recurrent_activation", "dropout",
-            "use_bias", "num_layers", "reset_after"},
+    "lstm": RNN_OPTIONS,
+    "gru": RNN_OPTIONS | {"reset_after"},
     "attention": {"W1", "W2", "V", "W", "query", "time"},
     "pooling": set(),
     "dense": {"activation", "use_bias"},
     "dropout": set(),
     "batchnorm": {"momentum", "epsilon", "center", "scale"},
     "output": {"use_bias"},
+    "conv1d": {"padding", "dilation", "activation", "use_bias"},
+    "flatten": set(),
 }
+MERGES = ("concat", "sum", "ave", "mul")
+ACTIVATIONS = (None, "none", "linear", "relu", "tanh", "sigmoid")
 KINDS = tuple(OPTIONS)
 ATTENTION_PARTS = {"bahdanau": ("W1", "W2", "V"), "dot": (), "general": ("W",),
                    "learned_query": ("W", "query"), "feature_time": ("time",)}
@@ -88,6 +92,11 @@ def parse_spec(obj):
         if not isinstance(item, dict):
             raise ConvertError("spec layer %d: expected an object, not %r" % (i, item))
         kinds = [k for k in item if k in OPTIONS]
+        if len(kinds) > 1:
+            # a key that names a kind can be an option of the entry's own kind
+            # ({"lstm": "rnn", "dropout": 0.2}: the LSTM's input dropout)
+            own = [k for k in kinds if all(o == k or o in OPTIONS[k] for o in kinds)]
+            kinds = own if len(own) == 1 else kinds
         if len(kinds) != 1:
             unknown = [k for k in item if k not in set().union(*OPTIONS.values())]
             raise ConvertError("spec layer %d: unknown layer kind %s (one of: %s)"
@@ -109,7 +118,7 @@ def parse_spec(obj):
 
 def _check_entry(e):
     v = e.value
-    if e.kind in ("embedding", "lstm", "gru", "dense", "batchnorm", "output"):
+    if e.kind in ("embedding", "lstm", "gru", "dense", "batchnorm", "output", "conv1d"):
         if not isinstance(v, str) or not v:
             raise ConvertError("%s: the value must be the name holding its weights, not %r"
                                % (e.where(), v))
@@ -120,6 +129,9 @@ def _check_entry(e):
     elif e.kind == "dropout":
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v < 1:
             raise ConvertError("%s: the value must be a rate in [0, 1), not %r" % (e.where(), v))
+    elif e.kind == "flatten":
+        if v is not True:
+            raise ConvertError("%s: write {\"flatten\": true}, not %r" % (e.where(), v))
     elif e.kind == "pooling":
         if v not in ("last", "mean", "max"):
             raise ConvertError("%s: pooling must be last, mean or max, not %r" % (e.where(), v))
@@ -138,16 +150,27 @@ def _check_entry(e):
                 raise ConvertError("%s: %s attention needs \"%s\": the name holding its weights"
                                    % (e.where(), v, p))
     if e.kind in ("lstm", "gru"):
-        if e.get("merge", "concat") not in ("concat", "sum"):
-            raise ConvertError("%s: merge must be concat or sum, not %r"
+        if e.get("merge", "concat") not in MERGES:
+            raise ConvertError("%s: merge must be concat, sum, ave or mul, not %r"
                                % (e.where(), e.get("merge")))
+        for rate in ("dropout", "recurrent_dropout", "layer_dropout"):
+            r = e.get(rate, 0.0)
+            if not isinstance(r, (int, float)) or isinstance(r, bool) or not 0 <= r < 1:
+                raise ConvertError("%s: %s must be a rate in [0, 1), not %r"
+                                   % (e.where(), rate, r))
         if e.get("recurrent_activation", "sigmoid") not in ("sigmoid", "hard_sigmoid", "relu"):
             raise ConvertError("%s: recurrent_activation must be sigmoid, hard_sigmoid or relu, "
                                "not %r" % (e.where(), e.get("recurrent_activation")))
-    if e.kind == "dense" and e.get("activation") not in (None, "none", "linear", "relu",
-                                                          "tanh", "sigmoid"):
+    if e.kind in ("dense", "conv1d") and e.get("activation") not in ACTIVATIONS:
         raise ConvertError("%s: activation must be none, relu, tanh or sigmoid, not %r"
                            % (e.where(), e.get("activation")))
+    if e.kind == "conv1d":
+        if e.get("padding", "valid") not in ("valid", "same"):
+            raise ConvertError("%s: padding must be valid or same, not %r (stride 1 only)"
+                               % (e.where(), e.get("padding")))
+        d = e.get("dilation", 1)
+        if not isinstance(d, int) or isinstance(d, bool) or d < 1:
+            raise ConvertError("%s: dilation must be an integer >= 1, not %r" % (e.where(), d))
 
 
 def read_spec(path):
@@ -225,6 +248,8 @@ def simple_layers(entry):
     """The layers without weights, the same for every converter."""
     if entry.kind == "input":
         return [Layer("input", "add_input", entry.value)]
+    if entry.kind == "flatten":
+        return [Layer("flatten", "add_flatten")]
     if entry.kind == "dropout":
         return [Layer("dropout", "add_dropout", float(entry.value))]
     if entry.kind == "pooling":
@@ -236,7 +261,8 @@ def rnn_kwargs(entry, bidirectional, return_sequences, reset_after=True):
     kw = dict(bidirectional=bidirectional, return_sequences=return_sequences,
               merge=entry.get("merge", "concat"),
               recurrent_activation=entry.get("recurrent_activation"),
-              dropout=float(entry.get("dropout", 0.0)))
+              dropout=float(entry.get("dropout", 0.0)),
+              recurrent_dropout=float(entry.get("recurrent_dropout", 0.0)))
     if entry.kind == "gru":
         kw["reset_after"] = reset_after
     return kw
@@ -253,12 +279,18 @@ def rnn_kwargs(entry, bidirectional, return_sequences, reset_after=True):
 #   reader.batchnorm_options(entry)    -> {"momentum": m, "epsilon": e} in seqcls' terms
 #   reader.rnn(entry)                  -> [(bidirectional, reset_after, hidden,
 #                                         {suffix: (array, key)})], one per stacked layer
+#   reader.conv1d(name, bias)          -> (W [out, in, k], W key, b [out] or None, b key)
 
-def convert_entry(entry, reader):
+def convert_entry(entry, reader, renumber=None):
+    """The seqcls layers of one spec entry.  `renumber` (a vocabulary given to
+    the converter): the embedding's source row of each seqcls id, None for a
+    row of zeros (an <unk> the source did not have)."""
     kind = entry.kind
     if kind == "embedding":
         w, key = reader.embedding(entry.value)
         pad = entry.get("padding_idx", 0)
+        if renumber is not None:
+            w, key, pad = renumber_rows(entry, w, key, pad, renumber)
         if pad is not None and not 0 <= pad < w.shape[0]:
             raise ConvertError("%s: padding_idx %r outside the %d rows of %r"
                                % (entry.where(), pad, w.shape[0], key))
@@ -285,6 +317,7 @@ def convert_entry(entry, reader):
     if kind in ("lstm", "gru"):
         stack = reader.rnn(entry)
         layers = []
+        between = float(entry.get("layer_dropout", 0.0))
         for i, (bi, reset_after, hidden, params) in enumerate(stack):
             last = i == len(stack) - 1
             kw = rnn_kwargs(entry, bi, entry.get("return_sequences", False) if last else True,
@@ -293,8 +326,40 @@ def convert_entry(entry, reader):
             for suffix, (a, key) in params.items():
                 layer.param(suffix, a, key)
             layers.append(layer)
+            if not last and between > 0:
+                # PyTorch's nn.LSTM(num_layers=N, dropout=p): on the outputs of
+                # every layer but the last
+                layers.append(Layer("dropout", "add_dropout", between))
         return layers
+    if kind == "conv1d":
+        w, wk, b, bk = reader.conv1d(entry.value, entry.get("use_bias", True))
+        if b is None:
+            b, bk = np.zeros(w.shape[0], np.float32), wk + " (no bias: zeros)"
+        layer = Layer("conv1d", "add_conv1d", w.shape[0], w.shape[2],
+                      padding=entry.get("padding", "valid"), dilation=entry.get("dilation", 1),
+                      activation=entry.get("activation"))
+        return [layer.param("weight", w, wk).param("bias", b, bk)]
     raise ConvertError("%s: unknown layer kind" % entry.where())
+
+
+def renumber_rows(entry, w, key, pad, order):
+    """The embedding's rows in seqcls' id order (`order`: source row or None);
+    the padding row's new id."""
+    V = w.shape[0]
+    bad = [r for r in order if r is not None and not 0 <= r < V]
+    if bad:
+        raise ConvertError("%s: the vocabulary uses row %d, but %r has %d rows"
+                           % (entry.where(), bad[0], key, V))
+    out = np.zeros((len(order), w.shape[1]), np.float32)
+    for i, r in enumerate(order):
+        if r is not None:
+            out[i] = w[r]
+    if pad is not None:
+        if pad != order[0]:
+            raise ConvertError("%s: padding_idx %r is not the vocabulary's padding id %r "
+                               "(--pad-id)" % (entry.where(), pad, order[0]))
+        pad = 0
+    return out, key + " (rows in the vocabulary's order)", pad
 
 
 def attention_layer(entry, reader):
@@ -332,12 +397,16 @@ def attention_layer(entry, reader):
 
 # ---- building and saving ----
 
-def build_model(entries, reader, seed=0):
-    """Add every layer, copy every parameter (shape-checked against seqcls')."""
+def build_model(entries, reader, seed=0, renumber=None):
+    """Add every layer, copy every parameter (shape-checked against seqcls').
+    `renumber`: see convert_entry."""
     seqcls = import_seqcls()
     model = seqcls.Model(seed)
+    if renumber is not None and entries[0].kind != "embedding":
+        raise ConvertError("%s: a vocabulary needs an embedding as the first layer"
+                           % entries[0].where())
     for entry in entries:
-        layers = simple_layers(entry) or convert_entry(entry, reader)
+        layers = simple_layers(entry) or convert_entry(entry, reader, renumber)
         for layer in layers:
             try:
                 idx = getattr(model, layer.add)(*layer.args, **layer.kwargs)
@@ -366,6 +435,132 @@ def build_model(entries, reader, seed=0):
     return model
 
 
+# ---- the vocabulary and the label names ----
+
+OOV_NAMES = {"<oov>", "[unk]", "<unk>", "unk", "oov", "[oov]"}
+
+
+def read_vocab(path):
+    """{source id: token} of a word index file, and whether it was a
+    {token: id} object: a JSON list in id order (Keras' TextVectorization
+    get_vocabulary(), torchtext's get_itos()), a JSON object {token: id}
+    (Keras' Tokenizer.word_index, or a whole Tokenizer.to_json()), or text
+    with one token per line, the line number (from 0) its id."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise ConvertError("vocabulary %s: %s" % (path, exc.strerror or exc)) from None
+    except UnicodeDecodeError as exc:
+        raise ConvertError("vocabulary %s: not UTF-8 (%s)" % (path, exc.reason)) from None
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        obj = None
+    if isinstance(obj, dict):
+        cfg = obj.get("config") if isinstance(obj.get("config"), dict) else obj
+        if "word_index" in cfg:           # Tokenizer.to_json(), or {"word_index": {...}}
+            obj = cfg["word_index"]
+            if isinstance(obj, str):
+                obj = json.loads(obj)
+        if not isinstance(obj, dict):
+            raise ConvertError("vocabulary %s: word_index is not an object" % path)
+        out = {}
+        for tok, i in obj.items():
+            if not isinstance(i, int) or isinstance(i, bool) or i < 0:
+                raise ConvertError("vocabulary %s: token %r has id %r, not an integer >= 0"
+                                   % (path, tok, i))
+            if i in out:
+                raise ConvertError("vocabulary %s: tokens %r and %r both have id %d"
+                                   % (path, out[i], tok, i))
+            out[i] = tok
+        return out, True
+    if isinstance(obj, list):
+        if not all(isinstance(t, str) for t in obj):
+            raise ConvertError("vocabulary %s: a JSON list must hold strings" % path)
+        return dict(enumerate(obj)), False
+    lines = text[:-1].split("\n") if text.endswith("\n") else text.split("\n")
+    return {i: t.rstrip("\r") for i, t in enumerate(lines)}, False
+
+
+def plan_vocab(tokens, is_index, pad_id, unk_id, rows, warn):
+    """(seqcls tokens, the source row of each seqcls id): id 0 = the source's
+    padding id, 1 = its unknown-token id (None: a new row of zeros), then
+    the other ids in order; ids at or beyond the embedding's `rows` are
+    dropped (Keras' num_words)."""
+    if unk_id == "auto":
+        # a list (TextVectorization: "", "[UNK]", ...) has it at 1; a Keras
+        # word_index only with an oov_token, which is then id 1
+        unk_id = 1 if not is_index or tokens.get(1, "").lower() in OOV_NAMES else None
+        if unk_id is None:
+            warn("the word index has no out-of-vocabulary token (id 1 is %r): seqcls gives "
+                 "unknown words id 1 with a row of zeros, where Keras' Tokenizer drops them"
+                 % tokens.get(1))
+    if not 0 <= pad_id < rows:
+        raise ConvertError("--pad-id %d is outside the embedding's %d rows" % (pad_id, rows))
+    if unk_id is not None and not 0 <= unk_id < rows:
+        raise ConvertError("--unk-id %d is outside the embedding's %d rows" % (unk_id, rows))
+    if unk_id == pad_id:
+        raise ConvertError("--pad-id and --unk-id are both %d" % pad_id)
+    rest = sorted(i for i in tokens if i not in (pad_id, unk_id))
+    dropped = [i for i in rest if i >= rows]
+    if dropped:
+        warn("%d token(s) of the vocabulary have ids beyond the embedding's %d rows and are "
+             "dropped (first: %r, id %d)" % (len(dropped), rows, tokens[dropped[0]], dropped[0]))
+    rest = [i for i in rest if i < rows]
+    return ["", ""] + [tokens[i] for i in rest], [pad_id, unk_id] + rest
+
+
+def read_labels(arg):
+    """Label names: a file (one per line, or a JSON list), else comma-separated."""
+    if os.path.isfile(arg):
+        with open(arg, encoding="utf-8") as f:
+            text = f.read()
+        try:
+            names = json.loads(text)
+        except ValueError:
+            names = [l.rstrip("\r") for l in text.splitlines() if l.strip()]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ConvertError("labels %s: a JSON list must hold strings" % arg)
+        return names
+    return arg.split(",")
+
+
+def attach_text(model, args, reader, entries, prog):
+    """The vocabulary, label names and reading settings asked for on the
+    command line, into the model (its embedding already renumbered)."""
+    seqcls = import_seqcls()
+    if args.vocab_plan is not None:
+        tokens = args.vocab_plan[0]
+        try:
+            v = seqcls.Vocab.from_list(tokens)
+        except (seqcls.SeqclsError, ValueError) as exc:
+            raise ConvertError("vocabulary %s: %s" % (args.vocab, exc)) from None
+        # tokens the tokeniser never produces (capitals, spaces, split punctuation)
+        norm = seqcls.Vocab([t for t in tokens[2:]])
+        lost = [t for t in tokens[2:] if norm.id(t) == seqcls.UNK_ID]
+        if lost:
+            print("%s: warning: %d token(s) of the vocabulary are not what seqcls' tokeniser "
+                  "produces and will never be met: %s" % (prog, len(lost), ", ".join(
+                      repr(t) for t in lost[:8])), file=sys.stderr)
+        model.vocab = v
+        model.meta["tokens"] = "word"
+    if args.labels is not None:
+        names = read_labels(args.labels)
+        want = max(model.num_classes, 2)
+        if len(names) != want:
+            raise ConvertError("--labels: %d name(s) for a model of %d classes"
+                               % (len(names), want))
+        try:
+            model.labels = names
+        except (seqcls.SeqclsError, ValueError) as exc:
+            raise ConvertError("--labels: %s" % exc) from None
+    if args.maxlen is not None:
+        model.meta["maxlen"] = str(args.maxlen)
+    if args.truncate == "pre":   # absent means post, as the command line stores it
+        model.meta["truncate"] = "pre"
+
+
 def main(argv, prog, description, load, ignore_unused=()):
     """Command line shared by both converters; returns the exit status."""
     ap = argparse.ArgumentParser(prog=prog, description=description)
@@ -376,12 +571,48 @@ def main(argv, prog, description, load, ignore_unused=()):
     ap.add_argument("--strict", action="store_true",
                     help="unused weights are an error (default: a warning)")
     ap.add_argument("-q", "--quiet", action="store_true", help="no summary on stdout")
+    ap.add_argument("--vocab", metavar="FILE",
+                    help="the word index to save with the model: a JSON list in id order, a "
+                         "JSON {token: id} object (Keras' word_index) or one token per line")
+    ap.add_argument("--pad-id", type=int, default=0, metavar="N",
+                    help="the vocabulary's padding id (default 0): seqcls' id 0")
+    ap.add_argument("--unk-id", default="auto", metavar="N|none",
+                    help="its unknown-token id, seqcls' id 1 (default: 1 for a list, for a "
+                         "word index 1 if it is an oov token, else none: a new zero row)")
+    ap.add_argument("--labels", metavar="NAMES|FILE",
+                    help="class names: comma-separated, or a file (one per line, or a JSON list)")
+    ap.add_argument("--maxlen", type=int, metavar="N",
+                    help="the maximum length the seqcls command uses with the model")
+    ap.add_argument("--truncate", choices=("post", "pre"),
+                    help="which tokens of a longer text the seqcls command keeps")
     args = ap.parse_args(argv)
+    args.vocab_plan = None
     try:
+        if args.unk_id not in ("auto", "none"):
+            try:
+                args.unk_id = int(args.unk_id)
+            except ValueError:
+                raise ConvertError("--unk-id must be an id or none, not %r" % args.unk_id) \
+                    from None
+        elif args.unk_id == "none":
+            args.unk_id = None
+        if args.maxlen is not None and not 1 <= args.maxlen <= 100000:
+            raise ConvertError("--maxlen %d is outside [1, 100000]" % args.maxlen)
         entries = read_spec(args.spec)
         reader = load(args.weights)
         src = reader.src
-        model = build_model(entries, reader, seed=args.seed)
+        renumber = None
+        if args.vocab is not None:
+            if entries[0].kind != "embedding":
+                raise ConvertError("--vocab needs an embedding as the first layer")
+            tokens, is_index = read_vocab(args.vocab)
+            rows = reader.embedding(entries[0].value)[0].shape[0]
+            args.vocab_plan = plan_vocab(
+                tokens, is_index, args.pad_id, args.unk_id, rows,
+                lambda msg: print("%s: note: %s" % (prog, msg), file=sys.stderr))
+            renumber = args.vocab_plan[1]
+        model = build_model(entries, reader, seed=args.seed, renumber=renumber)
+        attach_text(model, args, reader, entries, prog)
         unused = [k for k in src.unused() if not any(k.endswith(s) for s in ignore_unused)]
         if unused:
             msg = "%s: %d unused key(s): %s" % (src.what, len(unused), ", ".join(unused[:20]))
