@@ -1,11 +1,14 @@
 """The peer of bench/bench_conv.c: torch.nn.Conv1d(300, 100, 5) -> relu ->
 max over time -> Linear(100, 1) on the same shapes, timed the same way
-(median of N runs after two warm-ups), then the ratios to the seqcls
-figures read from the file given as argv[1].  PyTorch has no lengths: a
-ragged batch is padded to T, so its figures are those of the full batch
-(the ragged rows' padding is computed and then masked out of the max).
+(median of N runs after two warm-ups).  PyTorch has no lengths: a ragged
+batch is padded to T and its padding is computed, then masked out of the
+max.  `make bench-conv` alternates rounds of the two programs and compares
+the best median of each case: wall time, and the process's CPU time (what
+a one-thread run costs on a machine that other work shares; at two threads
+only the wall time says what threads bring).
 
-    usage: conv_torch.py seqcls_results.txt [repeats]
+    usage: conv_torch.py measure [repeats]            # name: value lines
+           conv_torch.py compare SEQCLS... -- TORCH...  # the table
 """
 import statistics
 import sys
@@ -18,13 +21,15 @@ SHAPES = {"kim": (50, 56, 6, 36), "doc": (32, 400, 100, 400)}
 
 
 def median_ms(fn, reps):
-    times = []
+    """(median wall ms, median process CPU ms) of reps runs after two warm-ups."""
+    times, cpu = [], []
     for r in range(reps + 2):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         if r >= 2:
             times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+            cpu.append((time.process_time() - c0) * 1e3)
+    return statistics.median(times), statistics.median(cpu)
 
 
 def bench(name, threads, reps):
@@ -54,26 +59,49 @@ def bench(name, threads, reps):
             with torch.no_grad():
                 run(False)
 
-        out["%s_t%d_%s_forward_ms" % (name, threads, case)] = median_ms(inference, reps)
-        out["%s_t%d_%s_train_ms" % (name, threads, case)] = median_ms(lambda: run(True), reps)
+        for what, fn in (("forward", inference), ("train", lambda: run(True))):
+            wall, cpu = median_ms(fn, reps)
+            out["%s_t%d_%s_%s_ms" % (name, threads, case, what)] = wall
+            out["%s_t%d_%s_%s_cpu_ms" % (name, threads, case, what)] = cpu
+    return out
+
+
+def read(paths):
+    """The smallest value of each `name: value` key over the files (rounds)."""
+    out = {}
+    for path in paths:
+        with open(path) as f:
+            for line in f:
+                if ":" not in line:
+                    continue
+                k, v = line.split(":", 1)
+                out[k.strip()] = min(float(v), out.get(k.strip(), float("inf")))
     return out
 
 
 def main():
-    ours = {}
-    with open(sys.argv[1]) as f:
-        for line in f:
-            k, v = line.split(":")
-            ours[k.strip()] = float(v)
-    reps = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-    print("torch %s, %s" % (torch.__version__,
-                            "oneDNN (mkldnn) on" if torch.backends.mkldnn.is_available() else
-                            "oneDNN off"))
-    print("%-26s %10s %10s %8s" % ("case", "seqcls ms", "torch ms", "speedup"))
-    for name in SHAPES:
-        for threads in (1, 2):
-            for k, v in bench(name, threads, reps).items():
-                print("%-26s %10.3f %10.3f %7.2fx" % (k[:-3], ours[k], v, v / ours[k]))
+    if sys.argv[1] == "measure":
+        reps = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+        for name in SHAPES:
+            for threads in (1, 2):
+                for k, v in bench(name, threads, reps).items():
+                    print("%s: %.3f" % (k, v))
+        return
+    # compare: seqcls files, then "--", then torch files
+    i = sys.argv.index("--")
+    ours, theirs = read(sys.argv[2:i]), read(sys.argv[i + 1:])
+    print("torch %s, %s; best of %d round(s) of medians"
+          % (torch.__version__, "oneDNN (mkldnn) on" if torch.backends.mkldnn.is_available()
+             else "oneDNN off", len(sys.argv) - i - 1))
+    print("%-24s %10s %10s %8s   %10s %10s %8s" % ("case", "seqcls ms", "torch ms", "speedup",
+                                                  "seqcls cpu", "torch cpu", "speedup"))
+    for k in ours:
+        if k.endswith("_cpu_ms"):
+            continue
+        c = k[:-3] + "_cpu_ms"
+        print("%-24s %10.3f %10.3f %7.2fx   %10.3f %10.3f %7.2fx"
+              % (k[:-3], ours[k], theirs[k], theirs[k] / ours[k], ours[c], theirs[c],
+                 theirs[c] / ours[c]))
 
 
 if __name__ == "__main__":

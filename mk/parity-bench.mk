@@ -10,6 +10,7 @@
 #                           train step, predict, RSS
 #   make bench-conv         one conv1d layer of Kim's CNN size (300 -> 100 filters, kernel 5),
 #                           seqcls vs torch.nn.Conv1d, full and ragged batches, 1 and 2 threads
+#                           (BENCH_ROUNDS rounds of each, alternating)
 #
 # BENCH_REPEATS runs per timing (medians); for bench-model also
 # BENCH_TORCH_REPEATS, BENCH_ROUNDS (processes per side, alternating),
@@ -73,6 +74,14 @@ $(BUILD)/bench/bench_conv: bench/bench_conv.c $(SHARED)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(OPT) -Iinclude $(CFLAGS) -o $@ $< -Llib -lseqcls -Wl,-rpath,$(abspath lib) -lm
 
+# Rounds of the two programs alternate (BENCH_ROUNDS), so that a machine
+# that gets busier or quieter meanwhile favours neither; best median wins.
 bench-conv: $(BUILD)/bench/bench_conv
-	$(BUILD)/bench/bench_conv $(BENCH_REPEATS) | tee $(BUILD)/bench/conv_seqcls.txt
-	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) bench/conv_torch.py $(BUILD)/bench/conv_seqcls.txt $(BENCH_REPEATS)
+	@rm -f $(BUILD)/bench/conv_seqcls.*.txt $(BUILD)/bench/conv_torch.*.txt
+	@for r in $$(seq 1 $(BENCH_ROUNDS)); do \
+	    $(BUILD)/bench/bench_conv $(BENCH_REPEATS) > $(BUILD)/bench/conv_seqcls.$$r.txt || exit 1; \
+	    PYTHONDONTWRITEBYTECODE=1 $(PYTHON) bench/conv_torch.py measure $(BENCH_REPEATS) \
+	        > $(BUILD)/bench/conv_torch.$$r.txt || exit 1; \
+	done
+	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) bench/conv_torch.py compare $(BUILD)/bench/conv_seqcls.*.txt \
+	    -- $(BUILD)/bench/conv_torch.*.txt

@@ -142,7 +142,8 @@ static void rows_portable(int ta, int M, int n, const pg_op_t *o)
  * helper taking the accumulator arrays made GCC 12 keep them in memory
  * (173 -> 119 GFLOP/s on a [64,128]x[128,512] step). */
 static inline __attribute__((always_inline, target("avx512f"))) void
-kernel512(const int ta, const int mr, const pg_op_t *o, __mmask16 m0, __mmask16 m1)
+kernel512(const int ta, const int mr, const int half, const pg_op_t *o, __mmask16 m0,
+          __mmask16 m1)
 {
     const float *A = o->A, *Bp = o->Bp;
     const __m512 bias0 = o->bias ? _mm512_maskz_loadu_ps(m0, o->bias) : _mm512_setzero_ps();
@@ -154,23 +155,25 @@ kernel512(const int ta, const int mr, const pg_op_t *o, __mmask16 m0, __mmask16 
         c0[i] = c1[i] = _mm512_setzero_ps();
     for (k = 0; k < o->K; k++) {
         const __m512 b0 = _mm512_loadu_ps(Bp + (size_t)k * PG_NR);
-        const __m512 b1 = _mm512_loadu_ps(Bp + (size_t)k * PG_NR + 16);
+        const __m512 b1 = half ? b0 : _mm512_loadu_ps(Bp + (size_t)k * PG_NR + 16);
 #pragma GCC unroll 8
         for (i = 0; i < mr; i++) {
             const __m512 a =
                 _mm512_set1_ps(ta ? A[(size_t)k * o->lda + i] : A[(size_t)i * o->lda + k]);
             c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
-            c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
+            if (!half)
+                c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
         }
     }
     for (k = 0; k < o->K2; k++) {
         const __m512 b0 = _mm512_loadu_ps(o->Bp2 + (size_t)k * PG_NR);
-        const __m512 b1 = _mm512_loadu_ps(o->Bp2 + (size_t)k * PG_NR + 16);
+        const __m512 b1 = half ? b0 : _mm512_loadu_ps(o->Bp2 + (size_t)k * PG_NR + 16);
 #pragma GCC unroll 8
         for (i = 0; i < mr; i++) {
             const __m512 a = _mm512_set1_ps(o->A2[(size_t)i * o->lda2 + k]);
             c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
-            c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
+            if (!half)
+                c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
         }
     }
 #pragma GCC unroll 8
@@ -189,8 +192,11 @@ kernel512(const int ta, const int mr, const pg_op_t *o, __mmask16 m0, __mmask16 
     }
 }
 
+/* `half`: the panel's columns end within its first 16 (the last panel of
+ * an N that is not a multiple of 32): the second half's FMAs are skipped,
+ * which gives the same values for half the work. */
 static inline __attribute__((always_inline, target("avx512f"))) void
-rows512(const int ta, int M, int n, const pg_op_t *o)
+rows512h(const int ta, const int half, int M, int n, const pg_op_t *o)
 {
     const __mmask16 m0 = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
     const __mmask16 m1 = (__mmask16)(n >= 32 ? 0xffff : n <= 16 ? 0 : (1u << (n - 16)) - 1);
@@ -198,19 +204,28 @@ rows512(const int ta, int M, int n, const pg_op_t *o)
     int i;
     for (i = 0; i + MR512 <= M; i += MR512) {
         r = op_from_row(o, ta, i);
-        kernel512(ta, MR512, &r, m0, m1);
+        kernel512(ta, MR512, half, &r, m0, m1);
     }
     r = op_from_row(o, ta, i);
     switch (M - i) {
-    case 7: kernel512(ta, 7, &r, m0, m1); break;
-    case 6: kernel512(ta, 6, &r, m0, m1); break;
-    case 5: kernel512(ta, 5, &r, m0, m1); break;
-    case 4: kernel512(ta, 4, &r, m0, m1); break;
-    case 3: kernel512(ta, 3, &r, m0, m1); break;
-    case 2: kernel512(ta, 2, &r, m0, m1); break;
-    case 1: kernel512(ta, 1, &r, m0, m1); break;
+    case 7: kernel512(ta, 7, half, &r, m0, m1); break;
+    case 6: kernel512(ta, 6, half, &r, m0, m1); break;
+    case 5: kernel512(ta, 5, half, &r, m0, m1); break;
+    case 4: kernel512(ta, 4, half, &r, m0, m1); break;
+    case 3: kernel512(ta, 3, half, &r, m0, m1); break;
+    case 2: kernel512(ta, 2, half, &r, m0, m1); break;
+    case 1: kernel512(ta, 1, half, &r, m0, m1); break;
     default: break;
     }
+}
+
+static inline __attribute__((always_inline, target("avx512f"))) void
+rows512(const int ta, int M, int n, const pg_op_t *o)
+{
+    if (n <= 16)
+        rows512h(ta, 1, M, n, o);
+    else
+        rows512h(ta, 0, M, n, o);
 }
 
 __attribute__((target("avx512f"))) static void rows_avx512(int ta, int M, int n, const pg_op_t *o)

@@ -272,6 +272,42 @@ START_TEST(packing_rows_by_pointer)
 END_TEST
 
 /* Each row computed alone equals the same row computed in a block of 37. */
+/* A last panel of at most 16 columns skips the FMAs of its second half
+ * (1.1): its values are those the full panel gives, bit for bit.  The
+ * first 4 columns of an N = 36 product (a panel of 32, then 4) against
+ * the same columns of N = 64. */
+START_TEST(half_panels_give_the_same_values)
+{
+    enum { M = 19, K = 70 };
+    uint64_t seed = 13;
+    float *A = malloc(sizeof(float) * M * K), *W = malloc(sizeof(float) * 64 * K);
+    float *P36 = malloc(sizeof(float) * pgemm_packed_len(K, 36));
+    float *P64 = malloc(sizeof(float) * pgemm_packed_len(K, 64));
+    float c36[M * 36], c64[M * 64], bias[64];
+    int isa, i;
+    ck_assert(A && W && P36 && P64);
+    fill(A, (size_t)M * K, &seed);
+    fill(W, (size_t)64 * K, &seed);
+    fill(bias, 64, &seed);
+    pgemm_pack(P36, W, K, 1, K, 36);
+    pgemm_pack(P64, W, K, 1, K, 64);
+    for (isa = CPU_PORTABLE; isa <= CPU_AVX512; isa++) {
+        if (cpu_set_isa(isa) != isa)
+            continue;
+        pgemm(M, 36, K, A, K, P36, 0, bias, c36, 36);
+        pgemm(M, 64, K, A, K, P64, 0, bias, c64, 64);
+        for (i = 0; i < M; i++)
+            ck_assert_msg(memcmp(c36 + (size_t)i * 36, c64 + (size_t)i * 64, 36 * sizeof(float)) == 0,
+                          "%s: row %d differs with a half panel", isa_names[isa], i);
+    }
+    cpu_set_isa(-1);
+    free(A);
+    free(W);
+    free(P36);
+    free(P64);
+}
+END_TEST
+
 START_TEST(rows_do_not_depend_on_their_block)
 {
     enum { M = 37, N = 70, K = 50 };
@@ -430,6 +466,7 @@ Suite *internal_kernels_suite(void)
     TCase *tc = tcase_create("kernels");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, products_match_reference);
+    tcase_add_test(tc, half_panels_give_the_same_values);
     tcase_add_test(tc, transposed_products_match_reference);
     tcase_add_test(tc, two_operand_products_match_reference);
     tcase_add_test(tc, packing_rows_by_pointer);
