@@ -40,6 +40,17 @@ const layer_ops_t seqcls__output_ops = {
 
 int seqcls_add_output(seqcls_model_t *m, int classes, int *layer)
 {
+    /* per-step logits are shaped [B, T, C] by the input's T: a valid
+     * convolution before them would leave fewer steps than that */
+    if (m && m->nlayers > 0 && m->layers[m->nlayers - 1]->out_kind == VAL_SEQ &&
+        model_steps_drop(m) > 0) {
+        seqcls__clear_error();
+        return seqcls__fail(SEQCLS_E_STATE,
+                            "seqcls_add_output: a per-step output cannot follow a valid "
+                            "convolution, whose output has %d steps fewer than the input: give "
+                            "the convolution SEQCLS_PAD_SAME",
+                            model_steps_drop(m));
+    }
     return dense_add(m, "seqcls_add_output", &seqcls__output_ops, classes, SEQCLS_ACT_NONE,
                      layer);
 }

@@ -335,6 +335,46 @@ START_TEST(kim_cnn_learns_a_bigram)
 }
 END_TEST
 
+/* With the 1.1 per-step outputs and streams: a 'same' convolution can
+ * feed a per-step output (a CNN tagger), a valid one cannot (its steps no
+ * longer line up with the input's); a stream refuses a convolution. */
+START_TEST(per_step_outputs_and_streams)
+{
+    static const int32_t len[3] = {5, 2, 0};
+    seqcls_model_t *m = NULL;
+    seqcls_stream_t *st = (seqcls_stream_t *)1;
+    seqcls_tensor_t *ids = tu_tensor(SEQCLS_I32, 2, 3, 5, 0);
+    seqcls_tensor_t *p = tu_tensor(SEQCLS_F32, 3, 3, 5, 4);
+    const real_t *pv = seqcls_tensor_data(p);
+    int l, b, t, k;
+    tu_fill_ids(ids, 1, 9, 5);
+    OK(seqcls_model_create(&m, 1));
+    OK(seqcls_add_embedding(m, 9, 4, 0, NULL));
+    OK(seqcls_add_conv1d(m, 6, 3, 0, &l));
+    FAILS(SEQCLS_E_STATE, "cannot follow a valid convolution, whose output has 2 steps fewer",
+          seqcls_add_output(m, 4, NULL));
+    seqcls_model_free(m);
+    OK(seqcls_model_create(&m, 1));
+    OK(seqcls_add_embedding(m, 9, 4, 0, NULL));
+    OK(seqcls_add_conv1d(m, 6, 3, SEQCLS_PAD_SAME, &l));
+    OK(seqcls_add_output(m, 4, NULL));
+    ck_assert_int_eq(seqcls_model_output_ndim(m), 3);
+    OK(seqcls_predict(m, ids, len, p, NULL));
+    for (b = 0; b < 3; b++)
+        for (t = 0; t < 5; t++) {
+            double sum = 0;
+            for (k = 0; k < 4; k++)
+                sum += pv[(b * 5 + t) * 4 + k];
+            ck_assert(t < len[b] ? fabs(sum - 1) < 1e-5 : sum == 0);
+        }
+    FAILS(SEQCLS_E_UNSUPPORTED, "conv1d", seqcls_stream_create(&st, m));
+    ck_assert_ptr_null(st);
+    seqcls_tensor_free(ids);
+    seqcls_tensor_free(p);
+    seqcls_model_free(m);
+}
+END_TEST
+
 Suite *conv_suite(void)
 {
     Suite *s = suite_create("conv1d and flatten");
@@ -346,6 +386,7 @@ Suite *conv_suite(void)
     tcase_add_test(tc, save_load_and_thread_counts);
     tcase_add_test(tc, flatten_needs_fixed_full_rows);
     tcase_add_test(tc, kim_cnn_learns_a_bigram);
+    tcase_add_test(tc, per_step_outputs_and_streams);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -192,6 +192,30 @@ START_TEST(kim_cnn_embedding_conv_max)
 }
 END_TEST
 
+/* A CNN tagger (1.1): 'same' convolutions under a per-step output, whose
+ * loss averages over the valid steps */
+START_TEST(cnn_tagger_per_step)
+{
+    gradcheck_t c;
+    int l;
+    static const int32_t lens[5] = {6, 0, 3, 1, 6};
+    setup_steps(&c, 5, 6, 9, 0, 3, 1, lens);
+    OK(seqcls_model_create(&c.m, 22));
+    OK(seqcls_add_embedding(c.m, 9, 4, 0, NULL));
+    c.skip_param = 0;
+    c.skip_from = 0;
+    c.skip_to = 4;
+    OK(seqcls_add_conv1d(c.m, 5, 3, SEQCLS_PAD_SAME, &l));
+    OK(seqcls_layer_set_int(c.m, l, SEQCLS_OPT_ACTIVATION, SEQCLS_ACT_TANH));
+    OK(seqcls_add_conv1d(c.m, 4, 2, SEQCLS_PAD_SAME, &l));
+    OK(seqcls_layer_set_int(c.m, l, SEQCLS_OPT_DILATION, 2));
+    OK(seqcls_add_output(c.m, 3, NULL));
+    ck_assert_int_eq(seqcls_model_output_ndim(c.m), 3);
+    gradcheck(&c, 0);
+    teardown(&c);
+}
+END_TEST
+
 /* flatten (1.1): a fixed number of steps after the feature-time attention
  * and a valid convolution, into a dense layer */
 START_TEST(flatten_after_attention_and_conv)
@@ -226,6 +250,7 @@ Suite *grad_suite(void)
     tcase_add_test(tc, conv1d_same_even_dilated_stack);
     tcase_add_test(tc, kim_cnn_embedding_conv_max);
     tcase_add_test(tc, flatten_after_attention_and_conv);
+    tcase_add_test(tc, cnn_tagger_per_step);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -626,24 +626,46 @@ class Model:
                                          arr if names else None), "seqcls_model_set_labels")
 
     # ---- text in, label names out ----
-    def set_vocab(self, vocab, maxlen=DEFAULT_MAXLEN):
+    def set_vocab(self, vocab, maxlen=DEFAULT_MAXLEN, truncating="post"):
         """Attach `vocab` (a built Vocab) and the maximum length texts are
         cut to, as `seqcls train` does: the model keeps a copy of the
         vocabulary, and its metadata "maxlen" and "tokens" (the
-        vocabulary's tokenisation mode), all saved with it.  Then fit,
-        evaluate, predict, predict_text and predict_labels take lists of
-        str.  The embedding's vocab should be len(vocab)."""
+        vocabulary's tokenisation mode), and "truncate" with
+        truncating="pre" (a longer text keeps its last tokens; 1.1), all
+        saved with it.  Then fit, evaluate, predict, predict_text and
+        predict_labels take lists of str.  The embedding's vocab should be
+        len(vocab)."""
         if not isinstance(vocab, Vocab):
             raise TypeError("seqcls: set_vocab takes a seqcls.Vocab, not %s"
                             % type(vocab).__name__)
         n = cv.int32(maxlen, "maxlen")
         if not 1 <= n <= MAX_MAXLEN:
             raise ValueError("seqcls: maxlen = %d is not in [1, %d]" % (n, MAX_MAXLEN))
+        if truncating not in ("post", "pre"):
+            raise ValueError("seqcls: truncating must be 'post' or 'pre', not %r" % (truncating,))
         self.vocab = vocab
         meta = self.meta
         meta["maxlen"] = str(n)
         meta["tokens"] = str(getattr(vocab, "tokens", None) or "word")
+        if truncating == "pre":
+            meta["truncate"] = "pre"
+        elif "truncate" in meta:   # absent means post, as the command line writes it
+            del meta["truncate"]
         return self
+
+    @property
+    def truncating(self):
+        """Which tokens of a text longer than maxlen the model reads: "post"
+        (the first) or "pre" (the last), its "truncate" metadata (what
+        `seqcls train --truncate` or set_vocab wrote; absent: "post").
+        Since 1.1."""
+        v = fn.seqcls_model_get_meta(self._ptr, b"truncate")
+        if v is None:
+            return "post"
+        if v not in (b"pre", b"post"):
+            raise ValueError('seqcls: the model\'s "truncate" metadata %r is not pre or post'
+                             % v.decode("utf-8", "replace"))
+        return v.decode()
 
     @property
     def maxlen(self):
@@ -677,12 +699,15 @@ class Model:
                              "with `seqcls train`", function="seqcls_model_vocab")
         return Vocab(_handle=_Handle(v, None, (self._h,)))
 
-    def encode_text(self, texts, maxlen=None):
+    def encode_text(self, texts, maxlen=None, truncating=None):
         """(ids int32 [N, maxlen], lengths int32 [N]) of a list of str, with
-        the model's vocabulary (and its tokenisation mode) and maximum
-        length (the model's own unless `maxlen` is given)."""
+        the model's vocabulary (and its tokenisation mode), maximum length
+        and truncation (the model's own unless `maxlen` or `truncating` is
+        given)."""
         texts = _text_list(texts)
-        return self._vocab_view().encode_batch(texts, self.maxlen if maxlen is None else maxlen)
+        return self._vocab_view().encode_batch(
+            texts, self.maxlen if maxlen is None else maxlen,
+            self.truncating if truncating is None else truncating)
 
     def _text_input(self, x, lengths, what="x"):
         """(x, lengths) with a list of texts encoded; arrays as they are."""

@@ -107,3 +107,22 @@ def test_vocab_from_list_and_truncating():
     with pytest.raises(seqcls.InvalidArgumentError, match=r"tokens\[3\] repeats"):
         seqcls.Vocab.from_list(["", "", "a", "a"])
     assert len(seqcls.Vocab.from_bytes(w.to_bytes())) == 4
+
+
+def test_text_models_keep_their_truncation():
+    v = seqcls.Vocab.from_list(["", "", "good", "bad", "film"])
+    m = seqcls.Model(1)
+    m.add_embedding(len(v), 4)
+    m.add_pooling("last")
+    m.add_output(2)
+    m.set_vocab(v, maxlen=2, truncating="pre")
+    assert m.truncating == "pre" and m.meta["truncate"] == "pre"
+    ids, n = m.encode_text(["good film bad"])
+    assert ids.tolist() == [[4, 3]]
+    assert m.encode_text(["good film bad"], truncating="post")[0].tolist() == [[2, 4]]
+    back = seqcls.Model.from_bytes(m.to_bytes())
+    assert back.truncating == "pre"
+    m.set_vocab(v, maxlen=2)
+    assert m.truncating == "post" and "truncate" not in m.meta
+    with pytest.raises(ValueError, match="truncating"):
+        m.set_vocab(v, truncating="both")
