@@ -136,7 +136,8 @@ typedef struct seqcls_model seqcls_model_t;
 #define SEQCLS_RETURN_SEQUENCES  0x2u
 #define SEQCLS_MERGE_SUM         0x4u
 #define SEQCLS_GRU_RESET_BEFORE  0x8u
-/* (0x10u is the transformer's SEQCLS_NORM_FIRST) */
+/* transformer flag (seqcls_add_transformer_encoder, 1.1) */
+#define SEQCLS_NORM_FIRST        0x10u  /* pre-norm (PyTorch norm_first=True); default post-norm */
 #define SEQCLS_MERGE_AVE         0x20u  /* (forward + backward) / 2, Keras merge_mode="ave" (1.1) */
 #define SEQCLS_MERGE_MUL         0x40u  /* forward * backward, Keras merge_mode="mul" (1.1) */
 
@@ -151,6 +152,11 @@ typedef struct seqcls_model seqcls_model_t;
 #define SEQCLS_POOL_LAST 1
 #define SEQCLS_POOL_MEAN 2
 #define SEQCLS_POOL_MAX  3
+#define SEQCLS_POOL_FIRST 4   /* the first step (the [CLS] convention), 1.1 */
+
+/* positional encodings (seqcls_add_positional_encoding, 1.1) */
+#define SEQCLS_POS_SINUSOIDAL 1
+#define SEQCLS_POS_LEARNED    2
 
 /* activations */
 #define SEQCLS_ACT_NONE         0
@@ -158,6 +164,7 @@ typedef struct seqcls_model seqcls_model_t;
 #define SEQCLS_ACT_TANH         2
 #define SEQCLS_ACT_SIGMOID      3
 #define SEQCLS_ACT_HARD_SIGMOID 4  /* clip(0.2x + 0.5, 0, 1), old Keras */
+#define SEQCLS_ACT_GELU         5  /* x Phi(x), the exact erf form (transformer, 1.1) */
 
 /* conv1d flags (seqcls_add_conv1d's own flag namespace, since 1.1) */
 #define SEQCLS_PAD_SAME          0x1u  /* output length = input length (PyTorch padding='same') */
@@ -182,8 +189,15 @@ typedef struct seqcls_model seqcls_model_t;
 #define SEQCLS_OPT_ACTIVATION            9  /* int, dense: SEQCLS_ACT_*; conv1d: settable, [SEQCLS_ACT_NONE] */
 #define SEQCLS_OPT_KIND                 10  /* int, attention: SEQCLS_ATTN_*; pooling: SEQCLS_POOL_* */
 #define SEQCLS_OPT_FLAGS                11  /* int, lstm/gru: the SEQCLS_BIDIRECTIONAL... flags */
-#define SEQCLS_OPT_DROPOUT              12  /* float, dropout: the rate */
+#define SEQCLS_OPT_DROPOUT              12  /* float, dropout: the rate; transformer: settable,
+                                               default 0.1 (PyTorch's dropouts, all the same rate) */
 /* 1.1 */
+#define SEQCLS_OPT_HEADS                13  /* int, transformer: attention heads (read-only) */
+#define SEQCLS_OPT_FF_DIM               14  /* int, transformer: feed-forward width (read-only) */
+#define SEQCLS_OPT_LN_EPSILON           15  /* float, transformer: layer-norm epsilon, settable, 1e-5 */
+#define SEQCLS_OPT_MAX_LEN              16  /* int, positional encoding: most steps (read-only) */
+#define SEQCLS_OPT_SCALE_INPUT          17  /* int, positional encoding: 1 = multiply the input by
+                                               sqrt(d) first (settable, default 0) */
 #define SEQCLS_OPT_DILATION             18  /* int, conv1d: settable while no layer follows, [1] */
 #define SEQCLS_OPT_RECURRENT_DROPOUT    19  /* float, lstm/gru: settable, dropout rate on h_{t-1}
                                                in the recurrent products, [0, 1), [0] */
@@ -202,6 +216,8 @@ typedef struct seqcls_model seqcls_model_t;
 #define SEQCLS_LAYER_DROPOUT    8
 #define SEQCLS_LAYER_BATCHNORM  9
 #define SEQCLS_LAYER_OUTPUT    10
+#define SEQCLS_LAYER_POSITIONAL_ENCODING 11
+#define SEQCLS_LAYER_TRANSFORMER_ENCODER 12
 #define SEQCLS_LAYER_CONV1D    14  /* since 1.1 */
 #define SEQCLS_LAYER_FLATTEN   15  /* since 1.1 */
 
@@ -332,8 +348,9 @@ SEQCLS_API int seqcls_add_batchnorm(seqcls_model_t *m, int *layer);
 
 /**
  * Pooling over the valid steps of a sequence: SEQCLS_POOL_LAST (step
- * lengths[b]-1), SEQCLS_POOL_MEAN, SEQCLS_POOL_MAX.  Output: vector
- * [B, F]; a row of length 0 gives zeros.
+ * lengths[b]-1), SEQCLS_POOL_MEAN, SEQCLS_POOL_MAX, SEQCLS_POOL_FIRST
+ * (step 0, since 1.1).  Output: vector [B, F]; a row of length 0 gives
+ * zeros.
  */
 SEQCLS_API int seqcls_add_pooling(seqcls_model_t *m, int kind, int *layer);
 
@@ -344,6 +361,43 @@ SEQCLS_API int seqcls_add_pooling(seqcls_model_t *m, int kind, int *layer);
  * `activation` is one of SEQCLS_ACT_*.
  */
 SEQCLS_API int seqcls_add_dense(seqcls_model_t *m, int units, int activation, int *layer);
+
+/**
+ * Positional encoding (since 1.1): sequence [B, T, d] to a sequence of
+ * the same shape, with the position added at every valid step (steps at
+ * or beyond a row's length stay zero); T may not exceed `max_len`.
+ * SEQCLS_POS_SINUSOIDAL adds PE[p, 2i] = sin(p / 10000^(2i/d)),
+ * PE[p, 2i+1] = cos(p / 10000^(2i/d)) (no parameters);
+ * SEQCLS_POS_LEARNED adds a trained table, parameter "weight"
+ * [max_len, d], initialised N(0, 1) as nn.Embedding.  Option
+ * SEQCLS_OPT_SCALE_INPUT = 1 multiplies the input by sqrt(d) first, as
+ * "Attention is all you need" does for embeddings.
+ */
+SEQCLS_API int seqcls_add_positional_encoding(seqcls_model_t *m, int kind, int max_len,
+                                              int *layer);
+
+/**
+ * One transformer encoder layer (since 1.1), exactly PyTorch 1.13's
+ * nn.TransformerEncoderLayer(d_model = the input width, nhead = heads,
+ * dim_feedforward = ff_dim, batch_first = True): sequence [B, T, d] to
+ * [B, T, d].  Post-norm by default, pre-norm with SEQCLS_NORM_FIRST:
+ *
+ *     post-norm:  x = LN1(x + Drop(MHA(x)));  x = LN2(x + Drop(W2 Drop(act(W1 x + b1)) + b2))
+ *     pre-norm:   x = x + Drop(MHA(LN1(x)));  x = x + Drop(W2 Drop(act(W1 LN2(x) + b1)) + b2)
+ *
+ * Keys at padding steps are masked (PyTorch's src_key_padding_mask from
+ * the lengths); outputs at padding steps are zero; a row of length 0
+ * gives zeros.  `heads` must divide d.  Options: SEQCLS_OPT_DROPOUT (0.1),
+ * SEQCLS_OPT_ACTIVATION (SEQCLS_ACT_RELU, default, or SEQCLS_ACT_GELU),
+ * SEQCLS_OPT_LN_EPSILON (1e-5).  Parameters named as PyTorch's
+ * state_dict: "self_attn.in_proj_weight" [3d, d], "self_attn.in_proj_bias",
+ * "self_attn.out_proj.weight" [d, d], "self_attn.out_proj.bias",
+ * "linear1.weight" [ff_dim, d], "linear1.bias", "linear2.weight"
+ * [d, ff_dim], "linear2.bias", "norm1.weight", "norm1.bias",
+ * "norm2.weight", "norm2.bias".  Stack layers by adding several.
+ */
+SEQCLS_API int seqcls_add_transformer_encoder(seqcls_model_t *m, int heads, int ff_dim,
+                                              unsigned flags, int *layer);
 
 /**
  * Inverted dropout with drop probability `rate` in [0, 1): active only
@@ -568,6 +622,19 @@ SEQCLS_API int seqcls_attention_weights(seqcls_model_t *m, int layer, seqcls_ten
  */
 SEQCLS_API int seqcls_final_states(seqcls_model_t *m, int layer, seqcls_tensor_t *h,
                                    seqcls_tensor_t *c);
+
+/**
+ * Self-attention weights of the last forward (seqcls_forward) of
+ * transformer layer `layer`, copied into `out`: F32 [B, heads, T, T],
+ * out[b, h, i, j] the weight query step i gives key step j; each row of a
+ * valid query sums to 1 over the valid keys and is 0 at padding keys;
+ * rows of padding queries are 0.  Since 1.1.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG, SEQCLS_E_RANGE (not a
+ *         transformer layer), SEQCLS_E_SHAPE (out's shape), SEQCLS_E_STATE
+ *         (no forward yet).
+ */
+SEQCLS_API int seqcls_self_attention_weights(const seqcls_model_t *m, int layer,
+                                             seqcls_tensor_t *out);
 
 /**
  * Run the model for inference (dropout off) and write class

@@ -185,7 +185,7 @@ typedef struct {
  * run, or one seqcls_predict call).  Slots are grown, never shrunk, so
  * buffers are reused across calls of the same or smaller shape.
  */
-#define WS_SLOTS 20
+#define WS_SLOTS 32
 typedef struct {
     void *buf[WS_SLOTS];
     size_t cap[WS_SLOTS];
@@ -224,7 +224,8 @@ enum {
     FIELD_UNITS, FIELD_VOCAB, FIELD_PADDING_IDX, FIELD_ACTIVATION, FIELD_KIND_ARG,
     FIELD_FLAGS, FIELD_FROZEN, FIELD_REC_ACTIVATION, FIELD_RATE, FIELD_BN_MOMENTUM,
     FIELD_BN_EPS,
-    /* 1.1 (CONF ids 12-16 belong to the transformer's fields) */
+    /* 1.1: written only when not at their default */
+    FIELD_HEADS, FIELD_FF_DIM, FIELD_LN_EPS, FIELD_MAX_LEN, FIELD_SCALE_INPUT,
     FIELD_DILATION, FIELD_REC_DROPOUT, FIELD_KERNEL_SIZE,
     FIELD_COUNT
 };
@@ -331,10 +332,10 @@ int layer_stream_forward(const layer_t *L, workspace_t *ws, const value_t *in, v
 /* The registry (layer.c): the ops of kind k (1 <= k <= LAYER_KIND_COUNT),
  * or NULL for an unknown kind. */
 #define LAYER_KIND_COUNT 15
-/* Kind numbers given to work that is not in this tree yet (the transformer's
- * and the vocabulary's kinds): their registry slots stay empty on purpose,
- * so a file using them is refused as written by a newer version. */
-#define LAYER_KIND_RESERVED_FIRST 11
+/* Kind numbers given to work that is not in this tree yet (the vocabulary's
+ * kind): their registry slots stay empty on purpose, so a file using them
+ * is refused as written by a newer version. */
+#define LAYER_KIND_RESERVED_FIRST 13
 #define LAYER_KIND_RESERVED_LAST 13
 const layer_ops_t *layer_kind(uint32_t kind);
 /* The option entry of `option` for L's kind, or NULL. */
@@ -358,6 +359,10 @@ struct layer {
     int rec_activation;      /* lstm/gru */
     float rate;              /* dropout rate, or recurrent input dropout */
     float bn_momentum, bn_eps;
+    int heads, ff_dim;       /* transformer */
+    float ln_eps;            /* transformer layer norm */
+    int max_len;             /* positional encoding */
+    int scale_input;         /* positional encoding: 0 or 1 */
     int dilation;            /* conv1d */
     float rec_dropout;       /* lstm/gru: dropout on h_{t-1} where it enters the recurrent products */
     int kernel_size;         /* conv1d */
@@ -536,8 +541,8 @@ int model_steps_drop(const seqcls_model_t *m);
 /* Each layer kind's table, in its own file (listed in layer.c's registry). */
 extern const layer_ops_t seqcls__embedding_ops, seqcls__input_ops, seqcls__lstm_ops,
     seqcls__gru_ops, seqcls__attention_ops, seqcls__pooling_ops, seqcls__dense_ops,
-    seqcls__dropout_ops, seqcls__batchnorm_ops, seqcls__output_ops, seqcls__conv1d_ops,
-    seqcls__flatten_ops;
+    seqcls__dropout_ops, seqcls__batchnorm_ops, seqcls__output_ops, seqcls__positional_ops,
+    seqcls__transformer_ops, seqcls__conv1d_ops, seqcls__flatten_ops;
 
 /* The name of a SEQCLS_ACT_* activation, "?" if unknown (activation.c). */
 const char *act_name(int act);

@@ -26,7 +26,9 @@ static const layer_ops_t *const registry[LAYER_KIND_COUNT + 1] = {
     [SEQCLS_LAYER_DROPOUT] = &seqcls__dropout_ops,
     [SEQCLS_LAYER_BATCHNORM] = &seqcls__batchnorm_ops,
     [SEQCLS_LAYER_OUTPUT] = &seqcls__output_ops,
-    /* 11-13 (LAYER_KIND_RESERVED_FIRST..LAST): reserved, left empty */
+    [SEQCLS_LAYER_POSITIONAL_ENCODING] = &seqcls__positional_ops,
+    [SEQCLS_LAYER_TRANSFORMER_ENCODER] = &seqcls__transformer_ops,
+    /* 13 (LAYER_KIND_RESERVED_FIRST..LAST): reserved, left empty */
     [SEQCLS_LAYER_CONV1D] = &seqcls__conv1d_ops,
     [SEQCLS_LAYER_FLATTEN] = &seqcls__flatten_ops,
 };
@@ -38,9 +40,9 @@ _Static_assert(SEQCLS_LAYER_FLATTEN == LAYER_KIND_COUNT,
                "the last SEQCLS_LAYER_* must be LAYER_KIND_COUNT");
 _Static_assert(sizeof registry / sizeof registry[0] == LAYER_KIND_COUNT + 1,
                "one registry slot per layer kind");
-_Static_assert(LAYER_KIND_RESERVED_FIRST == SEQCLS_LAYER_OUTPUT + 1 &&
+_Static_assert(LAYER_KIND_RESERVED_FIRST == SEQCLS_LAYER_TRANSFORMER_ENCODER + 1 &&
                    LAYER_KIND_RESERVED_LAST + 1 == SEQCLS_LAYER_CONV1D,
-               "the reserved kinds are exactly the gap between OUTPUT and CONV1D");
+               "the reserved kinds are exactly the gap between TRANSFORMER_ENCODER and CONV1D");
 
 const layer_ops_t *layer_kind(uint32_t kind)
 {
@@ -57,7 +59,8 @@ int layer_stream_forward(const layer_t *L, workspace_t *ws, const value_t *in, v
 
 /* ---- configuration fields ---- */
 
-#define F32_BITS(x) ((union { float f; uint32_t u; }){.f = (x)}.u)
+/* 1e-5f as its bits (an initialiser must be a constant expression). */
+#define F32_1E_5_BITS 0x3727c5acu
 
 /*
  * The one place where defaults live: model_begin_layer starts every layer
@@ -80,7 +83,11 @@ const layer_field_t layer_fields[FIELD_COUNT] = {
     [FIELD_RATE] = {9, FIELD_F32, offsetof(layer_t, rate), "rate", 0},
     [FIELD_BN_MOMENTUM] = {10, FIELD_F32, offsetof(layer_t, bn_momentum), "bn_momentum", 0},
     [FIELD_BN_EPS] = {11, FIELD_F32, offsetof(layer_t, bn_eps), "bn_eps", 0},
-    /* 1.1; ids 12-16 are the transformer's */
+    [FIELD_HEADS] = {12, FIELD_I32, offsetof(layer_t, heads), "heads", 0},
+    [FIELD_FF_DIM] = {13, FIELD_I32, offsetof(layer_t, ff_dim), "ff_dim", 0},
+    [FIELD_LN_EPS] = {14, FIELD_F32, offsetof(layer_t, ln_eps), "ln_eps", F32_1E_5_BITS},
+    [FIELD_MAX_LEN] = {15, FIELD_I32, offsetof(layer_t, max_len), "max_len", 0},
+    [FIELD_SCALE_INPUT] = {16, FIELD_I32, offsetof(layer_t, scale_input), "scale_input", 0},
     [FIELD_DILATION] = {17, FIELD_I32, offsetof(layer_t, dilation), "dilation", 1},
     [FIELD_REC_DROPOUT] = {18, FIELD_F32, offsetof(layer_t, rec_dropout), "rec_dropout", 0},
     [FIELD_KERNEL_SIZE] = {19, FIELD_I32, offsetof(layer_t, kernel_size), "kernel_size", 0},

@@ -1,7 +1,7 @@
 /*
  * pooling.c -- a sequence [B, T, F] to a vector [B, F] over each row's
- * valid steps: the last one, their mean, or their maximum.  A row of
- * length 0 gives zeros and passes no gradient.
+ * valid steps: the last one, the first one, their mean, or their
+ * maximum.  A row of length 0 gives zeros and passes no gradient.
  */
 #include "internal.h"
 
@@ -34,6 +34,9 @@ static int pooling_forward(const layer_t *L, workspace_t *ws, const value_t *in,
         switch (L->kind_arg) {
         case SEQCLS_POOL_LAST:
             memcpy(yb, x + (size_t)(n - 1) * F, (size_t)F * sizeof(real));
+            break;
+        case SEQCLS_POOL_FIRST:
+            memcpy(yb, x, (size_t)F * sizeof(real));
             break;
         case SEQCLS_POOL_MEAN:
             for (t = 0; t < n; t++)
@@ -84,6 +87,9 @@ static int pooling_backward(layer_t *L, workspace_t *ws, const value_t *in, cons
         switch (L->kind_arg) {
         case SEQCLS_POOL_LAST:
             memcpy(g + (size_t)(n - 1) * F, d, (size_t)F * sizeof(real));
+            break;
+        case SEQCLS_POOL_FIRST:
+            memcpy(g, d, (size_t)F * sizeof(real));
             break;
         case SEQCLS_POOL_MEAN:
             for (t = 0; t < n; t++)
@@ -161,6 +167,7 @@ static int pooling_stream_step(const layer_t *L, workspace_t *ws, const value_t 
 
 static const char *const pool_names[] = {
     [SEQCLS_POOL_LAST] = "last", [SEQCLS_POOL_MEAN] = "mean", [SEQCLS_POOL_MAX] = "max",
+    [SEQCLS_POOL_FIRST] = "first",
 };
 #define POOL_KINDS ((int)(sizeof pool_names / sizeof pool_names[0]) - 1)
 

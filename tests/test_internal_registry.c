@@ -45,7 +45,7 @@ START_TEST(every_registered_kind_is_complete)
                               o->option);
         }
     }
-    ck_assert_int_eq(LAYER_KIND_RESERVED_FIRST, SEQCLS_LAYER_OUTPUT + 1);
+    ck_assert_int_eq(LAYER_KIND_RESERVED_FIRST, SEQCLS_LAYER_TRANSFORMER_ENCODER + 1);
     ck_assert_int_eq(LAYER_KIND_RESERVED_LAST + 1, SEQCLS_LAYER_CONV1D);
     ck_assert_ptr_null(layer_kind(0));
     ck_assert_ptr_null(layer_kind(LAYER_KIND_COUNT + 1));
