@@ -23,14 +23,23 @@
  * steps are zero, a row of length 0 gives zeros, and neither the values
  * nor the gradients at padding steps reach anything.
  *
+ * Products.  The position-wise ones (x Win^T, the output projection,
+ * linear1 and linear2, and their d(input)) and the attention products
+ * whose right operand can be packed (Q K^T, P V, dO V^T, dS K) run on
+ * pgemm (src/pgemm.c) with the weight or the head's K/V packed once per
+ * call; the weight gradients and the two transposed attention products
+ * (P^T dO, dS^T Q) on blas_gemm.
+ *
  * Threads.  The (row, head) blocks are shared out to the library's pool
  * longest first, each part taking the next block as it comes free with
  * scratch memory of its own; elementwise passes (layer norms, activation,
- * dropout, softmax) split the packed rows; large products split inside
- * blas_gemm; parameter gradients that are sums over rows are split by
- * columns, each summed in row order.  Dropout masks come from a stream
- * per (site, row) or (row, head) seeded from one draw of the model's
- * random stream per forward, so nothing depends on the thread count.
+ * dropout, softmax) split the packed rows; large products split by rows
+ * inside pgemm and blas_gemm; parameter gradients that are sums over rows
+ * are split by columns, each summed in row order.  Dropout keep flags are
+ * a hash of the element's place under a key per (site, packed row) or per
+ * (row, head), derived from one draw of the model's random stream per
+ * forward: nothing depends on the thread count, and the backward computes
+ * the masks again instead of keeping them.
  *
  * The attention probabilities of the last forward stay in the workspace
  * (block of row b, head h at poff[b] + h len_b^2): the backward needs
@@ -47,7 +56,7 @@ enum {
     WS_GEOM = WS_PRIVATE, /* dropout seed, row offsets, task order, packed row -> step */
     WS_X,                 /* the input packed [N, d] (when some row has padding) */
     WS_H0,                /* pre-norm: LN1(x) [N, d] */
-    WS_QKV,               /* [N, 3d] */
+    WS_QKV,               /* [N, 3d], Q already divided by sqrt(dh) as PyTorch does */
     WS_P,                 /* attention probabilities, per (row, head) [len, len] */
     WS_A,                 /* the heads' outputs side by side [N, d] */
     WS_R1,                /* x + Drop(MHA) [N, d] */
@@ -56,8 +65,8 @@ enum {
     WS_G,                 /* Drop(act(Z1)) [N, ff] */
     WS_R2,                /* linear2's output, post-norm then + H1 [N, d] */
     WS_STATS,             /* mean and 1/std of both norms [4, N] */
-    WS_MASK,              /* keep flags of the three row-wise dropouts [N, 2d + ff] */
     WS_SCRATCH,           /* attention: per part */
+    WS_WPACK,             /* a weight packed for pgemm */
     WS_DY,                /* backward: d(output) packed [N, d] */
     WS_D1, WS_D2,         /* [N, d] each */
     WS_DZ,                /* [N, ff] */
@@ -85,7 +94,11 @@ enum { SITE_ATTN = 1, SITE_1, SITE_FF, SITE_2 };
 #define MAX_FF_DIM (1 << 24)
 #define MAX_WEIGHTS ((int64_t)1 << 31)   /* elements of all the weights together */
 
-/* Elementwise loops run over blocks of VB, which -O2 vectorises (see RNN_SPANS). */
+/* Elementwise loops run over blocks of VB, which -O2 vectorises (see
+ * RNN_SPANS); `restrict` spares the compiler the aliasing checks it
+ * would not make at -O2, and selections are done on the bits (integer
+ * compares), so that the loops have no control flow under the default
+ * floating-point model. */
 #define VB 16
 
 /* ---- elementwise math ---- */
@@ -95,6 +108,9 @@ enum { SITE_ATTN = 1, SITE_1, SITE_FF, SITE_2 };
 SEQCLS_CLONE_INLINE real r_exp(real x) { return exp(x); }
 /* Phi(x), the standard normal distribution function */
 SEQCLS_CLONE_INLINE real phi_cdf(real x) { return 0.5 * erfc(-x * 0.70710678118654752440); }
+SEQCLS_CLONE_INLINE real r_rsqrt(real x) { return 1 / sqrt(x); }
+/* v where z > 0, else 0 */
+SEQCLS_CLONE_INLINE real where_pos(real z, real v) { return z > 0 ? v : 0; }
 
 #else
 
@@ -114,7 +130,7 @@ SEQCLS_CLONE_INLINE float f_of(int32_t i)
 
 /* e^x for x <= 0, to an ulp or two (Cephes' expf: range reduction by
  * ln 2, a degree-6 polynomial, the exponent put in by bit arithmetic);
- * 0 below -87.  Selections on the bits keep the loops branch-free. */
+ * 0 below -87. */
 SEQCLS_CLONE_INLINE float r_exp(float x)
 {
     const int32_t xi = f_bits(x), mag = xi & 0x7fffffff, lim = 0x42ae0000;   /* 87.0f */
@@ -159,10 +175,82 @@ SEQCLS_CLONE_INLINE float phi_cdf(float x)
     return f_of((f_bits(lo) & neg) | (f_bits(hi) & ~neg));
 }
 
+SEQCLS_CLONE_INLINE float r_rsqrt(float x) { return 1.0f / sqrtf(x); }
+
+SEQCLS_CLONE_INLINE float where_pos(float z, float v)
+{
+    return f_of(f_bits(v) & -(int32_t)(f_bits(z) > 0));
+}
+
 #endif
 
+/* ---- dropout streams ----
+ *
+ * The keep flag of element i of a stream is a hash of i under the
+ * stream's key (two rounds of Wellons' lowbias32 around the key's two
+ * halves), so that the masks vectorise, need no storage (the backward
+ * computes them again) and depend on nothing but the seed and the
+ * element's place: a stream per (site, packed row) and per (row, head). */
+
+typedef struct {
+    uint32_t k0, k1;
+    uint32_t thresh;          /* drop when the hash is below: rate 2^32 */
+    real scale;               /* 1 / (1 - rate) */
+} drop_t;
+
+static uint64_t mix64(uint64_t z)
+{
+    z ^= z >> 33;
+    z *= 0xff51afd7ed558ccdull;
+    z ^= z >> 33;
+    z *= 0xc4ceb9fe1a85ec53ull;
+    return z ^ (z >> 33);
+}
+
+SEQCLS_CLONE_INLINE uint32_t lowbias32(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x7feb352du;
+    h ^= h >> 15;
+    h *= 0x846ca68bu;
+    return h ^ (h >> 16);
+}
+
+/* 0 or 1 / (1 - rate) */
+SEQCLS_CLONE_INLINE real keep_factor(drop_t k, uint32_t i)
+{
+    const uint32_t h = lowbias32(lowbias32(i ^ k.k0) + k.k1);
+    return (real)(h >= k.thresh) * k.scale;
+}
+
+/* x[i] *= keep(i) over [0, n) */
+SEQCLS_CLONE_INLINE void drop_inplace(real *restrict x, size_t n, drop_t k)
+{
+    size_t i = 0;
+    int j;
+    for (; i + VB <= n; i += VB)
+        for (j = 0; j < VB; j++)
+            x[i + j] *= keep_factor(k, (uint32_t)(i + j));
+    for (; i < n; i++)
+        x[i] *= keep_factor(k, (uint32_t)i);
+}
+
+/* y[i] = x[i] keep(i) over [0, n) */
+SEQCLS_CLONE_INLINE void drop_copy(const real *restrict x, real *restrict y, size_t n, drop_t k)
+{
+    size_t i = 0;
+    int j;
+    for (; i + VB <= n; i += VB)
+        for (j = 0; j < VB; j++)
+            y[i + j] = x[i + j] * keep_factor(k, (uint32_t)(i + j));
+    for (; i < n; i++)
+        y[i] = x[i] * keep_factor(k, (uint32_t)i);
+}
+
+/* ---- reductions and row kernels ---- */
+
 /* sum of x[0..n) in VB lanes, then the lanes and the tail in order */
-SEQCLS_CLONE_INLINE real vsum(const real *x, int n)
+SEQCLS_CLONE_INLINE real vsum(const real *restrict x, int n)
 {
     real acc[VB] = {0}, s = 0;
     int i = 0, k;
@@ -176,7 +264,7 @@ SEQCLS_CLONE_INLINE real vsum(const real *x, int n)
     return s;
 }
 
-SEQCLS_CLONE_INLINE real vdot(const real *x, const real *y, int n)
+SEQCLS_CLONE_INLINE real vdot(const real *restrict x, const real *restrict y, int n)
 {
     real acc[VB] = {0}, s = 0;
     int i = 0, k;
@@ -191,7 +279,7 @@ SEQCLS_CLONE_INLINE real vdot(const real *x, const real *y, int n)
 }
 
 /* sum of (x - c)^2 */
-SEQCLS_CLONE_INLINE real vsqdev(const real *x, real c, int n)
+SEQCLS_CLONE_INLINE real vsqdev(const real *restrict x, real c, int n)
 {
     real acc[VB] = {0}, s = 0;
     int i = 0, k;
@@ -205,7 +293,7 @@ SEQCLS_CLONE_INLINE real vsqdev(const real *x, real c, int n)
     return s;
 }
 
-SEQCLS_CLONE_INLINE real vmax(const real *x, int n)
+SEQCLS_CLONE_INLINE real vmax(const real *restrict x, int n)
 {
     real acc[VB], m;
     int i = 0, k;
@@ -228,13 +316,36 @@ SEQCLS_CLONE_INLINE real vmax(const real *x, int n)
     return m;
 }
 
+/* v += x */
+SEQCLS_CLONE_INLINE void acc_row(real *restrict v, const real *restrict x, int n)
+{
+    int i = 0, k;
+    for (; i + VB <= n; i += VB)
+        for (k = 0; k < VB; k++)
+            v[i + k] += x[i + k];
+    for (; i < n; i++)
+        v[i] += x[i];
+}
+
+/* y = a + b */
+SEQCLS_CLONE_INLINE void add_row(real *restrict y, const real *restrict a, const real *restrict b,
+                                 int n)
+{
+    int i = 0, k;
+    for (; i + VB <= n; i += VB)
+        for (k = 0; k < VB; k++)
+            y[i + k] = a[i + k] + b[i + k];
+    for (; i < n; i++)
+        y[i] = a[i] + b[i];
+}
+
 /* Softmax of each of the `rows` rows of s [rows, n] in place. */
 SEQCLS_VECTORISED
-static void softmax_rows(real *s, int rows, int n)
+static void softmax_rows(real *restrict s, int rows, int n)
 {
     int r, i, k;
     for (r = 0; r < rows; r++) {
-        real *x = s + (size_t)r * n, acc[VB] = {0}, sum = 0, inv;
+        real *restrict x = s + (size_t)r * n, acc[VB] = {0}, sum = 0, inv;
         const real mx = vmax(x, n);
         for (i = 0; i + VB <= n; i += VB)
             for (k = 0; k < VB; k++) {
@@ -258,12 +369,12 @@ static void softmax_rows(real *s, int rows, int n)
 
 /* Through the softmax: ds = p (dp - sum(p dp)), rows [rows, n], in place on dp. */
 SEQCLS_VECTORISED
-static void softmax_rows_backward(const real *p, real *dp, int rows, int n)
+static void softmax_rows_backward(const real *restrict p, real *restrict dp, int rows, int n)
 {
     int r, i, k;
     for (r = 0; r < rows; r++) {
-        const real *pr = p + (size_t)r * n;
-        real *g = dp + (size_t)r * n;
+        const real *restrict pr = p + (size_t)r * n;
+        real *restrict g = dp + (size_t)r * n;
         const real dot = vdot(pr, g, n);
         for (i = 0; i + VB <= n; i += VB)
             for (k = 0; k < VB; k++)
@@ -273,30 +384,19 @@ static void softmax_rows_backward(const real *p, real *dp, int rows, int n)
     }
 }
 
-/* y = x * keep * s over n (keep flags 0/1) */
 SEQCLS_VECTORISED
-static void apply_mask(real *y, const real *x, const uint8_t *keep, real s, size_t n)
+static void drop_block(const real *restrict x, real *restrict y, size_t n, drop_t k)
 {
-    size_t i = 0;
-    int k;
-    for (; i + VB <= n; i += VB)
-        for (k = 0; k < VB; k++)
-            y[i + k] = x[i + k] * ((real)keep[i + k] * s);
-    for (; i < n; i++)
-        y[i] = x[i] * ((real)keep[i] * s);
+    drop_copy(x, y, n, k);
 }
 
 /* Layer norm of one row: y = (x - mean) / sqrt(var + eps) * gamma + beta. */
-SEQCLS_CLONE_INLINE void ln_row(const real *x, real *y, int d, const real *gamma,
-                                const real *beta, real eps, real *mu_out, real *rs_out)
+SEQCLS_CLONE_INLINE void ln_row(const real *restrict x, real *restrict y, int d,
+                                const real *restrict gamma, const real *restrict beta, real eps,
+                                real *mu_out, real *rs_out)
 {
     const real mu = vsum(x, d) / (real)d;
-    const real var = vsqdev(x, mu, d) / (real)d;
-#ifdef SEQCLS_REAL_DOUBLE
-    const real rs = 1 / sqrt(var + eps);
-#else
-    const real rs = 1 / sqrtf(var + eps);
-#endif
+    const real rs = r_rsqrt(vsqdev(x, mu, d) / (real)d + eps);
     int i = 0, k;
     for (; i + VB <= d; i += VB)
         for (k = 0; k < VB; k++)
@@ -307,13 +407,15 @@ SEQCLS_CLONE_INLINE void ln_row(const real *x, real *y, int d, const real *gamma
     *rs_out = rs;
 }
 
-/* Through a layer norm: dx (+)= rs (g - mean(g) - xhat mean(g xhat)),
- * g = dy gamma, xhat = (x - mu) rs; `t` holds d scratch reals. */
-SEQCLS_CLONE_INLINE void ln_row_backward(const real *x, const real *dy, real *dx, int d,
-                                         const real *gamma, real mu, real rs, int accumulate,
-                                         real *t)
+/* Through a layer norm: dx = rs (g - mean(g) - xhat mean(g xhat)) (plus
+ * `base` when given), g = dy gamma, xhat = (x - mu) rs; `t` holds d
+ * scratch reals. */
+SEQCLS_CLONE_INLINE void ln_row_backward(const real *restrict x, const real *restrict dy,
+                                         const real *restrict base, real *restrict dx, int d,
+                                         const real *restrict gamma, real mu, real rs,
+                                         real *restrict t)
 {
-    real mg, mgx;
+    real mg, mgx, acc[VB] = {0}, s = 0;
     int i = 0, k;
     for (; i + VB <= d; i += VB)
         for (k = 0; k < VB; k++)
@@ -321,23 +423,20 @@ SEQCLS_CLONE_INLINE void ln_row_backward(const real *x, const real *dy, real *dx
     for (; i < d; i++)
         t[i] = dy[i] * gamma[i];
     mg = vsum(t, d) / (real)d;
-    {
-        real acc[VB] = {0}, s = 0;
-        for (i = 0; i + VB <= d; i += VB)
-            for (k = 0; k < VB; k++)
-                acc[k] += t[i + k] * ((x[i + k] - mu) * rs);
+    for (i = 0; i + VB <= d; i += VB)
         for (k = 0; k < VB; k++)
-            s += acc[k];
-        for (; i < d; i++)
-            s += t[i] * ((x[i] - mu) * rs);
-        mgx = s / (real)d;
-    }
-    if (accumulate) {
+            acc[k] += t[i + k] * ((x[i + k] - mu) * rs);
+    for (k = 0; k < VB; k++)
+        s += acc[k];
+    for (; i < d; i++)
+        s += t[i] * ((x[i] - mu) * rs);
+    mgx = s / (real)d;
+    if (base) {
         for (i = 0; i + VB <= d; i += VB)
             for (k = 0; k < VB; k++)
-                dx[i + k] += rs * (t[i + k] - mg - (x[i + k] - mu) * rs * mgx);
+                dx[i + k] = base[i + k] + rs * (t[i + k] - mg - (x[i + k] - mu) * rs * mgx);
         for (; i < d; i++)
-            dx[i] += rs * (t[i] - mg - (x[i] - mu) * rs * mgx);
+            dx[i] = base[i] + rs * (t[i] - mg - (x[i] - mu) * rs * mgx);
     } else {
         for (i = 0; i + VB <= d; i += VB)
             for (k = 0; k < VB; k++)
@@ -347,44 +446,56 @@ SEQCLS_CLONE_INLINE void ln_row_backward(const real *x, const real *dy, real *dx
     }
 }
 
-/* The activation of n values (y may be z). */
-SEQCLS_VECTORISED
-static void act_rows(int gelu, const real *z, real *y, size_t n)
+/* g = act(z) keep over one row of n (keep: drop may be NULL) */
+SEQCLS_CLONE_INLINE void act_row(int gelu, const real *restrict z, real *restrict g, int n,
+                                 const drop_t *drop)
 {
-    size_t i = 0;
-    int k;
+    int i = 0, k;
     if (gelu) {
         for (; i + VB <= n; i += VB)
             for (k = 0; k < VB; k++)
-                y[i + k] = z[i + k] * phi_cdf(z[i + k]);
+                g[i + k] = z[i + k] * phi_cdf(z[i + k]);
         for (; i < n; i++)
-            y[i] = z[i] * phi_cdf(z[i]);
+            g[i] = z[i] * phi_cdf(z[i]);
     } else {
         for (; i + VB <= n; i += VB)
             for (k = 0; k < VB; k++)
-                y[i + k] = z[i + k] > 0 ? z[i + k] : 0;
+                g[i + k] = where_pos(z[i + k], z[i + k]);
         for (; i < n; i++)
-            y[i] = z[i] > 0 ? z[i] : 0;
+            g[i] = where_pos(z[i], z[i]);
+    }
+    if (drop)
+        drop_inplace(g, (size_t)n, *drop);
+}
+
+/* in place, inference */
+SEQCLS_CLONE_INLINE void act_row_inplace(int gelu, real *restrict z, int n)
+{
+    int i = 0, k;
+    if (gelu) {
+        for (; i + VB <= n; i += VB)
+            for (k = 0; k < VB; k++)
+                z[i + k] = z[i + k] * phi_cdf(z[i + k]);
+        for (; i < n; i++)
+            z[i] = z[i] * phi_cdf(z[i]);
+    } else {
+        for (; i + VB <= n; i += VB)
+            for (k = 0; k < VB; k++)
+                z[i + k] = where_pos(z[i + k], z[i + k]);
+        for (; i < n; i++)
+            z[i] = where_pos(z[i], z[i]);
     }
 }
 
-/* dz = dg * keep * s * act'(z) (keep NULL: no dropout), in place on dg. */
-SEQCLS_VECTORISED
-static void act_rows_backward(int gelu, const real *z, real *dg, const uint8_t *keep, real s,
-                              size_t n)
+/* dz = dg keep act'(z), in place on dg (drop may be NULL):
+ * gelu' = Phi(z) + z phi(z), relu' = [z > 0] */
+SEQCLS_CLONE_INLINE void act_row_backward(int gelu, const real *restrict z, real *restrict dg,
+                                          int n, const drop_t *drop)
 {
-    /* 1 / sqrt(2 pi) */
-    const real c = (real)0.39894228040143267794;
-    size_t i = 0;
-    int k;
-    if (keep)
-        for (; i + VB <= n; i += VB)
-            for (k = 0; k < VB; k++)
-                dg[i + k] *= (real)keep[i + k] * s;
-    if (keep)
-        for (; i < n; i++)
-            dg[i] *= (real)keep[i] * s;
-    i = 0;
+    const real c = (real)0.39894228040143267794;   /* 1 / sqrt(2 pi) */
+    int i = 0, k;
+    if (drop)
+        drop_inplace(dg, (size_t)n, *drop);
     if (gelu) {
         for (; i + VB <= n; i += VB)
             for (k = 0; k < VB; k++) {
@@ -398,38 +509,10 @@ static void act_rows_backward(int gelu, const real *z, real *dg, const uint8_t *
     } else {
         for (; i + VB <= n; i += VB)
             for (k = 0; k < VB; k++)
-                dg[i + k] = z[i + k] > 0 ? dg[i + k] : 0;
+                dg[i + k] = where_pos(z[i + k], dg[i + k]);
         for (; i < n; i++)
-            dg[i] = z[i] > 0 ? dg[i] : 0;
+            dg[i] = where_pos(z[i], dg[i]);
     }
-}
-
-/* ---- dropout streams ---- */
-
-static uint64_t mix64(uint64_t z)
-{
-    z ^= z >> 33;
-    z *= 0xff51afd7ed558ccdull;
-    z ^= z >> 33;
-    z *= 0xc4ceb9fe1a85ec53ull;
-    return z ^ (z >> 33);
-}
-
-/* Keep flags of stream (site, index) under `seed`: each is 0 with
- * probability thresh / 2^32 (two per draw). */
-static void keep_flags(uint64_t seed, int site, uint64_t index, uint32_t thresh, uint8_t *keep,
-                       size_t n)
-{
-    rng_t r;
-    size_t i;
-    rng_seed(&r, seed ^ mix64(((uint64_t)site << 56) ^ index));
-    for (i = 0; i + 1 < n; i += 2) {
-        const uint64_t v = rng_next(&r);
-        keep[i] = (uint32_t)v >= thresh;
-        keep[i + 1] = (uint32_t)(v >> 32) >= thresh;
-    }
-    if (i < n)
-        keep[i] = (uint32_t)rng_next(&r) >= thresh;
 }
 
 /* ---- the batch's geometry ---- */
@@ -481,7 +564,7 @@ static int geom_init(const layer_t *L, workspace_t *ws, const value_t *in, geom_
     g->len = in->len;
     for (b = 0; b < B; b++) {
         const size_t l = (size_t)in->len[b];
-        size_t sq = seqcls__mul(seqcls__mul(l, l), (size_t)L->heads);
+        const size_t sq = seqcls__mul(seqcls__mul(l, l), (size_t)L->heads);
         n += l;
         if (sq == SIZE_MAX || p + sq < p)
             return SEQCLS_E_NOMEM;
@@ -523,26 +606,40 @@ static int geom_init(const layer_t *L, workspace_t *ws, const value_t *in, geom_
 
 typedef struct {
     const layer_t *L;
-    layer_t *Lw;              /* backward: the layer whose gradients grow */
     geom_t g;
     int gelu, pre, drop;
-    real keep_scale;          /* 1 / (1 - rate) */
-    uint32_t thresh;          /* drop when 32 random bits fall below */
     uint64_t seed;
+    uint32_t thresh;          /* rate 2^32 */
+    real keep_scale;          /* 1 / (1 - rate) */
     real eps, scale;          /* layer-norm epsilon, 1 / sqrt(dh) */
     /* forward values, packed [N, .] */
     const real *x;
     real *h0, *qkv, *p, *a, *r1, *h1, *z1, *gd, *r2, *y;
     real *mu1, *rs1, *mu2, *rs2;
-    uint8_t *m1, *mf, *m2;    /* keep flags: [N, d], [N, ff], [N, d] */
     /* attention parts */
     real *scratch;
     size_t scratch_len;       /* reals per part */
+    size_t packed_len;        /* of them, the packed K or V; [n, n] blocks follow */
     atomic_int next;
     /* backward */
     const real *dy;
     real *d1, *d2, *dz, *da, *dqkv, *dxp;
+    /* a row-wise dropout pass (pass_drop_rows): dst = src keep */
+    const real *dsrc;
+    real *ddst;
+    int dsite;
 } tf_job_t;
+
+static drop_t drop_stream(const tf_job_t *J, int site, uint64_t index)
+{
+    const uint64_t z = mix64(J->seed ^ mix64(((uint64_t)site << 56) ^ index));
+    drop_t k;
+    k.k0 = (uint32_t)z;
+    k.k1 = (uint32_t)(z >> 32);
+    k.thresh = J->thresh;
+    k.scale = J->keep_scale;
+    return k;
+}
 
 /* A row-wise pass over packed rows [r0, r1). */
 typedef void (*rows_fn)(tf_job_t *J, int r0, int r1);
@@ -573,55 +670,74 @@ static void for_rows(tf_job_t *J, rows_fn fn, size_t work_per_row)
     seqcls__parallel(parts, rows_part, &c);
 }
 
-/* Y[N, out] = X[N, in] W^T + b, W [out, in] as nn.Linear. */
+/* Y[N, out] = X[N, in] W^T + b, W [out, in] as nn.Linear; Wp holds W^T packed. */
 static void linear_forward(int N, int out, int in, const real *X, const real *W, const real *b,
-                           real *Y)
+                           real *Y, real *Wp)
 {
-    int r;
-    for (r = 0; r < N; r++)
-        memcpy(Y + (size_t)r * out, b, (size_t)out * sizeof(real));
-    blas_gemm(0, 1, N, out, in, 1, X, in, W, in, 1, Y, out);
+    pgemm_pack(Wp, W, in, 1, in, out);
+    pgemm(N, out, in, X, in, Wp, 0, b, Y, out);
+}
+
+/* dX[N, in] = dY[N, out] W (+ dX when accumulating); Wp holds W packed. */
+static void linear_dx(int N, int out, int in, const real *dY, const real *W, int accumulate,
+                      real *dX, real *Wp)
+{
+    pgemm_pack(Wp, W, in, 0, out, in);
+    pgemm(N, in, out, dY, out, Wp, accumulate, NULL, dX, in);
+}
+
+/* dW[out, in] += dY^T X over the N rows */
+static void linear_dw(int N, int out, int in, const real *dY, const real *X, real *dW)
+{
+    blas_gemm(1, 0, out, in, N, 1, dY, out, X, in, 1, dW, in);
 }
 
 /* Column sums for parameter gradients, split by columns (each column
  * summed in row order, so the split changes nothing). */
 typedef struct {
-    int N, n, ld;
+    int N, n;
     const real *X;            /* bias: g[c] += sum_r X[r, c] */
     real *g;
     const real *dy, *xin, *mu, *rs;   /* layer norm: gg[c] += sum dy xhat, gb[c] += sum dy */
     real *gg, *gb;
 } cols_call_t;
 
+SEQCLS_CLONE_INLINE void col_add(real *restrict g, const real *restrict x, int w)
+{
+    int j = 0, k;
+    for (; j + VB <= w; j += VB)
+        for (k = 0; k < VB; k++)
+            g[j + k] += x[j + k];
+    for (; j < w; j++)
+        g[j] += x[j];
+}
+
+SEQCLS_CLONE_INLINE void col_norm(real *restrict gg, real *restrict gb, const real *restrict dy,
+                                  const real *restrict x, real mu, real rs, int w)
+{
+    int j = 0, k;
+    for (; j + VB <= w; j += VB)
+        for (k = 0; k < VB; k++) {
+            gg[j + k] += dy[j + k] * ((x[j + k] - mu) * rs);
+            gb[j + k] += dy[j + k];
+        }
+    for (; j < w; j++) {
+        gg[j] += dy[j] * ((x[j] - mu) * rs);
+        gb[j] += dy[j];
+    }
+}
+
 SEQCLS_VECTORISED
 static void cols_range(const cols_call_t *c, int c0, int c1)
 {
-    int r, j;
+    const size_t n = (size_t)c->n;
+    int r;
     for (r = 0; r < c->N; r++) {
-        if (c->X) {
-            const real *x = c->X + (size_t)r * c->ld;
-            for (j = c0; j + VB <= c1; j += VB) {
-                int k;
-                for (k = 0; k < VB; k++)
-                    c->g[j + k] += x[j + k];
-            }
-            for (; j < c1; j++)
-                c->g[j] += x[j];
-        } else {
-            const real *dy = c->dy + (size_t)r * c->ld, *x = c->xin + (size_t)r * c->ld;
-            const real mu = c->mu[r], rs = c->rs[r];
-            for (j = c0; j + VB <= c1; j += VB) {
-                int k;
-                for (k = 0; k < VB; k++) {
-                    c->gg[j + k] += dy[j + k] * ((x[j + k] - mu) * rs);
-                    c->gb[j + k] += dy[j + k];
-                }
-            }
-            for (; j < c1; j++) {
-                c->gg[j] += dy[j] * ((x[j] - mu) * rs);
-                c->gb[j] += dy[j];
-            }
-        }
+        if (c->X)
+            col_add(c->g + c0, c->X + r * n + c0, c1 - c0);
+        else
+            col_norm(c->gg + c0, c->gb + c0, c->dy + r * n + c0, c->xin + r * n + c0, c->mu[r],
+                     c->rs[r], c1 - c0);
     }
 }
 
@@ -651,7 +767,6 @@ static void bias_grad(real *g, const real *X, int N, int n)
     memset(&c, 0, sizeof c);
     c.N = N;
     c.n = n;
-    c.ld = n;
     c.X = X;
     c.g = g;
     run_cols(&c);
@@ -664,7 +779,6 @@ static void norm_grad(real *gg, real *gb, const real *dy, const real *xin, const
     memset(&c, 0, sizeof c);
     c.N = N;
     c.n = d;
-    c.ld = d;
     c.dy = dy;
     c.xin = xin;
     c.mu = mu;
@@ -677,10 +791,10 @@ static void norm_grad(real *gg, real *gb, const real *dy, const real *xin, const
 /* ---- forward ---- */
 
 /* Gather the valid steps of a [B, T, d] buffer into packed rows. */
-static void gather_rows(const geom_t *g, const real *src, real *dst, int r0, int r1)
+static void gather_rows(const geom_t *g, const real *src, real *dst)
 {
     int r;
-    for (r = r0; r < r1; r++)
+    for (r = 0; r < g->N; r++)
         memcpy(dst + (size_t)r * g->d, src + (size_t)g->map[r] * g->d, (size_t)g->d * sizeof(real));
 }
 
@@ -696,26 +810,35 @@ static void pass_norm0(tf_job_t *J, int r0, int r1)
                &J->mu1[r], &J->rs1[r]);
 }
 
+/* Q /= sqrt(dh), as PyTorch scales q before Q K^T */
+SEQCLS_VECTORISED
+static void pass_scale_q(tf_job_t *J, int r0, int r1)
+{
+    const int d = J->g.d;
+    const real s = J->scale;
+    int r, i, k;
+    for (r = r0; r < r1; r++) {
+        real *restrict q = J->qkv + (size_t)r * 3 * d;
+        for (i = 0; i + VB <= d; i += VB)
+            for (k = 0; k < VB; k++)
+                q[i + k] *= s;
+        for (; i < d; i++)
+            q[i] *= s;
+    }
+}
+
 /* r1 = x + Drop(r1); then post-norm h1 = LN1(r1), pre-norm h1 = LN2(r1) */
 SEQCLS_VECTORISED
 static void pass_residual1(tf_job_t *J, int r0, int r1)
 {
     const layer_t *L = J->L;
     const int d = J->g.d;
-    int r, i, k;
+    int r;
     for (r = r0; r < r1; r++) {
-        const real *x = J->x + (size_t)r * d;
         real *v = J->r1 + (size_t)r * d;
-        if (J->drop) {
-            uint8_t *m = J->m1 + (size_t)r * d;
-            keep_flags(J->seed, SITE_1, (uint64_t)r, J->thresh, m, (size_t)d);
-            apply_mask(v, v, m, J->keep_scale, (size_t)d);
-        }
-        for (i = 0; i + VB <= d; i += VB)
-            for (k = 0; k < VB; k++)
-                v[i + k] = x[i + k] + v[i + k];
-        for (; i < d; i++)
-            v[i] = x[i] + v[i];
+        if (J->drop)
+            drop_inplace(v, (size_t)d, drop_stream(J, SITE_1, (uint64_t)r));
+        acc_row(v, J->x + (size_t)r * d, d);
         if (J->pre)
             ln_row(v, J->h1 + (size_t)r * d, d, L->w[P_G2], L->w[P_BE2], J->eps, &J->mu2[r],
                    &J->rs2[r]);
@@ -726,17 +849,22 @@ static void pass_residual1(tf_job_t *J, int r0, int r1)
 }
 
 /* gd = Drop(act(z1)) */
+SEQCLS_VECTORISED
 static void pass_act(tf_job_t *J, int r0, int r1)
 {
-    const size_t ff = (size_t)J->g.ff;
+    const int ff = J->g.ff;
     int r;
-    act_rows(J->gelu, J->z1 + r0 * ff, J->gd + r0 * ff, (size_t)(r1 - r0) * ff);
-    if (J->drop)
-        for (r = r0; r < r1; r++) {
-            uint8_t *m = J->mf + (size_t)r * ff;
-            keep_flags(J->seed, SITE_FF, (uint64_t)r, J->thresh, m, ff);
-            apply_mask(J->gd + r * ff, J->gd + r * ff, m, J->keep_scale, ff);
+    for (r = r0; r < r1; r++) {
+        real *z = J->z1 + (size_t)r * ff, *g = J->gd + (size_t)r * ff;
+        if (z == g) {
+            act_row_inplace(J->gelu, z, ff);
+        } else if (J->drop) {
+            const drop_t k = drop_stream(J, SITE_FF, (uint64_t)r);
+            act_row(J->gelu, z, g, ff, &k);
+        } else {
+            act_row(J->gelu, z, g, ff, NULL);
         }
+    }
 }
 
 /* post-norm: y = LN2(h1 + Drop(r2)); pre-norm: y = r1 + Drop(r2); y at the step's place */
@@ -745,54 +873,56 @@ static void pass_residual2(tf_job_t *J, int r0, int r1)
 {
     const layer_t *L = J->L;
     const int d = J->g.d;
-    int r, i, k;
+    int r;
     for (r = r0; r < r1; r++) {
-        const real *base = J->pre ? J->r1 + (size_t)r * d : J->h1 + (size_t)r * d;
         real *v = J->r2 + (size_t)r * d, *y = J->y + (size_t)J->g.map[r] * d;
-        if (J->drop) {
-            uint8_t *m = J->m2 + (size_t)r * d;
-            keep_flags(J->seed, SITE_2, (uint64_t)r, J->thresh, m, (size_t)d);
-            apply_mask(v, v, m, J->keep_scale, (size_t)d);
-        }
+        if (J->drop)
+            drop_inplace(v, (size_t)d, drop_stream(J, SITE_2, (uint64_t)r));
         if (J->pre) {
-            for (i = 0; i + VB <= d; i += VB)
-                for (k = 0; k < VB; k++)
-                    y[i + k] = base[i + k] + v[i + k];
-            for (; i < d; i++)
-                y[i] = base[i] + v[i];
+            add_row(y, J->r1 + (size_t)r * d, v, d);
         } else {
-            for (i = 0; i + VB <= d; i += VB)
-                for (k = 0; k < VB; k++)
-                    v[i + k] = base[i + k] + v[i + k];
-            for (; i < d; i++)
-                v[i] = base[i] + v[i];
+            acc_row(v, J->h1 + (size_t)r * d, d);
             ln_row(v, y, d, L->w[P_G2], L->w[P_BE2], J->eps, &J->mu2[r], &J->rs2[r]);
         }
     }
 }
 
-/* Attention of task (row b, head h): P = softmax(Q_h K_h^T / sqrt(dh)),
- * O_h = Drop(P) V_h, over the row's n valid steps. */
+/* One part's attention scratch: a packed K or V of the longest row, then
+ * [n, n] blocks (forward: Drop(P); backward: dP, Drop(P)). */
+static void part_scratch(tf_job_t *J, int backward)
+{
+    const int n = J->g.maxlen, dh = J->g.dh;
+    const size_t blocks = (size_t)(backward ? 1 + J->drop : J->drop) * n * n;
+    size_t packed = pgemm_packed_len(dh, n);
+    if (pgemm_packed_len(n, dh) > packed)
+        packed = pgemm_packed_len(n, dh);
+    J->packed_len = (packed + 15) / 16 * 16;
+    J->scratch_len = (J->packed_len + blocks + 15) / 16 * 16;   /* parts 64 bytes apart */
+}
+
+/* Attention of task (row b, head h) over the row's n valid steps:
+ * P = softmax(Qs K^T) (Q was scaled), O_h = Drop(P) V. */
 static void attend(tf_job_t *J, int task, real *scratch)
 {
     const geom_t *g = &J->g;
     const int b = task / g->heads, h = task % g->heads, n = g->len[b], d = g->d, dh = g->dh;
     const real *q = J->qkv + g->roff[b] * 3 * d + (size_t)h * dh;
     real *p = J->p + g->poff[b] + (size_t)h * n * n, *pd = p;
-    blas_gemm(0, 1, n, n, dh, J->scale, q, 3 * d, q + d, 3 * d, 0, p, n);
+    real *packed = scratch, *blocks = scratch + J->packed_len;
+    pgemm_pack(packed, q + d, 3 * d, 1, dh, n);
+    pgemm(n, n, dh, q, 3 * d, packed, 0, NULL, p, n);
     softmax_rows(p, n, n);
     if (J->drop) {
-        uint8_t *keep = (uint8_t *)(scratch + (size_t)n * n);
-        pd = scratch;
-        keep_flags(J->seed, SITE_ATTN, (uint64_t)task, J->thresh, keep, (size_t)n * n);
-        apply_mask(pd, p, keep, J->keep_scale, (size_t)n * n);
+        pd = blocks;
+        drop_block(p, pd, (size_t)n * n, drop_stream(J, SITE_ATTN, (uint64_t)task));
     }
-    blas_gemm(0, 0, n, dh, n, 1, pd, n, q + 2 * d, 3 * d, 0, J->a + g->roff[b] * d + (size_t)h * dh,
-              d);
+    pgemm_pack(packed, q + 2 * d, 3 * d, 0, n, dh);
+    pgemm(n, dh, n, pd, n, packed, 0, NULL, J->a + g->roff[b] * d + (size_t)h * dh, d);
 }
 
-/* Through task (b, h): dPd = dO V^T, dV = Pd^T dO, dP = dPd * mask,
- * dS = softmax'(dP) / sqrt(dh), dQ = dS K, dK = dS^T Q. */
+/* Through task (b, h): dPd = dO V^T, dV = Pd^T dO, dP = dPd keep,
+ * dS = softmax'(dP), dK = dS^T Qs, dQ = dS K / sqrt(dh). */
+SEQCLS_VECTORISED
 static void attend_backward(tf_job_t *J, int task, real *scratch)
 {
     const geom_t *g = &J->g;
@@ -802,21 +932,28 @@ static void attend_backward(tf_job_t *J, int task, real *scratch)
     const real *p = J->p + g->poff[b] + (size_t)h * nn;
     const real *dO = J->da + g->roff[b] * d + (size_t)h * dh;
     real *dq = J->dqkv + g->roff[b] * 3 * d + (size_t)h * dh;
-    real *ds = scratch;
-    blas_gemm(0, 1, n, n, dh, 1, dO, d, q + 2 * d, 3 * d, 0, ds, n);
+    real *packed = scratch, *ds = scratch + J->packed_len;
+    int i, k;
+    pgemm_pack(packed, q + 2 * d, 3 * d, 1, dh, n);
+    pgemm(n, n, dh, dO, d, packed, 0, NULL, ds, n);
     if (J->drop) {
-        real *pd = scratch + nn;
-        uint8_t *keep = (uint8_t *)(scratch + 2 * nn);
-        keep_flags(J->seed, SITE_ATTN, (uint64_t)task, J->thresh, keep, nn);
-        apply_mask(pd, p, keep, J->keep_scale, nn);
+        const drop_t key = drop_stream(J, SITE_ATTN, (uint64_t)task);
+        real *pd = ds + nn;
+        drop_copy(p, pd, nn, key);
         blas_gemm(1, 0, n, dh, n, 1, pd, n, dO, d, 0, dq + 2 * d, 3 * d);
-        apply_mask(ds, ds, keep, J->keep_scale, nn);
+        drop_inplace(ds, nn, key);
     } else {
         blas_gemm(1, 0, n, dh, n, 1, p, n, dO, d, 0, dq + 2 * d, 3 * d);
     }
     softmax_rows_backward(p, ds, n, n);
-    blas_gemm(0, 0, n, dh, n, J->scale, ds, n, q + d, 3 * d, 0, dq, 3 * d);
-    blas_gemm(1, 0, n, dh, n, J->scale, ds, n, q, 3 * d, 0, dq + d, 3 * d);
+    blas_gemm(1, 0, n, dh, n, 1, ds, n, q, 3 * d, 0, dq + d, 3 * d);
+    pgemm_pack(packed, q + d, 3 * d, 0, n, dh);
+    pgemm(n, dh, n, ds, n, packed, 0, NULL, dq, 3 * d);
+    for (i = 0; i < n; i++) {
+        real *restrict row = dq + (size_t)i * 3 * d;
+        for (k = 0; k < dh; k++)
+            row[k] *= J->scale;
+    }
 }
 
 typedef struct {
@@ -839,25 +976,17 @@ static void attn_part(void *arg, int part, int parts)
     }
 }
 
-/* Every (row, head) task, longest rows first, `scratch_per_part` reals
- * (and the keep flags after them) for each part. */
+/* Every (row, head) task, longest rows first, each part with its own scratch. */
 static int run_attention(tf_job_t *J, workspace_t *ws, int backward)
 {
-    const size_t nn = (size_t)J->g.maxlen * J->g.maxlen;
     int parts = seqcls__parallel_parts();
     attn_call_t c;
     if ((size_t)J->g.N * J->g.d < 4096)
         parts = 1;
     if (parts > J->g.ntask)
         parts = J->g.ntask;
-    if (parts < 1)
-        parts = 1;
-    /* forward: Pd [n, n] + flags; backward: dS, Pd [n, n] + flags */
-    J->scratch_len = J->drop ? (backward ? 2 : 1) * nn + (nn + sizeof(real) - 1) / sizeof(real)
-                             : (backward ? nn : 0);
-    J->scratch_len = (J->scratch_len + 15) / 16 * 16;   /* parts on separate cache lines */
-    J->scratch = ws_get(ws, WS_SCRATCH, seqcls__mul(seqcls__mul((size_t)parts, J->scratch_len + 16),
-                                                    sizeof(real)));
+    part_scratch(J, backward);
+    J->scratch = ws_get(ws, WS_SCRATCH, seqcls__mul((size_t)parts * J->scratch_len, sizeof(real)));
     if (!J->scratch)
         return SEQCLS_E_NOMEM;
     atomic_store(&J->next, 0);
@@ -871,6 +1000,19 @@ static int run_attention(tf_job_t *J, workspace_t *ws, int backward)
 static real *ws_reals(workspace_t *ws, int slot, size_t n)
 {
     return ws_get(ws, slot, seqcls__mul(n ? n : 1, sizeof(real)));
+}
+
+/* Room for any of the layer's weights packed for pgemm, either way round. */
+static real *ws_wpack(workspace_t *ws, int d, int ff)
+{
+    size_t n = pgemm_packed_len(d, 3 * d), m;
+    if ((m = pgemm_packed_len(3 * d, d)) > n)
+        n = m;
+    if ((m = pgemm_packed_len(d, ff)) > n)
+        n = m;
+    if ((m = pgemm_packed_len(ff, d)) > n)
+        n = m;
+    return ws_reals(ws, WS_WPACK, n);
 }
 
 static void zero_padding(const geom_t *g, real *y)
@@ -899,6 +1041,7 @@ static int tf_forward(const layer_t *L, workspace_t *ws, const value_t *in, valu
     const size_t B = (size_t)in->B, T = (size_t)in->T, d = (size_t)in->F;
     tf_job_t J;
     geom_t *g = &J.g;
+    real *wp;
     size_t N, ff;
     int rc;
 
@@ -932,42 +1075,49 @@ static int tf_forward(const layer_t *L, workspace_t *ws, const value_t *in, valu
     J.z1 = ctx->training ? ws_reals(ws, WS_Z1, seqcls__mul(N, ff)) : J.gd;
     J.r2 = ws_reals(ws, WS_R2, N * d);
     J.mu1 = ws_reals(ws, WS_STATS, 4 * N);
+    wp = ws_wpack(ws, (int)d, (int)ff);
     if (!J.x || (J.pre && !J.h0) || !J.qkv || !J.p || !J.a || !J.r1 || !J.h1 || !J.gd || !J.z1 ||
-        !J.r2 || !J.mu1)
+        !J.r2 || !J.mu1 || !wp)
         return SEQCLS_E_NOMEM;
     J.rs1 = J.mu1 + N;
     J.mu2 = J.mu1 + 2 * N;
     J.rs2 = J.mu1 + 3 * N;
-    if (J.drop) {
-        J.m1 = ws_get(ws, WS_MASK, seqcls__mul(N, 2 * d + ff));
-        if (!J.m1)
-            return SEQCLS_E_NOMEM;
-        J.mf = J.m1 + N * d;
-        J.m2 = J.mf + N * ff;
-    }
     if (!g->full)
-        gather_rows(g, in->x, (real *)J.x, 0, g->N);
+        gather_rows(g, in->x, (real *)J.x);
 
     /* self-attention block */
     if (J.pre)
         for_rows(&J, pass_norm0, 4 * d);
-    linear_forward(g->N, 3 * (int)d, (int)d, J.pre ? J.h0 : J.x, L->w[P_WIN], L->w[P_BIN], J.qkv);
+    linear_forward(g->N, 3 * (int)d, (int)d, J.pre ? J.h0 : J.x, L->w[P_WIN], L->w[P_BIN], J.qkv,
+                   wp);
+    for_rows(&J, pass_scale_q, d);
     if ((rc = run_attention(&J, ws, 0)) != SEQCLS_OK)
         return rc;
-    linear_forward(g->N, (int)d, (int)d, J.a, L->w[P_WOUT], L->w[P_BOUT], J.r1);
+    linear_forward(g->N, (int)d, (int)d, J.a, L->w[P_WOUT], L->w[P_BOUT], J.r1, wp);
     for_rows(&J, pass_residual1, 8 * d);
 
     /* feed-forward block */
-    linear_forward(g->N, (int)ff, (int)d, J.h1, L->w[P_W1], L->w[P_B1], J.z1);
+    linear_forward(g->N, (int)ff, (int)d, J.h1, L->w[P_W1], L->w[P_B1], J.z1, wp);
     for_rows(&J, pass_act, 4 * ff);
-    linear_forward(g->N, (int)d, (int)ff, J.gd, L->w[P_W2], L->w[P_B2], J.r2);
+    linear_forward(g->N, (int)d, (int)ff, J.gd, L->w[P_W2], L->w[P_B2], J.r2, wp);
     for_rows(&J, pass_residual2, 8 * d);
     return SEQCLS_OK;
 }
 
 /* ---- backward ---- */
 
-/* post-norm: d1 = LN2'(dy); pre-norm: nothing row-wise here */
+/* ddst = dsrc keep of site dsite, row by row */
+SEQCLS_VECTORISED
+static void pass_drop_rows(tf_job_t *J, int r0, int r1)
+{
+    const int d = J->g.d;
+    int r;
+    for (r = r0; r < r1; r++)
+        drop_copy(J->dsrc + (size_t)r * d, J->ddst + (size_t)r * d, (size_t)d,
+                  drop_stream(J, J->dsite, (uint64_t)r));
+}
+
+/* post-norm: d1 = LN2'(dy) */
 SEQCLS_VECTORISED
 static void pass_back_norm2(tf_job_t *J, int r0, int r1)
 {
@@ -975,16 +1125,24 @@ static void pass_back_norm2(tf_job_t *J, int r0, int r1)
     const int d = J->g.d;
     int r;
     for (r = r0; r < r1; r++)
-        ln_row_backward(J->r2 + (size_t)r * d, J->dy + (size_t)r * d, J->d1 + (size_t)r * d, d,
-                        L->w[P_G2], J->mu2[r], J->rs2[r], 0, J->d2 + (size_t)r * d);
+        ln_row_backward(J->r2 + (size_t)r * d, J->dy + (size_t)r * d, NULL, J->d1 + (size_t)r * d,
+                        d, L->w[P_G2], J->mu2[r], J->rs2[r], J->d2 + (size_t)r * d);
 }
 
-/* d(z1) = d(gd) * mask * act'(z1), in place in dz */
+/* d(z1) = d(gd) keep act'(z1), in place in dz */
+SEQCLS_VECTORISED
 static void pass_back_act(tf_job_t *J, int r0, int r1)
 {
-    const size_t ff = (size_t)J->g.ff;
-    act_rows_backward(J->gelu, J->z1 + r0 * ff, J->dz + r0 * ff, J->drop ? J->mf + r0 * ff : NULL,
-                      J->keep_scale, (size_t)(r1 - r0) * ff);
+    const int ff = J->g.ff;
+    int r;
+    for (r = r0; r < r1; r++) {
+        if (J->drop) {
+            const drop_t k = drop_stream(J, SITE_FF, (uint64_t)r);
+            act_row_backward(J->gelu, J->z1 + (size_t)r * ff, J->dz + (size_t)r * ff, ff, &k);
+        } else {
+            act_row_backward(J->gelu, J->z1 + (size_t)r * ff, J->dz + (size_t)r * ff, ff, NULL);
+        }
+    }
 }
 
 /* post-norm: dxp = LN1'(d1) (= d(r1)); pre-norm: dxp = dy + LN2'(d1) */
@@ -995,56 +1153,63 @@ static void pass_back_norm1(tf_job_t *J, int r0, int r1)
     const int d = J->g.d;
     int r;
     for (r = r0; r < r1; r++) {
-        real *dx = J->dxp + (size_t)r * d;
-        if (J->pre) {
-            memcpy(dx, J->dy + (size_t)r * d, (size_t)d * sizeof(real));
-            ln_row_backward(J->r1 + (size_t)r * d, J->d1 + (size_t)r * d, dx, d, L->w[P_G2],
-                            J->mu2[r], J->rs2[r], 1, J->d2 + (size_t)r * d);
-        } else {
-            ln_row_backward(J->r1 + (size_t)r * d, J->d1 + (size_t)r * d, dx, d, L->w[P_G1],
-                            J->mu1[r], J->rs1[r], 0, J->d2 + (size_t)r * d);
-        }
+        const size_t o = (size_t)r * d;
+        if (J->pre)
+            ln_row_backward(J->r1 + o, J->d1 + o, J->dy + o, J->dxp + o, d, L->w[P_G2], J->mu2[r],
+                            J->rs2[r], J->d2 + o);
+        else
+            ln_row_backward(J->r1 + o, J->d1 + o, NULL, J->dxp + o, d, L->w[P_G1], J->mu1[r],
+                            J->rs1[r], J->d2 + o);
     }
 }
 
-/* d(M) = d(r1) * mask1 into d2 */
-static void pass_back_drop1(tf_job_t *J, int r0, int r1)
-{
-    const size_t d = (size_t)J->g.d;
-    apply_mask(J->d2 + r0 * d, J->dxp + r0 * d, J->m1 + r0 * d, J->keep_scale,
-               (size_t)(r1 - r0) * d);
-}
-
-/* pre-norm: dxp += LN1'(d1) */
+/* pre-norm: dxp += LN1'(d1), through d2 */
 SEQCLS_VECTORISED
 static void pass_back_norm0(tf_job_t *J, int r0, int r1)
 {
     const layer_t *L = J->L;
     const int d = J->g.d;
     int r;
-    for (r = r0; r < r1; r++)
-        ln_row_backward(J->x + (size_t)r * d, J->d1 + (size_t)r * d, J->dxp + (size_t)r * d, d,
-                        L->w[P_G1], J->mu1[r], J->rs1[r], 1, J->d2 + (size_t)r * d);
+    for (r = r0; r < r1; r++) {
+        const size_t o = (size_t)r * d;
+        ln_row_backward(J->x + o, J->d1 + o, NULL, J->d2 + o, d, L->w[P_G1], J->mu1[r], J->rs1[r],
+                        J->da + o);
+        acc_row(J->dxp + o, J->d2 + o, d);
+    }
+}
+
+/* ddst = dsrc keep(site), or dsrc itself without dropout */
+static const real *drop_rows(tf_job_t *J, const real *src, real *dst, int site)
+{
+    if (!J->drop)
+        return src;
+    J->dsrc = src;
+    J->ddst = dst;
+    J->dsite = site;
+    for_rows(J, pass_drop_rows, 2 * (size_t)J->g.d);
+    return dst;
 }
 
 static int tf_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
                        const value_t *dout, value_t *din, const run_ctx_t *ctx)
 {
     const size_t B = (size_t)in->B, T = (size_t)in->T, d = (size_t)in->F;
+    const int n = in->F;
     tf_job_t J;
     geom_t *g = &J.g;
-    real *dx, *dz2;
+    const real *dz2, *dm;
+    real *dx, *wp;
     size_t N, ff;
-    int rc, i;
+    int rc, i, f;
     (void)out;
     (void)ctx;
 
     job_init(&J, L);
-    J.Lw = L;
     if ((rc = geom_init(L, ws, in, g)) != SEQCLS_OK)
         return rc;
     N = (size_t)g->N;
     ff = (size_t)g->ff;
+    f = g->ff;
     J.scale = (real)(1.0 / sqrt((double)g->dh));
     /* the training forward used dropout iff the rate is above 0 (a changed
      * option makes the backward refuse) */
@@ -1055,7 +1220,7 @@ static int tf_backward(layer_t *L, workspace_t *ws, const value_t *in, const val
         return SEQCLS_E_NOMEM;
     *din = *dout;   /* passes the gradient of the final states back */
     din->x = dx;
-    din->F = (int)d;
+    din->F = n;
     if (N == 0) {
         memset(dx, 0, B * T * d * sizeof(real));
         return SEQCLS_OK;
@@ -1077,11 +1242,6 @@ static int tf_backward(layer_t *L, workspace_t *ws, const value_t *in, const val
     J.rs1 = J.mu1 + N;
     J.mu2 = J.mu1 + 2 * N;
     J.rs2 = J.mu1 + 3 * N;
-    if (J.drop) {
-        J.m1 = ws->buf[WS_MASK];
-        J.mf = J.m1 + N * d;
-        J.m2 = J.mf + N * ff;
-    }
 
     J.dy = g->full ? dout->x : ws_reals(ws, WS_DY, N * d);
     J.d1 = ws_reals(ws, WS_D1, N * d);
@@ -1090,64 +1250,51 @@ static int tf_backward(layer_t *L, workspace_t *ws, const value_t *in, const val
     J.da = ws_reals(ws, WS_DA, N * d);
     J.dqkv = ws_reals(ws, WS_DQKV, seqcls__mul(N, 3 * d));
     J.dxp = g->full ? dx : ws_reals(ws, WS_DX, N * d);
-    if (!J.dy || !J.d1 || !J.d2 || !J.dz || !J.da || !J.dqkv || !J.dxp)
+    wp = ws_wpack(ws, n, f);
+    if (!J.dy || !J.d1 || !J.d2 || !J.dz || !J.da || !J.dqkv || !J.dxp || !wp)
         return SEQCLS_E_NOMEM;
     if (!g->full)
-        gather_rows(g, dout->x, (real *)J.dy, 0, g->N);
+        gather_rows(g, dout->x, (real *)J.dy);
 
-    /* the feed-forward block: dz2 = d(linear2 output) */
+    /* the feed-forward block, from dz2 = d(linear2's output) */
     if (J.pre) {
-        dz2 = (real *)J.dy;
+        dz2 = drop_rows(&J, J.dy, J.d2, SITE_2);
     } else {
         for_rows(&J, pass_back_norm2, 8 * d);
-        norm_grad(L->g[P_G2], L->g[P_BE2], J.dy, J.r2, J.mu2, J.rs2, g->N, (int)d);
-        dz2 = J.d1;
+        norm_grad(L->g[P_G2], L->g[P_BE2], J.dy, J.r2, J.mu2, J.rs2, g->N, n);
+        dz2 = drop_rows(&J, J.d1, J.d2, SITE_2);
     }
-    if (J.drop) {
-        apply_mask(J.d2, dz2, J.m2, J.keep_scale, N * d);
-        dz2 = J.d2;
-    }
-    bias_grad(L->g[P_B2], dz2, g->N, (int)d);
-    blas_gemm(1, 0, (int)d, (int)ff, g->N, 1, dz2, (int)d, J.gd, (int)ff, 1, L->g[P_W2], (int)ff);
-    blas_gemm(0, 0, g->N, (int)ff, (int)d, 1, dz2, (int)d, L->w[P_W2], (int)ff, 0, J.dz, (int)ff);
+    bias_grad(L->g[P_B2], dz2, g->N, n);
+    linear_dw(g->N, n, f, dz2, J.gd, L->g[P_W2]);
+    linear_dx(g->N, n, f, dz2, L->w[P_W2], 0, J.dz, wp);
     for_rows(&J, pass_back_act, 4 * ff);
-    bias_grad(L->g[P_B1], J.dz, g->N, (int)ff);
-    blas_gemm(1, 0, (int)ff, (int)d, g->N, 1, J.dz, (int)ff, J.h1, (int)d, 1, L->g[P_W1], (int)d);
-    /* d(h1): post-norm adds to d(r2) (in d1), pre-norm starts it */
-    blas_gemm(0, 0, g->N, (int)d, (int)ff, 1, J.dz, (int)ff, L->w[P_W1], (int)d, J.pre ? 0 : 1,
-              J.d1, (int)d);
+    bias_grad(L->g[P_B1], J.dz, g->N, f);
+    linear_dw(g->N, f, n, J.dz, J.h1, L->g[P_W1]);
+    /* d(h1): post-norm adds it to d(r2) (in d1), pre-norm starts it */
+    linear_dx(g->N, f, n, J.dz, L->w[P_W1], !J.pre, J.d1, wp);
 
-    /* to d(r1) = the residual's gradient, in dxp */
+    /* d(r1), the residual stream's gradient, into dxp */
     for_rows(&J, pass_back_norm1, 8 * d);
     if (J.pre)
-        norm_grad(L->g[P_G2], L->g[P_BE2], J.d1, J.r1, J.mu2, J.rs2, g->N, (int)d);
+        norm_grad(L->g[P_G2], L->g[P_BE2], J.d1, J.r1, J.mu2, J.rs2, g->N, n);
     else
-        norm_grad(L->g[P_G1], L->g[P_BE1], J.d1, J.r1, J.mu1, J.rs1, g->N, (int)d);
+        norm_grad(L->g[P_G1], L->g[P_BE1], J.d1, J.r1, J.mu1, J.rs1, g->N, n);
 
-    /* the attention block: d(M) = d(r1) * mask1 */
-    {
-        const real *dm = J.dxp;
-        if (J.drop) {
-            for_rows(&J, pass_back_drop1, 2 * d);
-            dm = J.d2;
-        }
-        bias_grad(L->g[P_BOUT], dm, g->N, (int)d);
-        blas_gemm(1, 0, (int)d, (int)d, g->N, 1, dm, (int)d, J.a, (int)d, 1, L->g[P_WOUT], (int)d);
-        blas_gemm(0, 0, g->N, (int)d, (int)d, 1, dm, (int)d, L->w[P_WOUT], (int)d, 0, J.da, (int)d);
-    }
+    /* the attention block, from d(M) = d(r1) keep */
+    dm = drop_rows(&J, J.dxp, J.d2, SITE_1);
+    bias_grad(L->g[P_BOUT], dm, g->N, n);
+    linear_dw(g->N, n, n, dm, J.a, L->g[P_WOUT]);
+    linear_dx(g->N, n, n, dm, L->w[P_WOUT], 0, J.da, wp);
     if ((rc = run_attention(&J, ws, 1)) != SEQCLS_OK)
         return rc;
-    bias_grad(L->g[P_BIN], J.dqkv, g->N, 3 * (int)d);
-    blas_gemm(1, 0, 3 * (int)d, (int)d, g->N, 1, J.dqkv, 3 * (int)d, J.pre ? J.h0 : J.x, (int)d, 1,
-              L->g[P_WIN], (int)d);
+    bias_grad(L->g[P_BIN], J.dqkv, g->N, 3 * n);
+    linear_dw(g->N, 3 * n, n, J.dqkv, J.pre ? J.h0 : J.x, L->g[P_WIN]);
     if (J.pre) {
-        blas_gemm(0, 0, g->N, (int)d, 3 * (int)d, 1, J.dqkv, 3 * (int)d, L->w[P_WIN], (int)d, 0,
-                  J.d1, (int)d);
+        linear_dx(g->N, 3 * n, n, J.dqkv, L->w[P_WIN], 0, J.d1, wp);
         for_rows(&J, pass_back_norm0, 8 * d);
-        norm_grad(L->g[P_G1], L->g[P_BE1], J.d1, J.x, J.mu1, J.rs1, g->N, (int)d);
+        norm_grad(L->g[P_G1], L->g[P_BE1], J.d1, J.x, J.mu1, J.rs1, g->N, n);
     } else {
-        blas_gemm(0, 0, g->N, (int)d, 3 * (int)d, 1, J.dqkv, 3 * (int)d, L->w[P_WIN], (int)d, 1,
-                  J.dxp, (int)d);
+        linear_dx(g->N, 3 * n, n, J.dqkv, L->w[P_WIN], 1, J.dxp, wp);
     }
     if (!g->full)
         for (i = 0; i < g->N; i++)
