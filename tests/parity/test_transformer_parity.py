@@ -159,16 +159,17 @@ def valid_steps(y, lens):
 
 def random_specs(rng, d, nl):
     heads = [h for h in (1, 2, 3, 4) if d % h == 0]
-    return [(int(rng.choice(heads)), int(rng.choice([8, 24, 40])), bool(rng.integers(2)),
+    return [(int(rng.choice(heads)), int(rng.choice([8, 24, 40, 52])), bool(rng.integers(2)),
              str(rng.choice(["relu", "gelu"])), float(rng.choice([1e-5, 1e-3]))) for _ in range(nl)]
 
 
 def check_stack(seed):
     rng = np.random.default_rng(seed)
-    d = int(rng.choice([8, 12, 16]))
+    # widths and lengths below and above the kernels' blocks of 16
+    d = int(rng.choice([8, 12, 16, 20, 24]))
     nl = int(rng.integers(1, 4))
     specs = random_specs(rng, d, nl)
-    B, T = int(rng.integers(3, 6)), int(rng.integers(5, 10))
+    B, T = int(rng.integers(3, 6)), int(rng.integers(5, 21))
     stack = Stack(d, specs, seed)
     lens = lengths_for(rng, B, T)
     x = rng.standard_normal((B, T, d)).astype(np.float32)
@@ -220,9 +221,9 @@ def check_stack(seed):
 def check_fast_path(seed):
     """nn.TransformerEncoder in eval mode under no_grad: the nested-tensor fast path."""
     rng = np.random.default_rng(seed)
-    d, heads, ff = 16, 2 * int(rng.integers(1, 3)), 32
+    d, heads, ff = 20, 2 * int(rng.integers(1, 3)), 36
     act = str(rng.choice(["relu", "gelu"]))
-    B, T = 5, 9
+    B, T = 5, 19
     torch.manual_seed(seed)
     layer = nn.TransformerEncoderLayer(d, heads, ff, dropout=0.1, activation=act, batch_first=True)
     enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=True).eval()
@@ -298,7 +299,7 @@ def positional_probe(kind, d, max_len, scale):
 
 def check_positional(seed):
     rng = np.random.default_rng(seed)
-    for d, max_len, T in ((16, 80, 80), (7, 30, 12)):
+    for d, max_len, T in ((16, 80, 80), (7, 30, 12), (64, 300, 256)):
         pe = PositionalEncoding(d, max_len)
         x = rng.standard_normal((1, T, d)).astype(np.float32)
         for scale in (0, 1):
@@ -393,7 +394,7 @@ def check_classifier(seed):
 def main():
     torch.set_num_threads(1)
     shapes = []
-    for i in range(12):
+    for i in range(16):
         shapes.append(check_stack(100 + i))
     for i in range(3):
         check_fast_path(200 + i)
