@@ -69,6 +69,8 @@ SIGNATURES = {
     "seqcls_add_batchnorm": (i, [HANDLE, INT_P]),
     "seqcls_add_pooling": (i, [HANDLE, i, INT_P]),
     "seqcls_add_dense": (i, [HANDLE, i, i, INT_P]),
+    "seqcls_add_positional_encoding": (i, [HANDLE, i, i, INT_P]),
+    "seqcls_add_transformer_encoder": (i, [HANDLE, i, i, u, INT_P]),
     "seqcls_add_dropout": (i, [HANDLE, f, INT_P]),
     "seqcls_add_output": (i, [HANDLE, i, INT_P]),
     "seqcls_add_conv1d": (i, [HANDLE, i, i, u, INT_P]),
@@ -94,6 +96,7 @@ SIGNATURES = {
     "seqcls_zero_grad": (i, [HANDLE]),
     "seqcls_attention_weights": (i, [HANDLE, i, HANDLE_P]),
     "seqcls_final_states": (i, [HANDLE, i, HANDLE, HANDLE]),
+    "seqcls_self_attention_weights": (i, [HANDLE, i, HANDLE]),
     "seqcls_predict": (i, [HANDLE, HANDLE, I32_P, HANDLE, HANDLE]),
     # streams and sampling (1.1)
     "seqcls_stream_create": (i, [HANDLE_P, HANDLE]),

@@ -27,15 +27,18 @@ _OPTIM_OPTIONS = {"lr": K.OPTIM_LR, "beta1": K.OPTIM_BETA1, "beta2": K.OPTIM_BET
                   "clipnorm_per_tensor": K.OPTIM_CLIPNORM_PER_TENSOR}
 _ACTIVATIONS = {None: K.ACT_NONE, "none": K.ACT_NONE, "linear": K.ACT_NONE,
                 "relu": K.ACT_RELU, "tanh": K.ACT_TANH, "sigmoid": K.ACT_SIGMOID,
-                "hard_sigmoid": K.ACT_HARD_SIGMOID}
+                "hard_sigmoid": K.ACT_HARD_SIGMOID, "gelu": K.ACT_GELU}
 _ATTENTION = {"bahdanau": K.ATTN_BAHDANAU, "dot": K.ATTN_DOT, "general": K.ATTN_GENERAL,
               "learned_query": K.ATTN_LEARNED_QUERY, "feature_time": K.ATTN_FEATURE_TIME}
-_POOLING = {"last": K.POOL_LAST, "mean": K.POOL_MEAN, "max": K.POOL_MAX}
+_POOLING = {"last": K.POOL_LAST, "mean": K.POOL_MEAN, "max": K.POOL_MAX, "first": K.POOL_FIRST}
+_POSITIONAL = {"sinusoidal": K.POS_SINUSOIDAL, "learned": K.POS_LEARNED}
 # SEQCLS_LAYER_* -> the name Model.layer_kind returns
 LAYER_KINDS = {K.LAYER_EMBEDDING: "embedding", K.LAYER_INPUT: "input", K.LAYER_LSTM: "lstm",
                K.LAYER_GRU: "gru", K.LAYER_ATTENTION: "attention", K.LAYER_POOLING: "pooling",
                K.LAYER_DENSE: "dense", K.LAYER_DROPOUT: "dropout",
                K.LAYER_BATCHNORM: "batchnorm", K.LAYER_OUTPUT: "output",
+               K.LAYER_POSITIONAL_ENCODING: "positional_encoding",
+               K.LAYER_TRANSFORMER_ENCODER: "transformer_encoder",
                K.LAYER_CONV1D: "conv1d", K.LAYER_FLATTEN: "flatten"}
 # layer options by name (SEQCLS_OPT_*), and those that are floats
 _LAYER_OPTIONS = {"freeze": K.OPT_FREEZE, "recurrent_activation": K.OPT_RECURRENT_ACTIVATION,
@@ -45,9 +48,12 @@ _LAYER_OPTIONS = {"freeze": K.OPT_FREEZE, "recurrent_activation": K.OPT_RECURREN
                   "padding_idx": K.OPT_PADDING_IDX, "activation": K.OPT_ACTIVATION,
                   "kind": K.OPT_KIND, "flags": K.OPT_FLAGS, "dropout": K.OPT_DROPOUT,
                   "rate": K.OPT_DROPOUT, "dilation": K.OPT_DILATION,
-                  "recurrent_dropout": K.OPT_RECURRENT_DROPOUT}
+                  "recurrent_dropout": K.OPT_RECURRENT_DROPOUT, "heads": K.OPT_HEADS,
+                  "ff_dim": K.OPT_FF_DIM, "ln_epsilon": K.OPT_LN_EPSILON,
+                  "ln_eps": K.OPT_LN_EPSILON, "max_len": K.OPT_MAX_LEN,
+                  "scale_input": K.OPT_SCALE_INPUT}
 _FLOAT_OPTIONS = {K.OPT_INPUT_DROPOUT, K.OPT_BN_MOMENTUM, K.OPT_BN_EPSILON, K.OPT_DROPOUT,
-                  K.OPT_RECURRENT_DROPOUT}
+                  K.OPT_RECURRENT_DROPOUT, K.OPT_LN_EPSILON}
 _MERGES = {"concat": 0, None: 0, "sum": K.MERGE_SUM, "ave": K.MERGE_AVE, "mul": K.MERGE_MUL}
 
 
@@ -391,6 +397,36 @@ class Model:
         return self._add("seqcls_add_dense", cv.int32(units, "units"),
                          _code(_ACTIVATIONS, activation, "activation"))
 
+    def add_positional_encoding(self, kind="sinusoidal", max_len=5000, scale_input=False):
+        """Positions added to a sequence [B, T, d] (since 1.1): "sinusoidal"
+        (the PyTorch tutorial's PositionalEncoding, no parameters) or
+        "learned" (a trained [max_len, d] table, nn.Embedding of the
+        positions); inputs may have at most `max_len` steps (5000, the
+        tutorial's default).  scale_input=True multiplies the input by
+        sqrt(d) first, as "Attention is all you need" does for embeddings."""
+        layer = self._add("seqcls_add_positional_encoding",
+                          _code(_POSITIONAL, kind, "positional encoding kind"),
+                          cv.int32(max_len, "max_len"))
+        if scale_input:
+            self.set_option(layer, K.OPT_SCALE_INPUT, 1)
+        return layer
+
+    def add_transformer_encoder(self, heads, ff_dim, norm_first=False, dropout=0.1,
+                                activation="relu", ln_eps=1e-5):
+        """One transformer encoder layer (since 1.1), PyTorch's
+        nn.TransformerEncoderLayer(d_model = the input width, nhead=heads,
+        dim_feedforward=ff_dim, dropout, activation ("relu" or "gelu"),
+        layer_norm_eps=ln_eps, batch_first=True, norm_first); padding steps
+        are masked from the lengths.  Parameters are named as PyTorch's
+        state_dict ("<layer>.transformer.self_attn.in_proj_weight", ...)."""
+        flags = K.NORM_FIRST if norm_first else 0
+        layer = self._add("seqcls_add_transformer_encoder", cv.int32(heads, "heads"),
+                          cv.int32(ff_dim, "ff_dim"), flags)
+        self.set_option(layer, K.OPT_DROPOUT, cv.float32(dropout, "dropout"))
+        self.set_option(layer, K.OPT_ACTIVATION, _code(_ACTIVATIONS, activation, "activation"))
+        self.set_option(layer, K.OPT_LN_EPSILON, cv.float32(ln_eps, "ln_eps"))
+        return layer
+
     def add_dropout(self, rate):
         return self._add("seqcls_add_dropout", cv.float32(rate, "rate"))
 
@@ -456,7 +492,8 @@ class Model:
         """The value of a layer option, an int or a float by the option's
         type: those that can be set and those fixed by the constructor
         ("units", "vocab", "padding_idx", "activation", "kind", "flags",
-        "dropout"; or a SEQCLS_OPT_* code).  Since 1.1."""
+        "dropout", "heads", "ff_dim", "ln_epsilon", "max_len", "scale_input";
+        or a SEQCLS_OPT_* code).  Since 1.1."""
         code, is_float = self._option(option)
         layer = cv.int32(layer, "layer")
         if is_float is None:       # a code newer than this package: try both
@@ -483,7 +520,7 @@ class Model:
     def layer_kind(self, layer):
         """The kind of layer `layer`: "embedding", "input", "lstm", "gru",
         "attention", "pooling", "dense", "dropout", "batchnorm", "output",
-        "conv1d" or "flatten"
+        "conv1d", "flatten", "positional_encoding" or "transformer_encoder"
         (the SEQCLS_LAYER_* code itself for a kind newer than this package).
         Since 1.1."""
         kind = check(fn.seqcls_layer_kind(self._ptr, cv.int32(layer, "layer")),
@@ -892,6 +929,27 @@ class Model:
         check(fn.seqcls_final_states(self._ptr, layer, ht._ptr, ct._ptr if ct else None),
               "seqcls_final_states")
         return h, c
+
+    def self_attention_weights(self, layer):
+        """The self-attention weights of transformer layer `layer` in the
+        last forward (Model.forward), a new float32 array [B, heads, T, T]:
+        [b, h, i, j] is the weight query step i gives key step j; rows of
+        valid queries sum to 1 over the valid keys, everything else is 0.
+        Since 1.1."""
+        layer = cv.int32(layer, "layer")
+        kind = check(fn.seqcls_layer_kind(self._ptr, layer), "seqcls_layer_kind")
+        if kind != K.LAYER_TRANSFORMER_ENCODER or self._last_forward is None:
+            # not a transformer layer, or no forward: the library says which
+            probe = Tensor(np.zeros((1, 1, 1, 1), np.float32))
+            check(fn.seqcls_self_attention_weights(self._ptr, layer, probe._ptr),
+                  "seqcls_self_attention_weights")
+        heads = self.get_option(layer, K.OPT_HEADS)
+        B, T = self._last_forward[0].shape[:2]
+        out = np.zeros((B, heads, T, T), np.float32)
+        ot = Tensor(out)
+        check(fn.seqcls_self_attention_weights(self._ptr, layer, ot._ptr),
+              "seqcls_self_attention_weights")
+        return out
 
     # ---- Keras-like ----
     def predict(self, x, lengths=None, *, return_attention=False, out=None):

@@ -26,7 +26,8 @@ use std::ptr;
 pub use sys::{
     SEQCLS_BIDIRECTIONAL as BIDIRECTIONAL, SEQCLS_GRU_RESET_BEFORE as GRU_RESET_BEFORE,
     SEQCLS_MERGE_AVE as MERGE_AVE, SEQCLS_MERGE_MUL as MERGE_MUL, SEQCLS_MERGE_SUM as MERGE_SUM,
-    SEQCLS_PAD_SAME as PAD_SAME, SEQCLS_RETURN_SEQUENCES as RETURN_SEQUENCES,
+    SEQCLS_NORM_FIRST as NORM_FIRST, SEQCLS_PAD_SAME as PAD_SAME,
+    SEQCLS_RETURN_SEQUENCES as RETURN_SEQUENCES,
 };
 
 /// A failed call: the status code (`SEQCLS_E_*`, negative) and the library's
@@ -302,6 +303,17 @@ pub enum Pooling {
     Last = 1,
     Mean = 2,
     Max = 3,
+    /// The first step, the [CLS] convention (since 1.1).
+    First = 4,
+}
+
+/// Positional encodings (`SEQCLS_POS_*`, since 1.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Positional {
+    /// The sinusoids of "Attention is all you need" (no parameters).
+    Sinusoidal = 1,
+    /// A trained table `weight` [max_len, d].
+    Learned = 2,
 }
 
 /// Activations (`SEQCLS_ACT_*`).
@@ -312,6 +324,34 @@ pub enum Activation {
     Tanh = 2,
     Sigmoid = 3,
     HardSigmoid = 4,
+    /// x Phi(x), the exact erf form (transformer layers, since 1.1).
+    Gelu = 5,
+}
+
+/// Settings of one transformer encoder layer ([`Model::add_transformer_encoder`]),
+/// PyTorch's nn.TransformerEncoderLayer arguments; `new` gives its defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TransformerEncoder {
+    /// Attention heads; must divide the input width d.
+    pub heads: i32,
+    /// Width of the feed-forward block.
+    pub ff_dim: i32,
+    /// Pre-norm (PyTorch `norm_first=True`); post-norm by default.
+    pub norm_first: bool,
+    /// The rate of all four dropouts (0.1).
+    pub dropout: f32,
+    /// `Activation::Relu` (the default) or `Activation::Gelu`.
+    pub activation: Activation,
+    /// Layer-norm epsilon (1e-5).
+    pub ln_eps: f32,
+}
+
+impl TransformerEncoder {
+    /// `heads` heads and a feed-forward block of `ff_dim`, the rest as PyTorch's defaults.
+    pub fn new(heads: i32, ff_dim: i32) -> TransformerEncoder {
+        TransformerEncoder { heads, ff_dim, norm_first: false, dropout: 0.1,
+                             activation: Activation::Relu, ln_eps: 1e-5 }
+    }
 }
 
 /// Layer kinds (`SEQCLS_LAYER_*`), as [`Model::layer_kind`] returns them.
@@ -329,16 +369,22 @@ pub enum LayerKind {
     BatchNorm = 9,
     Output = 10,
     /// Since 1.1.
+    PositionalEncoding = 11,
+    /// Since 1.1.
+    TransformerEncoder = 12,
+    /// Since 1.1.
     Conv1d = 14,
     /// Since 1.1.
     Flatten = 15,
 }
 
 impl LayerKind {
-    const ALL: [LayerKind; 12] = [LayerKind::Embedding, LayerKind::Input, LayerKind::Lstm,
+    const ALL: [LayerKind; 14] = [LayerKind::Embedding, LayerKind::Input, LayerKind::Lstm,
                                   LayerKind::Gru, LayerKind::Attention, LayerKind::Pooling,
                                   LayerKind::Dense, LayerKind::Dropout, LayerKind::BatchNorm,
-                                  LayerKind::Output, LayerKind::Conv1d, LayerKind::Flatten];
+                                  LayerKind::Output, LayerKind::PositionalEncoding,
+                                  LayerKind::TransformerEncoder, LayerKind::Conv1d,
+                                  LayerKind::Flatten];
 
     /// The kind of a `SEQCLS_LAYER_*` code; `None` for a code this crate does not know.
     pub fn from_raw(code: i32) -> Option<LayerKind> {
@@ -363,6 +409,8 @@ impl LayerKind {
             LayerKind::Dropout => "dropout",
             LayerKind::BatchNorm => "batchnorm",
             LayerKind::Output => "output",
+            LayerKind::PositionalEncoding => "positional",
+            LayerKind::TransformerEncoder => "transformer",
             LayerKind::Conv1d => "conv1d",
             LayerKind::Flatten => "flatten",
         }
@@ -494,6 +542,32 @@ impl Model {
     }
     pub fn add_dense(&mut self, units: i32, activation: Activation) -> Result<i32> {
         self.add(|m, l| unsafe { sys::seqcls_add_dense(m, units, activation as c_int, l) })
+    }
+    /// Positions added to a sequence (since 1.1); inputs may have at most
+    /// `max_len` steps; `scale_input` multiplies the input by sqrt(d) first.
+    pub fn add_positional_encoding(&mut self, kind: Positional, max_len: i32, scale_input: bool)
+        -> Result<i32> {
+        let layer = self.add(|m, l| unsafe {
+            sys::seqcls_add_positional_encoding(m, kind as c_int, max_len, l)
+        })?;
+        if scale_input {
+            self.set_int(layer, sys::SEQCLS_OPT_SCALE_INPUT, 1)?;
+        }
+        Ok(layer)
+    }
+    /// One transformer encoder layer (since 1.1), PyTorch's
+    /// nn.TransformerEncoderLayer(batch_first=True) with the padding masked
+    /// from the lengths; parameters named as its state_dict.
+    pub fn add_transformer_encoder(&mut self, settings: &TransformerEncoder) -> Result<i32> {
+        let flags = if settings.norm_first { sys::SEQCLS_NORM_FIRST } else { 0 };
+        let (heads, ff_dim) = (settings.heads, settings.ff_dim);
+        let layer = self.add(|m, l| unsafe {
+            sys::seqcls_add_transformer_encoder(m, heads, ff_dim, flags, l)
+        })?;
+        self.set_float(layer, sys::SEQCLS_OPT_DROPOUT, settings.dropout)?;
+        self.set_int(layer, sys::SEQCLS_OPT_ACTIVATION, settings.activation as c_int)?;
+        self.set_float(layer, sys::SEQCLS_OPT_LN_EPSILON, settings.ln_eps)?;
+        Ok(layer)
     }
     pub fn add_dropout(&mut self, rate: f32) -> Result<i32> {
         self.add(|m, l| unsafe { sys::seqcls_add_dropout(m, rate, l) })
@@ -775,6 +849,28 @@ impl Model {
             })?;
         }
         Ok((h, c))
+    }
+
+    /// Self-attention weights of transformer layer `layer` in the last
+    /// forward (`forward` or `forward_train`) of `batch` rows of `steps`
+    /// steps, a copy [batch, heads, steps, steps] (row-major): the weight
+    /// query step i gives key step j; rows of valid queries sum to 1 over
+    /// the valid keys, the rest is 0.  Since 1.1.
+    pub fn self_attention_weights(&self, layer: i32, batch: usize, steps: usize)
+        -> Result<Vec<f32>> {
+        // not a transformer layer: one head, and the library says what is wrong
+        let heads = self.option_int(layer, sys::SEQCLS_OPT_HEADS).unwrap_or(1).max(1) as usize;
+        let square = steps.checked_mul(steps)
+            .ok_or_else(|| Error::local(sys::SEQCLS_E_NOMEM, "weights: size overflows"))?;
+        let rows = batch.checked_mul(heads)
+            .ok_or_else(|| Error::local(sys::SEQCLS_E_NOMEM, "weights: size overflows"))?;
+        let mut out = zeroed::<f32>(rows, square, "self-attention weights")?;
+        {
+            let t = Tensor::wrap_mut(&mut out, &[batch as i64, heads as i64, steps as i64,
+                                                 steps as i64])?;
+            check(unsafe { sys::seqcls_self_attention_weights(self.ptr, layer, t.ptr) })?;
+        }
+        Ok(out)
     }
 
     /// One zero_grad / training forward / loss_backward / optimiser step.

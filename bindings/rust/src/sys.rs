@@ -74,6 +74,7 @@ pub const SEQCLS_BIDIRECTIONAL: c_uint = 0x1;
 pub const SEQCLS_RETURN_SEQUENCES: c_uint = 0x2;
 pub const SEQCLS_MERGE_SUM: c_uint = 0x4;
 pub const SEQCLS_GRU_RESET_BEFORE: c_uint = 0x8;
+pub const SEQCLS_NORM_FIRST: c_uint = 0x10;
 pub const SEQCLS_MERGE_AVE: c_uint = 0x20;
 pub const SEQCLS_MERGE_MUL: c_uint = 0x40;
 pub const SEQCLS_PAD_SAME: c_uint = 0x1;
@@ -85,11 +86,15 @@ pub const SEQCLS_ATTN_FEATURE_TIME: c_int = 5;
 pub const SEQCLS_POOL_LAST: c_int = 1;
 pub const SEQCLS_POOL_MEAN: c_int = 2;
 pub const SEQCLS_POOL_MAX: c_int = 3;
+pub const SEQCLS_POOL_FIRST: c_int = 4;
+pub const SEQCLS_POS_SINUSOIDAL: c_int = 1;
+pub const SEQCLS_POS_LEARNED: c_int = 2;
 pub const SEQCLS_ACT_NONE: c_int = 0;
 pub const SEQCLS_ACT_RELU: c_int = 1;
 pub const SEQCLS_ACT_TANH: c_int = 2;
 pub const SEQCLS_ACT_SIGMOID: c_int = 3;
 pub const SEQCLS_ACT_HARD_SIGMOID: c_int = 4;
+pub const SEQCLS_ACT_GELU: c_int = 5;
 pub const SEQCLS_OPT_FREEZE: c_int = 1;
 pub const SEQCLS_OPT_RECURRENT_ACTIVATION: c_int = 2;
 pub const SEQCLS_OPT_INPUT_DROPOUT: c_int = 3;
@@ -102,6 +107,11 @@ pub const SEQCLS_OPT_ACTIVATION: c_int = 9;
 pub const SEQCLS_OPT_KIND: c_int = 10;
 pub const SEQCLS_OPT_FLAGS: c_int = 11;
 pub const SEQCLS_OPT_DROPOUT: c_int = 12;
+pub const SEQCLS_OPT_HEADS: c_int = 13;
+pub const SEQCLS_OPT_FF_DIM: c_int = 14;
+pub const SEQCLS_OPT_LN_EPSILON: c_int = 15;
+pub const SEQCLS_OPT_MAX_LEN: c_int = 16;
+pub const SEQCLS_OPT_SCALE_INPUT: c_int = 17;
 pub const SEQCLS_OPT_DILATION: c_int = 18;
 pub const SEQCLS_OPT_RECURRENT_DROPOUT: c_int = 19;
 pub const SEQCLS_LAYER_EMBEDDING: c_int = 1;
@@ -114,6 +124,8 @@ pub const SEQCLS_LAYER_DENSE: c_int = 7;
 pub const SEQCLS_LAYER_DROPOUT: c_int = 8;
 pub const SEQCLS_LAYER_BATCHNORM: c_int = 9;
 pub const SEQCLS_LAYER_OUTPUT: c_int = 10;
+pub const SEQCLS_LAYER_POSITIONAL_ENCODING: c_int = 11;
+pub const SEQCLS_LAYER_TRANSFORMER_ENCODER: c_int = 12;
 pub const SEQCLS_LAYER_CONV1D: c_int = 14;
 pub const SEQCLS_LAYER_FLATTEN: c_int = 15;
 pub const SEQCLS_OPTIM_ADAM: c_int = 1;
@@ -191,6 +203,10 @@ extern "C" {
     pub fn seqcls_add_pooling(m: *mut seqcls_model_t, kind: c_int, layer: *mut c_int) -> c_int;
     pub fn seqcls_add_dense(m: *mut seqcls_model_t, units: c_int, activation: c_int,
                             layer: *mut c_int) -> c_int;
+    pub fn seqcls_add_positional_encoding(m: *mut seqcls_model_t, kind: c_int, max_len: c_int,
+                                          layer: *mut c_int) -> c_int;
+    pub fn seqcls_add_transformer_encoder(m: *mut seqcls_model_t, heads: c_int, ff_dim: c_int,
+                                          flags: c_uint, layer: *mut c_int) -> c_int;
     pub fn seqcls_add_dropout(m: *mut seqcls_model_t, rate: f32, layer: *mut c_int) -> c_int;
     pub fn seqcls_add_output(m: *mut seqcls_model_t, classes: c_int, layer: *mut c_int) -> c_int;
     // 1.1
@@ -228,6 +244,8 @@ extern "C" {
                                     weights: *mut *mut seqcls_tensor_t) -> c_int;
     pub fn seqcls_final_states(m: *mut seqcls_model_t, layer: c_int, h: *mut seqcls_tensor_t,
                                c: *mut seqcls_tensor_t) -> c_int;
+    pub fn seqcls_self_attention_weights(m: *const seqcls_model_t, layer: c_int,
+                                         out: *mut seqcls_tensor_t) -> c_int;
     pub fn seqcls_predict(m: *const seqcls_model_t, input: *const seqcls_tensor_t,
                           lengths: *const i32, probs: *mut seqcls_tensor_t,
                           attention: *mut seqcls_tensor_t) -> c_int;
