@@ -628,7 +628,8 @@ SEQCLS_API int seqcls_final_states(seqcls_model_t *m, int layer, seqcls_tensor_t
  * transformer layer `layer`, copied into `out`: F32 [B, heads, T, T],
  * out[b, h, i, j] the weight query step i gives key step j; each row of a
  * valid query sums to 1 over the valid keys and is 0 at padding keys;
- * rows of padding queries are 0.  Since 1.1.
+ * rows of padding queries are 0.  After a training forward these are the
+ * weights before dropout.  seqcls_predict does not change them.  Since 1.1.
  * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG, SEQCLS_E_RANGE (not a
  *         transformer layer), SEQCLS_E_SHAPE (out's shape), SEQCLS_E_STATE
  *         (no forward yet).
