@@ -398,23 +398,25 @@ def main():
         shapes.append(check_stack(100 + i))
     for i in range(3):
         check_fast_path(200 + i)
-    check_attention_weights(300)
-    check_positional(400)
+    check_attention_weights(300)   # post- and pre-norm
+    check_positional(400)          # 3 sizes
     check_classifier(500)
-    print("transformer parity: %d random stacks (d, layers: %s); outputs at valid steps: max "
-          "abs error %.2e (standard path), %.2e (eval fast path); logits %.2e; max relative "
-          "gradient error %.2e; self-attention weights %.2e; positional encodings %.2e "
-          "(gradient %.2e); classifier logits %.2e, gradients %.2e"
-          % (len(shapes), " ".join("%d/%d" % s for s in shapes), worst["out"], worst["fast"],
-             worst["logit"], worst["grad"], worst["attn"], worst["pos"], worst["posgrad"],
-             worst["clf"], worst["clfgrad"]))
+    configurations = len(shapes) + 3 + 2 + 3 + 1
+    # "parity: N configurations" and one "FAIL ..." line per failure are
+    # what make check counts (tools/check_count.py)
+    print("transformer parity: %d configurations (random stacks, d/layers: %s); outputs at "
+          "valid steps: max abs error %.2e (standard path), %.2e (eval fast path); logits "
+          "%.2e; max relative gradient error %.2e; self-attention weights %.2e; positional "
+          "encodings %.2e (gradient %.2e); classifier logits %.2e, gradients %.2e"
+          % (configurations, " ".join("%d/%d" % s for s in shapes), worst["out"],
+             worst["fast"], worst["logit"], worst["grad"], worst["attn"], worst["pos"],
+             worst["posgrad"], worst["clf"], worst["clfgrad"]))
     limits = {"out": 1e-5, "fast": 1e-5, "logit": 1e-5, "grad": 1e-4, "attn": 1e-5,
               "pos": 1e-5, "posgrad": 1e-4, "clf": 1e-5, "clfgrad": 1e-4}
     bad = [k for k, v in limits.items() if not worst[k] <= v]
-    if bad:
-        print("transformer parity: FAILED (%s)" % ", ".join(bad), file=sys.stderr)
-        return 1
-    return 0
+    for k in bad:
+        print("FAIL transformer parity: %s error %.3g above %.0e" % (k, worst[k], limits[k]))
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
