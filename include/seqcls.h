@@ -674,8 +674,10 @@ typedef struct seqcls_stream seqcls_stream_t;
  * Create a stream over model `m`, at the start of a sequence.  Every
  * layer must be able to run step by step: embedding, input, LSTM and GRU
  * in one direction (with or without SEQCLS_RETURN_SEQUENCES), pooling
- * (last, mean and max, kept as running values), dense, dropout (identity)
- * and output.  Free with seqcls_stream_free.
+ * (last, first, mean and max, kept as running values), positional
+ * encoding (at most max_len steps in all), dense, dropout (identity) and
+ * output; not a transformer encoder (every output depends on every step).
+ * Free with seqcls_stream_free.
  * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL out or model),
  *         SEQCLS_E_STATE (no output layer), SEQCLS_E_UNSUPPORTED (a layer
  *         that needs the whole sequence, e.g. a bidirectional recurrent

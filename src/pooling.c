@@ -110,9 +110,9 @@ static int pooling_backward(layer_t *L, workspace_t *ws, const value_t *in, cons
 
 /*
  * Streams: the pooled value kept as it runs, state [F] reals: the last
- * step, the sum of the steps (divided by their count on output, as the
- * forward does), or the maximum (the first of equal values, as the
- * forward's strict comparison keeps).  The arithmetic is the forward's,
+ * step, the first step, the sum of the steps (divided by their count on
+ * output, as the forward does), or the maximum (the first of equal
+ * values, as the forward's strict comparison keeps).  The arithmetic is the forward's,
  * in the same order, so any chunking gives its result exactly.
  */
 static size_t pooling_stream_state(const layer_t *L, const char **why)
@@ -134,6 +134,11 @@ static int pooling_stream_step(const layer_t *L, workspace_t *ws, const value_t 
     case SEQCLS_POOL_LAST:
         if (n > 0)
             memcpy(v, in->x + (size_t)(n - 1) * F, (size_t)F * sizeof(real));
+        memcpy(y, v, (size_t)F * sizeof(real));
+        break;
+    case SEQCLS_POOL_FIRST:
+        if (steps == 0 && n > 0)
+            memcpy(v, in->x, (size_t)F * sizeof(real));
         memcpy(y, v, (size_t)F * sizeof(real));
         break;
     case SEQCLS_POOL_MEAN:

@@ -121,6 +121,36 @@ static int positional_backward(layer_t *L, workspace_t *ws, const value_t *in,
     return SEQCLS_OK;
 }
 
+/* Streams: a pushed step's position is the number of steps pushed before
+ * it, so the layer keeps no state of its own; the table is made for all
+ * max_len positions at once (a stream would otherwise grow it push after
+ * push). */
+static int positional_stream_step(const layer_t *L, workspace_t *ws, const value_t *in,
+                                  value_t *out, void *state, int64_t steps, const run_ctx_t *ctx)
+{
+    const int n = in->T, d = in->F;
+    const real s = L->scale_input ? (real)sqrt((double)d) : 1;
+    const real *pe;
+    real *y;
+    size_t k;
+    (void)state;
+    if (steps + n > L->max_len)
+        return seqcls__fail(SEQCLS_E_SHAPE,
+                            "%s: layer %d (positional encoding) takes at most %d steps, the "
+                            "stream would reach %lld",
+                            ctx->func, L->index, L->max_len, (long long)(steps + n));
+    pe = table(L, ws, L->max_len);
+    y = ws_get(ws, WS_OUT, seqcls__mul((size_t)n, (size_t)d * sizeof(real)));
+    if (!pe || !y)
+        return SEQCLS_E_NOMEM;
+    pe += (size_t)steps * d;
+    for (k = 0; k < (size_t)n * d; k++)
+        y[k] = s * in->x[k] + pe[k];
+    *out = *in;
+    out->x = y;
+    return SEQCLS_OK;
+}
+
 /* SEQCLS_OPT_SCALE_INPUT, the one settable option. */
 static int positional_set_int(seqcls_model_t *m, layer_t *L, int option, int value)
 {
@@ -164,6 +194,7 @@ const layer_ops_t seqcls__positional_ops = {
     .set_int = positional_set_int,
     .describe = positional_describe,
     .rebuild = positional_rebuild,
+    .stream_step = positional_stream_step,
 };
 
 int seqcls_add_positional_encoding(seqcls_model_t *m, int kind, int max_len, int *layer)

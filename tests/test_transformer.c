@@ -4,7 +4,7 @@
  * names and initialisation, save and load, padding that changes nothing,
  * rows of length 0, thread-count independence, the self-attention
  * weights, stacks that learn, the dropout sites' statistics, positional
- * encodings and pooling SEQCLS_POOL_FIRST.  Values against PyTorch are in
+ * encodings, pooling SEQCLS_POOL_FIRST, and streams through the last two.  Values against PyTorch are in
  * tests/parity/test_transformer_parity.py, gradients in
  * tests/test_grad_transformer.c.
  */
@@ -939,6 +939,104 @@ START_TEST(pool_first)
 }
 END_TEST
 
+/* ---- streams ----
+ *
+ * Pooling the first step and positional encodings run step by step (the
+ * position of a pushed step is the number pushed before it): chunks of
+ * any size give seqcls_predict's probabilities for the whole sequence,
+ * bit for bit; a stream past max_len is refused and left as it was; a
+ * transformer layer cannot stream. */
+
+static void stream_equals_predict(seqcls_model_t *m, int ids, int F, int C)
+{
+    enum { TS = 13 };
+    static const int chunks[] = {1, 4, 0, 2, 6};
+    seqcls_stream_t *st = NULL;
+    seqcls_tensor_t *x = ids ? tu_tensor(SEQCLS_I32, 2, 1, TS, 0) : tu_tensor(SEQCLS_F32, 3, 1, TS, F);
+    seqcls_tensor_t *whole = tu_tensor(SEQCLS_F32, 2, 1, C, 0), *p = tu_tensor(SEQCLS_F32, 1, C, 0, 0);
+    int32_t len = TS;
+    int i, at = 0;
+    if (ids)
+        tu_fill_ids(x, 1, 9, 3);
+    else
+        tu_fill_real(x, -1, 1, 3);
+    OK(seqcls_predict(m, x, &len, whole, NULL));
+    OK(seqcls_stream_create(&st, m));
+    for (i = 0; i < (int)(sizeof chunks / sizeof chunks[0]); i++) {
+        seqcls_tensor_t *part = NULL;
+        int64_t shape[2] = {chunks[i], F};
+        if (ids)
+            OK(seqcls_tensor_wrap(&part, SEQCLS_I32, 1, shape,
+                                  (int32_t *)seqcls_tensor_data(x) + at));
+        else
+            OK(seqcls_tensor_wrap(&part, SEQCLS_F32, 2, shape,
+                                  (real_t *)seqcls_tensor_data(x) + (size_t)at * F));
+        OK(seqcls_stream_push(st, part, chunks[i], p));
+        at += chunks[i];
+        seqcls_tensor_free(part);
+    }
+    ck_assert_int_eq(at, TS);
+    ck_assert_msg(memcmp(seqcls_tensor_data(p), seqcls_tensor_data(whole), C * sizeof(real_t)) == 0,
+                  "the stream's probabilities differ from seqcls_predict's");
+    seqcls_stream_free(st);
+    seqcls_tensor_free(x);
+    seqcls_tensor_free(whole);
+    seqcls_tensor_free(p);
+}
+
+START_TEST(streams)
+{
+    seqcls_model_t *m = NULL;
+    seqcls_stream_t *st = NULL;
+    seqcls_tensor_t *x = tu_tensor(SEQCLS_F32, 2, 9, 3, 0), *p = tu_tensor(SEQCLS_F32, 1, 2, 0, 0);
+    seqcls_tensor_t *q = tu_tensor(SEQCLS_F32, 1, 2, 0, 0);
+    int l;
+    /* ids -> sinusoidal (scaled) -> lstm(seq) -> pooling first -> output(3) */
+    OK(seqcls_model_create(&m, 5));
+    OK(seqcls_add_embedding(m, 10, 6, 0, NULL));
+    OK(seqcls_add_positional_encoding(m, SEQCLS_POS_SINUSOIDAL, 16, &l));
+    OK(seqcls_layer_set_int(m, l, SEQCLS_OPT_SCALE_INPUT, 1));
+    OK(seqcls_add_lstm(m, 5, SEQCLS_RETURN_SEQUENCES, NULL));
+    OK(seqcls_add_pooling(m, SEQCLS_POOL_FIRST, NULL));
+    OK(seqcls_add_output(m, 3, NULL));
+    stream_equals_predict(m, 1, 1, 3);
+    seqcls_model_free(m);
+    /* floats -> learned positions -> gru(seq) -> pooling last -> output(2) */
+    OK(seqcls_model_create(&m, 6));
+    OK(seqcls_add_input(m, 3, NULL));
+    OK(seqcls_add_positional_encoding(m, SEQCLS_POS_LEARNED, 13, NULL));
+    OK(seqcls_add_gru(m, 4, SEQCLS_RETURN_SEQUENCES, NULL));
+    OK(seqcls_add_pooling(m, SEQCLS_POOL_LAST, NULL));
+    OK(seqcls_add_output(m, 2, NULL));
+    stream_equals_predict(m, 0, 3, 2);
+    /* past max_len (13): refused, and the stream is as before */
+    tu_fill_real(x, -1, 1, 4);
+    OK(seqcls_stream_create(&st, m));
+    OK(seqcls_stream_push(st, x, 9, p));
+    FAILS(SEQCLS_E_SHAPE, "takes at most 13 steps, the stream would reach 18",
+          seqcls_stream_push(st, x, 9, q));
+    OK(seqcls_stream_push(st, x, 0, q));
+    ck_assert(memcmp(seqcls_tensor_data(p), seqcls_tensor_data(q), 2 * sizeof(real_t)) == 0);
+    OK(seqcls_stream_push(st, x, 4, q));
+    seqcls_stream_free(st);
+    seqcls_model_free(m);
+    /* a transformer layer needs the whole sequence */
+    OK(seqcls_model_create(&m, 7));
+    OK(seqcls_add_input(m, 4, NULL));
+    OK(seqcls_add_transformer_encoder(m, 2, 8, 0, NULL));
+    OK(seqcls_add_pooling(m, SEQCLS_POOL_FIRST, NULL));
+    OK(seqcls_add_output(m, 2, NULL));
+    st = (seqcls_stream_t *)1;
+    FAILS(SEQCLS_E_UNSUPPORTED, "layer 1 (transformer) cannot run step by step",
+          seqcls_stream_create(&st, m));
+    ck_assert_ptr_null(st);
+    seqcls_model_free(m);
+    seqcls_tensor_free(x);
+    seqcls_tensor_free(p);
+    seqcls_tensor_free(q);
+}
+END_TEST
+
 Suite *transformer_suite(void)
 {
     Suite *s = suite_create("transformer");
@@ -958,6 +1056,7 @@ Suite *transformer_suite(void)
     tcase_add_test(tc, positional_errors_and_options);
     tcase_add_test(tc, sinusoidal_values);
     tcase_add_test(tc, pool_first);
+    tcase_add_test(tc, streams);
     suite_add_tcase(s, tc);
     return s;
 }
