@@ -234,6 +234,29 @@ START_TEST(token_classifier)
 }
 END_TEST
 
+/* A transformer tagger (per-step output, 1.1): logits at every step, the
+ * built-in loss averaged over the valid steps or a custom one whose
+ * d(logits) at padding steps is NaN (to be ignored). */
+START_TEST(tagger_per_step)
+{
+    const tf_opts_t o = {2, 6, SEQCLS_NORM_FIRST, SEQCLS_ACT_GELU, 0.2f, 0};
+    int with_loss;
+    for (with_loss = 0; with_loss < 2; with_loss++) {
+        gradcheck_t c;
+        setup_steps(&c, 5, 5, 9, 4, 3, with_loss, lens);
+        OK(seqcls_model_create(&c.m, 49));
+        OK(seqcls_add_input(c.m, 4, NULL));
+        OK(seqcls_add_positional_encoding(c.m, SEQCLS_POS_LEARNED, 5, NULL));
+        add_transformer(c.m, &o);
+        perturb_params(c.m);
+        OK(seqcls_add_output(c.m, 3, NULL));
+        ck_assert_int_eq(seqcls_model_output_ndim(c.m), 3);
+        gradcheck(&c, 1);
+        teardown(&c);
+    }
+}
+END_TEST
+
 /* The sequences the layers hand on are exactly zero at padding steps, and
  * a row of length 0 is all zeros, whatever the padding of the input held;
  * their gradients too (the input's is checked by gradcheck). */
@@ -313,6 +336,7 @@ Suite *grad_transformer_suite(void)
     tcase_add_test(tc, pool_first);
     tcase_add_test(tc, token_classifier);
     tcase_add_test(tc, outputs_zero_at_padding);
+    tcase_add_test(tc, tagger_per_step);
     suite_add_tcase(s, tc);
     return s;
 }
