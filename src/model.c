@@ -455,9 +455,9 @@ int model_run_forward(const seqcls_model_t *m, run_t *run, const seqcls_tensor_t
      * the first layer where it appeared. */
     if (first_bad_row(&run->vals[m->nlayers]) >= 0) {
         int row = -1;
-        for (i = 0; row < 0; i++)
-            row = first_bad_row(&run->vals[i + 1]);
-        i--;
+        /* the logits are the last layer's output: the search ends there at the latest */
+        for (i = 0; i < m->nlayers && (row = first_bad_row(&run->vals[i + 1])) < 0; i++)
+            ;
         return seqcls__fail(SEQCLS_E_NUMERIC,
                             "%s: the output of layer %d (%s) is not finite at row %d: the "
                             "weights or the inputs are too large",
