@@ -3,8 +3,10 @@
  * build a vocabulary, encode, decode, serialise, and deserialise the raw
  * input as a vocabulary, checking invariants (make fuzz-vocab).
  *
- * The input is used twice: as text (split into documents at byte 0x01)
- * and as a serialised vocabulary.  Any invariant violation traps.
+ * The input is used three times: as text (split into documents at byte
+ * 0x01) for a word-mode vocabulary, as text for a character-mode one
+ * with hashed buckets and n-grams (options from the first bytes), and as
+ * a serialised vocabulary.  Any invariant violation traps.
  */
 #include "internal.h"
 
@@ -87,10 +89,60 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     seqcls_vocab_free(w);
     seqcls_vocab_free(v);
 
+    /* character mode, out-of-vocabulary buckets and n-grams */
+    {
+        const int oov = size > 2 ? data[2] % 4 : 0, maxn = size > 3 ? data[3] % 5 : 0;
+        const int minn = maxn ? (size > 4 ? data[4] % (maxn + 1) : 1) : 0;
+        int32_t sub[16 * 9], sn = 0, rows;
+        int nt = 0;
+        CHECK(seqcls_vocab_create(&v) == SEQCLS_OK);
+        CHECK(seqcls_vocab_set_int(v, SEQCLS_VOCAB_TOKENS, SEQCLS_TOKENS_CHAR) == SEQCLS_OK);
+        CHECK(seqcls_vocab_set_int(v, SEQCLS_VOCAB_OOV_BUCKETS, oov) == SEQCLS_OK);
+        CHECK(seqcls_vocab_set_int(v, SEQCLS_VOCAB_MAXN, maxn) == SEQCLS_OK);
+        CHECK(seqcls_vocab_set_int(v, SEQCLS_VOCAB_MINN, minn) == SEQCLS_OK);
+        CHECK(seqcls_vocab_set_int(v, SEQCLS_VOCAB_BUCKET, 1 + (size > 5 ? data[5] : 0)) ==
+              SEQCLS_OK);
+        CHECK(seqcls_vocab_add_text(v, text, size / 2) == SEQCLS_OK);
+        CHECK(seqcls_vocab_build(v, min_freq, max_size) == SEQCLS_OK);
+        check_vocab_tokens(v);
+        rows = seqcls_vocab_rows(v);
+        CHECK(seqcls_vocab_tokenize(v, text, size, starts, ends, 64, &n) == SEQCLS_OK);
+        for (i = 0; i < (size_t)n; i++)
+            CHECK(starts[i] >= 0 && starts[i] < ends[i] && (size_t)ends[i] <= size &&
+                  (i == 0 || ends[i - 1] <= starts[i]));
+        CHECK(seqcls_vocab_encode(v, text, size, ids, 64, &sn) == SEQCLS_OK);
+        CHECK(sn == (n < 64 ? n : 64));
+        for (i = 0; i < (size_t)sn; i++)
+            CHECK(ids[i] >= 1 && ids[i] < seqcls_vocab_size(v) + oov);
+        rc = seqcls_vocab_decode(v, ids, sn, dec, sizeof dec, &dlen);
+        CHECK(rc == SEQCLS_OK && strlen(dec) == dlen &&
+              vocab_utf8_valid((const unsigned char *)dec, dlen));
+        CHECK(seqcls_vocab_encode_subwords(v, text, size, sub, 16, 9, &nt) == SEQCLS_OK);
+        CHECK(nt == (sn < 16 ? sn : 16));
+        for (i = 0; i < 16 * 9; i++) {
+            const int32_t id = sub[i];
+            if (i / 9 >= (size_t)nt || (i % 9 && maxn == 0))
+                CHECK(id == -1);
+            else if (i % 9 == 0)
+                CHECK(id == ids[i / 9]);
+            else
+                CHECK(id == -1 || (id >= seqcls_vocab_size(v) + oov && id < rows));
+        }
+        CHECK(vocab_serialize(v, &buf, &blen) == SEQCLS_OK);
+        CHECK(vocab_deserialize(&w, buf, blen) == SEQCLS_OK);
+        CHECK(seqcls_vocab_rows(w) == rows);
+        CHECK(vocab_serialize(w, &buf2, &blen2) == SEQCLS_OK);
+        CHECK(blen2 == blen && memcmp(buf, buf2, blen) == 0);
+        seqcls__dealloc(buf);
+        seqcls__dealloc(buf2);
+        seqcls_vocab_free(w);
+        seqcls_vocab_free(v);
+    }
+
     /* the raw bytes as a serialised vocabulary: refused or exact */
     w = NULL;
     rc = vocab_deserialize(&w, data, size);
-    CHECK(rc == SEQCLS_OK || rc == SEQCLS_E_FORMAT);
+    CHECK(rc == SEQCLS_OK || rc == SEQCLS_E_FORMAT || rc == SEQCLS_E_VERSION);
     CHECK((rc == SEQCLS_OK) == (w != NULL));
     if (w) {
         check_vocab_tokens(w);

@@ -936,7 +936,9 @@ SEQCLS_API void seqcls_metrics_free(seqcls_metrics_t *mt);
 
 /*
  * The tokeniser turns UTF-8 text into lower-case tokens (docs/vocab-format.md
- * has the full rules):
+ * has the full rules).  These are the rules of word mode, the default; a
+ * vocabulary can also read text character by character
+ * (SEQCLS_VOCAB_TOKENS below, since 1.1).  In word mode:
  *   - ill-formed UTF-8 is replaced by U+FFFD (one per maximal ill-formed
  *     subpart), which is a token character; raw invalid bytes never reach
  *     a token, and no call fails because of them;
@@ -997,6 +999,82 @@ SEQCLS_API int seqcls_vocab_create(seqcls_vocab_t **out);
 /** Free a vocabulary. NULL is allowed. */
 SEQCLS_API void seqcls_vocab_free(seqcls_vocab_t *v);
 
+/*
+ * Vocabulary options (seqcls_vocab_set_int / seqcls_vocab_get_int, since
+ * 1.1), set before seqcls_vocab_build and saved with the vocabulary
+ * (docs/vocab-format.md).  Defaults in brackets: a vocabulary with every
+ * option at its default is a seqcls 1.0 vocabulary, byte for byte.
+ *
+ * Ids after the vocabulary's own: a built vocabulary of `size` tokens
+ * (seqcls_vocab_size) gives
+ *   [0, size)                         its tokens (0 = <pad>, 1 = <unk>);
+ *   [size, size + oov_buckets)        the hashed out-of-vocabulary buckets;
+ *   [size + oov_buckets, rows)        the hashed character n-gram buckets
+ *                                     (only when maxn > 0),
+ * rows = seqcls_vocab_rows, the rows an embedding or embedding bag needs.
+ *
+ * The hash is fastText's (Dictionary::hash of fastText 0.9): 32-bit
+ * FNV-1a over the token's UTF-8 bytes, h = 2166136261, then per byte
+ * h = (h ^ (uint32_t)(int32_t)(int8_t)byte) * 16777619 -- each byte
+ * sign-extended, as fastText does, so that bytes >= 0x80 hash as
+ * fastText's do (for ASCII this is plain FNV-1a).
+ */
+#define SEQCLS_VOCAB_TOKENS      1  /* SEQCLS_TOKENS_WORD or _CHAR [SEQCLS_TOKENS_WORD] */
+#define SEQCLS_VOCAB_OOV_BUCKETS 2  /* N in [0, 16777216]: an unknown token gets id
+                                       size + hash(token) % N instead of SEQCLS_UNK_ID
+                                       (Keras' num_oov_buckets) [0] */
+#define SEQCLS_VOCAB_MINN        3  /* shortest character n-gram, in code points, with
+                                       the '<' '>' word marks counted [0] */
+#define SEQCLS_VOCAB_MAXN        4  /* longest character n-gram, [0, 32]; 0 = no n-grams
+                                       (fastText's -minn/-maxn) [0] */
+#define SEQCLS_VOCAB_BUCKET      5  /* rows the n-grams are hashed into, [0, 2^30]
+                                       (fastText's -bucket); used when maxn > 0 [2000000] */
+
+/* tokenisation modes (SEQCLS_VOCAB_TOKENS) */
+#define SEQCLS_TOKENS_WORD 1  /* words, as the tokeniser rules above */
+#define SEQCLS_TOKENS_CHAR 2  /* every code point is a token; a whitespace run is one " " */
+
+/**
+ * Set a vocabulary option (SEQCLS_VOCAB_*) before seqcls_vocab_build.
+ *
+ * SEQCLS_VOCAB_TOKENS = SEQCLS_TOKENS_CHAR reads text character by
+ * character: every Unicode code point is a token, lower-cased as in word
+ * mode (and otherwise unchanged: punctuation is kept, each character a
+ * token); markup is stripped as in word mode; the soft hyphen U+00AD is
+ * dropped; ill-formed UTF-8 gives U+FFFD; and every run of whitespace,
+ * control characters (newlines included) and markup is ONE token, a
+ * single space " " (U+0020), except at the start and the end of the text,
+ * where it gives none.  So "Hi,  you\n" is "h" "i" "," " " "y" "o" "u".
+ * The mode applies to seqcls_vocab_add_text, _encode, _encode_subwords,
+ * _tokenize and _decode (which joins char-mode tokens without spaces),
+ * and it must be set before any text is counted.
+ *
+ * SEQCLS_VOCAB_MINN / _MAXN / _BUCKET give fastText's subword model (see
+ * seqcls_vocab_encode_subwords): they change no id of seqcls_vocab_encode,
+ * only add n-gram rows.  The combination is checked by seqcls_vocab_build:
+ * minn <= maxn (so that minn alone is refused: set maxn too), and
+ * bucket > 0 when maxn > 0.
+ *
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (v NULL, unknown option, value
+ *         out of its range), SEQCLS_E_STATE (the vocabulary is built, or
+ *         the mode changes after seqcls_vocab_add_text counted text).
+ *         Since 1.1.
+ */
+SEQCLS_API int seqcls_vocab_set_int(seqcls_vocab_t *v, int option, int value);
+/**
+ * Read a vocabulary option (SEQCLS_VOCAB_*) into *value, before or after
+ * building (a loaded vocabulary has the options it was saved with).
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL argument, unknown
+ *         option).  Since 1.1.
+ */
+SEQCLS_API int seqcls_vocab_get_int(const seqcls_vocab_t *v, int option, int *value);
+/**
+ * Rows an embedding (or embedding bag) over this vocabulary needs: size +
+ * oov buckets + (n-gram buckets when maxn > 0).  0 if v is NULL or not
+ * built.  Since 1.1.
+ */
+SEQCLS_API int seqcls_vocab_rows(const seqcls_vocab_t *v);
+
 /**
  * Tokenise one document (`len` bytes, `text` may be NULL if len is 0) and
  * add its tokens to the counts.
@@ -1026,8 +1104,9 @@ SEQCLS_API int seqcls_vocab_size(const seqcls_vocab_t *v);
 
 /**
  * Id of `token`, an exact, already normalised (lower-case) token string;
- * SEQCLS_UNK_ID if it is not in the vocabulary.  "<pad>" and "<unk>"
- * give their ids.
+ * SEQCLS_UNK_ID if it is not in the vocabulary (with
+ * SEQCLS_VOCAB_OOV_BUCKETS, its out-of-vocabulary bucket instead, as
+ * seqcls_vocab_encode gives it).  "<pad>" and "<unk>" give their ids.
  * @return the id (>= 0), or SEQCLS_E_INVALID_ARG (NULL), SEQCLS_E_STATE
  *         (not built).
  */
@@ -1040,8 +1119,9 @@ SEQCLS_API int seqcls_vocab_id(const seqcls_vocab_t *v, const char *token);
 SEQCLS_API const char *seqcls_vocab_token(const seqcls_vocab_t *v, int id);
 
 /**
- * Tokenise `text` and write the ids of its first `max_len` tokens to
- * ids[0, n) (unknown tokens as SEQCLS_UNK_ID) and SEQCLS_PAD_ID to
+ * Tokenise `text` (in the vocabulary's mode) and write the ids of its
+ * first `max_len` tokens to ids[0, n) (unknown tokens as SEQCLS_UNK_ID,
+ * or with SEQCLS_VOCAB_OOV_BUCKETS their bucket) and SEQCLS_PAD_ID to
  * ids[n, max_len), so `ids` is one padded row of a [B, max_len] batch.
  * *n_out (may be NULL) receives n, the length to pass to seqcls_forward
  * or seqcls_predict.  `ids` may be NULL when max_len is 0.
@@ -1090,36 +1170,84 @@ SEQCLS_API int seqcls_vocab_encode_ex(const seqcls_vocab_t *v, const char *text,
 SEQCLS_API int seqcls_vocab_from_list(seqcls_vocab_t **out, const char *const *tokens, int n);
 
 /**
- * Write the tokens of ids[0, n), joined by single spaces, to `buf` as a
+ * Encode `text` for an embedding bag (seqcls_add_embedding_bag) with
+ * fastText's subword model: ids is [maxlen, per_token]; row t < n holds
+ * token t's own id (as seqcls_vocab_encode gives it: its id, its
+ * out-of-vocabulary bucket, or SEQCLS_UNK_ID), then the ids of its
+ * character n-grams, then -1 in the unused slots; rows t >= n are all -1.
+ * *n_tokens (may be NULL) receives n, the length to pass with the row.
+ *
+ * The n-grams are fastText's (Dictionary::computeSubwords): the token is
+ * wrapped as "<" token ">", and every substring of minn..maxn whole code
+ * points is an n-gram, except the single characters "<" and ">"; they
+ * come in fastText's order (by start, then by length), and n-gram g gets
+ * id size + oov_buckets + hash(g) % bucket (the hash above).  A token
+ * with more than per_token - 1 n-grams keeps the first per_token - 1 of
+ * them (all of a word's n-grams fit when per_token >= 1 + the count for
+ * its length L in code points: the sum over k = max(minn, 1) ..
+ * min(maxn, L + 2) of L + 3 - k, less 2 when minn <= 1).  Without n-grams (maxn = 0) each row
+ * holds the token's id alone.
+ * The embedding bag then averages the rows of each token's ids: the
+ * word's vector is the mean of its own row and its n-gram rows, so an
+ * unknown word still gets a vector from its n-grams.
+ * `ids` may be NULL when maxlen is 0.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL, maxlen < 0, per_token
+ *         < 1), SEQCLS_E_STATE (not built), SEQCLS_E_RANGE (len >
+ *         SEQCLS_TEXT_MAX, or maxlen * per_token above 2^31 - 1).  On error
+ *         ids are unchanged.  Since 1.1.
+ */
+SEQCLS_API int seqcls_vocab_encode_subwords(const seqcls_vocab_t *v, const char *text,
+                                            size_t len, int32_t *ids, int maxlen,
+                                            int per_token, int *n_tokens);
+
+/**
+ * As seqcls_tokenize, in the vocabulary's tokenisation mode: the spans of
+ * the tokens seqcls_vocab_encode gives for `text` (in char mode, one code
+ * point each, and whitespace runs whole).  The vocabulary need not be
+ * built.  @return as seqcls_tokenize, plus SEQCLS_E_INVALID_ARG for a
+ * NULL vocabulary.  Since 1.1.
+ */
+SEQCLS_API int seqcls_vocab_tokenize(const seqcls_vocab_t *v, const char *text, size_t len,
+                                     int32_t *starts, int32_t *ends, int max_tokens,
+                                     int32_t *n_out);
+
+/**
+ * Write the tokens of ids[0, n), joined by single spaces (in char mode:
+ * not joined, since spaces are tokens there), to `buf` as a
  * NUL-terminated string.  Padding ids (SEQCLS_PAD_ID) are skipped, so a
- * whole padded row may be passed; SEQCLS_UNK_ID gives "<unk>".  On success
+ * whole padded row may be passed; SEQCLS_UNK_ID and the ids of
+ * out-of-vocabulary buckets give "<unk>".  On success
  * *len_out is the string's length without the NUL.  If `cap` is too
  * small, SEQCLS_E_RANGE is returned, *len_out is the capacity needed
  * (including the NUL) and buf, if cap > 0, holds "".  `buf` may be NULL
  * when cap is 0 (to ask for the size).
  * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL, n < 0), SEQCLS_E_STATE
- *         (not built), SEQCLS_E_RANGE (an id outside [0, size), or cap
- *         too small).
+ *         (not built), SEQCLS_E_RANGE (an id outside [0, size + oov
+ *         buckets): n-gram ids are not tokens; or cap too small).
  */
 SEQCLS_API int seqcls_vocab_decode(const seqcls_vocab_t *v, const int32_t *ids, int n,
                                    char *buf, size_t cap, size_t *len_out);
 
 /**
  * Serialise a built vocabulary into a new buffer (*buf, *len), to free
- * with seqcls_free, in the layout of docs/vocab-format.md (the same bytes
- * a model file's VOCB section holds).
+ * with seqcls_free, in the layout of docs/vocab-format.md: with every
+ * option at its default, the bytes seqcls 1.0 writes (and a model file's
+ * VOCB section holds); otherwise they are followed by the options'
+ * trailer ("VOPT", since 1.1), which seqcls 1.0 refuses.
  * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL), SEQCLS_E_STATE (not
  *         built), SEQCLS_E_NOMEM.  On error *buf is NULL and *len 0.
  */
 SEQCLS_API int seqcls_vocab_save_buffer(const seqcls_vocab_t *v, void **buf, size_t *len);
 
 /**
- * Create a built vocabulary from `len` bytes written by
- * seqcls_vocab_save_buffer (not retained).  The bytes are never trusted.
+ * Create a built vocabulary, with its options, from `len` bytes written
+ * by seqcls_vocab_save_buffer (not retained).  The bytes are never trusted.
  * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL), SEQCLS_E_FORMAT
  *         (truncated, trailing bytes, bad count or length, invalid UTF-8,
- *         duplicate token, wrong reserved tokens; the message names the
- *         problem and the token index), SEQCLS_E_NOMEM.
+ *         duplicate token, wrong reserved tokens, an option out of its
+ *         range; the message names the problem and the token index),
+ *         SEQCLS_E_VERSION (an option this version does not know),
+ *         SEQCLS_E_NOMEM.
  */
 SEQCLS_API int seqcls_vocab_load_buffer(seqcls_vocab_t **out, const void *buf, size_t len);
 

@@ -755,9 +755,14 @@ typedef struct {
     const unsigned char *s;
     size_t n, pos;
     size_t next_gt, next_cmt;   /* memoised positions of the next '>' and "-->" */
+    int mode;                   /* SEQCLS_TOKENS_WORD or SEQCLS_TOKENS_CHAR */
+    int emitted;                /* char mode: a token was given (a space may follow) */
 } tok_iter_t;
 
+/* Word mode (the tokeniser of seqcls 1.0). */
 void tok_init(tok_iter_t *it, const char *text, size_t len);
+/* Either mode (SEQCLS_TOKENS_*). */
+void tok_init_mode(tok_iter_t *it, const char *text, size_t len, int mode);
 /* Next token: its normalised bytes into tok[0, *tok_len) (tok must hold
  * SEQCLS_TOKEN_MAX bytes; not NUL-terminated) and its byte span in the
  * original text.  Returns 1, or 0 at the end of the text. */
@@ -765,14 +770,28 @@ int tok_next(tok_iter_t *it, char *tok, size_t *tok_len, size_t *start, size_t *
 /* Is s[0, n) well-formed UTF-8? */
 int vocab_utf8_valid(const unsigned char *s, size_t n);
 
+/* seqcls_tokenize in tokenisation mode `mode` (SEQCLS_TOKENS_*), naming `func`. */
+int tok_spans(const char *func, int mode, const char *text, size_t len, int32_t *starts,
+              int32_t *ends, int max_tokens, int32_t *n_out);
+
 /*
- * Serialise a built vocabulary for a model file's VOCB section (layout in
- * docs/vocab-format.md): a new buffer from seqcls__alloc, to free with
- * seqcls__dealloc.  SEQCLS_E_STATE if not built.
+ * Serialise a built vocabulary (layouts in docs/vocab-format.md) into a
+ * new buffer from seqcls__alloc, to free with seqcls__dealloc; SEQCLS_E_STATE
+ * if not built.  vocab_serialize: the standalone form
+ * (seqcls_vocab_save_buffer: tokens, then the options' trailer if any);
+ * _tokens: a model file's VOCB payload; _options: its VOPT payload, or
+ * *buf NULL and *len 0 when every option is at its default (no section).
  */
 int vocab_serialize(const seqcls_vocab_t *v, void **buf, size_t *len);
-/* Rebuild a vocabulary from untrusted bytes; SEQCLS_E_FORMAT naming the
- * problem on anything malformed.  *out is NULL on failure. */
+int vocab_serialize_tokens(const seqcls_vocab_t *v, void **buf, size_t *len);
+int vocab_serialize_options(const seqcls_vocab_t *v, void **buf, size_t *len);
+/* Rebuild a vocabulary from untrusted bytes: the standalone form, or a
+ * VOCB payload and a VOPT payload (options NULL: none).  SEQCLS_E_FORMAT
+ * naming the problem on anything malformed, SEQCLS_E_VERSION for an
+ * option this version does not know.  *out is NULL on failure. */
 int vocab_deserialize(seqcls_vocab_t **out, const void *buf, size_t len);
+int vocab_deserialize_parts(seqcls_vocab_t **out, const void *tokens, size_t tlen,
+                            const void *options, size_t olen, int *in_options);
+/* (*in_options, if not NULL, tells whether a failure was in the options) */
 
 #endif /* SEQCLS_INTERNAL_H */

@@ -376,18 +376,24 @@ static int labels_deserialize(seqcls_model_t *m, const unsigned char *p, size_t 
 int metadata_save_with(const seqcls_model_t *m, const seqcls_section_t *extra, int nextra,
                        const char *path, void **buf, size_t *len, const char *func)
 {
-    seqcls_section_t sec[8];
-    void *vocab = NULL;
+    seqcls_section_t sec[9];
+    void *vocab = NULL, *vopt = NULL;
     unsigned char *labels = NULL, *meta = NULL;
-    size_t vlen = 0, llen = 0, mlen = 0;
+    size_t vlen = 0, olen = 0, llen = 0, mlen = 0;
     int n = 0, i, rc = SEQCLS_OK;
 
     if (nextra > 5)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: too many sections", func);
     for (i = 0; i < nextra; i++)
         sec[n++] = extra[i];
-    if (m && m->vocab && (rc = vocab_serialize(m->vocab, &vocab, &vlen)) == SEQCLS_OK)
+    /* the vocabulary's options in VOPT, written only when one is not at
+     * its default: a required section, so that seqcls 1.0 refuses such a
+     * model (it would read text in another way) and reads every other */
+    if (m && m->vocab && (rc = vocab_serialize_tokens(m->vocab, &vocab, &vlen)) == SEQCLS_OK)
         sec[n++] = (seqcls_section_t){{'V', 'O', 'C', 'B'}, vocab, vlen};
+    if (rc == SEQCLS_OK && m && m->vocab &&
+        (rc = vocab_serialize_options(m->vocab, &vopt, &olen)) == SEQCLS_OK && vopt)
+        sec[n++] = (seqcls_section_t){{'V', 'O', 'P', 'T'}, vopt, olen};
     if (rc == SEQCLS_OK && m && m->nlabels && (rc = labels_serialize(m, &labels, &llen)) == SEQCLS_OK)
         sec[n++] = (seqcls_section_t){{'L', 'A', 'B', 'L'}, labels, llen};
     if (rc == SEQCLS_OK && m && m->nmeta && (rc = meta_serialize(m, &meta, &mlen)) == SEQCLS_OK)
@@ -395,6 +401,7 @@ int metadata_save_with(const seqcls_model_t *m, const seqcls_section_t *extra, i
     if (rc == SEQCLS_OK)
         rc = seqcls__model_save(m, sec, n, path, buf, len, func);
     seqcls__dealloc(vocab);
+    seqcls__dealloc(vopt);
     seqcls__dealloc(labels);
     seqcls__dealloc(meta);
     return rc;
@@ -402,24 +409,33 @@ int metadata_save_with(const seqcls_model_t *m, const seqcls_section_t *extra, i
 
 int metadata_load(seqcls_model_t *m, const void *buf, size_t len, const char *func)
 {
-    const void *p;
-    size_t n;
-    int rc = seqcls__model_section(buf, len, "VOCB", &p, &n, func);
+    const void *p, *opt = NULL;
+    size_t n, olen = 0;
+    int rc = seqcls__model_section(buf, len, "VOPT", &opt, &olen, func);
+    if (rc != SEQCLS_OK && rc != SEQCLS_E_RANGE)
+        return rc;
+    if (rc == SEQCLS_E_RANGE)
+        opt = NULL;
+    rc = seqcls__model_section(buf, len, "VOCB", &p, &n, func);
     if (rc == SEQCLS_OK) {
         seqcls_vocab_t *v = NULL;
-        rc = vocab_deserialize(&v, p, n);
+        int in_options = 0;
+        rc = vocab_deserialize_parts(&v, p, n, opt, opt ? olen : 0, &in_options);
         if (rc == SEQCLS_OK) {
             seqcls_vocab_free(m->vocab);
             m->vocab = v;
-        } else if (rc == SEQCLS_E_FORMAT) {
+        } else if (rc == SEQCLS_E_FORMAT || rc == SEQCLS_E_VERSION) {
             char why[256];
             snprintf(why, sizeof why, "%s", seqcls_last_error());   /* fail() rewrites it */
-            return seqcls__fail(rc, "%s: VOCB: %s", func, why);
+            return seqcls__fail(rc, "%s: %s: %s", func, in_options ? "VOPT" : "VOCB", why);
         } else {
             return rc;
         }
     } else if (rc != SEQCLS_E_RANGE) {
         return rc;
+    } else if (opt) {
+        return seqcls__fail(SEQCLS_E_FORMAT,
+                            "%s: VOPT: vocabulary options without a vocabulary (no VOCB)", func);
     }
     rc = seqcls__model_section(buf, len, "LABL", &p, &n, func);
     if (rc == SEQCLS_OK)

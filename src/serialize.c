@@ -7,7 +7,8 @@
  *       CONF  model options, then per layer its kind and every option
  *       PARM  per parameter: name, dtype, flags, ndim, shape, zero padding
  *             to a 64-byte file offset, float32 data
- *       OPTM, VOCB, lower-case tags: skipped by the model loader
+ *       OPTM, VOCB, VOPT, LABL, lower-case tags: skipped by the model loader
+ *             (VOCB, VOPT, LABL and meta are read by metadata.c)
  *       ENDF  empty, last: a file cut at a section boundary is refused
  *
  * Every integer is little-endian and written byte by byte, so files are
@@ -64,6 +65,7 @@
 #define TAG_OPTM TAG4('O', 'P', 'T', 'M')
 #define TAG_VOCB TAG4('V', 'O', 'C', 'B')
 #define TAG_LABL TAG4('L', 'A', 'B', 'L')
+#define TAG_VOPT TAG4('V', 'O', 'P', 'T')   /* vocabulary options, since 1.1 */
 #define TAG_ENDF TAG4('E', 'N', 'D', 'F')
 
 /* Option value types; the type fixes the value's size.  Layer fields use
@@ -457,7 +459,7 @@ typedef struct {
     const unsigned char *buf;
     size_t len;
     reader_t conf, parm;
-    int have_conf, have_parm, have_optm, have_vocb, have_labl;
+    int have_conf, have_parm, have_optm, have_vocb, have_labl, have_vopt;
     const char *want;        /* seqcls__model_section: the tag looked for */
     const unsigned char *found;
     size_t found_len;
@@ -602,6 +604,9 @@ static int read_sections(load_t *ld)
             break;
         case TAG_LABL:    /* class names: read by metadata.c */
             have = &ld->have_labl;
+            break;
+        case TAG_VOPT:    /* vocabulary options: read by metadata.c */
+            have = &ld->have_vopt;
             break;
         case TAG_ENDF:   /* empty: section_head checked */
             ended = 1;

@@ -295,13 +295,20 @@ static size_t tag_end(tok_iter_t *it)
     return 0;
 }
 
-void tok_init(tok_iter_t *it, const char *text, size_t len)
+void tok_init_mode(tok_iter_t *it, const char *text, size_t len, int mode)
 {
     it->s = (const unsigned char *)text;
     it->n = len;
     it->pos = 0;
     it->next_gt = (size_t)-1;
     it->next_cmt = (size_t)-1;
+    it->mode = mode;
+    it->emitted = 0;
+}
+
+void tok_init(tok_iter_t *it, const char *text, size_t len)
+{
+    tok_init_mode(it, text, len, SEQCLS_TOKENS_WORD);
 }
 
 /* Code point, class and byte length of the character at `pos` (no tags). */
@@ -319,11 +326,67 @@ static int char_at(const tok_iter_t *it, size_t pos, uint32_t *cp, size_t *used)
     return cl;
 }
 
+/*
+ * Character mode: every code point is a token, lower-cased by fold() as
+ * in word mode and otherwise kept as it is (punctuation included; no
+ * apostrophe or fullwidth normalisation).  A run of separators -- the
+ * word mode's whitespace and control characters (newlines included) and
+ * markup -- is one token, a single space " ", whose span is the whole
+ * run; a run at the start or the end of the text gives none.  The soft
+ * hyphen is dropped, as in word mode.  Ill-formed UTF-8 gives U+FFFD.
+ */
+static int tok_next_char(tok_iter_t *it, char *tok, size_t *tok_len, size_t *start,
+                         size_t *end)
+{
+    size_t space_from = (size_t)-1;
+    while (it->pos < it->n) {
+        size_t used, e;
+        uint32_t c;
+        int cl;
+        if (it->s[it->pos] == '<' && (e = tag_end(it)) != 0) {
+            if (space_from == (size_t)-1)
+                space_from = it->pos;
+            it->pos = e;
+            continue;
+        }
+        c = fold(utf8_decode(it->s + it->pos, it->n - it->pos, &used));
+        cl = classify(c);
+        if (cl == CL_SPACE) {
+            if (space_from == (size_t)-1)
+                space_from = it->pos;
+            it->pos += used;
+            continue;
+        }
+        if (cl == CL_IGNORE) {
+            it->pos += used;
+            continue;
+        }
+        if (space_from != (size_t)-1 && it->emitted) {
+            /* the run before this character, which is read next time */
+            tok[0] = ' ';
+            *tok_len = 1;
+            *start = space_from;
+            *end = it->pos;
+            return 1;
+        }
+        *tok_len = utf8_encode(c, tok);
+        *start = it->pos;
+        it->pos += used;
+        *end = it->pos;
+        it->emitted = 1;
+        return 1;
+    }
+    return 0;   /* a trailing run of separators gives no token */
+}
+
 int tok_next(tok_iter_t *it, char *tok, size_t *tok_len, size_t *start, size_t *end)
 {
     uint32_t c;
     size_t used, len = 0;
     int cl, full = 0;
+
+    if (it->mode == SEQCLS_TOKENS_CHAR)
+        return tok_next_char(it, tok, tok_len, start, end);
 
     /* skip separators and markup */
     for (;;) {
@@ -388,16 +451,14 @@ done:
     return 1;
 }
 
-int seqcls_tokenize(const char *text, size_t len, int32_t *starts, int32_t *ends,
-                    int max_tokens, int32_t *n_out)
+int tok_spans(const char *func, int mode, const char *text, size_t len, int32_t *starts,
+              int32_t *ends, int max_tokens, int32_t *n_out)
 {
-    const char *func = "seqcls_tokenize";
     tok_iter_t it;
     char tok[SEQCLS_TOKEN_MAX + 4];
     size_t tl, s, e;
     int n = 0;
 
-    seqcls__clear_error();
     if (n_out)
         *n_out = 0;
     if (!n_out)
@@ -415,7 +476,7 @@ int seqcls_tokenize(const char *text, size_t len, int32_t *starts, int32_t *ends
     if (len > SEQCLS_TEXT_MAX)
         return seqcls__fail(SEQCLS_E_RANGE, "%s: text of %zu bytes is longer than %d bytes",
                             func, len, SEQCLS_TEXT_MAX);
-    tok_init(&it, text, len);
+    tok_init_mode(&it, text, len, mode);
     while (n < max_tokens && tok_next(&it, tok, &tl, &s, &e)) {
         starts[n] = (int32_t)s;
         ends[n] = (int32_t)e;
@@ -423,4 +484,12 @@ int seqcls_tokenize(const char *text, size_t len, int32_t *starts, int32_t *ends
     }
     *n_out = n;
     return SEQCLS_OK;
+}
+
+int seqcls_tokenize(const char *text, size_t len, int32_t *starts, int32_t *ends,
+                    int max_tokens, int32_t *n_out)
+{
+    seqcls__clear_error();
+    return tok_spans("seqcls_tokenize", SEQCLS_TOKENS_WORD, text, len, starts, ends, max_tokens,
+                     n_out);
 }

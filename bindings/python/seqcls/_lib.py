@@ -130,6 +130,9 @@ SIGNATURES = {
     "seqcls_tokenize": (i, [BUF, sz, I32_P, I32_P, i, I32_P]),
     "seqcls_vocab_create": (i, [HANDLE_P]),
     "seqcls_vocab_free": (None, [HANDLE]),
+    "seqcls_vocab_set_int": (i, [HANDLE, i, i]),                     # 1.1
+    "seqcls_vocab_get_int": (i, [HANDLE, i, INT_P]),                 # 1.1
+    "seqcls_vocab_rows": (i, [HANDLE]),                              # 1.1
     "seqcls_vocab_add_text": (i, [HANDLE, BUF, sz]),
     "seqcls_vocab_build": (i, [HANDLE, i, i]),
     "seqcls_vocab_size": (i, [HANDLE]),
@@ -138,6 +141,8 @@ SIGNATURES = {
     "seqcls_vocab_encode": (i, [HANDLE, BUF, sz, I32_P, i, I32_P]),
     "seqcls_vocab_encode_ex": (i, [HANDLE, BUF, sz, I32_P, i, u, I32_P]),
     "seqcls_vocab_from_list": (i, [HANDLE_P, C.POINTER(CHAR_P), i]),
+    "seqcls_vocab_encode_subwords": (i, [HANDLE, BUF, sz, I32_P, i, i, INT_P]),   # 1.1
+    "seqcls_vocab_tokenize": (i, [HANDLE, BUF, sz, I32_P, I32_P, i, I32_P]),     # 1.1
     "seqcls_vocab_decode": (i, [HANDLE, I32_P, i, BUF, sz, SIZE_P]),
     "seqcls_vocab_save_buffer": (i, [HANDLE, HANDLE_P, SIZE_P]),
     "seqcls_vocab_load_buffer": (i, [HANDLE_P, BUF, sz]),

@@ -61,6 +61,12 @@ def _max_len(max_len):
     return n
 
 
+# Vocabulary options (SEQCLS_VOCAB_*, 1.1) by keyword name.
+VOCAB_OPTIONS = {"tokens": K.VOCAB_TOKENS, "oov_buckets": K.VOCAB_OOV_BUCKETS,
+                 "minn": K.VOCAB_MINN, "maxn": K.VOCAB_MAXN, "bucket": K.VOCAB_BUCKET}
+_TOKEN_MODES = {"word": K.TOKENS_WORD, "char": K.TOKENS_CHAR}
+
+
 class Vocab:
     """A vocabulary (seqcls_vocab_t): count texts, build, then encode.
 
@@ -72,16 +78,29 @@ class Vocab:
     --vocab 20000, --maxlen 256), so a Vocab of the same texts equals the
     one the command line builds.  min_freq 0 or 1 keeps every token,
     max_size 0 means no cap (it counts "<pad>" and "<unk>").
+
+    Options (1.1, fixed once built, saved with the vocabulary): tokens="word"
+    or "char" (every code point a token, a whitespace run one " "),
+    oov_buckets=N (unknown tokens hashed into N rows after the vocabulary),
+    and fastText's subword model: minn, maxn (character n-gram lengths, 0 =
+    off) and bucket (rows the n-grams are hashed into); see encode_subwords.
+    The defaults are those of `seqcls train` (--tokens word, --oov-buckets
+    0, n-grams off).
     """
 
     def __init__(self, texts=None, *, min_freq=DEFAULT_MIN_FREQ, max_size=DEFAULT_MAX_SIZE,
-                 _handle=None):
+                 tokens="word", oov_buckets=0, minn=0, maxn=0, bucket=2000000, _handle=None):
         if _handle is not None:
             self._h = _handle
             return
         out = _out_handle()
         check(fn.seqcls_vocab_create(C.byref(out)), "seqcls_vocab_create")
         self._h = _Handle(out.value, fn.seqcls_vocab_free)
+        self.set_option("tokens", tokens)
+        self.set_option("oov_buckets", oov_buckets)
+        self.set_option("maxn", maxn)
+        self.set_option("minn", minn)
+        self.set_option("bucket", bucket)
         if texts is not None:
             for t in texts:
                 self.add_text(t)
@@ -92,6 +111,36 @@ class Vocab:
         if self._h is None or not self._h.ptr:
             raise ValueError("seqcls: vocabulary is closed")
         return self._h.ptr
+
+    def set_option(self, option, value):
+        """Set an option (a name of VOCAB_OPTIONS or a SEQCLS_VOCAB_* number)
+        before the vocabulary is built; tokens takes "word" or "char" too."""
+        code = VOCAB_OPTIONS.get(option, option)
+        if code == K.VOCAB_TOKENS and isinstance(value, str):
+            if value not in _TOKEN_MODES:
+                raise ValueError("seqcls: tokens must be 'word' or 'char', not %r" % value)
+            value = _TOKEN_MODES[value]
+        check(fn.seqcls_vocab_set_int(self._ptr, cv.int32(code, "option"),
+                                      cv.int32(value, "value")), "seqcls_vocab_set_int")
+
+    def get_option(self, option):
+        """The value of an option; tokens as "word" or "char"."""
+        code = VOCAB_OPTIONS.get(option, option)
+        out = C.c_int(0)
+        check(fn.seqcls_vocab_get_int(self._ptr, cv.int32(code, "option"), C.byref(out)),
+              "seqcls_vocab_get_int")
+        if code == K.VOCAB_TOKENS:
+            return {v: k for k, v in _TOKEN_MODES.items()}.get(out.value, out.value)
+        return out.value
+
+    @property
+    def tokens(self):
+        return self.get_option("tokens")
+
+    @property
+    def rows(self):
+        """Rows an embedding over this vocabulary needs (size + buckets)."""
+        return fn.seqcls_vocab_rows(self._ptr)
 
     def add_text(self, text):
         raw = _utf8(text)
@@ -176,6 +225,44 @@ class Vocab:
         check(fn.seqcls_vocab_from_list(C.byref(out), arr, cv.int32(len(tokens), "n")),
               "seqcls_vocab_from_list")
         return cls(_handle=_Handle(out.value, fn.seqcls_vocab_free))
+    def encode_subwords(self, text, max_len, per_token):
+        """(ids int32 [max_len, per_token], n): per token its id, then its
+        character n-gram ids, -1 in unused slots (for an embedding bag)."""
+        raw = _utf8(text)
+        max_len = _max_len(max_len)
+        per = cv.int32(per_token, "per_token")
+        if per < 1:
+            raise ValueError("seqcls: per_token = %d is below 1" % per)
+        ids = np.full((max_len, per), -1, np.int32)
+        n = C.c_int(0)
+        check(fn.seqcls_vocab_encode_subwords(self._ptr, raw, len(raw),
+                                              ids.ctypes.data_as(I32_P), max_len, per,
+                                              C.byref(n)), "seqcls_vocab_encode_subwords")
+        return ids, n.value
+
+    def encode_subwords_batch(self, texts, max_len, per_token):
+        """(ids int32 [B, max_len, per_token], lengths int32 [B])."""
+        texts = list(texts)
+        rows = [self.encode_subwords(t, max_len, per_token) for t in texts]
+        ids = np.stack([r[0] for r in rows]) if rows else \
+            np.zeros((0, _max_len(max_len), per_token), np.int32)
+        return ids, np.array([r[1] for r in rows], np.int32)
+
+    def spans(self, text, max_tokens=None):
+        """[(start, end)] byte offsets of the tokens of `text` in this
+        vocabulary's mode (seqcls_vocab_tokenize)."""
+        raw = _utf8(text)
+        cap = min(len(raw) + 1, cv.INT32_MAX) if max_tokens is None \
+            else cv.int32(max_tokens, "max_tokens")
+        if cap < 0:
+            raise ValueError("seqcls: max_tokens = %d is negative" % cap)
+        starts = np.zeros(cap, np.int32)
+        ends = np.zeros(cap, np.int32)
+        n = C.c_int32(0)
+        check(fn.seqcls_vocab_tokenize(self._ptr, raw, len(raw), starts.ctypes.data_as(I32_P),
+                                       ends.ctypes.data_as(I32_P), cap, C.byref(n)),
+              "seqcls_vocab_tokenize")
+        return [(int(starts[i]), int(ends[i])) for i in range(n.value)]
 
     def decode(self, ids):
         """The tokens of `ids` joined by spaces (padding skipped)."""

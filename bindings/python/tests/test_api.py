@@ -39,6 +39,13 @@ def scenario(tmp_path):
     assert len(v2) == len(v)
     assert v.encode("good film", 1, truncating="pre")[0][0] == v.id("film")
     assert len(seqcls.Vocab.from_list(["", "", "good", "film"])) == 4
+    # vocabulary options (1.1)
+    c = seqcls.Vocab(docs, tokens="char", oov_buckets=3, minn=2, maxn=3, bucket=50)
+    assert c.tokens == "char" and c.get_option("bucket") == 50
+    assert c.rows == len(c) + 3 + 50
+    assert c.spans("ab  c") == [(0, 1), (1, 2), (2, 4), (4, 5)]
+    sub, n = c.encode_subwords("ab", 4, 6)
+    assert n == 2 and sub.shape == (4, 6) and (sub[2:] == -1).all()
     # tensors
     t = seqcls.Tensor.zeros((2, 3), np.int32)
     assert t.shape == (2, 3) and t.dtype == np.int32 and t.size == 6 and t.ndim == 2

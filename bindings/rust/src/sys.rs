@@ -165,6 +165,14 @@ pub const SEQCLS_TOKEN_MAX: c_int = 256;
 pub const SEQCLS_TEXT_MAX: c_int = 2147483647;
 pub const SEQCLS_VOCAB_MAX: c_int = 16777216;
 pub const SEQCLS_TRUNCATE_PRE: c_uint = 0x1;
+// vocabulary options (1.1)
+pub const SEQCLS_VOCAB_TOKENS: c_int = 1;
+pub const SEQCLS_VOCAB_OOV_BUCKETS: c_int = 2;
+pub const SEQCLS_VOCAB_MINN: c_int = 3;
+pub const SEQCLS_VOCAB_MAXN: c_int = 4;
+pub const SEQCLS_VOCAB_BUCKET: c_int = 5;
+pub const SEQCLS_TOKENS_WORD: c_int = 1;
+pub const SEQCLS_TOKENS_CHAR: c_int = 2;
 
 extern "C" {
     pub fn seqcls_version() -> c_int;
@@ -299,6 +307,11 @@ extern "C" {
                            max_tokens: c_int, n_out: *mut i32) -> c_int;
     pub fn seqcls_vocab_create(out: *mut *mut seqcls_vocab_t) -> c_int;
     pub fn seqcls_vocab_free(v: *mut seqcls_vocab_t);
+    // vocabulary options (1.1)
+    pub fn seqcls_vocab_set_int(v: *mut seqcls_vocab_t, option: c_int, value: c_int) -> c_int;
+    pub fn seqcls_vocab_get_int(v: *const seqcls_vocab_t, option: c_int,
+                                value: *mut c_int) -> c_int;
+    pub fn seqcls_vocab_rows(v: *const seqcls_vocab_t) -> c_int;
     pub fn seqcls_vocab_add_text(v: *mut seqcls_vocab_t, text: *const c_char,
                                  len: usize) -> c_int;
     pub fn seqcls_vocab_build(v: *mut seqcls_vocab_t, min_freq: c_int, max_size: c_int) -> c_int;
@@ -312,6 +325,12 @@ extern "C" {
                                   n_out: *mut i32) -> c_int;
     pub fn seqcls_vocab_from_list(out: *mut *mut seqcls_vocab_t, tokens: *const *const c_char,
                                   n: c_int) -> c_int;
+    pub fn seqcls_vocab_encode_subwords(v: *const seqcls_vocab_t, text: *const c_char,
+                                        len: usize, ids: *mut i32, maxlen: c_int,
+                                        per_token: c_int, n_tokens: *mut c_int) -> c_int;
+    pub fn seqcls_vocab_tokenize(v: *const seqcls_vocab_t, text: *const c_char, len: usize,
+                                 starts: *mut i32, ends: *mut i32, max_tokens: c_int,
+                                 n_out: *mut i32) -> c_int;
     pub fn seqcls_vocab_decode(v: *const seqcls_vocab_t, ids: *const i32, n: c_int,
                                buf: *mut c_char, cap: usize, len_out: *mut usize) -> c_int;
     pub fn seqcls_vocab_save_buffer(v: *const seqcls_vocab_t, buf: *mut *mut c_void,
