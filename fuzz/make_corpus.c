@@ -1,6 +1,8 @@
 /*
  * make_corpus.c -- write the fuzzer's seed corpus: small real models of
- * every layer kind and option this build has, saved with
+ * every layer kind and option this build has (the files already in
+ * fuzz/corpus/load were written by earlier versions: add new ones, keep
+ * the old), saved with
  * seqcls_model_save, plus copies with extra OPTM, VOCB and optional
  * sections spliced in.  Usage: make_corpus DIR
  */
@@ -148,5 +150,27 @@ int main(int argc, char **argv)
     CHECK(seqcls_add_attention(m, SEQCLS_ATTN_GENERAL, 0, NULL));
     CHECK(seqcls_add_output(m, 2, NULL));
     save(m, "gru-feature-time-general", 1);
+
+    /* fastText's classifier (1.1): an embedding bag over a character-mode
+     * vocabulary with out-of-vocabulary buckets and n-grams (VOPT) */
+    {
+        seqcls_vocab_t *v = NULL;
+        CHECK(seqcls_vocab_create(&v));
+        CHECK(seqcls_vocab_set_int(v, SEQCLS_VOCAB_TOKENS, SEQCLS_TOKENS_CHAR));
+        CHECK(seqcls_vocab_set_int(v, SEQCLS_VOCAB_OOV_BUCKETS, 2));
+        CHECK(seqcls_vocab_set_int(v, SEQCLS_VOCAB_MINN, 1));
+        CHECK(seqcls_vocab_set_int(v, SEQCLS_VOCAB_MAXN, 2));
+        CHECK(seqcls_vocab_set_int(v, SEQCLS_VOCAB_BUCKET, 5));
+        CHECK(seqcls_vocab_add_text(v, "ab ba", 5));
+        CHECK(seqcls_vocab_build(v, 1, 0));
+        CHECK(seqcls_model_create(&m, 8));
+        CHECK(seqcls_add_embedding_bag(m, seqcls_vocab_rows(v), 2, 4, &l));
+        CHECK(seqcls_layer_set_int(m, l, SEQCLS_OPT_FREEZE, 1));
+        CHECK(seqcls_add_pooling(m, SEQCLS_POOL_MEAN, NULL));
+        CHECK(seqcls_add_output(m, 2, NULL));
+        CHECK(seqcls_model_set_vocab(m, v));
+        seqcls_vocab_free(v);
+        save(m, "bag-char-subwords", 0);
+    }
     return 0;
 }

@@ -176,7 +176,7 @@ typedef struct seqcls_model seqcls_model_t;
  * read (seqcls_layer_get_int / seqcls_layer_get_float, since 1.1),
  * including those fixed by its constructor.
  */
-#define SEQCLS_OPT_FREEZE                1  /* int, embedding: 1 = no gradient, not updated */
+#define SEQCLS_OPT_FREEZE                1  /* int, embedding (and embedding bag): 1 = no gradient, not updated */
 #define SEQCLS_OPT_RECURRENT_ACTIVATION  2  /* int, lstm/gru: SEQCLS_ACT_SIGMOID (default), _HARD_SIGMOID, _RELU */
 #define SEQCLS_OPT_INPUT_DROPOUT         3  /* float, lstm/gru: dropout rate on the inputs, [0, 1) */
 #define SEQCLS_OPT_BN_MOMENTUM           4  /* float, batch norm */
@@ -184,7 +184,7 @@ typedef struct seqcls_model seqcls_model_t;
 /* read-only, as given to the constructor (1.1) */
 #define SEQCLS_OPT_UNITS                 6  /* int: embedding dim, input features, lstm/gru hidden,
                                                attention units (0 for dot/general), dense units, output classes */
-#define SEQCLS_OPT_VOCAB                 7  /* int, embedding: rows */
+#define SEQCLS_OPT_VOCAB                 7  /* int, embedding, embedding bag: rows */
 #define SEQCLS_OPT_PADDING_IDX           8  /* int, embedding: padding row or -1 */
 #define SEQCLS_OPT_ACTIVATION            9  /* int, dense: SEQCLS_ACT_*; conv1d: settable, [SEQCLS_ACT_NONE] */
 #define SEQCLS_OPT_KIND                 10  /* int, attention: SEQCLS_ATTN_*; pooling: SEQCLS_POOL_* */
@@ -201,6 +201,7 @@ typedef struct seqcls_model seqcls_model_t;
 #define SEQCLS_OPT_DILATION             18  /* int, conv1d: settable while no layer follows, [1] */
 #define SEQCLS_OPT_RECURRENT_DROPOUT    19  /* float, lstm/gru: settable, dropout rate on h_{t-1}
                                                in the recurrent products, [0, 1), [0] */
+#define SEQCLS_OPT_PER_STEP             20  /* int, embedding bag: ids per step (read-only) */
 
 /*
  * Layer kinds, as seqcls_layer_kind returns them (1.1).  They are also the
@@ -218,6 +219,7 @@ typedef struct seqcls_model seqcls_model_t;
 #define SEQCLS_LAYER_OUTPUT    10
 #define SEQCLS_LAYER_POSITIONAL_ENCODING 11
 #define SEQCLS_LAYER_TRANSFORMER_ENCODER 12
+#define SEQCLS_LAYER_EMBEDDING_BAG 13  /* seqcls_add_embedding_bag (1.1) */
 #define SEQCLS_LAYER_CONV1D    14  /* since 1.1 */
 #define SEQCLS_LAYER_FLATTEN   15  /* since 1.1 */
 
@@ -261,9 +263,39 @@ SEQCLS_API int seqcls_add_embedding(seqcls_model_t *m, int vocab, int dim,
                                     int padding_idx, int *layer);
 
 /**
- * Copy `rows` pretrained rows of `dim` floats into the embedding of layer
- * `layer`, starting at row `first_row`.  The padding row, if any, is kept
- * zero.  Combine with SEQCLS_OPT_FREEZE to keep them fixed.
+ * Embedding bag (since 1.1), fastText's input layer; must be the first
+ * layer.  Input: I32 [B, T, per_step], a bag of up to per_step ids per
+ * step, -1 marking an unused slot (seqcls_vocab_encode_subwords writes
+ * such rows: a word's own id and its character n-gram ids).  Output:
+ * sequence [B, T, dim], at each valid step the mean of the rows of its
+ * ids (as torch.nn.EmbeddingBag(mode="mean") over each step's bag); a
+ * step whose bag is empty, and every padding step (t >= lengths[b],
+ * whatever its ids), gives zeros.  Ids at valid steps must be -1 or lie in
+ * [0, rows).  Parameter "weight" [rows, dim], initialised U(-1/dim,
+ * 1/dim) as fastText initialises its input vectors.  Options:
+ * SEQCLS_OPT_FREEZE (settable), SEQCLS_OPT_VOCAB (rows), SEQCLS_OPT_UNITS
+ * (dim), SEQCLS_OPT_PER_STEP.
+ *
+ * The weight's gradient is sparse: a backward gives rows only to the ids
+ * it saw, and an optimiser step updates only the rows that got a gradient
+ * since the last seqcls_zero_grad -- lazily, as torch.optim.SparseAdam
+ * and fastText do: moments, momentum and weight decay of the other rows
+ * wait until their next gradient.  (With SGD without momentum or weight
+ * decay this equals a dense update.)  So a table of millions of rows
+ * trains at the cost of the rows a batch uses; a gradient written into
+ * another row by hand is not applied.
+ * @return as the other constructors; SEQCLS_E_INVALID_ARG also for rows,
+ *         dim or per_step < 1, SEQCLS_E_NOMEM for a table above 2^34
+ *         values.
+ */
+SEQCLS_API int seqcls_add_embedding_bag(seqcls_model_t *m, int rows, int dim, int per_step,
+                                        int *layer);
+
+/**
+ * Copy `rows` pretrained rows of `dim` floats into the embedding (or,
+ * since 1.1, embedding bag) of layer `layer`, starting at row
+ * `first_row`.  The padding row, if any, is kept zero.  Combine with
+ * SEQCLS_OPT_FREEZE to keep them fixed.
  * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL, not an embedding),
  *         SEQCLS_E_RANGE (rows outside the vocabulary), SEQCLS_E_SHAPE
  *         (dim differs), SEQCLS_E_NUMERIC (NaN/Inf in data).
@@ -537,7 +569,8 @@ SEQCLS_API int seqcls_param_find(const seqcls_model_t *m, const char *name);
 
 /**
  * Run the model on a batch.  `input` is I32 ids [B, T] after an
- * embedding, F32 [B, T, F] after an input layer.  `lengths` holds B
+ * embedding, I32 [B, T, per_step] after an embedding bag (1.1), F32
+ * [B, T, F] after an input layer.  `lengths` holds B
  * values in [0, T], or is NULL for all T.  `logits`, if not NULL, must be
  * F32 [B, C] and receives the output layer's logits; for a per-step model
  * (seqcls_add_output after a sequence) F32 [B, T, C], zero at padding

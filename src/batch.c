@@ -69,13 +69,12 @@ int dataset_init(dataset_t *d, const seqcls_model_t *m, const seqcls_tensor_t *x
                                 what)
                  : seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func, what);
     first = m->layers[0];
-    d->is_ids = model_reads_ids(m);
-    if (d->is_ids) {
-        int64_t shape[2] = {-1, -1};
-        rc = seqcls__tensor_check(x, func, what, SEQCLS_I32, 2, shape);
-    } else {
-        int64_t shape[3] = {-1, -1, first->out_F};
-        rc = seqcls__tensor_check(x, func, what, SEQCLS_F32, 3, shape);
+    {
+        const input_spec_t spec = model_input_spec(m);
+        int64_t shape[3] = {-1, -1, spec.width};
+        d->is_ids = spec.dtype == SEQCLS_I32;
+        d->rank = spec.rank;
+        rc = seqcls__tensor_check(x, func, what, spec.dtype, spec.rank, shape);
     }
     if (rc)
         return rc;
@@ -83,7 +82,7 @@ int dataset_init(dataset_t *d, const seqcls_model_t *m, const seqcls_tensor_t *x
         return seqcls__fail(SEQCLS_E_SHAPE, "%s: %s has no rows or no steps", func, what);
     d->N = (int)x->shape[0];
     d->T = (int)x->shape[1];
-    d->F = d->is_ids ? 1 : (int)x->shape[2];
+    d->F = d->rank == 3 ? (int)x->shape[2] : 1;
     d->x = x->data;
     d->len = lengths;
     d->steps = model_output_steps(m);
@@ -157,7 +156,7 @@ int batch_gather(batch_t *bt, const dataset_t *d, const int *rows, int n, int Tb
         if ((rc = check_step_labels(d, y, bt->len[i], rows[i], func)))
             return rc;
     }
-    rc = seqcls_tensor_wrap(&bt->x, d->is_ids ? SEQCLS_I32 : SEQCLS_F32, d->is_ids ? 2 : 3, shape,
+    rc = seqcls_tensor_wrap(&bt->x, d->is_ids ? SEQCLS_I32 : SEQCLS_F32, d->rank, shape,
                             bt->buf);
     if (rc == SEQCLS_OK)
         rc = seqcls_tensor_wrap(&bt->y, SEQCLS_I32, d->steps ? 2 : 1, yshape, bt->ybuf);

@@ -123,6 +123,7 @@ const layer_ops_t seqcls__embedding_ops = {
     .name = "embedding",
     .takes = 1u << VAL_IDS,
     .traits = LAYER_FIRST,
+    .input_rank = 2,
     .options = embedding_options,
     .forward = embedding_forward,
     .backward = embedding_backward,
@@ -157,6 +158,7 @@ int seqcls_add_embedding(seqcls_model_t *m, int vocab, int dim, int padding_idx,
     L->vocab = vocab;
     L->units = dim;
     L->padding_idx = padding_idx;
+    L->in_F = 1;
     L->out_kind = VAL_SEQ;
     L->out_F = dim;
     shape[0] = vocab;
@@ -179,7 +181,9 @@ int seqcls_embedding_set_rows(seqcls_model_t *m, int layer, int first_row, int r
     seqcls__clear_error();
     if (!m || !data)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func, m ? "data" : "model");
-    if (layer < 0 || layer >= m->nlayers || m->layers[layer]->ops != &seqcls__embedding_ops)
+    if (layer < 0 || layer >= m->nlayers ||
+        (m->layers[layer]->ops != &seqcls__embedding_ops &&
+         m->layers[layer]->ops != &seqcls__embedding_bag_ops))
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: layer %d is not an embedding", func, layer);
     L = m->layers[layer];
     if (dim != L->units)

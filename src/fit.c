@@ -124,6 +124,9 @@ typedef struct {
     batch_t bt;
     seqcls_tensor_t *logits;
     real **best;             /* best weights, one copy per parameter */
+    int zeroed;              /* every gradient was zeroed once: from then on the
+                              * gradients outside the listed rows of a sparse
+                              * parameter stay zero, and only those are zeroed */
 } fit_t;
 
 static void shuffle(rng_t *rng, int *a, int n)
@@ -223,9 +226,11 @@ static int train_batch(fit_t *f, const int *rows, int n, double *loss_sum, int64
     seqcls_tensor_free(f->logits);
     f->logits = NULL;
     ndim = model_output_shape(f->m, n, Tb, shape);
-    if ((rc = seqcls_tensor_create(&f->logits, SEQCLS_F32, ndim, shape)) ||
-        (rc = seqcls_zero_grad(f->m)) ||
-        (rc = seqcls_forward(f->m, f->bt.x, f->bt.len, f->logits, 1)) ||
+    if ((rc = seqcls_tensor_create(&f->logits, SEQCLS_F32, ndim, shape)))
+        return rc;
+    model_zero_grad(f->m, f->zeroed);
+    f->zeroed = 1;
+    if ((rc = seqcls_forward(f->m, f->bt.x, f->bt.len, f->logits, 1)) ||
         (rc = seqcls_loss_backward(f->m, f->bt.y, &loss)) ||
         (rc = seqcls_optimizer_step(f->o, f->m)))
         return rc;
@@ -254,7 +259,7 @@ static int validate(fit_t *f, double *loss, double *acc)
     seqcls_tensor_t *x = NULL, *y = NULL;
     const dataset_t *d = &f->valid;
     int64_t shape[3] = {d->N, d->T, d->F}, yshape[2] = {d->N, d->T};
-    int rc = seqcls_tensor_wrap(&x, d->is_ids ? SEQCLS_I32 : SEQCLS_F32, d->is_ids ? 2 : 3, shape,
+    int rc = seqcls_tensor_wrap(&x, d->is_ids ? SEQCLS_I32 : SEQCLS_F32, d->rank, shape,
                                 (void *)d->x);
     if (rc == SEQCLS_OK)
         rc = seqcls_tensor_wrap(&y, SEQCLS_I32, d->steps ? 2 : 1, yshape, (void *)d->y);

@@ -68,6 +68,7 @@ const layer_ops_t seqcls__input_ops = {
     .name = "input",
     .takes = 1u << VAL_SEQ,
     .traits = LAYER_FIRST,
+    .input_rank = 3,
     .options = input_options,
     .forward = input_forward,
     .backward = input_backward,
@@ -88,6 +89,7 @@ int seqcls_add_input(seqcls_model_t *m, int features, int *layer)
     if (rc)
         return rc;
     L->units = features;
+    L->in_F = features;
     L->out_kind = VAL_SEQ;
     L->out_F = features;
     return model_commit_layer(m, L, SEQCLS_OK, layer);

@@ -287,9 +287,13 @@ typedef struct {
     int (*set_float)(seqcls_model_t *m, layer_t *L, int option, float value);
     /* Attention weights [B, T] of the last forward in ws; NULL for kinds without. */
     const real *(*attention)(const layer_t *L, workspace_t *ws);
-    /* LAYER_FIRST kinds: check the caller's input values (ids [B, T] or
-     * floats [B, T, F], valid steps only; lengths NULL = all T), naming
-     * `what` in the message. */
+    /* LAYER_FIRST kinds: the rank of the caller's input, 2 (ids [B, T])
+     * or 3 ([B, T, in_F]: floats, or bags of in_F ids); its dtype follows
+     * from `takes` (VAL_IDS: I32, else F32).  The model, seqcls_fit and
+     * seqcls_evaluate check and batch inputs by it. */
+    int input_rank;
+    /* LAYER_FIRST kinds: check the caller's input values (valid steps
+     * only; lengths NULL = all T), naming `what` in the message. */
     int (*check_input)(const layer_t *L, const void *x, int B, int T, const int32_t *lengths,
                        const char *func, const char *what);
     /* Check loaded parameter values beyond being finite (a variance is not
@@ -332,19 +336,40 @@ int layer_stream_forward(const layer_t *L, workspace_t *ws, const value_t *in, v
 /* The registry (layer.c): the ops of kind k (1 <= k <= LAYER_KIND_COUNT),
  * or NULL for an unknown kind. */
 #define LAYER_KIND_COUNT 15
-/* Kind numbers given to work that is not in this tree yet (the vocabulary's
- * kind): their registry slots stay empty on purpose, so a file using them
- * is refused as written by a newer version. */
-#define LAYER_KIND_RESERVED_FIRST 13
-#define LAYER_KIND_RESERVED_LAST 13
 const layer_ops_t *layer_kind(uint32_t kind);
 /* The option entry of `option` for L's kind, or NULL. */
 const layer_option_t *layer_option(const layer_t *L, int option);
 
+/*
+ * A parameter whose gradient is sparse by rows (the embedding bag's
+ * table): its backward lists the rows it gave a gradient, so that
+ * seqcls_fit zeroes, clips and steps only those (an optimiser updates
+ * such a table lazily, as torch.optim.SparseAdam and fastText do).
+ */
+typedef struct {
+    int nrows, row_len;      /* the parameter is [nrows, row_len] */
+    unsigned char *listed;   /* [nrows]: 1 if the row is in `rows` (NULL until the
+                              * first backward: sparse_rows_ready) */
+    int32_t *rows;           /* [nrows]: the rows with a gradient, first come first */
+    int n;
+} sparse_rows_t;
+
+/* Allocate s's lists if not yet done: SEQCLS_OK or SEQCLS_E_NOMEM. */
+int sparse_rows_ready(sparse_rows_t *s);
+/* Note that `row` of s (its lists ready) has a gradient. */
+static inline void sparse_rows_mark(sparse_rows_t *s, int32_t row)
+{
+    if (!s->listed[row]) {
+        s->listed[row] = 1;
+        s->rows[s->n++] = row;
+    }
+}
+
 struct layer {
     const layer_ops_t *ops;
     int index;
-    int in_kind, in_F;       /* what it consumes */
+    int in_kind, in_F;       /* what it consumes (a first layer: the size of a rank-3
+                              * input's last axis, else 1) */
     int out_kind, out_F;     /* what it produces */
     int out_fin_F;           /* width of final states exposed with a sequence, or 0 */
 
@@ -376,6 +401,7 @@ struct layer {
     real *w[LAYER_MAX_PARAMS];   /* values */
     real *g[LAYER_MAX_PARAMS];   /* gradients */
     size_t wn[LAYER_MAX_PARAMS]; /* element counts */
+    sparse_rows_t *sp[LAYER_MAX_PARAMS];   /* rows with a gradient, or NULL (dense) */
 };
 
 /* ---- the model (model.c) ---- */
@@ -386,6 +412,7 @@ typedef struct {
     seqcls_tensor_t *grad;
     int layer;
     int trainable;
+    sparse_rows_t *sparse;   /* NULL: a dense gradient */
 } param_t;
 
 /* Activations of one pass through the model. */
@@ -468,6 +495,19 @@ int model_reads_ids(const seqcls_model_t *m);
 /* Add a zero-filled parameter to the layer being built. */
 int model_add_param(seqcls_model_t *m, layer_t *L, const char *name, int ndim,
                     const int64_t *shape, int trainable);
+/* Make the layer's parameter number `slot` (2-D) sparse by rows. */
+int model_param_sparse(seqcls_model_t *m, layer_t *L, int slot);
+/* Zero every gradient; with `listed_only`, of a sparse parameter only its
+ * listed rows (the others are zero already: seqcls_fit after its first
+ * batch).  Empties the lists. */
+void model_zero_grad(seqcls_model_t *m, int listed_only);
+/* The caller's input a model reads (its first layer's): dtype, rank, and
+ * for rank 3 the size of the last axis. */
+typedef struct {
+    int dtype, rank;
+    int64_t width;
+} input_spec_t;
+input_spec_t model_input_spec(const seqcls_model_t *m);
 /* Finish (status OK) or discard (status != OK) the layer being built. */
 int model_commit_layer(seqcls_model_t *m, layer_t *L, int status, int *index_out);
 
@@ -499,8 +539,9 @@ int loss_predicted_class(const real *z, int C);
 /* ---- datasets and batches (batch.c), for seqcls_fit and seqcls_evaluate ---- */
 
 typedef struct {
-    int is_ids;              /* I32 ids [N, T], else F32 [N, T, F] */
-    int N, T, F;
+    int is_ids;              /* I32 ids [N, T] (or [N, T, F]), else F32 [N, T, F] */
+    int rank;                /* 2 or 3 (model_input_spec) */
+    int N, T, F;             /* F = 1 for rank 2 */
     const void *x;
     const int32_t *len;      /* NULL = all T */
     const int32_t *y;        /* [N], or [N, T] when `steps` */
@@ -542,7 +583,7 @@ int model_steps_drop(const seqcls_model_t *m);
 extern const layer_ops_t seqcls__embedding_ops, seqcls__input_ops, seqcls__lstm_ops,
     seqcls__gru_ops, seqcls__attention_ops, seqcls__pooling_ops, seqcls__dense_ops,
     seqcls__dropout_ops, seqcls__batchnorm_ops, seqcls__output_ops, seqcls__positional_ops,
-    seqcls__transformer_ops, seqcls__conv1d_ops, seqcls__flatten_ops;
+    seqcls__transformer_ops, seqcls__embedding_bag_ops, seqcls__conv1d_ops, seqcls__flatten_ops;
 
 /* The name of a SEQCLS_ACT_* activation, "?" if unknown (activation.c). */
 const char *act_name(int act);

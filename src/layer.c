@@ -28,21 +28,19 @@ static const layer_ops_t *const registry[LAYER_KIND_COUNT + 1] = {
     [SEQCLS_LAYER_OUTPUT] = &seqcls__output_ops,
     [SEQCLS_LAYER_POSITIONAL_ENCODING] = &seqcls__positional_ops,
     [SEQCLS_LAYER_TRANSFORMER_ENCODER] = &seqcls__transformer_ops,
-    /* 13 (LAYER_KIND_RESERVED_FIRST..LAST): reserved, left empty */
+    [SEQCLS_LAYER_EMBEDDING_BAG] = &seqcls__embedding_bag_ops,
     [SEQCLS_LAYER_CONV1D] = &seqcls__conv1d_ops,
     [SEQCLS_LAYER_FLATTEN] = &seqcls__flatten_ops,
 };
 /* A new SEQCLS_LAYER_* number must raise LAYER_KIND_COUNT (internal.h),
  * and the test of the registry (tests/test_internal_registry.c) fails on
- * an empty slot outside the reserved range, a filled one inside it, or a
- * table whose `kind` is not its slot. */
+ * an empty slot or a table whose `kind` is not its slot.  (Kinds 11-13
+ * were a reserved gap while the transformer and the embedding bag were on
+ * their branches; both are in now.) */
 _Static_assert(SEQCLS_LAYER_FLATTEN == LAYER_KIND_COUNT,
                "the last SEQCLS_LAYER_* must be LAYER_KIND_COUNT");
 _Static_assert(sizeof registry / sizeof registry[0] == LAYER_KIND_COUNT + 1,
                "one registry slot per layer kind");
-_Static_assert(LAYER_KIND_RESERVED_FIRST == SEQCLS_LAYER_TRANSFORMER_ENCODER + 1 &&
-                   LAYER_KIND_RESERVED_LAST + 1 == SEQCLS_LAYER_CONV1D,
-               "the reserved kinds are exactly the gap between TRANSFORMER_ENCODER and CONV1D");
 
 const layer_ops_t *layer_kind(uint32_t kind)
 {

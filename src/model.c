@@ -39,6 +39,18 @@ void run_free(run_t *run)
     memset(run, 0, sizeof *run);
 }
 
+static void param_free(param_t *p)
+{
+    seqcls_tensor_free(p->value);
+    seqcls_tensor_free(p->grad);
+    if (p->sparse) {
+        seqcls__dealloc(p->sparse->listed);
+        seqcls__dealloc(p->sparse->rows);
+        seqcls__dealloc(p->sparse);
+    }
+    memset(p, 0, sizeof *p);
+}
+
 void seqcls_model_free(seqcls_model_t *m)
 {
     int i;
@@ -54,10 +66,8 @@ void seqcls_model_free(seqcls_model_t *m)
     }
     ws_free(&m->model_ws);
     model_free_metadata(m);
-    for (i = 0; i < m->nparams; i++) {
-        seqcls_tensor_free(m->params[i].value);
-        seqcls_tensor_free(m->params[i].grad);
-    }
+    for (i = 0; i < m->nparams; i++)
+        param_free(&m->params[i]);
     for (i = 0; i < m->nlayers; i++)
         seqcls__dealloc(m->layers[i]);
     seqcls__dealloc(m->params);
@@ -108,6 +118,16 @@ int seqcls_model_output_ndim(const seqcls_model_t *m)
 int model_reads_ids(const seqcls_model_t *m)
 {
     return (m->layers[0]->ops->takes & (1u << VAL_IDS)) != 0;
+}
+
+input_spec_t model_input_spec(const seqcls_model_t *m)
+{
+    const layer_t *first = m->layers[0];
+    input_spec_t s;
+    s.dtype = model_reads_ids(m) ? SEQCLS_I32 : SEQCLS_F32;
+    s.rank = first->ops->input_rank;
+    s.width = s.rank == 3 ? first->in_F : -1;
+    return s;
 }
 
 int seqcls_model_output_width(const seqcls_model_t *m)
@@ -221,8 +241,41 @@ int model_add_param(seqcls_model_t *m, layer_t *L, const char *name, int ndim,
     L->w[L->np] = p->value->data;
     L->g[L->np] = p->grad->data;
     L->wn[L->np] = p->value->numel;
+    L->sp[L->np] = NULL;
     L->np++;
     m->nparams++;
+    return SEQCLS_OK;
+}
+
+int model_param_sparse(seqcls_model_t *m, layer_t *L, int slot)
+{
+    param_t *p = &m->params[L->p0 + slot];
+    /* the lists come with the first backward (sparse_rows_ready): a model
+     * that only predicts, or is being loaded, never needs them */
+    sparse_rows_t *s = seqcls__calloc(1, sizeof *s);
+    if (!s)
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory for parameter %s", m->building,
+                            p->name);
+    s->nrows = (int)p->value->shape[0];
+    s->row_len = (int)p->value->shape[1];
+    p->sparse = s;
+    L->sp[slot] = s;
+    return SEQCLS_OK;
+}
+
+int sparse_rows_ready(sparse_rows_t *s)
+{
+    if (s->listed)
+        return SEQCLS_OK;
+    s->listed = seqcls__calloc((size_t)s->nrows, 1);
+    s->rows = seqcls__alloc(seqcls__mul((size_t)s->nrows, sizeof *s->rows));
+    if (!s->listed || !s->rows) {
+        seqcls__dealloc(s->listed);
+        seqcls__dealloc(s->rows);
+        s->listed = NULL;
+        s->rows = NULL;
+        return SEQCLS_E_NOMEM;
+    }
     return SEQCLS_OK;
 }
 
@@ -243,8 +296,7 @@ int model_commit_layer(seqcls_model_t *m, layer_t *L, int status, int *index_out
         /* Drop the parameters this layer had already added. */
         while (m->nparams > L->p0) {
             m->nparams--;
-            seqcls_tensor_free(m->params[m->nparams].value);
-            seqcls_tensor_free(m->params[m->nparams].grad);
+            param_free(&m->params[m->nparams]);
         }
         seqcls__dealloc(L);
         return status;
@@ -293,14 +345,34 @@ int seqcls_param_find(const seqcls_model_t *m, const char *name)
     return -1;
 }
 
+void model_zero_grad(seqcls_model_t *m, int listed_only)
+{
+    int i, r;
+    for (i = 0; i < m->nparams; i++) {
+        param_t *p = &m->params[i];
+        sparse_rows_t *s = p->sparse;
+        real *g = p->grad->data;
+        if (s && listed_only) {
+            for (r = 0; r < s->n; r++)
+                memset(g + (size_t)s->rows[r] * s->row_len, 0, (size_t)s->row_len * sizeof(real));
+        } else {
+            memset(g, 0, p->grad->numel * sizeof(real));
+        }
+        if (s) {
+            for (r = 0; r < s->n; r++)
+                s->listed[s->rows[r]] = 0;
+            s->n = 0;
+        }
+    }
+}
+
 int seqcls_zero_grad(seqcls_model_t *m)
 {
-    int i;
     seqcls__clear_error();
     if (!m)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_zero_grad: model is NULL");
-    for (i = 0; i < m->nparams; i++)
-        memset(m->params[i].grad->data, 0, m->params[i].grad->numel * sizeof(real));
+    /* every element: a caller may have written into any gradient */
+    model_zero_grad(m, 0);
     return SEQCLS_OK;
 }
 
@@ -348,12 +420,14 @@ int model_check_input(const seqcls_model_t *m, const seqcls_tensor_t *input,
     first = m->layers[0];
     if (!model_output_layer(m))
         return seqcls__fail(SEQCLS_E_STATE, "%s: the model has no output layer yet", func);
-    if (model_reads_ids(m)) {
-        int64_t shape[2] = {-1, -1};
-        rc = seqcls__tensor_check(input, func, "input (token ids)", SEQCLS_I32, 2, shape);
-    } else {
-        int64_t shape[3] = {-1, -1, first->out_F};
-        rc = seqcls__tensor_check(input, func, "input (float sequence)", SEQCLS_F32, 3, shape);
+    {
+        const input_spec_t spec = model_input_spec(m);
+        int64_t shape[3] = {-1, -1, spec.width};
+        rc = seqcls__tensor_check(input, func,
+                                  spec.dtype == SEQCLS_F32 ? "input (float sequence)"
+                                  : spec.rank == 3         ? "input (bags of token ids)"
+                                                           : "input (token ids)",
+                                  spec.dtype, spec.rank, shape);
     }
     if (rc)
         return rc;
@@ -430,7 +504,7 @@ int model_run_forward(const seqcls_model_t *m, run_t *run, const seqcls_tensor_t
     if (input->dtype == SEQCLS_I32) {
         v->kind = VAL_IDS;
         v->ids = data;
-        v->F = 1;
+        v->F = input->ndim == 3 ? (int)input->shape[2] : 1;   /* ids per step */
     } else {
         v->kind = VAL_SEQ;
         v->x = (real *)data;

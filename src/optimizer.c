@@ -188,66 +188,108 @@ nomem:
     return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory for optimizer state", func);
 }
 
-/* The L2 norm of n gradient values, summed in double. */
-static double l2_norm(const real *g, size_t n)
+/*
+ * The parts of a parameter's gradient that can be non-zero: the whole
+ * tensor (one span), or for a sparse parameter its listed rows.  Calls
+ * fn(ctx, g, n) on each span; the sum of what it returns.
+ */
+typedef double (*span_fn)(void *ctx, real *g, size_t n, size_t offset);
+static double each_span(const param_t *p, span_fn fn, void *ctx)
 {
-    double sumsq = 0;
+    const sparse_rows_t *s = p->sparse;
+    real *g = p->grad->data;
+    double sum = 0;
+    int r;
+    if (!s)
+        return fn(ctx, g, p->grad->numel, 0);
+    for (r = 0; r < s->n; r++) {
+        const size_t at = (size_t)s->rows[r] * s->row_len;
+        sum += fn(ctx, g + at, (size_t)s->row_len, at);
+    }
+    return sum;
+}
+
+/* The first non-finite element (+1, as a double so that 0 = none). */
+static double span_bad(void *ctx, real *g, size_t n, size_t offset)
+{
+    size_t *first = ctx, k = vec_first_not_finite(g, n);
+    if (k < n && *first == SIZE_MAX)
+        *first = offset + k;
+    return 0;
+}
+
+static double span_sumsq(void *ctx, real *g, size_t n, size_t offset)
+{
+    double sum = 0;
     size_t k;
+    (void)ctx;
+    (void)offset;
     for (k = 0; k < n; k++)
-        sumsq += (double)g[k] * g[k];
-    return sqrt(sumsq);
+        sum += (double)g[k] * g[k];
+    return sum;
+}
+
+static double span_scale(void *ctx, real *g, size_t n, size_t offset)
+{
+    const real scale = *(const real *)ctx;
+    size_t k;
+    (void)offset;
+    for (k = 0; k < n; k++)
+        g[k] *= scale;
+    return 0;
+}
+
+static double span_clip(void *ctx, real *g, size_t n, size_t offset)
+{
+    const real c = *(const real *)ctx;
+    size_t k;
+    (void)offset;
+    for (k = 0; k < n; k++)
+        g[k] = g[k] > c ? c : g[k] < -c ? -c : g[k];
+    return 0;
 }
 
 /* Clip the gradients in place: each tensor to its own L2 norm
  * (clipnorm_tensor, Keras' clipnorm: g * c / max(|g|, c)), then all of them
- * to the global L2 norm (clipnorm), then each element (clipvalue). */
+ * to the global L2 norm (clipnorm), then each element (clipvalue).  Of a
+ * sparse parameter only its listed rows are visited: the others are zero. */
 static int clip_gradients(const seqcls_optimizer_t *o, seqcls_model_t *m, const char *func)
 {
     double sumsq = 0;
     int i;
-    size_t k;
     for (i = 0; i < m->nparams; i++) {
-        const real *g = m->params[i].grad->data;
-        const size_t n = m->params[i].grad->numel;
+        size_t bad = SIZE_MAX;
         if (!m->params[i].trainable)
             continue;
-        if ((k = vec_first_not_finite(g, n)) < n)
+        each_span(&m->params[i], span_bad, &bad);
+        if (bad != SIZE_MAX)
             return seqcls__fail(SEQCLS_E_NUMERIC,
                                 "%s: gradient of %s is not finite at element %zu; nothing "
                                 "was updated",
-                                func, m->params[i].name, k);
+                                func, m->params[i].name, bad);
     }
     for (i = 0; o->clipnorm_tensor > 0 && i < m->nparams; i++) {
-        real *g = m->params[i].grad->data;
-        const size_t n = m->params[i].grad->numel;
-        const double norm = m->params[i].trainable ? l2_norm(g, n) : 0;
+        const double norm =
+            m->params[i].trainable ? sqrt(each_span(&m->params[i], span_sumsq, NULL)) : 0;
         if (norm > o->clipnorm_tensor) {
-            const real scale = (real)(o->clipnorm_tensor / norm);
-            for (k = 0; k < n; k++)
-                g[k] *= scale;
+            real scale = (real)(o->clipnorm_tensor / norm);
+            each_span(&m->params[i], span_scale, &scale);
         }
     }
-    for (i = 0; o->clipnorm > 0 && i < m->nparams; i++) {
-        const real *g = m->params[i].grad->data;
-        const size_t n = m->params[i].grad->numel;
-        for (k = 0; m->params[i].trainable && k < n; k++)
-            sumsq += (double)g[k] * g[k];
-    }
+    for (i = 0; o->clipnorm > 0 && i < m->nparams; i++)
+        if (m->params[i].trainable)
+            sumsq += each_span(&m->params[i], span_sumsq, NULL);
     if (o->clipnorm > 0 && sqrt(sumsq) > o->clipnorm) {
         real scale = (real)(o->clipnorm / sqrt(sumsq));
-        for (i = 0; i < m->nparams; i++) {
-            real *g = m->params[i].grad->data;
-            for (k = 0; m->params[i].trainable && k < m->params[i].grad->numel; k++)
-                g[k] *= scale;
-        }
+        for (i = 0; i < m->nparams; i++)
+            if (m->params[i].trainable)
+                each_span(&m->params[i], span_scale, &scale);
     }
     if (o->clipvalue > 0) {
         real c = (real)o->clipvalue;
-        for (i = 0; i < m->nparams; i++) {
-            real *g = m->params[i].grad->data;
-            for (k = 0; m->params[i].trainable && k < m->params[i].grad->numel; k++)
-                g[k] = g[k] > c ? c : g[k] < -c ? -c : g[k];
-        }
+        for (i = 0; i < m->nparams; i++)
+            if (m->params[i].trainable)
+                each_span(&m->params[i], span_clip, &c);
     }
     return SEQCLS_OK;
 }
@@ -341,7 +383,9 @@ static void step_chunk(const seqcls_optimizer_t *o, const param_t *p, int i, siz
 }
 
 /* Part `part` takes chunk c of the model's trainable parameters for c = part,
- * part + parts, ...: chunks are numbered over the parameters in order. */
+ * part + parts, ...: chunks are numbered over the parameters in order.  A
+ * sparse parameter is updated only in its listed rows (lazily: the moments
+ * of the other rows wait, as in torch.optim.SparseAdam), in chunks of rows. */
 static void step_part(void *arg, int part, int parts)
 {
     const step_job_t *J = arg;
@@ -349,9 +393,20 @@ static void step_part(void *arg, int part, int parts)
     int i;
     for (i = 0; i < J->m->nparams; i++) {
         const param_t *p = &J->m->params[i];
+        const sparse_rows_t *s = p->sparse;
         size_t k0;
         if (!p->trainable)
             continue;
+        if (s) {
+            const int per = s->row_len >= STEP_CHUNK ? 1 : STEP_CHUNK / s->row_len;
+            int r0, r;
+            for (r0 = 0; r0 < s->n; r0 += per, c++)
+                if (c % (size_t)parts == (size_t)part)
+                    for (r = r0; r < s->n && r < r0 + per; r++)
+                        step_chunk(J->o, p, i, (size_t)s->rows[r] * s->row_len,
+                                   (size_t)s->row_len);
+            continue;
+        }
         for (k0 = 0; k0 < p->value->numel; k0 += STEP_CHUNK, c++)
             if (c % (size_t)parts == (size_t)part)
                 step_chunk(J->o, p, i, k0,
@@ -377,7 +432,9 @@ int seqcls_optimizer_step(seqcls_optimizer_t *o, seqcls_model_t *m)
     o->steps++;
     for (i = 0; i < m->nparams; i++)
         if (m->params[i].trainable)
-            total += m->params[i].value->numel;
+            total += m->params[i].sparse
+                         ? (size_t)m->params[i].sparse->n * m->params[i].sparse->row_len
+                         : m->params[i].value->numel;
     J.o = o;
     J.m = m;
     seqcls__parallel(total >= 4 * STEP_CHUNK ? seqcls__parallel_parts() : 1, step_part, &J);

@@ -61,6 +61,7 @@ SIGNATURES = {
     "seqcls_layer_count": (i, [HANDLE]),
     "seqcls_layer_describe": (i, [HANDLE, i, BUF, sz]),
     "seqcls_add_embedding": (i, [HANDLE, i, i, i, INT_P]),
+    "seqcls_add_embedding_bag": (i, [HANDLE, i, i, i, INT_P]),       # 1.1
     "seqcls_embedding_set_rows": (i, [HANDLE, i, i, i, i, FLOAT_P]),
     "seqcls_add_input": (i, [HANDLE, i, INT_P]),
     "seqcls_add_lstm": (i, [HANDLE, i, u, INT_P]),

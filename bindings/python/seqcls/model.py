@@ -39,7 +39,8 @@ LAYER_KINDS = {K.LAYER_EMBEDDING: "embedding", K.LAYER_INPUT: "input", K.LAYER_L
                K.LAYER_BATCHNORM: "batchnorm", K.LAYER_OUTPUT: "output",
                K.LAYER_POSITIONAL_ENCODING: "positional_encoding",
                K.LAYER_TRANSFORMER_ENCODER: "transformer_encoder",
-               K.LAYER_CONV1D: "conv1d", K.LAYER_FLATTEN: "flatten"}
+               K.LAYER_CONV1D: "conv1d", K.LAYER_FLATTEN: "flatten",
+               K.LAYER_EMBEDDING_BAG: "embedding_bag"}
 # layer options by name (SEQCLS_OPT_*), and those that are floats
 _LAYER_OPTIONS = {"freeze": K.OPT_FREEZE, "recurrent_activation": K.OPT_RECURRENT_ACTIVATION,
                   "input_dropout": K.OPT_INPUT_DROPOUT, "bn_momentum": K.OPT_BN_MOMENTUM,
@@ -51,7 +52,7 @@ _LAYER_OPTIONS = {"freeze": K.OPT_FREEZE, "recurrent_activation": K.OPT_RECURREN
                   "recurrent_dropout": K.OPT_RECURRENT_DROPOUT, "heads": K.OPT_HEADS,
                   "ff_dim": K.OPT_FF_DIM, "ln_epsilon": K.OPT_LN_EPSILON,
                   "ln_eps": K.OPT_LN_EPSILON, "max_len": K.OPT_MAX_LEN,
-                  "scale_input": K.OPT_SCALE_INPUT}
+                  "scale_input": K.OPT_SCALE_INPUT, "per_step": K.OPT_PER_STEP}
 _FLOAT_OPTIONS = {K.OPT_INPUT_DROPOUT, K.OPT_BN_MOMENTUM, K.OPT_BN_EPSILON, K.OPT_DROPOUT,
                   K.OPT_RECURRENT_DROPOUT, K.OPT_LN_EPSILON}
 _MERGES = {"concat": 0, None: 0, "sum": K.MERGE_SUM, "ave": K.MERGE_AVE, "mul": K.MERGE_MUL}
@@ -321,6 +322,19 @@ class Model:
         float32 loads pretrained rows from row 0; `freeze` keeps them fixed."""
         layer = self._add("seqcls_add_embedding", cv.int32(vocab, "vocab"), cv.int32(dim, "dim"),
                           -1 if padding_idx is None else cv.int32(padding_idx, "padding_idx"))
+        if weights is not None:
+            self.set_embedding_rows(layer, weights)
+        if freeze:
+            self.set_option(layer, K.OPT_FREEZE, 1)
+        return layer
+
+    def add_embedding_bag(self, rows, dim, per_step, *, weights=None, freeze=False):
+        """Embedding bag (1.1), fastText's input layer: ids [B, T, per_step]
+        (-1 = unused slot, e.g. from Vocab.encode_subwords_batch) -> the mean
+        of each step's rows [B, T, dim].  Its table is updated lazily: only
+        the rows a batch used."""
+        layer = self._add("seqcls_add_embedding_bag", cv.int32(rows, "rows"),
+                          cv.int32(dim, "dim"), cv.int32(per_step, "per_step"))
         if weights is not None:
             self.set_embedding_rows(layer, weights)
         if freeze:
@@ -830,7 +844,8 @@ class Model:
         else:
             arr = as_array(x, np.int32, "x")
         if arr.ndim < 2:
-            raise ValueError("seqcls: x must be [B, T] ids or [B, T, F] floats, not shape %s"
+            raise ValueError("seqcls: x must be [B, T] ids, [B, T, P] bags of ids or [B, T, F] "
+                             "floats, not shape %s"
                              % (arr.shape,))
         if copy:
             arr = np.array(arr, order="C", copy=True)

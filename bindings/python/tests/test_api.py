@@ -46,6 +46,15 @@ def scenario(tmp_path):
     assert c.spans("ab  c") == [(0, 1), (1, 2), (2, 4), (4, 5)]
     sub, n = c.encode_subwords("ab", 4, 6)
     assert n == 2 and sub.shape == (4, 6) and (sub[2:] == -1).all()
+    bx, blen = c.encode_subwords_batch(["ab", "b a c"], 6, 6)
+    assert bx.shape == (2, 6, 6) and list(blen) == [2, 5]
+    fb = seqcls.Model(2)
+    fb.add_embedding_bag(c.rows, 4, 6)
+    fb.add_pooling("mean")
+    fb.add_output(2)
+    assert fb.layer_kind(0) == "embedding_bag" and fb.get_option(0, "per_step") == 6
+    fb.fit(bx, np.array([0, 1], np.int32), blen, epochs=1, batch_size=2)
+    assert fb.predict(bx, blen).shape == (2, 2)
     # tensors
     t = seqcls.Tensor.zeros((2, 3), np.int32)
     assert t.shape == (2, 3) and t.dtype == np.int32 and t.size == 6 and t.ndim == 2

@@ -372,6 +372,8 @@ pub enum LayerKind {
     PositionalEncoding = 11,
     /// Since 1.1.
     TransformerEncoder = 12,
+    /// fastText's input layer (1.1): bags of ids per step, averaged.
+    EmbeddingBag = 13,
     /// Since 1.1.
     Conv1d = 14,
     /// Since 1.1.
@@ -379,11 +381,12 @@ pub enum LayerKind {
 }
 
 impl LayerKind {
-    const ALL: [LayerKind; 14] = [LayerKind::Embedding, LayerKind::Input, LayerKind::Lstm,
+    const ALL: [LayerKind; 15] = [LayerKind::Embedding, LayerKind::Input, LayerKind::Lstm,
                                   LayerKind::Gru, LayerKind::Attention, LayerKind::Pooling,
                                   LayerKind::Dense, LayerKind::Dropout, LayerKind::BatchNorm,
                                   LayerKind::Output, LayerKind::PositionalEncoding,
-                                  LayerKind::TransformerEncoder, LayerKind::Conv1d,
+                                  LayerKind::TransformerEncoder, LayerKind::EmbeddingBag,
+                                  LayerKind::Conv1d,
                                   LayerKind::Flatten];
 
     /// The kind of a `SEQCLS_LAYER_*` code; `None` for a code this crate does not know.
@@ -411,6 +414,7 @@ impl LayerKind {
             LayerKind::Output => "output",
             LayerKind::PositionalEncoding => "positional",
             LayerKind::TransformerEncoder => "transformer",
+            LayerKind::EmbeddingBag => "embedding_bag",
             LayerKind::Conv1d => "conv1d",
             LayerKind::Flatten => "flatten",
         }
@@ -508,6 +512,11 @@ impl Model {
         -> Result<i32> {
         let pad = padding_idx.unwrap_or(-1);
         self.add(|m, l| unsafe { sys::seqcls_add_embedding(m, vocab, dim, pad, l) })
+    }
+    /// Embedding bag (1.1), fastText's input layer: input ids `[B, T, per_step]`
+    /// (-1 = an unused slot), output the mean of each step's rows `[B, T, dim]`.
+    pub fn add_embedding_bag(&mut self, rows: i32, dim: i32, per_step: i32) -> Result<i32> {
+        self.add(|m, l| unsafe { sys::seqcls_add_embedding_bag(m, rows, dim, per_step, l) })
     }
     /// Copy pretrained rows (`rows * dim` floats) into embedding `layer` from `first_row`.
     pub fn set_embedding_rows(&mut self, layer: i32, first_row: i32, dim: i32, data: &[f32])

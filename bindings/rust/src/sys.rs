@@ -114,6 +114,7 @@ pub const SEQCLS_OPT_MAX_LEN: c_int = 16;
 pub const SEQCLS_OPT_SCALE_INPUT: c_int = 17;
 pub const SEQCLS_OPT_DILATION: c_int = 18;
 pub const SEQCLS_OPT_RECURRENT_DROPOUT: c_int = 19;
+pub const SEQCLS_OPT_PER_STEP: c_int = 20;
 pub const SEQCLS_LAYER_EMBEDDING: c_int = 1;
 pub const SEQCLS_LAYER_INPUT: c_int = 2;
 pub const SEQCLS_LAYER_LSTM: c_int = 3;
@@ -126,6 +127,7 @@ pub const SEQCLS_LAYER_BATCHNORM: c_int = 9;
 pub const SEQCLS_LAYER_OUTPUT: c_int = 10;
 pub const SEQCLS_LAYER_POSITIONAL_ENCODING: c_int = 11;
 pub const SEQCLS_LAYER_TRANSFORMER_ENCODER: c_int = 12;
+pub const SEQCLS_LAYER_EMBEDDING_BAG: c_int = 13;
 pub const SEQCLS_LAYER_CONV1D: c_int = 14;
 pub const SEQCLS_LAYER_FLATTEN: c_int = 15;
 pub const SEQCLS_OPTIM_ADAM: c_int = 1;
@@ -198,6 +200,8 @@ extern "C" {
                                  cap: usize) -> c_int;
     pub fn seqcls_add_embedding(m: *mut seqcls_model_t, vocab: c_int, dim: c_int,
                                 padding_idx: c_int, layer: *mut c_int) -> c_int;
+    pub fn seqcls_add_embedding_bag(m: *mut seqcls_model_t, rows: c_int, dim: c_int,
+                                    per_step: c_int, layer: *mut c_int) -> c_int;
     pub fn seqcls_embedding_set_rows(m: *mut seqcls_model_t, layer: c_int, first_row: c_int,
                                      rows: c_int, dim: c_int, data: *const f32) -> c_int;
     pub fn seqcls_add_input(m: *mut seqcls_model_t, features: c_int, layer: *mut c_int) -> c_int;

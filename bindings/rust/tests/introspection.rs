@@ -38,6 +38,12 @@ fn layer_kinds() {
     let mut f = Model::new(0).unwrap();
     f.add_input(3).unwrap();
     assert_eq!(f.layer_kind(0).unwrap(), LayerKind::Input);
+    let mut b = Model::new(0).unwrap();
+    b.add_embedding_bag(100, 4, 7).unwrap();
+    assert_eq!(b.layer_kind(0).unwrap(), LayerKind::EmbeddingBag);
+    assert_eq!(b.option_int(0, sys::SEQCLS_OPT_PER_STEP).unwrap(), 7);
+    assert_eq!(LayerKind::from_raw(sys::SEQCLS_LAYER_EMBEDDING_BAG), Some(LayerKind::EmbeddingBag));
+    assert_eq!(LayerKind::EmbeddingBag.name(), "embedding_bag");
 }
 
 #[test]
