@@ -64,10 +64,36 @@ char **labels_collect(const docs_t *d, int *n);
 /* Index of `name` among the model's class names, or -1. */
 int label_index(const seqcls_model_t *m, const char *name);
 
-/* Encode documents with the model's vocabulary into ids [n, maxlen],
- * keeping the first tokens of a longer one, or with `pre` the last. */
-void encode_docs(const seqcls_vocab_t *v, const docs_t *d, int maxlen, int pre, int32_t **ids,
-                 int32_t **lengths);
+/* Documents as a model's input (encode.c): ids [n, T], or with per > 0
+ * bags [n, T, per] of each token's id and its n-gram ids (-1 unused), for
+ * a model whose first layer is an embedding bag; T is the longest
+ * document's token count, at most the maximum length. */
+typedef struct {
+    int32_t *ids;
+    int32_t *lens;           /* [n] */
+    int n, T, per;
+    long tokens, known;      /* tokens read, and those in the vocabulary */
+} encoded_t;
+
+/* Encode d with v (in v's tokenisation mode), at most maxlen tokens a
+ * document, the first ones, or with `pre` the last ones; per: 0, or the
+ * ids per step of the model's embedding bag; width: T, or 0 for the
+ * longest document's length (at most maxlen). */
+void encode_docs(const seqcls_vocab_t *v, int per, const docs_t *d, int maxlen, int pre,
+                 int width, encoded_t *e);
+void encoded_free(encoded_t *e);
+/* Rows [first, first + n) of e as an input tensor (borrowing e's ids). */
+seqcls_tensor_t *encoded_tensor(const encoded_t *e, int first, int n);
+/* The share of the tokens read that are in the vocabulary (1 if none). */
+double encoded_coverage(const encoded_t *e);
+/* test, predict, explain: one line on stderr when most tokens are unknown. */
+void warn_unknown(const encoded_t *e, const seqcls_model_t *m);
+/* The ids per step of m's first layer if it is an embedding bag, else 0. */
+int model_per_step(const seqcls_model_t *m);
+/* Ids per step for v's subwords: 1 + the n-grams of its longest token
+ * (counted in code points, at most 32; longer tokens keep their first
+ * n-grams). */
+int subword_slots(const seqcls_vocab_t *v);
 
 /* Commands. */
 int cmd_train(int argc, char **argv);

@@ -379,18 +379,3 @@ int label_index(const seqcls_model_t *m, const char *name)
             return i;
     return -1;
 }
-
-void encode_docs(const seqcls_vocab_t *v, const docs_t *d, int maxlen, int pre, int32_t **ids,
-                 int32_t **lengths)
-{
-    int i;
-    char what[96];
-    snprintf(what, sizeof what, "the token ids of %d documents of up to %d tokens", d->n, maxlen);
-    *ids = xmalloc((size_t)d->n * (size_t)maxlen, sizeof **ids, what);
-    *lengths = xmalloc((size_t)d->n, sizeof **lengths, "the document lengths");
-    for (i = 0; i < d->n; i++)
-        if (seqcls_vocab_encode_ex(v, d->text[i], strlen(d->text[i]), *ids + (size_t)i * maxlen,
-                                   maxlen, pre ? SEQCLS_TRUNCATE_PRE : 0, *lengths + i) !=
-            SEQCLS_OK)
-            die("encoding document %d: %s", i + 1, seqcls_last_error());
-}

@@ -176,6 +176,13 @@ static int pre_for(const args_t *a, const seqcls_model_t *m)
     return !strcmp(saved, "pre");
 }
 
+/* The width of the rows of ids: the maximum length; for an embedding
+ * bag, whose rows are per_step times larger, the longest document's. */
+static int width_for(const args_t *a, const seqcls_model_t *m)
+{
+    return model_per_step(m) > 0 ? 0 : a->maxlen;
+}
+
 static void parse(args_t *a, int argc, char **argv, const command_t *c, int min_pos)
 {
     memset(a, 0, sizeof *a);
@@ -213,26 +220,27 @@ int cmd_test(int argc, char **argv)
     seqcls_model_t *m;
     seqcls_metrics_t *mt = NULL;
     seqcls_tensor_t *x = NULL, *y = NULL;
-    int32_t *ids, *lens, *labels;
+    encoded_t e;
+    int32_t *labels;
     int i, j, C;
-    int64_t sx[2], sy[1];
+    int64_t sy[1];
 
     parse(&a, argc, argv, &cmd_test_spec, 2);
     m = load_model(a.pos[0]);
     a.maxlen = maxlen_for(&a, m);
     C = classes_of(m, model_outputs(m));
     docs_read(&d, a.pos[1], 1);
-    encode_docs(seqcls_model_vocab(m), &d, a.maxlen, pre_for(&a, m), &ids, &lens);
+    encode_docs(seqcls_model_vocab(m), model_per_step(m), &d, a.maxlen, pre_for(&a, m),
+                width_for(&a, m), &e);
     labels = xmalloc((size_t)d.n, sizeof *labels, "the labels of the documents");
     for (i = 0; i < d.n; i++)
         if ((labels[i] = label_index(m, d.label[i])) < 0)
             die("%s:%ld: label '%s', which the model does not know", a.pos[1], d.line[i],
                 d.label[i]);
-    sx[0] = sy[0] = d.n;
-    sx[1] = a.maxlen;
-    check(seqcls_tensor_wrap(&x, SEQCLS_I32, 2, sx, ids), "input");
+    sy[0] = d.n;
+    x = encoded_tensor(&e, 0, e.n);
     check(seqcls_tensor_wrap(&y, SEQCLS_I32, 1, sy, labels), "labels");
-    check(seqcls_evaluate(m, x, lens, y, BATCH, &mt), "evaluation");
+    check(seqcls_evaluate(m, x, e.lens, y, BATCH, &mt), "evaluation");
     /* a library that let NaN through: the loss of finite outputs is finite */
     if (!isfinite(seqcls_metrics_get(mt, SEQCLS_METRIC_LOSS, 0)))
         die("evaluation: the model's outputs are not finite (the loss is NaN or infinite): "
@@ -259,31 +267,31 @@ int cmd_test(int argc, char **argv)
         printf("\n");
     }
     seqcls_metrics_free(mt);
+    warn_unknown(&e, m);   /* after the answers: most tokens were unknown */
     seqcls_tensor_free(x);
     seqcls_tensor_free(y);
-    free(ids);
-    free(lens);
+    encoded_free(&e);
     free(labels);
     docs_free(&d);
     seqcls_model_free(m);
     return 0;
 }
 
-/* Probabilities of every class for documents [first, first + n) (their
- * ids and lengths at ids, lens); with a one-logit model p(class 0) =
- * 1 - p(class 1).  Attention into att if set.  Dies (exit 2) on a failed
+/* Probabilities of every class for documents [first, first + n) of e
+ * (lines line[0, n)); with a one-logit model p(class 0) = 1 - p(class 1).
+ * Attention [n, e->T] into att if set.  Dies (exit 2) on a failed
  * call, and on a probability or attention weight that is not a finite
  * number in [0, 1], whatever the library returned: nothing after this
  * ever sees NaN. */
-static void predict_rows(seqcls_model_t *m, const int32_t *ids, const int32_t *lens,
-                         const long *line, int n, int maxlen, int outputs, float *probs,
-                         float *att)
+static void predict_rows(seqcls_model_t *m, const encoded_t *e, int first, const long *line,
+                         int n, int outputs, float *probs, float *att)
 {
-    seqcls_tensor_t *x = NULL, *p = NULL, *w = NULL;
+    seqcls_tensor_t *x = encoded_tensor(e, first, n), *p = NULL, *w = NULL;
+    const int32_t *lens = e->lens + first;
+    const int maxlen = e->T;
     int64_t sx[2] = {n, maxlen}, sp[2] = {n, outputs};
     char what[64];
     int i, j;
-    check(seqcls_tensor_wrap(&x, SEQCLS_I32, 2, sx, (void *)ids), "input");
     check(seqcls_tensor_wrap(&p, SEQCLS_F32, 2, sp, probs), "output");
     if (att)
         check(seqcls_tensor_wrap(&w, SEQCLS_F32, 2, sx, att), "attention");
@@ -420,12 +428,12 @@ int cmd_predict(int argc, char **argv)
     args_t a;
     docs_t d;
     seqcls_model_t *m;
-    int32_t *ids, *lens;
     float *probs;
     unsigned char *taken;
     int *top;
     int start, outputs, C;
     long next_line = 1;   /* the next input line to answer */
+    encoded_t e;
 
     parse(&a, argc, argv, &cmd_predict_spec, 1);
     m = load_model(a.pos[0]);
@@ -437,14 +445,14 @@ int cmd_predict(int argc, char **argv)
     if (!a.json)
         check_plain_labels(m, "predict");
     docs_read_input(&d, a.pos[1], m);
-    encode_docs(seqcls_model_vocab(m), &d, a.maxlen, pre_for(&a, m), &ids, &lens);
+    encode_docs(seqcls_model_vocab(m), model_per_step(m), &d, a.maxlen, pre_for(&a, m),
+                width_for(&a, m), &e);
     probs = xmalloc((size_t)BATCH * (size_t)C, sizeof *probs, "the probabilities");
     taken = xmalloc((size_t)C, 1, "the top-k choice");
     top = xmalloc((size_t)C, sizeof *top, "the top-k choice");
     for (start = 0; start < d.n; start += BATCH) {
         int n = d.n - start < BATCH ? d.n - start : BATCH, i, r, ntop;
-        predict_rows(m, ids + (size_t)start * a.maxlen, lens + start, d.line + start, n, a.maxlen,
-                     outputs, probs, NULL);
+        predict_rows(m, &e, start, d.line + start, n, outputs, probs, NULL);
         for (i = 0; i < n; i++) {
             const float *p = probs + (size_t)i * C;
             /* output line i answers input line i: a blank line gets an empty one */
@@ -465,11 +473,11 @@ int cmd_predict(int argc, char **argv)
     }
     for (; next_line <= d.lines; next_line++)
         blank_answer(next_line, a.json, 0);
+    warn_unknown(&e, m);
     free(top);
     free(taken);
     free(probs);
-    free(ids);
-    free(lens);
+    encoded_free(&e);
     docs_free(&d);
     seqcls_model_free(m);
     return 0;
@@ -520,7 +528,8 @@ int cmd_explain(int argc, char **argv)
     args_t a;
     docs_t d;
     seqcls_model_t *m;
-    int32_t *ids, *lens, *starts, *ends;
+    int32_t *starts, *ends;
+    encoded_t e;
     float *probs, *att;
     FILE *html = NULL;
     char *html_tmp = NULL;
@@ -546,7 +555,7 @@ int cmd_explain(int argc, char **argv)
         check_plain_labels(m, "explain");
     docs_read_input(&d, a.pos[1], m);
     pre = pre_for(&a, m);
-    encode_docs(seqcls_model_vocab(m), &d, a.maxlen, pre, &ids, &lens);
+    encode_docs(seqcls_model_vocab(m), model_per_step(m), &d, a.maxlen, pre, width_for(&a, m), &e);
     probs = xmalloc((size_t)C, sizeof *probs, "the probabilities");
     taken = xmalloc((size_t)C, 1, "the top-k choice");
     top = xmalloc((size_t)C, sizeof *top, "the top-k choice");
@@ -563,25 +572,29 @@ int cmd_explain(int argc, char **argv)
         const size_t len = strlen(text);
         int32_t n = 0, t, peak = 0, *all_s = NULL, *all_e = NULL, *st = starts, *en = ends;
         int ntop, r, cut;
-        predict_rows(m, ids + (size_t)i * a.maxlen, lens + i, d.line + i, 1, a.maxlen, outputs,
-                     probs, att);
+        predict_rows(m, &e, i, d.line + i, 1, outputs, probs, att);
+        /* the tokens in the model's own mode (word or char) */
         if (!pre) {
-            check(seqcls_tokenize(text, len, starts, ends, a.maxlen + 1, &n), "tokenize");
+            check(seqcls_vocab_tokenize(seqcls_model_vocab(m), text, len, starts, ends,
+                                        a.maxlen + 1, &n),
+                  "tokenize");
             cut = n > a.maxlen;
-            if (n > lens[i])   /* the tokens the model read (the same tokeniser: all of them) */
-                n = lens[i];
+            if (n > e.lens[i])   /* the tokens the model read (the same tokeniser: all of them) */
+                n = e.lens[i];
         } else {
             /* --truncate pre read the last tokens: their spans are the last
              * ones of the text (at most one token per byte) */
             const size_t cap = len < (size_t)MAX_TOKENS ? len + 1 : (size_t)MAX_TOKENS;
             all_s = xmalloc(cap, sizeof *all_s, "the token offsets");
             all_e = xmalloc(cap, sizeof *all_e, "the token offsets");
-            check(seqcls_tokenize(text, len, all_s, all_e, (int)cap, &n), "tokenize");
+            check(seqcls_vocab_tokenize(seqcls_model_vocab(m), text, len, all_s, all_e, (int)cap,
+                                        &n),
+                  "tokenize");
             cut = n > a.maxlen;
-            st = all_s + (n > lens[i] ? n - lens[i] : 0);
-            en = all_e + (n > lens[i] ? n - lens[i] : 0);
-            if (n > lens[i])
-                n = lens[i];
+            st = all_s + (n > e.lens[i] ? n - e.lens[i] : 0);
+            en = all_e + (n > e.lens[i] ? n - e.lens[i] : 0);
+            if (n > e.lens[i])
+                n = e.lens[i];
         }
         for (t = 0; t < n; t++)
             peak = att[t] > att[peak] ? t : peak;
@@ -706,10 +719,10 @@ int cmd_explain(int argc, char **argv)
     free(taken);
     free(top);
     free(att);
+    warn_unknown(&e, m);
     free(starts);
     free(ends);
-    free(ids);
-    free(lens);
+    encoded_free(&e);
     docs_free(&d);
     seqcls_model_free(m);
     return 0;
@@ -743,8 +756,21 @@ int cmd_info(int argc, char **argv)
         total += seqcls_tensor_numel(v);
     }
     printf("  total: %lld values\n", (long long)total);
-    if (seqcls_model_vocab(m))
-        printf("\nvocabulary: %d tokens\n", seqcls_vocab_size(seqcls_model_vocab(m)));
+    if (seqcls_model_vocab(m)) {
+        const seqcls_vocab_t *v = seqcls_model_vocab(m);
+        int opt[6] = {0}, k;
+        for (k = 1; k <= 5; k++)
+            check(seqcls_vocab_get_int(v, k, &opt[k]), "vocabulary");
+        printf("\nvocabulary: %d tokens, %s", seqcls_vocab_size(v),
+               opt[SEQCLS_VOCAB_TOKENS] == SEQCLS_TOKENS_CHAR ? "characters" : "words");
+        if (opt[SEQCLS_VOCAB_OOV_BUCKETS])
+            printf(", %d buckets for unknown tokens", opt[SEQCLS_VOCAB_OOV_BUCKETS]);
+        if (opt[SEQCLS_VOCAB_MAXN])
+            printf(", character %d- to %d-grams in %d buckets",
+                   opt[SEQCLS_VOCAB_MINN] ? opt[SEQCLS_VOCAB_MINN] : 1, opt[SEQCLS_VOCAB_MAXN],
+                   opt[SEQCLS_VOCAB_BUCKET]);
+        printf("\n");
+    }
     if (seqcls_model_label_count(m)) {
         printf("labels:");
         for (i = 0; i < seqcls_model_label_count(m); i++) {

@@ -13,9 +13,10 @@
 #include "cli.h"
 
 typedef struct {
-    const char *input, *output, *arch, *valid, *truncate;
+    const char *input, *output, *arch, *valid, *truncate, *tokens;
     int epochs, dim, hidden, kernel, maxlen, batch, min_count, vocab_max, threads, seed;
     int patience, restore_best;
+    int oov_buckets, minn, maxn, bucket;
     double lr, valid_split;
 } train_opts_t;
 
@@ -69,6 +70,24 @@ static const opt_t train_options[] = {
      "tokens seen fewer times are unknown (<unk>)"},
     {"--vocab", NULL, "N", OPT_INT, OPT(vocab_max), "20000", NULL, 3, 16777216, NULL,
      "largest vocabulary, <pad> and <unk> included"},
+    {"--tokens", NULL, "T", OPT_CHOICE, OPT(tokens), "word", NULL, 0, 0, "word|char",
+     "word: words, lower-cased, split at spaces and punctuation;\n"
+     "char: every character is a token (lower-cased), a run of\n"
+     "white space one \" \" token; saved in the model"},
+    {"--oov-buckets", NULL, "N", OPT_INT, OPT(oov_buckets), "0", NULL, 0, 16777216, NULL,
+     "unknown tokens are hashed into N vectors of their own\n"
+     "(Keras' num_oov_buckets) instead of sharing <unk>'s"},
+    {"--minn", NULL, "N", OPT_INT, OPT(minn), "0", NULL, 0, 32, NULL,
+     "fastText's subwords: the shortest character n-gram"},
+    {"--maxn", NULL, "N", OPT_INT, OPT(maxn), "0", NULL, 0, 32, NULL,
+     "the longest character n-gram; 0 = none.  With n-grams a\n"
+     "word's vector is the mean of its own and its n-grams'\n"
+     "(\"<word>\" cut into minn..maxn characters, hashed into\n"
+     "--bucket vectors), so unknown words get one too; the\n"
+     "first layer is then an embedding bag (any --arch;\n"
+     "meanpool is fastText's classifier)"},
+    {"--bucket", NULL, "N", OPT_INT, OPT(bucket), "2000000", NULL, 0, 1 << 30, NULL,
+     "vectors the character n-grams are hashed into"},
     {"--seed", NULL, "S", OPT_INT, OPT(seed), "1", NULL, 0, 2147483647, NULL,
      "seed of the initial weights, the order of the batches and\n"
      "the validation split"},
@@ -214,14 +233,26 @@ static void parse(train_opts_t *o, int argc, char **argv, unsigned char *given)
         die("train: --valid FILE and --valid-split F exclude each other");
     if (given[opts_index(&cmd_train_spec, "--kernel")] && strcmp(o->arch, "cnn"))
         die("train: --kernel is for --arch cnn");
+    if (o->minn > o->maxn)
+        die("train: --minn %d is above --maxn %d (n-grams of minn to maxn characters; "
+            "--maxn 0 = none)",
+            o->minn, o->maxn);
+    if (o->maxn > 0 && o->bucket == 0)
+        die("train: --maxn %d needs --bucket above 0 (the vectors the n-grams are hashed into)",
+            o->maxn);
 }
 
-static seqcls_model_t *build_model(const train_opts_t *o, int vocab, int classes)
+/* With n-grams (per > 0) the first layer is an embedding bag of per ids a
+ * token, else an embedding; rows: the vocabulary's and its buckets'. */
+static seqcls_model_t *build_model(const train_opts_t *o, int rows, int per, int classes)
 {
     seqcls_model_t *m = NULL;
     const int out = classes == 2 ? 1 : classes;
     check(seqcls_model_create(&m, (uint64_t)o->seed), "model");
-    check(seqcls_add_embedding(m, vocab, o->dim, 0, NULL), "embedding");
+    if (per > 0)
+        check(seqcls_add_embedding_bag(m, rows, o->dim, per, NULL), "embedding bag");
+    else
+        check(seqcls_add_embedding(m, rows, o->dim, 0, NULL), "embedding");
     if (!strcmp(o->arch, "meanpool")) {
         check(seqcls_add_pooling(m, SEQCLS_POOL_MEAN, NULL), "pooling");
     } else if (!strcmp(o->arch, "cnn")) {
@@ -415,14 +446,16 @@ int cmd_train(int argc, char **argv)
     seqcls_tensor_t *x = NULL, *y = NULL, *vx = NULL, *vy = NULL;
     seqcls_metrics_t *mt = NULL;
     progress_t progress = {0};
-    int32_t *ids, *lens, *labels, *vids = NULL, *vlens = NULL, *vlabels = NULL;
+    encoded_t etrain, evalid;
+    int32_t *labels, *vlabels = NULL;
     char **names;
-    int nlabels, i;
+    int nlabels, i, per = 0, pre;
     double t0 = now();
     unsigned char given[sizeof train_options / sizeof train_options[0]];
     int split_given, kept;
 
     parse(&o, argc, argv, given);
+    pre = !strcmp(o.truncate, "pre");
     split_given = given[opts_index(&cmd_train_spec, "--valid-split")];
     {
         /* before the training, not after it */
@@ -437,24 +470,50 @@ int cmd_train(int argc, char **argv)
     names = labels_collect(&train, &nlabels);
     if (nlabels < 2)
         die("%s: only one label ('%s'): a classifier needs at least two", o.input, names[0]);
+    /* the vocabulary, read as --tokens says; options are set only when
+     * not at their default, so that a model that uses none loads in
+     * seqcls 1.0 */
     check(seqcls_vocab_create(&vocab), "vocabulary");
+    if (!strcmp(o.tokens, "char"))
+        check(seqcls_vocab_set_int(vocab, SEQCLS_VOCAB_TOKENS, SEQCLS_TOKENS_CHAR), "--tokens");
+    if (o.oov_buckets > 0)
+        check(seqcls_vocab_set_int(vocab, SEQCLS_VOCAB_OOV_BUCKETS, o.oov_buckets),
+              "--oov-buckets");
+    if (o.maxn > 0) {
+        check(seqcls_vocab_set_int(vocab, SEQCLS_VOCAB_MAXN, o.maxn), "--maxn");
+        check(seqcls_vocab_set_int(vocab, SEQCLS_VOCAB_MINN, o.minn), "--minn");
+        check(seqcls_vocab_set_int(vocab, SEQCLS_VOCAB_BUCKET, o.bucket), "--bucket");
+    }
     for (i = 0; i < train.n; i++)
         check(seqcls_vocab_add_text(vocab, train.text[i], strlen(train.text[i])), "vocabulary");
     check(seqcls_vocab_build(vocab, o.min_count, o.vocab_max), "vocabulary");
-    m = build_model(&o, seqcls_vocab_size(vocab), nlabels);
+    if (o.maxn > 0)
+        per = subword_slots(vocab);
+    m = build_model(&o, seqcls_vocab_rows(vocab), per, nlabels);
     check(seqcls_model_set_vocab(m, vocab), "vocabulary");
     check(seqcls_model_set_labels(m, nlabels, (const char *const *)names), "labels");
     {
-        /* what test, predict and explain need to read text as training did */
+        /* what test, predict and explain need to read text as training did
+         * (the vocabulary carries its options too) */
         char maxlen[16];
         snprintf(maxlen, sizeof maxlen, "%d", o.maxlen);
         check(seqcls_model_set_meta(m, "maxlen", maxlen), "metadata");
-        check(seqcls_model_set_meta(m, "tokens", "word"), "metadata");
+        check(seqcls_model_set_meta(m, "tokens", o.tokens), "metadata");
         if (!strcmp(o.truncate, "pre"))   /* absent: "post", as models of seqcls 1.0 */
             check(seqcls_model_set_meta(m, "truncate", "pre"), "metadata");
     }
-    printf("%d documents, %d labels, vocabulary of %d, architecture %s\n", train.n, nlabels,
-           seqcls_vocab_size(vocab), o.arch);
+    printf("%d documents, %d labels, vocabulary of %d %s tokens, architecture %s\n", train.n,
+           nlabels, seqcls_vocab_size(vocab), o.tokens, o.arch);
+    if (o.oov_buckets > 0 || per > 0) {
+        printf("unknown tokens: %s", o.oov_buckets > 0 ? "hashed into" : "<unk>");
+        if (o.oov_buckets > 0)
+            printf(" %d vectors (--oov-buckets)", o.oov_buckets);
+        if (per > 0)
+            printf("; every token also has its character %d- to %d-grams, hashed into %d "
+                   "vectors (up to %d ids a token)",
+                   o.minn ? o.minn : 1, o.maxn, o.bucket, per);
+        printf("\n");
+    }
 
     if (o.valid)
         docs_read(&valid, o.valid, 1);
@@ -462,20 +521,36 @@ int cmd_train(int argc, char **argv)
         split_validation(&o, split_given, m, &train, &valid);
     else
         memset(&valid, 0, sizeof valid);
-    encode_docs(vocab, &train, o.maxlen, !strcmp(o.truncate, "pre"), &ids, &lens);
+    encode_docs(vocab, per, &train, o.maxlen, pre, 0, &etrain);
     labels = label_ids(m, &train, o.input);
+    memset(&evalid, 0, sizeof evalid);
+    if (valid.n > 0) {
+        encode_docs(vocab, per, &valid, o.maxlen, pre, 0, &evalid);
+        vlabels = label_ids(m, &valid, o.valid ? o.valid : o.input);
+        /* seqcls_fit takes validation rows as long as the training rows:
+         * the shorter ones again, as wide as the others */
+        if (evalid.T < etrain.T) {
+            encoded_free(&evalid);
+            encode_docs(vocab, per, &valid, o.maxlen, pre, etrain.T, &evalid);
+        } else if (etrain.T < evalid.T) {
+            encoded_free(&etrain);
+            encode_docs(vocab, per, &train, o.maxlen, pre, evalid.T, &etrain);
+        }
+    }
+    printf("vocabulary coverage: %.1f%% of the %ld training tokens",
+           100 * encoded_coverage(&etrain), etrain.tokens);
+    if (valid.n > 0)
+        printf(", %.1f%% of the %ld validation tokens%s", 100 * encoded_coverage(&evalid),
+               evalid.tokens, o.valid ? "" : " (held out after the vocabulary was made)");
+    printf(" are in the vocabulary\n");
+    x = encoded_tensor(&etrain, 0, etrain.n);
     {
-        int64_t sx[2] = {train.n, o.maxlen}, sy[1] = {train.n};
-        check(seqcls_tensor_wrap(&x, SEQCLS_I32, 2, sx, ids), "input");
+        int64_t sy[1] = {train.n};
         check(seqcls_tensor_wrap(&y, SEQCLS_I32, 1, sy, labels), "labels");
     }
     if (valid.n > 0) {
-        int64_t sx[2], sy[1];
-        encode_docs(vocab, &valid, o.maxlen, !strcmp(o.truncate, "pre"), &vids, &vlens);
-        vlabels = label_ids(m, &valid, o.valid ? o.valid : o.input);
-        sx[0] = sy[0] = valid.n;
-        sx[1] = o.maxlen;
-        check(seqcls_tensor_wrap(&vx, SEQCLS_I32, 2, sx, vids), "validation input");
+        int64_t sy[1] = {valid.n};
+        vx = encoded_tensor(&evalid, 0, evalid.n);
         check(seqcls_tensor_wrap(&vy, SEQCLS_I32, 1, sy, vlabels), "validation labels");
     }
 
@@ -498,21 +573,21 @@ int cmd_train(int argc, char **argv)
     progress.best = -1;
     progress.best_loss = INFINITY;
     check(seqcls_fit_config_set_callbacks(cfg, on_batch, on_epoch, NULL, &progress), "fit");
-    check(seqcls_fit(m, adam, x, lens, y, vx, vlens, vy, cfg), "training");
+    check(seqcls_fit(m, adam, x, etrain.lens, y, vx, evalid.lens, vy, cfg), "training");
 
     kept = report_kept(&progress, &o, valid.n > 0);
     check(seqcls_model_save(m, o.output), "saving the model");
     printf("saved %s (%.1fs)\n", o.output, now() - t0);
     /* the last line: the figures of the model as saved (the epoch lines'
      * loss and accuracy are means over batches, with dropout) */
-    check(seqcls_evaluate(m, x, lens, y, o.batch, &mt), "evaluation");
+    check(seqcls_evaluate(m, x, etrain.lens, y, o.batch, &mt), "evaluation");
     printf("kept model (epoch %d), without dropout: loss: %.4f - accuracy: %.4f", kept + 1,
            seqcls_metrics_get(mt, SEQCLS_METRIC_LOSS, 0),
            seqcls_metrics_get(mt, SEQCLS_METRIC_ACCURACY, 0));
     if (valid.n > 0) {
         seqcls_metrics_free(mt);
         mt = NULL;
-        check(seqcls_evaluate(m, vx, vlens, vy, o.batch, &mt), "evaluation");
+        check(seqcls_evaluate(m, vx, evalid.lens, vy, o.batch, &mt), "evaluation");
         printf(" - val_loss: %.4f - val_accuracy: %.4f",
                seqcls_metrics_get(mt, SEQCLS_METRIC_LOSS, 0),
                seqcls_metrics_get(mt, SEQCLS_METRIC_ACCURACY, 0));
@@ -528,11 +603,9 @@ int cmd_train(int argc, char **argv)
     seqcls_tensor_free(vy);
     seqcls_vocab_free(vocab);
     seqcls_model_free(m);
-    free(ids);
-    free(lens);
+    encoded_free(&etrain);
+    encoded_free(&evalid);
     free(labels);
-    free(vids);
-    free(vlens);
     free(vlabels);
     free(names);
     docs_free(&valid);

@@ -754,11 +754,19 @@ class Model:
         """(ids int32 [N, maxlen], lengths int32 [N]) of a list of str, with
         the model's vocabulary (and its tokenisation mode), maximum length
         and truncation (the model's own unless `maxlen` or `truncating` is
-        given)."""
+        given); for a model whose first layer is an embedding bag, ids
+        [N, maxlen, per_step] of each token's id and its character n-grams
+        (Vocab.encode_subwords; the first maxlen tokens only)."""
         texts = _text_list(texts)
-        return self._vocab_view().encode_batch(
-            texts, self.maxlen if maxlen is None else maxlen,
-            self.truncating if truncating is None else truncating)
+        maxlen = self.maxlen if maxlen is None else maxlen
+        truncating = self.truncating if truncating is None else truncating
+        if len(self) and self.layer_kind(0) == "embedding_bag":
+            if truncating == "pre":
+                raise ValueError("seqcls: truncating='pre' is not available for an embedding "
+                                 "bag's subwords (the first maxlen tokens are read)")
+            return self._vocab_view().encode_subwords_batch(texts, maxlen,
+                                                            self.get_option(0, "per_step"))
+        return self._vocab_view().encode_batch(texts, maxlen, truncating)
 
     def _text_input(self, x, lengths, what="x"):
         """(x, lengths) with a list of texts encoded; arrays as they are."""
