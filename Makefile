@@ -90,6 +90,10 @@ $(BUILD)/f32/%.o: src/%.c $(HDRS) | $(BUILD)/f32
 $(BUILD)/f64/%.o: src/%.c $(HDRS) | $(BUILD)/f64
 	$(CC) $(CFLAGS_COMMON) $(BLAS_CFLAGS) -DSEQCLS_REAL_DOUBLE -DSEQCLS_FAULT_INJECTION $(CFLAGS) -c $< -o $@
 
+# Adam's square roots vectorise only when they need not set errno (their
+# argument is never negative, so they never do).
+$(BUILD)/f32/optimizer.o $(BUILD)/f64/optimizer.o: CFLAGS_COMMON += -fno-math-errno
+
 $(BUILD)/f32 $(BUILD)/f64 $(BUILD)/tests $(BUILD)/examples:
 	@mkdir -p $@
 

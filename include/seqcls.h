@@ -283,7 +283,10 @@ SEQCLS_API int seqcls_add_embedding(seqcls_model_t *m, int vocab, int dim,
  * wait until their next gradient.  (With SGD without momentum or weight
  * decay this equals a dense update.)  So a table of millions of rows
  * trains at the cost of the rows a batch uses; a gradient written into
- * another row by hand is not applied.
+ * another row by hand is not applied.  The gradient tensor of "weight" is
+ * allocated when first used (seqcls_param asking for it, or a backward
+ * outside seqcls_fit; seqcls_fit keeps the rows' gradients compactly on
+ * its own, and that tensor, if there is one, holds zeros after it).
  * @return as the other constructors; SEQCLS_E_INVALID_ARG also for rows,
  *         dim or per_step < 1, SEQCLS_E_NOMEM for a table above 2^34
  *         values.
@@ -556,7 +559,9 @@ SEQCLS_API const char *seqcls_param_name(const seqcls_model_t *m, int i);
  * Borrow parameter i's value and gradient tensors (either out pointer may
  * be NULL).  Both live as long as the model.  Writing into the value
  * changes the model (that is how weights are imported).
- * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG, SEQCLS_E_RANGE.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG, SEQCLS_E_RANGE, SEQCLS_E_NOMEM
+ *         (since 1.1: the gradient of an embedding bag's table is
+ *         allocated when first asked for).
  */
 SEQCLS_API int seqcls_param(seqcls_model_t *m, int i, seqcls_tensor_t **value,
                             seqcls_tensor_t **grad);

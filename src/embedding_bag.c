@@ -18,13 +18,63 @@
 /* The id in slot j of step (b, t), per_step P. */
 #define BAG(ids, b, t, T, P) ((ids) + ((size_t)(b) * (T) + (t)) * (P))
 
+/* Row spans [k, k + n) (RNN_SPANS: blocks of a constant length, which -O2
+ * vectorises in each clone of the SEQCLS_VECTORISED functions below). */
+static inline void add_span(real *restrict y, const real *restrict x, int k, int n)
+{
+    int i;
+    for (i = k; i < k + n; i++)
+        y[i] += x[i];
+}
+
+static inline void scale_span(real *restrict y, real a, int k, int n)
+{
+    int i;
+    for (i = k; i < k + n; i++)
+        y[i] *= a;
+}
+
+static inline void add_scaled_span(real *restrict y, const real *restrict x, real a, int k, int n)
+{
+    int i;
+    for (i = k; i < k + n; i++)
+        y[i] += x[i] * a;
+}
+
+/* Ask for the cache lines of the rows of a bag in the table W (large, its
+ * rows used at random: their misses then overlap). */
+static inline void prefetch_bag(const real *W, const int32_t *bag, int P, int D, int rows,
+                                int write)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    int j, k;
+    for (j = 0; j < P; j++)
+        if (bag[j] >= 0 && bag[j] < rows) {
+            for (k = 0; k < D; k += 64 / (int)sizeof(real)) {
+                if (write)
+                    __builtin_prefetch(W + (size_t)bag[j] * D + k, 1);
+                else
+                    __builtin_prefetch(W + (size_t)bag[j] * D + k, 0);
+            }
+        }
+#else
+    (void)W;
+    (void)bag;
+    (void)P;
+    (void)D;
+    (void)rows;
+    (void)write;
+#endif
+}
+
+SEQCLS_VECTORISED
 static int bag_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
                        const run_ctx_t *ctx)
 {
     const int B = in->B, T = in->T, P = in->F, D = L->units;
     const real *W = L->w[0];
     real *y = ws_get(ws, WS_OUT, seqcls__mul((size_t)B * T, (size_t)D * sizeof(real)));
-    int b, t, j, k;
+    int b, t, j;
     if (!y)
         return SEQCLS_E_NOMEM;
     for (b = 0; b < B; b++)
@@ -35,6 +85,11 @@ static int bag_forward(const layer_t *L, workspace_t *ws, const value_t *in, val
             memset(row, 0, (size_t)D * sizeof(real));
             if (t >= in->len[b])
                 continue;
+            /* the next step's rows (the next row's first step at the end) */
+            if (t + 1 < in->len[b])
+                prefetch_bag(W, bag + P, P, D, L->vocab, 0);
+            else if (b + 1 < B)
+                prefetch_bag(W, BAG(in->ids, b + 1, 0, T, P), P, D, L->vocab, 0);
             for (j = 0; j < P; j++) {
                 const int32_t id = bag[j];
                 const real *w;
@@ -47,14 +102,12 @@ static int bag_forward(const layer_t *L, workspace_t *ws, const value_t *in, val
                                         "%s: token id %d at [%d, %d, %d] changed during the call",
                                         ctx->func, (int)id, b, t, j);
                 w = W + (size_t)id * D;
-                for (k = 0; k < D; k++)
-                    row[k] += w[k];
+                RNN_SPANS(D, add_span, row, w);
                 used++;
             }
             if (used > 1) {
                 const real inv = (real)1 / (real)used;
-                for (k = 0; k < D; k++)
-                    row[k] *= inv;
+                RNN_SPANS(D, scale_span, row, inv);
             }
         }
     out->kind = VAL_SEQ;
@@ -66,20 +119,22 @@ static int bag_forward(const layer_t *L, workspace_t *ws, const value_t *in, val
     return SEQCLS_OK;
 }
 
+SEQCLS_VECTORISED
 static int bag_backward(layer_t *L, workspace_t *ws, const value_t *in, const value_t *out,
                         const value_t *dout, value_t *din, const run_ctx_t *ctx)
 {
     const int T = in->T, P = in->F, D = L->units;
-    real *G = L->g[0];
     sparse_rows_t *rows = L->sp[0];
-    int b, t, j, k;
+    int b, t, j;
     (void)ws;
     (void)out;
     (void)ctx;
     din->x = NULL;   /* ids have no gradient */
     if (L->frozen)
         return SEQCLS_OK;
-    if (sparse_rows_ready(rows) != SEQCLS_OK)
+    /* the rows' gradients: compact inside seqcls_fit, else in the tensor */
+    if (sparse_rows_ready(rows) != SEQCLS_OK ||
+        (!rows->compact_on && sparse_grad_dense(rows) != SEQCLS_OK))
         return SEQCLS_E_NOMEM;
     for (b = 0; b < in->B; b++)
         for (t = 0; t < in->len[b]; t++) {
@@ -91,15 +146,21 @@ static int bag_backward(layer_t *L, workspace_t *ws, const value_t *in, const va
                 used += bag[j] != -1;
             if (used == 0)
                 continue;
+            {
+                const int32_t *next = t + 1 < in->len[b] ? bag + P
+                                      : b + 1 < in->B    ? BAG(in->ids, b + 1, 0, T, P)
+                                                         : NULL;
+                if (next && !rows->compact_on)   /* (compact rows are in the cache) */
+                    prefetch_bag(L->g[0], next, P, D, L->vocab, 1);
+            }
             scale = (real)1 / (real)used;
             for (j = 0; j < P; j++) {
                 real *g;
                 if (bag[j] == -1)
                     continue;
-                g = G + (size_t)bag[j] * D;
-                for (k = 0; k < D; k++)
-                    g[k] += d[k] * scale;
-                sparse_rows_mark(rows, bag[j]);
+                if (!(g = sparse_grad_row(rows, bag[j])))
+                    return SEQCLS_E_NOMEM;
+                RNN_SPANS(D, add_scaled_span, g, d, scale);
             }
         }
     return SEQCLS_OK;
@@ -179,7 +240,6 @@ int seqcls_add_embedding_bag(seqcls_model_t *m, int rows, int dim, int per_step,
 {
     const char *func = "seqcls_add_embedding_bag";
     layer_t *L;
-    int64_t shape[2];
     int rc;
 
     if (m && (rows < 1 || dim < 1 || per_step < 1))
@@ -197,11 +257,7 @@ int seqcls_add_embedding_bag(seqcls_model_t *m, int rows, int dim, int per_step,
     L->in_F = per_step;
     L->out_kind = VAL_SEQ;
     L->out_F = dim;
-    shape[0] = rows;
-    shape[1] = dim;
-    rc = model_add_param(m, L, "weight", 2, shape, 1);
-    if (rc == SEQCLS_OK)
-        rc = model_param_sparse(m, L, 0);
+    rc = model_add_sparse_param(m, L, "weight", rows, dim);
     if (rc == SEQCLS_OK)
         rng_fill_uniform(&m->rng, L->w[0], L->wn[0], -1.0 / dim, 1.0 / dim);
     return model_commit_layer(m, L, rc, layer);

@@ -232,7 +232,7 @@ static int train_batch(fit_t *f, const int *rows, int n, double *loss_sum, int64
     f->zeroed = 1;
     if ((rc = seqcls_forward(f->m, f->bt.x, f->bt.len, f->logits, 1)) ||
         (rc = seqcls_loss_backward(f->m, f->bt.y, &loss)) ||
-        (rc = seqcls_optimizer_step(f->o, f->m)))
+        (rc = optimizer_step_fit(f->o, f->m)))
         return rc;
     *right = 0;
     *count = 0;
@@ -398,6 +398,14 @@ int seqcls_fit(seqcls_model_t *m, seqcls_optimizer_t *o, const seqcls_tensor_t *
         goto done;
     }
 
+    /* sparse gradients are kept compactly while fitting (sparse.c) */
+    for (i = 0; i < m->nparams; i++)
+        if (m->params[i].sparse && m->params[i].trainable &&
+            sparse_set_compact(m->params[i].sparse, 1) != SEQCLS_OK) {
+            rc = seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory for the gradient lists of %s",
+                              func, m->params[i].name);
+            goto done;
+        }
     lr0 = optimizer_lr(o);
     rc = fit_epochs(&f);
     optimizer_set_lr(o, lr0);
@@ -407,6 +415,9 @@ int seqcls_fit(seqcls_model_t *m, seqcls_optimizer_t *o, const seqcls_tensor_t *
         restore_best(&f);
 
 done:
+    for (i = 0; m && i < m->nparams; i++)
+        if (m->params[i].sparse)
+            sparse_set_compact(m->params[i].sparse, 0);   /* (cannot fail turning off) */
     if (f.best)
         for (i = 0; i < m->nparams; i++)
             seqcls__dealloc(f.best[i]);

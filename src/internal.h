@@ -342,28 +342,47 @@ const layer_option_t *layer_option(const layer_t *L, int option);
 
 /*
  * A parameter whose gradient is sparse by rows (the embedding bag's
- * table): its backward lists the rows it gave a gradient, so that
- * seqcls_fit zeroes, clips and steps only those (an optimiser updates
- * such a table lazily, as torch.optim.SparseAdam and fastText do).
+ * table; sparse.c): its backward lists the rows it reached, and zeroing,
+ * clipping and the optimiser's step visit those only (an optimiser
+ * updates such a table lazily, as torch.optim.SparseAdam and fastText
+ * do).  The listed rows' gradients are kept in the parameter's gradient
+ * tensor (allocated at its first use), or inside seqcls_fit compactly,
+ * one contiguous row each in the order listed.
  */
 typedef struct {
     int nrows, row_len;      /* the parameter is [nrows, row_len] */
-    unsigned char *listed;   /* [nrows]: 1 if the row is in `rows` (NULL until the
-                              * first backward: sparse_rows_ready) */
-    int32_t *rows;           /* [nrows]: the rows with a gradient, first come first */
+    int32_t *key, *val;      /* [size]: a hash table of the listed rows and their place
+                              * in `rows` (NULL until the first backward:
+                              * sparse_rows_ready) */
+    size_t size;             /* a power of two, at least twice n */
+    int32_t *rows;           /* [size / 2]: the listed rows, first come first */
     int n;
+    int compact_on;          /* the gradients are in `compact`, not the tensor */
+    real *compact;           /* [cap, row_len]: row i is rows[i]'s; zero past n */
+    int cap;
+    seqcls_tensor_t *grad;   /* the parameter's gradient tensor (data NULL until used) */
+    real **grad_ptr;         /* the layer's g[] entry, which follows grad->data */
 } sparse_rows_t;
 
 /* Allocate s's lists if not yet done: SEQCLS_OK or SEQCLS_E_NOMEM. */
 int sparse_rows_ready(sparse_rows_t *s);
-/* Note that `row` of s (its lists ready) has a gradient. */
-static inline void sparse_rows_mark(sparse_rows_t *s, int32_t row)
+/* Allocate the dense gradient (zero) if not yet done. */
+int sparse_grad_dense(sparse_rows_t *s);
+/* The gradient of `row` to add into (listing the row), in the storage in
+ * use (lists ready; dense storage allocated); NULL when out of memory. */
+real *sparse_grad_row(sparse_rows_t *s, int32_t row);
+/* The gradient of the i-th listed row. */
+static inline real *sparse_listed_grad(const sparse_rows_t *s, int i)
 {
-    if (!s->listed[row]) {
-        s->listed[row] = 1;
-        s->rows[s->n++] = row;
-    }
+    return s->compact_on ? s->compact + (size_t)i * s->row_len
+                         : (real *)s->grad->data + (size_t)s->rows[i] * s->row_len;
 }
+/* Zero the listed rows' gradients and empty the lists (lists ready). */
+void sparse_clear(sparse_rows_t *s);
+/* Keep the gradients compactly (seqcls_fit) or in the tensor; the lists
+ * are emptied.  SEQCLS_E_NOMEM when the lists cannot be made. */
+int sparse_set_compact(sparse_rows_t *s, int on);
+void sparse_free(sparse_rows_t *s);
 
 struct layer {
     const layer_ops_t *ops;
@@ -495,8 +514,9 @@ int model_reads_ids(const seqcls_model_t *m);
 /* Add a zero-filled parameter to the layer being built. */
 int model_add_param(seqcls_model_t *m, layer_t *L, const char *name, int ndim,
                     const int64_t *shape, int trainable);
-/* Make the layer's parameter number `slot` (2-D) sparse by rows. */
-int model_param_sparse(seqcls_model_t *m, layer_t *L, int slot);
+/* Add a parameter [rows, row_len] whose gradient is sparse by rows. */
+int model_add_sparse_param(seqcls_model_t *m, layer_t *L, const char *name, int rows,
+                           int row_len);
 /* Zero every gradient; with `listed_only`, of a sparse parameter only its
  * listed rows (the others are zero already: seqcls_fit after its first
  * batch).  Empties the lists. */
@@ -764,6 +784,10 @@ void dropout_mask(rng_t *rng, real *mask, size_t n, float rate);
 
 /* SEQCLS_E_STATE if o holds state for a model other than m (optimizer.c). */
 int optimizer_check_model(const seqcls_optimizer_t *o, const seqcls_model_t *m, const char *func);
+/* seqcls_optimizer_step for seqcls_fit, which zeroes the gradients before
+ * the next batch anyway: the listed rows of a sparse parameter are zeroed
+ * after the step, and its lists emptied. */
+int optimizer_step_fit(seqcls_optimizer_t *o, seqcls_model_t *m);
 /* Learning rate of an optimiser (optimizer.c), for schedules. */
 double optimizer_lr(const seqcls_optimizer_t *o);
 /* The optimiser's state as an OPTM payload, and back (bound to model m). */

@@ -43,11 +43,7 @@ static void param_free(param_t *p)
 {
     seqcls_tensor_free(p->value);
     seqcls_tensor_free(p->grad);
-    if (p->sparse) {
-        seqcls__dealloc(p->sparse->listed);
-        seqcls__dealloc(p->sparse->rows);
-        seqcls__dealloc(p->sparse);
-    }
+    sparse_free(p->sparse);
     memset(p, 0, sizeof *p);
 }
 
@@ -215,10 +211,31 @@ int model_begin_layer(seqcls_model_t *m, const char *func, const layer_ops_t *op
     return SEQCLS_OK;
 }
 
-int model_add_param(seqcls_model_t *m, layer_t *L, const char *name, int ndim,
-                    const int64_t *shape, int trainable)
+/* A tensor header for `shape` whose data comes later (NULL), or NULL. */
+static seqcls_tensor_t *tensor_without_data(int ndim, const int64_t *shape)
+{
+    seqcls_tensor_t *t = seqcls__calloc(1, sizeof *t);
+    int i;
+    if (!t)
+        return NULL;
+    t->dtype = SEQCLS_F32;
+    t->ndim = ndim;
+    t->numel = 1;
+    for (i = 0; i < ndim; i++) {
+        t->shape[i] = shape[i];
+        t->numel *= (size_t)shape[i];
+    }
+    t->owns = 1;
+    return t;
+}
+
+/* model_add_param, and with `sparse` a gradient sparse by rows (sparse.c),
+ * whose dense tensor is allocated at its first use. */
+static int add_param(seqcls_model_t *m, layer_t *L, const char *name, int ndim,
+                     const int64_t *shape, int trainable, int sparse)
 {
     param_t *p;
+    sparse_rows_t *s = NULL;
     if (L->np >= LAYER_MAX_PARAMS)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: more than %d parameters in one layer",
                             m->building, LAYER_MAX_PARAMS);
@@ -231,52 +248,41 @@ int model_add_param(seqcls_model_t *m, layer_t *L, const char *name, int ndim,
     p->layer = L->index;
     p->trainable = trainable;
     p->value = seqcls__tensor_new(ndim, shape);
-    p->grad = seqcls__tensor_new(ndim, shape);
-    if (!p->value || !p->grad) {
+    p->grad = sparse ? tensor_without_data(ndim, shape) : seqcls__tensor_new(ndim, shape);
+    if (sparse && (s = seqcls__calloc(1, sizeof *s)) != NULL) {
+        s->nrows = (int)shape[0];
+        s->row_len = (int)shape[1];
+        s->grad = p->grad;
+        s->grad_ptr = &L->g[L->np];
+    }
+    if (!p->value || !p->grad || (sparse && !s)) {
         seqcls_tensor_free(p->value);
         seqcls_tensor_free(p->grad);
+        seqcls__dealloc(s);
         return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory for parameter %s", m->building,
                             p->name);
     }
+    p->sparse = s;
     L->w[L->np] = p->value->data;
     L->g[L->np] = p->grad->data;
     L->wn[L->np] = p->value->numel;
-    L->sp[L->np] = NULL;
+    L->sp[L->np] = s;
     L->np++;
     m->nparams++;
     return SEQCLS_OK;
 }
 
-int model_param_sparse(seqcls_model_t *m, layer_t *L, int slot)
+int model_add_param(seqcls_model_t *m, layer_t *L, const char *name, int ndim,
+                    const int64_t *shape, int trainable)
 {
-    param_t *p = &m->params[L->p0 + slot];
-    /* the lists come with the first backward (sparse_rows_ready): a model
-     * that only predicts, or is being loaded, never needs them */
-    sparse_rows_t *s = seqcls__calloc(1, sizeof *s);
-    if (!s)
-        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory for parameter %s", m->building,
-                            p->name);
-    s->nrows = (int)p->value->shape[0];
-    s->row_len = (int)p->value->shape[1];
-    p->sparse = s;
-    L->sp[slot] = s;
-    return SEQCLS_OK;
+    return add_param(m, L, name, ndim, shape, trainable, 0);
 }
 
-int sparse_rows_ready(sparse_rows_t *s)
+int model_add_sparse_param(seqcls_model_t *m, layer_t *L, const char *name, int rows,
+                           int row_len)
 {
-    if (s->listed)
-        return SEQCLS_OK;
-    s->listed = seqcls__calloc((size_t)s->nrows, 1);
-    s->rows = seqcls__alloc(seqcls__mul((size_t)s->nrows, sizeof *s->rows));
-    if (!s->listed || !s->rows) {
-        seqcls__dealloc(s->listed);
-        seqcls__dealloc(s->rows);
-        s->listed = NULL;
-        s->rows = NULL;
-        return SEQCLS_E_NOMEM;
-    }
-    return SEQCLS_OK;
+    const int64_t shape[2] = {rows, row_len};
+    return add_param(m, L, name, 2, shape, 1, 1);
 }
 
 int model_commit_layer(seqcls_model_t *m, layer_t *L, int status, int *index_out)
@@ -327,6 +333,9 @@ int seqcls_param(seqcls_model_t *m, int i, seqcls_tensor_t **value, seqcls_tenso
     if (i < 0 || i >= m->nparams)
         return seqcls__fail(SEQCLS_E_RANGE, "seqcls_param: index %d is outside [0, %d)", i,
                             m->nparams);
+    if (grad && m->params[i].sparse && sparse_grad_dense(m->params[i].sparse) != SEQCLS_OK)
+        return seqcls__fail(SEQCLS_E_NOMEM, "seqcls_param: out of memory for the gradient of %s",
+                            m->params[i].name);
     if (value)
         *value = m->params[i].value;
     if (grad)
@@ -347,22 +356,14 @@ int seqcls_param_find(const seqcls_model_t *m, const char *name)
 
 void model_zero_grad(seqcls_model_t *m, int listed_only)
 {
-    int i, r;
+    int i;
     for (i = 0; i < m->nparams; i++) {
         param_t *p = &m->params[i];
         sparse_rows_t *s = p->sparse;
-        real *g = p->grad->data;
-        if (s && listed_only) {
-            for (r = 0; r < s->n; r++)
-                memset(g + (size_t)s->rows[r] * s->row_len, 0, (size_t)s->row_len * sizeof(real));
-        } else {
-            memset(g, 0, p->grad->numel * sizeof(real));
-        }
-        if (s) {
-            for (r = 0; r < s->n; r++)
-                s->listed[s->rows[r]] = 0;
-            s->n = 0;
-        }
+        if (p->grad->data && !(s && listed_only))
+            memset(p->grad->data, 0, p->grad->numel * sizeof(real));
+        if (s && s->key)
+            sparse_clear(s);
     }
 }
 

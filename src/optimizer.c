@@ -18,6 +18,9 @@ struct seqcls_optimizer {
     double lr, beta1, beta2, eps, weight_decay, momentum, rho, clipnorm, clipvalue;
     double clipnorm_tensor;        /* 1.1 */
     int64_t steps;
+    /* Adam's step size lr / (1 - beta1^t) and sqrt(1 - beta2^t) of the
+     * step being taken: computed once a step, not once a chunk or row */
+    real step_size, sbc2;
     uint64_t model_id;             /* the model the state belongs to (seqcls_model.id), or 0 */
     int nparams;
     real **m1;                     /* Adam first moment / momentum buffer */
@@ -197,15 +200,13 @@ typedef double (*span_fn)(void *ctx, real *g, size_t n, size_t offset);
 static double each_span(const param_t *p, span_fn fn, void *ctx)
 {
     const sparse_rows_t *s = p->sparse;
-    real *g = p->grad->data;
     double sum = 0;
     int r;
     if (!s)
-        return fn(ctx, g, p->grad->numel, 0);
-    for (r = 0; r < s->n; r++) {
-        const size_t at = (size_t)s->rows[r] * s->row_len;
-        sum += fn(ctx, g + at, (size_t)s->row_len, at);
-    }
+        return fn(ctx, p->grad->data, p->grad->numel, 0);
+    for (r = 0; r < s->n; r++)
+        sum += fn(ctx, sparse_listed_grad(s, r), (size_t)s->row_len,
+                  (size_t)s->rows[r] * s->row_len);
     return sum;
 }
 
@@ -227,6 +228,36 @@ static double span_sumsq(void *ctx, real *g, size_t n, size_t offset)
     for (k = 0; k < n; k++)
         sum += (double)g[k] * g[k];
     return sum;
+}
+
+/* The same over the short rows of a sparse parameter, vectorised: squares
+ * summed in RNN_BLOCK double lanes, then the lanes (another order of
+ * additions than span_sumsq's, which dense parameters keep). */
+SEQCLS_CLONE_INLINE void lanes_sumsq(double *restrict lane, const real *restrict g, int k, int n)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        lane[i] += (double)g[k + i] * g[k + i];
+}
+
+SEQCLS_VECTORISED
+static double span_sumsq_lanes(void *ctx, real *g, size_t n, size_t offset)
+{
+    double lane[RNN_BLOCK] = {0}, sum = 0;
+    int i;
+    (void)ctx;
+    (void)offset;
+    RNN_SPANS((int)n, lanes_sumsq, lane, g);
+    for (i = 0; i < RNN_BLOCK; i++)
+        sum += lane[i];
+    return sum;
+}
+
+/* The sum of squares a parameter's spans use: the dense one's in order,
+ * a sparse one's rows in lanes. */
+static span_fn sumsq_of(const param_t *p)
+{
+    return p->sparse ? span_sumsq_lanes : span_sumsq;
 }
 
 static double span_scale(void *ctx, real *g, size_t n, size_t offset)
@@ -270,7 +301,8 @@ static int clip_gradients(const seqcls_optimizer_t *o, seqcls_model_t *m, const 
     }
     for (i = 0; o->clipnorm_tensor > 0 && i < m->nparams; i++) {
         const double norm =
-            m->params[i].trainable ? sqrt(each_span(&m->params[i], span_sumsq, NULL)) : 0;
+            m->params[i].trainable ? sqrt(each_span(&m->params[i], sumsq_of(&m->params[i]), NULL))
+                                   : 0;
         if (norm > o->clipnorm_tensor) {
             real scale = (real)(o->clipnorm_tensor / norm);
             each_span(&m->params[i], span_scale, &scale);
@@ -278,7 +310,7 @@ static int clip_gradients(const seqcls_optimizer_t *o, seqcls_model_t *m, const 
     }
     for (i = 0; o->clipnorm > 0 && i < m->nparams; i++)
         if (m->params[i].trainable)
-            sumsq += each_span(&m->params[i], span_sumsq, NULL);
+            sumsq += each_span(&m->params[i], sumsq_of(&m->params[i]), NULL);
     if (o->clipnorm > 0 && sqrt(sumsq) > o->clipnorm) {
         real scale = (real)(o->clipnorm / sqrt(sumsq));
         for (i = 0; i < m->nparams; i++)
@@ -294,27 +326,74 @@ static int clip_gradients(const seqcls_optimizer_t *o, seqcls_model_t *m, const 
     return SEQCLS_OK;
 }
 
+/* The constants of one Adam update, in the element type. */
+typedef struct {
+    real step_size, sbc2, b1, b2, a1, a2, eps, wd, keep;
+} adam_t;
+
+/* The square root of a float, correctly rounded (as (float)sqrt(double)):
+ * sqrtf, which the vectoriser turns into one instruction. */
+#ifdef SEQCLS_REAL_DOUBLE
+#define REAL_SQRT sqrt
+#else
+#define REAL_SQRT sqrtf
+#endif
+
+/* The update is vectorised in blocks of RNN_BLOCK; this file is built
+ * with -fno-math-errno (Makefile), without which the square root stays a
+ * call to libm in case it sets errno (m2 >= 0: it never does). */
+
+/* Adam on [k, k + n) with L2 weight decay through the gradient (Adam), or
+ * decoupled from it (AdamW): the expressions of torch.optim, in this order. */
+SEQCLS_CLONE_INLINE void adam_span(real *restrict p, const real *restrict g, real *restrict m1,
+                                   real *restrict m2, const adam_t c, int k, int n)
+{
+    int i;
+    for (i = k; i < k + n; i++) {
+        const real gk = g[i] + c.wd * p[i];
+        m1[i] = c.b1 * m1[i] + c.a1 * gk;
+        m2[i] = c.b2 * m2[i] + c.a2 * gk * gk;
+        p[i] -= c.step_size * m1[i] / (REAL_SQRT(m2[i]) / c.sbc2 + c.eps);
+    }
+}
+
+SEQCLS_CLONE_INLINE void adamw_span(real *restrict p, const real *restrict g, real *restrict m1,
+                                    real *restrict m2, const adam_t c, int k, int n)
+{
+    int i;
+    for (i = k; i < k + n; i++) {
+        const real gk = g[i];
+        p[i] *= c.keep;
+        m1[i] = c.b1 * m1[i] + c.a1 * gk;
+        m2[i] = c.b2 * m2[i] + c.a2 * gk * gk;
+        p[i] -= c.step_size * m1[i] / (REAL_SQRT(m2[i]) / c.sbc2 + c.eps);
+    }
+}
+
+SEQCLS_VECTORISED
 static void step_adam(const seqcls_optimizer_t *o, real *p, const real *g, real *m1, real *m2,
                       size_t n)
 {
-    const int decoupled = o->kind->decoupled;
-    const double bc1 = 1 - pow(o->beta1, (double)o->steps);
-    const double bc2 = 1 - pow(o->beta2, (double)o->steps);
-    const real step_size = (real)(o->lr / bc1), sbc2 = (real)sqrt(bc2);
-    const real b1 = (real)o->beta1, b2 = (real)o->beta2, eps = (real)o->eps;
-    const real wd = (real)o->weight_decay, lr = (real)o->lr;
+    adam_t c;
     size_t k;
-    for (k = 0; k < n; k++) {
-        real gk = g[k];
-        if (decoupled)
-            p[k] *= 1 - lr * wd;
+    c.step_size = o->step_size;
+    c.sbc2 = o->sbc2;
+    c.b1 = (real)o->beta1;
+    c.b2 = (real)o->beta2;
+    c.a1 = 1 - c.b1;
+    c.a2 = 1 - c.b2;
+    c.eps = (real)o->eps;
+    c.wd = (real)o->weight_decay;
+    c.keep = 1 - (real)o->lr * c.wd;
+    for (k = 0; k < n; k += INT_MAX / 2) {
+        const int len = n - k < INT_MAX / 2 ? (int)(n - k) : INT_MAX / 2;
+        if (o->kind->decoupled)
+            RNN_SPANS(len, adamw_span, p + k, g + k, m1 + k, m2 + k, c);
         else
-            gk += wd * p[k];
-        m1[k] = b1 * m1[k] + (1 - b1) * gk;
-        m2[k] = b2 * m2[k] + (1 - b2) * gk * gk;
-        p[k] -= step_size * m1[k] / ((real)sqrt(m2[k]) / sbc2 + eps);
+            RNN_SPANS(len, adam_span, p + k, g + k, m1 + k, m2 + k, c);
     }
 }
+
 
 static void step_sgd(const seqcls_optimizer_t *o, real *p, const real *g, real *buf, real *unused,
                      size_t n)
@@ -375,9 +454,33 @@ typedef struct {
     const seqcls_model_t *m;
 } step_job_t;
 
-static void step_chunk(const seqcls_optimizer_t *o, const param_t *p, int i, size_t k0, size_t n)
+/* Ask for the cache lines of n reals at x (rows used at random: their
+ * misses overlap instead of coming one after the other). */
+static inline void prefetch_row(const real *x, size_t n, int write)
 {
-    real *v = (real *)p->value->data + k0, *g = (real *)p->grad->data + k0;
+#if defined(__GNUC__) || defined(__clang__)
+    size_t k;
+    for (k = 0; k < n; k += 64 / sizeof(real)) {
+        if (write)
+            __builtin_prefetch(x + k, 1);
+        else
+            __builtin_prefetch(x + k, 0);
+    }
+#else
+    (void)x;
+    (void)n;
+    (void)write;
+#endif
+}
+
+/* The rows a sparse step will touch a few rows ahead. */
+#define PREFETCH_AHEAD 4
+
+/* Step elements [k0, k0 + n) of parameter i, whose gradient is at g. */
+static void step_chunk(const seqcls_optimizer_t *o, const param_t *p, int i, size_t k0, size_t n,
+                       const real *g)
+{
+    real *v = (real *)p->value->data + k0;
     real *m1 = o->m1[i] + k0, *m2 = o->m2[i] ? o->m2[i] + k0 : NULL;
     o->kind->step(o, v, g, m1, m2, n);
 }
@@ -402,25 +505,36 @@ static void step_part(void *arg, int part, int parts)
             int r0, r;
             for (r0 = 0; r0 < s->n; r0 += per, c++)
                 if (c % (size_t)parts == (size_t)part)
-                    for (r = r0; r < s->n && r < r0 + per; r++)
+                    for (r = r0; r < s->n && r < r0 + per; r++) {
+                        if (r + PREFETCH_AHEAD < s->n) {
+                            const size_t ahead = (size_t)s->rows[r + PREFETCH_AHEAD] * s->row_len;
+                            prefetch_row((real *)p->value->data + ahead, s->row_len, 1);
+                            prefetch_row(J->o->m1[i] + ahead, s->row_len, 1);
+                            if (J->o->m2[i])
+                                prefetch_row(J->o->m2[i] + ahead, s->row_len, 1);
+                            if (!s->compact_on)
+                                prefetch_row(sparse_listed_grad(s, r + PREFETCH_AHEAD),
+                                             s->row_len, 0);
+                        }
                         step_chunk(J->o, p, i, (size_t)s->rows[r] * s->row_len,
-                                   (size_t)s->row_len);
+                                   (size_t)s->row_len, sparse_listed_grad(s, r));
+                    }
             continue;
         }
         for (k0 = 0; k0 < p->value->numel; k0 += STEP_CHUNK, c++)
             if (c % (size_t)parts == (size_t)part)
                 step_chunk(J->o, p, i, k0,
-                           p->value->numel - k0 < STEP_CHUNK ? p->value->numel - k0 : STEP_CHUNK);
+                           p->value->numel - k0 < STEP_CHUNK ? p->value->numel - k0 : STEP_CHUNK,
+                           (const real *)p->grad->data + k0);
     }
 }
 
-int seqcls_optimizer_step(seqcls_optimizer_t *o, seqcls_model_t *m)
+static int optimizer_step(seqcls_optimizer_t *o, seqcls_model_t *m, int zero_sparse,
+                          const char *func)
 {
-    const char *func = "seqcls_optimizer_step";
     step_job_t J;
     size_t total = 0;
     int i, rc;
-    seqcls__clear_error();
     if (!o || !m)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func, o ? "model" : "optimizer");
     rc = bind_model(o, m, func);
@@ -430,6 +544,12 @@ int seqcls_optimizer_step(seqcls_optimizer_t *o, seqcls_model_t *m)
     if (rc)
         return rc;
     o->steps++;
+    {
+        const double bc1 = 1 - pow(o->beta1, (double)o->steps);
+        const double bc2 = 1 - pow(o->beta2, (double)o->steps);
+        o->step_size = (real)(o->lr / bc1);
+        o->sbc2 = (real)sqrt(bc2);
+    }
     for (i = 0; i < m->nparams; i++)
         if (m->params[i].trainable)
             total += m->params[i].sparse
@@ -438,7 +558,21 @@ int seqcls_optimizer_step(seqcls_optimizer_t *o, seqcls_model_t *m)
     J.o = o;
     J.m = m;
     seqcls__parallel(total >= 4 * STEP_CHUNK ? seqcls__parallel_parts() : 1, step_part, &J);
+    for (i = 0; zero_sparse && i < m->nparams; i++)
+        if (m->params[i].sparse && m->params[i].sparse->key)
+            sparse_clear(m->params[i].sparse);
     return SEQCLS_OK;
+}
+
+int seqcls_optimizer_step(seqcls_optimizer_t *o, seqcls_model_t *m)
+{
+    seqcls__clear_error();
+    return optimizer_step(o, m, 0, "seqcls_optimizer_step");
+}
+
+int optimizer_step_fit(seqcls_optimizer_t *o, seqcls_model_t *m)
+{
+    return optimizer_step(o, m, 1, "seqcls_optimizer_step");
 }
 
 double optimizer_lr(const seqcls_optimizer_t *o) { return o->lr; }

@@ -346,6 +346,65 @@ START_TEST(fit_with_subwords)
 }
 END_TEST
 
+/* seqcls_fit keeps the bag's gradients compactly (sparse.c), the public
+ * calls in the gradient tensor: the same batches give the same weights,
+ * bit for bit, either way (shuffling and bucketing off, Adam with
+ * clipping that bites). */
+START_TEST(fit_equals_the_same_steps_by_hand)
+{
+    const int N = 12, T = 3, P = 5, rows = 60, B = 4, epochs = 2;
+    seqcls_model_t *a = bag_model(rows, 6, P, 3, 21), *b = bag_model(rows, 6, P, 3, 21);
+    seqcls_optimizer_t *oa = NULL, *ob = NULL;
+    seqcls_fit_config_t *cfg = NULL;
+    seqcls_tensor_t *x = tu_tensor(SEQCLS_I32, 3, N, T, P), *y = tu_tensor(SEQCLS_I32, 1, N, 0, 0);
+    int32_t lens[12], *lab = seqcls_tensor_data(y);
+    int i, e, k;
+    tu_fill_ids(x, -1, rows, 5);
+    for (i = 0; i < N; i++) {
+        lens[i] = 1 + i % T;
+        lab[i] = i % 3;
+    }
+    OK(seqcls_optimizer_create(&oa, SEQCLS_OPTIM_ADAM, 0.1f));
+    OK(seqcls_optimizer_create(&ob, SEQCLS_OPTIM_ADAM, 0.1f));
+    OK(seqcls_optimizer_set_float(oa, SEQCLS_OPTIM_CLIPNORM, 0.05f));
+    OK(seqcls_optimizer_set_float(ob, SEQCLS_OPTIM_CLIPNORM, 0.05f));
+    OK(seqcls_fit_config_create(&cfg));
+    OK(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_EPOCHS, epochs));
+    OK(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_BATCH_SIZE, B));
+    OK(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_SHUFFLE, 0));
+    OK(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_BUCKETING, 0));
+    OK(seqcls_fit(a, oa, x, lens, y, NULL, NULL, NULL, cfg));
+    for (e = 0; e < epochs; e++)
+        for (i = 0; i < N; i += B) {
+            int64_t sx[3] = {B, T, P}, sy[1] = {B};
+            seqcls_tensor_t *bx = NULL, *by = NULL;
+            OK(seqcls_tensor_wrap(&bx, SEQCLS_I32, 3, sx, (int32_t *)seqcls_tensor_data(x) + (size_t)i * T * P));
+            OK(seqcls_tensor_wrap(&by, SEQCLS_I32, 1, sy, lab + i));
+            OK(seqcls_zero_grad(b));
+            OK(seqcls_forward(b, bx, lens + i, NULL, 1));
+            OK(seqcls_loss_backward(b, by, NULL));
+            OK(seqcls_optimizer_step(ob, b));
+            seqcls_tensor_free(bx);
+            seqcls_tensor_free(by);
+        }
+    for (k = 0; k < seqcls_param_count(a); k++) {
+        seqcls_tensor_t *va = NULL, *vb = NULL;
+        OK(seqcls_param(a, k, &va, NULL));
+        OK(seqcls_param(b, k, &vb, NULL));
+        ck_assert_msg(memcmp(seqcls_tensor_data(va), seqcls_tensor_data(vb),
+                             (size_t)seqcls_tensor_numel(va) * sizeof(real_t)) == 0,
+                      "%s differs", seqcls_param_name(a, k));
+    }
+    seqcls_fit_config_free(cfg);
+    seqcls_optimizer_free(oa);
+    seqcls_optimizer_free(ob);
+    seqcls_tensor_free(x);
+    seqcls_tensor_free(y);
+    seqcls_model_free(a);
+    seqcls_model_free(b);
+}
+END_TEST
+
 Suite *embedding_bag_suite(void)
 {
     Suite *s = suite_create("embedding_bag");
@@ -356,6 +415,7 @@ Suite *embedding_bag_suite(void)
     tcase_add_test(tc, save_load_and_freeze);
     tcase_add_test(tc, optimiser_updates_only_the_rows_used);
     tcase_add_test(tc, fit_with_subwords);
+    tcase_add_test(tc, fit_equals_the_same_steps_by_hand);
     suite_add_tcase(s, tc);
     return s;
 }
