@@ -1,0 +1,13 @@
+# mk/fasttext.mk -- seqcls's fastText classifier beside fastText itself.
+#
+#   make bench-fasttext    bench/fasttext_compare.sh: the language of a word from the Debian
+#                          word lists, `seqcls train --arch meanpool --minn 2 --maxn 5` and
+#                          `fasttext supervised` with the same settings, one thread each:
+#                          accuracy, wall and CPU time (installs fasttext and the lists as root)
+#
+# Not part of make check (minutes, and packages seqcls does not need).
+
+.PHONY: bench-fasttext
+
+bench-fasttext: all
+	sh bench/fasttext_compare.sh
