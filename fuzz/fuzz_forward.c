@@ -30,18 +30,22 @@ typedef struct {
 
 static uint8_t next(bytes_t *b) { return b->off < b->n ? b->d[b->off++] : 0; }
 
+/* ids_input: 0 floats [B, T, F], 1 ids [B, T], 2 bags of F ids [B, T, F]
+ * (an embedding bag, chosen by the top bit of the input-kind byte) */
 static seqcls_model_t *build(bytes_t *b, int *ids_input, int *F)
 {
     seqcls_model_t *m = NULL;
     const int arch = next(b) % 9, vocab = 1 + next(b) % 12, hidden = 1 + next(b) % 4;
     const unsigned flags = next(b) & 0xf;
+    const uint8_t kind = next(b);
     int rc;
-    *ids_input = next(b) & 1;
+    *ids_input = (kind & 1) ? ((kind & 0x80) ? 2 : 1) : 0;
     *F = 1 + next(b) % 4;
     if (seqcls_model_create(&m, next(b)))
         return NULL;
-    rc = *ids_input ? seqcls_add_embedding(m, vocab, *F, (int)(next(b) % (vocab + 1)) - 1, NULL)
-                    : seqcls_add_input(m, *F, NULL);
+    rc = *ids_input == 2 ? seqcls_add_embedding_bag(m, vocab, *F, *F, NULL)
+         : *ids_input    ? seqcls_add_embedding(m, vocab, *F, (int)(next(b) % (vocab + 1)) - 1, NULL)
+                         : seqcls_add_input(m, *F, NULL);
     switch (arch) {
     case 0:
         rc = rc ? rc : seqcls_add_lstm(m, hidden, flags, NULL);
@@ -113,8 +117,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     shape[2] = (next(&b) & 7) ? F : F + 1;   /* sometimes the wrong width */
     /* sometimes the wrong dtype or rank */
     if ((next(&b) & 7) == 0)
-        ids_input = !ids_input;
-    rc = seqcls_tensor_create(&x, ids_input ? SEQCLS_I32 : SEQCLS_F32, ids_input ? 2 : 3, shape);
+        ids_input = ids_input == 0 ? 1 + (next(&b) & 1) : 0;
+    rc = seqcls_tensor_create(&x, ids_input ? SEQCLS_I32 : SEQCLS_F32, ids_input == 1 ? 2 : 3,
+                              shape);
     if (rc == SEQCLS_OK) {
         size_t k, numel = (size_t)seqcls_tensor_numel(x);
         for (k = 0; k < numel; k++) {

@@ -40,9 +40,10 @@ fuzz-extreme: build/fuzz/fuzz_extreme
 	build/fuzz/fuzz_extreme $(FUZZ_OPTS) -max_len=2048 -artifact_prefix=build/fuzz/extreme- \
 	    build/fuzz/corpus-extreme
 
-build/fuzz/fuzz_cli: fuzz/fuzz_cli.c tools/cli/data.c $(CLI_HDRS) $(SRCS) $(HDRS)
+build/fuzz/fuzz_cli: fuzz/fuzz_cli.c tools/cli/data.c tools/cli/encode.c $(CLI_HDRS) $(SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(BLAS_CFLAGS) -o $@ fuzz/fuzz_cli.c tools/cli/data.c $(SRCS) $(LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(BLAS_CFLAGS) -o $@ fuzz/fuzz_cli.c tools/cli/data.c tools/cli/encode.c \
+	    $(SRCS) $(LIBS)
 
 fuzz-forward: build/fuzz/fuzz_forward
 	@mkdir -p build/fuzz/corpus-forward
