@@ -710,12 +710,12 @@ typedef struct seqcls_stream seqcls_stream_t;
 
 /**
  * Create a stream over model `m`, at the start of a sequence.  Every
- * layer must be able to run step by step: embedding, input, LSTM and GRU
- * in one direction (with or without SEQCLS_RETURN_SEQUENCES), pooling
- * (last, first, mean and max, kept as running values), positional
- * encoding (at most max_len steps in all), dense, dropout (identity) and
- * output; not a transformer encoder (every output depends on every step).
- * Free with seqcls_stream_free.
+ * layer must be able to run step by step: embedding, embedding bag,
+ * input, LSTM and GRU in one direction (with or without
+ * SEQCLS_RETURN_SEQUENCES), pooling (last, first, mean and max, kept as
+ * running values), positional encoding (at most max_len steps in all),
+ * dense, dropout (identity) and output; not a transformer encoder (every
+ * output depends on every step).  Free with seqcls_stream_free.
  * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL out or model),
  *         SEQCLS_E_STATE (no output layer), SEQCLS_E_UNSUPPORTED (a layer
  *         that needs the whole sequence, e.g. a bidirectional recurrent
@@ -726,8 +726,9 @@ SEQCLS_API int seqcls_stream_create(seqcls_stream_t **out, const seqcls_model_t 
 
 /**
  * Feed the next `n_steps` steps of the sequence: the first n_steps rows of
- * `input`, I32 ids [>= n_steps] after an embedding or F32 [>= n_steps, F]
- * after an input layer (the tensor may hold more rows than are pushed).
+ * `input`, I32 ids [>= n_steps] after an embedding, I32 [>= n_steps,
+ * per_step] after an embedding bag, or F32 [>= n_steps, F] after an input
+ * layer (the tensor may hold more rows than are pushed).
  * `probs`, if not NULL, receives the model's probabilities: F32 [C] after
  * the last step pushed so far for a model with one result per sequence
  * (n_steps may be 0 to read them again, or before any step: those of an

@@ -231,6 +231,7 @@ const layer_ops_t seqcls__embedding_bag_ops = {
     .check_input = bag_check_input,
     .describe = bag_describe,
     .rebuild = bag_rebuild,
+    .stream_step = layer_stream_forward,   /* no state: every step on its own */
 };
 
 /* Tables above this many elements are refused before allocating (as the embedding's). */

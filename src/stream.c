@@ -139,10 +139,16 @@ int seqcls_stream_push(seqcls_stream_t *s, const seqcls_tensor_t *input, int n_s
     C = m->layers[m->nlayers - 1]->out_F;
     ids = model_reads_ids(m);
     {
-        /* the first n_steps rows of input: ids [>= n] or floats [>= n, F] */
-        int64_t shape[2] = {-1, first->out_F};
-        rc = seqcls__tensor_check(input, func, ids ? "input (token ids)" : "input (float steps)",
-                                  ids ? SEQCLS_I32 : SEQCLS_F32, ids ? 1 : 2, shape);
+        /* the first n_steps rows of input: ids [>= n], or bags of ids
+         * (an embedding bag) or floats [>= n, width]: the model's input
+         * without its batch axis */
+        const input_spec_t spec = model_input_spec(m);
+        int64_t shape[2] = {-1, spec.width};
+        rc = seqcls__tensor_check(input, func,
+                                  !ids ? "input (float steps)"
+                                  : spec.rank == 3 ? "input (bags of token ids)"
+                                                   : "input (token ids)",
+                                  spec.dtype, spec.rank - 1, shape);
         if (rc)
             return rc;
         if (input->shape[0] < n_steps)
@@ -173,7 +179,7 @@ int seqcls_stream_push(seqcls_stream_t *s, const seqcls_tensor_t *input, int n_s
     if (ids) {
         v->kind = VAL_IDS;
         v->ids = input->data;
-        v->F = 1;
+        v->F = input->ndim == 2 ? (int)input->shape[1] : 1;   /* ids per step */
     } else {
         v->kind = VAL_SEQ;
         v->x = input->data;

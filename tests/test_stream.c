@@ -13,7 +13,8 @@
 #define T 23
 #define ROWS 6
 
-/* The models that can stream: m -> (ids?, classes, per step?) */
+/* The models that can stream: m -> (ids?, classes, per step?); ids 2:
+ * bags of F ids a step (an embedding bag, -1 in some slots) */
 typedef struct {
     const char *name;
     int ids, per_step;
@@ -28,6 +29,8 @@ static const arch_t archs[] = {
     {"embedding-dropout-lstm(seq, hard sigmoid)-gru-dropout-output(1)", 1, 0},
     {"input-lstm(seq)-gru(seq)-output(1) per step", 0, 1},
     {"embedding-lstm(64, seq)-gru(48, seq)-dense(40)-output per step", 1, 1},
+    {"embedding_bag-lstm(seq)-pooling(mean)-output", 2, 0},
+    {"embedding_bag-gru(seq)-output per step", 2, 1},
 };
 #define NARCH ((int)(sizeof archs / sizeof archs[0]))
 
@@ -83,7 +86,18 @@ static seqcls_model_t *build(int which)
         OK(seqcls_add_gru(m, 5, SEQCLS_RETURN_SEQUENCES, NULL));
         OK(seqcls_add_output(m, 1, NULL));
         break;
-    default:   /* sizes where the kernels' blocks and vector widths matter */
+    case 8:
+        OK(seqcls_add_embedding_bag(m, V, 5, F, NULL));
+        OK(seqcls_add_lstm(m, 6, SEQCLS_RETURN_SEQUENCES, NULL));
+        OK(seqcls_add_pooling(m, SEQCLS_POOL_MEAN, NULL));
+        OK(seqcls_add_output(m, 3, NULL));
+        break;
+    case 9:
+        OK(seqcls_add_embedding_bag(m, V, 4, F, NULL));
+        OK(seqcls_add_gru(m, 5, SEQCLS_RETURN_SEQUENCES, NULL));
+        OK(seqcls_add_output(m, V, NULL));
+        break;
+    case 7:   /* sizes where the kernels' blocks and vector widths matter */
         OK(seqcls_add_embedding(m, V, 32, 0, NULL));
         OK(seqcls_add_lstm(m, 64, SEQCLS_RETURN_SEQUENCES, NULL));
         OK(seqcls_add_gru(m, 48, SEQCLS_RETURN_SEQUENCES, NULL));
@@ -97,10 +111,12 @@ static seqcls_model_t *build(int which)
 /* The input of row r, as a one-row tensor [1, T(, F)] and as the stream's [T(, F)]. */
 static void make_input(int ids, uint64_t seed, seqcls_tensor_t **batch, seqcls_tensor_t **steps)
 {
-    *batch = ids ? tu_tensor(SEQCLS_I32, 2, 1, T, 0) : tu_tensor(SEQCLS_F32, 3, 1, T, F);
-    *steps = ids ? tu_tensor(SEQCLS_I32, 1, T, 0, 0) : tu_tensor(SEQCLS_F32, 2, T, F, 0);
+    *batch = ids == 1 ? tu_tensor(SEQCLS_I32, 2, 1, T, 0)
+                      : tu_tensor(ids ? SEQCLS_I32 : SEQCLS_F32, 3, 1, T, F);
+    *steps = ids == 1 ? tu_tensor(SEQCLS_I32, 1, T, 0, 0)
+                      : tu_tensor(ids ? SEQCLS_I32 : SEQCLS_F32, 2, T, F, 0);
     if (ids)
-        tu_fill_ids(*batch, 0, V, seed);
+        tu_fill_ids(*batch, ids == 2 ? -1 : 0, V, seed);
     else
         tu_fill_real(*batch, -2, 2, seed);
     memcpy(seqcls_tensor_data(*steps), seqcls_tensor_data(*batch),
@@ -112,8 +128,8 @@ static seqcls_tensor_t *chunk(const seqcls_tensor_t *steps, int ids, int t0, int
 {
     seqcls_tensor_t *c = NULL;
     int64_t shape[2] = {n, F};
-    OK(seqcls_tensor_wrap(&c, ids ? SEQCLS_I32 : SEQCLS_F32, ids ? 1 : 2, shape,
-                          (char *)seqcls_tensor_data(steps) + (size_t)t0 * (ids ? 1 : F) * 4));
+    OK(seqcls_tensor_wrap(&c, ids ? SEQCLS_I32 : SEQCLS_F32, ids == 1 ? 1 : 2, shape,
+                          (char *)seqcls_tensor_data(steps) + (size_t)t0 * (ids == 1 ? 1 : F) * 4));
     return c;
 }
 
