@@ -1198,7 +1198,8 @@ class Stream:
         return self._h.ptr
 
     def push(self, x, out=None):
-        """Feed the next steps: ids (int32 [n]) or features (float32 [n, F]).
+        """Feed the next steps: ids (int32 [n]), bags of ids for an embedding
+        bag (int32 [n, per_step]) or features (float32 [n, F]).
         Returns the probabilities ([C], or [n, C] per step; written into `out`
         if given).  A push that fails changes nothing."""
         if isinstance(x, np.ndarray) and x.dtype == np.float32:

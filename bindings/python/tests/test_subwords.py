@@ -37,6 +37,9 @@ def test_bag_model_in_python():
     x, n = m.encode_text(UNSEEN)
     assert x.shape == (4, 2, 16)
     np.testing.assert_array_equal(m.predict(x, n), p)
+    # a stream reads the same bags step by step
+    s = m.stream()
+    np.testing.assert_allclose(s.push(x[2, :n[2]]), p[2], atol=1e-6)
 
 
 def test_a_command_line_bag_model_reads_text_alike(tmp_path):
