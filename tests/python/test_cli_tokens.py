@@ -51,8 +51,10 @@ class Tokens(unittest.TestCase):
 
     def model(self, name, *options):
         path = os.path.join(self.dir.name, name + ".sqcl")
-        r = run("train", "-i", self.train, "-o", path, "--epochs", "6", "--dim", "8",
-                "--hidden", "8", "--lr", "0.02", "--threads", "1", *options)
+        if "-i" not in options:
+            options = ("-i", self.train) + options
+        r = run("train", "-o", path, "--epochs", "6", "--dim", "8", "--hidden", "8", "--lr",
+                "0.02", "--threads", "1", *options)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         return path, r.stdout
 
@@ -108,6 +110,32 @@ class Tokens(unittest.TestCase):
             self.assertIn("100% of the 8 tokens read are not in the model's vocabulary",
                           r.stderr)
             self.assertIn("n-grams", r.stderr)
+
+    def test_subwords_of_the_last_tokens(self):
+        # --truncate pre with n-grams: with --maxlen 1 only the last word is
+        # read; here it decides the label, the first word is noise
+        rng = random.Random(5)
+        train = os.path.join(self.dir.name, "two.txt")
+        with open(train, "w") as f:
+            for _ in range(300):
+                a = rng.random() < 0.5
+                f.write("__label__%s %s %s\n" % ("a" if a else "b", rng.choice(LANG_A + LANG_B),
+                                                rng.choice(LANG_A if a else LANG_B)))
+        for trunc, want in (("pre", 0.75), ("post", None)):
+            path, out = self.model("two-" + trunc, "-i", train, "--arch", "meanpool",
+                                   "--minn", "2", "--maxn", "3", "--bucket", "2000",
+                                   "--maxlen", "1", "--truncate", trunc, "--epochs", "10")
+            test = os.path.join(self.dir.name, "two-test.txt")
+            with open(test, "w") as f:
+                f.writelines("__label__a %s %s\n" % (w, u) for w, u in zip(UNSEEN_B, UNSEEN_A))
+                f.writelines("__label__b %s %s\n" % (w, u) for w, u in zip(UNSEEN_A, UNSEEN_B))
+            acc = self.accuracy(path, test)
+            if want:
+                self.assertGreaterEqual(acc, want)
+            else:
+                self.assertLessEqual(acc, 0.625)   # the first word, noise: nothing learnt
+            r = run("explain", path, "--json", stdin="kalaka sorrin\n")
+            self.assertEqual(r.returncode, 2)   # meanpool: no attention (the model loads, reads)
 
     def test_coverage_and_the_warning(self):
         path, out = self.model("cov", "--arch", "meanpool", "--min-count", "1")
