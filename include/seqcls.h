@@ -68,6 +68,7 @@ SEQCLS_API const char *seqcls_version_string(void);
 #define SEQCLS_E_VERSION     (-8)  /* model file from a newer format version */
 #define SEQCLS_E_IO          (-9)  /* file system error */
 #define SEQCLS_E_UNSUPPORTED (-10) /* valid request this build cannot do */
+#define SEQCLS_E_COMM        (-11) /* a communicator call failed, or the ranks disagree (1.1) */
 
 /** Short static description of a status code. Never NULL. */
 SEQCLS_API const char *seqcls_strerror(int status);
@@ -918,19 +919,160 @@ SEQCLS_API int seqcls_fit_config_set_callbacks(seqcls_fit_config_t *c, seqcls_ba
  * Batches are drawn in a seeded random order; with bucketing, rows of
  * similar length share a batch (which changes only the order in which
  * rows are seen).  The best weights by validation loss are kept in memory
- * and restored at the end (SEQCLS_FIT_RESTORE_BEST).
+ * and restored at the end (SEQCLS_FIT_RESTORE_BEST).  Dropout masks are
+ * drawn per row from the model's seed, SEQCLS_FIT_SEED, the epoch and the
+ * row's index in x (since 1.1; 1.0 drew them from the model's stream), so
+ * that they do not depend on which batch, thread or rank holds the row.
+ * With a communicator (seqcls_fit_config_set_comm) it trains one replica
+ * of a data-parallel job.
  *
  * @return SEQCLS_OK (also when a callback stopped training),
  *         SEQCLS_E_INVALID_ARG, SEQCLS_E_SHAPE, SEQCLS_E_RANGE (a length,
  *         token id or label out of range: checked before any update),
  *         SEQCLS_E_NUMERIC (the loss or a gradient became NaN/Inf: training
  *         stops and the weights of the last good step are kept),
- *         SEQCLS_E_NOMEM.
+ *         SEQCLS_E_NOMEM, SEQCLS_E_COMM (with a communicator: a callback
+ *         failed, another rank failed, or the ranks' settings, data or
+ *         replicas differ; the message says which).
  */
 SEQCLS_API int seqcls_fit(seqcls_model_t *m, seqcls_optimizer_t *o, const seqcls_tensor_t *x,
                           const int32_t *lengths, const seqcls_tensor_t *y,
                           const seqcls_tensor_t *val_x, const int32_t *val_lengths,
                           const seqcls_tensor_t *val_y, const seqcls_fit_config_t *config);
+
+/* ------------------------------------------------------------------ */
+/* Distributed training (1.1; docs/distributed.md)                     */
+/* ------------------------------------------------------------------ */
+
+/**
+ * A communicator: how the N processes ("ranks") of a data-parallel job
+ * reach each other.  The library knows no transport: the caller provides
+ * two collective operations as callbacks, and libseqcls-mpi
+ * (seqcls_mpi.h, `pkg-config seqcls-mpi`) builds one from an MPI_Comm.
+ * Every rank of a job makes the same calls on its own communicator, in
+ * the same order.  Since 1.1.
+ */
+typedef struct seqcls_comm seqcls_comm_t;
+
+/**
+ * All-reduce: replace data[0, n) on every rank by the element-wise sum
+ * over the ranks.  Every rank must receive bit-identical sums (MPI's
+ * MPI_Allreduce with MPI_SUM does for every algorithm Open MPI uses on
+ * floats; the library checks that the replicas stay equal, see
+ * seqcls_fit).  Return 0 on success, anything else on failure.
+ */
+typedef int (*seqcls_allreduce_fn)(void *user, float *data, size_t n);
+/**
+ * Broadcast: copy `bytes` bytes at `data` on rank 0 into `data` on every
+ * other rank.  Return 0 on success, anything else on failure.
+ */
+typedef int (*seqcls_broadcast_fn)(void *user, void *data, size_t bytes);
+/** Called with the user pointer when a communicator is freed (seqcls_comm_set_destructor). */
+typedef void (*seqcls_destructor_fn)(void *user);
+
+/* communicator options (seqcls_comm_set_int), defaults in brackets */
+#define SEQCLS_COMM_OVERLAP      1  /* 1 = seqcls_fit calls the all-reduce from a thread of
+                                       its own while the backward pass still runs, one call
+                                       at a time (MPI: needs MPI_THREAD_SERIALIZED); 0 = from
+                                       the calling thread after the backward pass [1] */
+#define SEQCLS_COMM_BUCKET_BYTES 2  /* gradients are all-reduced in buckets of whole layers,
+                                       the last layers first, each closed once it holds at
+                                       least this many bytes [1048576] */
+
+/* communicator statistics (seqcls_comm_stat); they add up over every fit with the communicator */
+#define SEQCLS_COMM_STAT_STEPS            1  /* gradient all-reductions (training steps) */
+#define SEQCLS_COMM_STAT_BUCKETS          2  /* all-reduce calls for gradient buckets */
+#define SEQCLS_COMM_STAT_BYTES            3  /* bytes of gradients all-reduced */
+#define SEQCLS_COMM_STAT_COMM_SECONDS     4  /* time spent in the buckets' all-reduce calls */
+#define SEQCLS_COMM_STAT_EXPOSED_SECONDS  5  /* time training waited for them after its
+                                                backward pass had ended (not hidden) */
+#define SEQCLS_COMM_STAT_BACKWARD_SECONDS 6  /* time spent in backward passes */
+
+/**
+ * Create a communicator for rank `rank` of `size` (0 <= rank < size),
+ * with the two collectives and `user`, passed back to them.  The
+ * communicator does not own `user` unless a destructor is set.  Free
+ * with seqcls_comm_free.  Since 1.1.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL out or callback, rank
+ *         or size out of range), SEQCLS_E_NOMEM.
+ */
+SEQCLS_API int seqcls_comm_create(seqcls_comm_t **out, int rank, int size,
+                                  seqcls_allreduce_fn allreduce_sum,
+                                  seqcls_broadcast_fn broadcast, void *user);
+/** Free a communicator (calling its destructor, if set, with its user pointer). NULL is allowed. Since 1.1. */
+SEQCLS_API void seqcls_comm_free(seqcls_comm_t *c);
+/** Call `fn(user)` when the communicator is freed (NULL: nothing). @return SEQCLS_OK, SEQCLS_E_INVALID_ARG. Since 1.1. */
+SEQCLS_API int seqcls_comm_set_destructor(seqcls_comm_t *c, seqcls_destructor_fn fn);
+/** This process's rank, or -1 if c is NULL. Since 1.1. */
+SEQCLS_API int seqcls_comm_rank(const seqcls_comm_t *c);
+/** The number of ranks, or -1 if c is NULL. Since 1.1. */
+SEQCLS_API int seqcls_comm_size(const seqcls_comm_t *c);
+/**
+ * Set an option (SEQCLS_COMM_*).  @return SEQCLS_OK, SEQCLS_E_INVALID_ARG
+ * (unknown option; overlap not 0 or 1; bucket bytes outside [4, 2^40]).
+ * Since 1.1.
+ */
+SEQCLS_API int seqcls_comm_set_int(seqcls_comm_t *c, int option, int64_t value);
+/**
+ * A statistic (SEQCLS_COMM_STAT_*) summed over every seqcls_fit run with
+ * this communicator; NaN if c is NULL or the statistic unknown.  The
+ * fraction of communication hidden behind the backward pass is
+ * 1 - EXPOSED_SECONDS / COMM_SECONDS.  Since 1.1.
+ */
+SEQCLS_API double seqcls_comm_stat(const seqcls_comm_t *c, int stat);
+
+/**
+ * Train data-parallel: with a communicator set, seqcls_fit on every rank
+ * trains one replica of the model as follows (docs/distributed.md).
+ * - Every rank passes the whole training (and validation) data, the same
+ *   configuration and a model of the same architecture; the settings, row
+ *   counts and parameter shapes are checked against rank 0's first
+ *   (SEQCLS_E_COMM naming the difference, on every rank).
+ * - Rank 0's parameters, model seed and optimiser state (moments, step
+ *   count, settings: a resumed job) are broadcast, so replicas start equal.
+ * - Each global batch of SEQCLS_FIT_BATCH_SIZE rows (drawn as without a
+ *   communicator) is shared out: rank r of N takes the rows at positions
+ *   r, r + N, r + 2N, ... of the batch.
+ * - The loss is divided by the global batch's rows, gradients are summed
+ *   over the ranks in buckets while the backward pass runs
+ *   (SEQCLS_COMM_OVERLAP), and every rank takes the same optimiser step.
+ * - Dropout masks depend on the model seed, the fit seed, the epoch and
+ *   the row's index in the data, never on the rank (this is also how
+ *   seqcls_fit draws them without a communicator, since 1.1).
+ * - After each epoch, parameters that are not trained (batch norm's
+ *   running statistics) are broadcast from rank 0, the replicas are
+ *   checked to be equal, and the validation rows are shared out the same
+ *   way and their loss and accuracy summed, so that the callbacks see the
+ *   same figures on every rank and best-epoch and early-stopping
+ *   decisions agree.  A stop asked by a callback on any rank stops all.
+ * With the same seeds and global batch size, N ranks give the model one
+ * process gives up to float rounding (sums added in another order).
+ * Batch norm's batch statistics are per rank (as PyTorch's
+ * DistributedDataParallel without SyncBatchNorm).
+ * The communicator must outlive the configuration's use; NULL clears it.
+ * Since 1.1.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (config NULL).
+ */
+SEQCLS_API int seqcls_fit_config_set_comm(seqcls_fit_config_t *c, seqcls_comm_t *comm);
+
+/**
+ * For a training loop of your own: replace every trainable parameter's
+ * gradient of `m` by its mean over the ranks (summed in buckets, then
+ * divided by the number of ranks), on the calling thread.  That equals
+ * one process's gradient of the whole batch when every rank's loss is the
+ * mean over an equal share of it (seqcls_loss_backward is).  Every rank
+ * must call it with a model of the same parameter shapes.  Since 1.1.
+ * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL), SEQCLS_E_COMM (a
+ *         callback failed; the gradients are then undefined),
+ *         SEQCLS_E_NOMEM.
+ */
+SEQCLS_API int seqcls_comm_allreduce_grads(seqcls_comm_t *c, seqcls_model_t *m);
+/**
+ * Copy rank 0's parameter values (trained or not) into `m` on every rank,
+ * so that replicas start equal in a loop of your own.  Since 1.1.
+ * @return as seqcls_comm_allreduce_grads.
+ */
+SEQCLS_API int seqcls_comm_broadcast_params(seqcls_comm_t *c, seqcls_model_t *m);
 
 /** Results of seqcls_evaluate: loss, accuracy, per-class scores, confusion matrix. */
 typedef struct seqcls_metrics seqcls_metrics_t;

@@ -22,7 +22,9 @@ static int dropout_forward(const layer_t *L, workspace_t *ws, const value_t *in,
     y = ws_get(ws, WS_OUT, n * sizeof(real));
     if (!mask || !y)
         return SEQCLS_E_NOMEM;
-    dropout_mask(ctx->rng, mask, n, L->rate);
+    /* row by row: with per-row keys (seqcls_fit), element t * F + f of a
+     * row does not depend on the batch's padded length T */
+    dropout_mask_rows(ctx, L->index, mask, in->B, n / (size_t)in->B, n / (size_t)in->B, L->rate);
     for (i = 0; i < n; i++)
         y[i] = in->x[i] * mask[i];
     out->x = y;

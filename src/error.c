@@ -26,6 +26,7 @@ const char *seqcls_strerror(int status)
     case SEQCLS_E_VERSION: return "unsupported model file version";
     case SEQCLS_E_IO: return "input/output error";
     case SEQCLS_E_UNSUPPORTED: return "not supported";
+    case SEQCLS_E_COMM: return "communication between ranks failed";
     default: return "unknown status code";
     }
 }

@@ -15,6 +15,7 @@ struct seqcls_fit_config {
     seqcls_epoch_fn on_epoch;
     seqcls_lr_schedule_fn lr_schedule;
     void *user;
+    seqcls_comm_t *comm;     /* data-parallel training, or NULL */
 };
 
 /* The defaults documented with the SEQCLS_FIT_* settings in seqcls.h. */
@@ -32,6 +33,7 @@ static const seqcls_fit_config_t defaults = {
     .on_epoch = NULL,
     .lr_schedule = NULL,
     .user = NULL,
+    .comm = NULL,
 };
 
 /* Batches per bucket: rows are sorted by length within pools of this many
@@ -107,6 +109,15 @@ int seqcls_fit_config_set_callbacks(seqcls_fit_config_t *c, seqcls_batch_fn on_b
     return SEQCLS_OK;
 }
 
+int seqcls_fit_config_set_comm(seqcls_fit_config_t *c, seqcls_comm_t *comm)
+{
+    seqcls__clear_error();
+    if (!c)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_fit_config_set_comm: config is NULL");
+    c->comm = comm;
+    return SEQCLS_OK;
+}
+
 /* ---- the loop ---- */
 
 typedef struct {
@@ -127,6 +138,15 @@ typedef struct {
     int zeroed;              /* every gradient was zeroed once: from then on the
                               * gradients outside the listed rows of a sparse
                               * parameter stay zero, and only those are zeroed */
+    /* dropout: row i of the data in epoch e gets the key
+     * rng_key(epoch_key, i), epoch_key = rng_key(key_seed, e) */
+    uint64_t key_seed, epoch_key;
+    int *mine;               /* [batch]: this rank's rows of a batch */
+    uint64_t *keys;          /* [batch]: their keys */
+    /* data-parallel training (NULL, 0, 1 without a communicator) */
+    seqcls_comm_t *comm;
+    comm_grads_t *grads;
+    int rank, size;
 } fit_t;
 
 static void shuffle(rng_t *rng, int *a, int n)
@@ -206,73 +226,209 @@ static void restore_best(fit_t *f)
         memcpy(f->m->params[i].value->data, f->best[i], f->m->params[i].value->numel * sizeof(real));
 }
 
-/* One training batch: forward, loss, backward, step.  *count is what the
- * loss is a mean over and *right counts from: rows, or the valid steps of
- * a per-step model. */
+/* A failure some rank had, as all ranks learn it from the summed flags
+ * `failed` (ranks that failed) and `codes` (the sum of their -status): the
+ * rank's own status if it failed, else the status of the one rank that
+ * failed (SEQCLS_E_COMM if several did). */
+static int others_failed(const fit_t *f, int own, float failed, float codes, const char *when)
+{
+    int code = failed == 1 ? -(int)codes : SEQCLS_E_COMM;
+    if (own != SEQCLS_OK)
+        return own;
+    if (code >= 0 || code < SEQCLS_E_COMM)
+        code = SEQCLS_E_COMM;
+    return seqcls__fail(code, "seqcls_fit: rank %d of %d: %d other rank%s failed %s (see %s "
+                        "message)", f->rank, f->size, (int)failed, failed > 1 ? "s" : "", when,
+                        failed > 1 ? "their" : "its");
+}
+
+/* With a communicator: does any rank want to stop?  (Collective.) */
+static int agree_stop(fit_t *f, int stop, int *rc)
+{
+    float v[1];
+    if (!f->comm)
+        return stop;
+    v[0] = (float)(stop != 0);
+    *rc = comm_allreduce(f->comm, v, 1, "the stop requests", "seqcls_fit");
+    return v[0] > 0;
+}
+
+/* One training batch of n rows: this rank's share of them forward, loss
+ * (divided by the batch's count: its rows, or the valid steps of all its
+ * rows for a per-step model), backward, the gradients summed over the
+ * ranks, step.  *count is that count, *loss_sum and *right the sum of the
+ * losses and the rows or steps predicted right, over every rank. */
 static int train_batch(fit_t *f, const int *rows, int n, double *loss_sum, int64_t *right,
                        int64_t *count)
 {
-    const int C = f->m->layers[f->m->nlayers - 1]->out_F;
-    int i, t, Tb = 1, rc, ndim;
-    float loss;
-    int64_t shape[3];
+    const char *func = "seqcls_fit";
+    int i, k = 0, Tb = 1, rc = SEQCLS_OK, ndim;
+    double lsum = 0, t0, tback = 0;
+    int64_t good = 0, total = 0;
+
+    /* what the loss is a mean over: the same on every rank */
     for (i = 0; i < n; i++)
-        if (dataset_length(&f->train, rows[i]) > Tb)
-            Tb = dataset_length(&f->train, rows[i]);
+        total += f->train.steps ? dataset_length(&f->train, rows[i]) : 1;
+
+    /* rank r of N takes the rows at positions r, r + N, r + 2N, ... */
+    for (i = f->rank; i < n; i += f->size)
+        f->mine[k++] = rows[i];
+    for (i = 0; i < k; i++) {
+        f->keys[i] = rng_key(f->epoch_key, (uint64_t)f->mine[i]);
+        if (dataset_length(&f->train, f->mine[i]) > Tb)
+            Tb = dataset_length(&f->train, f->mine[i]);
+    }
     if (f->fixed_steps || !f->c->bucketing)
         Tb = f->train.T;
-    if ((rc = batch_gather(&f->bt, &f->train, rows, n, Tb, "seqcls_fit")))
-        return rc;
-    seqcls_tensor_free(f->logits);
-    f->logits = NULL;
-    ndim = model_output_shape(f->m, n, Tb, shape);
-    if ((rc = seqcls_tensor_create(&f->logits, SEQCLS_F32, ndim, shape)))
-        return rc;
+    rc = SEQCLS_OK;
     model_zero_grad(f->m, f->zeroed);
     f->zeroed = 1;
-    if ((rc = seqcls_forward(f->m, f->bt.x, f->bt.len, f->logits, 1)) ||
-        (rc = seqcls_loss_backward(f->m, f->bt.y, &loss)) ||
-        (rc = optimizer_step_fit(f->o, f->m)))
-        return rc;
-    *right = 0;
-    *count = 0;
-    for (i = 0; i < n; i++) {
-        const real *z = (const real *)f->logits->data;
-        const int32_t *y = f->bt.ybuf;
-        if (ndim == 2) {
-            *right += loss_predicted_class(z + (size_t)i * C, C) == y[i];
-            ++*count;
-            continue;
+    if (f->grads)
+        comm_grads_begin(f->grads);
+    if (k > 0) {
+        int64_t shape[3];
+        seqcls_tensor_free(f->logits);
+        f->logits = NULL;
+        ndim = model_output_shape(f->m, k, Tb, shape);
+        if ((rc = batch_gather(&f->bt, &f->train, f->mine, k, Tb, func)) == SEQCLS_OK &&
+            (rc = seqcls_tensor_create(&f->logits, SEQCLS_F32, ndim, shape)) == SEQCLS_OK &&
+            (rc = model_forward(f->m, f->bt.x, f->bt.len, f->logits, 1, f->keys, func)) ==
+                SEQCLS_OK) {
+            t0 = comm_now();
+            /* (a batch of no valid step: loss 0 and no gradient) */
+            rc = loss_backward(f->m, f->bt.y, total > 0 ? (double)total : 1, &lsum, &good, NULL,
+                               func);
+            tback = comm_now() - t0;
         }
-        for (t = 0; t < f->bt.len[i]; t++)
-            *right += loss_predicted_class(z + ((size_t)i * Tb + t) * C, C) ==
-                      y[(size_t)i * Tb + t];
-        *count += f->bt.len[i];
     }
-    *loss_sum = loss;
+    if (f->grads) {
+        /* every rank makes the same collective calls, failed or not */
+        float st[4];
+        int crc = comm_grads_finish(f->grads, tback, func);
+        if (crc == SEQCLS_E_COMM)
+            return crc;   /* the collectives are out of step: nothing more to say */
+        if (crc && rc == SEQCLS_OK)
+            rc = crc;     /* this rank's own failure, which the others learn next */
+        st[0] = (float)lsum;
+        st[1] = (float)good;
+        st[2] = rc != SEQCLS_OK;
+        st[3] = rc != SEQCLS_OK ? (float)-rc : 0;
+        if ((crc = comm_allreduce(f->comm, st, 4, "the batch's loss", func)))
+            return crc;
+        if (st[2] > 0)
+            return others_failed(f, rc, st[2], st[3], "in this batch");
+        lsum = st[0];
+        good = (int64_t)st[1];
+    } else if (rc) {
+        return rc;
+    }
+    if ((rc = optimizer_step_fit(f->o, f->m)))
+        return rc;
+    *loss_sum = lsum;
+    *right = good;
+    *count = total;
     return SEQCLS_OK;
 }
 
-static int validate(fit_t *f, double *loss, double *acc)
+/* Loss and accuracy of the validation rows [lo, hi), and what they are
+ * means over (rows, or valid steps of a per-step model). */
+static int validate_rows(fit_t *f, int lo, int hi, double *loss, double *acc, double *count)
 {
     seqcls_metrics_t *mt = NULL;
     seqcls_tensor_t *x = NULL, *y = NULL;
     const dataset_t *d = &f->valid;
-    int64_t shape[3] = {d->N, d->T, d->F}, yshape[2] = {d->N, d->T};
+    const size_t row = (size_t)d->T * d->F * (d->is_ids ? sizeof(int32_t) : sizeof(real));
+    int64_t shape[3] = {hi - lo, d->T, d->F}, yshape[2] = {hi - lo, d->T};
     int rc = seqcls_tensor_wrap(&x, d->is_ids ? SEQCLS_I32 : SEQCLS_F32, d->rank, shape,
-                                (void *)d->x);
+                                (char *)d->x + (size_t)lo * row);
     if (rc == SEQCLS_OK)
-        rc = seqcls_tensor_wrap(&y, SEQCLS_I32, d->steps ? 2 : 1, yshape, (void *)d->y);
+        rc = seqcls_tensor_wrap(&y, SEQCLS_I32, d->steps ? 2 : 1, yshape,
+                                (void *)(d->y + (size_t)lo * DATASET_YROW(d)));
     if (rc == SEQCLS_OK)
-        rc = seqcls_evaluate(f->m, x, d->len, y, (int)f->c->batch_size, &mt);
+        rc = seqcls_evaluate(f->m, x, d->len ? d->len + lo : NULL, y, (int)f->c->batch_size,
+                             &mt);
     if (rc == SEQCLS_OK) {
         *loss = seqcls_metrics_get(mt, SEQCLS_METRIC_LOSS, 0);
         *acc = seqcls_metrics_get(mt, SEQCLS_METRIC_ACCURACY, 0);
+        *count = seqcls_metrics_get(mt, SEQCLS_METRIC_COUNT, 0);
     }
     seqcls_metrics_free(mt);
     seqcls_tensor_free(x);
     seqcls_tensor_free(y);
     return rc;
+}
+
+/* A hash of the trained parameters' bits: replicas must stay equal. */
+static uint64_t params_hash(const seqcls_model_t *m)
+{
+    uint64_t h = 0x243f6a8885a308d3ull;
+    int i;
+    for (i = 0; i < m->nparams; i++) {
+        const unsigned char *p = m->params[i].value->data;
+        const size_t bytes = m->params[i].value->numel * sizeof(real);
+        size_t k;
+        for (k = 0; k + 8 <= bytes; k += 8) {
+            uint64_t w;
+            memcpy(&w, p + k, 8);
+            h = rng_hash(h ^ w, k);
+        }
+        for (; k < bytes; k++)
+            h = rng_hash(h ^ p[k], k);
+    }
+    return h;
+}
+
+/* The end of an epoch with a communicator: rank 0's untrained parameters
+ * (batch-norm statistics) everywhere, the replicas checked to be equal,
+ * and the validation rows shared out with their loss and accuracy
+ * summed.  Collective. */
+static int end_epoch(fit_t *f, double *vloss, double *vacc)
+{
+    const char *func = "seqcls_fit";
+    uint64_t h, h0;
+    float st[6] = {0, 0, 0, 0, 0, 0};
+    int rc;
+    if ((rc = comm_broadcast_params(f->comm, f->m, 1, func)))
+        return rc;
+    h = h0 = params_hash(f->m);
+    if ((rc = comm_broadcast(f->comm, &h0, sizeof h0, "the parameters' hash", func)))
+        return rc;
+    if (f->have_valid) {
+        const int lo = (int)((int64_t)f->valid.N * f->rank / f->size);
+        const int hi = (int)((int64_t)f->valid.N * (f->rank + 1) / f->size);
+        double l = 0, a = 0, n = 0;
+        int vrc = hi > lo ? validate_rows(f, lo, hi, &l, &a, &n) : SEQCLS_OK;
+        if (vrc == SEQCLS_OK && n > 0) {
+            st[0] = (float)(l * n);
+            st[1] = (float)(a * n);
+            st[2] = (float)n;
+        } else if (vrc != SEQCLS_OK) {
+            st[4] = 1;
+            st[5] = (float)-vrc;
+        }
+        rc = vrc;
+    }
+    st[3] = h != h0;
+    {
+        int crc = comm_allreduce(f->comm, st, 6, "the validation figures", func);
+        if (crc)
+            return crc;
+    }
+    if (st[4] > 0)
+        return others_failed(f, rc, st[4], st[5], "in the validation");
+    if (st[3] > 0)
+        return seqcls__fail(SEQCLS_E_COMM,
+                            "%s: rank %d of %d: the replicas of the model differ after an "
+                            "epoch on %d rank%s: the all-reduce gives different sums on "
+                            "different ranks",
+                            func, f->rank, f->size, (int)st[3], st[3] > 1 ? "s" : "");
+    if (f->have_valid) {
+        /* (no valid step at all: the loss of a mean over nothing, 0, and
+         * an undefined accuracy, as seqcls_evaluate gives them) */
+        *vloss = st[2] > 0 ? st[0] / st[2] : 0;
+        *vacc = st[2] > 0 ? st[1] / st[2] : NAN;
+    }
+    return SEQCLS_OK;
 }
 
 /* Split off the last rows of the training data for validation. */
@@ -317,26 +473,39 @@ static int fit_epochs(fit_t *f)
             optimizer_set_lr(f->o, lr);
         }
         epoch_order(f, epoch);
+        f->epoch_key = rng_key(f->key_seed, (uint64_t)epoch);
         for (b = 0; b < nb && !stop; b++) {
             int n = f->ntrain - b * B < B ? f->ntrain - b * B : B;
-            double loss;
-            int64_t right, count;
+            double loss = 0;
+            int64_t right = 0, count = 0;
             rc = train_batch(f, f->order + b * B, n, &loss, &right, &count);
             if (rc)
                 return rc;
-            loss_sum += loss * (double)count;
+            loss_sum += loss;
             right_sum += right;
             count_sum += count;
-            if (c->on_batch && c->on_batch(c->user, epoch, b, nb, (float)loss,
-                                           count ? (float)right / (float)count : NAN))
-                stop = 1;
+            stop = c->on_batch &&
+                   c->on_batch(c->user, epoch, b, nb, (float)(count ? loss / (double)count : 0),
+                               count ? (float)right / (float)count : NAN);
+            if ((stop = agree_stop(f, stop, &rc)), rc)
+                return rc;
         }
-        if (f->have_valid && (rc = validate(f, &vloss, &vacc)))
-            return rc;
-        if (c->on_epoch &&
-            c->on_epoch(c->user, epoch, (float)(loss_sum / (double)count_sum),
-                        (float)right_sum / (float)count_sum, (float)vloss, (float)vacc))
-            stop = 1;
+        if (f->comm) {
+            if ((rc = end_epoch(f, &vloss, &vacc)))
+                return rc;
+        } else if (f->have_valid) {
+            double n;
+            if ((rc = validate_rows(f, 0, f->valid.N, &vloss, &vacc, &n)))
+                return rc;
+        }
+        {
+            int s2 = c->on_epoch &&
+                     c->on_epoch(c->user, epoch, (float)(loss_sum / (double)count_sum),
+                                 (float)right_sum / (float)count_sum, (float)vloss, (float)vacc);
+            if ((s2 = agree_stop(f, s2, &rc)), rc)
+                return rc;
+            stop |= s2;
+        }
         if (f->have_valid) {
             if (vloss < best_loss) {
                 best_loss = vloss;
@@ -351,52 +520,207 @@ static int fit_epochs(fit_t *f)
     return SEQCLS_OK;
 }
 
+/* What every rank must agree on, as rank 0 broadcasts it. */
+enum {
+    D_NTRAIN, D_NVALID, D_T, D_F, D_IDS, D_CLASSES, D_BATCH, D_EPOCHS, D_INITIAL, D_SHUFFLE,
+    D_BUCKETING, D_SEED, D_PATIENCE, D_RESTORE, D_NLAYERS, D_NPARAMS, D_NUMEL, D_TRAINED,
+    D_REAL, D_STEPS, D_COUNT
+};
+static const char *const d_names[D_COUNT] = {
+    "number of training rows", "number of validation rows", "number of steps",
+    "number of features", "input kind", "number of classes", "batch size", "epochs",
+    "initial epoch", "shuffle setting", "bucketing setting", "fit seed", "patience",
+    "restore-best setting", "number of layers", "number of parameters",
+    "number of parameter values", "number of trained values", "float width",
+    "output kind (1 = per step)",
+};
+
+static void describe(const fit_t *f, int64_t *d)
+{
+    const seqcls_fit_config_t *c = f->c;
+    int i;
+    memset(d, 0, D_COUNT * sizeof *d);
+    d[D_NTRAIN] = f->ntrain;
+    d[D_NVALID] = f->have_valid ? f->valid.N : 0;
+    d[D_T] = f->train.T;
+    d[D_F] = f->train.F;
+    d[D_IDS] = f->train.is_ids;
+    d[D_CLASSES] = f->train.classes;
+    d[D_BATCH] = c->batch_size;
+    d[D_EPOCHS] = c->epochs;
+    d[D_INITIAL] = c->initial_epoch;
+    d[D_SHUFFLE] = c->shuffle;
+    d[D_BUCKETING] = c->bucketing;
+    d[D_SEED] = c->seed;
+    d[D_PATIENCE] = c->patience;
+    d[D_RESTORE] = c->restore_best;
+    d[D_NLAYERS] = f->m->nlayers;
+    d[D_NPARAMS] = f->m->nparams;
+    d[D_REAL] = (int64_t)sizeof(real);
+    d[D_STEPS] = f->train.steps;
+    for (i = 0; i < f->m->nparams; i++) {
+        d[D_NUMEL] += (int64_t)f->m->params[i].value->numel;
+        if (f->m->params[i].trainable)
+            d[D_TRAINED] += (int64_t)f->m->params[i].value->numel;
+    }
+}
+
+/*
+ * The start of a fit with a communicator, on every rank whether its own
+ * checks passed (`rc`) or not: the ranks learn whether all did, check
+ * their settings and data against rank 0's, and take rank 0's model seed,
+ * parameters and optimiser state.  Collective.
+ */
+static int start_ranks(fit_t *f, int rc)
+{
+    const char *func = "seqcls_fit";
+    seqcls_comm_t *c = f->comm;
+    int64_t mine[D_COUNT], zero[D_COUNT + 1];
+    float st[2];
+    uint64_t len = 0;
+    void *state = NULL;
+    int i, crc;
+
+    st[0] = rc != SEQCLS_OK;
+    st[1] = rc != SEQCLS_OK ? (float)-rc : 0;
+    if ((crc = comm_allreduce(c, st, 2, "the ranks' status", func)))
+        return crc;
+    if (st[0] > 0)
+        return others_failed(f, rc, st[0], st[1], "to start");
+    describe(f, mine);
+    memcpy(zero, mine, sizeof mine);
+    zero[D_COUNT] = (int64_t)f->m->seed;
+    if ((crc = comm_broadcast(c, zero, sizeof zero, "the settings", func)))
+        return crc;
+    for (i = 0; i < D_COUNT && mine[i] == zero[i]; i++)
+        ;
+    st[0] = i < D_COUNT;
+    if ((crc = comm_allreduce(c, st, 1, "the settings check", func)))
+        return crc;
+    if (i < D_COUNT)
+        return seqcls__fail(SEQCLS_E_COMM, "%s: rank %d of %d: its %s is %lld, rank 0's is %lld: "
+                            "every rank must train the same model on the same data with the "
+                            "same settings", func, f->rank, f->size, d_names[i],
+                            (long long)mine[i], (long long)zero[i]);
+    if (st[0] > 0)
+        return seqcls__fail(SEQCLS_E_COMM, "%s: rank %d of %d: the settings or the data of %d "
+                            "rank%s differ from rank 0's (see %s message)", func, f->rank,
+                            f->size, (int)st[0], st[0] > 1 ? "s" : "",
+                            st[0] > 1 ? "their" : "its");
+    /* the dropout keys come from rank 0's model seed */
+    f->key_seed = rng_key((uint64_t)zero[D_COUNT], (uint64_t)f->c->seed);
+    if ((crc = comm_broadcast_params(c, f->m, 0, func)))
+        return crc;
+    /* the optimiser state of rank 0 (a resumed job's moments and steps) */
+    rc = SEQCLS_OK;
+    if (f->rank == 0) {
+        size_t n = 0;
+        rc = optimizer_serialize(f->o, f->m, &state, &n);
+        len = rc == SEQCLS_OK ? n : 0;
+    }
+    st[0] = rc != SEQCLS_OK;
+    if ((crc = comm_broadcast(c, &len, sizeof len, "the optimiser state's size", func)) ||
+        (crc = comm_broadcast(c, st, sizeof st[0], "the optimiser state's status", func))) {
+        seqcls__dealloc(state);
+        return crc;
+    }
+    if (st[0] > 0) {
+        seqcls__dealloc(state);
+        return rc ? rc : seqcls__fail(SEQCLS_E_COMM, "%s: rank %d of %d: rank 0 could not "
+                                      "serialise its optimiser state", func, f->rank, f->size);
+    }
+    if (f->rank != 0 && !(state = seqcls__alloc((size_t)len ? (size_t)len : 1)))
+        rc = SEQCLS_E_NOMEM;
+    /* (a rank out of memory still takes part, then fails) */
+    crc = comm_broadcast(c, state ? state : (void *)&len, state ? (size_t)len : 0,
+                         "the optimiser state", func);
+    if (crc == SEQCLS_OK && rc == SEQCLS_OK && f->rank != 0) {
+        seqcls_optimizer_t *tmp = NULL;
+        rc = optimizer_deserialize(&tmp, f->m, state, (size_t)len, func);
+        if (rc == SEQCLS_OK)
+            optimizer_take_state(f->o, tmp);
+    } else if (rc == SEQCLS_E_NOMEM) {
+        rc = seqcls__fail(rc, "%s: out of memory for the optimiser state", func);
+    }
+    seqcls__dealloc(state);
+    if (crc)
+        return crc;
+    st[0] = rc != SEQCLS_OK;
+    st[1] = rc != SEQCLS_OK ? (float)-rc : 0;
+    if ((crc = comm_allreduce(c, st, 2, "the ranks' status", func)))
+        return crc;
+    if (st[0] > 0)
+        return others_failed(f, rc, st[0], st[1], "to take rank 0's optimiser state");
+    return comm_grads_start(&f->grads, c, f->m, func);
+}
+
+/* Check the arguments and set up f (a failed call changes nothing). */
+static int setup(fit_t *f, seqcls_model_t *m, seqcls_optimizer_t *o, const seqcls_tensor_t *x,
+                 const int32_t *lengths, const seqcls_tensor_t *y, const seqcls_tensor_t *val_x,
+                 const int32_t *val_lengths, const seqcls_tensor_t *val_y)
+{
+    const char *func = "seqcls_fit";
+    int rc;
+    if (!o)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: optimizer is NULL", func);
+    /* refuse before anything is touched: a failed call changes nothing */
+    if (m && (rc = optimizer_check_model(o, m, func)))
+        return rc;
+    if (m && f->comm && (rc = comm_check_dense_grads(m, func)))
+        return rc;
+    rc = dataset_init(&f->train, m, x, lengths, y, func, "training input");
+    if (rc)
+        return rc;
+    f->ntrain = f->train.N;
+    if (val_x || val_y) {
+        rc = dataset_init(&f->valid, m, val_x, val_lengths, val_y, func, "validation input");
+        if (rc)
+            return rc;
+        if (f->valid.T != f->train.T || f->valid.F != f->train.F)
+            return seqcls__fail(SEQCLS_E_SHAPE, "%s: validation rows have %d steps of %d, training "
+                                "rows %d of %d", func, f->valid.T, f->valid.F, f->train.T,
+                                f->train.F);
+        f->have_valid = 1;
+    } else if (f->c->valid_split > 0 && (rc = split_validation(f))) {
+        return rc;
+    }
+    f->fixed_steps = model_fixed_steps(m);
+    if (f->fixed_steps && f->fixed_steps != f->train.T)
+        return seqcls__fail(SEQCLS_E_SHAPE, "%s: the model needs exactly %d steps, the input has %d",
+                            func, f->fixed_steps, f->train.T);
+    f->order = seqcls__calloc((size_t)f->ntrain, sizeof *f->order);
+    f->scratch = seqcls__calloc((size_t)f->ntrain, sizeof *f->scratch);
+    f->perm = seqcls__calloc((size_t)f->ntrain, sizeof *f->perm);
+    f->mine = seqcls__calloc((size_t)f->c->batch_size, sizeof *f->mine);
+    f->keys = seqcls__calloc((size_t)f->c->batch_size, sizeof *f->keys);
+    if (!f->order || !f->scratch || !f->perm || !f->mine || !f->keys)
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
+    f->key_seed = rng_key(m->seed, (uint64_t)f->c->seed);
+    return SEQCLS_OK;
+}
+
 int seqcls_fit(seqcls_model_t *m, seqcls_optimizer_t *o, const seqcls_tensor_t *x,
                const int32_t *lengths, const seqcls_tensor_t *y, const seqcls_tensor_t *val_x,
                const int32_t *val_lengths, const seqcls_tensor_t *val_y,
                const seqcls_fit_config_t *config)
 {
-    const char *func = "seqcls_fit";
     fit_t f;
     double lr0;
     int rc, i;
 
     seqcls__clear_error();
     memset(&f, 0, sizeof f);
-    if (!o)
-        return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: optimizer is NULL", func);
-    /* refuse before anything is touched: a failed call changes nothing */
-    if (m && (rc = optimizer_check_model(o, m, func)))
-        return rc;
     f.m = m;
     f.o = o;
     f.c = config ? config : &defaults;
-    rc = dataset_init(&f.train, m, x, lengths, y, func, "training input");
+    f.comm = f.c->comm;
+    f.rank = f.comm ? f.comm->rank : 0;
+    f.size = f.comm ? f.comm->size : 1;
+    rc = setup(&f, m, o, x, lengths, y, val_x, val_lengths, val_y);
+    if (f.comm)
+        rc = start_ranks(&f, rc);
     if (rc)
-        return rc;
-    f.ntrain = f.train.N;
-    if (val_x || val_y) {
-        rc = dataset_init(&f.valid, m, val_x, val_lengths, val_y, func, "validation input");
-        if (rc)
-            return rc;
-        if (f.valid.T != f.train.T || f.valid.F != f.train.F)
-            return seqcls__fail(SEQCLS_E_SHAPE, "%s: validation rows have %d steps of %d, training "
-                                "rows %d of %d", func, f.valid.T, f.valid.F, f.train.T, f.train.F);
-        f.have_valid = 1;
-    } else if (f.c->valid_split > 0 && (rc = split_validation(&f))) {
-        return rc;
-    }
-    f.fixed_steps = model_fixed_steps(m);
-    if (f.fixed_steps && f.fixed_steps != f.train.T)
-        return seqcls__fail(SEQCLS_E_SHAPE, "%s: the model needs exactly %d steps, the input has %d",
-                            func, f.fixed_steps, f.train.T);
-    f.order = seqcls__calloc((size_t)f.ntrain, sizeof *f.order);
-    f.scratch = seqcls__calloc((size_t)f.ntrain, sizeof *f.scratch);
-    f.perm = seqcls__calloc((size_t)f.ntrain, sizeof *f.perm);
-    if (!f.order || !f.scratch || !f.perm) {
-        rc = seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
         goto done;
-    }
 
     /* sparse gradients are kept compactly while fitting (sparse.c) */
     for (i = 0; i < m->nparams; i++)
@@ -418,6 +742,7 @@ done:
     for (i = 0; m && i < m->nparams; i++)
         if (m->params[i].sparse)
             sparse_set_compact(m->params[i].sparse, 0);   /* (cannot fail turning off) */
+    comm_grads_stop(f.grads);
     if (f.best)
         for (i = 0; i < m->nparams; i++)
             seqcls__dealloc(f.best[i]);
@@ -425,6 +750,8 @@ done:
     seqcls__dealloc(f.order);
     seqcls__dealloc(f.scratch);
     seqcls__dealloc(f.perm);
+    seqcls__dealloc(f.mine);
+    seqcls__dealloc(f.keys);
     seqcls_tensor_free(f.logits);
     batch_free(&f.bt);
     return rc;

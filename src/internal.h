@@ -104,6 +104,10 @@ double rng_uniform(rng_t *r);                   /* [0, 1) */
 double rng_normal(rng_t *r);                    /* N(0, 1) */
 void rng_fill_uniform(rng_t *r, real *x, size_t n, double lo, double hi);
 void rng_fill_normal(rng_t *r, real *x, size_t n);
+/* A counter-based generator: 64 random bits that depend only on (key, i),
+ * and a key made from two values (for keys per sample and per layer). */
+uint64_t rng_hash(uint64_t key, uint64_t i);
+static inline uint64_t rng_key(uint64_t a, uint64_t b) { return rng_hash(a, b ^ 0x6a09e667f3bcc909ull); }
 /* While on (this thread), the fills above leave parameters as they are:
  * the model loader sets it, since it overwrites every parameter. */
 void rng_skip_init(int on);
@@ -210,6 +214,9 @@ typedef struct {
     int training;
     rng_t *rng;              /* dropout; NULL when not training */
     const char *func;        /* public entry point, for error messages */
+    /* seqcls_fit: one key per row of the batch [B]; dropout masks then
+     * come from rng_keyed(row key, layer, element), not from `rng` */
+    const uint64_t *keys;
 } run_ctx_t;
 
 /* Workspace slots every layer uses the same way; 3.. are the layer's own. */
@@ -475,6 +482,10 @@ struct seqcls_model {
     int B, T;
     workspace_t model_ws;    /* dlogits, input gradient */
     value_t input_grad;
+    /* seqcls_fit with a communicator: called after each layer's backward
+     * with the layer's index (its parameters' gradients are then final) */
+    void (*backward_hook)(void *ctx, int layer);
+    void *backward_hook_ctx;
 
     const char *building;    /* the seqcls_add_* call adding a layer, for messages */
 
@@ -542,6 +553,16 @@ int model_check_input(const seqcls_model_t *m, const seqcls_tensor_t *input,
 int model_run_forward(const seqcls_model_t *m, run_t *run, const seqcls_tensor_t *input,
                       const int32_t *lengths, int training, rng_t *rng, const char *func);
 void run_free(run_t *run);
+/* seqcls_forward with per-row dropout keys (NULL: the model's stream). */
+int model_forward(seqcls_model_t *m, const seqcls_tensor_t *input, const int32_t *lengths,
+                  seqcls_tensor_t *logits, int training, const uint64_t *keys, const char *func);
+/* seqcls_loss_backward with the gradient divided by `denom` (rows, or the
+ * valid steps of a per-step model) instead of the batch's own count (denom
+ * <= 0): a rank's share of a global batch.  *loss_sum gets the sum of the
+ * losses, *right the rows or steps predicted right, *count the rows or
+ * valid steps of this batch (any may be NULL). */
+int loss_backward(seqcls_model_t *m, const seqcls_tensor_t *labels, double denom,
+                  double *loss_sum, int64_t *right, int64_t *count, const char *func);
 /* Check a training forward exists; back-propagate d(logits) [B, C]. */
 int model_check_backward(seqcls_model_t *m, const char *func);
 int model_backward(seqcls_model_t *m, real *dlogits, const char *func);
@@ -781,6 +802,16 @@ int rnn_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, int hid
 
 /* Inverted-dropout mask of n elements in m (0 or 1/(1-rate)). */
 void dropout_mask(rng_t *rng, real *mask, size_t n, float rate);
+/* The same for rows: row b of `rows` gets n elements, element j drawn from
+ * (ctx->keys[b], layer, j) when ctx has keys, else from ctx->rng in order.
+ * Row b's mask starts at mask + b * stride. */
+void dropout_mask_rows(const run_ctx_t *ctx, int layer, real *mask, int rows, size_t n,
+                       size_t stride, float rate);
+/* One row's mask of n elements: elements [first, first + n) of row `row`'s
+ * stream for `layer` with keys (a layer's second mask starts after its
+ * first), else the next n of ctx->rng. */
+void dropout_mask_at(const run_ctx_t *ctx, int layer, int row, uint64_t first, real *mask,
+                     size_t n, float rate);
 
 /* SEQCLS_E_STATE if o holds state for a model other than m (optimizer.c). */
 int optimizer_check_model(const seqcls_optimizer_t *o, const seqcls_model_t *m, const char *func);
@@ -788,6 +819,9 @@ int optimizer_check_model(const seqcls_optimizer_t *o, const seqcls_model_t *m, 
  * the next batch anyway: the listed rows of a sparse parameter are zeroed
  * after the step, and its lists emptied. */
 int optimizer_step_fit(seqcls_optimizer_t *o, seqcls_model_t *m);
+/* Replace o's state and settings by those of `from` (bound to the same
+ * model, or unbound), which is freed. */
+void optimizer_take_state(seqcls_optimizer_t *o, seqcls_optimizer_t *from);
 /* Learning rate of an optimiser (optimizer.c), for schedules. */
 double optimizer_lr(const seqcls_optimizer_t *o);
 /* The optimiser's state as an OPTM payload, and back (bound to model m). */
@@ -796,6 +830,46 @@ int optimizer_serialize(const seqcls_optimizer_t *o, const seqcls_model_t *m, vo
 int optimizer_deserialize(seqcls_optimizer_t **out, seqcls_model_t *m, const void *buf,
                           size_t len, const char *func);
 void optimizer_set_lr(seqcls_optimizer_t *o, double lr);
+
+/* ---- communicators (comm.c) ---- */
+
+struct seqcls_comm {
+    int rank, size;
+    seqcls_allreduce_fn allreduce;
+    seqcls_broadcast_fn broadcast;
+    void *user;
+    seqcls_destructor_fn destructor;
+    int overlap;
+    int64_t bucket_bytes;
+    /* SEQCLS_COMM_STAT_*, updated by the training thread only */
+    double steps, buckets, bytes, comm_seconds, exposed_seconds, backward_seconds;
+};
+
+/* Call a collective; SEQCLS_E_COMM naming `what` if it fails. */
+int comm_allreduce(seqcls_comm_t *c, float *data, size_t n, const char *what, const char *func);
+int comm_broadcast(seqcls_comm_t *c, void *data, size_t bytes, const char *what,
+                   const char *func);
+/* Broadcast rank 0's values of the parameters (all, or only those not
+ * trained) into m. */
+int comm_broadcast_params(seqcls_comm_t *c, seqcls_model_t *m, int untrained_only,
+                          const char *func);
+
+/*
+ * Gradient all-reduction in buckets of whole layers, last layers first,
+ * overlapping the backward pass (comm.c): start one per fit, then per step
+ * comm_grads_begin before the backward (it sets the model's backward
+ * hook) and comm_grads_finish after it, also when the backward failed or
+ * did not run, so that every rank makes the same calls.
+ */
+typedef struct comm_grads comm_grads_t;
+/* SEQCLS_E_STATE if a trained parameter of m has a sparse gradient. */
+int comm_check_dense_grads(const seqcls_model_t *m, const char *func);
+int comm_grads_start(comm_grads_t **out, seqcls_comm_t *c, seqcls_model_t *m, const char *func);
+void comm_grads_begin(comm_grads_t *g);
+int comm_grads_finish(comm_grads_t *g, double backward_seconds, const char *func);
+void comm_grads_stop(comm_grads_t *g);
+/* Seconds on a monotonic clock. */
+double comm_now(void);
 
 /* Threads (threads.c). */
 int seqcls__threads(void);

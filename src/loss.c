@@ -81,13 +81,14 @@ double loss_row(const real *z, int C, int label, real *dz)
 /* Per step: labels [B, T], checked and counted at valid steps only (any
  * value at a padding step is ignored, as PyTorch's ignore_index); the mean
  * over the valid steps of the batch, d(logits) zero at padding steps. */
-static int step_loss(seqcls_model_t *m, const seqcls_tensor_t *labels, double *total,
-                     real **dz_out, const char *func)
+static int step_loss(seqcls_model_t *m, const seqcls_tensor_t *labels, double denom,
+                     double *total, int64_t *right, int64_t *count_out, real **dz_out,
+                     const char *func)
 {
     const int B = m->B, T = m->T, C = m->layers[m->nlayers - 1]->out_F, hi = C == 1 ? 2 : C;
     const int32_t *y, *len = m->train.len;
     const real *z = m->train.vals[m->nlayers].x;
-    int64_t shape[2], count = 0;
+    int64_t shape[2], count = 0, good = 0;
     real *dz;
     int b, t, c, rc;
 
@@ -107,38 +108,54 @@ static int step_loss(seqcls_model_t *m, const seqcls_tensor_t *labels, double *t
         return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
     for (b = 0; b < B; b++)
         count += len[b];
+    /* the mean over this batch's valid steps, or over `denom` steps (a
+     * rank's share of a global batch) */
+    if (denom <= 0)
+        denom = (double)count;
     *total = 0;
     for (b = 0; b < B; b++)
         for (t = 0; t < len[b]; t++) {
             const size_t at = ((size_t)b * T + t) * C;
             *total += loss_row(z + at, C, y[(size_t)b * T + t], dz + at);
             for (c = 0; c < C; c++)
-                dz[at + c] /= (real)count;
+                dz[at + c] /= (real)denom;
+            good += loss_predicted_class(z + at, C) == y[(size_t)b * T + t];
         }
     /* no valid step at all: loss 0 and no gradient (PyTorch's mean over no
-     * element would be NaN) */
-    if (count > 0)
-        *total /= (double)count;
+     * element would be NaN); the caller divides the sum */
+    *right = good;
+    *count_out = count;
     *dz_out = dz;
     return SEQCLS_OK;
 }
 
 int seqcls_loss_backward(seqcls_model_t *m, const seqcls_tensor_t *labels, float *loss)
 {
-    const char *func = "seqcls_loss_backward";
+    double total = 0;
+    int64_t count = 0;
+    int rc;
+    seqcls__clear_error();
+    rc = loss_backward(m, labels, 0, &total, NULL, &count, "seqcls_loss_backward");
+    if (rc == SEQCLS_OK && loss)
+        *loss = (float)(count > 0 ? total / (double)count : 0);
+    return rc;
+}
+
+int loss_backward(seqcls_model_t *m, const seqcls_tensor_t *labels, double denom,
+                  double *loss_sum, int64_t *right, int64_t *count, const char *func)
+{
     const int32_t *y;
     const real *z;
     real *dz = NULL;
     double total = 0;
-    int64_t shape[1];
+    int64_t shape[1], good = 0, n = 0;
     int B, C, b, rc;
 
-    seqcls__clear_error();
     rc = model_check_backward(m, func);
     if (rc)
         return rc;
     if (model_output_steps(m)) {
-        rc = step_loss(m, labels, &total, &dz, func);
+        rc = step_loss(m, labels, denom, &total, &good, &n, &dz, func);
         if (rc)
             return rc;
         goto done;
@@ -159,18 +176,27 @@ int seqcls_loss_backward(seqcls_model_t *m, const seqcls_tensor_t *labels, float
     dz = ws_get(&m->model_ws, MODEL_WS_DLOGITS, (size_t)B * C * sizeof(real));
     if (!dz)
         return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
+    /* the mean over this batch's rows, or over `denom` rows (a rank's share
+     * of a global batch) */
+    if (denom <= 0)
+        denom = B;
     z = m->train.vals[m->nlayers].x;
     for (b = 0; b < B; b++) {
         int c;
         total += loss_row(z + (size_t)b * C, C, y[b], dz + (size_t)b * C);
         for (c = 0; c < C; c++)
-            dz[(size_t)b * C + c] /= (real)B;
+            dz[(size_t)b * C + c] /= (real)denom;
+        good += loss_predicted_class(z + (size_t)b * C, C) == y[b];
     }
-    total /= B;
+    n = B;
 done:
     if (!isfinite(total))
         return seqcls__fail(SEQCLS_E_NUMERIC, "%s: the loss is not finite", func);
-    if (loss)
-        *loss = (float)total;
+    if (loss_sum)
+        *loss_sum = total;
+    if (right)
+        *right = good;
+    if (count)
+        *count = n;
     return model_backward(m, dz, func);
 }

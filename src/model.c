@@ -482,8 +482,9 @@ static int first_bad_row(const value_t *v)
     return -1;
 }
 
-int model_run_forward(const seqcls_model_t *m, run_t *run, const seqcls_tensor_t *input,
-                      const int32_t *lengths, int training, rng_t *rng, const char *func)
+static int run_forward(const seqcls_model_t *m, run_t *run, const seqcls_tensor_t *input,
+                       const int32_t *lengths, int training, rng_t *rng, const uint64_t *keys,
+                       const char *func)
 {
     run_ctx_t ctx;
     value_t *v;
@@ -515,6 +516,7 @@ int model_run_forward(const seqcls_model_t *m, run_t *run, const seqcls_tensor_t
     ctx.training = training;
     ctx.rng = rng;
     ctx.func = func;
+    ctx.keys = keys;
     for (i = 0; i < m->nlayers; i++) {
         const layer_t *L = m->layers[i];
         memset(&run->vals[i + 1], 0, sizeof run->vals[i + 1]);
@@ -541,6 +543,12 @@ int model_run_forward(const seqcls_model_t *m, run_t *run, const seqcls_tensor_t
     return SEQCLS_OK;
 }
 
+int model_run_forward(const seqcls_model_t *m, run_t *run, const seqcls_tensor_t *input,
+                      const int32_t *lengths, int training, rng_t *rng, const char *func)
+{
+    return run_forward(m, run, input, lengths, training, rng, NULL, func);
+}
+
 static void copy_out(seqcls_tensor_t *dst, const real *src, size_t n)
 {
     memcpy(dst->data, src, n * sizeof(real));
@@ -549,12 +557,17 @@ static void copy_out(seqcls_tensor_t *dst, const real *src, size_t n)
 int seqcls_forward(seqcls_model_t *m, const seqcls_tensor_t *input, const int32_t *lengths,
                    seqcls_tensor_t *logits, int training)
 {
-    const char *func = "seqcls_forward";
+    seqcls__clear_error();
+    return model_forward(m, input, lengths, logits, training, NULL, "seqcls_forward");
+}
+
+int model_forward(seqcls_model_t *m, const seqcls_tensor_t *input, const int32_t *lengths,
+                  seqcls_tensor_t *logits, int training, const uint64_t *keys, const char *func)
+{
     const value_t *y;
     int64_t shape[3];
     int rc, B, T, ndim;
 
-    seqcls__clear_error();
     rc = model_check_input(m, input, lengths, func, &B, &T);
     if (rc)
         return rc;
@@ -565,8 +578,8 @@ int seqcls_forward(seqcls_model_t *m, const seqcls_tensor_t *input, const int32_
             return rc;
     }
     m->state = STATE_NONE;
-    rc = model_run_forward(m, &m->train, input, lengths, training, training ? &m->rng : NULL,
-                           func);
+    rc = run_forward(m, &m->train, input, lengths, training, training ? &m->rng : NULL,
+                     training ? keys : NULL, func);
     if (rc)
         return rc;
     y = &m->train.vals[m->nlayers];
@@ -584,7 +597,7 @@ int seqcls_forward(seqcls_model_t *m, const seqcls_tensor_t *input, const int32_
  * for a per-step model). */
 int model_backward(seqcls_model_t *m, real *dlogits, const char *func)
 {
-    run_ctx_t ctx = {1, NULL, func};
+    run_ctx_t ctx = {1, NULL, func, NULL};
     value_t dv, din;
     int i, rc;
 
@@ -612,6 +625,8 @@ int model_backward(seqcls_model_t *m, real *dlogits, const char *func)
                                     i, L->ops->name);
             return rc;
         }
+        if (m->backward_hook)
+            m->backward_hook(m->backward_hook_ctx, i);
         dv = din;
     }
     if (!model_reads_ids(m))

@@ -727,3 +727,12 @@ int optimizer_deserialize(seqcls_optimizer_t **out, seqcls_model_t *m, const voi
     *out = o;
     return SEQCLS_OK;
 }
+
+void optimizer_take_state(seqcls_optimizer_t *o, seqcls_optimizer_t *from)
+{
+    free_state(o);
+    *o = *from;
+    from->m1 = from->m2 = NULL;
+    from->nparams = 0;
+    seqcls_optimizer_free(from);
+}

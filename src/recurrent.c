@@ -523,14 +523,14 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     memset(&J, 0, sizeof J);
     if ((rc = pack_weights(L, &P, cell, ws, 0, J.pw)) != SEQCLS_OK)
         return rc;
-    if (ctx->training && ctx->rng && L->rate > 0) {
+    if (ctx->training && (ctx->rng || ctx->keys) && L->rate > 0) {
         if (!(mask = ws_reals(ws, WS_MASK, (size_t)P.B, (size_t)P.in)))
             return SEQCLS_E_NOMEM;
         /* One mask per sequence, the same at every step, as Keras' `dropout`. */
-        dropout_mask(ctx->rng, mask, (size_t)P.B * P.in, L->rate);
+        dropout_mask_rows(ctx, L->index, mask, P.B, (size_t)P.in, (size_t)P.in, L->rate);
         *P.masked |= MASKED_INPUT;
     }
-    if (ctx->training && ctx->rng && L->rec_dropout > 0) {
+    if (ctx->training && (ctx->rng || ctx->keys) && L->rec_dropout > 0) {
         /* Keras' `recurrent_dropout`: one mask per sequence, unit and
          * direction, drawn row after row in the caller's order and kept by
          * sorted rank */
@@ -542,10 +542,13 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
         rank = (int32_t *)(void *)(rmask + (size_t)P.dirs * P.B * P.H);   /* [B], after the masks */
         for (j = 0; j < P.B; j++)
             rank[P.perm[j]] = j;
+        /* with seqcls_fit's per-row keys: elements [in + d H, in + (d + 1) H)
+         * of the row's stream for this layer, after its input mask's */
         for (d = 0; d < P.dirs; d++)
             for (j = 0; j < P.B; j++)
-                dropout_mask(ctx->rng, rmask + ((size_t)d * P.B + rank[j]) * P.H, (size_t)P.H,
-                             L->rec_dropout);
+                dropout_mask_at(ctx, L->index, j, (uint64_t)P.in + (uint64_t)d * P.H,
+                                rmask + ((size_t)d * P.B + rank[j]) * P.H, (size_t)P.H,
+                                L->rec_dropout);
         *P.masked |= MASKED_RECURRENT;
     }
 

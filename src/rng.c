@@ -78,3 +78,48 @@ void dropout_mask(rng_t *rng, real *mask, size_t n, float rate)
     for (i = 0; i < n; i++)
         mask[i] = rng_uniform(rng) < rate ? (real)0 : keep;
 }
+
+/* SplitMix64's output number i + 1 from the state `key`: a counter-based
+ * generator (the numbers of one key pass BigCrush), so that a dropout
+ * mask element can be drawn from (sample, layer, element) alone. */
+uint64_t rng_hash(uint64_t key, uint64_t i)
+{
+    uint64_t z = key + 0x9e3779b97f4a7c15ull * (i + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void dropout_mask_rows(const run_ctx_t *ctx, int layer, real *mask, int rows, size_t n,
+                       size_t stride, float rate)
+{
+    const real keep = (real)(1.0 / (1.0 - rate));
+    int b;
+    size_t j;
+    if (!ctx->keys) {
+        for (b = 0; b < rows; b++)
+            dropout_mask(ctx->rng, mask + (size_t)b * stride, n, rate);
+        return;
+    }
+    for (b = 0; b < rows; b++) {
+        const uint64_t k = rng_key(ctx->keys[b], (uint64_t)layer);
+        real *row = mask + (size_t)b * stride;
+        for (j = 0; j < n; j++)
+            row[j] = (double)(rng_hash(k, j) >> 11) * 0x1.0p-53 < rate ? (real)0 : keep;
+    }
+}
+
+void dropout_mask_at(const run_ctx_t *ctx, int layer, int row, uint64_t first, real *mask,
+                     size_t n, float rate)
+{
+    const real keep = (real)(1.0 / (1.0 - rate));
+    uint64_t k;
+    size_t j;
+    if (!ctx->keys) {
+        dropout_mask(ctx->rng, mask, n, rate);
+        return;
+    }
+    k = rng_key(ctx->keys[row], (uint64_t)layer);
+    for (j = 0; j < n; j++)
+        mask[j] = (double)(rng_hash(k, first + j) >> 11) * 0x1.0p-53 < rate ? (real)0 : keep;
+}

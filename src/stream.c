@@ -123,7 +123,7 @@ int seqcls_stream_push(seqcls_stream_t *s, const seqcls_tensor_t *input, int n_s
     const char *func = "seqcls_stream_push";
     const seqcls_model_t *m;
     const layer_t *first;
-    run_ctx_t ctx = {0, NULL, "seqcls_stream_push"};
+    run_ctx_t ctx = {0, NULL, "seqcls_stream_push", NULL};
     value_t *v;
     int per_step, C, i, rc, ids;
     unsigned char *swap;
