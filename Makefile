@@ -200,14 +200,16 @@ asan-run: $(TEST_RUNS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(TEST_RUN_F64)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(TEST_RUN_INT)
 
-# ThreadSanitizer on the concurrency suite (the BLAS runs one thread so
-# that its uninstrumented pool is not in the picture).
+# ThreadSanitizer on the concurrency suites: threads, and comm (ranks as
+# threads, each with its gradient communication thread); the BLAS runs
+# one thread so that its uninstrumented pool is not in the picture.
 check-tsan:
 	@$(MAKE) --no-print-directory BUILD=build/tsan-$(BLAS) LIBOUT=build/tsan-$(BLAS)/lib \
 	    CFLAGS="-fsanitize=thread -g" LDFLAGS="-fsanitize=thread" OPT=-O1 tsan-run
 
 tsan-run: $(TEST_RUN_F32)
 	OPENBLAS_NUM_THREADS=1 CK_RUN_SUITE=threads TSAN_OPTIONS=halt_on_error=1 $(TEST_RUN_F32)
+	OPENBLAS_NUM_THREADS=1 CK_RUN_SUITE=comm TSAN_OPTIONS=halt_on_error=1 $(TEST_RUN_F32)
 
 check-valgrind: all $(TEST_RUNS)
 	CK_FORK=no valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite,indirect $(TEST_RUN_F32)
@@ -239,7 +241,7 @@ demo:
 $(CLI): $(CLI_SRCS) $(CLI_HDRS) include/seqcls.h $(SHARED)
 	@mkdir -p bin
 	$(CC) $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -Iinclude $(CFLAGS) -o $@ $(CLI_SRCS) \
-	    -L$(LIBOUT) -lseqcls -Wl,-rpath,$(abspath $(LIBOUT)) -lm $(LDFLAGS)
+	    -L$(LIBOUT) -lseqcls -Wl,-rpath,$(abspath $(LIBOUT)) -lm -ldl $(LDFLAGS)
 
 # ---- ABI guard (tools/abi-check.sh; baseline in abi/) ----
 
@@ -259,7 +261,7 @@ fashion: all $(BUILD)/examples/fashion_mnist
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	$(CC) $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -Iinclude $(CFLAGS) -o $(BUILD)/seqcls-installed \
-	    $(CLI_SRCS) -L$(LIBOUT) -lseqcls -Wl,-rpath,$(LIBDIR_INSTALL) -lm $(LDFLAGS)
+	    $(CLI_SRCS) -L$(LIBOUT) -lseqcls -Wl,-rpath,$(LIBDIR_INSTALL) -lm -ldl $(LDFLAGS)
 	install -m 755 $(BUILD)/seqcls-installed $(DESTDIR)$(PREFIX)/bin/seqcls
 	install -m 644 include/seqcls.h $(DESTDIR)$(PREFIX)/include/seqcls.h
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR_INSTALL)/

@@ -983,7 +983,8 @@ typedef void (*seqcls_destructor_fn)(void *user);
 #define SEQCLS_COMM_STAT_STEPS            1  /* gradient all-reductions (training steps) */
 #define SEQCLS_COMM_STAT_BUCKETS          2  /* all-reduce calls for gradient buckets */
 #define SEQCLS_COMM_STAT_BYTES            3  /* bytes of gradients all-reduced */
-#define SEQCLS_COMM_STAT_COMM_SECONDS     4  /* time spent in the buckets' all-reduce calls */
+#define SEQCLS_COMM_STAT_COMM_SECONDS     4  /* time spent on the buckets: copying the gradients
+                                                into each, its all-reduce call, copying back */
 #define SEQCLS_COMM_STAT_EXPOSED_SECONDS  5  /* time training waited for them after its
                                                 backward pass had ended (not hidden) */
 #define SEQCLS_COMM_STAT_BACKWARD_SECONDS 6  /* time spent in backward passes */

@@ -236,27 +236,28 @@ static void unpack(const comm_grads_t *g, const bucket_t *b)
     }
 }
 
-/* Pack, all-reduce and unpack bucket k; on failure the message goes to
+/* Pack, all-reduce and unpack bucket k (the time of all three is the
+ * bucket's communication time); on failure the message goes to
  * msg (this may run on the communication thread, whose seqcls error
  * message nobody reads). */
 static int reduce_bucket(comm_grads_t *g, int k, double *seconds, char *msg, size_t cap)
 {
     const bucket_t *b = &g->b[k];
-    double t0;
+    const double t0 = comm_now();
     int rc;
     pack(g, b);
-    t0 = comm_now();
     rc = g->c->allreduce(g->c->user, g->buf + b->off, b->n);
-    *seconds = comm_now() - t0;
     if (rc != 0) {
         snprintf(msg, cap,
                  "rank %d of %d: the all-reduce of gradient bucket %d of %d (layers %d-%d, %zu "
                  "floats) failed (callback status %d)",
                  g->c->rank, g->c->size, k + 1, g->nb, b->lo, g->m->params[b->p1 - 1].layer,
                  b->n, rc);
+        *seconds = comm_now() - t0;
         return SEQCLS_E_COMM;
     }
     unpack(g, b);
+    *seconds = comm_now() - t0;
     return SEQCLS_OK;
 }
 

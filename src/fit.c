@@ -727,7 +727,7 @@ int seqcls_fit(seqcls_model_t *m, seqcls_optimizer_t *o, const seqcls_tensor_t *
         if (m->params[i].sparse && m->params[i].trainable &&
             sparse_set_compact(m->params[i].sparse, 1) != SEQCLS_OK) {
             rc = seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory for the gradient lists of %s",
-                              func, m->params[i].name);
+                              "seqcls_fit", m->params[i].name);
             goto done;
         }
     lr0 = optimizer_lr(o);

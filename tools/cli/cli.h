@@ -197,6 +197,24 @@ void json_cstring(FILE *f, const char *s);
 void html_text(FILE *f, const char *s, size_t n);
 void html_cstring(FILE *f, const char *s);
 
+/* Data-parallel training under mpirun (dist.c).  dist_start: if an MPI
+ * launcher started the process, load libseqcls-mpi.so.1, join the job and
+ * silence stdout on ranks but 0 (returns 1), else return 0 and change
+ * nothing.  Rank 0 of 1 without a launcher. */
+int dist_start(void);
+int dist_rank(void);
+int dist_size(void);
+seqcls_comm_t *dist_comm(void);
+/* libseqcls-mpi's last message ("" if none). */
+const char *dist_error(void);
+/* Threads per rank: `threads` if given (> 0), else under a launcher the
+ * machine's cores shared among its ranks, else 0 (one per core). */
+int dist_threads(int threads);
+/* What a rank stopped by the launcher says: the last checkpoint (NULL: none). */
+void dist_set_checkpoint(const char *path);
+/* Leave the job (free the communicator, finalise MPI). */
+void dist_finish(void);
+
 /* Load a model file, or die. */
 seqcls_model_t *load_model(const char *path);
 

@@ -32,13 +32,18 @@ void die(const char *fmt, ...)
     for (i = 0; msg[i]; i++)
         if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
             msg[i] = '?';
-    fprintf(stderr, "seqcls: %s\n", msg);
+    if (dist_size() > 1)
+        fprintf(stderr, "seqcls: rank %d of %d: %s\n", dist_rank(), dist_size(), msg);
+    else
+        fprintf(stderr, "seqcls: %s\n", msg);
     output_cleanup();
     exit(EXIT_BAD);
 }
 
 void check(int status, const char *what)
 {
+    if (status == SEQCLS_E_COMM && *dist_error())
+        die("%s: %s (%s)", what, seqcls_last_error(), dist_error());
     if (status != SEQCLS_OK)
         die("%s: %s", what, seqcls_last_error());
 }

@@ -2,6 +2,7 @@
  * train.c -- `seqcls train`: read a labelled file, build the vocabulary
  * and the model, train with a Keras-like progress display, save.
  */
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -18,6 +19,8 @@ typedef struct {
     int patience, restore_best;
     int oov_buckets, minn, maxn, bucket;
     double lr, valid_split;
+    const char *resume, *checkpoint;
+    int checkpoint_every;
 } train_opts_t;
 
 #define OPT(field) offsetof(train_opts_t, field)
@@ -92,7 +95,19 @@ static const opt_t train_options[] = {
      "seed of the initial weights, the order of the batches and\n"
      "the validation split"},
     {"--threads", NULL, "N", OPT_INT, OPT(threads), "0", NULL, 0, 1024, NULL,
-     "threads to compute with; 0 = one per core"},
+     "threads to compute with; 0 = one per core (under mpirun:\n"
+     "per rank; 0 = the machine's cores shared among its ranks)"},
+    {"--checkpoint-every", NULL, "N", OPT_INT, OPT(checkpoint_every), "0", NULL, 0, 100000,
+     NULL, "every N epochs write a checkpoint that --resume continues\n"
+     "from; 0 = none"},
+    {"--checkpoint", NULL, "FILE", OPT_FILE, OPT(checkpoint), NULL, "OUTPUT.ckpt", 0, 0, NULL,
+     "the checkpoint --checkpoint-every writes (and FILE.best, the\n"
+     "model of the best epoch so far)"},
+    {"--resume", NULL, "FILE", OPT_FILE, OPT(resume), NULL, "none", 0, 0, NULL,
+     "continue the training that wrote checkpoint FILE, with its\n"
+     "settings, to the model the uninterrupted training gives; only\n"
+     "-i, -o, --valid, --epochs, --threads and the checkpoint options\n"
+     "may be given with it"},
 };
 #undef OPT
 
@@ -112,7 +127,12 @@ const command_t cmd_train_spec = {
     "with dropout) and, with validation data, val_loss and val_accuracy.  The\n"
     "saved model is the epoch with the lowest val_loss (--restore-best yes), or\n"
     "the last epoch; the log says which epoch was kept and why, and ends with\n"
-    "the kept model's own figures, evaluated without dropout.\n",
+    "the kept model's own figures, evaluated without dropout.\n"
+    "\n"
+    "mpirun -np N seqcls train ... trains with N ranks (docs/distributed.md):\n"
+    "each reads the training file and takes its share of every batch (--batch\n"
+    "is the global batch), rank 0 writes the model, checkpoints and log, and\n"
+    "the model is the one process's up to float rounding.\n",
 };
 
 /* Progress: a bar redrawn in place on a terminal, one line per epoch
@@ -129,6 +149,14 @@ typedef struct {
     float best_loss;
     int wait;              /* epochs since the best */
     int stopped;           /* 1: early stopping ended the training */
+    /* kept here, not by seqcls_fit, so that a checkpoint holds them too */
+    int restore_best;
+    void *best_model;      /* rank 0, --restore-best yes: the best epoch's model, saved */
+    size_t best_len;
+    seqcls_model_t *m;
+    seqcls_optimizer_t *opt;
+    const char *checkpoint;   /* NULL: none */
+    int every;
 } progress_t;
 
 static double now(void)
@@ -165,6 +193,55 @@ static int on_batch(void *user, int epoch, int batch, int batches, float loss, f
     return 0;
 }
 
+/* "train.*" keys: the settings a resumed training keeps, and where it stopped. */
+static void set_meta(seqcls_model_t *m, const char *key, const char *fmt, double v)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, fmt, v);
+    check(seqcls_model_set_meta(m, key, buf), "metadata");
+}
+
+static char *best_path(const char *checkpoint)
+{
+    size_t n = strlen(checkpoint) + 6;
+    char *p = xmalloc(n, 1, "a file name");
+    snprintf(p, n, "%s.best", checkpoint);
+    return p;
+}
+
+/* The model of the best epoch so far, saved into memory (stamped with
+ * its epoch, which --resume checks). */
+static void keep_best(progress_t *p)
+{
+    void *buf = NULL;
+    set_meta(p->m, "train.best_epoch", "%.0f", p->best);
+    check(seqcls_model_save_buffer(p->m, &buf, &p->best_len), "keeping the best model");
+    free(p->best_model);
+    p->best_model = xmalloc(p->best_len, 1, "the best model");
+    memcpy(p->best_model, buf, p->best_len);
+    seqcls_free(buf);
+}
+
+/* Rank 0 after `done` epochs: the best model so far into <checkpoint>.best
+ * (when it is kept), then the checkpoint: the model, the optimiser state
+ * and where training stands.  Both are written atomically. */
+static void write_checkpoint(progress_t *p, int done)
+{
+    set_meta(p->m, "train.epoch", "%.0f", done);
+    set_meta(p->m, "train.best_epoch", "%.0f", p->best);
+    set_meta(p->m, "train.best_loss", "%a", p->best_loss);
+    set_meta(p->m, "train.wait", "%.0f", p->wait);
+    if (p->best_model) {
+        char *path = best_path(p->checkpoint), *tmp = NULL;
+        FILE *f = output_open(path, &tmp);
+        if (fwrite(p->best_model, 1, p->best_len, f) != p->best_len)
+            die("%s: %s", path, strerror(errno));
+        output_close(f, path, tmp);
+        free(path);
+    }
+    check(seqcls_checkpoint_save(p->m, p->opt, p->checkpoint), "saving the checkpoint");
+}
+
 static int on_epoch(void *user, int epoch, float loss, float accuracy, float val_loss,
                     float val_accuracy)
 {
@@ -188,14 +265,21 @@ static int on_epoch(void *user, int epoch, float loss, float accuracy, float val
             p->best_loss = val_loss;
             p->best = epoch;
             p->wait = 0;
+            if (p->restore_best && dist_rank() == 0)
+                keep_best(p);
         } else if (p->patience > 0 && ++p->wait >= p->patience) {
             printf("early stopping: val_loss has not improved for %d epoch%s (--patience %d)\n",
                    p->wait, p->wait == 1 ? "" : "s", p->patience);
             p->stopped = 1;
         }
     }
+    if (p->checkpoint && (epoch + 1) % p->every == 0) {
+        if (dist_rank() == 0)
+            write_checkpoint(p, epoch + 1);
+        dist_set_checkpoint(p->checkpoint);
+    }
     fflush(stdout);
-    return 0;
+    return p->stopped;   /* (every rank sees the same val_loss: they agree) */
 }
 
 /* Say which epoch the trained model is, and why; returns it (from 0). */
@@ -240,6 +324,23 @@ static void parse(train_opts_t *o, int argc, char **argv, unsigned char *given)
     if (o->maxn > 0 && o->bucket == 0)
         die("train: --maxn %d needs --bucket above 0 (the vectors the n-grams are hashed into)",
             o->maxn);
+    if (o->checkpoint && !o->checkpoint_every)
+        die("train: --checkpoint FILE needs --checkpoint-every N");
+    if (o->resume) {
+        static const char *const allowed[] = {"--input", "--output", "--valid", "--epochs",
+                                              "--threads", "--checkpoint-every",
+                                              "--checkpoint", "--resume"};
+        int i, k;
+        for (i = 0; i < cmd_train_spec.nopts; i++) {
+            for (k = 0; k < (int)(sizeof allowed / sizeof allowed[0]); k++)
+                if (!strcmp(cmd_train_spec.opts[i].name, allowed[k]))
+                    break;
+            if (given[i] && k == (int)(sizeof allowed / sizeof allowed[0]))
+                die("train: --resume continues with the settings saved in the checkpoint: %s "
+                    "cannot be given with it (only -i, -o, --valid, --epochs, --threads, "
+                    "--checkpoint-every and --checkpoint)", cmd_train_spec.opts[i].name);
+        }
+    }
 }
 
 /* With n-grams (per > 0) the first layer is an embedding bag of per ids a
@@ -435,12 +536,91 @@ static void check_label_names(const docs_t *d, const char *path)
     }
 }
 
+/* A number among the metadata of checkpoint `path`, or die. */
+static double meta_number(const seqcls_model_t *m, const char *key, const char *path)
+{
+    const char *v = seqcls_model_get_meta(m, key);
+    char *end = NULL;
+    double x = v ? strtod(v, &end) : 0;
+    if (!v || end == v || *end != '\0')
+        die("%s: not a checkpoint of seqcls train (its metadata has no valid '%s')", path, key);
+    return x;
+}
+
+/* --resume: the model, optimiser and settings of a checkpoint, where
+ * training stands, and (rank 0) the best model so far from FILE.best.
+ * Returns the epochs already done. */
+static int resume(train_opts_t *o, int epochs_given, int *split_given, seqcls_model_t **m,
+                  seqcls_optimizer_t **opt, progress_t *p)
+{
+    const char *path = o->resume, *valid;
+    int done;
+    check(seqcls_checkpoint_load(m, opt, path), "--resume");
+    o->batch = (int)meta_number(*m, "train.batch", path);
+    o->seed = (int)meta_number(*m, "train.seed", path);
+    o->maxlen = (int)meta_number(*m, "maxlen", path);
+    {
+        const char *t = seqcls_model_get_meta(*m, "truncate");
+        o->truncate = t && !strcmp(t, "pre") ? "pre" : "post";
+    }
+    o->valid_split = meta_number(*m, "train.valid_split", path);
+    *split_given = (int)meta_number(*m, "train.split_given", path);
+    o->patience = (int)meta_number(*m, "train.patience", path);
+    o->restore_best = (int)meta_number(*m, "train.restore_best", path);
+    done = (int)meta_number(*m, "train.epoch", path);
+    p->best = (int)meta_number(*m, "train.best_epoch", path);
+    p->best_loss = (float)meta_number(*m, "train.best_loss", path);
+    p->wait = (int)meta_number(*m, "train.wait", path);
+    if (!epochs_given)
+        o->epochs = (int)meta_number(*m, "train.epochs", path);
+    if (o->batch < 1 || o->maxlen < 1 || done < 1 || o->seed < 0 || o->patience < 0 ||
+        !(o->valid_split >= 0 && o->valid_split < 1) || p->best >= done || p->wait < 0)
+        die("%s: its training settings are out of range", path);
+    if (o->epochs <= done)
+        die("--resume: %s has done %d epochs already; --epochs must be more", path, done);
+    if (o->patience > 0 && p->wait >= o->patience)
+        die("--resume: %s stopped early (--patience %d): there is nothing to continue", path,
+            o->patience);
+    valid = seqcls_model_get_meta(*m, "train.valid");
+    if (valid && !strcmp(valid, "file") && !o->valid)
+        die("--resume: %s was trained with --valid FILE: give the same file again", path);
+    if (o->valid && (!valid || strcmp(valid, "file")))
+        die("--resume: %s was trained without --valid FILE", path);
+    if (!seqcls_model_vocab(*m) || seqcls_model_label_count(*m) < 2)
+        die("%s: a checkpoint of seqcls train has a vocabulary and labels", path);
+    if (o->restore_best && p->best >= 0 && dist_rank() == 0) {
+        /* the model of the best epoch so far, which training may end with */
+        char *bp = best_path(path);
+        seqcls_model_t *best = NULL;
+        FILE *f = fopen(bp, "rb");
+        long n = -1;
+        const char *stamp;
+        if (!f || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 || fseek(f, 0, SEEK_SET) != 0)
+            die("--resume: %s: %s (the best model so far, written with the checkpoint)", bp,
+                f && n == 0 ? "empty" : strerror(errno));
+        p->best_model = xmalloc((size_t)n, 1, "the best model");
+        p->best_len = (size_t)n;
+        if (fread(p->best_model, 1, p->best_len, f) != p->best_len)
+            die("--resume: %s: cannot read it", bp);
+        fclose(f);
+        check(seqcls_model_load_buffer(&best, p->best_model, p->best_len), bp);
+        stamp = seqcls_model_get_meta(best, "train.best_epoch");
+        if (!stamp || atoi(stamp) != p->best)
+            die("--resume: %s is not the best model of %s (epoch %s, not %d)", bp, path,
+                stamp ? stamp : "unknown", p->best);
+        seqcls_model_free(best);
+        free(bp);
+    }
+    return done;
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_opts_t o;
     docs_t train, valid;
     seqcls_vocab_t *vocab = NULL;
-    seqcls_model_t *m;
+    const seqcls_vocab_t *mv;
+    seqcls_model_t *m, *final = NULL;
     seqcls_optimizer_t *adam = NULL;
     seqcls_fit_config_t *cfg = NULL;
     seqcls_tensor_t *x = NULL, *y = NULL, *vx = NULL, *vy = NULL;
@@ -448,63 +628,97 @@ int cmd_train(int argc, char **argv)
     progress_t progress = {0};
     encoded_t etrain, evalid;
     int32_t *labels, *vlabels = NULL;
-    char **names;
-    int nlabels, i, per = 0, pre;
+    char **names = NULL, *ckpt = NULL;
+    int nlabels, i, done = 0, per = 0, pre;
     double t0 = now();
     unsigned char given[sizeof train_options / sizeof train_options[0]];
     int split_given, kept;
 
     parse(&o, argc, argv, given);
-    pre = !strcmp(o.truncate, "pre");
     split_given = given[opts_index(&cmd_train_spec, "--valid-split")];
-    {
+    dist_start();
+    if (o.checkpoint_every) {
+        const char *c = o.checkpoint;
+        if (!c) {
+            size_t n = strlen(o.output) + 6;
+            snprintf(ckpt = xmalloc(n, 1, "a file name"), n, "%s.ckpt", o.output);
+            c = ckpt;
+        }
+        progress.checkpoint = c;
+        progress.every = o.checkpoint_every;
+    }
+    if (dist_rank() == 0) {
         /* before the training, not after it */
-        const char *inputs[2];
+        const char *inputs[3];
         inputs[0] = o.input;
         inputs[1] = o.valid;
-        check_output("-o", o.output, inputs, 2, 0);
+        inputs[2] = o.resume;
+        check_output("-o", o.output, inputs, 3, 0);
+        if (progress.checkpoint) {
+            inputs[2] = o.output;
+            check_output("--checkpoint", progress.checkpoint, inputs, 3, 0);
+        }
     }
-    check(seqcls_set_num_threads(o.threads), "--threads");
+    check(seqcls_set_num_threads(dist_threads(o.threads)), "--threads");
     docs_read(&train, o.input, 1);
     check_label_names(&train, o.input);
-    names = labels_collect(&train, &nlabels);
-    if (nlabels < 2)
-        die("%s: only one label ('%s'): a classifier needs at least two", o.input, names[0]);
-    /* the vocabulary, read as --tokens says; options are set only when
-     * not at their default, so that a model that uses none loads in
-     * seqcls 1.0 */
-    check(seqcls_vocab_create(&vocab), "vocabulary");
-    if (!strcmp(o.tokens, "char"))
-        check(seqcls_vocab_set_int(vocab, SEQCLS_VOCAB_TOKENS, SEQCLS_TOKENS_CHAR), "--tokens");
-    if (o.oov_buckets > 0)
-        check(seqcls_vocab_set_int(vocab, SEQCLS_VOCAB_OOV_BUCKETS, o.oov_buckets),
-              "--oov-buckets");
-    if (o.maxn > 0) {
-        check(seqcls_vocab_set_int(vocab, SEQCLS_VOCAB_MAXN, o.maxn), "--maxn");
-        check(seqcls_vocab_set_int(vocab, SEQCLS_VOCAB_MINN, o.minn), "--minn");
-        check(seqcls_vocab_set_int(vocab, SEQCLS_VOCAB_BUCKET, o.bucket), "--bucket");
-    }
-    for (i = 0; i < train.n; i++)
-        check(seqcls_vocab_add_text(vocab, train.text[i], strlen(train.text[i])), "vocabulary");
-    check(seqcls_vocab_build(vocab, o.min_count, o.vocab_max), "vocabulary");
-    if (o.maxn > 0)
-        per = subword_slots(vocab);
-    m = build_model(&o, seqcls_vocab_rows(vocab), per, nlabels);
-    check(seqcls_model_set_vocab(m, vocab), "vocabulary");
-    check(seqcls_model_set_labels(m, nlabels, (const char *const *)names), "labels");
-    {
+    progress.best = -1;
+    progress.best_loss = INFINITY;
+    if (o.resume) {
+        done = resume(&o, given[opts_index(&cmd_train_spec, "--epochs")], &split_given, &m, &adam,
+                      &progress);
+        mv = seqcls_model_vocab(m);
+        nlabels = seqcls_model_label_count(m);
+        printf("%d documents, resuming %s after epoch %d of %d\n", train.n, o.resume, done,
+               o.epochs);
+    } else {
+        names = labels_collect(&train, &nlabels);
+        if (nlabels < 2)
+            die("%s: only one label ('%s'): a classifier needs at least two", o.input, names[0]);
+        /* the vocabulary, read as --tokens says; options are set only when
+         * not at their default, so that a model that uses none loads in
+         * seqcls 1.0 */
+        check(seqcls_vocab_create(&vocab), "vocabulary");
+        if (!strcmp(o.tokens, "char"))
+            check(seqcls_vocab_set_int(vocab, SEQCLS_VOCAB_TOKENS, SEQCLS_TOKENS_CHAR), "--tokens");
+        if (o.oov_buckets > 0)
+            check(seqcls_vocab_set_int(vocab, SEQCLS_VOCAB_OOV_BUCKETS, o.oov_buckets),
+                  "--oov-buckets");
+        if (o.maxn > 0) {
+            check(seqcls_vocab_set_int(vocab, SEQCLS_VOCAB_MAXN, o.maxn), "--maxn");
+            check(seqcls_vocab_set_int(vocab, SEQCLS_VOCAB_MINN, o.minn), "--minn");
+            check(seqcls_vocab_set_int(vocab, SEQCLS_VOCAB_BUCKET, o.bucket), "--bucket");
+        }
+        for (i = 0; i < train.n; i++)
+            check(seqcls_vocab_add_text(vocab, train.text[i], strlen(train.text[i])), "vocabulary");
+        check(seqcls_vocab_build(vocab, o.min_count, o.vocab_max), "vocabulary");
+        mv = vocab;
+        if (o.maxn > 0)
+            per = subword_slots(vocab);
+        m = build_model(&o, seqcls_vocab_rows(vocab), per, nlabels);
+        check(seqcls_model_set_vocab(m, vocab), "vocabulary");
+        check(seqcls_model_set_labels(m, nlabels, (const char *const *)names), "labels");
         /* what test, predict and explain need to read text as training did
          * (the vocabulary carries its options too) */
-        char maxlen[16];
-        snprintf(maxlen, sizeof maxlen, "%d", o.maxlen);
-        check(seqcls_model_set_meta(m, "maxlen", maxlen), "metadata");
+        set_meta(m, "maxlen", "%.0f", o.maxlen);
         check(seqcls_model_set_meta(m, "tokens", o.tokens), "metadata");
         if (!strcmp(o.truncate, "pre"))   /* absent: "post", as models of seqcls 1.0 */
             check(seqcls_model_set_meta(m, "truncate", "pre"), "metadata");
+        /* what --resume takes from a checkpoint */
+        set_meta(m, "train.batch", "%.0f", o.batch);
+        set_meta(m, "train.seed", "%.0f", o.seed);
+        set_meta(m, "train.epochs", "%.0f", o.epochs);
+        set_meta(m, "train.valid_split", "%a", o.valid_split);
+        set_meta(m, "train.split_given", "%.0f", split_given);
+        set_meta(m, "train.patience", "%.0f", o.patience);
+        set_meta(m, "train.restore_best", "%.0f", o.restore_best);
+        check(seqcls_model_set_meta(m, "train.valid", o.valid ? "file" : "split"), "metadata");
+        printf("%d documents, %d labels, vocabulary of %d %s tokens, architecture %s\n", train.n,
+               nlabels, seqcls_vocab_size(vocab), o.tokens, o.arch);
+        check(seqcls_optimizer_create(&adam, SEQCLS_OPTIM_ADAM, (float)o.lr), "optimizer");
+        check(seqcls_optimizer_set_float(adam, SEQCLS_OPTIM_CLIPNORM, 5.0f), "optimizer");
     }
-    printf("%d documents, %d labels, vocabulary of %d %s tokens, architecture %s\n", train.n,
-           nlabels, seqcls_vocab_size(vocab), o.tokens, o.arch);
-    if (o.oov_buckets > 0 || per > 0) {
+    if (!o.resume && (o.oov_buckets > 0 || per > 0)) {
         printf("unknown tokens: %s", o.oov_buckets > 0 ? "hashed into" : "<unk>");
         if (o.oov_buckets > 0)
             printf(" %d vectors (--oov-buckets)", o.oov_buckets);
@@ -514,6 +728,9 @@ int cmd_train(int argc, char **argv)
                    o.minn ? o.minn : 1, o.maxn, o.bucket, per);
         printf("\n");
     }
+    if (dist_size() > 1)
+        printf("training with %d ranks of %d thread%s each (rank 0 writes)\n", dist_size(),
+               seqcls_get_num_threads(), seqcls_get_num_threads() > 1 ? "s" : "");
 
     if (o.valid)
         docs_read(&valid, o.valid, 1);
@@ -521,20 +738,28 @@ int cmd_train(int argc, char **argv)
         split_validation(&o, split_given, m, &train, &valid);
     else
         memset(&valid, 0, sizeof valid);
-    encode_docs(vocab, per, &train, o.maxlen, pre, 0, &etrain);
+    /* (after --resume, which takes --truncate and the vocabulary from the checkpoint) */
+    pre = !strcmp(o.truncate, "pre");
+    if (o.resume) {
+        int maxn = 0;
+        check(seqcls_vocab_get_int(mv, SEQCLS_VOCAB_MAXN, &maxn), "--resume");
+        if (maxn > 0)
+            per = subword_slots(mv);
+    }
+    encode_docs(mv, per, &train, o.maxlen, pre, 0, &etrain);
     labels = label_ids(m, &train, o.input);
     memset(&evalid, 0, sizeof evalid);
     if (valid.n > 0) {
-        encode_docs(vocab, per, &valid, o.maxlen, pre, 0, &evalid);
+        encode_docs(mv, per, &valid, o.maxlen, pre, 0, &evalid);
         vlabels = label_ids(m, &valid, o.valid ? o.valid : o.input);
         /* seqcls_fit takes validation rows as long as the training rows:
          * the shorter ones again, as wide as the others */
         if (evalid.T < etrain.T) {
             encoded_free(&evalid);
-            encode_docs(vocab, per, &valid, o.maxlen, pre, etrain.T, &evalid);
+            encode_docs(mv, per, &valid, o.maxlen, pre, etrain.T, &evalid);
         } else if (etrain.T < evalid.T) {
             encoded_free(&etrain);
-            encode_docs(vocab, per, &train, o.maxlen, pre, evalid.T, &etrain);
+            encode_docs(mv, per, &train, o.maxlen, pre, evalid.T, &etrain);
         }
     }
     printf("vocabulary coverage: %.1f%% of the %ld training tokens",
@@ -554,45 +779,57 @@ int cmd_train(int argc, char **argv)
         check(seqcls_tensor_wrap(&vy, SEQCLS_I32, 1, sy, vlabels), "validation labels");
     }
 
-    check(seqcls_optimizer_create(&adam, SEQCLS_OPTIM_ADAM, (float)o.lr), "optimizer");
-    check(seqcls_optimizer_set_float(adam, SEQCLS_OPTIM_CLIPNORM, 5.0f), "optimizer");
     check(seqcls_fit_config_create(&cfg), "fit");
     check(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_EPOCHS, o.epochs), "--epochs");
+    check(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_INITIAL_EPOCH, done), "--resume");
     check(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_BATCH_SIZE, o.batch), "--batch");
     check(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_SEED, o.seed), "--seed");
-    check(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_PATIENCE, o.patience), "--patience");
-    check(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_RESTORE_BEST, o.restore_best),
-          "--restore-best");
+    /* the best epoch and early stopping are kept here (progress), by
+     * seqcls_fit's rule, so that a checkpoint holds them too */
+    check(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_PATIENCE, 0), "--patience");
+    check(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_RESTORE_BEST, 0), "--restore-best");
+    check(seqcls_fit_config_set_comm(cfg, dist_comm()), "fit");
     if (valid.n == 0 && o.patience > 0)
         printf("note: --patience %d needs validation data, and there is none: every epoch runs\n",
                o.patience);
-    progress.tty = isatty(fileno(stdout));
+    /* (under mpirun stdout is a terminal of the launcher's even when its
+     * own output goes to a file: one line per epoch there) */
+    progress.tty = isatty(fileno(stdout)) && dist_size() == 1;
     progress.epochs = o.epochs;
     progress.patience = o.patience;
+    progress.restore_best = o.restore_best;
     progress.have_valid = valid.n > 0;
-    progress.best = -1;
-    progress.best_loss = INFINITY;
+    progress.last = done - 1;
+    progress.m = m;
+    progress.opt = adam;
     check(seqcls_fit_config_set_callbacks(cfg, on_batch, on_epoch, NULL, &progress), "fit");
     check(seqcls_fit(m, adam, x, etrain.lens, y, vx, evalid.lens, vy, cfg), "training");
 
-    kept = report_kept(&progress, &o, valid.n > 0);
-    check(seqcls_model_save(m, o.output), "saving the model");
-    printf("saved %s (%.1fs)\n", o.output, now() - t0);
-    /* the last line: the figures of the model as saved (the epoch lines'
-     * loss and accuracy are means over batches, with dropout) */
-    check(seqcls_evaluate(m, x, etrain.lens, y, o.batch, &mt), "evaluation");
-    printf("kept model (epoch %d), without dropout: loss: %.4f - accuracy: %.4f", kept + 1,
-           seqcls_metrics_get(mt, SEQCLS_METRIC_LOSS, 0),
-           seqcls_metrics_get(mt, SEQCLS_METRIC_ACCURACY, 0));
-    if (valid.n > 0) {
-        seqcls_metrics_free(mt);
-        mt = NULL;
-        check(seqcls_evaluate(m, vx, evalid.lens, vy, o.batch, &mt), "evaluation");
-        printf(" - val_loss: %.4f - val_accuracy: %.4f",
+    if (dist_rank() == 0) {
+        kept = report_kept(&progress, &o, valid.n > 0);
+        /* the weights of the kept epoch: the last ones, or those kept in memory */
+        if (kept != progress.last && progress.best_model)
+            check(seqcls_model_load_buffer(&final, progress.best_model, progress.best_len),
+                  "the best model");
+        check(seqcls_model_save(final ? final : m, o.output), "saving the model");
+        printf("saved %s (%.1fs)\n", o.output, now() - t0);
+        /* the last line: the figures of the model as saved (the epoch lines'
+         * loss and accuracy are means over batches, with dropout) */
+        check(seqcls_evaluate(final ? final : m, x, etrain.lens, y, o.batch, &mt), "evaluation");
+        printf("kept model (epoch %d), without dropout: loss: %.4f - accuracy: %.4f", kept + 1,
                seqcls_metrics_get(mt, SEQCLS_METRIC_LOSS, 0),
                seqcls_metrics_get(mt, SEQCLS_METRIC_ACCURACY, 0));
+        if (valid.n > 0) {
+            seqcls_metrics_free(mt);
+            mt = NULL;
+            check(seqcls_evaluate(final ? final : m, vx, evalid.lens, vy, o.batch, &mt), "evaluation");
+            printf(" - val_loss: %.4f - val_accuracy: %.4f",
+                   seqcls_metrics_get(mt, SEQCLS_METRIC_LOSS, 0),
+                   seqcls_metrics_get(mt, SEQCLS_METRIC_ACCURACY, 0));
+        }
+        printf("\n");
     }
-    printf("\n");
+    dist_finish();
 
     seqcls_metrics_free(mt);
     seqcls_fit_config_free(cfg);
@@ -603,6 +840,9 @@ int cmd_train(int argc, char **argv)
     seqcls_tensor_free(vy);
     seqcls_vocab_free(vocab);
     seqcls_model_free(m);
+    seqcls_model_free(final);
+    free(progress.best_model);
+    free(ckpt);
     encoded_free(&etrain);
     encoded_free(&evalid);
     free(labels);
