@@ -977,7 +977,7 @@ typedef void (*seqcls_destructor_fn)(void *user);
                                        the calling thread after the backward pass [1] */
 #define SEQCLS_COMM_BUCKET_BYTES 2  /* gradients are all-reduced in buckets of whole layers,
                                        the last layers first, each closed once it holds at
-                                       least this many bytes [1048576] */
+                                       least this many bytes [262144] */
 
 /* communicator statistics (seqcls_comm_stat); they add up over every fit with the communicator */
 #define SEQCLS_COMM_STAT_STEPS            1  /* gradient all-reductions (training steps) */

@@ -46,7 +46,7 @@ int seqcls_comm_create(seqcls_comm_t **out, int rank, int size,
     c->broadcast = broadcast;
     c->user = user;
     c->overlap = 1;
-    c->bucket_bytes = 1 << 20;
+    c->bucket_bytes = 1 << 18;
     *out = c;
     return SEQCLS_OK;
 }

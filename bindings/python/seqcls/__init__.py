@@ -33,7 +33,8 @@ from ._lib import fn, lib, missing
 from ._lib import path as library_path
 from .constants import *  # noqa: F401,F403
 from .data import read_labelled, read_texts
-from .errors import (FormatError, InvalidArgumentError, IOError, NoMemoryError,
+from .distributed import Comm
+from .errors import (CommError, FormatError, InvalidArgumentError, IOError, NoMemoryError,
                      NumericError, RangeError, SeqclsError, ShapeError, StateError,
                      UnsupportedError, VersionError)
 from .model import (LAYER_KINDS, SGD, Adam, AdamW, History, Meta, Metrics, Model, Optimizer,

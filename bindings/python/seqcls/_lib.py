@@ -35,6 +35,10 @@ BATCH_FN = C.CFUNCTYPE(C.c_int, C.c_void_p, C.c_int, C.c_int, C.c_int, C.c_float
 EPOCH_FN = C.CFUNCTYPE(C.c_int, C.c_void_p, C.c_int, C.c_float, C.c_float, C.c_float,
                        C.c_float)
 LR_SCHEDULE_FN = C.CFUNCTYPE(C.c_float, C.c_void_p, C.c_int, C.c_float)
+# Callback types of seqcls_comm_create and seqcls_comm_set_destructor (1.1).
+ALLREDUCE_FN = C.CFUNCTYPE(C.c_int, C.c_void_p, C.POINTER(C.c_float), C.c_size_t)
+BROADCAST_FN = C.CFUNCTYPE(C.c_int, C.c_void_p, C.c_void_p, C.c_size_t)
+DESTRUCTOR_FN = C.CFUNCTYPE(None, C.c_void_p)
 
 i, u, f, d = C.c_int, C.c_uint, C.c_float, C.c_double
 i64, u64, sz = C.c_int64, C.c_uint64, C.c_size_t
@@ -122,6 +126,17 @@ SIGNATURES = {
     "seqcls_fit_config_set_callbacks": (i, [HANDLE, BATCH_FN, EPOCH_FN, LR_SCHEDULE_FN,
                                             C.c_void_p]),
     "seqcls_fit": (i, [HANDLE, HANDLE, HANDLE, I32_P, HANDLE, HANDLE, I32_P, HANDLE, HANDLE]),
+    # distributed training (1.1)
+    "seqcls_comm_create": (i, [HANDLE_P, i, i, ALLREDUCE_FN, BROADCAST_FN, C.c_void_p]),
+    "seqcls_comm_free": (None, [HANDLE]),
+    "seqcls_comm_set_destructor": (i, [HANDLE, DESTRUCTOR_FN]),
+    "seqcls_comm_rank": (i, [HANDLE]),
+    "seqcls_comm_size": (i, [HANDLE]),
+    "seqcls_comm_set_int": (i, [HANDLE, i, i64]),
+    "seqcls_comm_stat": (d, [HANDLE, i]),
+    "seqcls_fit_config_set_comm": (i, [HANDLE, HANDLE]),
+    "seqcls_comm_allreduce_grads": (i, [HANDLE, HANDLE]),
+    "seqcls_comm_broadcast_params": (i, [HANDLE, HANDLE]),
     "seqcls_evaluate": (i, [HANDLE, HANDLE, I32_P, HANDLE, i, HANDLE_P]),
     "seqcls_metrics_classes": (i, [HANDLE]),
     "seqcls_metrics_get": (d, [HANDLE, i, i]),

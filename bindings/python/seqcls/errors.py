@@ -68,9 +68,14 @@ class UnsupportedError(SeqclsError, NotImplementedError):
     status = K.E_UNSUPPORTED
 
 
+class CommError(SeqclsError, RuntimeError):
+    """Data-parallel training: a collective failed, or the ranks disagree (1.1)."""
+    status = K.E_COMM
+
+
 ERRORS = {cls.status: cls for cls in (
     InvalidArgumentError, NoMemoryError, ShapeError, RangeError, StateError,
-    NumericError, FormatError, VersionError, IOError, UnsupportedError)}
+    NumericError, FormatError, VersionError, IOError, UnsupportedError, CommError)}
 
 
 def error_for(status, message, function=None):

@@ -1039,7 +1039,7 @@ class Model:
     def fit(self, x, y, lengths=None, *, epochs=10, batch_size=32, validation_split=0.0,
             validation_data=None, callback=None, on_epoch=None, lr_schedule=None,
             shuffle=True, seed=0, patience=0, restore_best=True, bucketing=True,
-            initial_epoch=0, optimizer=None, verbose=1):
+            initial_epoch=0, optimizer=None, verbose=1, comm=None):
         """Train with seqcls_fit; returns a History (per-epoch loss, accuracy,
         val_loss, val_accuracy; NaN without validation data).
 
@@ -1060,7 +1060,12 @@ class Model:
         one stops training and is re-raised here.  lr_schedule(epoch,
         initial_lr) -> lr.  validation_data = (x, y) or (x, y, lengths).
         validation_split holds out the last rows, as Keras.
+        comm (a seqcls.Comm) trains this process's replica of a data-parallel job:
+        every rank passes the whole data and the same settings
+        (seqcls_fit_config_set_comm, docs/distributed.md); ranks but 0 print nothing.
         """
+        if comm is not None and comm.rank != 0:
+            verbose = 0          # rank 0 prints for the job
         progress = Progress(verbose, cv.int64(epochs, "epochs"))
         x, lengths = self._text_input(x, lengths)
         y = self._label_indices(y, fit=True)
@@ -1111,6 +1116,8 @@ class Model:
         check(fn.seqcls_fit_config_set_callbacks(cfg.ptr, cbs.c_batch, cbs.c_epoch,
                                                  cbs.c_schedule, None),
               "seqcls_fit_config_set_callbacks")
+        if comm is not None:
+            check(fn.seqcls_fit_config_set_comm(cfg.ptr, comm._ptr), "seqcls_fit_config_set_comm")
         try:
             rc = fn.seqcls_fit(self._ptr, opt._ptr, xt._ptr, lp, yt._ptr,
                                vxt._ptr if vxt else None, vlp, vyt._ptr if vyt else None,
@@ -1120,6 +1127,8 @@ class Model:
         del keep, larr
         if cbs.error is not None:
             raise cbs.error
+        if comm is not None and getattr(comm, "error", None) is not None and rc < 0:
+            raise comm.error
         check(rc, "seqcls_fit")
         if restore_best:
             history.best_epoch = _best_epoch(history)

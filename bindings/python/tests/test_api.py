@@ -105,6 +105,18 @@ def scenario(tmp_path):
     met = m.evaluate(x, y, lengths)
     assert met.count == 48 and met.confusion.sum() == 48
     assert m.predict(x, lengths).shape == (48, 2)
+    # data-parallel training, here with one rank (1.1)
+    freed = []
+    comm = seqcls.Comm.from_callbacks(0, 1, lambda a: None, lambda b: None,
+                                      on_free=lambda: freed.append(1))
+    assert comm.rank == 0 and comm.size == 1
+    comm.set_bucket_bytes(4096)
+    m.fit(x, y, lengths, epochs=1, batch_size=16, optimizer=opt, comm=comm)
+    assert comm.stats()["steps"] == 3
+    comm.broadcast_params(m)
+    comm.allreduce_grads(m)
+    del comm
+    assert freed == [1]
     # final states and the 1.1 recurrent options
     rs = seqcls.Model(6)
     rs.add_embedding(30, 8)

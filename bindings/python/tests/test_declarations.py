@@ -62,9 +62,13 @@ def expected_ctype(ctype):
         return C.POINTER(C.c_void_p)
     if re.match(r"seqcls_\w+_t \*$", base):
         return C.c_void_p
-    if base in ("seqcls_batch_fn", "seqcls_epoch_fn", "seqcls_lr_schedule_fn"):
+    if base in ("seqcls_batch_fn", "seqcls_epoch_fn", "seqcls_lr_schedule_fn",
+                "seqcls_allreduce_fn", "seqcls_broadcast_fn", "seqcls_destructor_fn"):
         return {"seqcls_batch_fn": _lib.BATCH_FN, "seqcls_epoch_fn": _lib.EPOCH_FN,
-                "seqcls_lr_schedule_fn": _lib.LR_SCHEDULE_FN}[base]
+                "seqcls_lr_schedule_fn": _lib.LR_SCHEDULE_FN,
+                "seqcls_allreduce_fn": _lib.ALLREDUCE_FN,
+                "seqcls_broadcast_fn": _lib.BROADCAST_FN,
+                "seqcls_destructor_fn": _lib.DESTRUCTOR_FN}[base]
     pointee = {"int32_t *": C.c_int32, "int64_t *": C.c_int64, "int *": C.c_int,
                "float *": C.c_float, "size_t *": C.c_size_t, "uint64_t *": C.c_uint64}
     if base in pointee:

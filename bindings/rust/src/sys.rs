@@ -40,6 +40,11 @@ pub struct seqcls_stream_t {
 pub struct seqcls_vocab_t {
     _private: [u8; 0],
 }
+/// Opaque `seqcls_comm_t` (1.1).
+#[repr(C)]
+pub struct seqcls_comm_t {
+    _private: [u8; 0],
+}
 
 pub type seqcls_batch_fn = Option<
     unsafe extern "C" fn(user: *mut c_void, epoch: c_int, batch: c_int, batches: c_int,
@@ -51,6 +56,11 @@ pub type seqcls_epoch_fn = Option<
 >;
 pub type seqcls_lr_schedule_fn =
     Option<unsafe extern "C" fn(user: *mut c_void, epoch: c_int, initial_lr: f32) -> f32>;
+pub type seqcls_allreduce_fn =
+    Option<unsafe extern "C" fn(user: *mut c_void, data: *mut f32, n: usize) -> c_int>;
+pub type seqcls_broadcast_fn =
+    Option<unsafe extern "C" fn(user: *mut c_void, data: *mut c_void, bytes: usize) -> c_int>;
+pub type seqcls_destructor_fn = Option<unsafe extern "C" fn(user: *mut c_void)>;
 
 // Constants (the header's #defines; tests/sys_decls.rs compares them).
 pub const SEQCLS_VERSION_MAJOR: c_int = 1;
@@ -67,6 +77,7 @@ pub const SEQCLS_E_FORMAT: c_int = -7;
 pub const SEQCLS_E_VERSION: c_int = -8;
 pub const SEQCLS_E_IO: c_int = -9;
 pub const SEQCLS_E_UNSUPPORTED: c_int = -10;
+pub const SEQCLS_E_COMM: c_int = -11;
 pub const SEQCLS_F32: c_int = 1;
 pub const SEQCLS_I32: c_int = 2;
 pub const SEQCLS_MAX_DIMS: c_int = 8;
@@ -153,6 +164,14 @@ pub const SEQCLS_FIT_RESTORE_BEST: c_int = 6;
 pub const SEQCLS_FIT_BUCKETING: c_int = 7;
 pub const SEQCLS_FIT_INITIAL_EPOCH: c_int = 9;
 pub const SEQCLS_FIT_VALID_SPLIT: c_int = 8;
+pub const SEQCLS_COMM_OVERLAP: c_int = 1;
+pub const SEQCLS_COMM_BUCKET_BYTES: c_int = 2;
+pub const SEQCLS_COMM_STAT_STEPS: c_int = 1;
+pub const SEQCLS_COMM_STAT_BUCKETS: c_int = 2;
+pub const SEQCLS_COMM_STAT_BYTES: c_int = 3;
+pub const SEQCLS_COMM_STAT_COMM_SECONDS: c_int = 4;
+pub const SEQCLS_COMM_STAT_EXPOSED_SECONDS: c_int = 5;
+pub const SEQCLS_COMM_STAT_BACKWARD_SECONDS: c_int = 6;
 pub const SEQCLS_METRIC_LOSS: c_int = 1;
 pub const SEQCLS_METRIC_ACCURACY: c_int = 2;
 pub const SEQCLS_METRIC_PRECISION: c_int = 3;
@@ -298,6 +317,20 @@ extern "C" {
                       y: *const seqcls_tensor_t, val_x: *const seqcls_tensor_t,
                       val_lengths: *const i32, val_y: *const seqcls_tensor_t,
                       config: *const seqcls_fit_config_t) -> c_int;
+    // distributed training (1.1)
+    pub fn seqcls_comm_create(out: *mut *mut seqcls_comm_t, rank: c_int, size: c_int,
+                              allreduce_sum: seqcls_allreduce_fn,
+                              broadcast: seqcls_broadcast_fn, user: *mut c_void) -> c_int;
+    pub fn seqcls_comm_free(c: *mut seqcls_comm_t);
+    pub fn seqcls_comm_set_destructor(c: *mut seqcls_comm_t, f: seqcls_destructor_fn) -> c_int;
+    pub fn seqcls_comm_rank(c: *const seqcls_comm_t) -> c_int;
+    pub fn seqcls_comm_size(c: *const seqcls_comm_t) -> c_int;
+    pub fn seqcls_comm_set_int(c: *mut seqcls_comm_t, option: c_int, value: i64) -> c_int;
+    pub fn seqcls_comm_stat(c: *const seqcls_comm_t, stat: c_int) -> f64;
+    pub fn seqcls_fit_config_set_comm(c: *mut seqcls_fit_config_t,
+                                      comm: *mut seqcls_comm_t) -> c_int;
+    pub fn seqcls_comm_allreduce_grads(c: *mut seqcls_comm_t, m: *mut seqcls_model_t) -> c_int;
+    pub fn seqcls_comm_broadcast_params(c: *mut seqcls_comm_t, m: *mut seqcls_model_t) -> c_int;
     pub fn seqcls_evaluate(m: *const seqcls_model_t, x: *const seqcls_tensor_t,
                            lengths: *const i32, y: *const seqcls_tensor_t, batch_size: c_int,
                            out: *mut *mut seqcls_metrics_t) -> c_int;
