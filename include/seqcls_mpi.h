@@ -40,9 +40,9 @@ extern "C" {
  * A communicator over `comm` (duplicated: seqcls's messages never mix
  * with the program's), with rank and size those of `comm`.  Its
  * collectives are MPI_Iallreduce (MPI_FLOAT, MPI_SUM) and MPI_Ibcast from
- * rank 0, completed by polling MPI_Test with short sleeps (a waiting rank
- * does not take a core from the computation) and given up after the
- * timeout (seqcls_mpi_set_timeout): then the call fails, seqcls_fit
+ * rank 0, completed by polling MPI_Test, yielding the core between tests
+ * to any thread that can use it (the training thread), and given up after
+ * the timeout (seqcls_mpi_set_timeout): then the call fails, seqcls_fit
  * returns SEQCLS_E_COMM and seqcls_mpi_last_error() says what happened.
  * Errors are returned (MPI_ERRORS_RETURN on the duplicate), never fatal
  * in MPI.  MPI must be initialised; with less than MPI_THREAD_SERIALIZED
