@@ -91,3 +91,8 @@ $(BUILD)/bench/bench_dist: bench/bench_dist.c bench/lengths.h include/seqcls_mpi
 bench-dist: $(BUILD)/bench/bench_dist
 	MPIRUN="$(MPIRUN) $(MPIRUN_FLAGS)" PYTHONDONTWRITEBYTECODE=1 $(PYTHON) bench/run_dist.py \
 	    $(BUILD)/bench/bench_dist $(BENCH_DIST_STEPS)
+
+# The Python binding's mpirun test needs the adapter built.
+ifeq ($(HAVE_MPI),yes)
+check-python: $(MPI_SHARED)
+endif

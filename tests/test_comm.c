@@ -508,6 +508,33 @@ START_TEST(a_dying_rank_stops_all)
 }
 END_TEST
 
+/* Batch norm: its batch statistics are each rank's own (the documented
+ * exception), its running statistics rank 0's after every epoch, so that
+ * the replicas stay equal. */
+START_TEST(batch_norm_replicas_stay_equal)
+{
+    world_t w;
+    int r;
+    world_init(&w, 3, 1);
+    for (r = 0; r < 3; r++) {
+        int l;
+        seqcls_model_free(w.job[r].m);
+        OK(seqcls_model_create(&w.job[r].m, 12 + (uint64_t)r));
+        OK(seqcls_add_embedding(w.job[r].m, V, 6, 0, NULL));
+        OK(seqcls_add_pooling(w.job[r].m, SEQCLS_POOL_MEAN, NULL));
+        OK(seqcls_add_dense(w.job[r].m, 8, SEQCLS_ACT_RELU, NULL));
+        OK(seqcls_add_batchnorm(w.job[r].m, &l));
+        OK(seqcls_add_output(w.job[r].m, 3, NULL));
+    }
+    world_run(&w);
+    for (r = 0; r < 3; r++)
+        ck_assert_msg(w.job[r].rc == SEQCLS_OK, "rank %d: %s", r, w.job[r].msg);
+    for (r = 1; r < 3; r++)
+        tu_assert_same_params(w.job[0].m, w.job[r].m);
+    world_free(&w);
+}
+END_TEST
+
 /* A stop asked by one rank's callback stops every rank after that batch. */
 START_TEST(a_stop_on_one_rank_stops_all)
 {
@@ -642,6 +669,7 @@ Suite *comm_suite(void)
     tcase_add_test(tc, a_rank_with_bad_data_stops_all);
     tcase_add_loop_test(tc, a_dying_rank_stops_all, 0, 2);
     tcase_add_test(tc, a_stop_on_one_rank_stops_all);
+    tcase_add_test(tc, batch_norm_replicas_stay_equal);
     tcase_add_test(tc, own_loop_calls);
     tcase_add_test(tc, comm_arguments);
     tcase_add_test(tc, comm_destructor);
