@@ -40,10 +40,11 @@ extern "C" {
  * A communicator over `comm` (duplicated: seqcls's messages never mix
  * with the program's), with rank and size those of `comm`.  Its
  * collectives are MPI_Iallreduce (MPI_FLOAT, MPI_SUM) and MPI_Ibcast from
- * rank 0, completed by polling MPI_Test, yielding the core between tests
- * to any thread that can use it (the training thread), and given up after
- * the timeout (seqcls_mpi_set_timeout): then the call fails, seqcls_fit
- * returns SEQCLS_E_COMM and seqcls_mpi_last_error() says what happened.
+ * rank 0, completed by polling MPI_Test with sleeps of up to a
+ * millisecond between tests (a waiting rank leaves the cores to the
+ * computation), and given up after the timeout (seqcls_mpi_set_timeout):
+ * then the call fails, seqcls_fit returns SEQCLS_E_COMM and
+ * seqcls_mpi_last_error() says what happened.
  * Errors are returned (MPI_ERRORS_RETURN on the duplicate), never fatal
  * in MPI.  MPI must be initialised; with less than MPI_THREAD_SERIALIZED
  * the gradients are all-reduced after each backward pass instead of

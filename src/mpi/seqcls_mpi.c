@@ -5,9 +5,9 @@
  * Collectives are started non-blocking and completed by polling MPI_Test:
  * a blocking MPI_Allreduce spins on a core while it waits for the other
  * ranks, and seqcls's communication thread waits while the training
- * thread still has backward work for that core.  The polling yields the
- * core between tests (sched_yield) and gives up after a timeout, so that
- * a rank whose peer died returns an error instead of hanging.
+ * thread still has backward work for that core.  The polling sleeps
+ * between tests (up to a millisecond) and gives up after a timeout, so
+ * that a rank whose peer died returns an error instead of hanging.
  */
 #define _POSIX_C_SOURCE 200809L
 #define SEQCLS_MPI_BUILDING 1
@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sched.h>
 
 typedef struct {
     MPI_Comm comm;
@@ -68,7 +67,8 @@ int seqcls_mpi_set_timeout(double seconds)
 static int wait_for(state_t *s, MPI_Request *req, const char *what, size_t size)
 {
     const double start = MPI_Wtime();
-    struct timespec nap = {0, 1000000};
+    struct timespec nap = {0, 20000};
+    long tests = 0;
     for (;;) {
         int done = 0, rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
         char msg[160];
@@ -85,17 +85,17 @@ static int wait_for(state_t *s, MPI_Request *req, const char *what, size_t size)
                      "stopped?)", what, size, s->timeout);
             return fail(2, msg, MPI_SUCCESS);
         }
-        /* The first second: test again at once, but let any thread that
-         * can run on this core go first (the training thread, mostly).
-         * Each test moves the transfer on, and the peers need each other's
-         * tests: a sleep between tests costs a wake-up per message
-         * fragment, which made a 6 MB all-reduce take hundreds of
-         * milliseconds on a busy machine.  After that (a slow or stopped
-         * peer) a test per millisecond is enough. */
-        if (MPI_Wtime() - start < 1.0)
-            sched_yield();
-        else
+        /* A few tests at once (a collective that is nearly done), then
+         * sleeps growing from 20 us to 1 ms: a rank waits for the others
+         * mostly while they still compute, and a waiting thread that spins
+         * (or only yields) takes a core from them, which makes them later
+         * still; at 1 ms a test costs nothing, and each test moves the
+         * transfer on (a large one goes in a few single copies). */
+        if (++tests > 50) {
             nanosleep(&nap, NULL);
+            if (nap.tv_nsec < 1000000)
+                nap.tv_nsec = nap.tv_nsec * 2 > 1000000 ? 1000000 : nap.tv_nsec * 2;
+        }
     }
 }
 
