@@ -126,6 +126,10 @@ int main(int argc, char **argv)
     CHECK(seqcls_fit_config_create(&c));
     CHECK(seqcls_fit_config_set_int(c, SEQCLS_FIT_BATCH_SIZE, B));
     CHECK(seqcls_fit_config_set_int(c, SEQCLS_FIT_EPOCHS, 1));
+    /* batch k is rows [256k, 256k + 256): every batch has bench_model's
+     * lengths, as the PyTorch peer's batch has */
+    CHECK(seqcls_fit_config_set_int(c, SEQCLS_FIT_SHUFFLE, 0));
+    CHECK(seqcls_fit_config_set_int(c, SEQCLS_FIT_BUCKETING, 0));
     CHECK(seqcls_fit_config_set_callbacks(c, on_batch, NULL, NULL, NULL));
     CHECK(seqcls_fit_config_set_comm(c, comm));
     CHECK(seqcls_fit(m, o, x, len, y, NULL, NULL, NULL, c));

@@ -3,7 +3,9 @@ machine by seqcls with 1 process x 1 thread, 1 x 2 threads and 2 ranks x 1
 thread (mpirun), and by PyTorch DistributedDataParallel (gloo, 2 processes x 1
 thread), in the same run; then the targets of issue 18.
 
-    usage: run_dist.py BENCH_DIST STEPS [full|imdb]   ($MPIRUN: the launcher and its flags)
+    usage: run_dist.py BENCH_DIST STEPS [full|imdb|both]   ($MPIRUN: the launcher and its flags)
+
+full: every row 500 steps; imdb: IMDB-like lengths (bench/lengths.h, mean 238).
 
 The load average is printed before and after: the machine may be shared.
 """
@@ -66,16 +68,23 @@ def torch_ddp(steps, lens, size=2):
 
 def main():
     if len(sys.argv) < 3:
-        sys.exit("usage: run_dist.py BENCH_DIST STEPS [full|imdb]")
+        sys.exit("usage: run_dist.py BENCH_DIST STEPS [full|imdb|both]")
     exe, steps = sys.argv[1], int(sys.argv[2])
-    lens = sys.argv[3] if len(sys.argv) > 3 else "full"
+    kinds = sys.argv[3] if len(sys.argv) > 3 else "full"
+    for lens in (("full", "imdb") if kinds == "both" else (kinds,)):
+        one_kind(exe, steps, lens)
+
+
+def one_kind(exe, steps, lens):
     mpirun = shlex.split(os.environ.get("MPIRUN", "mpirun --oversubscribe"))
-    print("load average before: %s (%d cores)" % (load(), os.cpu_count()), flush=True)
+    print("\n## %s lengths\nload average before: %s (%d cores)"
+          % ("full" if lens == "full" else "IMDB-like", load(), os.cpu_count()), flush=True)
     v = {}
     v.update(run([exe, str(steps), "1", lens, "--no-mpi"]))
     v.update(run([exe, str(steps), "2", lens, "--no-mpi"]))
     v.update(run(mpirun + ["-np", "2", exe, str(steps), "1", lens]))
-    v.update(torch_ddp(max(2, steps // 2), lens))
+    # a ragged PyTorch step takes about a minute: one, counted without warm-up
+    v.update(torch_ddp(max(2, steps // 2) if lens == "full" else 1, lens))
     print("load average after: %s" % load())
     one = v["seqcls_dist_1x1_%s_seq_per_s" % lens]
     two_threads = v["seqcls_dist_1x2_%s_seq_per_s" % lens]
@@ -97,9 +106,11 @@ def main():
              v[k + "exposed_ms_per_step"], v[k + "backward_ms_per_step"],
              100 * v[k + "hidden_fraction"]))
     r1, r2 = two / one, two / ddp
-    print("target_2ranks_vs_1rank: %.2f (>= 1.8: %s)" % (r1, "yes" if r1 >= 1.8 else "NO"))
-    print("target_2ranks_vs_torch_ddp: %.2f (>= 3: %s)" % (r2, "yes" if r2 >= 3 else "NO"))
-    print("2ranks_vs_1process_2threads: %.2f" % (two / two_threads))
+    print("target_%s_2ranks_vs_1rank: %.2f (>= 1.8: %s)" % (lens, r1, "yes" if r1 >= 1.8 else "NO"))
+    print("target_%s_2ranks_vs_torch_ddp: %.2f (>= 3: %s)" % (lens, r2, "yes" if r2 >= 3 else "NO"))
+    print("%s_2ranks_vs_1process_2threads: %.2f" % (lens, two / two_threads))
+    print("%s_1process_2threads_vs_1thread: %.2f (what the machine's second core gives now)"
+          % (lens, two_threads / one))
 
 
 if __name__ == "__main__":

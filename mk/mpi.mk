@@ -11,7 +11,9 @@
 #                        message (tests/mpi/run.sh); run by `make check`, where
 #                        tools/ensure-deps.sh installs libopenmpi-dev and openmpi-bin
 #   make bench-dist      the headline model, 1 process x 1 and 2 threads, 2 ranks x 1
-#                        thread, and PyTorch DistributedDataParallel (gloo, 2 x 1 thread)
+#                        thread, and PyTorch DistributedDataParallel (gloo, 2 x 1 thread),
+#                        full and IMDB-like lengths (BENCH_DIST_LENGTHS=full|imdb|both);
+#                        about 5 minutes, most of it PyTorch's ragged step
 
 MPICC   ?= mpicc
 MPIRUN  ?= mpirun
@@ -83,6 +85,7 @@ CHECK_EXTRA += check-mpi
 # ---- bench-dist ----
 
 BENCH_DIST_STEPS ?= 5
+BENCH_DIST_LENGTHS ?= both
 $(BUILD)/bench/bench_dist: bench/bench_dist.c bench/lengths.h include/seqcls_mpi.h $(MPI_SHARED)
 	@mkdir -p $(dir $@)
 	$(MPICC) $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -Iinclude $(CFLAGS) -o $@ $< \
@@ -90,7 +93,7 @@ $(BUILD)/bench/bench_dist: bench/bench_dist.c bench/lengths.h include/seqcls_mpi
 
 bench-dist: $(BUILD)/bench/bench_dist
 	MPIRUN="$(MPIRUN) $(MPIRUN_FLAGS)" PYTHONDONTWRITEBYTECODE=1 $(PYTHON) bench/run_dist.py \
-	    $(BUILD)/bench/bench_dist $(BENCH_DIST_STEPS)
+	    $(BUILD)/bench/bench_dist $(BENCH_DIST_STEPS) $(BENCH_DIST_LENGTHS)
 
 # The Python binding's mpirun test needs the adapter built.
 ifeq ($(HAVE_MPI),yes)
