@@ -535,6 +535,60 @@ START_TEST(batch_norm_replicas_stay_equal)
 }
 END_TEST
 
+/* A per-step model (a tagger): the loss is a mean over the valid steps of
+ * the whole global batch, which every rank counts the same. */
+static seqcls_model_t *tagger(uint64_t seed)
+{
+    seqcls_model_t *m = NULL;
+    OK(seqcls_model_create(&m, seed));
+    OK(seqcls_add_embedding(m, V, 6, 0, NULL));
+    OK(seqcls_add_lstm(m, 5, SEQCLS_BIDIRECTIONAL | SEQCLS_RETURN_SEQUENCES, NULL));
+    OK(seqcls_add_dropout(m, 0.2f, NULL));
+    OK(seqcls_add_output(m, 3, NULL));
+    return m;
+}
+
+START_TEST(per_step_ranks_equal_one_process)
+{
+    world_t w, one;
+    seqcls_tensor_t *y2 = tu_tensor(SEQCLS_I32, 2, N, T, 0);
+    const int32_t *ids;
+    int32_t *lab = seqcls_tensor_data(y2);
+    int r, k;
+    double d;
+    world_init(&one, 1, 1);
+    world_init(&w, 3, 1);
+    ids = seqcls_tensor_data(w.x);
+    for (k = 0; k < N * T; k++)
+        lab[k] = ids[k] % 3;   /* tag = the token's id mod 3 */
+    seqcls_model_free(one.job[0].m);
+    seqcls_comm_free(one.job[0].comm);
+    one.job[0].comm = NULL;
+    one.job[0].m = tagger(12);
+    one.job[0].y = y2;
+    for (r = 0; r < 3; r++) {
+        seqcls_model_free(w.job[r].m);
+        w.job[r].m = tagger(12 + (uint64_t)r);
+        w.job[r].y = y2;
+    }
+    run_fit(&one.job[0]);
+    world_run(&w);
+    ck_assert_msg(one.job[0].rc == SEQCLS_OK, "%s", one.job[0].msg);
+    for (r = 0; r < 3; r++)
+        ck_assert_msg(w.job[r].rc == SEQCLS_OK, "rank %d: %s", r, w.job[r].msg);
+    for (r = 1; r < 3; r++)
+        tu_assert_same_params(w.job[0].m, w.job[r].m);
+    d = max_diff(one.job[0].m, w.job[0].m);
+    printf("  per-step model, 3 ranks: max |w - w_1process| = %.3g\n", d);
+    ck_assert_msg(d <= TOLERANCE, "3 ranks differ from one process by %g", d);
+    ck_assert(w.job[0].last_val_loss == w.job[2].last_val_loss);
+    ck_assert(fabs(w.job[0].last_val_loss - one.job[0].last_val_loss) < 1e-5);
+    world_free(&one);
+    world_free(&w);
+    seqcls_tensor_free(y2);
+}
+END_TEST
+
 /* A stop asked by one rank's callback stops every rank after that batch. */
 START_TEST(a_stop_on_one_rank_stops_all)
 {
@@ -670,6 +724,7 @@ Suite *comm_suite(void)
     tcase_add_loop_test(tc, a_dying_rank_stops_all, 0, 2);
     tcase_add_test(tc, a_stop_on_one_rank_stops_all);
     tcase_add_test(tc, batch_norm_replicas_stay_equal);
+    tcase_add_test(tc, per_step_ranks_equal_one_process);
     tcase_add_test(tc, own_loop_calls);
     tcase_add_test(tc, comm_arguments);
     tcase_add_test(tc, comm_destructor);
