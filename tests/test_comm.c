@@ -141,8 +141,8 @@ static void make_data(seqcls_tensor_t **x, seqcls_tensor_t **y, int32_t *lens)
     }
 }
 
-/* Embedding -> BiLSTM with input dropout -> Bahdanau -> dense -> dropout
- * -> softmax 3: both kinds of dropout seqcls_fit draws. */
+/* Embedding -> BiLSTM with input and recurrent dropout -> Bahdanau ->
+ * dense -> dropout -> softmax 3: every kind of dropout seqcls_fit draws. */
 static seqcls_model_t *build(uint64_t seed)
 {
     seqcls_model_t *m = NULL;
@@ -151,6 +151,7 @@ static seqcls_model_t *build(uint64_t seed)
     OK(seqcls_add_embedding(m, V, 6, 0, NULL));
     OK(seqcls_add_lstm(m, 5, SEQCLS_BIDIRECTIONAL | SEQCLS_RETURN_SEQUENCES, &l));
     OK(seqcls_layer_set_float(m, l, SEQCLS_OPT_INPUT_DROPOUT, 0.2f));
+    OK(seqcls_layer_set_float(m, l, SEQCLS_OPT_RECURRENT_DROPOUT, 0.1f));
     OK(seqcls_add_attention(m, SEQCLS_ATTN_BAHDANAU, 4, NULL));
     OK(seqcls_add_dense(m, 8, SEQCLS_ACT_RELU, NULL));
     OK(seqcls_add_dropout(m, 0.3f, NULL));
@@ -351,7 +352,7 @@ static double pred_diff(seqcls_model_t *a, seqcls_model_t *b, seqcls_tensor_t *x
  * one process adds its rows (and the batch's GEMMs have other shapes), so
  * the weights differ by float rounding, which Adam's steps (m / sqrt(v))
  * carry on.  After 3 epochs of 4 steps here the weights differ by at most
- * 3.6e-7 and the probabilities by 6e-8 (docs/distributed.md); a row
+ * 7.6e-7 and the probabilities by 6e-8 (docs/distributed.md); a row
  * trained twice, lost, or given another dropout mask moves them by 1e-3
  * and more.
  */
