@@ -73,6 +73,7 @@ enum {
     WS_DA,                /* [N, d] */
     WS_DQKV,              /* [N, 3d] */
     WS_DX,                /* packed d(input) [N, d] (when some row has padding) */
+    WS_KEYS,              /* seqcls_fit: [1 + B], B then the rows' dropout keys (0: none) */
     WS_TF_END
 };
 _Static_assert(WS_TF_END <= WS_SLOTS, "transformer workspace slots exceed WS_SLOTS");
@@ -609,6 +610,7 @@ typedef struct {
     geom_t g;
     int gelu, pre, drop;
     uint64_t seed;
+    const uint64_t *keys;     /* seqcls_fit: a dropout key per row [B], else NULL (the seed) */
     uint32_t thresh;          /* rate 2^32 */
     real keep_scale;          /* 1 / (1 - rate) */
     real eps, scale;          /* layer-norm epsilon, 1 / sqrt(dh) */
@@ -632,8 +634,26 @@ typedef struct {
 
 static drop_t drop_stream(const tf_job_t *J, int site, uint64_t index)
 {
-    const uint64_t z = mix64(J->seed ^ mix64(((uint64_t)site << 56) ^ index));
+    uint64_t z;
     drop_t k;
+    if (J->keys) {
+        /* seqcls_fit: a stream per (row's key, layer, site, step or head),
+         * so that a row's masks do not depend on the batch that holds it
+         * (data-parallel ranks hold other batches than one process) */
+        uint64_t b, sub;
+        if (site == SITE_ATTN) {
+            b = index / (uint64_t)J->g.heads;
+            sub = index % (uint64_t)J->g.heads;
+        } else {
+            const uint64_t bt = J->g.full ? index : (uint64_t)J->g.map[index];
+            b = bt / (uint64_t)J->g.T;
+            sub = bt % (uint64_t)J->g.T;
+        }
+        z = mix64(rng_key(J->keys[b], (uint64_t)J->L->index) ^
+                  mix64(((uint64_t)site << 56) ^ sub));
+    } else {
+        z = mix64(J->seed ^ mix64(((uint64_t)site << 56) ^ index));
+    }
     k.k0 = (uint32_t)z;
     k.k1 = (uint32_t)(z >> 32);
     k.thresh = J->thresh;
@@ -1060,9 +1080,19 @@ static int tf_forward(const layer_t *L, workspace_t *ws, const value_t *in, valu
     out->x = J.y;
     if (N == 0)
         return SEQCLS_OK;
-    if (J.drop)
+    if (J.drop && !ctx->keys)
         J.seed = rng_next(ctx->rng);
     *g->seed = J.seed;
+    if (J.drop) {
+        /* the rows' keys, for the backward to draw the same masks */
+        uint64_t *k = ws_get(ws, WS_KEYS, (B + 1) * sizeof *k);
+        if (!k)
+            return SEQCLS_E_NOMEM;
+        k[0] = ctx->keys ? (uint64_t)B : 0;
+        if (ctx->keys)
+            memcpy(k + 1, ctx->keys, B * sizeof *k);
+        J.keys = ctx->keys ? k + 1 : NULL;
+    }
 
     J.x = g->full ? in->x : ws_reals(ws, WS_X, N * d);
     J.h0 = J.pre ? ws_reals(ws, WS_H0, N * d) : NULL;
@@ -1215,6 +1245,8 @@ static int tf_backward(layer_t *L, workspace_t *ws, const value_t *in, const val
      * option makes the backward refuse) */
     J.drop = L->rate > 0;
     J.seed = *g->seed;
+    if (J.drop && ws->buf[WS_KEYS] && ((const uint64_t *)ws->buf[WS_KEYS])[0] == (uint64_t)B)
+        J.keys = (const uint64_t *)ws->buf[WS_KEYS] + 1;
     dx = ws_reals(ws, WS_DIN, seqcls__mul(B * T, d));
     if (!dx)
         return SEQCLS_E_NOMEM;
