@@ -762,6 +762,65 @@ START_TEST(comm_destructor)
 }
 END_TEST
 
+/* One rank needs no partner: its sum and broadcast are the data itself. */
+static int solo_allreduce(void *user, float *data, size_t n)
+{
+    (void)user, (void)data, (void)n;
+    return 0;
+}
+static int solo_broadcast(void *user, void *data, size_t bytes)
+{
+    (void)user, (void)data, (void)bytes;
+    return 0;
+}
+
+/* An embedding bag's table has a gradient sparse by rows, whose lazy step
+ * would let the replicas drift apart after a dense all-reduce: seqcls_fit
+ * and seqcls_comm_allreduce_grads refuse it, naming the parameter, and
+ * change nothing; frozen, the model trains. */
+START_TEST(sparse_gradients_are_refused)
+{
+    seqcls_model_t *m = NULL;
+    seqcls_optimizer_t *o = NULL;
+    seqcls_fit_config_t *cfg = NULL;
+    seqcls_comm_t *c = NULL;
+    seqcls_tensor_t *x = NULL, *y = NULL, *v = NULL;
+    int64_t sx[3] = {4, 3, 2}, sy[1] = {4};
+    int32_t ids[24], labels[4] = {0, 1, 0, 1}, lens[4] = {3, 2, 3, 1};
+    real_t before;
+    int i, layer = -1;
+    for (i = 0; i < 24; i++)
+        ids[i] = i % 7;
+    OK(seqcls_model_create(&m, 5));
+    OK(seqcls_add_embedding_bag(m, 7, 4, 2, &layer));
+    OK(seqcls_add_pooling(m, SEQCLS_POOL_MEAN, NULL));
+    OK(seqcls_add_output(m, 1, NULL));
+    OK(seqcls_optimizer_create(&o, SEQCLS_OPTIM_ADAM, 0.01f));
+    OK(seqcls_fit_config_create(&cfg));
+    OK(seqcls_fit_config_set_int(cfg, SEQCLS_FIT_EPOCHS, 1));
+    OK(seqcls_comm_create(&c, 0, 1, solo_allreduce, solo_broadcast, NULL));
+    OK(seqcls_fit_config_set_comm(cfg, c));
+    OK(seqcls_tensor_wrap(&x, SEQCLS_I32, 3, sx, ids));
+    OK(seqcls_tensor_wrap(&y, SEQCLS_I32, 1, sy, labels));
+    OK(seqcls_param(m, 0, &v, NULL));
+    before = ((real_t *)seqcls_tensor_data(v))[0];
+    FAILS(SEQCLS_E_STATE, "sparse by rows",
+          seqcls_fit(m, o, x, lens, y, NULL, NULL, NULL, cfg));
+    ck_assert(((real_t *)seqcls_tensor_data(v))[0] == before);
+    FAILS(SEQCLS_E_STATE, "weight", seqcls_comm_allreduce_grads(c, m));
+    OK(seqcls_layer_set_int(m, layer, SEQCLS_OPT_FREEZE, 1));
+    OK(seqcls_fit(m, o, x, lens, y, NULL, NULL, NULL, cfg));
+    OK(seqcls_comm_allreduce_grads(c, m));
+    ck_assert(((real_t *)seqcls_tensor_data(v))[0] == before);
+    seqcls_tensor_free(x);
+    seqcls_tensor_free(y);
+    seqcls_fit_config_free(cfg);
+    seqcls_comm_free(c);
+    seqcls_optimizer_free(o);
+    seqcls_model_free(m);
+}
+END_TEST
+
 Suite *comm_suite(void)
 {
     Suite *s = suite_create("comm");
@@ -780,6 +839,7 @@ Suite *comm_suite(void)
     tcase_add_test(tc, transformer_ranks_equal_one_process);
     tcase_add_test(tc, own_loop_calls);
     tcase_add_test(tc, comm_arguments);
+    tcase_add_test(tc, sparse_gradients_are_refused);
     tcase_add_test(tc, comm_destructor);
     suite_add_tcase(s, tc);
     return s;
