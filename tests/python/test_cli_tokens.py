@@ -167,6 +167,20 @@ class Tokens(unittest.TestCase):
             self.assertIn(needle, r.stderr)
             self.assertFalse(os.path.exists(out))
 
+    def test_resume_keeps_the_tokenisation(self):
+        """--resume takes --tokens and the n-grams from the checkpoint: 2 epochs,
+        a checkpoint, resumed to 4 = 4 in one run, the saved file bit for bit."""
+        d = self.dir.name
+        opts = ("--tokens", "char", "--minn", "1", "--maxn", "2", "--bucket", "500",
+                "--arch", "meanpool")
+        whole, _ = self.model("resume_whole", *opts)
+        half, _ = self.model("resume_half", "--epochs", "3", "--checkpoint-every", "1", *opts)
+        out = os.path.join(d, "resumed.sqcl")
+        r = run("train", "--resume", half + ".ckpt", "-i", self.train, "-o", out, "--epochs", "6")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(whole, "rb") as a, open(out, "rb") as b:
+            self.assertEqual(a.read(), b.read())
+
     def test_help_lists_the_options(self):
         r = run("train", "--help")
         for opt in ("--tokens T", "--oov-buckets N", "--minn N", "--maxn N", "--bucket N"):

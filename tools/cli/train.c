@@ -222,6 +222,18 @@ static void keep_best(progress_t *p)
     seqcls_free(buf);
 }
 
+/* Where training stood is a checkpoint's, not the trained model's: the
+ * model saved at the end is the same whether or not the run wrote or
+ * resumed checkpoints. */
+static void forget_progress(seqcls_model_t *m)
+{
+    static const char *const keys[] = {"train.epoch", "train.best_epoch", "train.best_loss",
+                                       "train.wait"};
+    size_t i;
+    for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        check(seqcls_model_set_meta(m, keys[i], NULL), "metadata");
+}
+
 /* Rank 0 after `done` epochs: the best model so far into <checkpoint>.best
  * (when it is kept), then the checkpoint: the model, the optimiser state
  * and where training stands.  Both are written atomically. */
@@ -669,6 +681,7 @@ int cmd_train(int argc, char **argv)
                       &progress);
         mv = seqcls_model_vocab(m);
         nlabels = seqcls_model_label_count(m);
+        set_meta(m, "train.epochs", "%.0f", o.epochs);   /* (a new --epochs is the run's now) */
         printf("%d documents, resuming %s after epoch %d of %d\n", train.n, o.resume, done,
                o.epochs);
     } else {
@@ -811,6 +824,7 @@ int cmd_train(int argc, char **argv)
         if (kept != progress.last && progress.best_model)
             check(seqcls_model_load_buffer(&final, progress.best_model, progress.best_len),
                   "the best model");
+        forget_progress(final ? final : m);
         check(seqcls_model_save(final ? final : m, o.output), "saving the model");
         printf("saved %s (%.1fs)\n", o.output, now() - t0);
         /* the last line: the figures of the model as saved (the epoch lines'
