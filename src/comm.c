@@ -9,13 +9,16 @@
  * after each layer, and a bucket is handed to a thread of its own as soon
  * as the backward pass has gone below its lowest layer, so that its
  * all-reduce runs while the earlier layers are still being
- * back-propagated.  One all-reduce per bucket, not per tensor.
+ * back-propagated.  One all-reduce per bucket, not per tensor.  A
+ * gradient sparse by rows (an embedding bag's table) is not in the
+ * buckets: its rows are gathered after them (reduce_sparse).
  */
 #include "internal.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -204,6 +207,12 @@ struct comm_grads {
     double seconds;          /* in the all-reduce calls this step */
 };
 
+/* A trained parameter whose gradient goes into the buckets (dense). */
+static int in_buckets(const comm_grads_t *g, int p)
+{
+    return g->trained[p] && !g->m->params[p].sparse;
+}
+
 static void pack(const comm_grads_t *g, const bucket_t *b)
 {
     float *dst = g->buf + b->off;
@@ -212,7 +221,7 @@ static void pack(const comm_grads_t *g, const bucket_t *b)
         const real *src = g->m->params[i].grad->data;
         const size_t n = g->m->params[i].grad->numel;
         size_t k;
-        if (!g->trained[i])
+        if (!in_buckets(g, i))
             continue;
         for (k = 0; k < n; k++)
             dst[k] = (float)src[k];
@@ -228,7 +237,7 @@ static void unpack(const comm_grads_t *g, const bucket_t *b)
         real *dst = g->m->params[i].grad->data;
         const size_t n = g->m->params[i].grad->numel;
         size_t k;
-        if (!g->trained[i])
+        if (!in_buckets(g, i))
             continue;
         for (k = 0; k < n; k++)
             dst[k] = (real)src[k];
@@ -313,20 +322,108 @@ static void layer_done(void *ctx, int layer)
         submit(g);
 }
 
-/* A parameter whose gradient is sparse by rows (an embedding bag's table)
- * is refused: its optimiser step updates only the rows this rank's batch
- * listed, so after a dense all-reduce the replicas would drift apart; the
- * rows would first have to be gathered from every rank. */
-int comm_check_dense_grads(const seqcls_model_t *m, const char *func)
+/* ---- gradients sparse by rows ---- */
+
+/*
+ * An embedding bag's table has a gradient sparse by rows (sparse.c), and
+ * its optimiser step updates only the listed rows.  The ranks' lists
+ * differ, so the rows are gathered first: every rank learns every rank's
+ * rows, lists the union in one order (ascending), and the union's
+ * gradients are summed.  Every replica then steps the same rows with the
+ * same gradients in the same order (a clip's sum of squares included),
+ * and one process stepping the union of the global batch's rows gives the
+ * same result up to the order of float additions.  The collectives carry
+ * floats: a row travels as two exact halves (row >> 12, row & 4095), and
+ * a rank's values are summed with the others' zeros, exactly.
+ */
+
+static int cmp_row(const void *a, const void *b)
 {
-    int i;
-    for (i = 0; i < m->nparams; i++)
-        if (m->params[i].sparse && m->params[i].trainable)
-            return seqcls__fail(SEQCLS_E_STATE, "%s: %s has a gradient sparse by rows (an "
-                                "embedding bag), which data-parallel training does not support "
-                                "yet; freeze it (SEQCLS_OPT_FREEZE) or train on one process",
-                                func, m->params[i].name);
-    return SEQCLS_OK;
+    const int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Three collectives for parameter p: the rows' counts, the rows, and the
+ * union's gradients (with one more float, the count of ranks that failed
+ * to list the union, so that a failure is known everywhere at once). */
+static int reduce_sparse(comm_grads_t *g, int p, const char *func)
+{
+    seqcls_comm_t *c = g->c;
+    sparse_rows_t *s = g->m->params[p].sparse;
+    const size_t len = (size_t)s->row_len;
+    float *counts = NULL, *halves = NULL, *grads = NULL;
+    int32_t *rows = NULL;
+    size_t total = 0, before = 0, nu = 0, i, k;
+    /* (a rank that cannot make its lists takes part with none, and says
+     * so in the last collective) */
+    int r, rc, failed = sparse_rows_ready(s) != SEQCLS_OK ||
+                        (!s->compact_on && sparse_grad_dense(s) != SEQCLS_OK);
+
+    if (!(counts = seqcls__calloc((size_t)c->size, sizeof *counts)))
+        return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory for the rows of %s", func,
+                            g->m->params[p].name);
+    counts[c->rank] = failed ? 0 : (float)s->n;
+    if ((rc = comm_allreduce(c, counts, (size_t)c->size, "the counts of rows", func)))
+        goto done;
+    for (r = 0; r < c->size; r++) {
+        total += (size_t)counts[r];
+        if (r < c->rank)
+            before += (size_t)counts[r];
+    }
+    halves = seqcls__calloc(2 * total + 1, sizeof *halves);
+    rows = seqcls__alloc(seqcls__mul(total + 1, sizeof *rows));
+    grads = seqcls__calloc(seqcls__mul(total, len) + 1, sizeof *grads);
+    if (!halves || !rows || !grads) {
+        rc = seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory for %zu rows of %s", func, total,
+                          g->m->params[p].name);
+        goto done;
+    }
+    for (i = 0; !failed && i < (size_t)s->n; i++) {
+        halves[2 * (before + i)] = (float)(s->rows[i] >> 12);
+        halves[2 * (before + i) + 1] = (float)(s->rows[i] & 4095);
+    }
+    if ((rc = comm_allreduce(c, halves, 2 * total, "the rows", func)))
+        goto done;
+    for (i = 0; i < total; i++)
+        rows[i] = ((int32_t)halves[2 * i] << 12) | (int32_t)halves[2 * i + 1];
+    qsort(rows, total, sizeof *rows, cmp_row);
+    for (i = 0; i < total; i++)
+        if (nu == 0 || rows[i] != rows[nu - 1])
+            rows[nu++] = rows[i];
+    /* this rank's gradients at their place in the union */
+    for (i = 0; !failed && i < (size_t)s->n; i++) {
+        const int32_t *at = bsearch(&s->rows[i], rows, nu, sizeof *rows, cmp_row);
+        const real *src = sparse_listed_grad(s, (int)i);
+        float *dst = grads + (size_t)(at - rows) * len;
+        for (k = 0; k < len; k++)
+            dst[k] = (float)src[k];
+    }
+    /* the union listed in its order, gradients zero until the sum arrives */
+    if (!failed)
+        sparse_clear(s);
+    for (i = 0; i < nu && !failed; i++)
+        failed = sparse_grad_row(s, rows[i]) == NULL;
+    grads[nu * len] = (float)failed;
+    if ((rc = comm_allreduce(c, grads, nu * len + 1, "the rows' gradients", func)))
+        goto done;
+    if (grads[nu * len] > 0) {
+        rc = seqcls__fail(SEQCLS_E_NOMEM, "%s: %s out of memory listing %zu rows of %s", func,
+                          failed ? "this rank ran" : "another rank ran", nu,
+                          g->m->params[p].name);
+        goto done;
+    }
+    for (i = 0; i < nu; i++) {
+        real *dst = sparse_listed_grad(s, (int)i);
+        for (k = 0; k < len; k++)
+            dst[k] = (real)grads[i * len + k];
+    }
+    c->bytes += (double)(c->size + 2 * total + nu * len + 1) * sizeof(float);
+done:
+    seqcls__dealloc(counts);
+    seqcls__dealloc(halves);
+    seqcls__dealloc(rows);
+    seqcls__dealloc(grads);
+    return rc;
 }
 
 int comm_grads_start(comm_grads_t **out, seqcls_comm_t *c, seqcls_model_t *m, const char *func)
@@ -335,8 +432,6 @@ int comm_grads_start(comm_grads_t **out, seqcls_comm_t *c, seqcls_model_t *m, co
     size_t bytes = 0;
     int i, hi, top;
     *out = NULL;
-    if (comm_check_dense_grads(m, func))
-        return SEQCLS_E_STATE;
     g = seqcls__calloc(1, sizeof *g);
     if (!g)
         return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory", func);
@@ -348,7 +443,7 @@ int comm_grads_start(comm_grads_t **out, seqcls_comm_t *c, seqcls_model_t *m, co
         goto nomem;
     for (i = 0; i < m->nparams; i++) {
         g->trained[i] = (unsigned char)(m->params[i].trainable != 0);
-        if (g->trained[i])
+        if (in_buckets(g, i))
             g->total += m->params[i].grad->numel;
     }
     /* Buckets of whole layers from the last one down, each closed once it
@@ -359,7 +454,7 @@ int comm_grads_start(comm_grads_t **out, seqcls_comm_t *c, seqcls_model_t *m, co
         const layer_t *L = m->layers[i];
         int p;
         for (p = L->p0; p < L->p0 + L->np; p++)
-            if (g->trained[p])
+            if (in_buckets(g, p))
                 bytes += m->params[p].grad->numel * sizeof(float);
         if (bytes > 0 && (bytes >= (size_t)c->bucket_bytes || i == 0)) {
             bucket_t *b = &g->b[g->nb++];
@@ -411,7 +506,7 @@ int comm_grads_finish(comm_grads_t *g, double backward_seconds, const char *func
 {
     seqcls_comm_t *c = g->c;
     double t0, exposed;
-    int i, status;
+    int i, p, rc, status;
     g->m->backward_hook = NULL;
     g->m->backward_hook_ctx = NULL;
     for (i = 0; i < g->m->nparams; i++)
@@ -439,6 +534,12 @@ int comm_grads_finish(comm_grads_t *g, double backward_seconds, const char *func
             g->seconds += secs;
         }
     }
+    /* the sparse parameters after the buckets, on this thread; which ones
+     * is what the buckets were made for, the same on every rank */
+    for (p = 0; g->status == SEQCLS_OK && p < g->m->nparams; p++)
+        if (g->trained[p] && g->m->params[p].sparse &&
+            (rc = reduce_sparse(g, p, func)) != SEQCLS_OK)
+            return rc;
     exposed = comm_now() - t0;
     status = g->status;
     c->steps += 1;
@@ -504,9 +605,19 @@ int seqcls_comm_allreduce_grads(seqcls_comm_t *c, seqcls_model_t *m)
     if (rc == SEQCLS_OK && c->size > 1) {
         const real size = (real)c->size;
         for (i = 0; i < m->nparams; i++) {
+            const sparse_rows_t *s = m->params[i].sparse;
             real *d = m->params[i].grad->data;
             size_t k;
-            for (k = 0; g->trained[i] && k < m->params[i].grad->numel; k++)
+            if (!g->trained[i])
+                continue;
+            if (s) {   /* its listed rows: the others are zero */
+                int r;
+                for (r = 0; r < s->n; r++)
+                    for (k = 0, d = sparse_listed_grad(s, r); k < (size_t)s->row_len; k++)
+                        d[k] /= size;
+                continue;
+            }
+            for (k = 0; k < m->params[i].grad->numel; k++)
                 d[k] /= size;
         }
     }

@@ -666,8 +666,6 @@ static int setup(fit_t *f, seqcls_model_t *m, seqcls_optimizer_t *o, const seqcl
     /* refuse before anything is touched: a failed call changes nothing */
     if (m && (rc = optimizer_check_model(o, m, func)))
         return rc;
-    if (m && f->comm && (rc = comm_check_dense_grads(m, func)))
-        return rc;
     rc = dataset_init(&f->train, m, x, lengths, y, func, "training input");
     if (rc)
         return rc;

@@ -862,8 +862,6 @@ int comm_broadcast_params(seqcls_comm_t *c, seqcls_model_t *m, int untrained_onl
  * did not run, so that every rank makes the same calls.
  */
 typedef struct comm_grads comm_grads_t;
-/* SEQCLS_E_STATE if a trained parameter of m has a sparse gradient. */
-int comm_check_dense_grads(const seqcls_model_t *m, const char *func);
 int comm_grads_start(comm_grads_t **out, seqcls_comm_t *c, seqcls_model_t *m, const char *func);
 void comm_grads_begin(comm_grads_t *g);
 int comm_grads_finish(comm_grads_t *g, double backward_seconds, const char *func);

@@ -9,7 +9,8 @@
 #    6e-7) but Bahdanau's V.bias, whose gradient is zero (tests/test_comm.c),
 #    and every probability within 1e-5;
 # 2. the command line: `mpirun -np 2 seqcls train` gives the model of
-#    `seqcls train` up to float rounding; trained 2 epochs with checkpoints
+#    `seqcls train` up to float rounding, also with character n-grams (an
+#    embedding bag, whose sparse rows the ranks gather); trained 2 epochs with checkpoints
 #    and resumed to 4 it gives the model of 4 epochs in one run, bit for bit
 #    with the same ranks, up to rounding with 3;
 # 3. a rank killed with SIGKILL ends the job, with mpirun's message, in
@@ -68,6 +69,16 @@ if [ "$(grep -c '^epoch ' two.log)" = 3 ] && ! grep -q "rank 1" two.log; then
 else
     cat two.log
     bad "the log of mpirun -np 2 seqcls train"
+fi
+# fastText's subwords: an embedding bag, whose rows the ranks gather
+sub="-i docs.txt --arch meanpool --dim 16 --maxlen 30 --seed 3 --minn 2 --maxn 4 --bucket 5000"
+"$seqcls" train $sub -o sub1.sqcl --epochs 3 --threads 1 > sub1.log
+if $MPIRUN -np 2 "$seqcls" train $sub -o sub2.sqcl --epochs 3 --threads 1 > sub2.log 2>&1 &&
+   "$fit" params sub1.sqcl sub2.sqcl 1e-5; then
+    ok "mpirun -np 2 seqcls train --minn 2 --maxn 4 gives the model of seqcls train"
+else
+    cat sub2.log
+    bad "mpirun -np 2 seqcls train with character n-grams against seqcls train"
 fi
 $MPIRUN -np 2 "$seqcls" train $args -o whole.sqcl --epochs 4 > whole.log 2>&1
 $MPIRUN -np 2 "$seqcls" train $args -o half.sqcl --epochs 2 --checkpoint-every 1 > half.log 2>&1
