@@ -85,8 +85,9 @@ static int embedding_check_input(const layer_t *L, const void *x, int B, int T,
     return SEQCLS_OK;
 }
 
-/* SEQCLS_OPT_FREEZE, the one settable option: a frozen table is not trainable. */
-static int embedding_set_int(seqcls_model_t *m, layer_t *L, int option, int value)
+/* SEQCLS_OPT_FREEZE, the one settable option of a table (the embedding's
+ * and the embedding bag's): a frozen table is not trainable. */
+int embedding_set_freeze(seqcls_model_t *m, layer_t *L, int option, int value)
 {
     int i;
     (void)option;
@@ -127,15 +128,12 @@ const layer_ops_t seqcls__embedding_ops = {
     .options = embedding_options,
     .forward = embedding_forward,
     .backward = embedding_backward,
-    .set_int = embedding_set_int,
+    .set_int = embedding_set_freeze,
     .check_input = embedding_check_input,
     .describe = embedding_describe,
     .rebuild = embedding_rebuild,
     .stream_step = layer_stream_forward,   /* no state: every step on its own */
 };
-
-/* Embedding tables above this many elements are refused before allocating. */
-#define MAX_TABLE ((int64_t)1 << 34)
 
 int seqcls_add_embedding(seqcls_model_t *m, int vocab, int dim, int padding_idx, int *layer)
 {
@@ -150,7 +148,7 @@ int seqcls_add_embedding(seqcls_model_t *m, int vocab, int dim, int padding_idx,
     if (m && (padding_idx < -1 || padding_idx >= vocab))
         return seqcls__fail(SEQCLS_E_INVALID_ARG,
                             "%s: padding_idx %d is outside [-1, %d)", func, padding_idx, vocab);
-    if (m && (int64_t)vocab * dim > MAX_TABLE)
+    if (m && (int64_t)vocab * dim > EMBEDDING_MAX_TABLE)
         return seqcls__fail(SEQCLS_E_NOMEM, "%s: a %d x %d table is too large", func, vocab, dim);
     rc = model_begin_layer(m, func, &seqcls__embedding_ops, &L);
     if (rc)

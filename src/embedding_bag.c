@@ -185,18 +185,6 @@ static int bag_check_input(const layer_t *L, const void *x, int B, int T,
     return SEQCLS_OK;
 }
 
-/* SEQCLS_OPT_FREEZE, the one settable option, as for the embedding. */
-static int bag_set_int(seqcls_model_t *m, layer_t *L, int option, int value)
-{
-    (void)option;
-    if (value != 0 && value != 1)
-        return seqcls__fail(SEQCLS_E_INVALID_ARG,
-                            "seqcls_layer_set_int: SEQCLS_OPT_FREEZE takes 0 or 1, not %d", value);
-    L->frozen = value;
-    m->params[L->p0].trainable = !value;
-    return SEQCLS_OK;
-}
-
 static void bag_describe(const layer_t *L, char *buf, size_t cap)
 {
     snprintf(buf, cap, "rows=%d, dim=%d, per_step=%d%s", L->vocab, L->units, L->kind_arg,
@@ -227,15 +215,12 @@ const layer_ops_t seqcls__embedding_bag_ops = {
     .options = bag_options,
     .forward = bag_forward,
     .backward = bag_backward,
-    .set_int = bag_set_int,
+    .set_int = embedding_set_freeze,
     .check_input = bag_check_input,
     .describe = bag_describe,
     .rebuild = bag_rebuild,
     .stream_step = layer_stream_forward,   /* no state: every step on its own */
 };
-
-/* Tables above this many elements are refused before allocating (as the embedding's). */
-#define MAX_TABLE ((int64_t)1 << 34)
 
 int seqcls_add_embedding_bag(seqcls_model_t *m, int rows, int dim, int per_step, int *layer)
 {
@@ -247,7 +232,7 @@ int seqcls_add_embedding_bag(seqcls_model_t *m, int rows, int dim, int per_step,
         return seqcls__fail(SEQCLS_E_INVALID_ARG,
                             "%s: rows (%d), dim (%d) and per_step (%d) must be >= 1", func, rows,
                             dim, per_step);
-    if (m && (int64_t)rows * dim > MAX_TABLE)
+    if (m && (int64_t)rows * dim > EMBEDDING_MAX_TABLE)
         return seqcls__fail(SEQCLS_E_NOMEM, "%s: a %d x %d table is too large", func, rows, dim);
     rc = model_begin_layer(m, func, &seqcls__embedding_bag_ops, &L);
     if (rc)

@@ -347,6 +347,12 @@ const layer_ops_t *layer_kind(uint32_t kind);
 /* The option entry of `option` for L's kind, or NULL. */
 const layer_option_t *layer_option(const layer_t *L, int option);
 
+/* Tables (embedding, embedding bag) above this many elements are refused
+ * before allocating. */
+#define EMBEDDING_MAX_TABLE ((int64_t)1 << 34)
+/* SEQCLS_OPT_FREEZE of a table: 0 or 1; a frozen table is not trainable. */
+int embedding_set_freeze(seqcls_model_t *m, layer_t *L, int option, int value);
+
 /*
  * A parameter whose gradient is sparse by rows (the embedding bag's
  * table; sparse.c): its backward lists the rows it reached, and zeroing,
