@@ -37,8 +37,9 @@ def tokenize(text, max_tokens=None):
     return [raw[s:e].decode("utf-8", "replace") for s, e in spans]
 
 
-def token_spans(text, max_tokens=None):
-    """[(start, end)] byte offsets of the tokens in the UTF-8 `text`."""
+def _spans(tokenize, name, text, max_tokens):
+    """[(start, end)] byte offsets of the tokens in the UTF-8 `text` as
+    `tokenize(raw, len, starts, ends, cap, &n)` finds them."""
     raw = _utf8(text)
     # at most one token per byte (and at most INT32_MAX: longer texts are refused)
     cap = min(len(raw) + 1, cv.INT32_MAX) if max_tokens is None \
@@ -48,9 +49,14 @@ def token_spans(text, max_tokens=None):
     starts = np.zeros(cap, np.int32)
     ends = np.zeros(cap, np.int32)
     n = C.c_int32(0)
-    check(fn.seqcls_tokenize(raw, len(raw), starts.ctypes.data_as(I32_P),
-                             ends.ctypes.data_as(I32_P), cap, C.byref(n)), "seqcls_tokenize")
+    check(tokenize(raw, len(raw), starts.ctypes.data_as(I32_P), ends.ctypes.data_as(I32_P), cap,
+                   C.byref(n)), name)
     return [(int(starts[i]), int(ends[i])) for i in range(n.value)]
+
+
+def token_spans(text, max_tokens=None):
+    """[(start, end)] byte offsets of the tokens in the UTF-8 `text`."""
+    return _spans(fn.seqcls_tokenize, "seqcls_tokenize", text, max_tokens)
 
 
 def _max_len(max_len):
@@ -251,18 +257,8 @@ class Vocab:
     def spans(self, text, max_tokens=None):
         """[(start, end)] byte offsets of the tokens of `text` in this
         vocabulary's mode (seqcls_vocab_tokenize)."""
-        raw = _utf8(text)
-        cap = min(len(raw) + 1, cv.INT32_MAX) if max_tokens is None \
-            else cv.int32(max_tokens, "max_tokens")
-        if cap < 0:
-            raise ValueError("seqcls: max_tokens = %d is negative" % cap)
-        starts = np.zeros(cap, np.int32)
-        ends = np.zeros(cap, np.int32)
-        n = C.c_int32(0)
-        check(fn.seqcls_vocab_tokenize(self._ptr, raw, len(raw), starts.ctypes.data_as(I32_P),
-                                       ends.ctypes.data_as(I32_P), cap, C.byref(n)),
-              "seqcls_vocab_tokenize")
-        return [(int(starts[i]), int(ends[i])) for i in range(n.value)]
+        return _spans(lambda *args: fn.seqcls_vocab_tokenize(self._ptr, *args),
+                      "seqcls_vocab_tokenize", text, max_tokens)
 
     def decode(self, ids):
         """The tokens of `ids` joined by spaces (padding skipped)."""
