@@ -570,6 +570,59 @@ SEQCLS_API int seqcls_param(seqcls_model_t *m, int i, seqcls_tensor_t **value,
 SEQCLS_API int seqcls_param_find(const seqcls_model_t *m, const char *name);
 
 /* ------------------------------------------------------------------ */
+/* Reduced precision: int8 and bfloat16 inference (1.1)                */
+/* ------------------------------------------------------------------ */
+
+/* Precisions of a model's weights (seqcls_model_precision), the number of
+ * bits of each weight.  They are not tensor dtypes. */
+#define SEQCLS_FP32 32  /* float32: every model as built, trained or loaded from 1.0 */
+#define SEQCLS_BF16 16  /* bfloat16 weights and activations, float32 sums */
+#define SEQCLS_INT8 8   /* int8 weights per output channel, int8 activations per row */
+
+/**
+ * Quantise a trained model for inference, as PyTorch's
+ * torch.quantization.quantize_dynamic does: the weights of dense and
+ * output layers and W_ih, W_hh of LSTM and GRU layers (both directions)
+ * are stored in `precision`; biases, embeddings, attention, pooling,
+ * convolutions, batch norm and transformer layers stay float32, and so
+ * do the cell state, the gates' nonlinearities and the softmax.
+ *
+ * SEQCLS_INT8: each output channel (row) of a weight gets a float scale,
+ * max |w| / 127, and int8 values in [-127, 127]; each row of activations
+ * entering one of these products (a batch row, or a row at one time
+ * step) is quantised the same way with a scale of its own, at run time;
+ * products are summed in int32 and scaled back to float32.  Results are
+ * the same on every CPU (AVX512-VNNI, AVX2 and portable kernels compute
+ * the same integers).  SEQCLS_BF16: weights and activations rounded to
+ * bfloat16 (to nearest even), products summed in float32.
+ *
+ * The float32 weights are freed: the model takes about a quarter (int8)
+ * or half (bfloat16) of the memory of its quantised weights, and saves
+ * to a file that size (seqcls_model_save; seqcls 1.0 refuses such a
+ * file with SEQCLS_E_VERSION).  Afterwards the model predicts
+ * (seqcls_predict, seqcls_forward with training = 0, seqcls_evaluate,
+ * streams); the training calls (seqcls_forward with training != 0,
+ * seqcls_backward, seqcls_loss_backward, seqcls_zero_grad,
+ * seqcls_optimizer_step, seqcls_fit, seqcls_checkpoint_save, the
+ * communicator calls) refuse it with SEQCLS_E_STATE, no layer can be
+ * added, and seqcls_param refuses a quantised weight's value
+ * (SEQCLS_E_STATE).  Not thread-safe on one model.  Since 1.1.
+ *
+ * @return SEQCLS_OK; SEQCLS_E_INVALID_ARG (m NULL, precision neither
+ *         SEQCLS_INT8 nor SEQCLS_BF16); SEQCLS_E_STATE (the model is
+ *         quantised already, or has no weight to quantise);
+ *         SEQCLS_E_UNSUPPORTED (int8: a layer with more than 65536
+ *         inputs); SEQCLS_E_NOMEM.  On error the model is unchanged.
+ */
+SEQCLS_API int seqcls_model_quantize(seqcls_model_t *m, int precision);
+
+/**
+ * The precision of m's weights: SEQCLS_FP32, SEQCLS_BF16 or SEQCLS_INT8
+ * (> 0), or SEQCLS_E_INVALID_ARG if m is NULL.  Since 1.1.
+ */
+SEQCLS_API int seqcls_model_precision(const seqcls_model_t *m);
+
+/* ------------------------------------------------------------------ */
 /* Forward and backward                                                */
 /* ------------------------------------------------------------------ */
 

@@ -20,6 +20,9 @@ int seqcls_checkpoint_save(const seqcls_model_t *m, const seqcls_optimizer_t *o,
     if (!m || !o || !path || !*path)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s", func,
                             !m ? "model is NULL" : !o ? "optimizer is NULL" : "path is NULL or empty");
+    rc = model_check_float(m, func);
+    if (rc)
+        return rc;
     rc = optimizer_serialize(o, m, &state, &len);
     if (rc) {
         char why[256];

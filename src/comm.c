@@ -594,6 +594,8 @@ int seqcls_comm_allreduce_grads(seqcls_comm_t *c, seqcls_model_t *m)
     seqcls__clear_error();
     if (!c || !m)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func, c ? "model" : "comm");
+    if ((rc = model_check_float(m, func)))
+        return rc;
     overlap = c->overlap;
     c->overlap = 0;   /* the backward is over: no thread to start */
     rc = comm_grads_start(&g, c, m, func);
@@ -631,5 +633,7 @@ int seqcls_comm_broadcast_params(seqcls_comm_t *c, seqcls_model_t *m)
     seqcls__clear_error();
     if (!c || !m)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func, c ? "model" : "comm");
+    if (model_check_float(m, func))
+        return SEQCLS_E_STATE;
     return comm_broadcast_params(c, m, 0, func);
 }

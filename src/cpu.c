@@ -2,7 +2,9 @@
  * cpu.c -- which instruction sets the hand-written kernels use (pgemm.c,
  * rnn_math.c): the best the CPU has, checked once at run time, unless the
  * environment variable SEQCLS_MAX_CPU_ISA (portable, avx2 or avx512) lowers
- * it, as oneDNN's ONEDNN_MAX_CPU_ISA does.  The compiler-vectorised loops
+ * it, as oneDNN's ONEDNN_MAX_CPU_ISA does (the AVX-512 extensions the int8
+ * and bfloat16 kernels use, VNNI and BF16, come with avx512 only; avx2
+ * gives their AVX2 or portable kernels).  The compiler-vectorised loops
  * marked SEQCLS_VECTORISED pick their own clone when the library loads.
  */
 #include "internal.h"
@@ -55,4 +57,24 @@ int cpu_set_isa(int isa)
         isa = best;
     atomic_store(&chosen, isa);
     return isa;
+}
+
+int cpu_has(int feature)
+{
+    static atomic_int known = -1;   /* bits of the features the CPU has */
+    int bits = atomic_load_explicit(&known, memory_order_relaxed);
+    if (bits < 0) {
+        bits = 0;
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vnni"))
+            bits |= CPU_FEAT_VNNI;
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512bf16"))
+            bits |= CPU_FEAT_BF16;
+#endif
+        atomic_store_explicit(&known, bits, memory_order_relaxed);
+    }
+    return (bits & feature) != 0;
 }

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { WS_DZ = WS_PRIVATE };
+enum { WS_DZ = WS_PRIVATE, WS_QACT, WS_QSCALE };
 
 /* Zero the rows of padding steps of a [B, T, F] buffer. */
 static void zero_padding(const value_t *v, real *x, int F)
@@ -31,9 +31,19 @@ int dense_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t 
     (void)ctx;
     if (!y)
         return SEQCLS_E_NOMEM;
-    for (r = 0; r < rows; r++)
-        memcpy(y + (size_t)r * U, L->w[1], (size_t)U * sizeof(real));
-    blas_gemm(0, 1, rows, U, F, 1, in->x, F, L->w[0], F, 1, y, U);
+    if (L->q) {
+        /* quantised (seqcls_model_quantize): int8 or bfloat16 products */
+        const qmat_t *w = quant_piece(L, 0, 0);
+        unsigned char *act = ws_get(ws, WS_QACT, seqcls__mul((size_t)rows, qmat_act_bytes(w)));
+        float *sa = ws_get(ws, WS_QSCALE, seqcls__mul((size_t)rows, sizeof(float)));
+        if (!act || !sa)
+            return SEQCLS_E_NOMEM;
+        quant_matmul(w, rows, in->x, F, L->w[1], y, U, act, sa);
+    } else {
+        for (r = 0; r < rows; r++)
+            memcpy(y + (size_t)r * U, L->w[1], (size_t)U * sizeof(real));
+        blas_gemm(0, 1, rows, U, F, 1, in->x, F, L->w[0], F, 1, y, U);
+    }
     act_forward(L->activation, y, (size_t)rows * U);
     zero_padding(in, y, U);
     *out = *in;
@@ -103,6 +113,7 @@ const layer_ops_t seqcls__dense_ops = {
     .describe = dense_describe,
     .rebuild = dense_rebuild,
     .stream_step = layer_stream_forward,   /* no state: every step on its own */
+    .quant = 1u,                           /* the weight */
 };
 
 /* Shared by the dense and output constructors. */

@@ -664,6 +664,8 @@ static int setup(fit_t *f, seqcls_model_t *m, seqcls_optimizer_t *o, const seqcl
     if (!o)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: optimizer is NULL", func);
     /* refuse before anything is touched: a failed call changes nothing */
+    if (m && (rc = model_check_float(m, func)))
+        return rc;
     if (m && (rc = optimizer_check_model(o, m, func)))
         return rc;
     rc = dataset_init(&f->train, m, x, lengths, y, func, "training input");

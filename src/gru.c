@@ -156,7 +156,9 @@ static void gru_forward(rnn_step_t *s)
 {
     const int H = s->H, GH = 3 * H;
     int j;
-    if (s->np > 0)
+    if (s->np > 0 && s->hq[0])
+        rnn_qproduct(s, 0, s->np, s->hm_prev, H, s->scratch, GH);
+    else if (s->np > 0)
         pgemm(s->np, GH, H, s->hm_prev, H, s->Wp, 0, NULL, s->scratch, GH);
     for (j = 0; j < s->nb; j++) {
         real *a = s->gates + (size_t)j * GH;
@@ -173,7 +175,9 @@ static void gru_before_forward(rnn_step_t *s)
 {
     const int H = s->H, GH = 3 * H;
     int j;
-    if (s->np > 0)
+    if (s->np > 0 && s->hq[0])
+        rnn_qproduct(s, 0, s->np, s->hm_prev, H, s->scratch, GH);
+    else if (s->np > 0)
         pgemm(s->np, 2 * H, H, s->hm_prev, H, s->Wp, 0, NULL, s->scratch, GH);
     for (j = 0; j < s->nb; j++) {
         const real *hp = j < s->np ? s->hm_prev + (size_t)j * H : s->zero;
@@ -182,7 +186,9 @@ static void gru_before_forward(rnn_step_t *s)
     }
     /* W_hn (r ⊙ h) for the rows with a previous state, into scratch's n
      * columns; b_hn is already in (folded) */
-    if (s->np > 0)
+    if (s->np > 0 && s->hq[1])
+        rnn_qproduct(s, 1, s->np, s->aux, H, s->scratch + 2 * H, GH);
+    else if (s->np > 0)
         pgemm(s->np, H, H, s->aux, H, s->Wp2, 0, NULL, s->scratch + 2 * H, GH);
     for (j = 0; j < s->nb; j++) {
         if (j < s->np)

@@ -125,6 +125,11 @@ void blas_set_threads(int n);
 /* Kernel sets, in increasing order; SEQCLS_MAX_CPU_ISA can lower the choice. */
 enum { CPU_PORTABLE = 0, CPU_AVX2 = 1, CPU_AVX512 = 2 };
 int cpu_isa(void);
+/* Extensions of AVX-512 that some kernels use besides the set (the int8
+ * and bfloat16 products, qgemm.c): does the CPU have them?  They are used
+ * only when cpu_isa() is CPU_AVX512, so SEQCLS_MAX_CPU_ISA lowers them too. */
+enum { CPU_FEAT_VNNI = 1, CPU_FEAT_BF16 = 2 };
+int cpu_has(int feature);
 /* Tests: use the kernels of `isa` at most (-1: back to the default);
  * returns the set in use, no better than the CPU has. */
 int cpu_set_isa(int isa);
@@ -151,6 +156,54 @@ void pgemm2(int M, int N, int K, const real *A, int lda, const real *Bp, int K2,
 size_t pgemm_packed_t_len(int K, int M);
 void pgemm_pack_t(real *dst, const real *A, int lda, int K, int M);
 void pgemm_tn(int M, int N, int K, const real *At, const real *Bp, real *C, int ldc);
+
+/* ---- quantised products (qgemm.c) ---- */
+
+/* A weight matrix W [N, K] stored as int8 per output channel with float
+ * scales (w = round(W / scale[n]), scale[n] = max |W[n]| / 127) or as
+ * bfloat16, packed for qgemm (layout and arithmetic in qgemm.c). */
+enum { QMODE_INT8 = 1, QMODE_BF16 = 2 };
+/* The most K an int8 product takes: its int32 sums cannot overflow. */
+#define QMAX_K 65536
+typedef struct {
+    int mode, N, K, Kp;      /* Kp: K padded to the kernels' group of k */
+    void *w;                 /* packed panels */
+    float *scale;            /* int8: [N] */
+    int32_t *wsum;           /* int8: [N rounded up to 32] sums of w per channel */
+} qmat_t;
+int qmat_group(int mode);
+int qmat_alloc(qmat_t *q, int mode, int N, int K);   /* zero weights; SEQCLS_E_NOMEM */
+void qmat_free(qmat_t *q);
+/* Quantise W [N, K] (row-major) into a new q. */
+int qmat_from_real(qmat_t *q, int mode, const real *W, int N, int K);
+/* Row n as stored: K int8 values and its scale, or K bfloat16 bit patterns. */
+void qmat_set_row(qmat_t *q, int n, const void *vals, float scale);
+void qmat_get_row(const qmat_t *q, int n, void *vals);
+/* One element's bits (int8 as its byte), read or written. */
+uint16_t qmat_get(const qmat_t *q, int n, int k);
+void qmat_put(qmat_t *q, int n, int k, uint16_t bits);
+size_t qmat_weight_bytes(const qmat_t *q);
+/* Bytes of one quantised activation row (for qact). */
+size_t qmat_act_bytes(const qmat_t *q);
+/* bfloat16 from float, rounded to nearest even; and back. */
+uint16_t qmat_bf16(float x);
+float qmat_bf16_float(uint16_t h);
+/* Quantise rows A [M, K] (row i at A + i * lda) for products with q:
+ * rows of qmat_act_bytes(q) into act, int8 scales into sa[M]. */
+void qact(const qmat_t *q, int M, const real *A, int lda, void *act, float *sa);
+/* One operand of qgemm: quantised rows of A, their scales, and W. */
+typedef struct {
+    const qmat_t *w;
+    const void *act;
+    const float *sa;
+} qop_t;
+/* C[M, N] = sum over the nops (1 or 2) operands of A_i W_i^T, + bias [N]
+ * if not NULL; the operands have the same N and mode. */
+void qgemm(int M, int nops, const qop_t *ops, const real *bias, real *C, int ldc);
+/* The kernel qgemm uses for a mode now, and its name. */
+enum { QK_PORTABLE = 0, QK_AVX2 = 1, QK_VNNI = 2, QK_BF16 = 3 };
+int qgemm_kernel(int mode);
+const char *qgemm_kernel_name(int mode);
 
 /* ---- elementwise math (activation.c) ---- */
 
@@ -334,6 +387,13 @@ typedef struct {
     /* Bytes of state a stream keeps for L (NULL: none), or SIZE_MAX when
      * this configuration of the kind cannot stream, with *why saying why. */
     size_t (*stream_state)(const layer_t *L, const char **why);
+    /* seqcls_model_quantize: a mask of the parameters (bit i: the
+     * layer's i-th) stored quantised, 0 for kinds that stay float32; and
+     * NULL, or the rows of parameter i that make its first piece (the
+     * rest is a second piece: a recurrent W_hh whose last gates multiply
+     * something else than h_{t-1}). */
+    unsigned quant;
+    int (*quant_rows)(const layer_t *L, int param);
 } layer_ops_t;
 
 /* stream_step of the kinds without state: their forward, at inference (layer.c). */
@@ -434,7 +494,50 @@ struct layer {
     real *g[LAYER_MAX_PARAMS];   /* gradients */
     size_t wn[LAYER_MAX_PARAMS]; /* element counts */
     sparse_rows_t *sp[LAYER_MAX_PARAMS];   /* rows with a gradient, or NULL (dense) */
+    /* after seqcls_model_quantize (or loading a quantised model): the
+     * quantised weights (quant.c); their w[] and g[] are then NULL */
+    struct layer_quant *q;
 };
+
+/* ---- quantised models (quant.c) ---- */
+
+/* A piece of a quantised parameter: rows [row0, row0 + m.N) of the
+ * layer's parameter `param`. */
+typedef struct {
+    int param, row0;
+    qmat_t m;
+} qpiece_t;
+
+#define QUANT_MAX_PIECES 16
+typedef struct layer_quant {
+    int mode;                /* QMODE_* */
+    int n;
+    qpiece_t piece[QUANT_MAX_PIECES];
+} layer_quant_t;
+
+/* The piece of L's parameter `param` that starts at row0, or NULL. */
+const qmat_t *quant_piece(const layer_t *L, int param, int row0);
+void quant_layer_free(layer_t *L);
+/* SEQCLS_E_STATE naming func if m is quantised (training calls). */
+int model_check_float(const seqcls_model_t *m, const char *func);
+/* Does the kind of the layer holding parameter i of m quantise it? */
+int quant_param(const seqcls_model_t *m, int i);
+/* Loading (serialize.c): parameter i of m from a PARM record of dtype
+ * QMODE_INT8 (numel int8, then shape[0] float32 scales, little-endian)
+ * or QMODE_BF16; then quant_finish once every parameter is in.  Malformed
+ * data is SEQCLS_E_FORMAT naming `who`. */
+int quant_load_param(seqcls_model_t *m, int i, int mode, const unsigned char *data, size_t bytes,
+                     const char *who);
+int quant_finish_load(seqcls_model_t *m, int mode, const char *who);
+/* Saving: the bytes of parameter i's data (after the record's head) and
+ * the data itself. */
+size_t quant_param_bytes(const seqcls_model_t *m, int i);
+void quant_param_write(const seqcls_model_t *m, int i, unsigned char *out);
+/* y [rows, N] = x [rows, K] W^T + bias with a quantised W, split over
+ * the pool when large; act and sa hold rows x qmat_act_bytes and rows
+ * floats. */
+void quant_matmul(const qmat_t *w, int rows, const real *x, int ldx, const real *bias, real *y,
+                  int ldy, unsigned char *act, float *sa);
 
 /* ---- the model (model.c) ---- */
 
@@ -494,6 +597,7 @@ struct seqcls_model {
     void *backward_hook_ctx;
 
     const char *building;    /* the seqcls_add_* call adding a layer, for messages */
+    int quant;               /* 0 (float32), or QMODE_* after seqcls_model_quantize */
 
     /* carried along and saved with the model (metadata.c) */
     seqcls_vocab_t *vocab;
@@ -669,12 +773,21 @@ typedef struct {
     const real *aux_prev;     /* [np, A*H] */
     real *h, *aux;            /* [nb, H], [nb, A*H]: new state, values kept for backward */
     real *scratch;            /* [nb, G*H] */
+    /* a quantised layer (seqcls_model_quantize): W_hh's pieces in place of
+     * Wp and Wp2 (hq[1] NULL when there is one), and room for the step's
+     * quantised rows ([nb] rows of qmat_act_bytes, scales [nb]) */
+    const qmat_t *hq[2];
+    unsigned char *qrows;
+    float *qscale;
     const real *zero;         /* H zeros: the previous state of rows [np, nb) */
     /* backward: dh, dc hold d/dh_t, d/dc_t on entry and d/dh_{t-1},
      * d/dc_{t-1} for rows [0, np) on return */
     real *dh, *dc;            /* [nb, H] */
     real *dzx, *dzh;          /* [nb, G*H]: gradients of the input and recurrent pre-activations */
 } rnn_step_t;
+/* A recurrent step's h W^T through piece `which` of W_hh (s->hq), on the
+ * step's own quantised rows (recurrent.c's cells). */
+void rnn_qproduct(rnn_step_t *s, int which, int M, const real *A, int lda, real *C, int ldc);
 /* Backward, a cell with dz_in_gates gets dzx == gates: it reads a row's
  * gate values before it writes the row's gradients (through one row of
  * scratch), which saves a [N, G*H] buffer per layer. */
@@ -707,6 +820,7 @@ void rnn_describe(const layer_t *L, char *buf, size_t cap);
 int rnn_final_states(const layer_t *L, workspace_t *ws, const value_t *in, int training, real *h,
                      real *c, const char *func);
 extern const layer_option_t rnn_options[];
+int rnn_quant_rows(const layer_t *L, int param);
 /* The recurrent kinds' tables share everything but their kind, name,
  * rebuild (their constructor) and default cell. */
 #define RNN_LAYER_OPS(kind_, name_, rebuild_, cell_)                                      \
@@ -716,6 +830,8 @@ extern const layer_option_t rnn_options[];
         .set_float = rnn_set_float, .describe = rnn_describe, .rebuild = (rebuild_),      \
         .impl = (cell_), .stream_step = rnn_stream_step,                                  \
         .stream_state = rnn_stream_state, .final_states = rnn_final_states,               \
+        .quant = 0x33u, /* W_ih, W_hh of both directions */                              \
+        .quant_rows = rnn_quant_rows,                                                     \
     }
 /*
  * Elementwise cell code runs as span(args..., k, n) over [0, len): blocks

@@ -64,8 +64,10 @@ void seqcls_model_free(seqcls_model_t *m)
     model_free_metadata(m);
     for (i = 0; i < m->nparams; i++)
         param_free(&m->params[i]);
-    for (i = 0; i < m->nlayers; i++)
+    for (i = 0; i < m->nlayers; i++) {
+        quant_layer_free(m->layers[i]);
         seqcls__dealloc(m->layers[i]);
+    }
     seqcls__dealloc(m->params);
     seqcls__dealloc(m->layers);
     seqcls__dealloc(m);
@@ -179,6 +181,9 @@ int model_begin_layer(seqcls_model_t *m, const char *func, const layer_ops_t *op
     if (m->nlayers >= MODEL_MAX_LAYERS)
         return seqcls__fail(SEQCLS_E_RANGE, "%s: a model holds at most %d layers", func,
                             MODEL_MAX_LAYERS);
+    if (m->quant)
+        return seqcls__fail(SEQCLS_E_STATE, "%s: the model is quantised: no layer can be added",
+                            func);
     prev = m->nlayers ? m->layers[m->nlayers - 1] : NULL;
     if (first && prev)
         return seqcls__fail(SEQCLS_E_STATE, "%s: a %s layer must be the first layer", func,
@@ -333,6 +338,11 @@ int seqcls_param(seqcls_model_t *m, int i, seqcls_tensor_t **value, seqcls_tenso
     if (i < 0 || i >= m->nparams)
         return seqcls__fail(SEQCLS_E_RANGE, "seqcls_param: index %d is outside [0, %d)", i,
                             m->nparams);
+    if (m->quant && quant_param(m, i) && value)
+        return seqcls__fail(SEQCLS_E_STATE,
+                            "seqcls_param: %s is stored quantised (seqcls_model_quantize): it "
+                            "has no float32 value",
+                            m->params[i].name);
     if (grad && m->params[i].sparse && sparse_grad_dense(m->params[i].sparse) != SEQCLS_OK)
         return seqcls__fail(SEQCLS_E_NOMEM, "seqcls_param: out of memory for the gradient of %s",
                             m->params[i].name);
@@ -372,6 +382,8 @@ int seqcls_zero_grad(seqcls_model_t *m)
     seqcls__clear_error();
     if (!m)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_zero_grad: model is NULL");
+    if (model_check_float(m, "seqcls_zero_grad"))
+        return SEQCLS_E_STATE;
     /* every element: a caller may have written into any gradient */
     model_zero_grad(m, 0);
     return SEQCLS_OK;
@@ -569,6 +581,8 @@ int model_forward(seqcls_model_t *m, const seqcls_tensor_t *input, const int32_t
     int rc, B, T, ndim;
 
     rc = model_check_input(m, input, lengths, func, &B, &T);
+    if (rc == SEQCLS_OK && training)
+        rc = model_check_float(m, func);
     if (rc)
         return rc;
     ndim = model_output_shape(m, B, T, shape);
@@ -639,6 +653,8 @@ int model_check_backward(seqcls_model_t *m, const char *func)
 {
     if (!m)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: model is NULL", func);
+    if (m->quant)
+        return model_check_float(m, func);
     if (m->state != STATE_TRAIN_FORWARD && m->state != STATE_BACKWARD)
         return seqcls__fail(SEQCLS_E_STATE,
                             "%s: no training forward to back-propagate (call seqcls_forward with "

@@ -537,6 +537,9 @@ static int optimizer_step(seqcls_optimizer_t *o, seqcls_model_t *m, int zero_spa
     int i, rc;
     if (!o || !m)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: %s is NULL", func, o ? "model" : "optimizer");
+    rc = model_check_float(m, func);
+    if (rc)
+        return rc;
     rc = bind_model(o, m, func);
     if (rc)
         return rc;

@@ -36,6 +36,7 @@ const layer_ops_t seqcls__output_ops = {
     .describe = output_describe,
     .rebuild = output_rebuild,
     .stream_step = layer_stream_forward,   /* no state: every step on its own */
+    .quant = 1u,                           /* the weight */
 };
 
 int seqcls_add_output(seqcls_model_t *m, int classes, int *layer)

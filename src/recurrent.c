@@ -44,6 +44,7 @@ enum {
     WS_MERGE,             /* ave/mul merges: the output gradient of each direction */
     WS_RMASK,             /* recurrent dropout: masks [dirs][B, H], by sorted rank */
     WS_HM,                /* recurrent dropout: masked states [dirs][N, H] */
+    WS_QACT,              /* quantised layers: per direction, rows of x and of h, and scales */
     WS_RNN_END
 };
 _Static_assert(WS_RNN_END <= WS_SLOTS, "recurrent workspace slots exceed WS_SLOTS");
@@ -403,6 +404,99 @@ static int slice_rows(const pack_t *P, const rnn_cell_t *cell, int d, int t, rea
     return 1;
 }
 
+/*
+ * Quantised layers (seqcls_model_quantize, quant.c, qgemm.c): the same
+ * steps with W_ih and the pieces of W_hh as int8 or bfloat16 matrices;
+ * each step quantises its rows of x and of h_{t-1} (per row, so a row's
+ * result does not depend on the others, as above) into room of its own
+ * slice.  qin_t is W_ih and the room for x.
+ */
+typedef struct {
+    const qmat_t *ih;
+    unsigned char *xa;        /* [B] rows of qmat_act_bytes(ih) */
+    float *xs;                /* [B] */
+} qin_t;
+
+int rnn_quant_rows(const layer_t *L, int param)
+{
+    const rnn_cell_t *cell = cell_of(L);
+    return (param % 4 == 1 ? cell->aux_gate : cell->gates) * L->units;
+}
+
+void rnn_qproduct(rnn_step_t *s, int which, int M, const real *A, int lda, real *C, int ldc)
+{
+    qop_t op;
+    qact(s->hq[which], M, A, lda, s->qrows, s->qscale);
+    op.w = s->hq[which];
+    op.act = s->qrows;
+    op.sa = s->qscale;
+    qgemm(M, 1, &op, NULL, C, ldc);
+}
+
+/* The gates of rows [0, s->nb) of a step: x W_ih^T + bias, and for rows
+ * [0, both) also h_{t-1} W_hh^T in the same pass (cells with xh); x is
+ * [nb, in].  Float32 (pw) or quantised (qi->ih). */
+static void step_gates(const pack_t *P, rnn_step_t *s, const real *x, int both,
+                       const packed_w_t *pw, const qin_t *qi, const real *bias)
+{
+    if (qi->ih) {
+        const size_t rb = qmat_act_bytes(qi->ih);
+        qop_t ops[2];
+        qact(qi->ih, s->nb, x, P->in, qi->xa, qi->xs);
+        ops[0].w = qi->ih;
+        ops[0].act = qi->xa;
+        ops[0].sa = qi->xs;
+        if (both > 0) {
+            qact(s->hq[0], both, s->hm_prev, P->H, s->qrows, s->qscale);
+            ops[1].w = s->hq[0];
+            ops[1].act = s->qrows;
+            ops[1].sa = s->qscale;
+            qgemm(both, 2, ops, bias, s->gates, P->GH);
+        }
+        ops[0].act = qi->xa + (size_t)both * rb;
+        ops[0].sa = qi->xs + both;
+        qgemm(s->nb - both, 1, ops, bias, s->gates + (size_t)both * P->GH, P->GH);
+        return;
+    }
+    if (both > 0)
+        pgemm2(both, P->GH, P->in, x, P->in, pw->ih, P->H, s->hm_prev, P->H, pw->hh[0], bias,
+               s->gates, P->GH);
+    pgemm(s->nb - both, P->GH, P->in, x + (size_t)both * P->in, P->in, pw->ih, 0, bias,
+          s->gates + (size_t)both * P->GH, P->GH);
+}
+
+/* Room for the quantised rows of a layer: per direction [B] rows of x and
+ * of h and their scales, in WS_QACT; sets qi and the step rows' room. */
+static int quant_room(const layer_t *L, workspace_t *ws, const pack_t *P, qin_t qi[2],
+                      const qmat_t *qhh[2][2], unsigned char *qh[2], float *qhs[2])
+{
+    size_t rbx, rbh, per;
+    unsigned char *buf;
+    int d;
+    memset(qi, 0, 2 * sizeof *qi);
+    if (!L->q)
+        return SEQCLS_OK;
+    for (d = 0; d < P->dirs; d++) {
+        qi[d].ih = quant_piece(L, 4 * d, 0);
+        qhh[d][0] = quant_piece(L, 4 * d + 1, 0);
+        qhh[d][1] = quant_piece(L, 4 * d + 1, cell_of(L)->aux_gate * P->H);
+    }
+    rbx = (qmat_act_bytes(qi[0].ih) + 63) / 64 * 64;
+    rbh = (qmat_act_bytes(qhh[0][0]) + 63) / 64 * 64;
+    per = seqcls__mul((size_t)P->B, rbx + rbh + 2 * sizeof(float));
+    buf = ws_get(ws, WS_QACT, seqcls__mul(per, (size_t)P->dirs) + 64);
+    if (!buf)
+        return SEQCLS_E_NOMEM;
+    for (d = 0; d < P->dirs; d++) {
+        unsigned char *b = buf + (size_t)d * per;
+        qi[d].xa = b;
+        qh[d] = b + (size_t)P->B * rbx;
+        qi[d].xs = (float *)(void *)(qh[d] + (size_t)P->B * rbh);
+        qhs[d] = qi[d].xs + P->B;
+    }
+    return SEQCLS_OK;
+}
+
 typedef struct {
     const pack_t *P;
     const rnn_cell_t *cell;
@@ -417,6 +511,10 @@ typedef struct {
     const real *xp, *bias[2];
     int keep;       /* training: every step's gate and cell values are kept */
     packed_w_t pw[2];
+    qin_t qi[2];    /* a quantised layer's W_ih and room per direction, else zeros */
+    const qmat_t *qhh[2][2];
+    unsigned char *qh[2];
+    float *qhs[2];
     const real *bhh[2];
     int sp, both;
     /* backward */
@@ -447,9 +545,20 @@ static void forward_part(void *arg, int part, int parts)
     rnn_step_t s = *J->proto;
     int t;
     (void)parts;
+    qin_t qi = J->qi[d];
     s.Wp = J->pw[d].hh[0];
     s.Wp2 = J->pw[d].hh[1];
     s.b_hh = J->bhh[d];
+    if (qi.ih) {   /* the slice's own rows of the quantisation room */
+        const size_t rbx = (qmat_act_bytes(qi.ih) + 63) / 64 * 64;
+        const size_t rbh = (qmat_act_bytes(J->qhh[d][0]) + 63) / 64 * 64;
+        s.hq[0] = J->qhh[d][0];
+        s.hq[1] = J->qhh[d][1];
+        qi.xa += (size_t)j0 * rbx;
+        qi.xs += j0;
+        s.qrows = J->qh[d] + (size_t)j0 * rbh;
+        s.qscale = J->qhs[d] + j0;
+    }
     for (t = 0; t < P->maxlen; t++) {
         const int ts = d == 0 ? t : P->maxlen - 1 - t;
         if (!slice_rows(P, J->cell, d, ts, J->gd[d], J->hd[d], J->ad[d], J->sc[d], j0, j1, &s)) {
@@ -469,16 +578,9 @@ static void forward_part(void *arg, int part, int parts)
         }
         /* the step's input projection, with b_ih and the part of b_hh that
          * is simply added, on rows the cell reads next */
-        {
-            const real *x = J->xp + ((size_t)P->off[ts] + j0) * P->in;
-            /* with xh, + h_prev W_hh^T in the same pass for rows that have one */
-            const int both = J->cell->xh ? s.np : 0;
-            if (both > 0)
-                pgemm2(both, P->GH, P->in, x, P->in, J->pw[d].ih, P->H, s.hm_prev, P->H,
-                       J->pw[d].hh[0], J->bias[d], s.gates, P->GH);
-            pgemm(s.nb - both, P->GH, P->in, x + (size_t)both * P->in, P->in, J->pw[d].ih, 0,
-                  J->bias[d], s.gates + (size_t)both * P->GH, P->GH);
-        }
+        /* with xh, + h_prev W_hh^T in the same pass for rows that have one */
+        step_gates(P, &s, J->xp + ((size_t)P->off[ts] + j0) * P->in, J->cell->xh ? s.np : 0,
+                   &J->pw[d], &qi, J->bias[d]);
         J->cell->forward(&s);
         if (J->hm[d]) {   /* the new states as the next step's products will see them */
             real *hm = J->hm[d] + (s.h - J->hd[d]);
@@ -521,7 +623,11 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     if (!xp || !gates || !hs || !aux || !scratch || !fin)
         return SEQCLS_E_NOMEM;
     memset(&J, 0, sizeof J);
-    if ((rc = pack_weights(L, &P, cell, ws, 0, J.pw)) != SEQCLS_OK)
+    if (L->q)
+        rc = quant_room(L, ws, &P, J.qi, J.qhh, J.qh, J.qhs);
+    else
+        rc = pack_weights(L, &P, cell, ws, 0, J.pw);
+    if (rc != SEQCLS_OK)
         return rc;
     if (ctx->training && (ctx->rng || ctx->keys) && L->rate > 0) {
         if (!(mask = ws_reals(ws, WS_MASK, (size_t)P.B, (size_t)P.in)))
@@ -1063,7 +1169,18 @@ int rnn_stream_step(const layer_t *L, workspace_t *ws, const value_t *in, value_
         /* rows: gates, the step's scratch, zeros, the bias; two states, alternating */
         real *rows = ws_reals(ws, WS_STEP, 4, (size_t)P.GH);
         real *two = ws_reals(ws, WS_AUX, 2, SH), *bias;
-        if (!rows || !two || pack_weights(L, &P, cell, ws, 0, pw) != SEQCLS_OK)
+        qin_t qi[2];
+        const qmat_t *qhh[2][2];
+        unsigned char *qh[2];
+        float *qhs[2];
+        memset(pw, 0, sizeof pw);
+        memset(qi, 0, sizeof qi);
+        memset(qhh, 0, sizeof qhh);
+        memset(qh, 0, sizeof qh);
+        memset(qhs, 0, sizeof qhs);
+        if (!rows || !two ||
+            (L->q ? quant_room(L, ws, &P, qi, qhh, qh, qhs)
+                  : pack_weights(L, &P, cell, ws, 0, pw)) != SEQCLS_OK)
             return SEQCLS_E_NOMEM;
         bias = rows + 3 * (size_t)P.GH;
         memset(rows + 2 * (size_t)P.GH, 0, (size_t)P.GH * sizeof(real));
@@ -1080,6 +1197,12 @@ int rnn_stream_step(const layer_t *L, workspace_t *ws, const value_t *in, value_
         s.scratch = rows + P.GH;
         s.zero = rows + 2 * (size_t)P.GH;
         s.nb = 1;
+        if (L->q) {
+            s.hq[0] = qhh[0][0];
+            s.hq[1] = qhh[0][1];
+            s.qrows = qh[0];
+            s.qscale = qhs[0];
+        }
         for (t = 0; t < n; t++) {
             const real *x = in->x + (size_t)t * P.in;
             real *prev = two + (size_t)(t & 1) * SH, *cur = two + (size_t)((t + 1) & 1) * SH;
@@ -1089,11 +1212,7 @@ int rnn_stream_step(const layer_t *L, workspace_t *ws, const value_t *in, value_
             s.aux_prev = s.np ? prev + P.H : NULL;
             s.h = cur;
             s.aux = cur + P.H;
-            if (cell->xh && s.np)
-                pgemm2(1, P.GH, P.in, x, P.in, pw[0].ih, P.H, s.h_prev, P.H, pw[0].hh[0], bias,
-                       s.gates, P.GH);
-            else
-                pgemm(1, P.GH, P.in, x, P.in, pw[0].ih, 0, bias, s.gates, P.GH);
+            step_gates(&P, &s, x, cell->xh && s.np ? 1 : 0, &pw[0], &qi[0], bias);
             cell->forward(&s);
             if (seq)
                 memcpy(y + (size_t)t * P.H, cur, (size_t)P.H * sizeof(real));

@@ -67,6 +67,7 @@
 #define TAG_LABL TAG4('L', 'A', 'B', 'L')
 #define TAG_VOPT TAG4('V', 'O', 'P', 'T')   /* vocabulary options, since 1.1 */
 #define TAG_ENDF TAG4('E', 'N', 'D', 'F')
+#define TAG_QUNT TAG4('Q', 'U', 'N', 'T')   /* a quantised model, since 1.1 */
 
 /* Option value types; the type fixes the value's size.  Layer fields use
  * the first three (FIELD_I32 .. FIELD_F32, the same numbers). */
@@ -77,6 +78,9 @@ enum { MO_SEED = 1, MO_RNG0 = 2, MO_RNG3 = 5, MO_WRITER = 6 };
 
 /* Parameter dtype and flags (PARM). */
 #define PARM_DTYPE_F32 1u
+#define PARM_DTYPE_INT8 8u     /* since 1.1: int8 per row, then the rows' f32 scales */
+#define PARM_DTYPE_BF16 16u    /* since 1.1: bfloat16 */
+#define QUNT_VERSION 1u
 #define PARM_TRAINABLE 1u
 
 /* A field's value as text, for messages. */
@@ -230,14 +234,37 @@ static void parm_body(writer_t *w, const seqcls_model_t *m)
         size_t len = strlen(p->name);
         w_u32(w, (uint32_t)len);
         w_bytes(w, p->name, len);
-        w_u32(w, PARM_DTYPE_F32);
+        const int q = m->quant && quant_param(m, i);
+        w_u32(w, !q ? PARM_DTYPE_F32 : m->quant == QMODE_INT8 ? PARM_DTYPE_INT8 : PARM_DTYPE_BF16);
         w_u32(w, p->trainable ? PARM_TRAINABLE : 0);
         w_u32(w, (uint32_t)p->value->ndim);
         for (d = 0; d < p->value->ndim; d++)
             w_u64(w, (uint64_t)p->value->shape[d]);
         w_bytes(w, zeros, (DATA_ALIGN - w->pos % DATA_ALIGN) % DATA_ALIGN);
-        w_reals(w, p->value->data, p->value->numel);
+        if (!q) {
+            w_reals(w, p->value->data, p->value->numel);
+        } else if (!w->buf) {
+            w->pos += quant_param_bytes(m, i);
+        } else if (!w->rc) {
+            /* a quantised weight (quant.c writes its bytes) */
+            const size_t n = quant_param_bytes(m, i);
+            unsigned char *data = seqcls__alloc(n);
+            if (!data) {
+                w->rc = seqcls__fail(SEQCLS_E_NOMEM, "out of memory for %zu bytes", n);
+                return;
+            }
+            quant_param_write(m, i, data);
+            w_bytes(w, data, n);
+            seqcls__dealloc(data);
+        }
     }
+}
+
+/* QUNT: u32 version 1, u32 precision (SEQCLS_INT8 or SEQCLS_BF16). */
+static void qunt_body(writer_t *w, const seqcls_model_t *m)
+{
+    w_u32(w, QUNT_VERSION);
+    w_u32(w, m->quant == QMODE_INT8 ? SEQCLS_INT8 : SEQCLS_BF16);
 }
 
 static void empty_body(writer_t *w, const seqcls_model_t *m)
@@ -270,6 +297,8 @@ static void write_model(writer_t *w, const seqcls_model_t *m, const seqcls_secti
     w_u32(w, FORMAT_VERSION);
     w_u32(w, 0);
     w_section(w, TAG_CONF, conf_body, m);
+    if (m->quant)   /* a required section: seqcls 1.0 refuses the file (SEQCLS_E_VERSION) */
+        w_section(w, TAG_QUNT, qunt_body, m);
     w_section(w, TAG_PARM, parm_body, m);
     for (i = 0; i < nextra; i++) {
         w_bytes(w, extra[i].tag, 4);
@@ -298,7 +327,8 @@ static int check_extra(const seqcls_section_t *extra, int nextra, const char *fu
         for (k = 0; k < 4; k++)
             if (!tag_char_ok((unsigned char)t[k]))
                 return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: invalid section tag", func);
-        if (!memcmp(t, "CONF", 4) || !memcmp(t, "PARM", 4) || !memcmp(t, "ENDF", 4))
+        if (!memcmp(t, "CONF", 4) || !memcmp(t, "PARM", 4) || !memcmp(t, "ENDF", 4) ||
+            !memcmp(t, "QUNT", 4))
             return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: section %.4s is the model's own", func,
                                 t);
         if (extra[i].len > 0 && !extra[i].data)
@@ -320,6 +350,8 @@ static int check_saveable(const seqcls_model_t *m, const char *func)
     for (i = 0; i < m->nparams; i++) {
         const param_t *p = &m->params[i];
         const real *x = p->value->data;
+        if (!x)   /* a quantised weight: finite by construction */
+            continue;
         for (k = 0; k < p->value->numel; k++)
             if (!isfinite(x[k]) || fabs((double)x[k]) > FLT_MAX)
                 return seqcls__fail(SEQCLS_E_NUMERIC,
@@ -458,8 +490,9 @@ typedef struct {
     const char *who;         /* message prefix: function, and the file's name */
     const unsigned char *buf;
     size_t len;
-    reader_t conf, parm;
-    int have_conf, have_parm, have_optm, have_vocb, have_labl, have_vopt;
+    reader_t conf, parm, qunt;
+    int have_conf, have_parm, have_optm, have_vocb, have_labl, have_vopt, have_qunt;
+    int qmode;               /* from QUNT: QMODE_*, or 0 */
     const char *want;        /* seqcls__model_section: the tag looked for */
     const unsigned char *found;
     size_t found_len;
@@ -608,6 +641,10 @@ static int read_sections(load_t *ld)
         case TAG_VOPT:    /* vocabulary options: read by metadata.c */
             have = &ld->have_vopt;
             break;
+        case TAG_QUNT:    /* a quantised model */
+            slot = &ld->qunt;
+            have = &ld->have_qunt;
+            break;
         case TAG_ENDF:   /* empty: section_head checked */
             ended = 1;
             break;
@@ -655,6 +692,8 @@ typedef struct {
     int ndim;
     int64_t shape[SEQCLS_MAX_DIMS];
     size_t numel;
+    uint32_t dtype;          /* PARM_DTYPE_* */
+    size_t bytes;            /* of data */
     const unsigned char *data;
 } prec_t;
 
@@ -694,9 +733,21 @@ static int parse_param(const load_t *ld, reader_t *r, uint32_t i, prec_t *p)
     p->name = (const char *)bytes;
     if (!r_u32(r, &dtype) || !r_u32(r, &p->flags) || !r_u32(r, &ndim))
         return TRUNC();
-    if (dtype != PARM_DTYPE_F32)
-        return lfail(ld, SEQCLS_E_FORMAT, "PARM", "parameter %u (%.*s): dtype %u is not 1 (float32)",
-                     (unsigned)i, (int)p->name_len, p->name, (unsigned)dtype);
+    /* int8 and bfloat16 only in a quantised model (QUNT) of that precision */
+    if (dtype != PARM_DTYPE_F32 &&
+        !(ld->qmode == QMODE_INT8 && dtype == PARM_DTYPE_INT8) &&
+        !(ld->qmode == QMODE_BF16 && dtype == PARM_DTYPE_BF16))
+        return lfail(ld, SEQCLS_E_FORMAT, "PARM",
+                     "parameter %u (%.*s): dtype %u is not 1 (float32)%s", (unsigned)i,
+                     (int)p->name_len, p->name, (unsigned)dtype,
+                     ld->qmode == QMODE_INT8   ? " or 8 (int8)"
+                     : ld->qmode == QMODE_BF16 ? " or 16 (bfloat16)"
+                                               : "");
+    p->dtype = dtype;
+    if (dtype != PARM_DTYPE_F32 && ndim != 2)
+        return lfail(ld, SEQCLS_E_FORMAT, "PARM", "parameter %u (%.*s): a quantised parameter "
+                     "has 2 dimensions, not %u", (unsigned)i, (int)p->name_len, p->name,
+                     (unsigned)ndim);
     if (p->flags & ~PARM_TRAINABLE)
         return lfail(ld, SEQCLS_E_FORMAT, "PARM", "parameter %u (%.*s): unknown flags 0x%x",
                      (unsigned)i, (int)p->name_len, p->name, (unsigned)p->flags);
@@ -707,8 +758,10 @@ static int parse_param(const load_t *ld, reader_t *r, uint32_t i, prec_t *p)
     for (k = 0; k < ndim; k++) {
         if (!r_u64(r, &dim))
             return TRUNC();
-        /* The elements must fit in what is left, 4 bytes each. */
-        if (dim > (uint64_t)INT32_MAX || (dim != 0 && numel > r_left(r) / 4 / dim))
+        /* The elements must fit in what is left, 4 bytes each (int8: 1,
+         * bfloat16: 2). */
+        if (dim > (uint64_t)INT32_MAX ||
+            (dim != 0 && numel > r_left(r) / (dtype == PARM_DTYPE_F32 ? 4 : dtype == PARM_DTYPE_BF16 ? 2 : 1) / dim))
             return lfail(ld, SEQCLS_E_FORMAT, "PARM",
                          "parameter %u (%.*s): dimension %u = %llu is more than the section "
                          "holds", (unsigned)i, (int)p->name_len, p->name, (unsigned)k,
@@ -725,13 +778,38 @@ static int parse_param(const load_t *ld, reader_t *r, uint32_t i, prec_t *p)
             return lfail(ld, SEQCLS_E_FORMAT, "PARM",
                          "parameter %u (%.*s): the padding before its data is not zero",
                          (unsigned)i, (int)p->name_len, p->name);
-    if (numel > r_left(r) / 4)
+    /* float32: 4 bytes each; bfloat16: 2; int8: 1, padded to 4, then a
+     * float32 scale per row */
+    p->bytes = dtype == PARM_DTYPE_F32    ? numel * 4
+               : dtype == PARM_DTYPE_BF16 ? numel * 2
+                                          : (numel + 3) / 4 * 4 + 4 * (size_t)p->shape[0];
+    if (p->bytes > r_left(r))
         return lfail(ld, SEQCLS_E_FORMAT, "PARM",
                      "parameter %u (%.*s): %zu elements need %zu bytes, only %zu are left",
-                     (unsigned)i, (int)p->name_len, p->name, numel, numel * 4, r_left(r));
-    r_take(r, numel * 4, &p->data);
+                     (unsigned)i, (int)p->name_len, p->name, numel, p->bytes, r_left(r));
+    r_take(r, p->bytes, &p->data);
     return SEQCLS_OK;
 #undef TRUNC
+}
+
+/* QUNT: u32 version (1), u32 precision (SEQCLS_INT8 or SEQCLS_BF16). */
+static int read_qunt(load_t *ld)
+{
+    reader_t r = ld->qunt;
+    uint32_t version, precision;
+    if (!r_u32(&r, &version) || !r_u32(&r, &precision) || r_left(&r) != 0)
+        return lfail(ld, SEQCLS_E_FORMAT, "QUNT", "%zu bytes instead of 8", ld->qunt.n);
+    if (version != QUNT_VERSION)
+        return lfail(ld, version > QUNT_VERSION ? SEQCLS_E_VERSION : SEQCLS_E_FORMAT, "QUNT",
+                     "version %u is not 1", (unsigned)version);
+    if (precision == SEQCLS_INT8)
+        ld->qmode = QMODE_INT8;
+    else if (precision == SEQCLS_BF16)
+        ld->qmode = QMODE_BF16;
+    else
+        return lfail(ld, SEQCLS_E_VERSION, "QUNT",
+                     "precision %u is unknown to this version of seqcls", (unsigned)precision);
+    return SEQCLS_OK;
 }
 
 /* First pass over PARM: its structure, and how much data it holds. */
@@ -1047,6 +1125,16 @@ static int fill_params(load_t *ld, seqcls_model_t *m)
                          "parameter %u (%s) is %strainable in the file but %strainable in the "
                          "model", (unsigned)i, P->name, (p.flags & PARM_TRAINABLE) ? "" : "not ",
                          P->trainable ? "" : "not ");
+        if (ld->qmode && quant_param(m, (int)i) && p.dtype == PARM_DTYPE_F32)
+            return lfail(ld, SEQCLS_E_FORMAT, "PARM",
+                         "parameter %u (%s) is float32 in a quantised model", (unsigned)i,
+                         P->name);
+        if (p.dtype != PARM_DTYPE_F32) {
+            rc = quant_load_param(m, (int)i, ld->qmode, p.data, p.bytes, ld->who);
+            if (rc)
+                return rc;
+            continue;
+        }
         for (k = 0; k < p.numel; k++) {
             uint32_t bits = le_get32(p.data + 4 * k);
             float x;
@@ -1076,6 +1164,8 @@ static int load(seqcls_model_t **out, const unsigned char *buf, size_t len, cons
     rc = read_header(&ld);
     if (rc == SEQCLS_OK)
         rc = read_sections(&ld);
+    if (rc == SEQCLS_OK && ld.have_qunt)
+        rc = read_qunt(&ld);
     if (rc == SEQCLS_OK)
         rc = scan_parm(&ld);
     if (rc)
@@ -1092,6 +1182,8 @@ static int load(seqcls_model_t **out, const unsigned char *buf, size_t len, cons
     rng_skip_init(0);
     if (rc == SEQCLS_OK)
         rc = fill_params(&ld, m);
+    if (rc == SEQCLS_OK && ld.qmode)
+        rc = quant_finish_load(m, ld.qmode, who);
     for (i = 0; rc == SEQCLS_OK && i < m->nlayers; i++)
         if (m->layers[i]->ops->check_params)
             rc = m->layers[i]->ops->check_params(m->layers[i], who);

@@ -1,0 +1,607 @@
+/*
+ * qgemm.c -- the products of quantised models (seqcls_model_quantize):
+ * int8 weights per output channel times activations quantised per row,
+ * accumulated in int32; or bfloat16 weights times bfloat16 activations,
+ * accumulated in float32.  quant.c decides what is quantised; this file
+ * packs matrices, quantises activation rows and multiplies.
+ *
+ * int8.  A weight matrix W [N, K] is stored as w[n][k] = round(W[n][k] /
+ * sw[n]), sw[n] = max_k |W[n][k]| / 127 (symmetric, per output channel;
+ * a row of zeros gets sw = 0).  An activation row x [K] is quantised the
+ * same way with its own scale sa = max |x| / 127 (symmetric, per row: a
+ * row's result does not depend on the rows beside it, so a stream gives
+ * what seqcls_predict gives), and stored as u8 = q + 128, which is what
+ * vpdpbusd multiplies (unsigned by signed bytes).  Every kernel computes
+ * the exact integer
+ *
+ *     acc = sum_k u8[k] w[n][k] - 128 wsum[n] = sum_k q[k] w[n][k]
+ *
+ * (wsum[n] = sum_k w[n][k]; the sums wrap modulo 2^32 and the result
+ * fits, since K <= QMAX_K), then the same float32 operations in the same
+ * order: y = (float)acc * (sa * sw[n]), plus the second operand's term
+ * and the bias (below).  So int8 results are bit-identical across kernel
+ * sets.  The kernels:
+ *   - AVX512-VNNI (avx512f + avx512bw + avx512vnni): vpdpbusd, 8 rows x 32
+ *     columns in 16 registers;
+ *   - AVX2: bytes widened to 16 bits (vpmovzxbw, vpmovsxbw) and vpmaddwd,
+ *     which cannot saturate (vpmaddubsw's 16-bit pair sums would: 2 x 255
+ *     x 127 > 32767, so it would need 7-bit activations, which lose
+ *     accuracy; widening keeps all 8 bits for half vpmaddubsw's rate);
+ *   - portable C (the reference), also what SEQCLS_MAX_CPU_ISA=portable
+ *     gives.  AVX-512 without VNNI uses the AVX2 kernel.
+ *
+ * bfloat16.  Weights and activations are rounded to bfloat16 (to nearest,
+ * ties to even) and multiplied pairwise in float32 as vdpbf16ps does:
+ * for each pair of k (2i, 2i+1), acc += a[2i+1] w[2i+1], then acc +=
+ * a[2i] w[2i], each product exact in float32 and each sum rounded to
+ * nearest.  The portable kernel does exactly this, so it gives the
+ * AVX512-BF16 kernel's values bit for bit, except where vdpbf16ps
+ * flushes a subnormal input or sum to zero (values below 1.2e-38, which
+ * the test of the kernels does not meet).
+ *
+ * Packing.  Panels of QNR = 32 columns (N rounded up with zero weights);
+ * K is padded with zeros to a multiple of the group g (4 bytes for int8,
+ * 2 values for bf16), and within a panel element (n, k) is at
+ * [k / g][n % 32][k % g], so a kernel reads a panel front to back, one
+ * group of k for 32 columns at a time (128 bytes).
+ *
+ * Two operands.  A recurrent step adds x W_ih^T and h W_hh^T: the first
+ * operand is stored into C, the second added to it, then the bias:
+ * y = ((float)acc0 * s0 + (float)acc1 * s1) + bias, in that order in
+ * every kernel (bf16: (acc0 + acc1) + bias).
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#define QNR 32
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(SEQCLS_REAL_DOUBLE)
+#define Q_X86 1
+#include <immintrin.h>
+#endif
+
+int qmat_group(int mode) { return mode == QMODE_INT8 ? 4 : 2; }
+
+static int kpad(int mode, int K)
+{
+    const int g = qmat_group(mode);
+    return (K + g - 1) / g * g;
+}
+
+size_t qmat_act_bytes(const qmat_t *q)
+{
+    return (size_t)q->Kp * (q->mode == QMODE_INT8 ? 1 : 2);
+}
+
+size_t qmat_weight_bytes(const qmat_t *q)
+{
+    return (size_t)((q->N + QNR - 1) / QNR) * QNR * (size_t)q->Kp * (q->mode == QMODE_INT8 ? 1 : 2);
+}
+
+/* Offset of element (n, k) in the packed panels, in elements. */
+static size_t qmat_at(const qmat_t *q, int n, int k)
+{
+    const int g = qmat_group(q->mode);
+    return (size_t)(n / QNR) * QNR * q->Kp + (size_t)(k / g) * QNR * g + (size_t)(n % QNR) * g +
+           (size_t)(k % g);
+}
+
+uint16_t qmat_bf16(float x)
+{
+    uint32_t b;
+    memcpy(&b, &x, 4);
+    if ((b & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((b >> 16) | 0x40);   /* NaN stays a (quiet) NaN */
+    b += 0x7fffu + ((b >> 16) & 1u);
+    return (uint16_t)(b >> 16);
+}
+
+float qmat_bf16_float(uint16_t h)
+{
+    uint32_t b = (uint32_t)h << 16;
+    float x;
+    memcpy(&x, &b, 4);
+    return x;
+}
+
+int qmat_alloc(qmat_t *q, int mode, int N, int K)
+{
+    memset(q, 0, sizeof *q);
+    q->mode = mode;
+    q->N = N;
+    q->K = K;
+    q->Kp = kpad(mode, K);
+    q->w = seqcls__calloc(qmat_weight_bytes(q), 1);
+    if (mode == QMODE_INT8) {
+        q->scale = seqcls__calloc((size_t)N, sizeof *q->scale);
+        q->wsum = seqcls__calloc((size_t)((N + QNR - 1) / QNR) * QNR, sizeof *q->wsum);
+    }
+    if (!q->w || (mode == QMODE_INT8 && (!q->scale || !q->wsum))) {
+        qmat_free(q);
+        return SEQCLS_E_NOMEM;
+    }
+    return SEQCLS_OK;
+}
+
+void qmat_free(qmat_t *q)
+{
+    seqcls__dealloc(q->w);
+    seqcls__dealloc(q->scale);
+    seqcls__dealloc(q->wsum);
+    memset(q, 0, sizeof *q);
+}
+
+uint16_t qmat_get(const qmat_t *q, int n, int k)
+{
+    return q->mode == QMODE_INT8 ? (uint16_t)(uint8_t)((const int8_t *)q->w)[qmat_at(q, n, k)]
+                                 : ((const uint16_t *)q->w)[qmat_at(q, n, k)];
+}
+
+void qmat_put(qmat_t *q, int n, int k, uint16_t bits)
+{
+    if (q->mode == QMODE_INT8)
+        ((int8_t *)q->w)[qmat_at(q, n, k)] = (int8_t)(uint8_t)bits;
+    else
+        ((uint16_t *)q->w)[qmat_at(q, n, k)] = bits;
+}
+
+void qmat_set_row(qmat_t *q, int n, const void *vals, float scale)
+{
+    int k;
+    if (q->mode == QMODE_INT8) {
+        const int8_t *v = vals;
+        int8_t *w = q->w;
+        int32_t sum = 0;
+        for (k = 0; k < q->K; k++) {
+            w[qmat_at(q, n, k)] = v[k];
+            sum += v[k];
+        }
+        q->scale[n] = scale;
+        q->wsum[n] = sum;
+    } else {
+        const uint16_t *v = vals;
+        uint16_t *w = q->w;
+        for (k = 0; k < q->K; k++)
+            w[qmat_at(q, n, k)] = v[k];
+    }
+}
+
+void qmat_get_row(const qmat_t *q, int n, void *vals)
+{
+    int k;
+    if (q->mode == QMODE_INT8) {
+        const int8_t *w = q->w;
+        int8_t *v = vals;
+        for (k = 0; k < q->K; k++)
+            v[k] = w[qmat_at(q, n, k)];
+    } else {
+        const uint16_t *w = q->w;
+        uint16_t *v = vals;
+        for (k = 0; k < q->K; k++)
+            v[k] = w[qmat_at(q, n, k)];
+    }
+}
+
+int qmat_from_real(qmat_t *q, int mode, const real *W, int N, int K)
+{
+    int n, k, rc = qmat_alloc(q, mode, N, K);
+    void *row;
+    if (rc)
+        return rc;
+    row = seqcls__alloc((size_t)K * 2 + 1);
+    if (!row) {
+        qmat_free(q);
+        return SEQCLS_E_NOMEM;
+    }
+    for (n = 0; n < N; n++) {
+        const real *w = W + (size_t)n * K;
+        if (mode == QMODE_INT8) {
+            int8_t *v = row;
+            float mx = 0, inv;
+            for (k = 0; k < K; k++)
+                mx = fabsf((float)w[k]) > mx ? fabsf((float)w[k]) : mx;
+            /* below 1e-30 a row is zeros (scale 1: scales are above 0) */
+            inv = mx > 1e-30f ? 127.0f / mx : 0;
+            for (k = 0; k < K; k++) {
+                float r = rintf((float)w[k] * inv);
+                v[k] = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
+            }
+            qmat_set_row(q, n, v, mx > 1e-30f ? mx / 127.0f : 1.0f);
+        } else {
+            uint16_t *v = row;
+            for (k = 0; k < K; k++)
+                v[k] = qmat_bf16((float)w[k]);
+            qmat_set_row(q, n, v, 0);
+        }
+    }
+    seqcls__dealloc(row);
+    return SEQCLS_OK;
+}
+
+/* ---- activations ---- */
+
+SEQCLS_VECTORISED
+static void quant_row_int8(const real *restrict x, int K, int Kp, uint8_t *restrict out,
+                           float *restrict scale)
+{
+    float mx = 0, inv;
+    int k;
+    for (k = 0; k < K; k++) {
+        const float a = fabsf((float)x[k]);
+        mx = a > mx ? a : mx;
+    }
+    /* a row below 1e-30 is zeros (as the weights; no infinite 127 / mx) */
+    inv = mx > 1e-30f ? 127.0f / mx : 0;
+    for (k = 0; k < K; k++) {
+        float r = rintf((float)x[k] * inv);
+        r = r > 127 ? 127 : r < -127 ? -127 : r;
+        out[k] = (uint8_t)((int)r + 128);
+    }
+    for (; k < Kp; k++)
+        out[k] = 128;
+    *scale = mx / 127.0f;
+}
+
+SEQCLS_VECTORISED
+static void quant_row_bf16(const real *restrict x, int K, int Kp, uint16_t *restrict out)
+{
+    int k;
+    for (k = 0; k < K; k++) {
+        const float f = (float)x[k];
+        uint32_t b;
+        memcpy(&b, &f, 4);
+        b += 0x7fffu + ((b >> 16) & 1u);   /* activations are finite */
+        out[k] = (uint16_t)(b >> 16);
+    }
+    for (; k < Kp; k++)
+        out[k] = 0;
+}
+
+void qact(const qmat_t *q, int M, const real *A, int lda, void *act, float *sa)
+{
+    const size_t rb = qmat_act_bytes(q);
+    int i;
+    for (i = 0; i < M; i++) {
+        if (q->mode == QMODE_INT8)
+            quant_row_int8(A + (size_t)i * lda, q->K, q->Kp, (uint8_t *)act + i * rb, sa + i);
+        else
+            quant_row_bf16(A + (size_t)i * lda, q->K, q->Kp,
+                           (uint16_t *)(void *)((unsigned char *)act + i * rb));
+    }
+}
+
+/* ---- the kernels: rows [0, M) of one panel (columns [0, n) of it) ---- */
+
+typedef struct {
+    const qmat_t *w;
+    const unsigned char *act;   /* row i at act + i * rb */
+    size_t rb;
+    const float *sa;
+    const unsigned char *panel; /* the panel's packed weights */
+    const float *sw;            /* the panel's scales (int8) */
+    const int32_t *wsum;        /* the panel's sums (int8) */
+    const real *bias;           /* the panel's bias, or NULL */
+    real *C;                    /* the panel's first column */
+    int ldc, add;               /* add: C + v (the second operand), else store */
+} qk_t;
+
+/* The epilogue of one element, the same in every kernel. */
+static inline real q_out(const qk_t *o, real c_old, float v, int col)
+{
+    real y = o->add ? (real)((float)c_old + v) : (real)v;
+    if (o->bias)
+        y = (real)((float)y + (float)o->bias[col]);
+    return y;
+}
+
+SEQCLS_VECTORISED
+static void int8_portable(int M, int n, const qk_t *o)
+{
+    const int groups = o->w->Kp / 4;
+    int i, g, c, j;
+    for (i = 0; i < M; i++) {
+        const uint8_t *a = o->act + (size_t)i * o->rb;
+        const int8_t *p = (const int8_t *)o->panel;
+        int32_t acc[QNR];
+        real *ci = o->C + (size_t)i * o->ldc;
+        memset(acc, 0, sizeof acc);
+        for (g = 0; g < groups; g++, p += QNR * 4)
+            for (c = 0; c < QNR; c++)
+                for (j = 0; j < 4; j++)
+                    acc[c] += (int32_t)a[4 * g + j] * p[c * 4 + j];
+        for (c = 0; c < n; c++) {
+            const int32_t d = (int32_t)((uint32_t)acc[c] - 128u * (uint32_t)o->wsum[c]);
+            ci[c] = q_out(o, ci[c], (float)d * (o->sa[i] * o->sw[c]), c);
+        }
+    }
+}
+
+SEQCLS_VECTORISED
+static void bf16_portable(int M, int n, const qk_t *o)
+{
+    const int pairs = o->w->Kp / 2;
+    int i, g, c;
+    for (i = 0; i < M; i++) {
+        const uint16_t *a = (const uint16_t *)(const void *)(o->act + (size_t)i * o->rb);
+        const uint16_t *p = (const uint16_t *)(const void *)o->panel;
+        float acc[QNR];
+        real *ci = o->C + (size_t)i * o->ldc;
+        memset(acc, 0, sizeof acc);
+        for (g = 0; g < pairs; g++, p += QNR * 2) {
+            const float a0 = qmat_bf16_float(a[2 * g]), a1 = qmat_bf16_float(a[2 * g + 1]);
+            for (c = 0; c < QNR; c++) {
+                acc[c] = acc[c] + a1 * qmat_bf16_float(p[2 * c + 1]);
+                acc[c] = acc[c] + a0 * qmat_bf16_float(p[2 * c]);
+            }
+        }
+        for (c = 0; c < n; c++)
+            ci[c] = q_out(o, ci[c], acc[c], c);
+    }
+}
+
+#ifdef Q_X86
+
+/* ---- AVX2: 2 rows x 16 columns, 8-bit values widened to 16 ---- */
+
+#define AVX2 __attribute__((target("avx2")))
+
+static inline AVX2 __attribute__((always_inline)) void int8_avx2_rows(int mr, int half, int n,
+                                                                     const qk_t *o, int i0)
+{
+    const int groups = o->w->Kp / 4;
+    const int8_t *p = (const int8_t *)o->panel + half * 64;
+    __m256i acc[2][4];
+    int i, g, v;
+    for (i = 0; i < 2; i++)
+        for (v = 0; v < 4; v++)
+            acc[i][v] = _mm256_setzero_si256();
+    for (g = 0; g < groups; g++, p += QNR * 4) {
+        __m256i w[4];
+        for (v = 0; v < 4; v++)
+            w[v] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(p + 16 * v)));
+        for (i = 0; i < mr; i++) {
+            int32_t four;
+            __m256i a;
+            memcpy(&four, o->act + (size_t)(i0 + i) * o->rb + 4 * g, 4);
+            /* 4 bytes to 4 u16, the same 64 bits in every lane */
+            a = _mm256_cvtepu8_epi16(_mm_set1_epi32(four));
+            a = _mm256_permute4x64_epi64(a, 0);
+            for (v = 0; v < 4; v++)
+                acc[i][v] = _mm256_add_epi32(acc[i][v], _mm256_madd_epi16(a, w[v]));
+        }
+    }
+    for (i = 0; i < mr; i++) {
+        real *ci = o->C + (size_t)(i0 + i) * o->ldc + half * 16;
+        int32_t lanes[32];
+        int c;
+        for (v = 0; v < 4; v++)
+            _mm256_storeu_si256((__m256i *)(void *)(lanes + 8 * v), acc[i][v]);
+        /* lanes hold, per column, the sums of k pairs (0, 1) and (2, 3) */
+        for (c = 0; c < 16 && half * 16 + c < n; c++) {
+            const int col = half * 16 + c;
+            const uint32_t s = (uint32_t)lanes[2 * c] + (uint32_t)lanes[2 * c + 1];
+            const int32_t d = (int32_t)(s - 128u * (uint32_t)o->wsum[col]);
+            ci[c] = q_out(o, ci[c], (float)d * (o->sa[i0 + i] * o->sw[col]), col);
+        }
+    }
+}
+
+static AVX2 void int8_avx2(int M, int n, const qk_t *o)
+{
+    int half, i;
+    for (half = 0; half < 2 && 16 * half < n; half++) {
+        for (i = 0; i + 2 <= M; i += 2)
+            int8_avx2_rows(2, half, n, o, i);
+        if (i < M)
+            int8_avx2_rows(1, half, n, o, i);
+    }
+}
+
+/* ---- AVX512-VNNI: up to 8 rows x 32 columns ---- */
+
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
+#define MRQ 8
+
+static inline VNNI __attribute__((always_inline)) void int8_vnni_rows(const int mr, const qk_t *o,
+                                                                     int i0, __mmask16 m0,
+                                                                     __mmask16 m1)
+{
+    const int groups = o->w->Kp / 4;
+    const int8_t *p = (const int8_t *)o->panel;
+    __m512i c0[MRQ], c1[MRQ];
+    int i, g;
+#pragma GCC unroll 8
+    for (i = 0; i < mr; i++)
+        c0[i] = c1[i] = _mm512_setzero_si512();
+    for (g = 0; g < groups; g++, p += QNR * 4) {
+        const __m512i w0 = _mm512_loadu_si512(p), w1 = _mm512_loadu_si512(p + 64);
+#pragma GCC unroll 8
+        for (i = 0; i < mr; i++) {
+            int32_t four;
+            __m512i a;
+            memcpy(&four, o->act + (size_t)(i0 + i) * o->rb + 4 * g, 4);
+            a = _mm512_set1_epi32(four);
+            c0[i] = _mm512_dpbusd_epi32(c0[i], a, w0);
+            c1[i] = _mm512_dpbusd_epi32(c1[i], a, w1);
+        }
+    }
+    {
+        const __m512i off0 = _mm512_slli_epi32(_mm512_loadu_si512(o->wsum), 7);
+        const __m512i off1 = _mm512_slli_epi32(_mm512_loadu_si512(o->wsum + 16), 7);
+        const __m512 sw0 = _mm512_maskz_loadu_ps(m0, o->sw), sw1 = _mm512_maskz_loadu_ps(m1, o->sw + 16);
+        const __m512 b0 = o->bias ? _mm512_maskz_loadu_ps(m0, o->bias) : _mm512_setzero_ps();
+        const __m512 b1 = o->bias ? _mm512_maskz_loadu_ps(m1, o->bias + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 8
+        for (i = 0; i < mr; i++) {
+            float *c = o->C + (size_t)(i0 + i) * o->ldc;
+            const __m512 sa = _mm512_set1_ps(o->sa[i0 + i]);
+            __m512 v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c0[i], off0)),
+                                      _mm512_mul_ps(sa, sw0));
+            __m512 v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c1[i], off1)),
+                                      _mm512_mul_ps(sa, sw1));
+            if (o->add) {
+                v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), v0);
+                v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), v1);
+            }
+            if (o->bias) {
+                v0 = _mm512_add_ps(v0, b0);
+                v1 = _mm512_add_ps(v1, b1);
+            }
+            _mm512_mask_storeu_ps(c, m0, v0);
+            _mm512_mask_storeu_ps(c + 16, m1, v1);
+        }
+    }
+}
+
+static VNNI void int8_vnni(int M, int n, const qk_t *o)
+{
+    const __mmask16 m0 = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
+    const __mmask16 m1 = (__mmask16)(n >= 32 ? 0xffff : n <= 16 ? 0 : (1u << (n - 16)) - 1);
+    int i;
+    for (i = 0; i + MRQ <= M; i += MRQ)
+        int8_vnni_rows(MRQ, o, i, m0, m1);
+    switch (M - i) {
+    case 7: int8_vnni_rows(7, o, i, m0, m1); break;
+    case 6: int8_vnni_rows(6, o, i, m0, m1); break;
+    case 5: int8_vnni_rows(5, o, i, m0, m1); break;
+    case 4: int8_vnni_rows(4, o, i, m0, m1); break;
+    case 3: int8_vnni_rows(3, o, i, m0, m1); break;
+    case 2: int8_vnni_rows(2, o, i, m0, m1); break;
+    case 1: int8_vnni_rows(1, o, i, m0, m1); break;
+    default: break;
+    }
+}
+
+/* ---- AVX512-BF16: up to 8 rows x 32 columns ---- */
+
+#define BF16 __attribute__((target("avx512f,avx512bw,avx512bf16")))
+
+static inline BF16 __attribute__((always_inline)) void bf16_avx512_rows(const int mr, const qk_t *o,
+                                                                       int i0, __mmask16 m0,
+                                                                       __mmask16 m1)
+{
+    const int pairs = o->w->Kp / 2;
+    const uint16_t *p = (const uint16_t *)(const void *)o->panel;
+    __m512 c0[MRQ], c1[MRQ];
+    int i, g;
+#pragma GCC unroll 8
+    for (i = 0; i < mr; i++)
+        c0[i] = c1[i] = _mm512_setzero_ps();
+    for (g = 0; g < pairs; g++, p += QNR * 2) {
+        const __m512bh w0 = (__m512bh)_mm512_loadu_si512(p);
+        const __m512bh w1 = (__m512bh)_mm512_loadu_si512(p + 32);
+#pragma GCC unroll 8
+        for (i = 0; i < mr; i++) {
+            int32_t two;
+            __m512bh a;
+            memcpy(&two, o->act + (size_t)(i0 + i) * o->rb + 4 * g, 4);
+            a = (__m512bh)_mm512_set1_epi32(two);
+            c0[i] = _mm512_dpbf16_ps(c0[i], a, w0);
+            c1[i] = _mm512_dpbf16_ps(c1[i], a, w1);
+        }
+    }
+    {
+        const __m512 b0 = o->bias ? _mm512_maskz_loadu_ps(m0, o->bias) : _mm512_setzero_ps();
+        const __m512 b1 = o->bias ? _mm512_maskz_loadu_ps(m1, o->bias + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 8
+        for (i = 0; i < mr; i++) {
+            float *c = o->C + (size_t)(i0 + i) * o->ldc;
+            __m512 v0 = c0[i], v1 = c1[i];
+            if (o->add) {
+                v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), v0);
+                v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), v1);
+            }
+            if (o->bias) {
+                v0 = _mm512_add_ps(v0, b0);
+                v1 = _mm512_add_ps(v1, b1);
+            }
+            _mm512_mask_storeu_ps(c, m0, v0);
+            _mm512_mask_storeu_ps(c + 16, m1, v1);
+        }
+    }
+}
+
+static BF16 void bf16_avx512(int M, int n, const qk_t *o)
+{
+    const __mmask16 m0 = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
+    const __mmask16 m1 = (__mmask16)(n >= 32 ? 0xffff : n <= 16 ? 0 : (1u << (n - 16)) - 1);
+    int i;
+    for (i = 0; i + MRQ <= M; i += MRQ)
+        bf16_avx512_rows(MRQ, o, i, m0, m1);
+    switch (M - i) {
+    case 7: bf16_avx512_rows(7, o, i, m0, m1); break;
+    case 6: bf16_avx512_rows(6, o, i, m0, m1); break;
+    case 5: bf16_avx512_rows(5, o, i, m0, m1); break;
+    case 4: bf16_avx512_rows(4, o, i, m0, m1); break;
+    case 3: bf16_avx512_rows(3, o, i, m0, m1); break;
+    case 2: bf16_avx512_rows(2, o, i, m0, m1); break;
+    case 1: bf16_avx512_rows(1, o, i, m0, m1); break;
+    default: break;
+    }
+}
+
+#endif
+
+typedef void (*qkernel_fn)(int M, int n, const qk_t *o);
+
+int qgemm_kernel(int mode)
+{
+    const int isa = cpu_isa();
+    if (mode == QMODE_INT8)
+        return isa == CPU_AVX512 && cpu_has(CPU_FEAT_VNNI) ? QK_VNNI
+               : isa >= CPU_AVX2                          ? QK_AVX2
+                                                          : QK_PORTABLE;
+    return isa == CPU_AVX512 && cpu_has(CPU_FEAT_BF16) ? QK_BF16 : QK_PORTABLE;
+}
+
+static qkernel_fn kernel_for(int mode)
+{
+    const int k = qgemm_kernel(mode);
+#ifdef Q_X86
+    if (k == QK_VNNI)
+        return int8_vnni;
+    if (k == QK_AVX2)
+        return int8_avx2;
+    if (k == QK_BF16)
+        return bf16_avx512;
+#else
+    (void)k;
+#endif
+    return mode == QMODE_INT8 ? int8_portable : bf16_portable;
+}
+
+const char *qgemm_kernel_name(int mode)
+{
+    static const char *const names[] = {"portable", "avx2", "avx512-vnni", "avx512-bf16"};
+    return names[qgemm_kernel(mode)];
+}
+
+void qgemm(int M, int nops, const qop_t *ops, const real *bias, real *C, int ldc)
+{
+    const qkernel_fn kern = kernel_for(ops[0].w->mode);
+    int k, p;
+    if (M <= 0)
+        return;
+    for (p = 0; p * QNR < ops[0].w->N; p++) {
+        const int c0 = p * QNR, n = ops[0].w->N - c0 < QNR ? ops[0].w->N - c0 : QNR;
+        for (k = 0; k < nops; k++) {
+            const qmat_t *w = ops[k].w;
+            qk_t o;
+            o.w = w;
+            o.act = ops[k].act;
+            o.rb = qmat_act_bytes(w);
+            o.sa = ops[k].sa;
+            o.panel = (const unsigned char *)w->w +
+                      (size_t)c0 * w->Kp * (w->mode == QMODE_INT8 ? 1 : 2);
+            o.sw = w->scale ? w->scale + c0 : NULL;
+            o.wsum = w->wsum ? w->wsum + c0 : NULL;
+            o.bias = k == nops - 1 && bias ? bias + c0 : NULL;
+            o.C = C + c0;
+            o.ldc = ldc;
+            o.add = k > 0;
+            kern(M, n, &o);
+        }
+    }
+}
