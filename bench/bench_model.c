@@ -9,7 +9,10 @@
  *          BiGRU(128, final states concatenated) -> Dense(1); batch 32.
  *          Output keys seqcls_bigru_*.
  *
- *   usage: bench_model imdb|bigru train|infer full|imdb threads repeats
+ *   usage: bench_model imdb|bigru train|infer|infer-int8|infer-bf16 full|imdb threads repeats
+ *
+ * infer-int8, infer-bf16: seqcls_predict after seqcls_model_quantize
+ * (issue 19); keys seqcls_*_infer_int8_* and _infer_bf16_*.
  *
  * train: one training step (zero_grad, forward, BCE-from-logits backward,
  * Adam step); infer: seqcls_predict.  Prints the median time of `repeats`
@@ -153,7 +156,7 @@ static const struct bench_spec {
 
 int main(int argc, char **argv)
 {
-    int train, imdb, threads, reps, r, b, nb;
+    int train, imdb, threads, reps, r, b, nb, precision = SEQCLS_FP32;
     const struct bench_spec *spec = NULL;
     int64_t xs[2] = {0, T}, ls[2] = {0, 1}, ys[1] = {0};
     seqcls_model_t *m = NULL;
@@ -169,9 +172,16 @@ int main(int argc, char **argv)
     for (i = 0; argc == 6 && i < sizeof specs / sizeof specs[0]; i++)
         if (strcmp(argv[1], specs[i].model) == 0)
             spec = &specs[i];
-    if (spec == NULL || (strcmp(argv[2], "train") != 0 && strcmp(argv[2], "infer") != 0) ||
+    if (argc == 6 && strcmp(argv[2], "infer-int8") == 0)
+        precision = SEQCLS_INT8;
+    if (argc == 6 && strcmp(argv[2], "infer-bf16") == 0)
+        precision = SEQCLS_BF16;
+    if (spec == NULL ||
+        (strcmp(argv[2], "train") != 0 && strcmp(argv[2], "infer") != 0 &&
+         precision == SEQCLS_FP32) ||
         (strcmp(argv[3], "full") != 0 && strcmp(argv[3], "imdb") != 0)) {
-        fprintf(stderr, "usage: bench_model imdb|bigru train|infer full|imdb threads repeats\n");
+        fprintf(stderr, "usage: bench_model imdb|bigru train|infer|infer-int8|infer-bf16 "
+                        "full|imdb threads repeats\n");
         return 2;
     }
     train = strcmp(argv[2], "train") == 0;
@@ -187,6 +197,8 @@ int main(int argc, char **argv)
     CHECK(seqcls_set_num_threads(threads));
     CHECK(seqcls_model_create(&m, 1));
     spec->build(m);
+    if (precision != SEQCLS_FP32)
+        CHECK(seqcls_model_quantize(m, precision));
     CHECK(seqcls_optimizer_create(&opt, SEQCLS_OPTIM_ADAM, 1e-3f));
     CHECK(seqcls_tensor_create(&x, SEQCLS_I32, 2, xs));
     CHECK(seqcls_tensor_create(&logits, SEQCLS_F32, 2, ls));
@@ -221,7 +233,7 @@ int main(int argc, char **argv)
     }
     qsort(times, (size_t)reps, sizeof *times, cmp_double);
     med = times[reps / 2];
-    name = train ? "train" : "infer";
+    name = train ? "train" : precision == SEQCLS_INT8 ? "infer_int8" : precision == SEQCLS_BF16 ? "infer_bf16" : "infer";
     gflops = spec->flops_per_token() * (train ? 3 : 1) * tokens / (med * 1e6);
     snprintf(key, sizeof key, "seqcls_%s_%s_%s_%dt", spec->key, name, lens, threads);
     printf("%s_ms: %.1f\n", key, med);

@@ -73,6 +73,9 @@ int cpu_has(int feature)
         if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
             __builtin_cpu_supports("avx512bf16"))
             bits |= CPU_FEAT_BF16;
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vl"))
+            bits |= CPU_FEAT_BWVL;
 #endif
         atomic_store_explicit(&known, bits, memory_order_relaxed);
     }

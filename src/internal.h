@@ -128,7 +128,7 @@ int cpu_isa(void);
 /* Extensions of AVX-512 that some kernels use besides the set (the int8
  * and bfloat16 products, qgemm.c): does the CPU have them?  They are used
  * only when cpu_isa() is CPU_AVX512, so SEQCLS_MAX_CPU_ISA lowers them too. */
-enum { CPU_FEAT_VNNI = 1, CPU_FEAT_BF16 = 2 };
+enum { CPU_FEAT_VNNI = 1, CPU_FEAT_BF16 = 2, CPU_FEAT_BWVL = 4 };
 int cpu_has(int feature);
 /* Tests: use the kernels of `isa` at most (-1: back to the default);
  * returns the set in use, no better than the CPU has. */

@@ -109,6 +109,7 @@ typedef struct {
     uint32_t crc;            /* CRC-32 of the current section's payload so far */
     file_atomic_t *file;     /* full buffers go here; NULL: buf holds the whole file */
     int rc;                  /* first failure */
+    const char *func;        /* for messages */
 } writer_t;
 
 static void w_bytes(writer_t *w, const void *data, size_t n)
@@ -250,7 +251,8 @@ static void parm_body(writer_t *w, const seqcls_model_t *m)
             const size_t n = quant_param_bytes(m, i);
             unsigned char *data = seqcls__alloc(n);
             if (!data) {
-                w->rc = seqcls__fail(SEQCLS_E_NOMEM, "out of memory for %zu bytes", n);
+                w->rc = seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory for %zu bytes", w->func,
+                                     n);
                 return;
             }
             quant_param_write(m, i, data);
@@ -384,6 +386,7 @@ int seqcls__model_save(const seqcls_model_t *m, const seqcls_section_t *extra, i
             return seqcls__fail(SEQCLS_E_NOMEM, "%s: the model needs %llu bytes", func,
                                 (unsigned long long)total);
         memset(&w, 0, sizeof w);
+        w.func = func;
         w.cap = (size_t)total;
         w.buf = seqcls__alloc(w.cap);
         if (!w.buf)
@@ -401,6 +404,7 @@ int seqcls__model_save(const seqcls_model_t *m, const seqcls_section_t *extra, i
         return SEQCLS_OK;
     }
     /* Into the file through a chunk buffer. */
+    w.func = func;
     w.cap = CHUNK_BYTES;
     w.buf = seqcls__alloc(w.cap);
     if (!w.buf)
