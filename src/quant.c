@@ -217,7 +217,7 @@ int seqcls_model_quantize(seqcls_model_t *m, int precision)
 
 int seqcls_model_precision(const seqcls_model_t *m)
 {
-    seqcls__clear_error();
+    /* a getter: seqcls_last_error() is left as it is unless m is NULL */
     if (!m)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_model_precision: model is NULL");
     return m->quant == QMODE_INT8 ? SEQCLS_INT8 : m->quant == QMODE_BF16 ? SEQCLS_BF16 : SEQCLS_FP32;

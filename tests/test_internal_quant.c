@@ -1,0 +1,253 @@
+/*
+ * test_internal_quant.c -- the int8 and bfloat16 products (src/qgemm.c)
+ * with every kernel set the CPU has: int8 gives the same bits with the
+ * portable, AVX2 and AVX512-VNNI kernels (one and two operands, bias,
+ * every edge of the row and column blocks, strides wider than C, nothing
+ * written outside C) and matches an exact integer reference; bfloat16's
+ * portable kernel gives AVX512-BF16's bits; and whole quantised models
+ * (BiLSTM, BiGRU reset-before, dense) give the same probabilities bit
+ * for bit with the portable and AVX2 kernel sets (int8), and within
+ * 2e-6 with AVX-512, whose float32 sigmoid and tanh (rnn_math.c, the
+ * cell's nonlinearities, which stay float32) round differently.
+ *
+ * This runner links the library's objects directly (internal functions).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+#define GUARD 12345.0f
+
+static float frand(uint64_t *s, float lo, float hi)
+{
+    return lo + (hi - lo) * (float)tu_uniform(s);
+}
+
+/* The exact result of one element for an int8 operand, in double. */
+static double int8_ref(const qmat_t *w, const unsigned char *act, float sa, int n)
+{
+    int64_t acc = 0;
+    int k;
+    for (k = 0; k < w->K; k++)
+        acc += ((int64_t)act[k] - 128) * (int8_t)qmat_get(w, n, k);
+    return (double)(float)acc * (double)(sa * w->scale[n]);
+}
+
+/* Run qgemm with every kernel set; all must give the same bits.  Returns
+ * the number of kernel sets tried. */
+static int check_all_kernels(int mode, int M, int N, int K, int K2, int bias, uint64_t seed)
+{
+    const int ldc = N + 3;
+    qmat_t w1, w2;
+    float *A = malloc(sizeof(float) * (size_t)M * K), *A2 = malloc(sizeof(float) * (size_t)M * (K2 ? K2 : 1));
+    float *W = malloc(sizeof(float) * (size_t)N * K), *W2 = malloc(sizeof(float) * (size_t)N * (K2 ? K2 : 1));
+    float *b = malloc(sizeof(float) * (size_t)N), *C0 = malloc(sizeof(float) * (size_t)M * ldc);
+    float *C = malloc(sizeof(float) * (size_t)M * ldc);
+    unsigned char *a1, *a2;
+    float *s1 = malloc(sizeof(float) * (size_t)M), *s2 = malloc(sizeof(float) * (size_t)M);
+    qop_t ops[2];
+    int isa, tried = 0, i, j;
+    size_t k;
+    for (k = 0; k < (size_t)M * K; k++)
+        A[k] = frand(&seed, -3, 3);
+    for (k = 0; k < (size_t)N * K; k++)
+        W[k] = frand(&seed, -1, 1);
+    for (k = 0; k < (size_t)M * K2; k++)
+        A2[k] = frand(&seed, -1, 1);
+    for (k = 0; k < (size_t)N * K2; k++)
+        W2[k] = frand(&seed, -0.5f, 0.5f);
+    for (k = 0; k < (size_t)N; k++)
+        b[k] = frand(&seed, -1, 1);
+    if (M > 2)   /* a row of zeros: scale 0 */
+        memset(A + (size_t)K, 0, sizeof(float) * (size_t)K);
+    ck_assert_int_eq(qmat_from_real(&w1, mode, W, N, K), SEQCLS_OK);
+    if (K2)
+        ck_assert_int_eq(qmat_from_real(&w2, mode, W2, N, K2), SEQCLS_OK);
+    a1 = malloc(qmat_act_bytes(&w1) * (size_t)M);
+    a2 = K2 ? malloc(qmat_act_bytes(&w2) * (size_t)M) : NULL;
+    for (isa = CPU_PORTABLE; isa <= CPU_AVX512; isa++) {
+        if (cpu_set_isa(isa) != isa)
+            continue;
+        qact(&w1, M, A, K, a1, s1);
+        if (K2)
+            qact(&w2, M, A2, K2, a2, s2);
+        ops[0].w = &w1;
+        ops[0].act = a1;
+        ops[0].sa = s1;
+        ops[1].w = &w2;
+        ops[1].act = a2;
+        ops[1].sa = s2;
+        for (i = 0; i < M; i++)
+            for (j = 0; j < ldc; j++)
+                C[(size_t)i * ldc + j] = GUARD;
+        qgemm(M, K2 ? 2 : 1, ops, bias ? b : NULL, C, ldc);
+        for (i = 0; i < M; i++)
+            for (j = N; j < ldc; j++)
+                ck_assert_msg(C[(size_t)i * ldc + j] == GUARD, "wrote outside C");
+        if (tried == 0) {
+            memcpy(C0, C, sizeof(float) * (size_t)M * ldc);
+            /* the portable kernel against the exact reference */
+            if (mode == QMODE_INT8)
+                for (i = 0; i < M; i++)
+                    for (j = 0; j < N; j++) {
+                        double want = int8_ref(&w1, a1 + i * qmat_act_bytes(&w1), s1[i], j);
+                        if (K2)
+                            want += int8_ref(&w2, a2 + i * qmat_act_bytes(&w2), s2[i], j);
+                        if (bias)
+                            want += b[j];
+                        ck_assert_msg(fabs(C[(size_t)i * ldc + j] - want) <= 1e-5 * (1 + fabs(want)),
+                                      "int8 M=%d N=%d K=%d: [%d,%d] %g vs %g", M, N, K, i, j,
+                                      (double)C[(size_t)i * ldc + j], want);
+                    }
+        } else {
+            ck_assert_msg(memcmp(C, C0, sizeof(float) * (size_t)M * ldc) == 0,
+                          "mode %d M=%d N=%d K=%d K2=%d: kernel set %d (%s) differs from the "
+                          "portable one",
+                          mode, M, N, K, K2, isa, qgemm_kernel_name(mode));
+        }
+        tried++;
+    }
+    cpu_set_isa(-1);
+    qmat_free(&w1);
+    if (K2)
+        qmat_free(&w2);
+    free(A);
+    free(A2);
+    free(W);
+    free(W2);
+    free(b);
+    free(C0);
+    free(C);
+    free(a1);
+    free(a2);
+    free(s1);
+    free(s2);
+    return tried;
+}
+
+START_TEST(int8_is_the_same_with_every_kernel_set)
+{
+    static const int Ms[] = {1, 2, 3, 7, 8, 9, 17};
+    static const int Ns[] = {1, 5, 16, 17, 31, 32, 33, 64, 100};
+    static const int Ks[] = {1, 3, 4, 5, 64, 130};
+    size_t a, b, c;
+    int tried = 0;
+    uint64_t seed = 1;
+    for (a = 0; a < sizeof Ms / sizeof Ms[0]; a++)
+        for (b = 0; b < sizeof Ns / sizeof Ns[0]; b++)
+            for (c = 0; c < sizeof Ks / sizeof Ks[0]; c++) {
+                tried = check_all_kernels(QMODE_INT8, Ms[a], Ns[b], Ks[c], 0, (int)(c & 1), seed++);
+                check_all_kernels(QMODE_INT8, Ms[a], Ns[b], Ks[c], Ks[(c + 2) % 6], 1, seed++);
+            }
+    printf("  int8 products: %d kernel sets (best: %s), bit-identical\n", tried,
+           qgemm_kernel_name(QMODE_INT8));
+}
+END_TEST
+
+START_TEST(bf16_portable_gives_the_avx512_bits)
+{
+    static const int Ms[] = {1, 3, 8, 13};
+    static const int Ns[] = {1, 16, 17, 32, 50};
+    static const int Ks[] = {1, 2, 7, 64, 129};
+    size_t a, b, c;
+    int tried = 0;
+    uint64_t seed = 9;
+    for (a = 0; a < sizeof Ms / sizeof Ms[0]; a++)
+        for (b = 0; b < sizeof Ns / sizeof Ns[0]; b++)
+            for (c = 0; c < sizeof Ks / sizeof Ks[0]; c++) {
+                tried = check_all_kernels(QMODE_BF16, Ms[a], Ns[b], Ks[c], 0, 1, seed++);
+                check_all_kernels(QMODE_BF16, Ms[a], Ns[b], Ks[c], Ks[(c + 1) % 5], 0, seed++);
+            }
+    printf("  bf16 products: best kernel %s, the portable one gives its bits\n",
+           qgemm_kernel_name(QMODE_BF16));
+    (void)tried;
+}
+END_TEST
+
+START_TEST(bf16_rounding)
+{
+    ck_assert_int_eq(qmat_bf16(1.0f), 0x3f80);
+    ck_assert_int_eq(qmat_bf16(-2.0f), 0xc000);
+    /* 1 + 2^-8 is halfway between two bfloat16 values: to even (1.0) */
+    ck_assert_int_eq(qmat_bf16(1.00390625f), 0x3f80);
+    /* 1 + 3 * 2^-8: halfway again, to even (1 + 2^-6) */
+    ck_assert_int_eq(qmat_bf16(1.01171875f), 0x3f82);
+    ck_assert(qmat_bf16_float(qmat_bf16(3.140625f)) == 3.140625f);
+}
+END_TEST
+
+/* Whole models: the same probabilities with every kernel set (int8). */
+START_TEST(int8_models_are_the_same_with_every_kernel_set)
+{
+    enum { BB = 9, TT = 23 };
+    int arch, isa;
+    double worst = 0;
+    for (arch = 0; arch < 3; arch++) {
+        seqcls_model_t *m = NULL;
+        seqcls_tensor_t *x = tu_tensor(SEQCLS_F32, 3, BB, TT, 5), *p = tu_tensor(SEQCLS_F32, 2, BB, 4, 0);
+        float *first = malloc(sizeof(float) * BB * 4);
+        int32_t len[BB];
+        int b, tried = 0;
+        for (b = 0; b < BB; b++)
+            len[b] = 1 + (b * 5) % TT;
+        tu_fill_real(x, -2, 2, 3 + (uint64_t)arch);
+        OK(seqcls_model_create(&m, 5));
+        OK(seqcls_add_input(m, 5, NULL));
+        if (arch == 0) {
+            OK(seqcls_add_lstm(m, 24, SEQCLS_BIDIRECTIONAL | SEQCLS_RETURN_SEQUENCES, NULL));
+            OK(seqcls_add_lstm(m, 17, 0, NULL));
+        } else if (arch == 1) {
+            OK(seqcls_add_gru(m, 21, SEQCLS_BIDIRECTIONAL | SEQCLS_GRU_RESET_BEFORE, NULL));
+        } else {
+            OK(seqcls_add_gru(m, 33, SEQCLS_RETURN_SEQUENCES, NULL));
+            OK(seqcls_add_dense(m, 40, SEQCLS_ACT_RELU, NULL));
+            OK(seqcls_add_pooling(m, SEQCLS_POOL_MEAN, NULL));
+        }
+        OK(seqcls_add_output(m, 4, NULL));
+        OK(seqcls_model_quantize(m, SEQCLS_INT8));
+        for (isa = CPU_PORTABLE; isa <= CPU_AVX512; isa++) {
+            if (cpu_set_isa(isa) != isa)
+                continue;
+            OK(seqcls_predict(m, x, len, p, NULL));
+            if (tried++ == 0) {
+                memcpy(first, seqcls_tensor_data(p), sizeof(float) * BB * 4);
+            } else if (isa < CPU_AVX512) {
+                ck_assert_msg(memcmp(first, seqcls_tensor_data(p), sizeof(float) * BB * 4) == 0,
+                              "model %d: kernel set %d differs", arch, isa);
+            } else {
+                /* the float32 parts: AVX-512 sigmoid and tanh (rnn_math.c)
+                 * round differently from the portable ones */
+                const float *q = seqcls_tensor_data(p);
+                double d = 0;
+                for (b = 0; b < BB * 4; b++)
+                    d = fabs((double)q[b] - first[b]) > d ? fabs((double)q[b] - first[b]) : d;
+                ck_assert_msg(d < 2e-6, "model %d: AVX-512 differs by %g", arch, d);
+                if (d > worst)
+                    worst = d;
+            }
+        }
+        cpu_set_isa(-1);
+        free(first);
+        seqcls_tensor_free(x);
+        seqcls_tensor_free(p);
+        seqcls_model_free(m);
+    }
+    printf("  int8 models: portable and AVX2 bit-identical; AVX-512 (float32 sigmoid/tanh) "
+           "within %.2g\n", worst);
+}
+END_TEST
+
+Suite *internal_quant_suite(void)
+{
+    Suite *s = suite_create("quantised kernels (internal)");
+    TCase *tc = tcase_create("qgemm");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, int8_is_the_same_with_every_kernel_set);
+    tcase_add_test(tc, bf16_portable_gives_the_avx512_bits);
+    tcase_add_test(tc, bf16_rounding);
+    tcase_add_test(tc, int8_models_are_the_same_with_every_kernel_set);
+    suite_add_tcase(s, tc);
+    return s;
+}
