@@ -3,7 +3,9 @@
  * H = 128) in seqcls: inference forward and training forward + backward,
  * on full-length batches and on ragged ones (lengths uniform in
  * [T/4, T]), single-threaded.  Prints `name: value` lines; bench/rnn_torch.py
- * runs the same model in PyTorch and prints the ratios.
+ * runs the same model in PyTorch and prints the ratios.  Then the inference
+ * forward of the same model quantised (seqcls_model_quantize, issue 19):
+ * seqcls_{full,ragged}_forward_{int8,bf16}_ms.
  *
  *   usage: bench_rnn [repeats]
  */
@@ -103,6 +105,26 @@ int main(int argc, char **argv)
             printf("seqcls_%s_train_ms: %.3f\n", cases[c].name, fb);
             printf("seqcls_%s_train_seq_per_s: %.1f\n", cases[c].name, B / fb * 1e3);
         }
+    }
+    {
+        /* the same weights, quantised: copies of the model through a buffer */
+        static const int precisions[2] = {SEQCLS_INT8, SEQCLS_BF16};
+        static const char *const pnames[2] = {"int8", "bf16"};
+        void *buf = NULL;
+        size_t n = 0;
+        int k;
+        CHECK(seqcls_model_save_buffer(m, &buf, &n));
+        for (k = 0; k < 2; k++) {
+            seqcls_model_t *q = NULL;
+            CHECK(seqcls_model_load_buffer(&q, buf, n));
+            CHECK(seqcls_model_quantize(q, precisions[k]));
+            printf("seqcls_full_forward_%s_ms: %.3f\n", pnames[k],
+                   time_runs(q, x, full, logits, NULL, 0, reps));
+            printf("seqcls_ragged_forward_%s_ms: %.3f\n", pnames[k],
+                   time_runs(q, x, ragged, logits, NULL, 0, reps));
+            seqcls_model_free(q);
+        }
+        seqcls_free(buf);
     }
     seqcls_tensor_free(x);
     seqcls_tensor_free(logits);

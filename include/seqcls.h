@@ -302,7 +302,8 @@ SEQCLS_API int seqcls_add_embedding_bag(seqcls_model_t *m, int rows, int dim, in
  * SEQCLS_OPT_FREEZE to keep them fixed.
  * @return SEQCLS_OK, SEQCLS_E_INVALID_ARG (NULL, not an embedding),
  *         SEQCLS_E_RANGE (rows outside the vocabulary), SEQCLS_E_SHAPE
- *         (dim differs), SEQCLS_E_NUMERIC (NaN/Inf in data).
+ *         (dim differs), SEQCLS_E_NUMERIC (NaN/Inf in data),
+ *         SEQCLS_E_STATE (since 1.1: the model is quantised).
  */
 SEQCLS_API int seqcls_embedding_set_rows(seqcls_model_t *m, int layer, int first_row,
                                          int rows, int dim, const float *data);
@@ -583,9 +584,11 @@ SEQCLS_API int seqcls_param_find(const seqcls_model_t *m, const char *name);
  * Quantise a trained model for inference, as PyTorch's
  * torch.quantization.quantize_dynamic does: the weights of dense and
  * output layers and W_ih, W_hh of LSTM and GRU layers (both directions)
- * are stored in `precision`; biases, embeddings, attention, pooling,
- * convolutions, batch norm and transformer layers stay float32, and so
- * do the cell state, the gates' nonlinearities and the softmax.
+ * are stored in `precision`, and so is an embedding's table (int8: per
+ * row, each token's row dequantised when it is looked up); biases,
+ * embedding bags, attention, pooling, convolutions, batch norm and
+ * transformer layers stay float32, and so do the cell state, the gates'
+ * nonlinearities and the softmax.
  *
  * SEQCLS_INT8: each output channel (row) of a weight gets a float scale,
  * max |w| / 127, and int8 values in [-127, 127]; each row of activations
@@ -605,8 +608,8 @@ SEQCLS_API int seqcls_param_find(const seqcls_model_t *m, const char *name);
  * seqcls_backward, seqcls_loss_backward, seqcls_zero_grad,
  * seqcls_optimizer_step, seqcls_fit, seqcls_checkpoint_save, the
  * communicator calls) refuse it with SEQCLS_E_STATE, no layer can be
- * added, and seqcls_param refuses a quantised weight's value
- * (SEQCLS_E_STATE).  Not thread-safe on one model.  Since 1.1.
+ * added, seqcls_param refuses a quantised weight's value and
+ * seqcls_embedding_set_rows a quantised table (SEQCLS_E_STATE).  Not thread-safe on one model.  Since 1.1.
  *
  * @return SEQCLS_OK; SEQCLS_E_INVALID_ARG (m NULL, precision neither
  *         SEQCLS_INT8 nor SEQCLS_BF16); SEQCLS_E_STATE (the model is
@@ -621,6 +624,17 @@ SEQCLS_API int seqcls_model_quantize(seqcls_model_t *m, int precision);
  * (> 0), or SEQCLS_E_INVALID_ARG if m is NULL.  Since 1.1.
  */
 SEQCLS_API int seqcls_model_precision(const seqcls_model_t *m);
+
+/**
+ * Parameter i's precision, SEQCLS_FP32, SEQCLS_BF16 or SEQCLS_INT8 (> 0),
+ * and its shape into shape[0..ndim) (shape may be NULL; it must hold
+ * SEQCLS_MAX_DIMS values otherwise, and ndim may be NULL): what a
+ * program can know of a quantised weight, whose value seqcls_param
+ * refuses.  Since 1.1.
+ * @return the precision, or SEQCLS_E_INVALID_ARG (m NULL), SEQCLS_E_RANGE
+ *         (no parameter i).
+ */
+SEQCLS_API int seqcls_param_precision(const seqcls_model_t *m, int i, int *ndim, int64_t *shape);
 
 /* ------------------------------------------------------------------ */
 /* Forward and backward                                                */

@@ -29,7 +29,10 @@ static int embedding_forward(const layer_t *L, workspace_t *ws, const value_t *i
                     return seqcls__fail(SEQCLS_E_RANGE,
                                         "%s: token id %d at [%d, %d] changed during the call",
                                         ctx->func, (int)id, b, t);
-                memcpy(row, W + (size_t)id * D, (size_t)D * sizeof(real));
+                if (L->q)   /* quantised: the row dequantised */
+                    qmat_row_real(quant_piece(L, 0, 0), id, row);
+                else
+                    memcpy(row, W + (size_t)id * D, (size_t)D * sizeof(real));
             } else {
                 memset(row, 0, (size_t)D * sizeof(real));
             }
@@ -133,6 +136,8 @@ const layer_ops_t seqcls__embedding_ops = {
     .describe = embedding_describe,
     .rebuild = embedding_rebuild,
     .stream_step = layer_stream_forward,   /* no state: every step on its own */
+    .quant = 1u,                           /* the table, per row */
+    .quant_lookup = 1,
 };
 
 int seqcls_add_embedding(seqcls_model_t *m, int vocab, int dim, int padding_idx, int *layer)
@@ -184,6 +189,11 @@ int seqcls_embedding_set_rows(seqcls_model_t *m, int layer, int first_row, int r
          m->layers[layer]->ops != &seqcls__embedding_bag_ops))
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "%s: layer %d is not an embedding", func, layer);
     L = m->layers[layer];
+    if (L->q)
+        return seqcls__fail(SEQCLS_E_STATE,
+                            "%s: the model is quantised (seqcls_model_quantize): set the rows of "
+                            "the float32 model, then quantise it",
+                            func);
     if (dim != L->units)
         return seqcls__fail(SEQCLS_E_SHAPE, "%s: dim %d differs from the embedding's %d", func, dim,
                             L->units);

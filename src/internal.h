@@ -167,15 +167,21 @@ enum { QMODE_INT8 = 1, QMODE_BF16 = 2 };
 #define QMAX_K 65536
 typedef struct {
     int mode, N, K, Kp;      /* Kp: K padded to the kernels' group of k */
+    int rows;                /* a lookup table (embeddings): row-major [N, K], not
+                              * packed, read a row at a time (qmat_row_real) */
     void *w;                 /* packed panels */
     float *scale;            /* int8: [N] */
     int32_t *wsum;           /* int8: [N rounded up to 32] sums of w per channel */
 } qmat_t;
 int qmat_group(int mode);
-int qmat_alloc(qmat_t *q, int mode, int N, int K);   /* zero weights; SEQCLS_E_NOMEM */
+/* Zero weights, packed for qgemm or (rows) a row-major table; SEQCLS_E_NOMEM. */
+int qmat_alloc(qmat_t *q, int mode, int N, int K, int rows);
 void qmat_free(qmat_t *q);
-/* Quantise W [N, K] (row-major) into a new q. */
-int qmat_from_real(qmat_t *q, int mode, const real *W, int N, int K);
+/* Quantise W [N, K] (row-major) into an allocated q of that size. */
+void qmat_quantize(qmat_t *q, const real *W);
+/* Row n of a table, dequantised into y[K]: w * scale (int8) or the
+ * bfloat16 values as floats. */
+void qmat_row_real(const qmat_t *q, int n, real *y);
 /* Row n as stored: K int8 values and its scale, or K bfloat16 bit patterns. */
 void qmat_set_row(qmat_t *q, int n, const void *vals, float scale);
 void qmat_get_row(const qmat_t *q, int n, void *vals);
@@ -394,6 +400,9 @@ typedef struct {
      * something else than h_{t-1}). */
     unsigned quant;
     int (*quant_rows)(const layer_t *L, int param);
+    /* the quantised parameters are tables read a row at a time (an
+     * embedding), not multiplied: stored row-major */
+    int quant_lookup;
 } layer_ops_t;
 
 /* stream_step of the kinds without state: their forward, at inference (layer.c). */

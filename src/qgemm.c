@@ -77,13 +77,17 @@ size_t qmat_act_bytes(const qmat_t *q)
 
 size_t qmat_weight_bytes(const qmat_t *q)
 {
+    if (q->rows)
+        return (size_t)q->N * q->K * (q->mode == QMODE_INT8 ? 1 : 2);
     return (size_t)((q->N + QNR - 1) / QNR) * QNR * (size_t)q->Kp * (q->mode == QMODE_INT8 ? 1 : 2);
 }
 
-/* Offset of element (n, k) in the packed panels, in elements. */
+/* Offset of element (n, k) in the packed panels (or the table), in elements. */
 static size_t qmat_at(const qmat_t *q, int n, int k)
 {
     const int g = qmat_group(q->mode);
+    if (q->rows)
+        return (size_t)n * q->K + (size_t)k;
     return (size_t)(n / QNR) * QNR * q->Kp + (size_t)(k / g) * QNR * g + (size_t)(n % QNR) * g +
            (size_t)(k % g);
 }
@@ -106,19 +110,21 @@ float qmat_bf16_float(uint16_t h)
     return x;
 }
 
-int qmat_alloc(qmat_t *q, int mode, int N, int K)
+int qmat_alloc(qmat_t *q, int mode, int N, int K, int rows)
 {
     memset(q, 0, sizeof *q);
     q->mode = mode;
     q->N = N;
     q->K = K;
-    q->Kp = kpad(mode, K);
+    q->rows = rows;
+    q->Kp = rows ? K : kpad(mode, K);
     q->w = seqcls__calloc(qmat_weight_bytes(q), 1);
     if (mode == QMODE_INT8) {
         q->scale = seqcls__calloc((size_t)N, sizeof *q->scale);
-        q->wsum = seqcls__calloc((size_t)((N + QNR - 1) / QNR) * QNR, sizeof *q->wsum);
+        if (!rows)
+            q->wsum = seqcls__calloc((size_t)((N + QNR - 1) / QNR) * QNR, sizeof *q->wsum);
     }
-    if (!q->w || (mode == QMODE_INT8 && (!q->scale || !q->wsum))) {
+    if (!q->w || (mode == QMODE_INT8 && (!q->scale || (!rows && !q->wsum)))) {
         qmat_free(q);
         return SEQCLS_E_NOMEM;
     }
@@ -159,7 +165,8 @@ void qmat_set_row(qmat_t *q, int n, const void *vals, float scale)
             sum += v[k];
         }
         q->scale[n] = scale;
-        q->wsum[n] = sum;
+        if (q->wsum)
+            q->wsum[n] = sum;
     } else {
         const uint16_t *v = vals;
         uint16_t *w = q->w;
@@ -184,41 +191,57 @@ void qmat_get_row(const qmat_t *q, int n, void *vals)
     }
 }
 
-int qmat_from_real(qmat_t *q, int mode, const real *W, int N, int K)
+void qmat_row_real(const qmat_t *q, int n, real *y)
 {
-    int n, k, rc = qmat_alloc(q, mode, N, K);
-    void *row;
-    if (rc)
-        return rc;
-    row = seqcls__alloc((size_t)K * 2 + 1);
-    if (!row) {
-        qmat_free(q);
-        return SEQCLS_E_NOMEM;
+    int k;
+    if (q->mode == QMODE_INT8) {
+        const int8_t *w = (const int8_t *)q->w + (size_t)n * q->K;
+        const float s = q->scale[n];
+        for (k = 0; k < q->K; k++)
+            y[k] = (real)((float)w[k] * s);
+    } else {
+        const uint16_t *w = (const uint16_t *)q->w + (size_t)n * q->K;
+        for (k = 0; k < q->K; k++)
+            y[k] = (real)qmat_bf16_float(w[k]);
     }
-    for (n = 0; n < N; n++) {
-        const real *w = W + (size_t)n * K;
-        if (mode == QMODE_INT8) {
-            int8_t *v = row;
-            float mx = 0, inv;
-            for (k = 0; k < K; k++)
-                mx = fabsf((float)w[k]) > mx ? fabsf((float)w[k]) : mx;
-            /* below 1e-30 a row is zeros (scale 1: scales are above 0) */
-            inv = mx > 1e-30f ? 127.0f / mx : 0;
-            for (k = 0; k < K; k++) {
-                float r = rintf((float)w[k] * inv);
-                v[k] = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
-            }
-            qmat_set_row(q, n, v, mx > 1e-30f ? mx / 127.0f : 1.0f);
-        } else {
-            uint16_t *v = row;
-            for (k = 0; k < K; k++)
-                v[k] = qmat_bf16((float)w[k]);
-            qmat_set_row(q, n, v, 0);
-        }
-    }
-    seqcls__dealloc(row);
-    return SEQCLS_OK;
 }
+
+/* One row of W quantised into q (row n). */
+static void quantize_row(qmat_t *q, int n, const real *w)
+{
+    const int K = q->K;
+    int k;
+    if (q->mode == QMODE_INT8) {
+        float mx = 0, inv;
+        for (k = 0; k < K; k++)
+            mx = fabsf((float)w[k]) > mx ? fabsf((float)w[k]) : mx;
+        /* below 1e-30 a row is zeros (scale 1: scales are above 0) */
+        inv = mx > 1e-30f ? 127.0f / mx : 0;
+        for (k = 0; k < K; k++) {
+            float r = rintf((float)w[k] * inv);
+            qmat_put(q, n, k, (uint16_t)(uint8_t)(int8_t)(r > 127 ? 127 : r < -127 ? -127 : r));
+        }
+        q->scale[n] = mx > 1e-30f ? mx / 127.0f : 1.0f;
+    } else {
+        for (k = 0; k < K; k++)
+            qmat_put(q, n, k, qmat_bf16((float)w[k]));
+    }
+}
+
+void qmat_quantize(qmat_t *q, const real *W)
+{
+    int n, k;
+    for (n = 0; n < q->N; n++)
+        quantize_row(q, n, W + (size_t)n * q->K);
+    if (q->wsum)
+        for (n = 0; n < q->N; n++) {
+            int32_t sum = 0;
+            for (k = 0; k < q->K; k++)
+                sum += (int8_t)qmat_get(q, n, k);
+            q->wsum[n] = sum;
+        }
+}
+
 
 /* ---- activations ---- */
 

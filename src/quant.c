@@ -7,7 +7,8 @@
  *
  * What is quantised: the parameters each layer kind marks in its
  * layer_ops_t.quant (the weights of dense and output layers, W_ih and
- * W_hh of LSTM and GRU layers in both directions).  Biases, embeddings,
+ * W_hh of LSTM and GRU layers in both directions, the embedding's table,
+ * per row, which a lookup dequantises).  Biases, embedding bags,
  * attention, convolutions, batch norm and transformer blocks stay
  * float32, and so do the cell state, the gates' nonlinearities and the
  * softmax.  Once quantised, a weight's float32 values and gradient are
@@ -100,7 +101,8 @@ static int quant_new(const seqcls_model_t *m, const layer_t *L, int mode, layer_
         while (row0 < v->shape[0]) {
             const int rows = row0 == 0 ? first : (int)v->shape[0] - first;
             qpiece_t *p = &q->piece[q->n];
-            if (q->n == QUANT_MAX_PIECES || qmat_alloc(&p->m, mode, rows, (int)v->shape[1])) {
+            if (q->n == QUANT_MAX_PIECES ||
+                qmat_alloc(&p->m, mode, rows, (int)v->shape[1], L->ops->quant_lookup)) {
                 quant_free(q);
                 return SEQCLS_E_NOMEM;
             }
@@ -170,7 +172,7 @@ int seqcls_model_quantize(seqcls_model_t *m, int precision)
             if (!kind_quantises(L, i))
                 continue;
             any = 1;
-            if (mode == QMODE_INT8 && v->shape[1] > QMAX_K)
+            if (mode == QMODE_INT8 && !L->ops->quant_lookup && v->shape[1] > QMAX_K)
                 return seqcls__fail(SEQCLS_E_UNSUPPORTED,
                                     "%s: layer %d (%s) has %lld inputs; int8 products take at "
                                     "most %d",
@@ -179,8 +181,8 @@ int seqcls_model_quantize(seqcls_model_t *m, int precision)
     }
     if (!any)
         return seqcls__fail(SEQCLS_E_STATE,
-                            "%s: the model has no layer with weights to quantise (dense, output, "
-                            "LSTM, GRU)",
+                            "%s: the model has no layer with weights to quantise (embedding, "
+                            "dense, output, LSTM, GRU)",
                             func);
     made = seqcls__calloc((size_t)m->nlayers, sizeof *made);
     if (!made)
@@ -193,13 +195,7 @@ int seqcls_model_quantize(seqcls_model_t *m, int precision)
         rc = quant_new(m, L, mode, &made[l]);
         for (k = 0; rc == SEQCLS_OK && k < made[l]->n; k++) {
             qpiece_t *p = &made[l]->piece[k];
-            const int K = p->m.K;
-            qmat_t fresh;
-            rc = qmat_from_real(&fresh, mode, L->w[p->param] + (size_t)p->row0 * K, p->m.N, K);
-            if (rc == SEQCLS_OK) {
-                qmat_free(&p->m);
-                p->m = fresh;
-            }
+            qmat_quantize(&p->m, L->w[p->param] + (size_t)p->row0 * p->m.K);
         }
     }
     if (rc) {
@@ -221,6 +217,25 @@ int seqcls_model_precision(const seqcls_model_t *m)
     if (!m)
         return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_model_precision: model is NULL");
     return m->quant == QMODE_INT8 ? SEQCLS_INT8 : m->quant == QMODE_BF16 ? SEQCLS_BF16 : SEQCLS_FP32;
+}
+
+int seqcls_param_precision(const seqcls_model_t *m, int i, int *ndim, int64_t *shape)
+{
+    const seqcls_tensor_t *v;
+    int d;
+    if (!m)
+        return seqcls__fail(SEQCLS_E_INVALID_ARG, "seqcls_param_precision: model is NULL");
+    if (i < 0 || i >= m->nparams)
+        return seqcls__fail(SEQCLS_E_RANGE, "seqcls_param_precision: index %d is outside [0, %d)",
+                            i, m->nparams);
+    v = m->params[i].value;
+    if (ndim)
+        *ndim = v->ndim;
+    for (d = 0; shape && d < v->ndim; d++)
+        shape[d] = v->shape[d];
+    if (!m->quant || !quant_param(m, i))
+        return SEQCLS_FP32;
+    return m->quant == QMODE_INT8 ? SEQCLS_INT8 : SEQCLS_BF16;
 }
 
 /* ---- the products of the layers ---- */

@@ -62,9 +62,12 @@ static int check_all_kernels(int mode, int M, int N, int K, int K2, int bias, ui
         b[k] = frand(&seed, -1, 1);
     if (M > 2)   /* a row of zeros: scale 0 */
         memset(A + (size_t)K, 0, sizeof(float) * (size_t)K);
-    ck_assert_int_eq(qmat_from_real(&w1, mode, W, N, K), SEQCLS_OK);
-    if (K2)
-        ck_assert_int_eq(qmat_from_real(&w2, mode, W2, N, K2), SEQCLS_OK);
+    ck_assert_int_eq(qmat_alloc(&w1, mode, N, K, 0), SEQCLS_OK);
+    qmat_quantize(&w1, W);
+    if (K2) {
+        ck_assert_int_eq(qmat_alloc(&w2, mode, N, K2, 0), SEQCLS_OK);
+        qmat_quantize(&w2, W2);
+    }
     a1 = malloc(qmat_act_bytes(&w1) * (size_t)M);
     a2 = K2 ? malloc(qmat_act_bytes(&w2) * (size_t)M) : NULL;
     for (isa = CPU_PORTABLE; isa <= CPU_AVX512; isa++) {

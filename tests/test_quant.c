@@ -360,11 +360,16 @@ START_TEST(training_is_refused)
           seqcls_fit(m, o, bt.x, NULL, y, NULL, NULL, NULL, cfg));
     FAILS(SEQCLS_E_STATE, "quantised", seqcls_checkpoint_save(m, o, "/tmp/never-written.sqcl"));
     FAILS(SEQCLS_E_STATE, "quantised", seqcls_add_dense(m, 3, SEQCLS_ACT_NONE, NULL));
-    /* the quantised weights have no float32 value; the biases and the
-     * embedding still do */
+    {
+        float row[12] = {0};
+        FAILS(SEQCLS_E_STATE, "quantised", seqcls_embedding_set_rows(m, 0, 1, 1, 12, row));
+    }
+    /* the quantised weights (and the embedding's table) have no float32
+     * value; the biases still do */
     for (i = 0; i < seqcls_param_count(m); i++) {
         const char *name = seqcls_param_name(m, i);
-        if (strstr(name, "weight_") || strstr(name, "output.weight"))
+        if (strstr(name, "weight_") || strstr(name, "output.weight") ||
+            strstr(name, "embedding.weight"))
             FAILS(SEQCLS_E_STATE, "stored quantised", seqcls_param(m, i, &v, NULL));
         else
             OK(seqcls_param(m, i, &v, &g));
@@ -405,7 +410,7 @@ START_TEST(errors_change_nothing)
     ck_assert(same_bits(bt.p, p1));
     /* nothing to quantise */
     OK(seqcls_model_create(&e, 1));
-    OK(seqcls_add_embedding(e, 10, 4, 0, NULL));
+    OK(seqcls_add_input(e, 4, NULL));
     OK(seqcls_add_pooling(e, SEQCLS_POOL_MEAN, NULL));
     FAILS(SEQCLS_E_STATE, "no layer with weights", seqcls_model_quantize(e, SEQCLS_BF16));
     ck_assert_int_eq(seqcls_model_precision(e), SEQCLS_FP32);
@@ -495,9 +500,9 @@ START_TEST(damaged_and_newer_files_are_refused)
     data = first_quantised_data(b, n, &dtype);
     ck_assert_int_eq(dtype, 8);
     {
-        /* the first quantised parameter is layer 1's weight_ih_l0 [64, 12]:
-         * 768 int8, then 64 scales */
-        const size_t scales = data + 768;
+        /* the first quantised parameter is the embedding's table [40, 12]:
+         * 480 int8, then 40 scales */
+        const size_t scales = data + 480;
         static const uint32_t bad[3] = {0u, 0xbf800000u, 0x7fc00000u};
         for (k = 0; k < 3; k++) {
             memcpy(c, b, n);

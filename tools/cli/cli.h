@@ -101,6 +101,7 @@ int cmd_test(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 /* ---- Options and help (opts.c) ----
  *
@@ -143,7 +144,7 @@ typedef struct {
 } command_t;
 
 extern const command_t cmd_train_spec, cmd_test_spec, cmd_predict_spec, cmd_explain_spec,
-    cmd_info_spec;
+    cmd_info_spec, cmd_quantize_spec;
 
 /* Set every option of `c` that has a default in `o`. */
 void opts_defaults(const command_t *c, void *o);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -733,7 +734,7 @@ int cmd_info(int argc, char **argv)
     args_t a;
     seqcls_model_t *m = NULL;
     char buf[256];
-    int64_t total = 0;
+    int64_t total = 0, bytes = 0;
     int i;
 
     parse(&a, argc, argv, &cmd_info_spec, 1);
@@ -746,16 +747,33 @@ int cmd_info(int argc, char **argv)
     }
     printf("\nparameters:\n");
     for (i = 0; i < seqcls_param_count(m); i++) {
-        seqcls_tensor_t *v = NULL;
-        int k;
-        check(seqcls_param(m, i, &v, NULL), "model");
+        int64_t shape[SEQCLS_MAX_DIMS], numel = 1;
+        int k, ndim = 0, prec = seqcls_param_precision(m, i, &ndim, shape);
+        if (prec < 0)
+            check(prec, "model");
         printf("  %-36s [", seqcls_param_name(m, i) ? seqcls_param_name(m, i) : "?");
-        for (k = 0; k < seqcls_tensor_ndim(v); k++)
-            printf("%s%lld", k ? ", " : "", (long long)seqcls_tensor_dim(v, k));
-        printf("]  %lld\n", (long long)seqcls_tensor_numel(v));
-        total += seqcls_tensor_numel(v);
+        for (k = 0; k < ndim; k++) {
+            printf("%s%lld", k ? ", " : "", (long long)shape[k]);
+            numel *= shape[k];
+        }
+        printf("]  %lld%s\n", (long long)numel,
+               prec == SEQCLS_INT8 ? "  int8" : prec == SEQCLS_BF16 ? "  bf16" : "");
+        total += numel;
+        bytes += prec == SEQCLS_INT8 ? numel + 4 * shape[0] : prec == SEQCLS_BF16 ? 2 * numel
+                                                                                  : 4 * numel;
     }
-    printf("  total: %lld values\n", (long long)total);
+    printf("  total: %lld values, %lld bytes\n", (long long)total, (long long)bytes);
+    {
+        const int prec = seqcls_model_precision(m);
+        struct stat st;
+        printf("precision: %s\n",
+               prec == SEQCLS_INT8   ? "int8 (embedding, dense, output, LSTM and GRU weights; the rest float32)"
+               : prec == SEQCLS_BF16 ? "bfloat16 (embedding, dense, output, LSTM and GRU weights; the rest "
+                                       "float32)"
+                                     : "float32");
+        if (stat(a.pos[0], &st) == 0)
+            printf("file: %lld bytes\n", (long long)st.st_size);
+    }
     if (seqcls_model_vocab(m)) {
         const seqcls_vocab_t *v = seqcls_model_vocab(m);
         int opt[6] = {0}, k;

@@ -16,7 +16,7 @@ static const struct {
     int (*run)(int, char **);
 } commands[] = {{&cmd_train_spec, cmd_train},     {&cmd_test_spec, cmd_test},
                 {&cmd_predict_spec, cmd_predict}, {&cmd_explain_spec, cmd_explain},
-                {&cmd_info_spec, cmd_info}};
+                {&cmd_info_spec, cmd_info},       {&cmd_quantize_spec, cmd_quantize}};
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 
 void die(const char *fmt, ...)
