@@ -93,6 +93,10 @@ SIGNATURES = {
     "seqcls_param_name": (CHAR_P, [HANDLE, i]),
     "seqcls_param": (i, [HANDLE, i, HANDLE_P, HANDLE_P]),
     "seqcls_param_find": (i, [HANDLE, CHAR_P]),
+    # reduced precision (1.1)
+    "seqcls_model_quantize": (i, [HANDLE, i]),
+    "seqcls_model_precision": (i, [HANDLE]),
+    "seqcls_param_precision": (i, [HANDLE, i, INT_P, I64_P]),
     # forward and backward
     "seqcls_forward": (i, [HANDLE, HANDLE, I32_P, HANDLE, i]),
     "seqcls_backward": (i, [HANDLE, HANDLE]),

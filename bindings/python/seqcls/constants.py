@@ -109,6 +109,12 @@ LAYER_EMBEDDING_BAG = 13
 LAYER_CONV1D = 14
 LAYER_FLATTEN = 15
 
+# precisions of a model's weights (seqcls_model_quantize, 1.1): their bits
+FP32 = 32
+BF16 = 16
+INT8 = 8
+PRECISIONS = {"fp32": FP32, "bf16": BF16, "int8": INT8}
+
 # optimisers and their options
 OPTIM_ADAM = 1
 OPTIM_SGD = 2

@@ -606,6 +606,49 @@ class Model:
             store.update(old)
             raise
 
+    # ---- reduced precision (1.1) ----
+    def quantize(self, precision="int8"):
+        """Quantise the model for inference (seqcls_model_quantize): "int8"
+        (int8 weights per output channel, activations per row, int32 sums)
+        or "bf16" (bfloat16, float32 sums), or seqcls.INT8 / seqcls.BF16.
+        The weights of embedding, dense, output, LSTM and GRU layers are
+        stored in that precision and their float32 values freed: the model
+        predicts, evaluates, streams and saves, but fit and the other
+        training calls raise StateError, and so does param() of a
+        quantised weight.  Returns self."""
+        if isinstance(precision, str):
+            if precision not in ("int8", "bf16"):
+                raise ValueError("seqcls: precision must be 'int8' or 'bf16', not %r" % precision)
+            precision = K.PRECISIONS[precision]
+        check(fn.seqcls_model_quantize(self._ptr, cv.int32(precision, "precision")),
+              "seqcls_model_quantize")
+        return self
+
+    @property
+    def precision(self):
+        """The precision of the model's weights: "fp32", "bf16" or "int8"
+        (seqcls_model_precision)."""
+        p = check(fn.seqcls_model_precision(self._ptr), "seqcls_model_precision")
+        return {v: k for k, v in K.PRECISIONS.items()}[p]
+
+    def param_precision(self, name):
+        """(precision, shape) of a parameter by name or index: "fp32", "bf16"
+        or "int8", and its shape (seqcls_param_precision), also for a
+        quantised weight, whose value param() refuses."""
+        p = self._ptr
+        if isinstance(name, (str, bytes)):
+            i = fn.seqcls_param_find(p, cv.cstring(name, "parameter name"))
+        else:
+            i = cv.int32(name, "parameter index")
+        if i < 0:
+            raise KeyError(name)
+        ndim = C.c_int(0)
+        shape = (C.c_int64 * K.MAX_DIMS)()
+        prec = check(fn.seqcls_param_precision(p, i, C.byref(ndim), shape),
+                     "seqcls_param_precision")
+        return ({v: k for k, v in K.PRECISIONS.items()}[prec],
+                tuple(shape[d] for d in range(ndim.value)))
+
     def param_names(self):
         p = self._ptr
         return [fn.seqcls_param_name(p, i).decode("utf-8")

@@ -636,6 +636,19 @@ impl Model {
         check(c)?;
         Ok(c as usize)
     }
+    /// Quantise the model for inference (`seqcls_model_quantize`, since 1.1):
+    /// `sys::SEQCLS_INT8` or `sys::SEQCLS_BF16`.  Afterwards it predicts,
+    /// saves and loads, and the training calls give `Err` (State).
+    pub fn quantize(&mut self, precision: i32) -> Result<()> {
+        check(unsafe { sys::seqcls_model_quantize(self.ptr, precision) })
+    }
+    /// The precision of the weights (`seqcls_model_precision`, since 1.1):
+    /// `sys::SEQCLS_FP32`, `_BF16` or `_INT8`.
+    pub fn precision(&self) -> Result<i32> {
+        let p = unsafe { sys::seqcls_model_precision(self.ptr) };
+        check(p)?;
+        Ok(p)
+    }
     /// One line describing layer `layer`.
     pub fn describe(&self, layer: i32) -> Result<String> {
         let mut buf = vec![0 as c_char; 512];

@@ -141,6 +141,11 @@ pub const SEQCLS_LAYER_TRANSFORMER_ENCODER: c_int = 12;
 pub const SEQCLS_LAYER_EMBEDDING_BAG: c_int = 13;
 pub const SEQCLS_LAYER_CONV1D: c_int = 14;
 pub const SEQCLS_LAYER_FLATTEN: c_int = 15;
+
+// Precisions of a model's weights (seqcls_model_quantize, 1.1).
+pub const SEQCLS_FP32: c_int = 32;
+pub const SEQCLS_BF16: c_int = 16;
+pub const SEQCLS_INT8: c_int = 8;
 pub const SEQCLS_OPTIM_ADAM: c_int = 1;
 pub const SEQCLS_OPTIM_SGD: c_int = 2;
 pub const SEQCLS_OPTIM_RMSPROP: c_int = 3;
@@ -262,6 +267,15 @@ extern "C" {
     pub fn seqcls_param(m: *mut seqcls_model_t, i: c_int, value: *mut *mut seqcls_tensor_t,
                         grad: *mut *mut seqcls_tensor_t) -> c_int;
     pub fn seqcls_param_find(m: *const seqcls_model_t, name: *const c_char) -> c_int;
+    // reduced precision (1.1)
+    pub fn seqcls_model_quantize(m: *mut seqcls_model_t, precision: c_int) -> c_int;
+    pub fn seqcls_model_precision(m: *const seqcls_model_t) -> c_int;
+    pub fn seqcls_param_precision(
+        m: *const seqcls_model_t,
+        i: c_int,
+        ndim: *mut c_int,
+        shape: *mut i64,
+    ) -> c_int;
 
     pub fn seqcls_forward(m: *mut seqcls_model_t, input: *const seqcls_tensor_t,
                           lengths: *const i32, logits: *mut seqcls_tensor_t,
