@@ -4,7 +4,11 @@ keys torch_bigru_*), written as the PyTorch tutorials write them
 (pack_padded_sequence for ragged batches), Adam, BCEWithLogitsLoss; same
 shapes and synthetic data.
 
-    usage: model_torch.py imdb|bigru train|infer full|imdb threads repeats
+    usage: model_torch.py imdb|bigru train|infer|infer-int8 full|imdb threads repeats
+
+infer-int8: the model after torch.quantization.quantize_dynamic({nn.LSTM,
+nn.GRU, nn.Linear}, qint8) on the fbgemm engine (issue 19's peer of
+seqcls_model_quantize), keys torch_*_infer_int8_*.
 
 Run with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set to `threads` (as
 run_model.py does): this PyTorch uses OpenBLAS, whose own threads
@@ -83,10 +87,14 @@ MODELS = {"imdb": ("model", B, VOCAB, TutorialNet), "bigru": ("bigru", GRU_B, GR
 
 
 def main():
-    if (len(sys.argv) != 6 or sys.argv[1] not in MODELS or sys.argv[2] not in ("train", "infer")
+    if (len(sys.argv) != 6 or sys.argv[1] not in MODELS
+            or sys.argv[2] not in ("train", "infer", "infer-int8")
             or sys.argv[3] not in ("full", "imdb")):
-        sys.exit("usage: model_torch.py imdb|bigru train|infer full|imdb threads repeats")
+        sys.exit("usage: model_torch.py imdb|bigru train|infer|infer-int8 full|imdb threads repeats")
     model, mode, lens_kind = sys.argv[1], sys.argv[2], sys.argv[3]
+    quantized = mode == "infer-int8"
+    if quantized:
+        mode = "infer"
     threads, reps = int(sys.argv[4]), int(sys.argv[5])
     name, nb, vocab, Net = MODELS[model]
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -101,6 +109,12 @@ def main():
     y = torch.tensor([b & 1 for b in range(nb)], dtype=torch.float32)
     net = Net()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    if quantized:
+        if "fbgemm" in torch.backends.quantized.supported_engines:
+            torch.backends.quantized.engine = "fbgemm"
+        net.eval()
+        net = torch.quantization.quantize_dynamic(net, {nn.LSTM, nn.GRU, nn.Linear},
+                                                  dtype=torch.qint8)
     lossf = nn.BCEWithLogitsLoss()
 
     def step():
@@ -131,7 +145,7 @@ def main():
         step()
         times.append((time.perf_counter() - t0) * 1e3)
     med = statistics.median(times)
-    key = "torch_%s_%s_%s_%dt" % (name, mode, lens_kind, threads)
+    key = "torch_%s_%s_%s_%dt" % (name, "infer_int8" if quantized else mode, lens_kind, threads)
     print("%s_ms: %.1f" % (key, med))
     print("%s_seq_per_s: %.1f" % (key, nb / med * 1e3))
     print("%s_tokens: %d" % (key, sum(lens)))

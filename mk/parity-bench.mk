@@ -11,6 +11,10 @@
 #   make bench-conv         one conv1d layer of Kim's CNN size (300 -> 100 filters, kernel 5),
 #                           seqcls vs torch.nn.Conv1d, full and ragged batches, 1 and 2 threads
 #                           (BENCH_ROUNDS rounds of each, alternating)
+#   make bench-quant        the headline model's inference in seqcls float32, int8 and bf16
+#                           and PyTorch float32 and quantize_dynamic int8 (fbgemm), with the
+#                           ratios of issue 19's targets, the CPU flags and the load
+#                           (bench-rnn has the one-layer figures)
 #
 # BENCH_REPEATS runs per timing (medians); for bench-model also
 # BENCH_TORCH_REPEATS, BENCH_ROUNDS (processes per side, alternating),
@@ -18,7 +22,7 @@
 # headline model takes minutes) and BENCH_MODELS (imdb, the headline model;
 # bigru, Embedding(25000, 200) -> BiGRU(128) -> Linear at batch 32; or both).
 
-.PHONY: check-parity bench bench-rnn bench-sgemm bench-dnnl bench-model bench-conv
+.PHONY: check-parity bench bench-rnn bench-sgemm bench-dnnl bench-model bench-conv bench-quant
 
 # A missing torch is an error, not a skip.
 check-parity: $(SHARED)
@@ -38,7 +42,16 @@ BENCH_LENGTHS ?= both
 BENCH_MODELS ?= both
 BENCH_OUT := $(BUILD)/bench
 
-bench: bench-sgemm bench-dnnl bench-model bench-rnn bench-conv
+bench: bench-sgemm bench-dnnl bench-model bench-rnn bench-conv bench-quant
+
+# int8 and bf16 inference of the headline model against seqcls float32 and
+# PyTorch's quantize_dynamic (issue 19); BENCH_QUANT_LENGTHS, _THREADS
+BENCH_QUANT_LENGTHS ?= full,imdb
+BENCH_QUANT_THREADS ?= 1,2
+bench-quant: $(BUILD)/bench/bench_model
+	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) bench/run_quant.py $(BUILD)/bench/bench_model \
+	    $(BENCH_REPEATS) $(BENCH_TORCH_REPEATS) $(BENCH_ROUNDS) $(BENCH_QUANT_LENGTHS) \
+	    $(BENCH_QUANT_THREADS)
 
 bench-rnn: $(BUILD)/bench/bench_rnn
 	$(BUILD)/bench/bench_rnn $(BENCH_REPEATS) | tee $(BUILD)/bench/rnn_seqcls.txt
