@@ -27,6 +27,7 @@ typedef struct {
     int json;
     const char *html;
     const char *truncate;    /* "pre", "post", or NULL: the model's own */
+    const char *quant_error; /* info: labelled documents for the quantisation report */
 } args_t;
 
 #define OPT(field) offsetof(args_t, field)
@@ -137,15 +138,27 @@ const command_t cmd_explain_spec = {
     "number of tokens read (1 = uniform).\n",
 };
 
+static const opt_t info_options[] = {
+    {"--quant-error", NULL, "DATA", OPT_FILE, offsetof(args_t, quant_error), NULL, "none", 0, 0,
+     NULL,
+     "also report, on these labelled documents, the accuracy of the\n"
+     "model in float32, int8 and bf16 and how far each layer's\n"
+     "weights in int8 and bf16 move the probabilities (below)"},
+};
+
 const command_t cmd_info_spec = {
     "info",
     "MODEL.sqcl",
     "the layers, parameters, vocabulary, labels and metadata of a model",
     NULL,
-    NULL,
-    0,
+    info_options,
+    (int)(sizeof info_options / sizeof info_options[0]),
     "at most 1: MODEL",
-    NULL,
+    "--quant-error: the whole model quantised (as seqcls quantize does) gives the\n"
+    "accuracy, its agreement with float32 and the mean and largest change of a\n"
+    "probability; then, per layer, the change when only that layer's weights are\n"
+    "rounded to int8 (per row) or bfloat16 and everything else, activations\n"
+    "included, stays float32: which layers the error comes from.\n",
 };
 
 /* The maximum length: --maxlen, else the one the model was trained with
@@ -339,6 +352,164 @@ static int best_class(const float *p, int C, const unsigned char *taken)
 }
 
 /* The model's name of class c, never NULL. */
+/* ---- info --quant-error ---- */
+
+/* Probabilities [n, C] of every document of e. */
+static float *all_probs(seqcls_model_t *m, const encoded_t *e, const docs_t *d, int outputs,
+                        int C)
+{
+    float *p = xmalloc((size_t)e->n * C, sizeof *p, "probabilities");
+    int first;
+    for (first = 0; first < e->n; first += BATCH) {
+        const int n = e->n - first < BATCH ? e->n - first : BATCH;
+        predict_rows(m, e, first, d->line + first, n, outputs, p + (size_t)first * C, NULL);
+    }
+    return p;
+}
+
+typedef struct {
+    double acc, agree, mean, max;
+} qerr_t;
+
+/* Accuracy of p, its agreement with ref (the same predicted class), and
+ * the mean and largest change of a probability from ref. */
+static qerr_t compare(const float *p, const float *ref, const int32_t *labels, int n, int C)
+{
+    qerr_t r = {0, 0, 0, 0};
+    int i, k;
+    for (i = 0; i < n; i++) {
+        const int c = best_class(p + (size_t)i * C, C, NULL);
+        r.acc += c == labels[i];
+        r.agree += c == best_class(ref + (size_t)i * C, C, NULL);
+        for (k = 0; k < C; k++) {
+            const double dp = fabs((double)p[(size_t)i * C + k] - ref[(size_t)i * C + k]);
+            r.mean += dp / C;
+            r.max = dp > r.max ? dp : r.max;
+        }
+    }
+    r.acc /= n;
+    r.agree /= n;
+    r.mean /= n;
+    return r;
+}
+
+/* Round float32 weights [rows, cols] as the quantisation stores them:
+ * int8 per row (scale max|w| / 127), or bfloat16 (to nearest even). */
+static void round_weights(float *w, int64_t rows, int64_t cols, int precision)
+{
+    int64_t r, c;
+    for (r = 0; r < rows; r++) {
+        float *x = w + r * cols, mx = 0;
+        if (precision == SEQCLS_BF16) {
+            for (c = 0; c < cols; c++) {
+                uint32_t b;
+                memcpy(&b, &x[c], 4);
+                b += 0x7fffu + ((b >> 16) & 1u);
+                b &= 0xffff0000u;
+                memcpy(&x[c], &b, 4);
+            }
+            continue;
+        }
+        for (c = 0; c < cols; c++)
+            mx = fabsf(x[c]) > mx ? fabsf(x[c]) : mx;
+        if (mx <= 1e-30f) {
+            memset(x, 0, (size_t)cols * sizeof *x);
+            continue;
+        }
+        for (c = 0; c < cols; c++) {
+            float q = rintf(x[c] * (127.0f / mx));
+            q = q > 127 ? 127 : q < -127 ? -127 : q;
+            x[c] = q * (mx / 127.0f);
+        }
+    }
+}
+
+static void quant_error_report(seqcls_model_t *m, const args_t *a)
+{
+    static const int precisions[2] = {SEQCLS_INT8, SEQCLS_BF16};
+    docs_t d;
+    encoded_t e;
+    int32_t *labels;
+    void *buf = NULL;
+    size_t len = 0;
+    float *ref, *p;
+    seqcls_model_t *q = NULL;
+    const int outputs = model_outputs(m), C = classes_of(m, outputs);
+    int i, k, l, np, *which;   /* which[i]: is parameter i quantised? */
+    double acc32;
+    qerr_t r;
+
+    if (seqcls_model_precision(m) != SEQCLS_FP32)
+        die("info: --quant-error needs a float32 model, not a quantised one");
+    docs_read(&d, a->quant_error, 1);
+    encode_docs(seqcls_model_vocab(m), model_per_step(m), &d, maxlen_for(a, m), pre_for(a, m),
+                width_for(a, m), &e);
+    labels = xmalloc((size_t)d.n, sizeof *labels, "the labels of the documents");
+    for (i = 0; i < d.n; i++)
+        if ((labels[i] = label_index(m, d.label[i])) < 0)
+            die("%s:%ld: label '%s', which the model does not know", a->quant_error, d.line[i],
+                d.label[i]);
+    check(seqcls_model_save_buffer(m, &buf, &len), "copying the model");
+    ref = all_probs(m, &e, &d, outputs, C);
+    acc32 = compare(ref, ref, labels, d.n, C).acc;
+    printf("\nquantisation error on %s (%d documents):\n", a->quant_error, d.n);
+    printf("  %-9s %9s %10s %10s %10s\n", "model", "accuracy", "agreement", "mean|dp|",
+           "max|dp|");
+    printf("  %-9s %9.4f %10s %10s %10s\n", "float32", acc32, "-", "-", "-");
+    np = seqcls_param_count(m);
+    which = xmalloc((size_t)np, sizeof *which, "parameters");
+    for (k = 0; k < 2; k++) {
+        check(seqcls_model_load_buffer(&q, buf, len), "copying the model");
+        check(seqcls_model_quantize(q, precisions[k]), "quantize");
+        for (i = 0; i < np; i++)
+            which[i] = seqcls_param_precision(q, i, NULL, NULL) != SEQCLS_FP32;
+        p = all_probs(q, &e, &d, outputs, C);
+        r = compare(p, ref, labels, d.n, C);
+        printf("  %-9s %9.4f %10.4f %10.2e %10.2e  (%+.2f points)\n", k ? "bf16" : "int8", r.acc,
+               r.agree, r.mean, r.max, 100 * (r.acc - acc32));
+        free(p);
+        seqcls_model_free(q);
+    }
+    printf("  per layer, its weights alone rounded (activations float32), mean|dp| max|dp|:\n");
+    printf("  %-5s %-12s %10s %10s %10s %10s\n", "layer", "kind", "int8", "", "bf16", "");
+    for (l = 0; l < seqcls_layer_count(m); l++) {
+        char prefix[16], desc[256], *paren;
+        int any = 0;
+        snprintf(prefix, sizeof prefix, "%d.", l);
+        for (i = 0; i < np; i++)
+            any |= which[i] && strncmp(seqcls_param_name(m, i), prefix, strlen(prefix)) == 0;
+        if (!any)
+            continue;
+        check(seqcls_layer_describe(m, l, desc, sizeof desc), "model");
+        if ((paren = strchr(desc, '(')) != NULL)
+            *paren = '\0';
+        printf("  %-5d %-12s", l, desc);
+        for (k = 0; k < 2; k++) {
+            check(seqcls_model_load_buffer(&q, buf, len), "copying the model");
+            for (i = 0; i < np; i++) {
+                seqcls_tensor_t *v = NULL;
+                if (!which[i] || strncmp(seqcls_param_name(q, i), prefix, strlen(prefix)) != 0)
+                    continue;
+                check(seqcls_param(q, i, &v, NULL), "model");
+                round_weights(seqcls_tensor_data(v), seqcls_tensor_dim(v, 0),
+                              seqcls_tensor_numel(v) / seqcls_tensor_dim(v, 0), precisions[k]);
+            }
+            p = all_probs(q, &e, &d, outputs, C);
+            r = compare(p, ref, labels, d.n, C);
+            printf(" %10.2e %10.2e", r.mean, r.max);
+            free(p);
+            seqcls_model_free(q);
+        }
+        printf("\n");
+    }
+    free(which);
+    free(ref);
+    seqcls_free(buf);
+    free(labels);
+    encoded_free(&e);
+    docs_free(&d);
+}
+
 static const char *class_name(const seqcls_model_t *m, int c)
 {
     const char *name = c >= 0 ? seqcls_model_label(m, c) : NULL;
@@ -808,6 +979,8 @@ int cmd_info(int argc, char **argv)
             printf("\n");
         }
     }
+    if (a.quant_error)
+        quant_error_report(m, &a);
     seqcls_model_free(m);
     return 0;
 }
