@@ -4,7 +4,8 @@
  * fuzz/corpus/load were written by earlier versions: add new ones, keep
  * the old), saved with
  * seqcls_model_save, plus copies with extra OPTM, VOCB and optional
- * sections spliced in.  Usage: make_corpus DIR
+ * sections spliced in, and quantised copies (int8, bf16; 1.1).  Usage:
+ * make_corpus DIR
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -38,7 +39,7 @@ static void write_file(const char *name, const void *data, size_t n)
 
 /* Save m as NAME.sqcl, and NAME-extra.sqcl with sections spliced in
  * before the end section (the last 16 bytes). */
-static void save(seqcls_model_t *m, const char *name, int extra)
+static void save(seqcls_model_t *m, const char *name, int extra)   /* frees m */
 {
     char path[512];
     void *buf;
@@ -138,6 +139,20 @@ int main(int argc, char **argv)
         CHECK(seqcls_model_set_vocab(m, v));
         CHECK(seqcls_model_set_labels(m, 2, names));
         seqcls_vocab_free(v);
+        /* quantised (1.1): a required QUNT section, PARM dtypes 8 and 16 */
+        {
+            void *buf = NULL;
+            size_t len = 0;
+            seqcls_model_t *q = NULL;
+            CHECK(seqcls_model_save_buffer(m, &buf, &len));
+            CHECK(seqcls_model_load_buffer(&q, buf, len));
+            CHECK(seqcls_model_quantize(q, SEQCLS_INT8));
+            save(q, "bilstm-bahdanau-bn-vocab-labels-int8", 0);   /* frees q */
+            CHECK(seqcls_model_load_buffer(&q, buf, len));
+            CHECK(seqcls_model_quantize(q, SEQCLS_BF16));
+            save(q, "bilstm-bahdanau-bn-vocab-labels-bf16", 0);   /* frees q */
+            seqcls_free(buf);
+        }
         save(m, "bilstm-bahdanau-bn-vocab-labels", 0);
     }
 
@@ -149,6 +164,16 @@ int main(int argc, char **argv)
     CHECK(seqcls_add_attention(m, SEQCLS_ATTN_FEATURE_TIME, 4, NULL));
     CHECK(seqcls_add_attention(m, SEQCLS_ATTN_GENERAL, 0, NULL));
     CHECK(seqcls_add_output(m, 2, NULL));
+    {
+        void *buf = NULL;
+        size_t len = 0;
+        seqcls_model_t *q = NULL;
+        CHECK(seqcls_model_save_buffer(m, &buf, &len));
+        CHECK(seqcls_model_load_buffer(&q, buf, len));
+        CHECK(seqcls_model_quantize(q, SEQCLS_INT8));
+        save(q, "gru-feature-time-general-int8", 0);   /* frees q */
+        seqcls_free(buf);
+    }
     save(m, "gru-feature-time-general", 1);
 
     /* fastText's classifier (1.1): an embedding bag over a character-mode
