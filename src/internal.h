@@ -202,6 +202,7 @@ typedef struct {
     const qmat_t *w;
     const void *act;
     const float *sa;
+    size_t rb;               /* bytes from one row of act to the next; 0: qmat_act_bytes */
 } qop_t;
 /* C[M, N] = sum over the nops (1 or 2) operands of A_i W_i^T, + bias [N]
  * if not NULL; the operands have the same N and mode. */

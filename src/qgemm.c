@@ -679,7 +679,7 @@ void qgemm(int M, int nops, const qop_t *ops, const real *bias, real *C, int ldc
             qk_t o;
             o.w = w;
             o.act = ops[k].act;
-            o.rb = qmat_act_bytes(w);
+            o.rb = ops[k].rb ? ops[k].rb : qmat_act_bytes(w);
             o.sa = ops[k].sa;
             o.panel = (const unsigned char *)w->w +
                       (size_t)c0 * w->Kp * (w->mode == QMODE_INT8 ? 1 : 2);

@@ -262,6 +262,7 @@ static void qmm_part(void *arg, int part, int parts)
     op.w = J->w;
     op.act = J->act + (size_t)r0 * rb;
     op.sa = J->sa + r0;
+    op.rb = 0;
     qgemm(r1 - r0, 1, &op, J->bias, J->y + (size_t)r0 * J->ldy, J->ldy);
 }
 

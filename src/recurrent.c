@@ -415,12 +415,58 @@ typedef struct {
     const qmat_t *ih;
     unsigned char *xa;        /* [B] rows of qmat_act_bytes(ih) */
     float *xs;                /* [B] */
+    int ready;                /* xa, xs hold the step's rows quantised already */
 } qin_t;
 
 int rnn_quant_rows(const layer_t *L, int param)
 {
     const rnn_cell_t *cell = cell_of(L);
     return (param % 4 == 1 ? cell->aux_gate : cell->gates) * L->units;
+}
+
+/* qact with rows rb bytes apart (rounded up to 64, as the room above). */
+static void qact_rows(const qmat_t *q, int M, const real *A, int lda, unsigned char *act,
+                      size_t rb, float *sa)
+{
+    int i;
+    if (rb == qmat_act_bytes(q)) {
+        qact(q, M, A, lda, act, sa);
+        return;
+    }
+    for (i = 0; i < M; i++)
+        qact(q, 1, A + (size_t)i * lda, lda, act + (size_t)i * rb, sa + i);
+}
+
+/*
+ * The input of a quantised layer, quantised once for every valid step
+ * and both directions (they read the same x with W_ih of the same
+ * width), straight from the caller's [B, T, in] into the packed layout:
+ * rows of rb bytes and their scales, in place of the float32 copy xp.
+ */
+typedef struct {
+    const pack_t *P;
+    const value_t *in;
+    const qmat_t *w;
+    unsigned char *xq;
+    float *xs;
+    size_t rb;
+} qpack_job_t;
+
+static void qpack_part(void *arg, int part, int parts)
+{
+    const qpack_job_t *J = arg;
+    const pack_t *P = J->P;
+    const int j0 = (int)((int64_t)P->nb[0] * part / parts);
+    const int j1 = (int)((int64_t)P->nb[0] * (part + 1) / parts);
+    int j, t;
+    for (j = j0; j < j1; j++) {
+        const int b = P->perm[j];
+        for (t = 0; t < J->in->len[b]; t++) {
+            const size_t r = (size_t)P->off[t] + j;
+            qact(J->w, 1, J->in->x + ((size_t)b * P->T + t) * P->in, P->in,
+                 J->xq + r * J->rb, J->xs + r);
+        }
+    }
 }
 
 void rnn_qproduct(rnn_step_t *s, int which, int M, const real *A, int lda, real *C, int ldc)
@@ -430,6 +476,7 @@ void rnn_qproduct(rnn_step_t *s, int which, int M, const real *A, int lda, real 
     op.w = s->hq[which];
     op.act = s->qrows;
     op.sa = s->qscale;
+    op.rb = 0;
     qgemm(M, 1, &op, NULL, C, ldc);
 }
 
@@ -440,17 +487,20 @@ static void step_gates(const pack_t *P, rnn_step_t *s, const real *x, int both,
                        const packed_w_t *pw, const qin_t *qi, const real *bias)
 {
     if (qi->ih) {
-        const size_t rb = qmat_act_bytes(qi->ih);
+        const size_t rb = (qmat_act_bytes(qi->ih) + 63) / 64 * 64;
         qop_t ops[2];
-        qact(qi->ih, s->nb, x, P->in, qi->xa, qi->xs);
+        if (!qi->ready)
+            qact_rows(qi->ih, s->nb, x, P->in, qi->xa, rb, qi->xs);
         ops[0].w = qi->ih;
         ops[0].act = qi->xa;
         ops[0].sa = qi->xs;
+        ops[0].rb = rb;
         if (both > 0) {
             qact(s->hq[0], both, s->hm_prev, P->H, s->qrows, s->qscale);
             ops[1].w = s->hq[0];
             ops[1].act = s->qrows;
             ops[1].sa = s->qscale;
+            ops[1].rb = 0;
             qgemm(both, 2, ops, bias, s->gates, P->GH);
         }
         ops[0].act = qi->xa + (size_t)both * rb;
@@ -512,6 +562,8 @@ typedef struct {
     int keep;       /* training: every step's gate and cell values are kept */
     packed_w_t pw[2];
     qin_t qi[2];    /* a quantised layer's W_ih and room per direction, else zeros */
+    unsigned char *xq;   /* quantised layers: the input quantised, packed (rows of rbx) */
+    float *xqs;
     const qmat_t *qhh[2][2];
     unsigned char *qh[2];
     float *qhs[2];
@@ -579,8 +631,14 @@ static void forward_part(void *arg, int part, int parts)
         /* the step's input projection, with b_ih and the part of b_hh that
          * is simply added, on rows the cell reads next */
         /* with xh, + h_prev W_hh^T in the same pass for rows that have one */
-        step_gates(P, &s, J->xp + ((size_t)P->off[ts] + j0) * P->in, J->cell->xh ? s.np : 0,
-                   &J->pw[d], &qi, J->bias[d]);
+        if (J->xq) {   /* quantised: the step's rows of x are ready */
+            const size_t rbx = (qmat_act_bytes(qi.ih) + 63) / 64 * 64;
+            qi.xa = J->xq + ((size_t)P->off[ts] + j0) * rbx;
+            qi.xs = J->xqs + P->off[ts] + j0;
+            qi.ready = 1;
+        }
+        step_gates(P, &s, J->xq ? NULL : J->xp + ((size_t)P->off[ts] + j0) * P->in,
+                   J->cell->xh ? s.np : 0, &J->pw[d], &qi, J->bias[d]);
         J->cell->forward(&s);
         if (J->hm[d]) {   /* the new states as the next step's products will see them */
             real *hm = J->hm[d] + (s.h - J->hd[d]);
@@ -609,7 +667,13 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
         return rc;
     outF = (P.dirs == 2 && merge == MOVE_STORE) ? 2 * P.H : P.H;
     finF = P.dirs * P.H;
-    xp = ws_reals(ws, WS_XP, (size_t)P.N, (size_t)P.in);
+    if (L->q) {
+        /* the input quantised once (qpack_part) instead of copied */
+        const size_t rbx = (qmat_act_bytes(quant_piece(L, 0, 0)) + 63) / 64 * 64;
+        xp = ws_get(ws, WS_XP, seqcls__mul((size_t)P.N, rbx + sizeof(float)));
+    } else {
+        xp = ws_reals(ws, WS_XP, (size_t)P.N, (size_t)P.in);
+    }
     /* Training keeps every step's gate and cell values for the backward;
      * inference keeps only the states. */
     keep = ctx->training;
@@ -659,7 +723,21 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     }
 
     /* the valid steps in the packed layout */
-    move_rows(&P, in->len, (real *)in->x, P.in, 0, xp, P.in, mask, 1, MOVE_STORE);
+    if (L->q) {
+        qpack_job_t Q;
+        Q.P = &P;
+        Q.in = in;
+        Q.w = quant_piece(L, 0, 0);
+        Q.rb = (qmat_act_bytes(Q.w) + 63) / 64 * 64;
+        Q.xq = (unsigned char *)xp;
+        Q.xs = (float *)(void *)(Q.xq + (size_t)P.N * Q.rb);
+        seqcls__parallel((size_t)P.N * P.in >= 65536 ? seqcls__parallel_parts() : 1, qpack_part,
+                         &Q);
+        J.xq = Q.xq;
+        J.xqs = Q.xs;
+    } else {
+        move_rows(&P, in->len, (real *)in->x, P.in, 0, xp, P.in, mask, 1, MOVE_STORE);
+    }
 
     memset(&s, 0, sizeof s);
     s.H = P.H;

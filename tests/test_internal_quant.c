@@ -49,6 +49,7 @@ static int check_all_kernels(int mode, int M, int N, int K, int K2, int bias, ui
     float *s1 = malloc(sizeof(float) * (size_t)M), *s2 = malloc(sizeof(float) * (size_t)M);
     qop_t ops[2];
     int isa, tried = 0, i, j;
+    memset(ops, 0, sizeof ops);
     size_t k;
     for (k = 0; k < (size_t)M * K; k++)
         A[k] = frand(&seed, -3, 3);
