@@ -79,6 +79,19 @@ static void save(seqcls_model_t *m, const char *name, int extra)   /* frees m */
     seqcls_model_free(m);
 }
 
+/* A copy of m quantised (1.1), saved as `name`; m is kept. */
+static void save_quantised(const seqcls_model_t *m, const char *name, int precision)
+{
+    void *buf = NULL;
+    size_t len = 0;
+    seqcls_model_t *q = NULL;
+    CHECK(seqcls_model_save_buffer(m, &buf, &len));
+    CHECK(seqcls_model_load_buffer(&q, buf, len));
+    CHECK(seqcls_model_quantize(q, precision));
+    save(q, name, 0);
+    seqcls_free(buf);
+}
+
 int main(int argc, char **argv)
 {
     seqcls_model_t *m;
@@ -140,19 +153,8 @@ int main(int argc, char **argv)
         CHECK(seqcls_model_set_labels(m, 2, names));
         seqcls_vocab_free(v);
         /* quantised (1.1): a required QUNT section, PARM dtypes 8 and 16 */
-        {
-            void *buf = NULL;
-            size_t len = 0;
-            seqcls_model_t *q = NULL;
-            CHECK(seqcls_model_save_buffer(m, &buf, &len));
-            CHECK(seqcls_model_load_buffer(&q, buf, len));
-            CHECK(seqcls_model_quantize(q, SEQCLS_INT8));
-            save(q, "bilstm-bahdanau-bn-vocab-labels-int8", 0);   /* frees q */
-            CHECK(seqcls_model_load_buffer(&q, buf, len));
-            CHECK(seqcls_model_quantize(q, SEQCLS_BF16));
-            save(q, "bilstm-bahdanau-bn-vocab-labels-bf16", 0);   /* frees q */
-            seqcls_free(buf);
-        }
+        save_quantised(m, "bilstm-bahdanau-bn-vocab-labels-int8", SEQCLS_INT8);
+        save_quantised(m, "bilstm-bahdanau-bn-vocab-labels-bf16", SEQCLS_BF16);
         save(m, "bilstm-bahdanau-bn-vocab-labels", 0);
     }
 
@@ -164,16 +166,7 @@ int main(int argc, char **argv)
     CHECK(seqcls_add_attention(m, SEQCLS_ATTN_FEATURE_TIME, 4, NULL));
     CHECK(seqcls_add_attention(m, SEQCLS_ATTN_GENERAL, 0, NULL));
     CHECK(seqcls_add_output(m, 2, NULL));
-    {
-        void *buf = NULL;
-        size_t len = 0;
-        seqcls_model_t *q = NULL;
-        CHECK(seqcls_model_save_buffer(m, &buf, &len));
-        CHECK(seqcls_model_load_buffer(&q, buf, len));
-        CHECK(seqcls_model_quantize(q, SEQCLS_INT8));
-        save(q, "gru-feature-time-general-int8", 0);   /* frees q */
-        seqcls_free(buf);
-    }
+    save_quantised(m, "gru-feature-time-general-int8", SEQCLS_INT8);
     save(m, "gru-feature-time-general", 1);
 
     /* fastText's classifier (1.1): an embedding bag over a character-mode

@@ -543,23 +543,32 @@ static inline VNNI __attribute__((always_inline)) void int8_vnni_rows(const int 
     }
 }
 
+/* The body of a kernel over M rows: blocks of MRQ rows, then the rest
+ * with a constant row count (so that the row loops unroll), masks for
+ * the columns [0, n) of the panel. */
+#define QROWS(rows_fn, M, n, o)                                                              \
+    do {                                                                                     \
+        const __mmask16 m0_ = (__mmask16)((n) >= 16 ? 0xffff : (1u << (n)) - 1);             \
+        const __mmask16 m1_ =                                                                \
+            (__mmask16)((n) >= 32 ? 0xffff : (n) <= 16 ? 0 : (1u << ((n) - 16)) - 1);        \
+        int i_;                                                                              \
+        for (i_ = 0; i_ + MRQ <= (M); i_ += MRQ)                                             \
+            rows_fn(MRQ, o, i_, m0_, m1_);                                                   \
+        switch ((M) - i_) {                                                                  \
+        case 7: rows_fn(7, o, i_, m0_, m1_); break;                                          \
+        case 6: rows_fn(6, o, i_, m0_, m1_); break;                                          \
+        case 5: rows_fn(5, o, i_, m0_, m1_); break;                                          \
+        case 4: rows_fn(4, o, i_, m0_, m1_); break;                                          \
+        case 3: rows_fn(3, o, i_, m0_, m1_); break;                                          \
+        case 2: rows_fn(2, o, i_, m0_, m1_); break;                                          \
+        case 1: rows_fn(1, o, i_, m0_, m1_); break;                                          \
+        default: break;                                                                      \
+        }                                                                                    \
+    } while (0)
+
 static VNNI void int8_vnni(int M, int n, const qk_t *o)
 {
-    const __mmask16 m0 = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
-    const __mmask16 m1 = (__mmask16)(n >= 32 ? 0xffff : n <= 16 ? 0 : (1u << (n - 16)) - 1);
-    int i;
-    for (i = 0; i + MRQ <= M; i += MRQ)
-        int8_vnni_rows(MRQ, o, i, m0, m1);
-    switch (M - i) {
-    case 7: int8_vnni_rows(7, o, i, m0, m1); break;
-    case 6: int8_vnni_rows(6, o, i, m0, m1); break;
-    case 5: int8_vnni_rows(5, o, i, m0, m1); break;
-    case 4: int8_vnni_rows(4, o, i, m0, m1); break;
-    case 3: int8_vnni_rows(3, o, i, m0, m1); break;
-    case 2: int8_vnni_rows(2, o, i, m0, m1); break;
-    case 1: int8_vnni_rows(1, o, i, m0, m1); break;
-    default: break;
-    }
+    QROWS(int8_vnni_rows, M, n, o);
 }
 
 /* ---- AVX512-BF16: up to 8 rows x 32 columns ---- */
@@ -613,21 +622,7 @@ static inline BF16 __attribute__((always_inline)) void bf16_avx512_rows(const in
 
 static BF16 void bf16_avx512(int M, int n, const qk_t *o)
 {
-    const __mmask16 m0 = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
-    const __mmask16 m1 = (__mmask16)(n >= 32 ? 0xffff : n <= 16 ? 0 : (1u << (n - 16)) - 1);
-    int i;
-    for (i = 0; i + MRQ <= M; i += MRQ)
-        bf16_avx512_rows(MRQ, o, i, m0, m1);
-    switch (M - i) {
-    case 7: bf16_avx512_rows(7, o, i, m0, m1); break;
-    case 6: bf16_avx512_rows(6, o, i, m0, m1); break;
-    case 5: bf16_avx512_rows(5, o, i, m0, m1); break;
-    case 4: bf16_avx512_rows(4, o, i, m0, m1); break;
-    case 3: bf16_avx512_rows(3, o, i, m0, m1); break;
-    case 2: bf16_avx512_rows(2, o, i, m0, m1); break;
-    case 1: bf16_avx512_rows(1, o, i, m0, m1); break;
-    default: break;
-    }
+    QROWS(bf16_avx512_rows, M, n, o);
 }
 
 #endif

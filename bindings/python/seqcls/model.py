@@ -635,13 +635,7 @@ class Model:
         """(precision, shape) of a parameter by name or index: "fp32", "bf16"
         or "int8", and its shape (seqcls_param_precision), also for a
         quantised weight, whose value param() refuses."""
-        p = self._ptr
-        if isinstance(name, (str, bytes)):
-            i = fn.seqcls_param_find(p, cv.cstring(name, "parameter name"))
-        else:
-            i = cv.int32(name, "parameter index")
-        if i < 0:
-            raise KeyError(name)
+        p, i = self._ptr, self._param_index(name)
         ndim = C.c_int(0)
         shape = (C.c_int64 * K.MAX_DIMS)()
         prec = check(fn.seqcls_param_precision(p, i, C.byref(ndim), shape),
@@ -654,14 +648,17 @@ class Model:
         return [fn.seqcls_param_name(p, i).decode("utf-8")
                 for i in range(fn.seqcls_param_count(p))]
 
-    def _param_tensors(self, name):
-        p = self._ptr
+    def _param_index(self, name):
         if isinstance(name, (str, bytes)):
-            i = fn.seqcls_param_find(p, cv.cstring(name, "parameter name"))
+            i = fn.seqcls_param_find(self._ptr, cv.cstring(name, "parameter name"))
         else:
             i = cv.int32(name, "parameter index")
         if i < 0:
             raise KeyError(name)
+        return i
+
+    def _param_tensors(self, name):
+        p, i = self._ptr, self._param_index(name)
         v, g = _out_handle(), _out_handle()
         check(fn.seqcls_param(p, i, C.byref(v), C.byref(g)), "seqcls_param")
         return (Tensor._borrowed(v.value, self._h), Tensor._borrowed(g.value, self._h))
