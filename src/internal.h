@@ -208,7 +208,7 @@ typedef struct {
  * if not NULL; the operands have the same N and mode. */
 void qgemm(int M, int nops, const qop_t *ops, const real *bias, real *C, int ldc);
 /* The kernel qgemm uses for a mode now, and its name. */
-enum { QK_PORTABLE = 0, QK_AVX2 = 1, QK_VNNI = 2, QK_BF16 = 3 };
+enum { QK_PORTABLE = 0, QK_AVX2 = 1, QK_VNNI = 2, QK_BF16 = 3, QK_BF16_AVX2 = 4 };
 int qgemm_kernel(int mode);
 const char *qgemm_kernel_name(int mode);
 

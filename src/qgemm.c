@@ -102,13 +102,15 @@ uint16_t qmat_bf16(float x)
     return (uint16_t)(b >> 16);
 }
 
-float qmat_bf16_float(uint16_t h)
+static inline float bf16f(uint16_t h)
 {
     uint32_t b = (uint32_t)h << 16;
     float x;
     memcpy(&x, &b, 4);
     return x;
 }
+
+float qmat_bf16_float(uint16_t h) { return bf16f(h); }
 
 int qmat_alloc(qmat_t *q, int mode, int N, int K, int rows)
 {
@@ -334,6 +336,47 @@ static AVX512BW void quant_row_bf16_avx512(const float *x, int K, int Kp, uint16
 }
 #endif
 
+/* The int8 quantiser with AVX2, the same values again. */
+static __attribute__((target("avx2"))) void quant_row_int8_avx2(const float *x, int K, int Kp,
+                                                                uint8_t *out, float *scale)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 mx = _mm256_setzero_ps();
+    float lanes[8], m = 0, inv;
+    int k, j;
+    for (k = 0; k + 8 <= K; k += 8)
+        mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)));
+    _mm256_storeu_ps(lanes, mx);
+    for (j = 0; j < 8; j++)
+        m = lanes[j] > m ? lanes[j] : m;
+    for (; k < K; k++)
+        m = fabsf(x[k]) > m ? fabsf(x[k]) : m;
+    inv = m > 1e-30f ? 127.0f / m : 0;
+    {
+        const __m256 vinv = _mm256_set1_ps(inv), hi = _mm256_set1_ps(127), lo = _mm256_set1_ps(-127);
+        const __m256i off = _mm256_set1_epi32(128);
+        for (k = 0; k + 8 <= K; k += 8) {
+            __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + k), vinv),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            __m256i v;
+            __m128i h;
+            r = _mm256_max_ps(_mm256_min_ps(r, hi), lo);
+            v = _mm256_add_epi32(_mm256_cvtps_epi32(r), off);   /* 1..255 */
+            h = _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+            h = _mm_packus_epi16(h, h);
+            _mm_storel_epi64((__m128i *)(void *)(out + k), h);
+        }
+        for (; k < K; k++) {
+            float r = rintf(x[k] * inv);
+            r = r > 127 ? 127 : r < -127 ? -127 : r;
+            out[k] = (uint8_t)((int)r + 128);
+        }
+    }
+    for (k = K; k < Kp; k++)
+        out[k] = 128;
+    *scale = m / 127.0f;
+}
+
 void qact(const qmat_t *q, int M, const real *A, int lda, void *act, float *sa)
 {
     const size_t rb = qmat_act_bytes(q);
@@ -348,6 +391,11 @@ void qact(const qmat_t *q, int M, const real *A, int lda, void *act, float *sa)
                 quant_row_bf16_avx512(A + (size_t)i * lda, q->K, q->Kp,
                                       (uint16_t *)(void *)((unsigned char *)act + i * rb));
         }
+        return;
+    }
+    if (cpu_isa() == CPU_AVX2 && q->mode == QMODE_INT8) {
+        for (i = 0; i < M; i++)
+            quant_row_int8_avx2(A + (size_t)i * lda, q->K, q->Kp, (uint8_t *)act + i * rb, sa + i);
         return;
     }
 #endif
@@ -384,49 +432,105 @@ static inline real q_out(const qk_t *o, real c_old, float v, int col)
     return y;
 }
 
+/* Portable int8: blocks of QPR rows; each group of 4 k of the panel is
+ * widened and transposed once ([j][c]), then every row of the block adds
+ * a[j] * w[j][c] over c, loops the compiler vectorises (with
+ * SEQCLS_VECTORISED, in 16 or 8 lanes).  The products and sums are done
+ * in float, which is exact here and as fast as float32's kernels (integer
+ * multiplies are slower): a product is at most 255 * 127, and a partial
+ * sum over QEXACT k at most QEXACT * 255 * 127 < 2^24, so every float is
+ * an integer held exactly; each such partial sum is then added to the
+ * int32 total. */
+#define QPR 4
+#define QEXACT 512
+
+SEQCLS_CLONE_INLINE void int8_portable_block(int mr, int n, const qk_t *o, int i0)
+{
+    const int groups = o->w->Kp / 4;
+    const int8_t *p = (const int8_t *)o->panel;
+    int32_t acc[QPR][QNR];
+    float part[QPR][QNR], wt[4][QNR];
+    int i, g, c, j;
+    memset(acc, 0, sizeof acc);
+    for (i = 0; i < QPR; i++)
+        for (c = 0; c < QNR; c++)
+            part[i][c] = 0;
+    for (g = 0; g < groups; g++, p += QNR * 4) {
+        for (j = 0; j < 4; j++)
+            for (c = 0; c < QNR; c++)
+                wt[j][c] = (float)p[c * 4 + j];
+        for (i = 0; i < mr; i++) {
+            const uint8_t *a = o->act + (size_t)(i0 + i) * o->rb + 4 * g;
+            for (j = 0; j < 4; j++) {
+                const float aj = (float)a[j];
+                for (c = 0; c < QNR; c++)
+                    part[i][c] = part[i][c] + aj * wt[j][c];
+            }
+        }
+        if ((g + 1) % (QEXACT / 4) == 0 || g + 1 == groups)
+            for (i = 0; i < mr; i++)
+                for (c = 0; c < QNR; c++) {
+                    acc[i][c] = (int32_t)((uint32_t)acc[i][c] + (uint32_t)(int32_t)part[i][c]);
+                    part[i][c] = 0;
+                }
+    }
+    for (i = 0; i < mr; i++) {
+        real *ci = o->C + (size_t)(i0 + i) * o->ldc;
+        for (c = 0; c < n; c++) {
+            const int32_t d = (int32_t)((uint32_t)acc[i][c] - 128u * (uint32_t)o->wsum[c]);
+            ci[c] = q_out(o, ci[c], (float)d * (o->sa[i0 + i] * o->sw[c]), c);
+        }
+    }
+}
+
 SEQCLS_VECTORISED
 static void int8_portable(int M, int n, const qk_t *o)
 {
-    const int groups = o->w->Kp / 4;
-    int i, g, c, j;
-    for (i = 0; i < M; i++) {
-        const uint8_t *a = o->act + (size_t)i * o->rb;
-        const int8_t *p = (const int8_t *)o->panel;
-        int32_t acc[QNR];
-        real *ci = o->C + (size_t)i * o->ldc;
-        memset(acc, 0, sizeof acc);
-        for (g = 0; g < groups; g++, p += QNR * 4)
-            for (c = 0; c < QNR; c++)
-                for (j = 0; j < 4; j++)
-                    acc[c] += (int32_t)a[4 * g + j] * p[c * 4 + j];
-        for (c = 0; c < n; c++) {
-            const int32_t d = (int32_t)((uint32_t)acc[c] - 128u * (uint32_t)o->wsum[c]);
-            ci[c] = q_out(o, ci[c], (float)d * (o->sa[i] * o->sw[c]), c);
+    int i;
+    for (i = 0; i < M; i += QPR)
+        int8_portable_block(M - i < QPR ? M - i : QPR, n, o, i);
+}
+
+/* Portable bfloat16: the same blocking; each pair of k of the panel is
+ * widened to float once ([j][c]), then per row acc += a[2i+1] w[2i+1],
+ * then acc += a[2i] w[2i], as vdpbf16ps orders them. */
+SEQCLS_CLONE_INLINE void bf16_portable_block(int mr, int n, const qk_t *o, int i0)
+{
+    const int pairs = o->w->Kp / 2;
+    const uint16_t *p = (const uint16_t *)(const void *)o->panel;
+    float acc[QPR][QNR], wt[2][QNR];
+    int i, g, c;
+    for (i = 0; i < QPR; i++)
+        for (c = 0; c < QNR; c++)
+            acc[i][c] = 0;
+    for (g = 0; g < pairs; g++, p += QNR * 2) {
+        for (c = 0; c < QNR; c++) {
+            wt[0][c] = bf16f(p[2 * c]);
+            wt[1][c] = bf16f(p[2 * c + 1]);
         }
+        for (i = 0; i < mr; i++) {
+            const uint16_t *a =
+                (const uint16_t *)(const void *)(o->act + (size_t)(i0 + i) * o->rb) + 2 * g;
+            const float a0 = bf16f(a[0]), a1 = bf16f(a[1]);
+            for (c = 0; c < QNR; c++) {
+                acc[i][c] = acc[i][c] + a1 * wt[1][c];
+                acc[i][c] = acc[i][c] + a0 * wt[0][c];
+            }
+        }
+    }
+    for (i = 0; i < mr; i++) {
+        real *ci = o->C + (size_t)(i0 + i) * o->ldc;
+        for (c = 0; c < n; c++)
+            ci[c] = q_out(o, ci[c], acc[i][c], c);
     }
 }
 
 SEQCLS_VECTORISED
 static void bf16_portable(int M, int n, const qk_t *o)
 {
-    const int pairs = o->w->Kp / 2;
-    int i, g, c;
-    for (i = 0; i < M; i++) {
-        const uint16_t *a = (const uint16_t *)(const void *)(o->act + (size_t)i * o->rb);
-        const uint16_t *p = (const uint16_t *)(const void *)o->panel;
-        float acc[QNR];
-        real *ci = o->C + (size_t)i * o->ldc;
-        memset(acc, 0, sizeof acc);
-        for (g = 0; g < pairs; g++, p += QNR * 2) {
-            const float a0 = qmat_bf16_float(a[2 * g]), a1 = qmat_bf16_float(a[2 * g + 1]);
-            for (c = 0; c < QNR; c++) {
-                acc[c] = acc[c] + a1 * qmat_bf16_float(p[2 * c + 1]);
-                acc[c] = acc[c] + a0 * qmat_bf16_float(p[2 * c]);
-            }
-        }
-        for (c = 0; c < n; c++)
-            ci[c] = q_out(o, ci[c], acc[c], c);
-    }
+    int i;
+    for (i = 0; i < M; i += QPR)
+        bf16_portable_block(M - i < QPR ? M - i : QPR, n, o, i);
 }
 
 #ifdef Q_X86
@@ -435,20 +539,27 @@ static void bf16_portable(int M, int n, const qk_t *o)
 
 #define AVX2 __attribute__((target("avx2")))
 
-static inline AVX2 __attribute__((always_inline)) void int8_avx2_rows(int mr, int half, int n,
-                                                                     const qk_t *o, int i0)
+#define MR2 3
+
+static inline AVX2 __attribute__((always_inline)) void int8_avx2_rows(const int mr, int half,
+                                                                     int n, const qk_t *o,
+                                                                     int i0)
 {
-    const int groups = o->w->Kp / 4;
+    const int groups = o->w->Kp / 4, c0 = half * 16;
     const int8_t *p = (const int8_t *)o->panel + half * 64;
-    __m256i acc[2][4];
+    __m256i acc[MR2][4];
     int i, g, v;
-    for (i = 0; i < 2; i++)
+#pragma GCC unroll 3
+    for (i = 0; i < mr; i++)
+#pragma GCC unroll 4
         for (v = 0; v < 4; v++)
             acc[i][v] = _mm256_setzero_si256();
     for (g = 0; g < groups; g++, p += QNR * 4) {
         __m256i w[4];
+#pragma GCC unroll 4
         for (v = 0; v < 4; v++)
             w[v] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(p + 16 * v)));
+#pragma GCC unroll 3
         for (i = 0; i < mr; i++) {
             int32_t four;
             __m256i a;
@@ -456,22 +567,53 @@ static inline AVX2 __attribute__((always_inline)) void int8_avx2_rows(int mr, in
             /* 4 bytes to 4 u16, the same 64 bits in every lane */
             a = _mm256_cvtepu8_epi16(_mm_set1_epi32(four));
             a = _mm256_permute4x64_epi64(a, 0);
+#pragma GCC unroll 4
             for (v = 0; v < 4; v++)
                 acc[i][v] = _mm256_add_epi32(acc[i][v], _mm256_madd_epi16(a, w[v]));
         }
     }
-    for (i = 0; i < mr; i++) {
-        real *ci = o->C + (size_t)(i0 + i) * o->ldc + half * 16;
-        int32_t lanes[32];
+    {
+        /* acc[i][v] holds columns 4v..4v+3 as the sums of k pairs (0, 1)
+         * and (2, 3): hadd pairs them, the permutation puts the columns in
+         * order; then the epilogue of every kernel, 8 columns at a time */
+        const __m256i off0 = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(o->wsum + c0)), 7);
+        const __m256i off1 = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(o->wsum + c0 + 8)), 7);
+        float sw[16] = {0}, bias[16] = {0};
         int c;
-        for (v = 0; v < 4; v++)
-            _mm256_storeu_si256((__m256i *)(void *)(lanes + 8 * v), acc[i][v]);
-        /* lanes hold, per column, the sums of k pairs (0, 1) and (2, 3) */
-        for (c = 0; c < 16 && half * 16 + c < n; c++) {
-            const int col = half * 16 + c;
-            const uint32_t s = (uint32_t)lanes[2 * c] + (uint32_t)lanes[2 * c + 1];
-            const int32_t d = (int32_t)(s - 128u * (uint32_t)o->wsum[col]);
-            ci[c] = q_out(o, ci[c], (float)d * (o->sa[i0 + i] * o->sw[col]), col);
+        for (c = 0; c < 16 && c0 + c < n; c++) {
+            sw[c] = o->sw[c0 + c];
+            if (o->bias)
+                bias[c] = (float)o->bias[c0 + c];
+        }
+#pragma GCC unroll 3
+        for (i = 0; i < mr; i++) {
+            real *ci = o->C + (size_t)(i0 + i) * o->ldc + c0;
+            const __m256 sa = _mm256_set1_ps(o->sa[i0 + i]);
+            const __m256i s0 = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][0], acc[i][1]), 0xd8);
+            const __m256i s1 = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][2], acc[i][3]), 0xd8);
+            __m256 v0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(s0, off0)),
+                                      _mm256_mul_ps(sa, _mm256_loadu_ps(sw)));
+            __m256 v1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(s1, off1)),
+                                      _mm256_mul_ps(sa, _mm256_loadu_ps(sw + 8)));
+            float out[16];
+            if (n - c0 >= 16 && o->add) {
+                v0 = _mm256_add_ps(_mm256_loadu_ps(ci), v0);
+                v1 = _mm256_add_ps(_mm256_loadu_ps(ci + 8), v1);
+            }
+            if (n - c0 >= 16) {
+                if (o->bias) {
+                    v0 = _mm256_add_ps(v0, _mm256_loadu_ps(bias));
+                    v1 = _mm256_add_ps(v1, _mm256_loadu_ps(bias + 8));
+                }
+                _mm256_storeu_ps(ci, v0);
+                _mm256_storeu_ps(ci + 8, v1);
+                continue;
+            }
+            /* the panel's edge: the same operations, element by element */
+            _mm256_storeu_ps(out, v0);
+            _mm256_storeu_ps(out + 8, v1);
+            for (c = 0; c < n - c0; c++)
+                ci[c] = q_out(o, ci[c], out[c], c0 + c);
         }
     }
 }
@@ -480,10 +622,77 @@ static AVX2 void int8_avx2(int M, int n, const qk_t *o)
 {
     int half, i;
     for (half = 0; half < 2 && 16 * half < n; half++) {
-        for (i = 0; i + 2 <= M; i += 2)
+        for (i = 0; i + MR2 <= M; i += MR2)
+            int8_avx2_rows(MR2, half, n, o, i);
+        if (M - i == 2)
             int8_avx2_rows(2, half, n, o, i);
-        if (i < M)
+        else if (M - i == 1)
             int8_avx2_rows(1, half, n, o, i);
+    }
+}
+
+/* ---- bfloat16 with AVX2 and FMA: 4 rows x 16 columns ---- */
+
+/* The weights of a pair of k widened to float by shifts (the even k's
+ * bfloat16 is the low half of each 32-bit lane, the odd k's the high
+ * half); products of two bfloat16 values are exact in float, so an FMA
+ * rounds once, as the portable kernel's add does. */
+static inline __attribute__((always_inline, target("avx2,fma"))) void
+bf16_avx2_rows(const int mr, int half, int n, const qk_t *o, int i0)
+{
+    const int pairs = o->w->Kp / 2, c0 = half * 16;
+    const uint16_t *p = (const uint16_t *)(const void *)o->panel + half * 32;
+    const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
+    __m256 acc[4][2];
+    int i, g, v;
+#pragma GCC unroll 4
+    for (i = 0; i < mr; i++)
+        acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (g = 0; g < pairs; g++, p += QNR * 2) {
+        __m256 we[2], wo[2];
+#pragma GCC unroll 2
+        for (v = 0; v < 2; v++) {
+            const __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(p + 16 * v));
+            we[v] = _mm256_castsi256_ps(_mm256_slli_epi32(x, 16));
+            wo[v] = _mm256_castsi256_ps(_mm256_and_si256(x, hi));
+        }
+#pragma GCC unroll 4
+        for (i = 0; i < mr; i++) {
+            uint32_t two;
+            __m256 a0, a1;
+            memcpy(&two, o->act + (size_t)(i0 + i) * o->rb + 4 * g, 4);
+            a0 = _mm256_castsi256_ps(_mm256_set1_epi32((int)(two << 16)));
+            a1 = _mm256_castsi256_ps(_mm256_set1_epi32((int)(two & 0xffff0000u)));
+#pragma GCC unroll 2
+            for (v = 0; v < 2; v++) {
+                acc[i][v] = _mm256_fmadd_ps(a1, wo[v], acc[i][v]);
+                acc[i][v] = _mm256_fmadd_ps(a0, we[v], acc[i][v]);
+            }
+        }
+    }
+    for (i = 0; i < mr; i++) {
+        real *ci = o->C + (size_t)(i0 + i) * o->ldc + c0;
+        float out[16];
+        int c;
+        _mm256_storeu_ps(out, acc[i][0]);
+        _mm256_storeu_ps(out + 8, acc[i][1]);
+        for (c = 0; c < 16 && c0 + c < n; c++)
+            ci[c] = q_out(o, ci[c], out[c], c0 + c);
+    }
+}
+
+static __attribute__((target("avx2,fma"))) void bf16_avx2(int M, int n, const qk_t *o)
+{
+    int half, i;
+    for (half = 0; half < 2 && 16 * half < n; half++) {
+        for (i = 0; i + 4 <= M; i += 4)
+            bf16_avx2_rows(4, half, n, o, i);
+        switch (M - i) {
+        case 3: bf16_avx2_rows(3, half, n, o, i); break;
+        case 2: bf16_avx2_rows(2, half, n, o, i); break;
+        case 1: bf16_avx2_rows(1, half, n, o, i); break;
+        default: break;
+        }
     }
 }
 
@@ -636,7 +845,9 @@ int qgemm_kernel(int mode)
         return isa == CPU_AVX512 && cpu_has(CPU_FEAT_VNNI) ? QK_VNNI
                : isa >= CPU_AVX2                          ? QK_AVX2
                                                           : QK_PORTABLE;
-    return isa == CPU_AVX512 && cpu_has(CPU_FEAT_BF16) ? QK_BF16 : QK_PORTABLE;
+    return isa == CPU_AVX512 && cpu_has(CPU_FEAT_BF16) ? QK_BF16
+           : isa >= CPU_AVX2                           ? QK_BF16_AVX2
+                                                       : QK_PORTABLE;
 }
 
 static qkernel_fn kernel_for(int mode)
@@ -649,6 +860,8 @@ static qkernel_fn kernel_for(int mode)
         return int8_avx2;
     if (k == QK_BF16)
         return bf16_avx512;
+    if (k == QK_BF16_AVX2)
+        return bf16_avx2;
 #else
     (void)k;
 #endif
@@ -657,7 +870,8 @@ static qkernel_fn kernel_for(int mode)
 
 const char *qgemm_kernel_name(int mode)
 {
-    static const char *const names[] = {"portable", "avx2", "avx512-vnni", "avx512-bf16"};
+    static const char *const names[] = {"portable", "avx2", "avx512-vnni", "avx512-bf16",
+                                        "avx2-fma"};
     return names[qgemm_kernel(mode)];
 }
 

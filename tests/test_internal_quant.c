@@ -145,6 +145,9 @@ START_TEST(int8_is_the_same_with_every_kernel_set)
                 tried = check_all_kernels(QMODE_INT8, Ms[a], Ns[b], Ks[c], 0, (int)(c & 1), seed++);
                 check_all_kernels(QMODE_INT8, Ms[a], Ns[b], Ks[c], Ks[(c + 2) % 6], 1, seed++);
             }
+    /* K above the portable kernel's exact float partial sums (512) */
+    check_all_kernels(QMODE_INT8, 5, 40, 1100, 600, 1, seed++);
+    check_all_kernels(QMODE_BF16, 5, 40, 1100, 0, 1, seed++);
     printf("  int8 products: %d kernel sets (best: %s), bit-identical\n", tried,
            qgemm_kernel_name(QMODE_INT8));
 }
