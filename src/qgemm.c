@@ -336,6 +336,7 @@ static AVX512BW void quant_row_bf16_avx512(const float *x, int K, int Kp, uint16
 }
 #endif
 
+#ifdef Q_X86
 /* The int8 quantiser with AVX2, the same values again. */
 static __attribute__((target("avx2"))) void quant_row_int8_avx2(const float *x, int K, int Kp,
                                                                 uint8_t *out, float *scale)
@@ -376,6 +377,7 @@ static __attribute__((target("avx2"))) void quant_row_int8_avx2(const float *x, 
         out[k] = 128;
     *scale = m / 127.0f;
 }
+#endif
 
 void qact(const qmat_t *q, int M, const real *A, int lda, void *act, float *sa)
 {
