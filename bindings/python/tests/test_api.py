@@ -187,6 +187,10 @@ def scenario(tmp_path):
     m4, o4 = seqcls.Model.load_checkpoint(q)
     assert o4.steps == 0
     np.testing.assert_array_equal(m4.predict(x, lengths), m.predict(x, lengths))
+    # reduced precision (1.1)
+    m3.quantize("int8")
+    assert m3.precision == "int8"
+    assert m3.param_precision(0) == ("int8", (30, 8))
 
 
 def test_every_public_function_is_reachable(counted, tmp_path):
