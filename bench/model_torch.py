@@ -7,8 +7,9 @@ shapes and synthetic data.
     usage: model_torch.py imdb|bigru train|infer|infer-int8 full|imdb threads repeats
 
 infer-int8: the model after torch.quantization.quantize_dynamic({nn.LSTM,
-nn.GRU, nn.Linear}, qint8) on the fbgemm engine (issue 19's peer of
-seqcls_model_quantize), keys torch_*_infer_int8_*.
+nn.GRU, nn.Linear}, qint8) on fbgemm if the build has it, else its default
+engine (Debian's torch 1.13: onednn) -- issue 19's peer of
+seqcls_model_quantize, keys torch_*_infer_int8_*.
 
 Run with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set to `threads` (as
 run_model.py does): this PyTorch uses OpenBLAS, whose own threads

@@ -5,7 +5,9 @@ the seqcls figures read from the file given as argv[1].
     usage: rnn_torch.py seqcls_results.txt [repeats]
 
 Also PyTorch's dynamically quantised model (torch.quantization.quantize_dynamic
-of the LSTM and the Linear head, qint8, fbgemm) at one thread against
+of the LSTM and the Linear head, qint8, on fbgemm when the build has it,
+else its default engine: Debian's torch 1.13 has onednn and qnnpack only)
+at one thread against
 seqcls's int8 and bf16 models (issue 19): torch_1thread_*_forward_int8_ms,
 int8_speedup_* and bf16_speedup_* lines.  The weights are each program's
 own random ones, with the same shapes; neither side's speed depends on
@@ -33,7 +35,7 @@ def median_ms(fn, reps):
 
 def bench_quantized(reps):
     """Inference of the dynamically quantised LSTM + head, one thread, on
-    fbgemm (this build's default engine is onednn)."""
+    fbgemm if this build has it (else its default engine)."""
     if "fbgemm" in torch.backends.quantized.supported_engines:
         torch.backends.quantized.engine = "fbgemm"
     torch.set_num_threads(1)

@@ -1,8 +1,9 @@
 """Reduced-precision benchmark driver (issue 19): the headline model (B =
 256, T = 500; bench_model.c / model_torch.py) for inference in seqcls
 float32, int8 and bf16 (seqcls_model_quantize) and in PyTorch float32 and
-int8 (torch.quantization.quantize_dynamic of the LSTMs and Linears,
-fbgemm), each configuration a separate process, alternating, `rounds`
+int8 (torch.quantization.quantize_dynamic of the LSTMs and Linears, on
+fbgemm if the build has it, else its default engine, printed), each
+configuration a separate process, alternating, `rounds`
 times; prints each side's median and the ratios of issue 19's targets:
 
     int8_over_seqcls_f32_*    seqcls float32 time / seqcls int8 time (target >= 2.5)
@@ -58,6 +59,10 @@ def main():
     lengths = sys.argv[5].split(",") if len(sys.argv) > 5 else ["full", "imdb"]
     thread_list = sys.argv[6].split(",") if len(sys.argv) > 6 else ["1", "2"]
     print("cpu_flags: %s" % cpu_flags())
+    engine = subprocess.run([sys.executable, "-c", "import torch; e = torch.backends.quantized; "
+                             "print('fbgemm' if 'fbgemm' in e.supported_engines else e.engine)"],
+                            capture_output=True, text=True).stdout.strip()
+    print("torch_quantized_engine: %s" % (engine or "unknown"))
     print("load_average_start: %.2f" % os.getloadavg()[0])
     for lens in lengths:
         for threads in thread_list:

@@ -12,7 +12,8 @@
 #                           seqcls vs torch.nn.Conv1d, full and ragged batches, 1 and 2 threads
 #                           (BENCH_ROUNDS rounds of each, alternating)
 #   make bench-quant        the headline model's inference in seqcls float32, int8 and bf16
-#                           and PyTorch float32 and quantize_dynamic int8 (fbgemm), with the
+#                           and PyTorch float32 and quantize_dynamic int8 (fbgemm, else
+#                           onednn: Debian's torch), with the
 #                           ratios of issue 19's targets, the CPU flags and the load
 #                           (bench-rnn has the one-layer figures)
 #
