@@ -7,7 +7,7 @@
  *
  * int8.  A weight matrix W [N, K] is stored as w[n][k] = round(W[n][k] /
  * sw[n]), sw[n] = max_k |W[n][k]| / 127 (symmetric, per output channel;
- * a row of zeros gets sw = 0).  An activation row x [K] is quantised the
+ * a row below 1e-30 is zeros with sw = 1, so that every scale is above 0).  An activation row x [K] is quantised the
  * same way with its own scale sa = max |x| / 127 (symmetric, per row: a
  * row's result does not depend on the rows beside it, so a stream gives
  * what seqcls_predict gives), and stored as u8 = q + 128, which is what
@@ -24,20 +24,24 @@
  *   - AVX512-VNNI (avx512f + avx512bw + avx512vnni): vpdpbusd, 8 rows x 32
  *     columns in 16 registers;
  *   - AVX2: bytes widened to 16 bits (vpmovzxbw, vpmovsxbw) and vpmaddwd,
- *     which cannot saturate (vpmaddubsw's 16-bit pair sums would: 2 x 255
- *     x 127 > 32767, so it would need 7-bit activations, which lose
- *     accuracy; widening keeps all 8 bits for half vpmaddubsw's rate);
+ *     3 rows x 16 columns, which cannot saturate (vpmaddubsw's 16-bit
+ *     pair sums would: 2 x 255 x 127 > 32767, so it would need 7-bit
+ *     activations, which lose accuracy; widening keeps all 8 bits for
+ *     half vpmaddubsw's rate, about float32's);
  *   - portable C (the reference), also what SEQCLS_MAX_CPU_ISA=portable
- *     gives.  AVX-512 without VNNI uses the AVX2 kernel.
+ *     gives: float arithmetic that is exact on these integers (below).
+ *   AVX-512 without VNNI uses the AVX2 kernel.
  *
  * bfloat16.  Weights and activations are rounded to bfloat16 (to nearest,
  * ties to even) and multiplied pairwise in float32 as vdpbf16ps does:
  * for each pair of k (2i, 2i+1), acc += a[2i+1] w[2i+1], then acc +=
  * a[2i] w[2i], each product exact in float32 and each sum rounded to
- * nearest.  The portable kernel does exactly this, so it gives the
- * AVX512-BF16 kernel's values bit for bit, except where vdpbf16ps
- * flushes a subnormal input or sum to zero (values below 1.2e-38, which
- * the test of the kernels does not meet).
+ * nearest.  The portable kernel does exactly this, and so does the AVX2
+ * one with FMAs (a product of two bfloat16 values is exact, so an FMA
+ * rounds once, as the add does), so they give the AVX512-BF16 kernel's
+ * values bit for bit (tested on Zen 4), except where vdpbf16ps flushes a
+ * subnormal input or sum to zero (values below 1.2e-38, which the test
+ * of the kernels does not meet).
  *
  * Packing.  Panels of QNR = 32 columns (N rounded up with zero weights);
  * K is padded with zeros to a multiple of the group g (4 bytes for int8,
