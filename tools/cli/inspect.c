@@ -116,7 +116,12 @@ const command_t cmd_explain_spec = {
     "labels as predict prints them, then a line \"TOKEN<TAB>WEIGHT\" per token\n"
     "(on a terminal: the tokens shaded), then an empty line.  A blank input line\n"
     "gets an empty block.  The weights of a document sum to 1; with N tokens,\n"
-    "uniform attention gives each 1/N.\n",
+    "uniform attention gives each 1/N.\n"
+    "A transformer (--arch transformer) has no attention pooling: its weights\n"
+    "are the last encoder layer's self-attention, averaged over the heads and\n"
+    "over the steps the pooling reads (every token for mean pooling, the first\n"
+    "for first-step pooling): the share of the attention feeding the pooled\n"
+    "vector that each token receives in that layer.\n",
     explain_options,
     NOPTS(explain_options),
     "at most 2: MODEL and FILE",
@@ -695,6 +700,67 @@ static void html_head(FILE *html)
     fputs("</p>\n", html);
 }
 
+/* A model without an attention layer but with transformer encoder layers
+ * (seqcls train --arch transformer) is explained by the self-attention of
+ * its last encoder layer: returns that layer (-1: none) and sets
+ * *query_first when the pooling after it reads the first step only. */
+static int self_attention_source(const seqcls_model_t *m, int *query_first)
+{
+    int i, last = -1, kind;
+    for (i = 0; i < seqcls_layer_count(m); i++)
+        if (seqcls_layer_kind(m, i) == SEQCLS_LAYER_TRANSFORMER_ENCODER)
+            last = i;
+    *query_first = 0;
+    for (i = last + 1; last >= 0 && i < seqcls_layer_count(m); i++)
+        if (seqcls_layer_kind(m, i) == SEQCLS_LAYER_POOLING) {
+            check(seqcls_layer_get_int(m, i, SEQCLS_OPT_KIND, &kind), "model");
+            *query_first = kind == SEQCLS_POOL_FIRST;
+            break;
+        }
+    return last;
+}
+
+/* The weight each token of row `row` receives in the last forward's
+ * self-attention of transformer layer `layer`, into att[0..T): the mean
+ * over the heads and over the queries the pooling reads (every valid step
+ * for mean pooling, the first one for first-step pooling).  Each query's
+ * weights sum to 1 over the valid keys, so these do too: what share of
+ * the attention that feeds the pooled vector each token has, in the last
+ * layer (the residual path, which carries each token's own vector past
+ * the attention, is not in it). */
+static void self_attention_received(seqcls_model_t *m, const encoded_t *e, int row, int layer,
+                                    int query_first, float *att)
+{
+    seqcls_tensor_t *x = encoded_tensor(e, row, 1), *w = NULL;
+    const int T = e->T, len = e->lens[row];
+    int heads = 0, h, q, k, nq;
+    float *all;
+    check(seqcls_layer_get_int(m, layer, SEQCLS_OPT_HEADS, &heads), "model");
+    all = xmalloc((size_t)heads * T * T, sizeof *all, "the self-attention weights");
+    {
+        int64_t sw[4] = {1, heads, T, T};
+        check(seqcls_tensor_wrap(&w, SEQCLS_F32, 4, sw, all), "self-attention");
+    }
+    check(seqcls_forward(m, x, e->lens + row, NULL, 0), "explain");
+    check(seqcls_self_attention_weights(m, layer, w), "self-attention");
+    nq = query_first ? (len > 0) : len;
+    for (k = 0; k < T; k++)
+        att[k] = 0;
+    for (h = 0; h < heads; h++)
+        for (q = 0; q < nq; q++)
+            for (k = 0; k < len; k++)
+                att[k] += all[((size_t)h * T + q) * T + k];
+    for (k = 0; k < len; k++) {
+        att[k] /= (float)heads * (float)nq;
+        if (!(att[k] >= 0 && att[k] <= 1))   /* false for NaN */
+            die("line %d: the attention weights are not finite (NaN or infinite): the "
+                "model's weights are too large or damaged", row + 1);
+    }
+    seqcls_tensor_free(w);
+    seqcls_tensor_free(x);
+    free(all);
+}
+
 int cmd_explain(int argc, char **argv)
 {
     args_t a;
@@ -707,7 +773,7 @@ int cmd_explain(int argc, char **argv)
     char *html_tmp = NULL;
     unsigned char *taken;
     int *top;
-    int i, outputs, C, tty = isatty(fileno(stdout)), probe, pre;
+    int i, outputs, C, tty = isatty(fileno(stdout)), probe, pre, self = -1, query_first = 0;
     long next_line = 1;   /* the next input line to answer */
 
     parse(&a, argc, argv, &cmd_explain_spec, 1);
@@ -722,6 +788,8 @@ int cmd_explain(int argc, char **argv)
     for (probe = 0, i = 0; i < seqcls_layer_count(m); i++)
         probe |= seqcls_layer_kind(m, i) == SEQCLS_LAYER_ATTENTION;
     if (!probe)
+        self = self_attention_source(m, &query_first);
+    if (!probe && self < 0)
         die("%s: the model has no attention layer to explain with", a.pos[0]);
     if (!a.json)
         check_plain_labels(m, "explain");
@@ -744,7 +812,9 @@ int cmd_explain(int argc, char **argv)
         const size_t len = strlen(text);
         int32_t n = 0, t, peak = 0, *all_s = NULL, *all_e = NULL, *st = starts, *en = ends;
         int ntop, r, cut;
-        predict_rows(m, &e, i, d.line + i, 1, outputs, probs, att);
+        predict_rows(m, &e, i, d.line + i, 1, outputs, probs, self < 0 ? att : NULL);
+        if (self >= 0)
+            self_attention_received(m, &e, i, self, query_first, att);
         /* the tokens in the model's own mode (word or char) */
         if (!pre) {
             check(seqcls_vocab_tokenize(seqcls_model_vocab(m), text, len, starts, ends,

@@ -17,6 +17,7 @@ typedef struct {
     const char *input, *output, *arch, *valid, *truncate, *tokens;
     int epochs, dim, hidden, kernel, maxlen, batch, min_count, vocab_max, threads, seed;
     int patience, restore_best;
+    int layers, heads, ff_dim;
     int oov_buckets, minn, maxn, bucket;
     double lr, valid_split;
     const char *resume, *checkpoint;
@@ -30,24 +31,34 @@ static const opt_t train_options[] = {
     {"--output", "-o", "FILE", OPT_FILE, OPT(output), NULL, "required", 0, 0, NULL,
      "the model file to write (checked before training)"},
     {"--arch", NULL, "A", OPT_CHOICE, OPT(arch), "bilstm-attn", NULL, 0, 0,
-     "bilstm-attn|bigru-attn|meanpool|cnn",
+     "bilstm-attn|bigru-attn|meanpool|cnn|transformer",
      "bilstm-attn or bigru-attn: embedding, bidirectional LSTM/GRU,\n"
      "Bahdanau attention, dense ReLU, dropout 0.3, output;\n"
      "meanpool: embedding, mean pooling, output;\n"
      "cnn: Kim's (2014) CNN: embedding, --hidden convolution filters\n"
      "of --kernel tokens (ReLU, 'same' padding), max pooling,\n"
-     "dropout 0.5, output"},
+     "dropout 0.5, output;\n"
+     "transformer: embedding (of --dim, the model width) scaled by\n"
+     "sqrt(--dim), sinusoidal positional encoding, --layers encoder\n"
+     "layers (post-norm, ReLU, dropout 0.1, as PyTorch's\n"
+     "nn.TransformerEncoderLayer), mean pooling, output"},
     {"--epochs", NULL, "N", OPT_INT, OPT(epochs), "5", NULL, 1, 100000, NULL,
      "passes over the training data"},
     {"--lr", NULL, "X", OPT_REAL, OPT(lr), "0.002", NULL, 1e-9, 10, NULL,
      "learning rate of Adam (gradients clipped to norm 5)"},
     {"--dim", NULL, "D", OPT_INT, OPT(dim), "64", NULL, 1, 4096, NULL,
-     "embedding size"},
+     "embedding size (the transformer's model width)"},
     {"--hidden", NULL, "H", OPT_INT, OPT(hidden), "64", NULL, 1, 4096, NULL,
      "units of the LSTM/GRU (each direction), the attention\n"
      "and the dense layer; filters of the cnn"},
     {"--kernel", NULL, "K", OPT_INT, OPT(kernel), "3", NULL, 1, 64, NULL,
      "cnn: the tokens each filter sees at once"},
+    {"--layers", NULL, "N", OPT_INT, OPT(layers), "2", NULL, 1, 64, NULL,
+     "transformer: encoder layers"},
+    {"--heads", NULL, "H", OPT_INT, OPT(heads), "4", NULL, 1, 4096, NULL,
+     "transformer: attention heads of each layer (must divide --dim)"},
+    {"--ff-dim", NULL, "F", OPT_INT, OPT(ff_dim), NULL, "4 x --dim", 1, 65536, NULL,
+     "transformer: width of each layer's feed-forward network"},
     {"--maxlen", NULL, "L", OPT_INT, OPT(maxlen), "256", NULL, 1, 100000, NULL,
      "tokens read per document (the rest is cut); saved in\n"
      "the model"},
@@ -325,19 +336,6 @@ static void parse(train_opts_t *o, int argc, char **argv, unsigned char *given)
     opts_parse(&cmd_train_spec, o, argc, argv, NULL, 0, given);
     if (!o->input || !o->output)
         die("train: -i TRAIN.txt and -o MODEL.sqcl are required");
-    if (o->valid && given[opts_index(&cmd_train_spec, "--valid-split")])
-        die("train: --valid FILE and --valid-split F exclude each other");
-    if (given[opts_index(&cmd_train_spec, "--kernel")] && strcmp(o->arch, "cnn"))
-        die("train: --kernel is for --arch cnn");
-    if (o->minn > o->maxn)
-        die("train: --minn %d is above --maxn %d (n-grams of minn to maxn characters; "
-            "--maxn 0 = none)",
-            o->minn, o->maxn);
-    if (o->maxn > 0 && o->bucket == 0)
-        die("train: --maxn %d needs --bucket above 0 (the vectors the n-grams are hashed into)",
-            o->maxn);
-    if (o->checkpoint && !o->checkpoint_every)
-        die("train: --checkpoint FILE needs --checkpoint-every N");
     if (o->resume) {
         static const char *const allowed[] = {"--input", "--output", "--valid", "--epochs",
                                               "--threads", "--checkpoint-every",
@@ -353,6 +351,31 @@ static void parse(train_opts_t *o, int argc, char **argv, unsigned char *given)
                     "--checkpoint-every and --checkpoint)", cmd_train_spec.opts[i].name);
         }
     }
+    if (o->valid && given[opts_index(&cmd_train_spec, "--valid-split")])
+        die("train: --valid FILE and --valid-split F exclude each other");
+    if (given[opts_index(&cmd_train_spec, "--kernel")] && strcmp(o->arch, "cnn"))
+        die("train: --kernel is for --arch cnn");
+    {
+        static const char *const tr[] = {"--layers", "--heads", "--ff-dim"};
+        size_t k;
+        for (k = 0; k < sizeof tr / sizeof tr[0]; k++)
+            if (given[opts_index(&cmd_train_spec, tr[k])] && strcmp(o->arch, "transformer"))
+                die("train: %s is for --arch transformer", tr[k]);
+    }
+    if (!strcmp(o->arch, "transformer") && o->dim % o->heads != 0)
+        die("train: --heads %d does not divide --dim %d (each head reads --dim / --heads "
+            "features)", o->heads, o->dim);
+    if (!o->ff_dim)   /* (--ff-dim's default: 4 x --dim, the paper's 2048 for 512) */
+        o->ff_dim = 4 * o->dim;
+    if (o->minn > o->maxn)
+        die("train: --minn %d is above --maxn %d (n-grams of minn to maxn characters; "
+            "--maxn 0 = none)",
+            o->minn, o->maxn);
+    if (o->maxn > 0 && o->bucket == 0)
+        die("train: --maxn %d needs --bucket above 0 (the vectors the n-grams are hashed into)",
+            o->maxn);
+    if (o->checkpoint && !o->checkpoint_every)
+        die("train: --checkpoint FILE needs --checkpoint-every N");
 }
 
 /* With n-grams (per > 0) the first layer is an embedding bag of per ids a
@@ -367,6 +390,18 @@ static seqcls_model_t *build_model(const train_opts_t *o, int rows, int per, int
     else
         check(seqcls_add_embedding(m, rows, o->dim, 0, NULL), "embedding");
     if (!strcmp(o->arch, "meanpool")) {
+        check(seqcls_add_pooling(m, SEQCLS_POOL_MEAN, NULL), "pooling");
+    } else if (!strcmp(o->arch, "transformer")) {
+        /* "Attention is all you need": the embedding times sqrt(d) plus
+         * the sinusoids, then the encoder stack; the classifier reads the
+         * mean of the last layer's outputs over the valid steps */
+        int pe, l;
+        check(seqcls_add_positional_encoding(m, SEQCLS_POS_SINUSOIDAL, o->maxlen, &pe),
+              "positional encoding");
+        check(seqcls_layer_set_int(m, pe, SEQCLS_OPT_SCALE_INPUT, 1), "positional encoding");
+        for (l = 0; l < o->layers; l++)
+            check(seqcls_add_transformer_encoder(m, o->heads, o->ff_dim, 0, NULL),
+                  "transformer encoder");
         check(seqcls_add_pooling(m, SEQCLS_POOL_MEAN, NULL), "pooling");
     } else if (!strcmp(o->arch, "cnn")) {
         /* Kim (2014): filters over windows of --kernel tokens, the largest
