@@ -14,7 +14,8 @@ with the state_dict prefix of each (docs/converters.md), e.g.
      {"dense": "fc", "activation": "relu"}, {"dropout": 0.5}, {"output": "out"}]
 
 Layouts are seqcls' own (nn.Embedding, nn.LSTM, nn.GRU, nn.Linear,
-nn.BatchNorm1d, nn.Conv1d): weights are copied as they are; a stacked
+nn.BatchNorm1d, nn.Conv1d, nn.TransformerEncoderLayer): weights are copied
+as they are; an nn.TransformerEncoder of N layers becomes N seqcls layers; a stacked
 nn.LSTM/nn.GRU(num_layers=N, dropout=p) becomes N seqcls layers with, given
 "layer_dropout": p, a dropout layer between each two.  --vocab, --labels,
 --maxlen and --truncate save what the seqcls command needs to read raw text
@@ -150,6 +151,61 @@ class TorchReader:
                         a, bk = np_full((G * H,), 0.0), bk + " (bias=False)"
                     params[b + sfx] = (a, bk)
             stack.append((bool(bi), True, hidden, renumber(params, k)))
+        return stack
+
+
+    # nn.TransformerEncoderLayer's keys under a layer's prefix, with their
+    # shapes in terms of d (d_model) and f (dim_feedforward)
+    TRANSFORMER_KEYS = (("self_attn.in_proj_weight", "3d d"), ("self_attn.in_proj_bias", "3d"),
+                        ("self_attn.out_proj.weight", "d d"), ("self_attn.out_proj.bias", "d"),
+                        ("linear1.weight", "f d"), ("linear1.bias", "f"),
+                        ("linear2.weight", "d f"), ("linear2.bias", "d"),
+                        ("norm1.weight", "d"), ("norm1.bias", "d"),
+                        ("norm2.weight", "d"), ("norm2.bias", "d"))
+
+    def transformer(self, entry):
+        """nn.TransformerEncoder (prefix.layers.K.*) or one
+        nn.TransformerEncoderLayer (prefix.*): [(dim_feedforward, {suffix:
+        (array, key)})], one per layer."""
+        s, p = self.src, entry.value
+        pat = re.compile(re.escape(p) + r"\.layers\.(\d+)\.self_attn\.in_proj_weight$")
+        found = sorted(int(m.group(1)) for m in map(pat.match, s.arrays) if m)
+        if found:
+            prefixes = ["%s.layers.%d." % (p, k) for k in found]
+            if found != list(range(len(found))):
+                raise SC.ConvertError("%s: %s has layers %s, not 0..%d"
+                                      % (s.what, p, found, len(found) - 1))
+            if s.has(p + ".norm.weight"):
+                raise SC.ConvertError(
+                    "%s: %s ends with a LayerNorm (nn.TransformerEncoder(norm=...), key %r), "
+                    "which seqcls has no layer for" % (s.what, p, p + ".norm.weight"))
+        elif s.has(p + ".self_attn.in_proj_weight"):
+            prefixes = [p + "."]
+        else:
+            if s.has(p + ".self_attn.q_proj_weight") or s.has(p + ".layers.0.self_attn.q_proj_weight"):
+                raise SC.ConvertError("%s: %s has separate q/k/v projections (kdim or vdim "
+                                      "unlike d_model): seqcls' self-attention has one in_proj"
+                                      % (s.what, p))
+            s.get(p + ".layers.0.self_attn.in_proj_weight")   # the missing-key error
+        n = entry.get("num_layers", len(prefixes))
+        if n != len(prefixes):
+            raise SC.ConvertError("%s: %s has %d encoder layer(s), spec num_layers %r"
+                                  % (s.what, p, len(prefixes), n))
+        heads, stack = entry.get("heads"), []
+        for q in prefixes:
+            w = s.get(q + "self_attn.in_proj_weight", ndim=2)
+            d = w.shape[1]
+            if d % heads:
+                raise SC.ConvertError("%s: heads %d does not divide d_model %d (key %r)"
+                                      % (entry.where(), heads, d, q + "self_attn.in_proj_weight"))
+            f = s.get(q + "linear1.weight", ndim=2).shape[0]
+            dims = {"d": d, "3d": 3 * d, "f": f}
+            params = {}
+            for suffix, shape in self.TRANSFORMER_KEYS:
+                a = s.get(q + suffix)
+                SC.expect_shape(q + suffix, a, tuple(dims[x] for x in shape.split()))
+                params[suffix] = (a, q + suffix)
+            stack.append((f, params))
         return stack
 
 

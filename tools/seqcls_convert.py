@@ -58,7 +58,12 @@ OPTIONS = {
     "output": {"use_bias"},
     "conv1d": {"padding", "dilation", "activation", "use_bias"},
     "flatten": set(),
+    # 1.1, issue 16 (PyTorch): nn.TransformerEncoder / nn.TransformerEncoderLayer
+    "transformer": {"heads", "num_layers", "norm_first", "activation", "layer_norm_eps",
+                    "dropout"},
+    "positional": {"weight", "table", "max_len", "scale_input"},
 }
+TRANSFORMER_ACTIVATIONS = ("relu", "gelu")
 MERGES = ("concat", "sum", "ave", "mul")
 ACTIVATIONS = (None, "none", "linear", "relu", "tanh", "sigmoid")
 KINDS = tuple(OPTIONS)
@@ -118,7 +123,8 @@ def parse_spec(obj):
 
 def _check_entry(e):
     v = e.value
-    if e.kind in ("embedding", "lstm", "gru", "dense", "batchnorm", "output", "conv1d"):
+    if e.kind in ("embedding", "lstm", "gru", "dense", "batchnorm", "output", "conv1d",
+                  "transformer"):
         if not isinstance(v, str) or not v:
             raise ConvertError("%s: the value must be the name holding its weights, not %r"
                                % (e.where(), v))
@@ -133,8 +139,11 @@ def _check_entry(e):
         if v is not True:
             raise ConvertError("%s: write {\"flatten\": true}, not %r" % (e.where(), v))
     elif e.kind == "pooling":
-        if v not in ("last", "mean", "max"):
-            raise ConvertError("%s: pooling must be last, mean or max, not %r" % (e.where(), v))
+        if v not in ("last", "mean", "max", "first"):
+            raise ConvertError("%s: pooling must be last, mean, max or first, not %r"
+                               % (e.where(), v))
+    elif e.kind == "positional":
+        _check_positional(e)
     elif e.kind == "attention":
         if v not in ATTENTION_PARTS:
             raise ConvertError("%s: attention kind must be one of %s, not %r"
@@ -161,6 +170,8 @@ def _check_entry(e):
         if e.get("recurrent_activation", "sigmoid") not in ("sigmoid", "hard_sigmoid", "relu"):
             raise ConvertError("%s: recurrent_activation must be sigmoid, hard_sigmoid or relu, "
                                "not %r" % (e.where(), e.get("recurrent_activation")))
+    if e.kind == "transformer":
+        _check_transformer(e)
     if e.kind in ("dense", "conv1d") and e.get("activation") not in ACTIVATIONS:
         raise ConvertError("%s: activation must be none, relu, tanh or sigmoid, not %r"
                            % (e.where(), e.get("activation")))
@@ -171,6 +182,74 @@ def _check_entry(e):
         d = e.get("dilation", 1)
         if not isinstance(d, int) or isinstance(d, bool) or d < 1:
             raise ConvertError("%s: dilation must be an integer >= 1, not %r" % (e.where(), d))
+
+
+def _positive_int(e, name, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConvertError("%s: %s must be an integer >= 1, not %r" % (e.where(), name, value))
+
+
+def _check_transformer(e):
+    if "heads" not in e.options:
+        raise ConvertError("%s: \"heads\" is needed (nhead: the state_dict does not say it)"
+                           % e.where())
+    _positive_int(e, "heads", e.get("heads"))
+    if "num_layers" in e.options:
+        _positive_int(e, "num_layers", e.get("num_layers"))
+    if e.get("activation", "relu") not in TRANSFORMER_ACTIVATIONS:
+        raise ConvertError("%s: activation must be relu or gelu (PyTorch's strings), not %r"
+                           % (e.where(), e.get("activation")))
+    if not isinstance(e.get("norm_first", False), bool):
+        raise ConvertError("%s: norm_first must be true or false, not %r"
+                           % (e.where(), e.get("norm_first")))
+    eps = e.get("layer_norm_eps", 1e-5)
+    if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not eps > 0:
+        raise ConvertError("%s: layer_norm_eps must be a number > 0, not %r" % (e.where(), eps))
+    r = e.get("dropout", 0.1)
+    if not isinstance(r, (int, float)) or isinstance(r, bool) or not 0 <= r < 1:
+        raise ConvertError("%s: dropout must be a rate in [0, 1), not %r" % (e.where(), r))
+
+
+def _check_positional(e):
+    v = e.value
+    if v not in ("sinusoidal", "learned"):
+        raise ConvertError("%s: positional must be sinusoidal or learned, not %r"
+                           % (e.where(), v))
+    if not isinstance(e.get("scale_input", False), bool):
+        raise ConvertError("%s: scale_input must be true or false, not %r"
+                           % (e.where(), e.get("scale_input")))
+    for name in ("weight", "table"):
+        if name in e.options and (not isinstance(e.get(name), str) or not e.get(name)):
+            raise ConvertError("%s: %s must be the name holding the table, not %r"
+                               % (e.where(), name, e.get(name)))
+    if v == "learned":
+        if "weight" not in e.options:
+            raise ConvertError("%s: a learned positional encoding needs \"weight\": the "
+                               "nn.Embedding or nn.Parameter holding the table" % e.where())
+        if "table" in e.options or "max_len" in e.options:
+            raise ConvertError("%s: a learned table's size comes from its weight: no %s"
+                               % (e.where(), "table" if "table" in e.options else "max_len"))
+    else:
+        if "weight" in e.options:
+            raise ConvertError("%s: a sinusoidal encoding has no weight (\"table\" names a "
+                               "buffer holding the sinusoids, to check)" % e.where())
+        if "max_len" not in e.options and "table" not in e.options:
+            raise ConvertError("%s: a sinusoidal encoding needs \"max_len\" or \"table\" "
+                               "(the buffer holding the sinusoids)" % e.where())
+        if "max_len" in e.options:
+            _positive_int(e, "max_len", e.get("max_len"))
+
+
+def sinusoids(max_len, d):
+    """The PyTorch tutorial's PositionalEncoding table [max_len, d], in
+    float32 as it computes it (as src/positional.c does)."""
+    pos = np.arange(max_len, dtype=np.float32)[:, None]
+    div = np.exp(np.arange(0, d, 2, dtype=np.float32) * np.float32(-np.log(10000.0) / d))
+    ang = (pos * div.astype(np.float32)).astype(np.float32)
+    pe = np.zeros((max_len, d), np.float32)
+    pe[:, 0::2] = np.sin(ang)
+    pe[:, 1::2] = np.cos(ang[:, :d // 2])
+    return pe
 
 
 def read_spec(path):
@@ -314,6 +393,24 @@ def convert_entry(entry, reader, renumber=None):
         return [layer]
     if kind == "attention":
         return [attention_layer(entry, reader)]
+    if kind == "transformer":
+        if not hasattr(reader, "transformer"):
+            raise ConvertError("%s: this converter reads no transformer encoder (PyTorch's "
+                               "nn.TransformerEncoder only: tools/convert_pytorch.py)"
+                               % entry.where())
+        layers = []
+        for ff, params in reader.transformer(entry):
+            layer = Layer("transformer", "add_transformer_encoder", entry.get("heads"), ff,
+                          norm_first=entry.get("norm_first", False),
+                          dropout=float(entry.get("dropout", 0.1)),
+                          activation=entry.get("activation", "relu"),
+                          ln_eps=float(entry.get("layer_norm_eps", 1e-5)))
+            for suffix, (a, key) in params.items():
+                layer.param(suffix, a, key)
+            layers.append(layer)
+        return layers
+    if kind == "positional":
+        return [positional_layer(entry, reader)]
     if kind in ("lstm", "gru"):
         stack = reader.rnn(entry)
         layers = []
@@ -360,6 +457,46 @@ def renumber_rows(entry, w, key, pad, order):
                                "(--pad-id)" % (entry.where(), pad, order[0]))
         pad = 0
     return out, key + " (rows in the vocabulary's order)", pad
+
+
+def positional_layer(entry, reader):
+    """A learned table (an nn.Embedding's weight, or an nn.Parameter [max_len,
+    d] or [1, max_len, d]), or the sinusoids, of max_len given or of the
+    size of a buffer holding them ("table", checked against seqcls' own)."""
+    src, scale = reader.src, bool(entry.get("scale_input", False))
+    if entry.value == "learned":
+        name = entry.get("weight")
+        key = name + ".weight" if src.has(name + ".weight") else name
+        w = src.get(key)
+        if w.ndim == 3 and w.shape[0] == 1:
+            w = w[0]
+        if w.ndim != 2:
+            raise ConvertError("%s: key %r has shape %s, expected [max_len, d]"
+                               % (entry.where(), key, tuple(src.arrays[key].shape)))
+        layer = Layer("positional", "add_positional_encoding", "learned", w.shape[0],
+                      scale_input=scale)
+        return layer.param("weight", w, key)
+    max_len = entry.get("max_len")
+    if "table" in entry.options:
+        key = entry.get("table")
+        t = src.get(key)
+        # the tutorial's buffer is [max_len, 1, d]; others keep [1, max_len, d] or [max_len, d]
+        if t.ndim == 3 and 1 in t.shape[:2]:
+            t = t.reshape(-1, t.shape[-1])
+        if t.ndim != 2:
+            raise ConvertError("%s: key %r has shape %s, expected [max_len, d] (or with an axis "
+                               "of 1)" % (entry.where(), key, tuple(src.arrays[key].shape)))
+        if max_len is not None and max_len > t.shape[0]:
+            raise ConvertError("%s: max_len %d is beyond the %d rows of %r"
+                               % (entry.where(), max_len, t.shape[0], key))
+        max_len = max_len or t.shape[0]
+        err = float(np.abs(t[:max_len] - sinusoids(max_len, t.shape[1])).max()) if max_len else 0
+        if not err <= 1e-4:   # float32 sines of large angles differ by a few 1e-6
+            raise ConvertError("%s: key %r is not the sinusoidal table sin(p / 10000^(2i/d)), "
+                               "cos(...) (off by %.3g): a learned one is \"positional\": "
+                               "\"learned\"" % (entry.where(), key, err))
+    return Layer("positional", "add_positional_encoding", "sinusoidal", max_len,
+                 scale_input=scale)
 
 
 def attention_layer(entry, reader):

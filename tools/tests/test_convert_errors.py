@@ -87,8 +87,11 @@ def test_keras_bad_weights(over, needle, tmp_path):
 
 
 @pytest.mark.parametrize("spec, needle", [
-    ([{"embedding": "embedding"}, {"transformer": "x"}, {"output": "dense"}],
-     "unknown layer kind 'transformer'"),
+    ([{"embedding": "embedding"}, {"mamba": "x"}, {"output": "dense"}],
+     "unknown layer kind 'mamba'"),
+    # a kind of the spec that only the PyTorch converter reads
+    ([{"embedding": "embedding"}, {"transformer": "x", "heads": 2}, {"output": "dense"}],
+     "this converter reads no transformer encoder"),
     ([{"embedding": "embedding"}, {"gru": "bidirectional", "bidirectional": True,
                                    "units": 3}, {"output": "dense"}], "unknown option(s) units"),
     ([{"embedding": "embedding"}, {"gru": "bidirectional", "bidirectional": False},

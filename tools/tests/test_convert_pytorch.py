@@ -1,5 +1,7 @@
 """PyTorch state_dict -> tools/convert_pytorch.py -> seqcls file -> Model.load:
 the same outputs as torch (eval mode, packed sequences) to 1e-5."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -190,3 +192,148 @@ def test_pytorch_parity(name, tmp_path):
     assert probs.shape == ref.shape
     assert record("pytorch probabilities", np.abs(probs - ref.numpy()).max()) <= TOL
 
+
+
+class PositionalEncoding(nn.Module):
+    """The PyTorch tutorial's sinusoidal table, as a buffer [max_len, 1, d]."""
+
+    def __init__(self, d, max_len):
+        super().__init__()
+        position = torch.arange(max_len).unsqueeze(1)
+        div_term = torch.exp(torch.arange(0, d, 2) * (-math.log(10000.0) / d))
+        pe = torch.zeros(max_len, 1, d)
+        pe[:, 0, 0::2] = torch.sin(position * div_term)
+        pe[:, 0, 1::2] = torch.cos(position * div_term)
+        self.register_buffer("pe", pe)
+
+    def forward(self, x):   # x [B, T, d]
+        return x + self.pe[:x.shape[1], 0].unsqueeze(0)
+
+
+class TransformerNet(nn.Module):
+    """nn.Embedding (scaled by sqrt(d) or not) + positions (the tutorial's
+    sinusoidal buffer, a learned nn.Embedding or nn.Parameter, or none) ->
+    nn.TransformerEncoder(batch_first=True) of `layers` layers, or one bare
+    nn.TransformerEncoderLayer -> mean over the valid steps or the first
+    step -> nn.Linear (sigmoid or softmax)."""
+
+    def __init__(self, vocab=40, d=12, heads=3, ff=20, layers=2, norm_first=False,
+                 activation="relu", eps=1e-5, pos="sinusoidal", scale=True, pool="mean",
+                 classes=1, bare=False, max_len=16):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, d, padding_idx=0)
+        self.scale, self.pool, self.pos_kind = scale, pool, pos
+        pos_entry = {"positional": "sinusoidal" if pos == "sinusoidal" else "learned",
+                     "scale_input": scale}
+        if pos == "sinusoidal":
+            self.pos = PositionalEncoding(d, max_len)
+            pos_entry["table"] = "pos.pe"
+        elif pos == "embedding":
+            self.pos = nn.Embedding(max_len, d)
+            pos_entry["weight"] = "pos"
+        elif pos == "parameter":
+            self.pos = nn.Module()   # (a bare parameter of the model would come first)
+            self.pos.table = nn.Parameter(torch.randn(1, max_len, d))
+            pos_entry["weight"] = "pos.table"
+        layer = nn.TransformerEncoderLayer(d, heads, ff, dropout=0.1, activation=activation,
+                                           layer_norm_eps=eps, batch_first=True,
+                                           norm_first=norm_first)
+        self.enc = layer if bare else nn.TransformerEncoder(layer, layers,
+                                                            enable_nested_tensor=False)
+        with torch.no_grad():   # norms away from 1 and 0, to see them copied
+            for name, p in self.enc.named_parameters():
+                if "norm" in name:
+                    p.uniform_(0.5, 1.5) if name.endswith("weight") else p.uniform_(-0.5, 0.5)
+        self.out = nn.Linear(d, classes)
+        enc_entry = {"transformer": "enc", "heads": heads, "norm_first": norm_first,
+                     "activation": activation, "layer_norm_eps": eps}
+        if not bare:
+            enc_entry["num_layers"] = layers
+        self.spec = [{"embedding": "emb"}] + ([pos_entry] if pos else []) + \
+            [enc_entry, {"pooling": pool}, {"output": "out"}]
+
+    def forward(self, ids, lengths):
+        T = ids.shape[1]
+        x = self.emb(ids)
+        if self.scale:
+            x = x * math.sqrt(x.shape[-1])
+        if self.pos_kind == "sinusoidal":
+            x = self.pos(x)
+        elif self.pos_kind == "embedding":
+            x = x + self.pos(torch.arange(T)).unsqueeze(0)
+        elif self.pos_kind == "parameter":
+            x = x + self.pos.table[:, :T]
+        mask = torch.arange(T).unsqueeze(0) < lengths.unsqueeze(1)
+        h = self.enc(x, src_key_padding_mask=~mask)
+        if self.pool == "mean":
+            f = (h * mask.unsqueeze(-1)).sum(1) / lengths.unsqueeze(1).float()
+        else:
+            f = h[:, 0]
+        z = self.out(f)
+        return (torch.sigmoid(z) if z.shape[1] == 1 else torch.softmax(z, 1)), None
+
+
+TRANSFORMERS = {
+    "transformer-post-relu-sinusoidal-mean": dict(),
+    "transformer-pre-gelu-learned-first": dict(norm_first=True, activation="gelu",
+                                               pos="embedding", scale=False, pool="first",
+                                               classes=3, layers=3),
+    "transformer-post-gelu-parameter-eps": dict(activation="gelu", pos="parameter", eps=1e-3,
+                                                layers=1, heads=4, d=8, ff=16),
+    "transformer-bare-layer-pre-relu": dict(bare=True, norm_first=True, pos="sinusoidal",
+                                            scale=False, classes=4),
+    "transformer-no-positions": dict(pos=None, scale=False, layers=2, heads=2, d=6, ff=10),
+}
+for _name, _kw in TRANSFORMERS.items():
+    CASES[_name] = ((lambda kw: lambda: TransformerNet(**kw))(_kw), 6, 16)
+
+
+@pytest.mark.parametrize("name", sorted(TRANSFORMERS))
+def test_transformer_parity(name, tmp_path):
+    # (test_pytorch_parity's cases were listed before these were added)
+    test_pytorch_parity(name, tmp_path)
+
+
+def transformer_files(tmp_path, net, spec=None):
+    pt = tmp_path / "model.pt"
+    torch.save(net.state_dict(), pt)
+    return pt, write_spec(tmp_path / "spec.json", spec if spec is not None else net.spec)
+
+
+@pytest.mark.parametrize("spec_change, needle", [
+    (lambda s: s[2].pop("heads"), '"heads" is needed'),
+    (lambda s: s[2].update(heads=5), "heads 5 does not divide d_model 12"),
+    (lambda s: s[2].update(num_layers=3), "has 2 encoder layer(s), spec num_layers 3"),
+    (lambda s: s[2].update(activation="tanh"), "activation must be relu or gelu"),
+    (lambda s: s[2].update(transformer="nothing"), "missing key 'nothing.layers.0.self_attn"),
+    (lambda s: s[1].update(table="emb.weight"), "is not the sinusoidal table"),
+    (lambda s: s[1].pop("table"), 'needs "max_len" or "table"'),
+    (lambda s: s[1].update(positional="rotary"), "positional must be sinusoidal or learned"),
+    (lambda s: s[3].update(pooling="cls"), "pooling must be last, mean, max or first"),
+])
+def test_transformer_spec_errors(tmp_path, spec_change, needle):
+    torch.manual_seed(0)
+    net = TransformerNet()
+    spec = [dict(e) for e in net.spec]
+    spec_change(spec)
+    pt, spec_path = transformer_files(tmp_path, net, spec)
+    status, _, stderr = run_tool("convert_pytorch.py", pt, spec_path, tmp_path / "m.sqcl")
+    assert status == 2, stderr
+    assert needle in stderr, stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert not (tmp_path / "m.sqcl").exists()
+
+
+def test_transformer_final_norm_is_refused(tmp_path):
+    d = 8
+    layer = nn.TransformerEncoderLayer(d, 2, 16, batch_first=True, norm_first=True)
+    net = nn.Module()
+    net.emb = nn.Embedding(20, d)
+    net.enc = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(d))
+    net.out = nn.Linear(d, 1)
+    spec = [{"embedding": "emb"}, {"transformer": "enc", "heads": 2, "norm_first": True},
+            {"pooling": "mean"}, {"output": "out"}]
+    pt, spec_path = transformer_files(tmp_path, net, spec)
+    status, _, stderr = run_tool("convert_pytorch.py", pt, spec_path, tmp_path / "m.sqcl")
+    assert status == 2 and "ends with a LayerNorm" in stderr and "'enc.norm.weight'" in stderr, \
+        stderr
