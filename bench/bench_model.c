@@ -9,7 +9,14 @@
  *          BiGRU(128, final states concatenated) -> Dense(1); batch 32.
  *          Output keys seqcls_bigru_*.
  *
- *   usage: bench_model imdb|bigru train|infer|infer-int8|infer-bf16 full|imdb threads repeats
+ *   transformer  issue 16's transformer classifier, T = 256:
+ *          Embedding(10000, 128, pad 0) -> 2 x TransformerEncoderLayer(128,
+ *          4 heads, ff 512, relu, dropout 0.1, post-norm) with the padding
+ *          keys masked -> mean over the valid steps -> Dense(1); batch 64.
+ *          Output keys seqcls_transformer_*.
+ *
+ *   usage: bench_model imdb|bigru|transformer train|infer|infer-int8|infer-bf16 full|imdb
+ *          threads repeats
  *
  * infer-int8, infer-bf16: seqcls_predict after seqcls_model_quantize
  * (issue 19); keys seqcls_*_infer_int8_* and _infer_bf16_*.
@@ -17,7 +24,8 @@
  * train: one training step (zero_grad, forward, BCE-from-logits backward,
  * Adam step); infer: seqcls_predict.  Prints the median time of `repeats`
  * runs after one warm-up, sequences per second, achieved GFLOP/s (GEMM
- * flops of the recurrent and attention layers over the real tokens) and
+ * flops of the recurrent, attention and encoder layers over the real
+ * tokens; a transformer row's attention products over its valid keys) and
  * the process's peak RSS.  One configuration per process, so the peak RSS
  * is that configuration's.  The single-thread sgemm rate of the same BLAS
  * is measured in the same process right after (the ceiling, taken at the
@@ -38,7 +46,7 @@
 
 #include "lengths.h"
 
-enum { T = 500 };
+enum { T = 500 };   /* the recurrent models' steps; the transformer's: TR_T */
 
 /* the headline model */
 enum { B = 256, VOCAB = 10000, EMB = 128, HID = 64, UNITS = 64, DENSE = 20 };
@@ -52,8 +60,14 @@ enum { B = 256, VOCAB = 10000, EMB = 128, HID = 64, UNITS = 64, DENSE = 20 };
  * per-token work. */
 enum { GRU_B = 32, GRU_VOCAB = 25000, GRU_EMB = 200, GRU_HID = 128 };
 
+/* Issue 16's transformer: d = 128, 4 heads, ff 512, 2 layers, T = 256,
+ * batch 64; the vocabulary is the headline model's. */
+enum { TR_B = 64, TR_T = 256, TR_VOCAB = 10000, TR_D = 128, TR_HEADS = 4, TR_FF = 512,
+       TR_LAYERS = 2 };
+
 /* the lengths array is sized for the larger batch */
-_Static_assert((int)GRU_B <= (int)B, "len[] holds B rows");
+_Static_assert((int)GRU_B <= (int)B && (int)TR_B <= (int)B, "len[] holds B rows");
+_Static_assert((int)TR_T <= (int)T, "ids are sized for T steps");
 
 #define CHECK(call)                                                                    \
     do {                                                                               \
@@ -143,20 +157,51 @@ static void bigru_build(seqcls_model_t *m)
     CHECK(seqcls_add_output(m, 1, NULL));
 }
 
+/* Forward flops of a row of L tokens: per layer the fused QKV product
+ * (2 L d 3d), the output projection (2 L d d), the feed-forward (2 x 2 L d
+ * ff), and the scores and weighted sums over the row's valid keys (2 x 2
+ * L L d: the useful work, whatever a padded implementation does). */
+static double transformer_flops(double L)
+{
+    const double d = TR_D, ff = TR_FF;
+    return TR_LAYERS * (2 * L * d * (3 * d + d + 2 * ff) + 4 * L * L * d);
+}
+
+static double imdb_flops(double L)
+{
+    return imdb_flops_per_token() * L;
+}
+
+static double bigru_flops(double L)
+{
+    return bigru_flops_per_token() * L;
+}
+
+static void transformer_build(seqcls_model_t *m)
+{
+    int l;
+    CHECK(seqcls_add_embedding(m, TR_VOCAB, TR_D, 0, NULL));
+    for (l = 0; l < TR_LAYERS; l++)
+        CHECK(seqcls_add_transformer_encoder(m, TR_HEADS, TR_FF, 0, NULL));
+    CHECK(seqcls_add_pooling(m, SEQCLS_POOL_MEAN, NULL));
+    CHECK(seqcls_add_output(m, 1, NULL));
+}
+
 static const struct bench_spec {
     const char *model; /* the first argument */
     const char *key;   /* in the output keys: seqcls_<key>_train_full_1t_ms */
-    int batch, vocab;
+    int batch, vocab, steps;
     void (*build)(seqcls_model_t *m);
-    double (*flops_per_token)(void);
+    double (*flops_of_row)(double L);   /* forward flops of a row of L tokens */
 } specs[] = {
-    {"imdb", "model", B, VOCAB, imdb_build, imdb_flops_per_token},
-    {"bigru", "bigru", GRU_B, GRU_VOCAB, bigru_build, bigru_flops_per_token},
+    {"imdb", "model", B, VOCAB, T, imdb_build, imdb_flops},
+    {"bigru", "bigru", GRU_B, GRU_VOCAB, T, bigru_build, bigru_flops},
+    {"transformer", "transformer", TR_B, TR_VOCAB, TR_T, transformer_build, transformer_flops},
 };
 
 int main(int argc, char **argv)
 {
-    int train, imdb, threads, reps, r, b, nb, precision = SEQCLS_FP32;
+    int train, imdb, threads, reps, r, b, nb, steps, precision = SEQCLS_FP32;
     const struct bench_spec *spec = NULL;
     int64_t xs[2] = {0, T}, ls[2] = {0, 1}, ys[1] = {0};
     seqcls_model_t *m = NULL;
@@ -164,7 +209,7 @@ int main(int argc, char **argv)
     seqcls_tensor_t *x = NULL, *logits = NULL, *y = NULL;
     int32_t len[B], *ids, *lab;
     uint64_t s = 12345;
-    double *times, med, tokens = 0, rss0, gflops;
+    double *times, med, tokens = 0, flops = 0, rss0, gflops;
     const char *name, *lens;
     char key[64];
     size_t i;
@@ -180,8 +225,8 @@ int main(int argc, char **argv)
         (strcmp(argv[2], "train") != 0 && strcmp(argv[2], "infer") != 0 &&
          precision == SEQCLS_FP32) ||
         (strcmp(argv[3], "full") != 0 && strcmp(argv[3], "imdb") != 0)) {
-        fprintf(stderr, "usage: bench_model imdb|bigru train|infer|infer-int8|infer-bf16 "
-                        "full|imdb threads repeats\n");
+        fprintf(stderr, "usage: bench_model imdb|bigru|transformer "
+                        "train|infer|infer-int8|infer-bf16 full|imdb threads repeats\n");
         return 2;
     }
     train = strcmp(argv[2], "train") == 0;
@@ -192,7 +237,9 @@ int main(int argc, char **argv)
     if (reps < 1)
         reps = 1;
     nb = spec->batch;
+    steps = spec->steps;
     xs[0] = ls[0] = ys[0] = nb;
+    xs[1] = steps;
     rss0 = peak_rss_mb();
     CHECK(seqcls_set_num_threads(threads));
     CHECK(seqcls_model_create(&m, 1));
@@ -205,15 +252,16 @@ int main(int argc, char **argv)
     CHECK(seqcls_tensor_create(&y, SEQCLS_I32, 1, ys));
     /* the same generator and seed for both models: the BiGRU's 32 rows are
      * the first 32 of the headline model's 256 */
-    bench_lengths(len, nb, T, imdb ? 238.0 : 0.0, 7);
+    bench_lengths(len, nb, steps, imdb ? 238.0 : 0.0, 7);
     ids = seqcls_tensor_data(x);
     lab = seqcls_tensor_data(y);
     for (b = 0; b < nb; b++) {
         int t;
         tokens += len[b];
-        for (t = 0; t < T; t++) {
+        flops += spec->flops_of_row(len[b]);
+        for (t = 0; t < steps; t++) {
             s = s * 6364136223846793005ull + 1442695040888963407ull;
-            ids[b * T + t] = t < len[b] ? 1 + (int32_t)((s >> 33) % (spec->vocab - 1)) : 0;
+            ids[b * steps + t] = t < len[b] ? 1 + (int32_t)((s >> 33) % (spec->vocab - 1)) : 0;
         }
         lab[b] = b & 1;
     }
@@ -234,7 +282,7 @@ int main(int argc, char **argv)
     qsort(times, (size_t)reps, sizeof *times, cmp_double);
     med = times[reps / 2];
     name = train ? "train" : precision == SEQCLS_INT8 ? "infer_int8" : precision == SEQCLS_BF16 ? "infer_bf16" : "infer";
-    gflops = spec->flops_per_token() * (train ? 3 : 1) * tokens / (med * 1e6);
+    gflops = flops * (train ? 3 : 1) / (med * 1e6);
     snprintf(key, sizeof key, "seqcls_%s_%s_%s_%dt", spec->key, name, lens, threads);
     printf("%s_ms: %.1f\n", key, med);
     printf("%s_seq_per_s: %.1f\n", key, nb / med * 1e3);

@@ -1,15 +1,21 @@
 """The PyTorch peer of bench/bench_model.c: the Keras IMDB tutorial model
-(`imdb`, keys torch_model_*) and the PyTorch tutorial's BiGRU (`bigru`,
+(`imdb`, keys torch_model_*), the PyTorch tutorial's BiGRU (`bigru`,
 keys torch_bigru_*), written as the PyTorch tutorials write them
-(pack_padded_sequence for ragged batches), Adam, BCEWithLogitsLoss; same
-shapes and synthetic data.
+(pack_padded_sequence for ragged batches), and issue 16's transformer
+classifier (`transformer`, keys torch_transformer_*: nn.TransformerEncoder
+with src_key_padding_mask for ragged batches, and for inference eval mode
+under torch.inference_mode() with the nested-tensor fast path enabled, its
+best); Adam, BCEWithLogitsLoss; same shapes and synthetic data.
 
-    usage: model_torch.py imdb|bigru train|infer|infer-int8 full|imdb threads repeats
+    usage: model_torch.py imdb|bigru|transformer train|infer|infer-int8 full|imdb threads repeats
 
 infer-int8: the model after torch.quantization.quantize_dynamic({nn.LSTM,
 nn.GRU, nn.Linear}, qint8) on fbgemm if the build has it, else its default
 engine (Debian's torch 1.13: onednn) -- issue 19's peer of
 seqcls_model_quantize, keys torch_*_infer_int8_*.
+
+(transformer-nested and transformer-padded: the transformer with
+enable_nested_tensor True or False.)
 
 Run with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set to `threads` (as
 run_model.py does): this PyTorch uses OpenBLAS, whose own threads
@@ -83,32 +89,71 @@ class TutorialGRU(nn.Module):
         return self.fc(torch.cat((h[-2], h[-1]), 1)).squeeze(1)
 
 
-# model argument -> (key in the output, batch, vocabulary, network)
-MODELS = {"imdb": ("model", B, VOCAB, TutorialNet), "bigru": ("bigru", GRU_B, GRU_VOCAB, TutorialGRU)}
+TR_B, TR_T, TR_VOCAB, TR_D, TR_HEADS, TR_FF, TR_LAYERS = 64, 256, 10000, 128, 4, 512, 2
+
+
+class TransformerNet(nn.Module):
+    """Embedding -> 2 x nn.TransformerEncoderLayer(128, 4, 512, dropout 0.1,
+    relu, post-norm, batch_first) -> mean over the valid steps -> Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(TR_VOCAB, TR_D, padding_idx=0)
+        layer = nn.TransformerEncoderLayer(TR_D, TR_HEADS, TR_FF, batch_first=True)
+        # enable_nested_tensor (the default, said here): in eval mode with a
+        # padding mask the fast path packs the valid steps into a nested tensor
+        self.enc = nn.TransformerEncoder(layer, TR_LAYERS, enable_nested_tensor=True)
+        self.fc = nn.Linear(TR_D, 1)
+
+    def forward(self, ids, lengths, packed):
+        # the mask only for ragged batches: at full length PyTorch's best is
+        # without one
+        if packed:
+            mask = torch.arange(TR_T).unsqueeze(0) < lengths.unsqueeze(1)
+            h = self.enc(self.emb(ids), src_key_padding_mask=~mask)
+            f = (h * mask.unsqueeze(-1)).sum(1) / lengths.unsqueeze(1)
+        else:
+            f = self.enc(self.emb(ids)).mean(1)
+        return self.fc(f).squeeze(1)
+
+
+# model argument -> (key in the output, batch, vocabulary, steps, network)
+MODELS = {"imdb": ("model", B, VOCAB, T, TutorialNet),
+          "bigru": ("bigru", GRU_B, GRU_VOCAB, T, TutorialGRU),
+          "transformer": ("transformer", TR_B, TR_VOCAB, TR_T, TransformerNet)}
 
 
 def main():
-    if (len(sys.argv) != 6 or sys.argv[1] not in MODELS
-            or sys.argv[2] not in ("train", "infer", "infer-int8")
+    # transformer-nested / transformer-padded: the transformer with PyTorch's
+    # nested tensors on or off (run_model.py measures both for inference
+    # and counts the faster as PyTorch's best)
+    nested = None
+    if len(sys.argv) > 1 and sys.argv[1] in ("transformer-nested", "transformer-padded"):
+        nested = sys.argv[1] == "transformer-nested"
+        sys.argv[1] = "transformer"
+    if (len(sys.argv) != 6 or sys.argv[1] not in MODELS or sys.argv[2] not in ("train", "infer", "infer-int8")
             or sys.argv[3] not in ("full", "imdb")):
-        sys.exit("usage: model_torch.py imdb|bigru train|infer|infer-int8 full|imdb threads repeats")
+        sys.exit("usage: model_torch.py imdb|bigru|transformer train|infer|infer-int8 full|imdb "
+                 "threads repeats")
     model, mode, lens_kind = sys.argv[1], sys.argv[2], sys.argv[3]
     quantized = mode == "infer-int8"
     if quantized:
         mode = "infer"
     threads, reps = int(sys.argv[4]), int(sys.argv[5])
-    name, nb, vocab, Net = MODELS[model]
+    name, nb, vocab, steps, Net = MODELS[model]
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    lens = bench_lengths(nb, T, 238.0 if lens_kind == "imdb" else 0.0, 7)
+    lens = bench_lengths(nb, steps, 238.0 if lens_kind == "imdb" else 0.0, 7)
     packed = lens_kind == "imdb"
     g = torch.Generator().manual_seed(1)
-    ids = torch.randint(1, vocab, (nb, T), generator=g)
+    ids = torch.randint(1, vocab, (nb, steps), generator=g)
     lengths = torch.tensor(lens, dtype=torch.int64)
-    ids[torch.arange(T).unsqueeze(0) >= lengths.unsqueeze(1)] = 0
+    ids[torch.arange(steps).unsqueeze(0) >= lengths.unsqueeze(1)] = 0
     y = torch.tensor([b & 1 for b in range(nb)], dtype=torch.float32)
     net = Net()
+    if model == "transformer" and nested is not None:
+        net.enc.enable_nested_tensor = nested
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     if quantized:
         if "fbgemm" in torch.backends.quantized.supported_engines:
@@ -127,7 +172,10 @@ def main():
             opt.step()
         else:
             net.eval()
-            with torch.no_grad():
+            # the transformer: inference_mode (no autograd records at all),
+            # which its fast path asks for; the recurrent models as measured
+            # before, under no_grad
+            with torch.inference_mode() if model == "transformer" else torch.no_grad():
                 torch.sigmoid(net(ids, lengths, packed))
 
     # one warm-up step, unless a step takes longer than WARMUP_SKIP_S: then
@@ -147,6 +195,8 @@ def main():
         times.append((time.perf_counter() - t0) * 1e3)
     med = statistics.median(times)
     key = "torch_%s_%s_%s_%dt" % (name, "infer_int8" if quantized else mode, lens_kind, threads)
+    if nested is not None:
+        key += "_nested" if nested else "_padded"
     print("%s_ms: %.1f" % (key, med))
     print("%s_seq_per_s: %.1f" % (key, nb / med * 1e3))
     print("%s_tokens: %d" % (key, sum(lens)))

@@ -8,6 +8,10 @@
 #   make bench-dnnl         LSTM/GRU layers, seqcls vs oneDNN 2.x (libdnnl-dev), 1 and 2 threads
 #   make bench-model        the headline IMDB model and the tutorial BiGRU, seqcls vs PyTorch:
 #                           train step, predict, RSS
+#   make bench-transformer  issue 16's transformer classifier (embedding 128, 2 encoder layers
+#                           of 4 heads and ff 512, mean pooling, batch 64, T = 256), seqcls vs
+#                           nn.TransformerEncoder (inference: nested tensors on and off, the
+#                           faster counted), full and IMDB-like lengths, 1 and 2 threads
 #   make bench-conv         one conv1d layer of Kim's CNN size (300 -> 100 filters, kernel 5),
 #                           seqcls vs torch.nn.Conv1d, full and ragged batches, 1 and 2 threads
 #                           (BENCH_ROUNDS rounds of each, alternating)
@@ -23,7 +27,8 @@
 # headline model takes minutes) and BENCH_MODELS (imdb, the headline model;
 # bigru, Embedding(25000, 200) -> BiGRU(128) -> Linear at batch 32; or both).
 
-.PHONY: check-parity bench bench-rnn bench-sgemm bench-dnnl bench-model bench-conv bench-quant
+.PHONY: check-parity bench bench-rnn bench-sgemm bench-dnnl bench-model bench-conv \
+        bench-transformer bench-quant
 
 # A missing torch is an error, not a skip.
 check-parity: $(SHARED)
@@ -43,7 +48,7 @@ BENCH_LENGTHS ?= both
 BENCH_MODELS ?= both
 BENCH_OUT := $(BUILD)/bench
 
-bench: bench-sgemm bench-dnnl bench-model bench-rnn bench-conv bench-quant
+bench: bench-sgemm bench-dnnl bench-model bench-rnn bench-conv bench-transformer bench-quant
 
 # int8 and bf16 inference of the headline model against seqcls float32 and
 # PyTorch's quantize_dynamic (issue 19); BENCH_QUANT_LENGTHS, _THREADS
@@ -83,6 +88,12 @@ bench-dnnl: $(BUILD)/bench/bench_dnnl
 bench-model: $(BUILD)/bench/bench_model
 	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) bench/run_model.py $(BUILD)/bench/bench_model \
 	    $(BENCH_REPEATS) $(BENCH_TORCH_REPEATS) $(BENCH_ROUNDS) $(BENCH_LENGTHS) $(BENCH_MODELS)
+
+# the transformer's PyTorch step takes seconds: BENCH_REPEATS on both sides
+# (a few rounds: BENCH_ROUNDS)
+bench-transformer: $(BUILD)/bench/bench_model
+	PYTHONDONTWRITEBYTECODE=1 $(PYTHON) bench/run_model.py $(BUILD)/bench/bench_model \
+	    $(BENCH_REPEATS) $(BENCH_REPEATS) $(BENCH_ROUNDS) both transformer
 
 $(BUILD)/bench/bench_conv: bench/bench_conv.c $(SHARED)
 	@mkdir -p $(dir $@)
