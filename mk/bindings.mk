@@ -74,11 +74,18 @@ $(BUILD)/examples/first_model: docs/snippets/first_model.c $(SHARED) | $(BUILD)/
 	$(CC) $(WARN) -Werror $(OPT) -Iinclude -o $@ $< -L$(LIBOUT) -lseqcls \
 	    -Wl,-rpath,$(abspath $(LIBOUT)) -lm
 
-check-docs: $(SHARED)
+$(BUILD)/examples/transformer: docs/snippets/transformer.c $(SHARED) | $(BUILD)/examples
+	$(CC) $(WARN) -Werror $(OPT) -Iinclude -o $@ $< -L$(LIBOUT) -lseqcls \
+	    -Wl,-rpath,$(abspath $(LIBOUT)) -lm
+
+# (docs/architectures.md's transformer: its C program, and its commands)
+check-docs: $(SHARED) $(CLI)
 	$(PYTHON) tools/gen_api_reference.py --check
-	$(MAKE) --no-print-directory $(BUILD)/examples/first_model
+	$(MAKE) --no-print-directory $(BUILD)/examples/first_model $(BUILD)/examples/transformer
 	cd $(BUILD)/examples && ./first_model
+	$(BUILD)/examples/transformer
 	BLAS=$(BLAS) $(PYTHON) tests/docs/run_commands.py docs/getting-started.md \
 	    --cargo-target-dir $(CARGO_TARGET_DIR_BIND)
+	$(PYTHON) tests/docs/run_commands.py docs/architectures.md
 
 CHECK_EXTRA += check-docs

@@ -62,6 +62,27 @@ def test_api_reference_lists_every_function():
     assert ref.count("- *Ownership*:") == ref.count("- *Errors*:") == len(header_functions())
 
 
+def test_architectures_shows_the_tested_transformer_snippets():
+    page = os.path.join(ROOT, "docs", "architectures.md")
+    blocks = marked_blocks(page)
+    assert set(blocks) == {"docs/snippets/transformer.c", "docs/snippets/transformer.py"}
+    for path, code in blocks.items():
+        assert code == open(os.path.join(ROOT, path)).read(), \
+            "%s differs from its copy in docs/architectures.md" % path
+
+
+def test_transformer_snippet_runs(tmp_path):
+    env = dict(os.environ, PYTHONPATH=PYDIR, PYTHONDONTWRITEBYTECODE="1")
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "docs", "snippets", "transformer.py")],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert float(lines[0].split()[-1]) >= 0.95, r.stdout
+    weights = [float(l.split()[2]) for l in lines[1:]]
+    assert abs(sum(weights) - 1) < 1e-2 and len(weights) >= 4, r.stdout   # (3 decimals each)
+    assert sum("<- key" in l for l in lines[1:]) == 1, r.stdout
+
+
 @needs_save_load
 def test_python_snippet_runs(tmp_path):
     env = dict(os.environ, PYTHONPATH=PYDIR, PYTHONDONTWRITEBYTECODE="1")
