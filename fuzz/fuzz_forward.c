@@ -1,7 +1,8 @@
 /*
  * fuzz_forward.c -- libFuzzer target for seqcls_forward, backward and
- * predict with arbitrary architectures, shapes, dtypes, lengths, token
- * ids and float values (make fuzz-forward).  Every call must return a
+ * predict with arbitrary architectures (transformer encoders and
+ * positional encodings too), shapes, dtypes, lengths, token ids and float
+ * values (make fuzz-forward).  Every call must return a
  * status (with a message when it is an error); ASan and UBSan catch the
  * rest.
  */
@@ -46,6 +47,26 @@ static seqcls_model_t *build(bytes_t *b, int *ids_input, int *F)
     rc = *ids_input == 2 ? seqcls_add_embedding_bag(m, vocab, *F, *F, NULL)
          : *ids_input    ? seqcls_add_embedding(m, vocab, *F, (int)(next(b) % (vocab + 1)) - 1, NULL)
                          : seqcls_add_input(m, *F, NULL);
+    if (rc == SEQCLS_OK && (kind & 0x40)) {
+        /* 1.1 (issue 16): positions (sinusoidal or learned, a max_len
+         * that the input may exceed) and an encoder layer of any head
+         * count (one that does not divide F is refused), either norm
+         * order, relu or gelu, any dropout, before the middle below */
+        const uint8_t o = next(b);
+        int l = -1;
+        if (o & 1) {
+            rc = seqcls_add_positional_encoding(m, (o & 2) ? SEQCLS_POS_LEARNED
+                                                           : SEQCLS_POS_SINUSOIDAL,
+                                                1 + next(b) % 8, &l);
+            rc = rc ? rc : seqcls_layer_set_int(m, l, SEQCLS_OPT_SCALE_INPUT, (o >> 2) & 1);
+        }
+        rc = rc ? rc : seqcls_add_transformer_encoder(m, 1 + next(b) % 4, 1 + next(b) % 4,
+                                                      (o & 8) ? SEQCLS_NORM_FIRST : 0, &l);
+        rc = rc ? rc : seqcls_layer_set_int(m, l, SEQCLS_OPT_ACTIVATION,
+                                            (o & 16) ? SEQCLS_ACT_GELU : SEQCLS_ACT_RELU);
+        rc = rc ? rc : seqcls_layer_set_float(m, l, SEQCLS_OPT_DROPOUT,
+                                              (float)(next(b) % 10) / 10.0f);
+    }
     switch (arch) {
     case 0:
         rc = rc ? rc : seqcls_add_lstm(m, hidden, flags, NULL);
@@ -152,6 +173,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             check(!seqcls_tensor_create(&probs, SEQCLS_F32, steps ? 3 : 2, os));
         }
+        /* the self-attention of the last forward (1.1): after a failed
+         * forward, a state error; sometimes a wrong shape */
+        for (i = 0; i < seqcls_layer_count(m); i++)
+            if (seqcls_layer_kind(m, i) == SEQCLS_LAYER_TRANSFORMER_ENCODER) {
+                seqcls_tensor_t *w = NULL;
+                int heads = 0;
+                int64_t ws[4] = {B, 0, T, T + (next(&b) & 1)};
+                check(!seqcls_layer_get_int(m, i, SEQCLS_OPT_HEADS, &heads));
+                ws[1] = heads;
+                check(!seqcls_tensor_create(&w, SEQCLS_F32, 4, ws));
+                valid_status(seqcls_self_attention_weights(m, i, w));
+                seqcls_tensor_free(w);
+            }
         shape[1] = T + (next(&b) & 1);
         check(!seqcls_tensor_create(&att, SEQCLS_F32, 2, shape));
         valid_status(seqcls_predict(m, x, (next(&b) & 3) ? lengths : NULL, probs,
