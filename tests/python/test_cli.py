@@ -333,7 +333,7 @@ class CommandLine(unittest.TestCase):
         # (double free, exit 134).  Every command must exit 2 with a
         # message saying the outputs are not finite.
         data = self.three_classes()
-        for arch in ("meanpool", "bilstm-attn"):
+        for arch in ("meanpool", "bilstm-attn", "transformer"):
             huge = self.huge_model(arch)
             commands = [("predict", huge, data), ("predict", huge, "-k", "3", data), ("test", huge, data)]
             if arch != "meanpool":

@@ -727,9 +727,9 @@ static int self_attention_source(const seqcls_model_t *m, int *query_first)
  * weights sum to 1 over the valid keys, so these do too: what share of
  * the attention that feeds the pooled vector each token has, in the last
  * layer (the residual path, which carries each token's own vector past
- * the attention, is not in it). */
-static void self_attention_received(seqcls_model_t *m, const encoded_t *e, int row, int layer,
-                                    int query_first, float *att)
+ * the attention, is not in it).  `line`: the input line, for messages. */
+static void self_attention_received(seqcls_model_t *m, const encoded_t *e, int row, long line,
+                                    int layer, int query_first, float *att)
 {
     seqcls_tensor_t *x = encoded_tensor(e, row, 1), *w = NULL;
     const int T = e->T, len = e->lens[row];
@@ -753,8 +753,8 @@ static void self_attention_received(seqcls_model_t *m, const encoded_t *e, int r
     for (k = 0; k < len; k++) {
         att[k] /= (float)heads * (float)nq;
         if (!(att[k] >= 0 && att[k] <= 1))   /* false for NaN */
-            die("line %d: the attention weights are not finite (NaN or infinite): the "
-                "model's weights are too large or damaged", row + 1);
+            die("line %ld: the attention weights are not finite (NaN or infinite): the "
+                "model's weights are too large or damaged", line);
     }
     seqcls_tensor_free(w);
     seqcls_tensor_free(x);
@@ -814,7 +814,7 @@ int cmd_explain(int argc, char **argv)
         int ntop, r, cut;
         predict_rows(m, &e, i, d.line + i, 1, outputs, probs, self < 0 ? att : NULL);
         if (self >= 0)
-            self_attention_received(m, &e, i, self, query_first, att);
+            self_attention_received(m, &e, i, d.line[i], self, query_first, att);
         /* the tokens in the model's own mode (word or char) */
         if (!pre) {
             check(seqcls_vocab_tokenize(seqcls_model_vocab(m), text, len, starts, ends,
