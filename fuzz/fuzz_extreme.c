@@ -49,7 +49,7 @@ static seqcls_model_t *build(int which, uint8_t o)
         check(seqcls_add_embedding(m, 7, 3, (o & 1) ? 0 : -1, NULL) == SEQCLS_OK);
     else
         check(seqcls_add_input(m, 3, NULL) == SEQCLS_OK);
-    switch (which % 6) {
+    switch (which % 8) {
     case 0:
     case 1:
         check(seqcls_add_lstm(m, 3, SEQCLS_BIDIRECTIONAL | SEQCLS_RETURN_SEQUENCES, &l) == 0);
@@ -64,6 +64,19 @@ static seqcls_model_t *build(int which, uint8_t o)
                              NULL) == SEQCLS_OK);
         check(seqcls_add_attention(m, (o & 8) ? SEQCLS_ATTN_GENERAL : SEQCLS_ATTN_DOT, 0, NULL) ==
               SEQCLS_OK);
+        break;
+    case 6:
+    case 7:   /* 1.1 (issue 16): positions, an encoder layer, attention pooling */
+        check(seqcls_add_positional_encoding(m, (o & 1) ? SEQCLS_POS_LEARNED : SEQCLS_POS_SINUSOIDAL,
+                                             T, &l) == SEQCLS_OK);
+        check(seqcls_layer_set_int(m, l, SEQCLS_OPT_SCALE_INPUT, (o >> 1) & 1) == SEQCLS_OK);
+        check(seqcls_add_transformer_encoder(m, (o & 4) ? 3 : 1, 4, (o & 8) ? SEQCLS_NORM_FIRST : 0,
+                                             &l) == SEQCLS_OK);
+        check(seqcls_layer_set_int(m, l, SEQCLS_OPT_ACTIVATION,
+                                   (o & 16) ? SEQCLS_ACT_GELU : SEQCLS_ACT_RELU) == SEQCLS_OK);
+        check(seqcls_layer_set_float(m, l, SEQCLS_OPT_LN_EPSILON, eps[(o >> 5) & 3]) == SEQCLS_OK);
+        check(seqcls_layer_set_float(m, l, SEQCLS_OPT_DROPOUT, rates[o >> 6]) == SEQCLS_OK);
+        check(seqcls_add_attention(m, SEQCLS_ATTN_LEARNED_QUERY, 2, NULL) == SEQCLS_OK);
         break;
     default:
         check(seqcls_add_dense(m, 4, (o >> 4) % 5, NULL) == SEQCLS_OK);
