@@ -131,7 +131,8 @@ def main():
     if len(sys.argv) > 1 and sys.argv[1] in ("transformer-nested", "transformer-padded"):
         nested = sys.argv[1] == "transformer-nested"
         sys.argv[1] = "transformer"
-    if (len(sys.argv) != 6 or sys.argv[1] not in MODELS or sys.argv[2] not in ("train", "infer", "infer-int8")
+    if (len(sys.argv) != 6 or sys.argv[1] not in MODELS
+            or sys.argv[2] not in ("train", "infer", "infer-int8")
             or sys.argv[3] not in ("full", "imdb")):
         sys.exit("usage: model_torch.py imdb|bigru|transformer train|infer|infer-int8 full|imdb "
                  "threads repeats")

@@ -6,8 +6,9 @@
 # stratified 80/20 split, trains a BiLSTM with Bahdanau attention, a
 # transformer encoder, the mean-pooled embedding baseline and the same with
 # fastText's character n-grams with the seqcls command line, and fastText
-# itself when it is installed, prints their test accuracy, F1 and training
-# time, and writes an attention heatmap of a few test mails.
+# itself when it is installed, quantises the BiLSTM to int8 and bfloat16
+# (seqcls quantize), prints their test accuracy, F1 and training time, and
+# writes an attention heatmap of a few test mails.
 #
 # Environment: SEQCLS_CACHE (default ~/.cache/seqcls), EPOCHS (default 5).
 set -eu
@@ -68,6 +69,12 @@ timed meanpool "$seqcls" train -i "$out/data/train.txt" -o "$out/meanpool.sqcl" 
 echo "== training the mean-pooled embedding with character n-grams (fastText's model)"
 timed subwords "$seqcls" train -i "$out/data/train.txt" -o "$out/subwords.sqcl" --arch meanpool \
     --minn 2 --maxn 5 --bucket 200000 --epochs "$epochs" --maxlen 256 --dim 64
+# inference in int8 and bfloat16: the trained BiLSTM, quantised (its
+# training time is the float32 model's)
+for p in int8 bf16; do
+    "$seqcls" quantize "$out/bilstm-attn.sqcl" "$out/bilstm-attn-$p.sqcl" "--$p" > /dev/null
+    cp "$out/bilstm-attn.time" "$out/bilstm-attn-$p.time"
+done
 fasttext=$(command -v fasttext || true)
 ftversion=$(dpkg-query -W -f='${Version}' fasttext 2>/dev/null | sed 's/[+~-].*//' || true)
 if [ -n "$fasttext" ]; then
@@ -81,6 +88,8 @@ fi
 
 echo "== test set ($(wc -l < "$out/data/test.txt") mails; training time is wall time)"
 summary bilstm-attn "BiLSTM + attention"
+summary bilstm-attn-int8 "  the same, quantised to int8"
+summary bilstm-attn-bf16 "  the same, quantised to bfloat16"
 summary transformer "transformer encoder"
 summary meanpool "mean-pooled embedding"
 summary subwords "mean-pooled subwords (--minn 2-5)"
@@ -99,6 +108,9 @@ if [ -n "$fasttext" ]; then
 else
     echo "(fastText is not installed: no fastText row; tools/ensure-deps.sh --for demo installs it)"
 fi
+size() { wc -c < "$out/$1.sqcl" | awk '{ printf "%.1f MB", $1 / 1e6 }'; }
+echo "(model files: float32 $(size bilstm-attn), int8 $(size bilstm-attn-int8), bfloat16" \
+     "$(size bilstm-attn-bf16); most of the rest is the vocabulary)"
 sed -n '/confusion/,$p' "$out/bilstm-attn.test.txt"
 echo "(full reports: $out/*.test.txt)"
 
@@ -110,6 +122,15 @@ for name in bilstm-attn transformer; do
     acc=$(awk -F'\t' '$1 == "accuracy" {print $2}' "$out/$name.test.txt")
     awk -v a="$acc" 'BEGIN { exit !(a >= 0.97) }' || {
         echo "demo: the $name model's accuracy $acc is below the 0.97 target" >&2
+        exit 1
+    }
+done
+# quantised models lose at most 0.3 points of accuracy (issue 19)
+f32=$(awk -F'\t' '$1 == "accuracy" {print $2}' "$out/bilstm-attn.test.txt")
+for p in int8 bf16; do
+    acc=$(awk -F'\t' '$1 == "accuracy" {print $2}' "$out/bilstm-attn-$p.test.txt")
+    awk -v a="$acc" -v f="$f32" 'BEGIN { exit !(a >= f - 0.003) }' || {
+        echo "demo: the $p model's accuracy $acc is more than 0.3 points below float32's $f32" >&2
         exit 1
     }
 done
