@@ -32,7 +32,10 @@ def run(cmd, threads):
     vals = {}
     for line in out.splitlines():
         k, _, v = line.partition(":")
-        vals[k.strip()] = float(v)
+        try:
+            vals[k.strip()] = float(v)
+        except ValueError:   # a line of text, not a figure
+            pass
     return vals
 
 

@@ -21,20 +21,8 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def run(cmd, threads):
-    env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=HERE,
-                         env=env).stdout
-    vals = {}
-    for line in out.splitlines():
-        k, _, v = line.partition(":")
-        try:
-            vals[k.strip()] = float(v)
-        except ValueError:
-            pass
-    return vals
+sys.path.insert(0, HERE)
+from run_model import run  # noqa: E402  (the same runner and parser)
 
 
 def cpu_flags():
