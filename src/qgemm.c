@@ -547,6 +547,34 @@ static void bf16_portable(int M, int n, const qk_t *o)
 
 #define MR2 3
 
+/* The epilogue of a row of 16 columns [c0, c0 + 16) of a panel, v0 and v1
+ * the kernel's float results: q_out's operations, 8 columns at a time,
+ * or element by element at the panel's edge. */
+static inline AVX2 __attribute__((always_inline)) void store16_avx2(const qk_t *o, real *ci,
+                                                                   int c0, int n, __m256 v0,
+                                                                   __m256 v1)
+{
+    float out[16];
+    int c;
+    if (n - c0 >= 16) {
+        if (o->add) {
+            v0 = _mm256_add_ps(_mm256_loadu_ps(ci), v0);
+            v1 = _mm256_add_ps(_mm256_loadu_ps(ci + 8), v1);
+        }
+        if (o->bias) {
+            v0 = _mm256_add_ps(v0, _mm256_loadu_ps(o->bias + c0));
+            v1 = _mm256_add_ps(v1, _mm256_loadu_ps(o->bias + c0 + 8));
+        }
+        _mm256_storeu_ps(ci, v0);
+        _mm256_storeu_ps(ci + 8, v1);
+        return;
+    }
+    _mm256_storeu_ps(out, v0);
+    _mm256_storeu_ps(out + 8, v1);
+    for (c = 0; c < n - c0; c++)
+        ci[c] = q_out(o, ci[c], out[c], c0 + c);
+}
+
 static inline AVX2 __attribute__((always_inline)) void int8_avx2_rows(const int mr, int half,
                                                                      int n, const qk_t *o,
                                                                      int i0)
@@ -584,42 +612,20 @@ static inline AVX2 __attribute__((always_inline)) void int8_avx2_rows(const int 
          * order; then the epilogue of every kernel, 8 columns at a time */
         const __m256i off0 = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(o->wsum + c0)), 7);
         const __m256i off1 = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(o->wsum + c0 + 8)), 7);
-        float sw[16] = {0}, bias[16] = {0};
+        float sw[16] = {0};
         int c;
-        for (c = 0; c < 16 && c0 + c < n; c++) {
+        for (c = 0; c < 16 && c0 + c < n; c++)
             sw[c] = o->sw[c0 + c];
-            if (o->bias)
-                bias[c] = (float)o->bias[c0 + c];
-        }
 #pragma GCC unroll 3
         for (i = 0; i < mr; i++) {
-            real *ci = o->C + (size_t)(i0 + i) * o->ldc + c0;
             const __m256 sa = _mm256_set1_ps(o->sa[i0 + i]);
             const __m256i s0 = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][0], acc[i][1]), 0xd8);
             const __m256i s1 = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][2], acc[i][3]), 0xd8);
-            __m256 v0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(s0, off0)),
-                                      _mm256_mul_ps(sa, _mm256_loadu_ps(sw)));
-            __m256 v1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(s1, off1)),
-                                      _mm256_mul_ps(sa, _mm256_loadu_ps(sw + 8)));
-            float out[16];
-            if (n - c0 >= 16 && o->add) {
-                v0 = _mm256_add_ps(_mm256_loadu_ps(ci), v0);
-                v1 = _mm256_add_ps(_mm256_loadu_ps(ci + 8), v1);
-            }
-            if (n - c0 >= 16) {
-                if (o->bias) {
-                    v0 = _mm256_add_ps(v0, _mm256_loadu_ps(bias));
-                    v1 = _mm256_add_ps(v1, _mm256_loadu_ps(bias + 8));
-                }
-                _mm256_storeu_ps(ci, v0);
-                _mm256_storeu_ps(ci + 8, v1);
-                continue;
-            }
-            /* the panel's edge: the same operations, element by element */
-            _mm256_storeu_ps(out, v0);
-            _mm256_storeu_ps(out + 8, v1);
-            for (c = 0; c < n - c0; c++)
-                ci[c] = q_out(o, ci[c], out[c], c0 + c);
+            store16_avx2(o, o->C + (size_t)(i0 + i) * o->ldc + c0, c0, n,
+                         _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(s0, off0)),
+                                       _mm256_mul_ps(sa, _mm256_loadu_ps(sw))),
+                         _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(s1, off1)),
+                                       _mm256_mul_ps(sa, _mm256_loadu_ps(sw + 8))));
         }
     }
 }
@@ -664,11 +670,13 @@ bf16_avx2_rows(const int mr, int half, int n, const qk_t *o, int i0)
         }
 #pragma GCC unroll 4
         for (i = 0; i < mr; i++) {
-            uint32_t two;
+            int32_t two;
+            __m256i a;
             __m256 a0, a1;
             memcpy(&two, o->act + (size_t)(i0 + i) * o->rb + 4 * g, 4);
-            a0 = _mm256_castsi256_ps(_mm256_set1_epi32((int)(two << 16)));
-            a1 = _mm256_castsi256_ps(_mm256_set1_epi32((int)(two & 0xffff0000u)));
+            a = _mm256_set1_epi32(two);   /* widened in the vector unit, as the weights */
+            a0 = _mm256_castsi256_ps(_mm256_slli_epi32(a, 16));
+            a1 = _mm256_castsi256_ps(_mm256_and_si256(a, hi));
 #pragma GCC unroll 2
             for (v = 0; v < 2; v++) {
                 acc[i][v] = _mm256_fmadd_ps(a1, wo[v], acc[i][v]);
@@ -676,15 +684,9 @@ bf16_avx2_rows(const int mr, int half, int n, const qk_t *o, int i0)
             }
         }
     }
-    for (i = 0; i < mr; i++) {
-        real *ci = o->C + (size_t)(i0 + i) * o->ldc + c0;
-        float out[16];
-        int c;
-        _mm256_storeu_ps(out, acc[i][0]);
-        _mm256_storeu_ps(out + 8, acc[i][1]);
-        for (c = 0; c < 16 && c0 + c < n; c++)
-            ci[c] = q_out(o, ci[c], out[c], c0 + c);
-    }
+#pragma GCC unroll 4
+    for (i = 0; i < mr; i++)
+        store16_avx2(o, o->C + (size_t)(i0 + i) * o->ldc + c0, c0, n, acc[i][0], acc[i][1]);
 }
 
 static __attribute__((target("avx2,fma"))) void bf16_avx2(int M, int n, const qk_t *o)
@@ -706,6 +708,24 @@ static __attribute__((target("avx2,fma"))) void bf16_avx2(int M, int n, const qk
 
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
 #define MRQ 8
+
+/* The epilogue of a row of a panel's 32 columns (masks m0, m1 for the
+ * columns [0, n)), v0 and v1 the kernel's float results: q_out's
+ * operations, 16 columns at a time. */
+static inline __attribute__((always_inline, target("avx512f"))) void
+store32_avx512(const qk_t *o, float *c, __mmask16 m0, __mmask16 m1, __m512 v0, __m512 v1)
+{
+    if (o->add) {
+        v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), v0);
+        v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), v1);
+    }
+    if (o->bias) {
+        v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, o->bias));
+        v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, o->bias + 16));
+    }
+    _mm512_mask_storeu_ps(c, m0, v0);
+    _mm512_mask_storeu_ps(c + 16, m1, v1);
+}
 
 static inline VNNI __attribute__((always_inline)) void int8_vnni_rows(const int mr, const qk_t *o,
                                                                      int i0, __mmask16 m0,
@@ -734,26 +754,14 @@ static inline VNNI __attribute__((always_inline)) void int8_vnni_rows(const int 
         const __m512i off0 = _mm512_slli_epi32(_mm512_loadu_si512(o->wsum), 7);
         const __m512i off1 = _mm512_slli_epi32(_mm512_loadu_si512(o->wsum + 16), 7);
         const __m512 sw0 = _mm512_maskz_loadu_ps(m0, o->sw), sw1 = _mm512_maskz_loadu_ps(m1, o->sw + 16);
-        const __m512 b0 = o->bias ? _mm512_maskz_loadu_ps(m0, o->bias) : _mm512_setzero_ps();
-        const __m512 b1 = o->bias ? _mm512_maskz_loadu_ps(m1, o->bias + 16) : _mm512_setzero_ps();
 #pragma GCC unroll 8
         for (i = 0; i < mr; i++) {
-            float *c = o->C + (size_t)(i0 + i) * o->ldc;
             const __m512 sa = _mm512_set1_ps(o->sa[i0 + i]);
-            __m512 v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c0[i], off0)),
-                                      _mm512_mul_ps(sa, sw0));
-            __m512 v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c1[i], off1)),
-                                      _mm512_mul_ps(sa, sw1));
-            if (o->add) {
-                v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), v0);
-                v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), v1);
-            }
-            if (o->bias) {
-                v0 = _mm512_add_ps(v0, b0);
-                v1 = _mm512_add_ps(v1, b1);
-            }
-            _mm512_mask_storeu_ps(c, m0, v0);
-            _mm512_mask_storeu_ps(c + 16, m1, v1);
+            store32_avx512(o, o->C + (size_t)(i0 + i) * o->ldc, m0, m1,
+                           _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c0[i], off0)),
+                                         _mm512_mul_ps(sa, sw0)),
+                           _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c1[i], off1)),
+                                         _mm512_mul_ps(sa, sw1)));
         }
     }
 }
@@ -814,25 +822,9 @@ static inline BF16 __attribute__((always_inline)) void bf16_avx512_rows(const in
             c1[i] = _mm512_dpbf16_ps(c1[i], a, w1);
         }
     }
-    {
-        const __m512 b0 = o->bias ? _mm512_maskz_loadu_ps(m0, o->bias) : _mm512_setzero_ps();
-        const __m512 b1 = o->bias ? _mm512_maskz_loadu_ps(m1, o->bias + 16) : _mm512_setzero_ps();
 #pragma GCC unroll 8
-        for (i = 0; i < mr; i++) {
-            float *c = o->C + (size_t)(i0 + i) * o->ldc;
-            __m512 v0 = c0[i], v1 = c1[i];
-            if (o->add) {
-                v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), v0);
-                v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), v1);
-            }
-            if (o->bias) {
-                v0 = _mm512_add_ps(v0, b0);
-                v1 = _mm512_add_ps(v1, b1);
-            }
-            _mm512_mask_storeu_ps(c, m0, v0);
-            _mm512_mask_storeu_ps(c + 16, m1, v1);
-        }
-    }
+    for (i = 0; i < mr; i++)
+        store32_avx512(o, o->C + (size_t)(i0 + i) * o->ldc, m0, m1, c0[i], c1[i]);
 }
 
 static BF16 void bf16_avx512(int M, int n, const qk_t *o)
