@@ -41,6 +41,11 @@ void seqcls__clear_error(void);
 void *seqcls__alloc(size_t bytes);            /* 64-byte aligned, uninitialised */
 void *seqcls__calloc(size_t n, size_t size);  /* 64-byte aligned, zeroed; overflow-checked */
 void seqcls__dealloc(void *p);
+/* n * size zeroed bytes that cost no memory until written (large blocks
+ * are mapped pages; *mapped says so), 64-byte aligned; freed only by
+ * seqcls__free_pages with the same n, size and mapped. */
+void *seqcls__zalloc_pages(size_t n, size_t size, int *mapped);
+void seqcls__free_pages(void *p, size_t n, size_t size, int mapped);
 #ifdef SEQCLS_FAULT_INJECTION
 void seqcls__fault_fail_after(long n);   /* test builds: N-th allocation fails */
 long seqcls__fault_allocations(void);    /* allocations since the last call above */
@@ -82,11 +87,15 @@ struct seqcls_tensor {
     int64_t shape[SEQCLS_MAX_DIMS];
     size_t numel;
     void *data;
-    int owns;
+    int owns;     /* TENSOR_BORROWS, TENSOR_HEAP or TENSOR_PAGES: how data is freed */
 };
+
+enum { TENSOR_BORROWS = 0, TENSOR_HEAP = 1, TENSOR_PAGES = 2 };
 
 /* Create an owned real tensor; NULL on allocation failure. */
 seqcls_tensor_t *seqcls__tensor_new(int ndim, const int64_t *shape);
+/* Free the data the tensor owns (data becomes NULL, the header stays). */
+void tensor_drop_data(seqcls_tensor_t *t);
 /* Check dtype and exact shape; a dimension of -1 matches anything. */
 int seqcls__tensor_check(const seqcls_tensor_t *t, const char *func, const char *what,
                          int dtype, int ndim, const int64_t *shape);

@@ -230,7 +230,7 @@ static seqcls_tensor_t *tensor_without_data(int ndim, const int64_t *shape)
         t->shape[i] = shape[i];
         t->numel *= (size_t)shape[i];
     }
-    t->owns = 1;
+    t->owns = TENSOR_HEAP;   /* the data comes later, from the heap */
     return t;
 }
 

@@ -127,12 +127,8 @@ static void commit(seqcls_model_t *m, int mode)
             param_t *p = &m->params[L->p0 + i];
             if (!kind_quantises(L, i))
                 continue;
-            if (p->value->owns)
-                seqcls__dealloc(p->value->data);
-            if (p->grad->owns)
-                seqcls__dealloc(p->grad->data);
-            p->value->data = NULL;
-            p->grad->data = NULL;
+            tensor_drop_data(p->value);
+            tensor_drop_data(p->grad);
             L->w[i] = NULL;
             L->g[i] = NULL;
         }

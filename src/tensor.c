@@ -51,9 +51,12 @@ static int tensor_init(seqcls_tensor_t **out, int dtype, int ndim, const int64_t
     for (i = 0; i < ndim; i++)
         t->shape[i] = shape[i];
     t->numel = numel;
-    t->owns = owned;
+    t->owns = owned ? TENSOR_HEAP : TENSOR_BORROWS;
     if (owned) {
-        t->data = seqcls__calloc(numel ? numel : 1, dtype_size(dtype));
+        int mapped;
+        t->data = seqcls__zalloc_pages(numel ? numel : 1, dtype_size(dtype), &mapped);
+        if (mapped)
+            t->owns = TENSOR_PAGES;
         if (!t->data) {
             seqcls__dealloc(t);
             return seqcls__fail(SEQCLS_E_NOMEM, "%s: out of memory for %zu elements", func, numel);
@@ -83,12 +86,19 @@ seqcls_tensor_t *seqcls__tensor_new(int ndim, const int64_t *shape)
     return t;
 }
 
+void tensor_drop_data(seqcls_tensor_t *t)
+{
+    if (t->owns != TENSOR_BORROWS)
+        seqcls__free_pages(t->data, t->numel ? t->numel : 1, dtype_size(t->dtype),
+                           t->owns == TENSOR_PAGES);
+    t->data = NULL;
+}
+
 void seqcls_tensor_free(seqcls_tensor_t *t)
 {
     if (!t)
         return;
-    if (t->owns)
-        seqcls__dealloc(t->data);
+    tensor_drop_data(t);
     seqcls__dealloc(t);
 }
 

@@ -10,10 +10,17 @@
  * 2e-6 with AVX-512, whose float32 sigmoid and tanh (rnn_math.c, the
  * cell's nonlinearities, which stay float32) round differently.
  *
+ * And the memory of a model that only predicts: a loaded model's large
+ * gradients are pages never touched, and a quantised model's load never
+ * keeps float32 copies of its quantised weights.
+ *
  * This runner links the library's objects directly (internal functions).
  */
+#define _DEFAULT_SOURCE 1   /* mincore */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "testutil.h"
@@ -246,6 +253,58 @@ START_TEST(int8_models_are_the_same_with_every_kernel_set)
 }
 END_TEST
 
+/* How many of the pages of [p, p + bytes) are resident. */
+static size_t resident_pages(const void *p, size_t bytes)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t a = (uintptr_t)p / page * page;
+    const size_t n = ((uintptr_t)p + bytes - a + page - 1) / page;
+    unsigned char *vec = malloc(n);
+    size_t i, r = 0;
+    ck_assert_ptr_nonnull(vec);
+    ck_assert_int_eq(mincore((void *)a, n * page, vec), 0);
+    for (i = 0; i < n; i++)
+        r += vec[i] & 1;
+    free(vec);
+    return r;
+}
+
+/* A 4 MB embedding table: its gradient is allocated (training may come)
+ * but, untouched, takes no memory; quantised, the loaded model holds the
+ * int8 table only. */
+START_TEST(unused_gradients_and_replaced_weights_take_no_memory)
+{
+    seqcls_model_t *m = NULL, *f = NULL, *q = NULL;
+    void *buf = NULL;
+    size_t len = 0;
+    const param_t *P;
+    ck_assert_int_eq(seqcls_model_create(&m, 3), SEQCLS_OK);
+    ck_assert_int_eq(seqcls_add_embedding(m, 4096, 256, 0, NULL), SEQCLS_OK);
+    ck_assert_int_eq(seqcls_add_lstm(m, 32, 0, NULL), SEQCLS_OK);
+    ck_assert_int_eq(seqcls_add_output(m, 2, NULL), SEQCLS_OK);
+    ck_assert_int_eq(seqcls_model_save_buffer(m, &buf, &len), SEQCLS_OK);
+    ck_assert_int_eq(seqcls_model_load_buffer(&f, buf, len), SEQCLS_OK);
+    seqcls_free(buf);
+    P = &f->params[0];   /* the table */
+    ck_assert_int_eq(P->grad->owns, TENSOR_PAGES);
+    ck_assert_int_eq(P->value->owns, TENSOR_PAGES);
+    ck_assert_uint_eq(resident_pages(P->grad->data, P->grad->numel * sizeof(real)), 0);
+    ck_assert_uint_gt(resident_pages(P->value->data, P->value->numel * sizeof(real)), 0);
+
+    ck_assert_int_eq(seqcls_model_quantize(m, SEQCLS_INT8), SEQCLS_OK);
+    ck_assert_ptr_null(m->params[0].value->data);
+    ck_assert_int_eq(seqcls_model_save_buffer(m, &buf, &len), SEQCLS_OK);
+    ck_assert_int_eq(seqcls_model_load_buffer(&q, buf, len), SEQCLS_OK);
+    seqcls_free(buf);
+    ck_assert_ptr_null(q->params[0].value->data);
+    ck_assert_ptr_null(q->params[0].grad->data);
+    ck_assert_int_eq(seqcls_model_precision(q), SEQCLS_INT8);
+    seqcls_model_free(q);
+    seqcls_model_free(f);
+    seqcls_model_free(m);
+}
+END_TEST
+
 Suite *internal_quant_suite(void)
 {
     Suite *s = suite_create("quantised kernels (internal)");
@@ -255,6 +314,7 @@ Suite *internal_quant_suite(void)
     tcase_add_test(tc, bf16_portable_gives_the_avx512_bits);
     tcase_add_test(tc, bf16_rounding);
     tcase_add_test(tc, int8_models_are_the_same_with_every_kernel_set);
+    tcase_add_test(tc, unused_gradients_and_replaced_weights_take_no_memory);
     suite_add_tcase(s, tc);
     return s;
 }
