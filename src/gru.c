@@ -278,6 +278,7 @@ const rnn_cell_t rnn_gru_cell = {
     .gates = 3,          /* r z n */
     .aux = 1,            /* W_hn h + b_hn */
     .split_dzh = 1,      /* dz of n differs between the input and the recurrent side */
+    .dzh_shared = 2,     /* r and z: the same on both sides */
     .aux_gate = 3,       /* every gate multiplies h_prev */
     .folded = 2,         /* b_hh of r and z is added with the input projection, not n's */
     .dz_in_gates = 1,

@@ -164,6 +164,9 @@ void pgemm2(int M, int N, int K, const real *A, int lda, const real *Bp, int K2,
  * packed by pgemm_pack; for sums over many rows, a block of K at a time. */
 size_t pgemm_packed_t_len(int K, int M);
 void pgemm_pack_t(real *dst, const real *A, int lda, int K, int M);
+/* The columns [m0, M) of such a packed At (K rows), or NULL if m0 does not
+ * start a group of the packing (then pack them on their own). */
+const real *pgemm_packed_t_cols(const real *At, int K, int m0);
 void pgemm_tn(int M, int N, int K, const real *At, const real *Bp, real *C, int ldc);
 
 /* ---- quantised products (qgemm.c) ---- */
@@ -815,6 +818,7 @@ typedef struct {
     int gates;                /* G */
     int aux;                  /* A: values kept per row and step, in units of H */
     int split_dzh;            /* dzh differs from dzx (else they are one buffer) */
+    int dzh_shared;           /* with split_dzh: the leading gates whose dzh is dzx's */
     int aux_gate;             /* W_hh rows of gates >= this multiply aux, not h_prev (else G) */
     int folded;               /* gates whose b_hh the driver adds to the input projection */
     int dz_in_gates;          /* backward may write dzx over the gate values (above) */

@@ -480,6 +480,11 @@ void pgemm_pack_t(real *dst, const real *A, int lda, int K, int M)
     }
 }
 
+const real *pgemm_packed_t_cols(const real *At, int K, int m0)
+{
+    return m0 % PG_TG == 0 ? At + (size_t)(m0 / PG_TG) * K * PG_TG : NULL;
+}
+
 void pgemm_tn(int M, int N, int K, const real *At, const real *Bp, real *C, int ldc)
 {
     const int isa = cpu_isa();

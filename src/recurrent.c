@@ -971,11 +971,12 @@ static void previous_rows(const pack_t *P, int d, const real *h, int r0, int kb,
     }
 }
 
-static void add_rows_into(real *g, const real *x, int rows, int n)
+/* g[0..n) += each of `rows` rows of x (row r at x + r * ld), in order. */
+static void add_rows_into(real *g, const real *x, int rows, int n, int ld)
 {
     int r;
     for (r = 0; r < rows; r++)
-        vec_add(g, x + (size_t)r * n, (size_t)n);
+        vec_add(g, x + (size_t)r * ld, (size_t)n);
 }
 
 static void wgrad_part(void *arg, int part, int parts)
@@ -986,6 +987,10 @@ static void wgrad_part(void *arg, int part, int parts)
     const int b0 = (int)((int64_t)W->blocks * part / parts);
     const int b1 = (int)((int64_t)W->blocks * (part + 1) / parts);
     const int split = W->dzh != W->dzx;
+    /* dZh's leading columns that are dZx's (all of them unless split):
+     * their dW_hh reads dZx^T as packed for dW_ih, their b_hh sums are b_ih's */
+    const int shared = split ? W->cell->dzh_shared * H : GH;
+    const int reuse = shared < rows0 ? shared : rows0;   /* of dW_hh's rows [0, rows0) */
     wgrad_bufs_t w;
     int blk;
     wgrad_layout(P, W->cell, W->buf + (size_t)part * W->part_len, &w);
@@ -993,28 +998,40 @@ static void wgrad_part(void *arg, int part, int parts)
     for (blk = b0; blk < b1; blk++) {
         const int r0 = blk * WG_ROWS, kb = P->N - r0 < WG_ROWS ? P->N - r0 : WG_ROWS;
         const real *zx = W->dzx + (size_t)r0 * GH, *zh = W->dzh + (size_t)r0 * GH;
+        const real *zh1;
         pgemm(kb, P->in, GH, zx, GH, W->pw->ih, W->add_dx, NULL, W->dxp + (size_t)r0 * P->in,
               P->in);
-        add_rows_into(w.b_ih, zx, kb, GH);
-        if (split)
-            add_rows_into(w.b_hh, zh, kb, GH);
+        add_rows_into(w.b_ih, zx, kb, GH, GH);
+        if (split)   /* b_hh's first `shared` sums are b_ih's (below) */
+            add_rows_into(w.b_hh + shared, zh + shared, kb, GH - shared, GH);
         pgemm_pack_t(w.zx, zx, GH, kb, GH);
         pgemm_pack(w.x, W->xp + (size_t)r0 * P->in, P->in, 0, kb, P->in);
         pgemm_tn(GH, P->in, kb, w.zx, w.x, w.w_ih, P->in);
         previous_rows(P, W->d, W->h, r0, kb, w.prev);
         pgemm_pack_rows(w.h, w.prev, kb, H);
-        if (!split && rows1 == 0) {
-            pgemm_tn(GH, H, kb, w.zx, w.h, w.w_hh, H);   /* dZh is dZx: packed already */
+        /* dW_hh's rows [0, rows0) from dZh's columns: those before `reuse`
+         * packed already, the rest packed here */
+        if (reuse >= rows0) {
+            pgemm_tn(rows0, H, kb, w.zx, w.h, w.w_hh, H);
+        } else {
+            if (reuse > 0)
+                pgemm_tn(reuse, H, kb, w.zx, w.h, w.w_hh, H);
+            pgemm_pack_t(w.zh0, zh + reuse, GH, kb, rows0 - reuse);
+            pgemm_tn(rows0 - reuse, H, kb, w.zh0, w.h, w.w_hh + (size_t)reuse * H, H);
+        }
+        if (rows1 == 0)
             continue;
-        }
-        pgemm_pack_t(w.zh0, zh, GH, kb, rows0);
-        pgemm_tn(rows0, H, kb, w.zh0, w.h, w.w_hh, H);
-        if (rows1 > 0) {
+        /* rows [rows0, GH) multiply aux */
+        zh1 = shared == GH ? pgemm_packed_t_cols(w.zx, kb, rows0) : NULL;
+        if (!zh1) {
             pgemm_pack_t(w.zh1, zh + rows0, GH, kb, rows1);
-            pgemm_pack(w.a, W->aux + (size_t)r0 * W->cell->aux * H, W->cell->aux * H, 0, kb, H);
-            pgemm_tn(rows1, H, kb, w.zh1, w.a, w.w_hh + (size_t)rows0 * H, H);
+            zh1 = w.zh1;
         }
+        pgemm_pack(w.a, W->aux + (size_t)r0 * W->cell->aux * H, W->cell->aux * H, 0, kb, H);
+        pgemm_tn(rows1, H, kb, zh1, w.a, w.w_hh + (size_t)rows0 * H, H);
     }
+    if (split && shared > 0)   /* the same rows summed in the same order */
+        memcpy(w.b_hh, w.b_ih, (size_t)shared * sizeof(real));
 }
 
 static int weight_grads(layer_t *L, workspace_t *ws, const pack_t *P, const rnn_cell_t *cell,
