@@ -129,9 +129,12 @@ void *seqcls__zalloc_pages(size_t n, size_t size, int *mapped)
         return NULL;
 #ifdef ZPAGES_MAPPED
     if (bytes >= ZPAGES_MIN) {
-        size_t len = page_rounded(bytes);
+        /* the load's budget is charged what was asked for, as on the heap:
+         * the pages' rounding is the system's (under 1 page in 64) */
+        const size_t len = page_rounded(bytes);
+        size_t asked = bytes;
         void *p;
-        if (len == SIZE_MAX || refuse(&len))
+        if (len == SIZE_MAX || refuse(&asked))
             return NULL;
         p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                  -1, 0);
