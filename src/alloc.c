@@ -129,21 +129,22 @@ void *seqcls__zalloc_pages(size_t n, size_t size, int *mapped)
         return NULL;
 #ifdef ZPAGES_MAPPED
     if (bytes >= ZPAGES_MIN) {
-        /* the load's budget is charged what was asked for, as on the heap:
-         * the pages' rounding is the system's (under 1 page in 64) */
         const size_t len = page_rounded(bytes);
-        size_t asked = bytes;
-        void *p;
-        if (len == SIZE_MAX || refuse(&asked))
-            return NULL;
-        p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                 -1, 0);
-        if (p == MAP_FAILED) {
-            budget.what |= BUDGET_SYSTEM_OOM;
-            return NULL;
+        void *p = len == SIZE_MAX ? MAP_FAILED
+                                  : mmap(NULL, len, PROT_READ | PROT_WRITE,
+                                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p != MAP_FAILED) {
+            /* the load's budget is charged what was asked for, as on the
+             * heap: the pages' rounding is the system's (under 1 page in 64) */
+            size_t asked = bytes;
+            if (refuse(&asked)) {
+                munmap(p, len);
+                return NULL;
+            }
+            *mapped = 1;
+            return p;
         }
-        *mapped = 1;
-        return p;
+        /* no mapping (the process's limit on them, say): the heap's zeroed memory */
     }
 #endif
     return seqcls__calloc(n, size);
