@@ -197,7 +197,9 @@ void qmat_get_row(const qmat_t *q, int n, void *vals)
     }
 }
 
-void qmat_row_real(const qmat_t *q, int n, real *y)
+/* Vectorised: an int8 embedding dequantises every token's row here. */
+SEQCLS_VECTORISED
+void qmat_row_real(const qmat_t *q, int n, real *restrict y)
 {
     int k;
     if (q->mode == QMODE_INT8) {

@@ -560,6 +560,12 @@ typedef struct {
     const real *rm[2];         /* recurrent dropout: masks [B, H] per direction by sorted rank */
     const real *xp, *bias[2];
     int keep;       /* training: every step's gate and cell values are kept */
+    /* inference: the states go straight to the output sequence y (NULL
+     * without one) and the final states fin, step by step (emit_states) */
+    int direct;
+    real *y, *fin;
+    const int32_t *len;
+    int outF, finF;
     packed_w_t pw[2];
     qin_t qi[2];    /* a quantised layer's W_ih and room per direction, else zeros */
     unsigned char *xq;   /* quantised layers: the input quantised, packed (rows of rbx) */
@@ -586,6 +592,24 @@ static void mask_rows(rnn_step_t *s, const real *h, const real *hm, const real *
     }
     s->hm_prev = s->h_prev ? hm + (s->h_prev - h) : NULL;
     s->rmask = rm + (size_t)j0 * H;
+}
+
+/* The new states of the step's rows of direction d (at step ts) where
+ * they are read next: their step of the output sequence, and the final
+ * states when this is the last step of the row in this direction. */
+static void emit_states(const rec_job_t *J, const rnn_step_t *s, int d, int ts, int j0)
+{
+    const pack_t *P = J->P;
+    const size_t bytes = (size_t)P->H * sizeof(real);
+    int i;
+    for (i = 0; i < s->nb; i++) {
+        const int b = P->perm[j0 + i];
+        const real *h = s->h + (size_t)i * P->H;
+        if (J->y)
+            memcpy(J->y + ((size_t)b * P->T + ts) * J->outF + (size_t)d * P->H, h, bytes);
+        if (d == 0 ? ts == J->len[b] - 1 : ts == 0)
+            memcpy(J->fin + (size_t)b * J->finF + (size_t)d * P->H, h, bytes);
+    }
 }
 
 static void forward_part(void *arg, int part, int parts)
@@ -627,6 +651,11 @@ static void forward_part(void *arg, int part, int parts)
             s.aux = J->ad[d] + (cur * P->B + j0) * AH;
             if (s.aux_prev)
                 s.aux_prev = J->ad[d] + ((cur ^ 1) * P->B + j0) * AH;
+            if (J->direct) {   /* the states alternate between two [B, H] buffers too */
+                s.h = J->hd[d] + (cur * P->B + j0) * P->H;
+                if (s.h_prev)
+                    s.h_prev = s.hm_prev = J->hd[d] + ((cur ^ 1) * P->B + j0) * P->H;
+            }
         }
         /* the step's input projection, with b_ih and the part of b_hh that
          * is simply added, on rows the cell reads next */
@@ -646,6 +675,8 @@ static void forward_part(void *arg, int part, int parts)
             for (i = 0; i < n; i++)
                 hm[i] = s.h[i] * s.rmask[i];
         }
+        if (J->direct)
+            emit_states(J, &s, d, ts, j0);
     }
 }
 
@@ -660,7 +691,7 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     rnn_step_t s;
     rec_job_t J;
     int32_t cut[MAX_PARTS + 1];
-    int rc, d, j, outF, finF, parts, keep;
+    int rc, d, j, outF, finF, parts, keep, direct;
 
     rc = pack_plan(L, ws, in, &P, ctx->func);
     if (rc)
@@ -675,10 +706,14 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
         xp = ws_reals(ws, WS_XP, (size_t)P.N, (size_t)P.in);
     }
     /* Training keeps every step's gate and cell values for the backward;
-     * inference keeps only the states. */
+     * inference keeps only the states, and writes them step by step where
+     * they are read next (emit_states), which saves the [N, H] states'
+     * round trip through memory, unless the directions' outputs are
+     * merged (they meet in y, so their states are kept and moved after). */
     keep = ctx->training;
+    direct = !keep && (!seq || merge == MOVE_STORE);
     gates = ws_reals(ws, WS_GATES, (size_t)P.dirs * (keep ? P.N : P.B), (size_t)P.GH);
-    hs = ws_reals(ws, WS_H, (size_t)P.dirs * P.N, (size_t)P.H);
+    hs = ws_reals(ws, WS_H, (size_t)P.dirs * (direct ? 2 * (size_t)P.B : (size_t)P.N), (size_t)P.H);
     aux = ws_reals(ws, WS_AUX, (size_t)P.dirs * (keep ? (size_t)P.N : 2 * (size_t)P.B),
                    (size_t)P.A * P.H);
     /* [dirs][B] step rows, a zero row, a bias row per direction */
@@ -751,6 +786,16 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     J.cut = cut;
     J.xp = xp;
     J.keep = keep;
+    J.direct = direct;
+    J.len = in->len;
+    J.outF = outF;
+    J.finF = finF;
+    J.fin = fin;
+    y = NULL;
+    if (seq && !(y = ws_reals(ws, WS_OUT, (size_t)P.B * P.T, (size_t)outF)))
+        return SEQCLS_E_NOMEM;
+    J.y = direct ? y : NULL;
+    memset(fin, 0, (size_t)P.B * finF * sizeof(real));
     parts = seqcls__parallel_parts();
     J.both = P.dirs == 2 && parts >= 2 && worth_threads(&P);
     J.sp = plan_slices(&P, cut, J.both ? parts / 2 : parts, parts > 1);
@@ -759,7 +804,7 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
         real *bias = scratch + ((size_t)P.dirs * P.B + 1 + d) * P.GH;
         const size_t rows = keep ? (size_t)P.N : (size_t)P.B;
         J.gd[d] = gates + (size_t)d * rows * P.GH;
-        J.hd[d] = hs + (size_t)d * P.N * P.H;
+        J.hd[d] = hs + (size_t)d * (direct ? 2 * (size_t)P.B : (size_t)P.N) * P.H;
         if (hm) {
             J.hm[d] = hm + (size_t)d * P.N * P.H;
             J.rm[d] = rmask + (size_t)d * P.B * P.H;
@@ -778,9 +823,9 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     if (J.both)
         seqcls__parallel(2 * J.sp, forward_part, &J);
 
-    /* final states: forward at each row's last step, backward at step 0 */
-    memset(fin, 0, (size_t)P.B * finF * sizeof(real));
-    for (j = 0; j < P.nb[0]; j++) {
+    /* final states: forward at each row's last step, backward at step 0
+     * (emitted by the steps when direct) */
+    for (j = 0; j < P.nb[0] && !direct; j++) {
         real *f = fin + (size_t)P.perm[j] * finF;
         const int last = in->len[P.perm[j]] - 1;
         memcpy(f, hs + ((size_t)P.off[last] + j) * P.H, (size_t)P.H * sizeof(real));
@@ -792,17 +837,21 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     out->len = in->len;
     out->B = P.B;
     if (seq) {
-        y = ws_reals(ws, WS_OUT, (size_t)P.B * P.T, (size_t)outF);
-        if (!y)
-            return SEQCLS_E_NOMEM;
-        /* rows with no valid step at all are zeroed here */
-        if (P.nb[0] < P.B)
+        if (direct) {   /* the valid steps are in y: zero the others */
             for (j = 0; j < P.B; j++)
-                if (in->len[j] == 0)
-                    memset(y + (size_t)j * P.T * outF, 0, (size_t)P.T * outF * sizeof(real));
-        for (d = 0; d < P.dirs; d++)
-            move_rows(&P, in->len, y, outF, merge != MOVE_STORE ? 0 : d * P.H,
-                      hs + (size_t)d * P.N * P.H, P.H, NULL, 0, d == 1 ? merge : MOVE_STORE);
+                if (in->len[j] < P.T)
+                    memset(y + ((size_t)j * P.T + in->len[j]) * outF, 0,
+                           (size_t)(P.T - in->len[j]) * outF * sizeof(real));
+        } else {
+            /* rows with no valid step at all are zeroed here */
+            if (P.nb[0] < P.B)
+                for (j = 0; j < P.B; j++)
+                    if (in->len[j] == 0)
+                        memset(y + (size_t)j * P.T * outF, 0, (size_t)P.T * outF * sizeof(real));
+            for (d = 0; d < P.dirs; d++)
+                move_rows(&P, in->len, y, outF, merge != MOVE_STORE ? 0 : d * P.H,
+                          hs + (size_t)d * P.N * P.H, P.H, NULL, 0, d == 1 ? merge : MOVE_STORE);
+        }
         out->kind = VAL_SEQ;
         out->T = P.T;
         out->fin = fin;
