@@ -168,7 +168,7 @@ static void scores_row(const att_job_t *J, int b)
         for (u = 0; u < U; u++)
             rb[u] = bias[u] + (J->Q ? J->Q[(size_t)b * U + u] : 0);
         pgemm(len, U, F, x, F, J->Wp, 0, rb, A, U);
-        rnn_tanh(A, (size_t)len * U);
+        rnn_tanh(0, A, (size_t)len * U);
         for (t = 0; t < len; t++) {
             const real *a = A + (size_t)t * U;
             real sc = 0;

@@ -138,7 +138,7 @@ SEQCLS_CLONE_INLINE void gru_rz(rnn_step_t *s, int j)
     real *a = s->gates + (size_t)j * 3 * H;
     if (j < s->np)
         RNN_SPANS(2 * H, add_span, a, s->scratch + (size_t)j * 3 * H);
-    rnn_gate(s->act, a, 2 * (size_t)H);
+    rnn_gate(s->act, s->quick, a, 2 * (size_t)H);
 }
 
 /* n = tanh(n's pre-activation, complete in the gates), then h'. */
@@ -147,7 +147,7 @@ SEQCLS_CLONE_INLINE void gru_update(rnn_step_t *s, int j)
     const int H = s->H;
     real *a = s->gates + (size_t)j * 3 * H;
     const real *hp = j < s->np ? s->h_prev + (size_t)j * H : s->zero;
-    rnn_tanh(a + 2 * H, (size_t)H);
+    rnn_tanh(s->quick, a + 2 * H, (size_t)H);
     RNN_SPANS(H, update_span, s->h + (size_t)j * H, a + H, a + 2 * H, hp);
 }
 

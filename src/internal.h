@@ -781,6 +781,7 @@ int dense_add(seqcls_model_t *m, const char *func, const layer_ops_t *ops, int u
 typedef struct {
     int H, nb, np;
     int act;                  /* gate activation: SEQCLS_ACT_SIGMOID, _HARD_SIGMOID, _RELU */
+    int quick;                /* a quantised layer: the gate functions' quick forms (rnn_gate) */
     const real *b_hh;         /* [G*H] */
     /* W_hh packed for pgemm: going forward as W_hh^T (h_prev W_hh^T), going
      * backward as W_hh (dz W_hh); Wp has the rows of the gates below the
@@ -897,9 +898,11 @@ int rnn_quant_rows(const layer_t *L, int param);
 #endif
 
 /* In place: the gate activation `act` (SEQCLS_ACT_SIGMOID, _HARD_SIGMOID,
- * _RELU), and tanh; vectorisable and accurate to a few ulp in float. */
-void rnn_gate(int act, real *x, size_t n);
-void rnn_tanh(real *x, size_t n);
+ * _RELU), and tanh; vectorisable and accurate to a few ulp in float, or
+ * with `quick` (quantised layers) to about 1e-4 for half the arithmetic
+ * (rnn_math.c). */
+void rnn_gate(int act, int quick, real *x, size_t n);
+void rnn_tanh(int quick, real *x, size_t n);
 /* dx *= act'(.) given the gate values y. */
 void rnn_gate_backward(int act, const real *y, real *dx, size_t n);
 /* Set gradients too small to matter (|x| < 1e-30 in float) to zero, so that

@@ -73,11 +73,11 @@ static void lstm_forward(rnn_step_t *s)
         real *gi = a, *gf = a + H, *gg = a + 2 * H, *go = a + 3 * H;
         real *c = s->aux + (size_t)j * 2 * H, *tc = c + H, *h = s->h + (size_t)j * H;
         const real *c_prev = j < s->np ? s->aux_prev + (size_t)j * 2 * H : s->zero;
-        rnn_gate(s->act, gi, 2 * (size_t)H);   /* i and f */
-        rnn_tanh(gg, (size_t)H);
-        rnn_gate(s->act, go, (size_t)H);
+        rnn_gate(s->act, s->quick, gi, 2 * (size_t)H);   /* i and f */
+        rnn_tanh(s->quick, gg, (size_t)H);
+        rnn_gate(s->act, s->quick, go, (size_t)H);
         RNN_SPANS(H, cell_span, gi, gf, gg, c_prev, c, tc);
-        rnn_tanh(tc, (size_t)H);
+        rnn_tanh(s->quick, tc, (size_t)H);
         RNN_SPANS(H, mul_span, h, go, tc);
     }
 }

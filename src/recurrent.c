@@ -777,6 +777,7 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     memset(&s, 0, sizeof s);
     s.H = P.H;
     s.act = L->rec_activation;
+    s.quick = L->q != NULL;
     s.scratch = scratch;
     s.zero = scratch + (size_t)P.dirs * P.B * P.GH;
     memset(scratch + (size_t)P.dirs * P.B * P.GH, 0, (size_t)P.GH * sizeof(real));
@@ -1334,6 +1335,7 @@ int rnn_stream_step(const layer_t *L, workspace_t *ws, const value_t *in, value_
         memset(&s, 0, sizeof s);
         s.H = P.H;
         s.act = L->rec_activation;
+        s.quick = L->q != NULL;   /* as rnn_forward's: a stream gives what predict gives */
         s.b_hh = L->w[3];
         s.Wp = pw[0].hh[0];
         s.Wp2 = pw[0].hh[1];

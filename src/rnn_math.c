@@ -8,6 +8,14 @@
  * Newton step.  Elsewhere, and in the double build that the gradient
  * checks use (libm), they are plain C over blocks of fixed length, which
  * the compiler vectorises.
+ *
+ * Quantised layers (rnn_step_t.quick) take quick forms of both: e^-x by a
+ * degree-4 polynomial (2.7e-6 relative) and, with AVX-512, the reciprocal
+ * by vrcp14ps alone (2^-14 relative): sigmoid within 7e-5 relative, tanh
+ * within 1.4e-4 absolute, for about half the arithmetic.  Their products'
+ * own error is near 1e-2 (int8) or 4e-3 (bfloat16) relative, so the cells
+ * give the same outputs within the quantised models' tolerances, and the
+ * gate functions are then no longer a third of an int8 model's time.
  */
 #include "internal.h"
 
@@ -18,8 +26,17 @@
  * exponent put in by bit arithmetic). */
 #ifdef SEQCLS_REAL_DOUBLE
 
-void rnn_gate(int act, real *x, size_t n) { act_forward(act, x, n); }
-void rnn_tanh(real *x, size_t n) { act_forward(SEQCLS_ACT_TANH, x, n); }
+void rnn_gate(int act, int quick, real *x, size_t n)
+{
+    (void)quick;   /* double: one form */
+    act_forward(act, x, n);
+}
+
+void rnn_tanh(int quick, real *x, size_t n)
+{
+    (void)quick;
+    act_forward(SEQCLS_ACT_TANH, x, n);
+}
 
 void rnn_flush_tiny(real *x, size_t n)
 {
@@ -88,6 +105,28 @@ static inline float tanh_approx(float x)
     return float_of((bits_of(small) & near0) | ((bits_of(big) | (xi & SIGN_BIT)) & ~near0));
 }
 
+/* The quick forms: e^-x for x in [-87, 87] (clamped, as exp_approx), with
+ * n = round(-x / ln 2), r = x + n ln 2 in [-ln 2 / 2, ln 2 / 2] and
+ * e^-x = 2^n e^-r; e^-r by a degree-4 fit of relative error 2.7e-6. */
+static inline float expneg_quick(float x)
+{
+    const int32_t xi = bits_of(x), mag = xi & ~SIGN_BIT, lim = 0x42ae0000;   /* 87.0f */
+    float n, r, p;
+    x = float_of((mag > lim ? lim : mag) | (xi & SIGN_BIT));
+    n = (x * -1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    r = x + n * 0.693147180559945309f;
+    p = 4.14586067e-2f;
+    p = p * r - 1.67909086e-1f;
+    p = p * r + 5.00043571e-1f;
+    p = p * r - 9.99963403e-1f;
+    p = p * r + 9.99999285e-1f;
+    return p * float_of(((int32_t)n + 127) << 23);
+}
+
+static inline float sigmoid_quick(float x) { return 1.0f / (1.0f + expneg_quick(x)); }
+
+static inline float tanh_quick(float x) { return 2.0f / (1.0f + expneg_quick(x + x)) - 1.0f; }
+
 static void sigmoid_block(float *x)
 {
     int i;
@@ -100,6 +139,20 @@ static void tanh_block(float *x)
     int i;
     for (i = 0; i < RNN_BLOCK; i++)
         x[i] = tanh_approx(x[i]);
+}
+
+static void sigmoid_quick_block(float *x)
+{
+    int i;
+    for (i = 0; i < RNN_BLOCK; i++)
+        x[i] = sigmoid_quick(x[i]);
+}
+
+static void tanh_quick_block(float *x)
+{
+    int i;
+    for (i = 0; i < RNN_BLOCK; i++)
+        x[i] = tanh_quick(x[i]);
 }
 
 static void flush_block(float *x)
@@ -167,6 +220,36 @@ static inline AVX512 __m512 tanh512(__m512 x)
     return _mm512_mask_blend_ps(near0, big, small);
 }
 
+/* The quick forms with AVX-512: e^-x as expneg_quick (its polynomial by
+ * FMAs, 2^n by vscalefps) and the reciprocal by vrcp14ps alone. */
+static inline AVX512 __m512 expneg512_quick(__m512 x)
+{
+    const __m512 lim = _mm512_set1_ps(87.0f);
+    __m512 n, r, p;
+    x = _mm512_max_ps(_mm512_min_ps(x, lim), _mm512_sub_ps(_mm512_setzero_ps(), lim));
+    n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(-1.44269504088896341f)),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(0.693147180559945309f), x);
+    p = _mm512_set1_ps(4.14586067e-2f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(-1.67909086e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.00043571e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(-9.99963403e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(9.99999285e-1f));
+    return _mm512_scalef_ps(p, n);
+}
+
+static inline AVX512 __m512 sigmoid512_quick(__m512 x)
+{
+    return _mm512_rcp14_ps(_mm512_add_ps(_mm512_set1_ps(1.0f), expneg512_quick(x)));
+}
+
+static inline AVX512 __m512 tanh512_quick(__m512 x)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    const __m512 s = _mm512_rcp14_ps(_mm512_add_ps(one, expneg512_quick(_mm512_add_ps(x, x))));
+    return _mm512_fmsub_ps(_mm512_set1_ps(2.0f), s, one);
+}
+
 /* f over x[0..n) in place, the tail under a mask. */
 #define AVX512_MAP(name, f)                                                       \
     static AVX512 void name(float *x, size_t n)                                   \
@@ -181,6 +264,8 @@ static inline AVX512 __m512 tanh512(__m512 x)
     }
 AVX512_MAP(sigmoid_avx512, sigmoid512)
 AVX512_MAP(tanh_avx512, tanh512)
+AVX512_MAP(sigmoid_quick_avx512, sigmoid512_quick)
+AVX512_MAP(tanh_quick_avx512, tanh512_quick)
 
 #endif
 
@@ -195,7 +280,7 @@ void rnn_flush_tiny(real *x, size_t n)
 }
 
 SEQCLS_VECTORISED
-void rnn_gate(int act, real *x, size_t n)
+void rnn_gate(int act, int quick, real *x, size_t n)
 {
     size_t i = 0;
     if (act != SEQCLS_ACT_SIGMOID) {
@@ -204,10 +289,17 @@ void rnn_gate(int act, real *x, size_t n)
     }
 #ifdef RNN_AVX512
     if (cpu_isa() == CPU_AVX512) {
-        sigmoid_avx512(x, n);
+        (quick ? sigmoid_quick_avx512 : sigmoid_avx512)(x, n);
         return;
     }
 #endif
+    if (quick) {
+        for (; i + RNN_BLOCK <= n; i += RNN_BLOCK)
+            sigmoid_quick_block(x + i);
+        for (; i < n; i++)
+            x[i] = sigmoid_quick(x[i]);
+        return;
+    }
     for (; i + RNN_BLOCK <= n; i += RNN_BLOCK)
         sigmoid_block(x + i);
     for (; i < n; i++)
@@ -215,15 +307,22 @@ void rnn_gate(int act, real *x, size_t n)
 }
 
 SEQCLS_VECTORISED
-void rnn_tanh(real *x, size_t n)
+void rnn_tanh(int quick, real *x, size_t n)
 {
     size_t i = 0;
 #ifdef RNN_AVX512
     if (cpu_isa() == CPU_AVX512) {
-        tanh_avx512(x, n);
+        (quick ? tanh_quick_avx512 : tanh_avx512)(x, n);
         return;
     }
 #endif
+    if (quick) {
+        for (; i + RNN_BLOCK <= n; i += RNN_BLOCK)
+            tanh_quick_block(x + i);
+        for (; i < n; i++)
+            x[i] = tanh_quick(x[i]);
+        return;
+    }
     for (; i + RNN_BLOCK <= n; i += RNN_BLOCK)
         tanh_block(x + i);
     for (; i < n; i++)

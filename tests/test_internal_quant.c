@@ -231,13 +231,14 @@ START_TEST(int8_models_are_the_same_with_every_kernel_set)
                 ck_assert_msg(memcmp(first, seqcls_tensor_data(p), sizeof(float) * BB * 4) == 0,
                               "model %d: kernel set %d differs", arch, isa);
             } else {
-                /* the float32 parts: AVX-512 sigmoid and tanh (rnn_math.c)
-                 * round differently from the portable ones */
+                /* the float32 parts: the AVX-512 quick sigmoid and tanh
+                 * of quantised cells take vrcp14ps's reciprocal (2^-14),
+                 * the portable ones a division (rnn_math.c) */
                 const float *q = seqcls_tensor_data(p);
                 double d = 0;
                 for (b = 0; b < BB * 4; b++)
                     d = fabs((double)q[b] - first[b]) > d ? fabs((double)q[b] - first[b]) : d;
-                ck_assert_msg(d < 2e-6, "model %d: AVX-512 differs by %g", arch, d);
+                ck_assert_msg(d < 5e-4, "model %d: AVX-512 differs by %g", arch, d);
                 if (d > worst)
                     worst = d;
             }
@@ -248,7 +249,7 @@ START_TEST(int8_models_are_the_same_with_every_kernel_set)
         seqcls_tensor_free(p);
         seqcls_model_free(m);
     }
-    printf("  int8 models: portable and AVX2 bit-identical; AVX-512 (float32 sigmoid/tanh) "
+    printf("  int8 models: portable and AVX2 bit-identical; AVX-512 (quick sigmoid/tanh) "
            "within %.2g\n", worst);
 }
 END_TEST
