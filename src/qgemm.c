@@ -729,6 +729,20 @@ store32_avx512(const qk_t *o, float *c, __mmask16 m0, __mmask16 m1, __m512 v0, _
     _mm512_mask_storeu_ps(c + 16, m1, v1);
 }
 
+/* acc += a (unsigned bytes) . w (signed bytes), four to a lane.  GCC 12
+ * copies the accumulators of _mm512_dpbusd_epi32 between registers on
+ * every use (a third of the kernel's instructions were such moves, one a
+ * spill); an in-place asm operand keeps each in its register. */
+static inline VNNI __attribute__((always_inline)) __m512i dpbusd(__m512i acc, __m512i a, __m512i w)
+{
+#if defined(__GNUC__) && !defined(__clang__)
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(w));
+    return acc;
+#else
+    return _mm512_dpbusd_epi32(acc, a, w);
+#endif
+}
+
 static inline VNNI __attribute__((always_inline)) void int8_vnni_rows(const int mr, const qk_t *o,
                                                                      int i0, __mmask16 m0,
                                                                      __mmask16 m1)
@@ -748,8 +762,8 @@ static inline VNNI __attribute__((always_inline)) void int8_vnni_rows(const int 
             __m512i a;
             memcpy(&four, o->act + (size_t)(i0 + i) * o->rb + 4 * g, 4);
             a = _mm512_set1_epi32(four);
-            c0[i] = _mm512_dpbusd_epi32(c0[i], a, w0);
-            c1[i] = _mm512_dpbusd_epi32(c1[i], a, w1);
+            c0[i] = dpbusd(c0[i], a, w0);
+            c1[i] = dpbusd(c1[i], a, w1);
         }
     }
     {
