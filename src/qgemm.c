@@ -197,19 +197,44 @@ void qmat_get_row(const qmat_t *q, int n, void *vals)
     }
 }
 
-/* Vectorised: an int8 embedding dequantises every token's row here. */
+/* Blocks of a constant 16, which -O2 vectorises (it leaves loops of
+ * unknown length scalar): a quantised embedding dequantises every token's
+ * row here. */
+SEQCLS_CLONE_INLINE void dequant_int8_16(const int8_t *restrict w, float s, real *restrict y)
+{
+    int k;
+    for (k = 0; k < 16; k++)
+        y[k] = (real)((float)w[k] * s);
+}
+
+SEQCLS_CLONE_INLINE void widen_bf16_16(const uint16_t *restrict w, real *restrict y)
+{
+    int k;
+    for (k = 0; k < 16; k++) {
+        const uint32_t b = (uint32_t)w[k] << 16;
+        float x;
+        memcpy(&x, &b, 4);
+        y[k] = (real)x;
+    }
+}
+
 SEQCLS_VECTORISED
 void qmat_row_real(const qmat_t *q, int n, real *restrict y)
 {
-    int k;
+    const int K = q->K;
+    int k = 0;
     if (q->mode == QMODE_INT8) {
-        const int8_t *w = (const int8_t *)q->w + (size_t)n * q->K;
+        const int8_t *w = (const int8_t *)q->w + (size_t)n * K;
         const float s = q->scale[n];
-        for (k = 0; k < q->K; k++)
+        for (; k + 16 <= K; k += 16)
+            dequant_int8_16(w + k, s, y + k);
+        for (; k < K; k++)
             y[k] = (real)((float)w[k] * s);
     } else {
-        const uint16_t *w = (const uint16_t *)q->w + (size_t)n * q->K;
-        for (k = 0; k < q->K; k++)
+        const uint16_t *w = (const uint16_t *)q->w + (size_t)n * K;
+        for (; k + 16 <= K; k += 16)
+            widen_bf16_16(w + k, y + k);
+        for (; k < K; k++)
             y[k] = (real)qmat_bf16_float(w[k]);
     }
 }

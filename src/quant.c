@@ -18,6 +18,7 @@
  */
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -377,11 +378,12 @@ int quant_load_param(seqcls_model_t *m, int i, int mode, const unsigned char *da
             uint32_t bits = le_get32(data + int8_scale_offset(v->numel) + 4 * (size_t)r);
             float s;
             memcpy(&s, &bits, 4);
-            if (!(isfinite(s) && s > 0))
+            /* 127 s finite too: every value w s of the row is then finite */
+            if (!(isfinite(s) && s > 0 && isfinite(s * 127.0f)))
                 return seqcls__fail(SEQCLS_E_FORMAT,
                                     "%s: PARM: parameter %d (%s) row %d has scale %g (it must be "
-                                    "finite and above 0)",
-                                    who, i, P->name, r, (double)s);
+                                    "above 0 and at most %g, so that the row's values are finite)",
+                                    who, i, P->name, r, (double)s, (double)(FLT_MAX / 127.0f));
             for (c = 0; c < K; c++)
                 if (row[c] == -128)
                     return seqcls__fail(SEQCLS_E_FORMAT,

@@ -495,7 +495,8 @@ START_TEST(damaged_and_newer_files_are_refused)
     memcpy(c, b, n);
     memcpy(c + at - 12, "qunt", 4);
     FAILS(SEQCLS_E_FORMAT, "dtype 8", seqcls_model_load_buffer(&r, c, n));
-    /* a scale that is 0, negative, NaN */
+    /* a scale that is 0, negative, NaN, or so large that 127 x scale (a
+     * row's values) overflows */
     parm = (uint32_t)mf_section(b, n, "PARM", &parm_len);
     data = first_quantised_data(b, n, &dtype);
     ck_assert_int_eq(dtype, 8);
@@ -503,8 +504,8 @@ START_TEST(damaged_and_newer_files_are_refused)
         /* the first quantised parameter is the embedding's table [40, 12]:
          * 480 int8, then 40 scales */
         const size_t scales = data + 480;
-        static const uint32_t bad[3] = {0u, 0xbf800000u, 0x7fc00000u};
-        for (k = 0; k < 3; k++) {
+        static const uint32_t bad[4] = {0u, 0xbf800000u, 0x7fc00000u, 0x7e800000u /* 8.5e37 */};
+        for (k = 0; k < 4; k++) {
             memcpy(c, b, n);
             for (i = 0; i < 4; i++)
                 c[scales + 4 * 5 + (size_t)i] = (unsigned char)(bad[k] >> (8 * i));
