@@ -255,6 +255,10 @@ static void quantize_row(qmat_t *q, int n, const real *w)
             qmat_put(q, n, k, (uint16_t)(uint8_t)(int8_t)(r > 127 ? 127 : r < -127 ? -127 : r));
         }
         q->scale[n] = mx > 1e-30f ? mx / 127.0f : 1.0f;
+        /* 127 x scale finite, as loading demands (a weight near FLT_MAX
+         * rounds mx / 127 up that far) */
+        if (!isfinite(127.0f * q->scale[n]))
+            q->scale[n] = nextafterf(q->scale[n], 0.0f);
     } else {
         for (k = 0; k < K; k++)
             qmat_put(q, n, k, qmat_bf16((float)w[k]));

@@ -14,6 +14,7 @@
  * int8 results across kernel sets are in test_internal_quant.c.
  */
 #define _POSIX_C_SOURCE 200809L   /* mkstemp */
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -300,6 +301,33 @@ START_TEST(save_load_round_trip_and_size)
 }
 END_TEST
 
+/* A weight at FLT_MAX: its row's scale still keeps 127 x scale finite, so
+ * the quantised model saves a file that loads. */
+START_TEST(extreme_weights_save_a_loadable_file)
+{
+    seqcls_model_t *m = NULL, *r = NULL;
+    seqcls_tensor_t *v = NULL;
+    void *buf = NULL;
+    size_t n = 0;
+    int i;
+    OK(seqcls_model_create(&m, 3));
+    OK(seqcls_add_input(m, 4, NULL));
+    OK(seqcls_add_dense(m, 3, SEQCLS_ACT_RELU, NULL));
+    OK(seqcls_add_output(m, 2, NULL));
+    for (i = 0; i < seqcls_param_count(m); i++)
+        if (strstr(seqcls_param_name(m, i), "weight")) {
+            OK(seqcls_param(m, i, &v, NULL));
+            ((float *)seqcls_tensor_data(v))[1] = i == 0 ? FLT_MAX : -FLT_MAX;
+        }
+    OK(seqcls_model_quantize(m, SEQCLS_INT8));
+    OK(seqcls_model_save_buffer(m, &buf, &n));
+    OK(seqcls_model_load_buffer(&r, buf, n));
+    seqcls_free(buf);
+    seqcls_model_free(r);
+    seqcls_model_free(m);
+}
+END_TEST
+
 /* A model whose parameters are nearly all quantised weights: files about
  * 4x (int8) and 2x (bf16) smaller. */
 START_TEST(files_are_smaller)
@@ -559,6 +587,7 @@ Suite *quant_suite(void)
     tcase_add_test(tc, training_is_refused);
     tcase_add_test(tc, errors_change_nothing);
     tcase_add_test(tc, damaged_and_newer_files_are_refused);
+    tcase_add_test(tc, extreme_weights_save_a_loadable_file);
     suite_add_tcase(s, tc);
     return s;
 }
