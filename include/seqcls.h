@@ -583,12 +583,14 @@ SEQCLS_API int seqcls_param_find(const seqcls_model_t *m, const char *name);
 /**
  * Quantise a trained model for inference, as PyTorch's
  * torch.quantization.quantize_dynamic does: the weights of dense and
- * output layers and W_ih, W_hh of LSTM and GRU layers (both directions)
- * are stored in `precision`, and so is an embedding's table (int8: per
- * row, each token's row dequantised when it is looked up); biases,
- * embedding bags, attention, pooling, convolutions, batch norm and
- * transformer layers stay float32, and so do the cell state, the gates'
- * nonlinearities and the softmax.
+ * output layers, W_ih, W_hh of LSTM and GRU layers (both directions)
+ * and the key projection W of bahdanau and learned_query attention are
+ * stored in `precision`, and so is an embedding's table (int8: per row,
+ * each token's row dequantised when it is looked up); biases, the rest
+ * of attention (its query projection and score vector), embedding bags,
+ * pooling, convolutions, batch norm and transformer layers stay float32,
+ * and so do the cell state, the gates' nonlinearities (in quick forms,
+ * within about 1e-4) and the softmax.
  *
  * SEQCLS_INT8: each output channel (row) of a weight gets a float scale,
  * max |w| / 127, and int8 values in [-127, 127]; each row of activations

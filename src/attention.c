@@ -37,7 +37,8 @@ enum {
     WS_DQ,               /* d(projected query) per row [B, U] (DOT, GENERAL: dr [B, F]) */
     WS_DV,               /* per row sums of ds a, for dv [B, U] */
     WS_WPACK,            /* W (W1) packed for pgemm */
-    WS_ROWBIAS           /* b (+ Q_b) per row [B, U] */
+    WS_ROWBIAS,          /* b (+ Q_b) per row [B, U] */
+    WS_QROWS             /* quantised models: per part, a row's steps quantised [T] and scales */
 };
 
 /* parameter slots */
@@ -95,6 +96,9 @@ typedef struct {
     const value_t *in, *dout;
     int U;
     const real *Wp;       /* W^T packed (forward), W packed (backward) */
+    const qmat_t *qw;     /* a quantised model's W (seqcls_model_quantize), in place of Wp */
+    unsigned char *qrows; /* with qw: per part, T rows of qmat_act_bytes(qw), then T scales */
+    size_t qroom;         /* bytes of qrows per part */
     const real *r;        /* DOT / GENERAL: the vector each h_t is scored against [B, F] */
     real *w, *ctxv, *A, *Q, *rowbias;
     real *dx, *ds, *dz, *dQ, *dv;
@@ -178,7 +182,7 @@ static void dot_rows(const real *A, int len, int n, const real *v, real vb, real
 
 /* Scores of row b's valid steps: a_t = tanh(W h_t + bias (+ Q_b)), then
  * v . a_t (+ v_b); or h_t . r_b. */
-static void scores_row(const att_job_t *J, int b)
+static void scores_row(const att_job_t *J, int b, int part)
 {
     const layer_t *L = J->L;
     const value_t *in = J->in;
@@ -192,8 +196,20 @@ static void scores_row(const att_job_t *J, int b)
         real *A = J->A + (size_t)b * T * U, *rb = J->rowbias + (size_t)b * U;
         for (u = 0; u < U; u++)
             rb[u] = bias[u] + (J->Q ? J->Q[(size_t)b * U + u] : 0);
-        pgemm(len, U, F, x, F, J->Wp, 0, rb, A, U);
-        rnn_tanh(0, A, (size_t)len * U);
+        if (J->qw) {   /* int8 or bfloat16 products, and the quick tanh of quantised layers */
+            unsigned char *qa = J->qrows + (size_t)part * J->qroom;
+            float *qs = (float *)(void *)(qa + (size_t)T * qmat_act_bytes(J->qw));
+            qop_t op;
+            qact(J->qw, len, x, F, qa, qs);
+            op.w = J->qw;
+            op.act = qa;
+            op.sa = qs;
+            op.rb = 0;
+            qgemm(len, 1, &op, rb, A, U);
+        } else {
+            pgemm(len, U, F, x, F, J->Wp, 0, rb, A, U);
+        }
+        rnn_tanh(J->qw != NULL, A, (size_t)len * U);
         dot_rows(A, len, U, v, vb, w);
     } else {
         dot_rows(x, len, F, J->r + (size_t)b * F, 0, w);   /* + 0: softmax sees -0 as 0 */
@@ -209,7 +225,7 @@ static void forward_rows(void *arg, int part, int parts)
     rows_of_part(in->B, part, parts, &b0, &b1);
     for (b = b0; b < b1; b++) {
         real *c = J->ctxv + (size_t)b * F;
-        scores_row(J, b);
+        scores_row(J, b, part);
         masked_softmax(J->w + (size_t)b * T, T, in->len[b], 1);
         for (t = 0; t < in->len[b]; t++) {
             const real *h = in->x + ((size_t)b * T + t) * F;
@@ -241,10 +257,16 @@ static int pool_forward(const layer_t *L, workspace_t *ws, const value_t *in, va
         return seqcls__fail(SEQCLS_E_STATE, "%s: attention layer %d has no query (final states)",
                             ctx->func, L->index);
     if (A->additive) {
-        J.Wp = packed_w(L, ws, F, 0);
+        if (L->q) {
+            J.qw = quant_piece(L, A->p_w, 0);
+            J.qroom = seqcls__mul((size_t)T, qmat_act_bytes(J.qw) + sizeof(float));
+            J.qrows = ws_get(ws, WS_QROWS, seqcls__mul((size_t)att_parts(in), J.qroom));
+        } else {
+            J.Wp = packed_w(L, ws, F, 0);
+        }
         J.A = ws_get(ws, WS_A, seqcls__mul((size_t)B * T, (size_t)U * sizeof(real)));
         J.rowbias = ws_get(ws, WS_ROWBIAS, (size_t)B * U * sizeof(real));
-        if (!J.Wp || !J.A || !J.rowbias)
+        if (!(J.Wp || J.qrows) || !J.A || !J.rowbias)
             return SEQCLS_E_NOMEM;
     }
     if (A->query && (rc = A->query(L, ws, in, &J, 0)) != SEQCLS_OK)
@@ -687,6 +709,15 @@ static int attention_rebuild(seqcls_model_t *m, const layer_t *c)
     return seqcls_add_attention(m, c->kind_arg, c->units, NULL);
 }
 
+/* seqcls_model_quantize: the key projection W of the additive kinds, an
+ * nn.Linear in PyTorch's models (the query projection, per row not per
+ * step, and the score vector stay float32). */
+static unsigned attention_quant_mask(const layer_t *L)
+{
+    const attn_kind_t *A = attn_kind_of(L);
+    return A->additive ? 1u << A->p_w : 0;
+}
+
 static const layer_option_t attention_options[] = {
     {SEQCLS_OPT_KIND, FIELD_KIND_ARG, 0},
     {SEQCLS_OPT_UNITS, FIELD_UNITS, 0},
@@ -704,6 +735,7 @@ const layer_ops_t seqcls__attention_ops = {
     .fixed_steps = attention_fixed_steps,
     .describe = attention_describe,
     .rebuild = attention_rebuild,
+    .quant_mask = attention_quant_mask,
 };
 
 int seqcls_add_attention(seqcls_model_t *m, int kind, int units, int *layer)

@@ -412,6 +412,9 @@ typedef struct {
      * rest is a second piece: a recurrent W_hh whose last gates multiply
      * something else than h_{t-1}). */
     unsigned quant;
+    /* the mask of a kind whose quantised parameters depend on the layer
+     * (attention: the key projection of the additive kinds); NULL: quant */
+    unsigned (*quant_mask)(const layer_t *L);
     int (*quant_rows)(const layer_t *L, int param);
     /* the quantised parameters are tables read a row at a time (an
      * embedding), not multiplied: stored row-major */

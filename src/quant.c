@@ -2,16 +2,18 @@
  * quant.c -- reduced precision (seqcls_model_quantize): which weights a
  * model stores as int8 or bfloat16, the refusal of training afterwards,
  * and what saving and loading need of the quantised weights.  The
- * arithmetic is in qgemm.c; the layers call it from dense.c and
- * recurrent.c.
+ * arithmetic is in qgemm.c; the layers call it from dense.c,
+ * recurrent.c and attention.c.
  *
  * What is quantised: the parameters each layer kind marks in its
- * layer_ops_t.quant (the weights of dense and output layers, W_ih and
- * W_hh of LSTM and GRU layers in both directions, the embedding's table,
- * per row, which a lookup dequantises).  Biases, embedding bags,
- * attention, convolutions, batch norm and transformer blocks stay
- * float32, and so do the cell state, the gates' nonlinearities and the
- * softmax.  Once quantised, a weight's float32 values and gradient are
+ * layer_ops_t.quant or quant_mask (the weights of dense and output
+ * layers, W_ih and W_hh of LSTM and GRU layers in both directions, the
+ * key projection W of additive attention (bahdanau, learned_query), the
+ * embedding's table, per row, which a lookup dequantises).  Biases, the
+ * attention's query projection and score vector, embedding
+ * bags, convolutions, batch norm and transformer blocks stay float32,
+ * and so do the cell state, the gates' nonlinearities (in their quick
+ * forms, rnn_math.c) and the softmax.  Once quantised, a weight's float32 values and gradient are
  * freed (the memory is what the model saves), so a quantised model
  * predicts but cannot train: the training calls refuse it with
  * SEQCLS_E_STATE (model_check_float).
@@ -65,10 +67,16 @@ void quant_layer_free(layer_t *L)
     L->q = NULL;
 }
 
+/* The layer's parameters its kind quantises (bit i: the i-th). */
+static unsigned quant_mask(const layer_t *L)
+{
+    return L->ops->quant_mask ? L->ops->quant_mask(L) : L->ops->quant;
+}
+
 /* Is the layer's i-th parameter one its kind quantises? */
 static int kind_quantises(const layer_t *L, int i)
 {
-    return i < 32 && i < L->np && (L->ops->quant >> i & 1u);
+    return i < 32 && i < L->np && (quant_mask(L) >> i & 1u);
 }
 
 int quant_param(const seqcls_model_t *m, int i)
@@ -179,7 +187,7 @@ int seqcls_model_quantize(seqcls_model_t *m, int precision)
     if (!any)
         return seqcls__fail(SEQCLS_E_STATE,
                             "%s: the model has no layer with weights to quantise (embedding, "
-                            "dense, output, LSTM, GRU)",
+                            "dense, output, LSTM, GRU, bahdanau or learned_query attention)",
                             func);
     made = seqcls__calloc((size_t)m->nlayers, sizeof *made);
     if (!made)
@@ -187,7 +195,7 @@ int seqcls_model_quantize(seqcls_model_t *m, int precision)
     for (l = 0; l < m->nlayers && rc == SEQCLS_OK; l++) {
         const layer_t *L = m->layers[l];
         int k;
-        if (!L->ops->quant)
+        if (!quant_mask(L))
             continue;
         rc = quant_new(m, L, mode, &made[l]);
         for (k = 0; rc == SEQCLS_OK && k < made[l]->n; k++) {

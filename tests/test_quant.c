@@ -27,10 +27,10 @@
 #define VOCAB 40
 
 enum { ARCH_DENSE, ARCH_LSTM, ARCH_BILSTM, ARCH_GRU, ARCH_BIGRU_BEFORE, ARCH_MERGE_ATTN,
-       ARCH_POOL, ARCH_TAGGER, ARCH_COUNT };
+       ARCH_POOL, ARCH_TAGGER, ARCH_LEARNED_QUERY, ARCH_COUNT };
 static const char *const arch_names[ARCH_COUNT] = {
     "input-dense-output", "lstm", "bilstm-seq-lstm", "gru", "bigru-reset-before",
-    "bilstm-sum-attention-dense", "bigru-pool-dense", "lstm-tagger"};
+    "bilstm-sum-attention-dense", "bigru-pool-dense", "lstm-tagger", "gru-learned-query"};
 
 /* Every weight and bias from U(-0.5, 0.5): logits of a few units. */
 static void big_weights(seqcls_model_t *m, uint64_t seed)
@@ -85,6 +85,10 @@ static seqcls_model_t *build(int arch, uint64_t seed)
     case ARCH_TAGGER:
         OK(seqcls_add_lstm(m, 18, SEQCLS_RETURN_SEQUENCES, NULL));
         OK(seqcls_add_dense(m, 10, SEQCLS_ACT_RELU, NULL));
+        break;
+    case ARCH_LEARNED_QUERY:
+        OK(seqcls_add_gru(m, 12, SEQCLS_RETURN_SEQUENCES, NULL));
+        OK(seqcls_add_attention(m, SEQCLS_ATTN_LEARNED_QUERY, 9, NULL));
         break;
     default:
         break;
@@ -298,6 +302,34 @@ START_TEST(save_load_round_trip_and_size)
             batch_free(&bt);
             seqcls_model_free(m);
         }
+}
+END_TEST
+
+/* Additive attention: its key projection W (an nn.Linear) is quantised,
+ * its bias, query projection and score vector stay float32. */
+START_TEST(attention_quantises_its_key_projection)
+{
+    static const int archs[2] = {ARCH_MERGE_ATTN, ARCH_LEARNED_QUERY};
+    int a, i;
+    for (a = 0; a < 2; a++) {
+        seqcls_model_t *m = build(archs[a], 5);
+        int quantised = 0;
+        OK(seqcls_model_quantize(m, SEQCLS_INT8));
+        for (i = 0; i < seqcls_param_count(m); i++) {
+            const char *name = seqcls_param_name(m, i);
+            const int prec = seqcls_param_precision(m, i, NULL, NULL);
+            if (!strstr(name, ".attention."))
+                continue;
+            if (strstr(name, ".attention.W.weight") || strstr(name, ".attention.W1.weight")) {
+                ck_assert_msg(prec == SEQCLS_INT8, "%s: precision %d", name, prec);
+                quantised++;
+            } else {
+                ck_assert_msg(prec == SEQCLS_FP32, "%s: precision %d", name, prec);
+            }
+        }
+        ck_assert_int_eq(quantised, 1);
+        seqcls_model_free(m);
+    }
 }
 END_TEST
 
@@ -588,6 +620,7 @@ Suite *quant_suite(void)
     tcase_add_test(tc, errors_change_nothing);
     tcase_add_test(tc, damaged_and_newer_files_are_refused);
     tcase_add_test(tc, extreme_weights_save_a_loadable_file);
+    tcase_add_test(tc, attention_quantises_its_key_projection);
     suite_add_tcase(s, tc);
     return s;
 }
