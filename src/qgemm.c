@@ -326,45 +326,118 @@ static void quant_row_bf16(const real *restrict x, int K, int Kp, uint16_t *rest
  * loops above spend most of an int8 model's time there. */
 #define AVX512BW __attribute__((target("avx512f,avx512bw,avx512vl")))
 
-static AVX512BW void quant_row_int8_avx512(const float *x, int K, int Kp, uint8_t *out,
-                                           float *scale)
+/* max |x[0..K)| */
+static inline AVX512BW float absmax_avx512(const float *x, int K)
 {
     __m512 mx = _mm512_setzero_ps();
-    float m, inv;
     int k;
     for (k = 0; k + 16 <= K; k += 16)
         mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_loadu_ps(x + k)));
     if (k < K)
         mx = _mm512_max_ps(
             mx, _mm512_abs_ps(_mm512_maskz_loadu_ps((__mmask16)((1u << (K - k)) - 1), x + k)));
-    m = _mm512_reduce_max_ps(mx);
-    inv = m > 1e-30f ? 127.0f / m : 0;
-    {
-        const __m512 vinv = _mm512_set1_ps(inv), hi = _mm512_set1_ps(127), lo = _mm512_set1_ps(-127);
-        const __m512i off = _mm512_set1_epi32(128);
-        for (k = 0; k < K; k += 16) {
-            const __mmask16 msk = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
-            __m512 r = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(msk, x + k), vinv),
-                                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-            r = _mm512_max_ps(_mm512_min_ps(r, hi), lo);
-            _mm_mask_storeu_epi8(out + k, msk,
-                                 _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(r), off)));
-        }
+    return _mm512_reduce_max_ps(mx);
+}
+
+/* 16 values x * inv rounded, clamped to [-127, 127], + 128, as int32. */
+static inline AVX512BW __m512i quantise16_avx512(__m512 x, __m512 vinv)
+{
+    __m512 r = _mm512_roundscale_ps(_mm512_mul_ps(x, vinv),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    r = _mm512_max_ps(_mm512_min_ps(r, _mm512_set1_ps(127)), _mm512_set1_ps(-127));
+    return _mm512_add_epi32(_mm512_cvtps_epi32(r), _mm512_set1_epi32(128));
+}
+
+/* x[0..K) quantised with inv into out, then Kp - K bytes of 128.  64
+ * values at a time are narrowed by two packs and a permutation and stored
+ * as one vector (the vpmovdb to memory of 16 at a time took a third more
+ * time per row on Zen 4). */
+static inline AVX512BW void quantise_row_avx512(const float *x, int K, int Kp, float inv,
+                                                uint8_t *out)
+{
+    const __m512 vinv = _mm512_set1_ps(inv);
+    /* after the packs, dword 4 l + p holds values [16 p + 4 l, + 4) */
+    const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+    int k = 0;
+    for (; k + 64 <= K; k += 64) {
+        const __m512i a = _mm512_packs_epi32(quantise16_avx512(_mm512_loadu_ps(x + k), vinv),
+                                             quantise16_avx512(_mm512_loadu_ps(x + k + 16), vinv));
+        const __m512i b = _mm512_packs_epi32(quantise16_avx512(_mm512_loadu_ps(x + k + 32), vinv),
+                                             quantise16_avx512(_mm512_loadu_ps(x + k + 48), vinv));
+        _mm512_storeu_si512(out + k, _mm512_permutexvar_epi32(order, _mm512_packus_epi16(a, b)));
+    }
+    for (; k < K; k += 16) {
+        const __mmask16 msk = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
+        _mm_mask_storeu_epi8(out + k, msk,
+                             _mm512_cvtepi32_epi8(quantise16_avx512(_mm512_maskz_loadu_ps(msk, x + k),
+                                                                    vinv)));
     }
     for (k = K; k < Kp; k++)
         out[k] = 128;
+}
+
+static AVX512BW void quant_row_int8_avx512(const float *x, int K, int Kp, uint8_t *out,
+                                           float *scale)
+{
+    const float m = absmax_avx512(x, K);
+    /* a row below 1e-30 is zeros (as the weights; no infinite 127 / m) */
+    quantise_row_avx512(x, K, Kp, m > 1e-30f ? 127.0f / m : 0, out);
     *scale = m / 127.0f;
+}
+
+/* Rows 16 at a time: first their maxima, then their 127 / m and m / 127
+ * by one vector division each (IEEE divisions: the scalar ones' values),
+ * then the rows; row after row, each waited on its own reduction and
+ * division.  A recurrent step's 64-value rows: 13.5 -> 8.7 ns each. */
+static AVX512BW void quant_rows_int8_avx512(const float *A, size_t lda, int M, int K, int Kp,
+                                            uint8_t *out, size_t rb, float *scale)
+{
+    const __m512 hi = _mm512_set1_ps(127);
+    int i0 = 0, i;
+    for (; i0 + 16 <= M; i0 += 16) {
+        float m[16], inv[16];
+        __m512 vm;
+        for (i = 0; i < 16; i++)
+            m[i] = absmax_avx512(A + (size_t)(i0 + i) * lda, K);
+        vm = _mm512_loadu_ps(m);
+        _mm512_storeu_ps(inv, _mm512_maskz_div_ps(_mm512_cmp_ps_mask(vm, _mm512_set1_ps(1e-30f),
+                                                                     _CMP_GT_OQ),
+                                                  hi, vm));
+        _mm512_storeu_ps(scale + i0, _mm512_div_ps(vm, hi));
+        for (i = 0; i < 16; i++)
+            quantise_row_avx512(A + (size_t)(i0 + i) * lda, K, Kp, inv[i],
+                                out + (size_t)(i0 + i) * rb);
+    }
+    for (; i0 < M; i0++)
+        quant_row_int8_avx512(A + (size_t)i0 * lda, K, Kp, out + (size_t)i0 * rb, scale + i0);
+}
+
+/* 16 floats rounded to bfloat16 (nearest even; activations are finite),
+ * in the low halves of 32-bit lanes. */
+static inline AVX512BW __m512i bf16_round16_avx512(__m512 x)
+{
+    const __m512i b = _mm512_castps_si512(x);
+    return _mm512_srli_epi32(
+        _mm512_add_epi32(b, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+                                             _mm512_and_si512(_mm512_srli_epi32(b, 16),
+                                                              _mm512_set1_epi32(1)))),
+        16);
 }
 
 static AVX512BW void quant_row_bf16_avx512(const float *x, int K, int Kp, uint16_t *out)
 {
-    const __m512i bias = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
-    int k;
-    for (k = 0; k < K; k += 16) {
+    /* after the pack, qword 2 l + p holds values [16 p + 4 l, + 4) */
+    const __m512i order = _mm512_set_epi64(7, 5, 3, 1, 6, 4, 2, 0);
+    int k = 0;
+    for (; k + 32 <= K; k += 32)   /* one pack and a permutation: see quantise_row_avx512 */
+        _mm512_storeu_si512(out + k, _mm512_permutexvar_epi64(
+                                         order, _mm512_packus_epi32(
+                                                    bf16_round16_avx512(_mm512_loadu_ps(x + k)),
+                                                    bf16_round16_avx512(_mm512_loadu_ps(x + k + 16)))));
+    for (; k < K; k += 16) {
         const __mmask16 msk = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
-        __m512i b = _mm512_castps_si512(_mm512_maskz_loadu_ps(msk, x + k));
-        b = _mm512_add_epi32(b, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(b, 16), one)));
-        _mm256_mask_storeu_epi16(out + k, msk, _mm512_cvtepi32_epi16(_mm512_srli_epi32(b, 16)));
+        _mm256_mask_storeu_epi16(out + k, msk,
+                                 _mm512_cvtepi32_epi16(bf16_round16_avx512(_mm512_maskz_loadu_ps(msk, x + k))));
     }
     for (k = K; k < Kp; k++)
         out[k] = 0;
@@ -420,14 +493,13 @@ void qact(const qmat_t *q, int M, const real *A, int lda, void *act, float *sa)
     int i;
 #ifdef Q_X86
     if (cpu_isa() == CPU_AVX512 && cpu_has(CPU_FEAT_BWVL)) {
-        for (i = 0; i < M; i++) {
-            if (q->mode == QMODE_INT8)
-                quant_row_int8_avx512(A + (size_t)i * lda, q->K, q->Kp, (uint8_t *)act + i * rb,
-                                      sa + i);
-            else
-                quant_row_bf16_avx512(A + (size_t)i * lda, q->K, q->Kp,
-                                      (uint16_t *)(void *)((unsigned char *)act + i * rb));
+        if (q->mode == QMODE_INT8) {
+            quant_rows_int8_avx512(A, (size_t)lda, M, q->K, q->Kp, act, rb, sa);
+            return;
         }
+        for (i = 0; i < M; i++)
+            quant_row_bf16_avx512(A + (size_t)i * lda, q->K, q->Kp,
+                                  (uint16_t *)(void *)((unsigned char *)act + i * rb));
         return;
     }
     if (cpu_isa() == CPU_AVX2 && q->mode == QMODE_INT8) {

@@ -180,6 +180,65 @@ START_TEST(bf16_portable_gives_the_avx512_bits)
 }
 END_TEST
 
+/* qact alone: every kernel set quantises rows to the same bytes and
+ * scales, for row counts below, at and past a group of 16 (the AVX-512
+ * int8 quantiser takes 16 rows at a time) and row widths below, at and
+ * past a block of 64 values (32 for bfloat16); with a row of zeros, one
+ * below 1e-30 and one of large values. */
+START_TEST(activations_quantise_alike_with_every_kernel_set)
+{
+    static const int Ms[] = {1, 15, 16, 37}, Ks[] = {5, 32, 64, 70, 128, 131};
+    uint64_t seed = 99;
+    int mode, a, c, isa;
+    for (mode = QMODE_INT8; mode <= QMODE_BF16; mode++)
+        for (a = 0; a < 4; a++)
+            for (c = 0; c < 6; c++) {
+                const int M = Ms[a], K = Ks[c], lda = K + 3;
+                qmat_t w;
+                float *A = malloc(sizeof(float) * (size_t)M * lda);
+                unsigned char *act0, *act;
+                float s0[37], s[37];
+                size_t bytes;
+                int i, tried = 0;
+                ck_assert_int_eq(qmat_alloc(&w, mode, 8, K, 0), SEQCLS_OK);
+                bytes = qmat_act_bytes(&w) * (size_t)M;
+                act0 = malloc(bytes);
+                act = malloc(bytes);
+                for (i = 0; i < M * lda; i++)
+                    A[i] = frand(&seed, -4, 4);
+                if (M > 3) {
+                    memset(A + lda, 0, sizeof(float) * (size_t)K);
+                    for (i = 0; i < K; i++) {
+                        A[2 * lda + i] = frand(&seed, -1e-31f, 1e-31f);
+                        A[3 * lda + i] = frand(&seed, -3e30f, 3e30f);
+                    }
+                }
+                for (isa = CPU_PORTABLE; isa <= CPU_AVX512; isa++) {
+                    if (cpu_set_isa(isa) != isa)
+                        continue;
+                    memset(act, 0xa5, bytes);
+                    qact(&w, M, A, lda, act, s);
+                    if (tried++ == 0) {
+                        memcpy(act0, act, bytes);
+                        memcpy(s0, s, sizeof(float) * (size_t)M);
+                        continue;
+                    }
+                    ck_assert_msg(memcmp(act, act0, bytes) == 0,
+                                  "mode %d M=%d K=%d: kernel set %d quantises otherwise", mode, M,
+                                  K, isa);
+                    if (mode == QMODE_INT8)
+                        ck_assert_msg(memcmp(s, s0, sizeof(float) * (size_t)M) == 0,
+                                      "M=%d K=%d: kernel set %d scales otherwise", M, K, isa);
+                }
+                cpu_set_isa(-1);
+                qmat_free(&w);
+                free(A);
+                free(act0);
+                free(act);
+            }
+}
+END_TEST
+
 START_TEST(bf16_rounding)
 {
     ck_assert_int_eq(qmat_bf16(1.0f), 0x3f80);
@@ -314,6 +373,7 @@ Suite *internal_quant_suite(void)
     tcase_add_test(tc, int8_is_the_same_with_every_kernel_set);
     tcase_add_test(tc, bf16_portable_gives_the_avx512_bits);
     tcase_add_test(tc, bf16_rounding);
+    tcase_add_test(tc, activations_quantise_alike_with_every_kernel_set);
     tcase_add_test(tc, int8_models_are_the_same_with_every_kernel_set);
     tcase_add_test(tc, unused_gradients_and_replaced_weights_take_no_memory);
     suite_add_tcase(s, tc);
