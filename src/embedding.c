@@ -7,41 +7,74 @@
 #include <stdio.h>
 #include <string.h>
 
-static int embedding_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
-                             const run_ctx_t *ctx)
-{
-    const int B = in->B, T = in->T, D = L->units;
-    const real *W = L->w[0];
+/* Rows of the batch in parts (embedding_forward). */
+#define EMB_MAX_PARTS 64
+typedef struct {
+    const layer_t *L;
+    const value_t *in;
     real *y;
+    int64_t bad[EMB_MAX_PARTS];   /* per part: the first id out of range (b T + t), or -1 */
+} emb_job_t;
+
+static void forward_part(void *arg, int part, int parts)
+{
+    emb_job_t *J = arg;
+    const layer_t *L = J->L;
+    const value_t *in = J->in;
+    const int B = in->B, T = in->T, D = L->units;
+    const int b0 = (int)((int64_t)B * part / parts), b1 = (int)((int64_t)B * (part + 1) / parts);
+    const qmat_t *q = L->q ? quant_piece(L, 0, 0) : NULL;
     int b, t;
-    y = ws_get(ws, WS_OUT, seqcls__mul((size_t)B * T, (size_t)D * sizeof(real)));
-    if (!y)
-        return SEQCLS_E_NOMEM;
-    for (b = 0; b < B; b++)
+    J->bad[part] = -1;
+    for (b = b0; b < b1; b++)
         for (t = 0; t < T; t++) {
-            real *row = y + ((size_t)b * T + t) * D;
+            const size_t at = (size_t)b * T + t;
+            real *row = J->y + at * D;
             if (t < in->len[b]) {
                 /* checked by embedding_check_input, but an inference reads
                  * the caller's ids, which another thread may have changed
                  * since: checked again where it costs nothing */
-                const int32_t id = in->ids[(size_t)b * T + t];
-                if (id < 0 || id >= L->vocab)
-                    return seqcls__fail(SEQCLS_E_RANGE,
-                                        "%s: token id %d at [%d, %d] changed during the call",
-                                        ctx->func, (int)id, b, t);
-                if (L->q)   /* quantised: the row dequantised */
-                    qmat_row_real(quant_piece(L, 0, 0), id, row);
+                const int32_t id = in->ids[at];
+                if (id < 0 || id >= L->vocab) {
+                    J->bad[part] = (int64_t)at;
+                    return;
+                }
+                if (q)   /* quantised: the row dequantised */
+                    qmat_row_real(q, id, row);
                 else
-                    memcpy(row, W + (size_t)id * D, (size_t)D * sizeof(real));
+                    memcpy(row, L->w[0] + (size_t)id * D, (size_t)D * sizeof(real));
             } else {
                 memset(row, 0, (size_t)D * sizeof(real));
             }
         }
+}
+
+static int embedding_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
+                             const run_ctx_t *ctx)
+{
+    const int B = in->B, T = in->T, D = L->units;
+    emb_job_t J;
+    int parts, p;
+    J.y = ws_get(ws, WS_OUT, seqcls__mul((size_t)B * T, (size_t)D * sizeof(real)));
+    if (!J.y)
+        return SEQCLS_E_NOMEM;
+    J.L = L;
+    J.in = in;
+    /* parts of rows for a large batch: as many bytes to write as the
+     * recurrent layers' moves take threads for */
+    parts = (size_t)B * T * D >= 65536 ? seqcls__parallel_parts() : 1;
+    parts = parts > B ? B : parts > EMB_MAX_PARTS ? EMB_MAX_PARTS : parts;
+    seqcls__parallel(parts, forward_part, &J);
+    for (p = 0; p < parts; p++)
+        if (J.bad[p] >= 0)
+            return seqcls__fail(SEQCLS_E_RANGE,
+                                "%s: token id %d at [%d, %d] changed during the call", ctx->func,
+                                (int)in->ids[J.bad[p]], (int)(J.bad[p] / T), (int)(J.bad[p] % T));
     out->kind = VAL_SEQ;
     out->B = B;
     out->T = T;
     out->F = D;
-    out->x = y;
+    out->x = J.y;
     out->len = in->len;
     return SEQCLS_OK;
 }
