@@ -678,6 +678,14 @@ static void forward_part(void *arg, int part, int parts)
         if (J->direct)
             emit_states(J, &s, d, ts, j0);
     }
+    if (J->direct && J->y && d == 0) {   /* the slice's rows past their length: zeros */
+        int j;
+        for (j = j0; j < j1; j++) {
+            const int b = P->perm[j], len = J->len[b];
+            memset(J->y + ((size_t)b * P->T + len) * J->outF, 0,
+                   (size_t)(P->T - len) * J->outF * sizeof(real));
+        }
+    }
 }
 
 int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *out,
@@ -838,11 +846,11 @@ int rnn_forward(const layer_t *L, workspace_t *ws, const value_t *in, value_t *o
     out->len = in->len;
     out->B = P.B;
     if (seq) {
-        if (direct) {   /* the valid steps are in y: zero the others */
-            for (j = 0; j < P.B; j++)
-                if (in->len[j] < P.T)
-                    memset(y + ((size_t)j * P.T + in->len[j]) * outF, 0,
-                           (size_t)(P.T - in->len[j]) * outF * sizeof(real));
+        if (direct) {
+            /* the valid steps are in y, the slices zeroed their rows' other
+             * steps; rows without a step are in no slice */
+            for (j = P.nb[0]; j < P.B; j++)
+                memset(y + (size_t)P.perm[j] * P.T * outF, 0, (size_t)P.T * outF * sizeof(real));
         } else {
             /* rows with no valid step at all are zeroed here */
             if (P.nb[0] < P.B)
