@@ -20,21 +20,21 @@
 
 /* Row spans [k, k + n) (RNN_SPANS: blocks of a constant length, which -O2
  * vectorises in each clone of the SEQCLS_VECTORISED functions below). */
-static inline void add_span(real *restrict y, const real *restrict x, int k, int n)
+SEQCLS_CLONE_INLINE void add_span(real *restrict y, const real *restrict x, int k, int n)
 {
     int i;
     for (i = k; i < k + n; i++)
         y[i] += x[i];
 }
 
-static inline void scale_span(real *restrict y, real a, int k, int n)
+SEQCLS_CLONE_INLINE void scale_span(real *restrict y, real a, int k, int n)
 {
     int i;
     for (i = k; i < k + n; i++)
         y[i] *= a;
 }
 
-static inline void add_scaled_span(real *restrict y, const real *restrict x, real a, int k, int n)
+SEQCLS_CLONE_INLINE void add_scaled_span(real *restrict y, const real *restrict x, real a, int k, int n)
 {
     int i;
     for (i = k; i < k + n; i++)
@@ -43,7 +43,7 @@ static inline void add_scaled_span(real *restrict y, const real *restrict x, rea
 
 /* Ask for the cache lines of the rows of a bag in the table W (large, its
  * rows used at random: their misses then overlap). */
-static inline void prefetch_bag(const real *W, const int32_t *bag, int P, int D, int rows,
+SEQCLS_CLONE_INLINE void prefetch_bag(const real *W, const int32_t *bag, int P, int D, int rows,
                                 int write)
 {
 #if defined(__GNUC__) || defined(__clang__)

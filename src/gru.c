@@ -22,14 +22,14 @@
 /* Elementwise spans of one row, [k, k + n) (see RNN_SPANS); restrict lets
  * -O2 vectorise without run-time overlap checks. */
 
-static inline void add_span(real *restrict a, const real *restrict b, int k, int n)
+SEQCLS_CLONE_INLINE void add_span(real *restrict a, const real *restrict b, int k, int n)
 {
     int i;
     for (i = k; i < k + n; i++)
         a[i] += b[i];
 }
 
-static inline void mul_span(real *restrict y, const real *restrict a, const real *restrict b,
+SEQCLS_CLONE_INLINE void mul_span(real *restrict y, const real *restrict a, const real *restrict b,
                             int k, int n)
 {
     int i;
@@ -38,7 +38,7 @@ static inline void mul_span(real *restrict y, const real *restrict a, const real
 }
 
 /* reset after: keep hn = W_hn h + b_hn, and add r ⊙ hn to n's pre-activation */
-static inline void reset_after_span(real *restrict n_pre, real *restrict hn,
+SEQCLS_CLONE_INLINE void reset_after_span(real *restrict n_pre, real *restrict hn,
                                     const real *restrict r, const real *restrict b_hn,
                                     const real *restrict zh_n, int k, int n)
 {
@@ -50,7 +50,7 @@ static inline void reset_after_span(real *restrict n_pre, real *restrict hn,
 }
 
 /* h' = (1 - z) n + z h */
-static inline void update_span(real *restrict h, const real *restrict z,
+SEQCLS_CLONE_INLINE void update_span(real *restrict h, const real *restrict z,
                                const real *restrict nv, const real *restrict hp, int k, int n)
 {
     int i;
@@ -59,7 +59,7 @@ static inline void update_span(real *restrict h, const real *restrict z,
 }
 
 /* reset before, from dh: dz (before σ') and dn (of n's pre-activation) */
-static inline void grad_span(const real *restrict z, const real *restrict nv,
+SEQCLS_CLONE_INLINE void grad_span(const real *restrict z, const real *restrict nv,
                              const real *restrict hp, const real *restrict dh,
                              real *restrict dz, real *restrict dn, int k, int n)
 {
@@ -75,7 +75,7 @@ static inline void grad_span(const real *restrict z, const real *restrict nv,
  * unit's values read before they are written; dzh gets dr, dz and the
  * gradient of hn = W_hn h + b_hn, and dh becomes z ⊙ dh when the row had a
  * previous state (`carry`). */
-static inline void reset_after_grad_span(rnn_slope_t act, int carry, real *restrict r, real *restrict z,
+SEQCLS_CLONE_INLINE void reset_after_grad_span(rnn_slope_t act, int carry, real *restrict r, real *restrict z,
                                          real *restrict nv, const real *restrict hn,
                                          const real *restrict hp, real *restrict dh,
                                          real *restrict hr, real *restrict hz,
@@ -96,7 +96,7 @@ static inline void reset_after_grad_span(rnn_slope_t act, int carry, real *restr
 }
 
 /* reset before: dr (before σ') = d(r ⊙ h) ⊙ h, dh_{t-1} = z ⊙ dh + d(r ⊙ h) ⊙ r */
-static inline void reset_before_grad_span(const real *restrict r, const real *restrict z,
+SEQCLS_CLONE_INLINE void reset_before_grad_span(const real *restrict r, const real *restrict z,
                                           const real *restrict hp, const real *restrict drh,
                                           real *restrict dr, real *restrict dh, int k, int n)
 {
@@ -109,7 +109,7 @@ static inline void reset_before_grad_span(const real *restrict r, const real *re
 
 /* reset before with recurrent dropout: dr (before σ') = d(r ⊙ hm) ⊙ hm,
  * d/dhm = d(r ⊙ hm) ⊙ r (into drh), the direct path dh = z ⊙ dh */
-static inline void masked_before_grad_span(const real *restrict r, const real *restrict z,
+SEQCLS_CLONE_INLINE void masked_before_grad_span(const real *restrict r, const real *restrict z,
                                            const real *restrict hm, real *restrict drh,
                                            real *restrict dr, real *restrict dh, int k, int n)
 {
@@ -122,7 +122,7 @@ static inline void masked_before_grad_span(const real *restrict r, const real *r
 }
 
 /* dh += g ⊙ mask */
-static inline void mask_add_span(real *restrict dh, const real *restrict g,
+SEQCLS_CLONE_INLINE void mask_add_span(real *restrict dh, const real *restrict g,
                                  const real *restrict mask, int k, int n)
 {
     int i;

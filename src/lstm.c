@@ -17,7 +17,7 @@
  * restrict lets -O2 vectorise without run-time overlap checks. */
 
 /* c = f c_prev + i g, and a copy to take tanh of */
-static inline void cell_span(const real *restrict gi, const real *restrict gf,
+SEQCLS_CLONE_INLINE void cell_span(const real *restrict gi, const real *restrict gf,
                              const real *restrict gg, const real *restrict c_prev,
                              real *restrict c, real *restrict tc, int k, int n)
 {
@@ -26,7 +26,7 @@ static inline void cell_span(const real *restrict gi, const real *restrict gf,
         tc[i] = c[i] = gf[i] * c_prev[i] + gi[i] * gg[i];
 }
 
-static inline void mul_span(real *restrict h, const real *restrict a, const real *restrict b,
+SEQCLS_CLONE_INLINE void mul_span(real *restrict h, const real *restrict a, const real *restrict b,
                             int k, int n)
 {
     int i;
@@ -35,7 +35,7 @@ static inline void mul_span(real *restrict h, const real *restrict a, const real
 }
 
 /* x *= mask */
-static inline void mask_span(real *restrict x, const real *restrict mask, int k, int n)
+SEQCLS_CLONE_INLINE void mask_span(real *restrict x, const real *restrict mask, int k, int n)
 {
     int i;
     for (i = k; i < k + n; i++)
@@ -45,7 +45,7 @@ static inline void mask_span(real *restrict x, const real *restrict mask, int k,
 /* In place over a row's four gates: their values in, the gradients of
  * their pre-activations out (flushed below 1e-30), and dc to d/dc_{t-1};
  * each unit's values are read before they are written. */
-static inline void grad_span(rnn_slope_t act, real *restrict gi, real *restrict gf, real *restrict gg,
+SEQCLS_CLONE_INLINE void grad_span(rnn_slope_t act, real *restrict gi, real *restrict gf, real *restrict gg,
                              real *restrict go, const real *restrict tc,
                              const real *restrict c_prev, const real *restrict dh,
                              real *restrict dc, int k, int n)

@@ -23,7 +23,9 @@
 
 /* The portable float code: branch-free over blocks of fixed length, on a
  * Cephes-style exp (range reduction by ln 2, a degree-6 polynomial, the
- * exponent put in by bit arithmetic). */
+ * exponent put in by bit arithmetic).  Every helper is SEQCLS_CLONE_INLINE:
+ * one that GCC chose to call instead was built for the baseline ISA, not
+ * for the clone calling it (the AVX2 cells were 15% slower so). */
 #ifdef SEQCLS_REAL_DOUBLE
 
 void rnn_gate(int act, int quick, real *x, size_t n)
@@ -50,14 +52,14 @@ void rnn_flush_tiny(real *x, size_t n)
 /* Selections are done on the bits, with integer compares, so that the
  * loops have no control flow and vectorise under the default
  * (trapping) floating-point model. */
-static inline int32_t bits_of(float x)
+SEQCLS_CLONE_INLINE int32_t bits_of(float x)
 {
     union { float f; int32_t i; } u;
     u.f = x;
     return u.i;
 }
 
-static inline float float_of(int32_t i)
+SEQCLS_CLONE_INLINE float float_of(int32_t i)
 {
     union { float f; int32_t i; } u;
     u.i = i;
@@ -67,7 +69,7 @@ static inline float float_of(int32_t i)
 #define SIGN_BIT ((int32_t)0x80000000)
 
 /* e^x for |x| <= 87 (larger |x| are clamped, which sigmoid and tanh do not notice). */
-static inline float exp_approx(float x)
+SEQCLS_CLONE_INLINE float exp_approx(float x)
 {
     const int32_t xi = bits_of(x), mag = xi & ~SIGN_BIT, lim = 0x42ae0000;   /* 87.0f */
     float n, r, p;
@@ -86,9 +88,9 @@ static inline float exp_approx(float x)
     return p * float_of(((int32_t)n + 127) << 23);
 }
 
-static inline float sigmoid_approx(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
+SEQCLS_CLONE_INLINE float sigmoid_approx(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
 
-static inline float tanh_approx(float x)
+SEQCLS_CLONE_INLINE float tanh_approx(float x)
 {
     const int32_t xi = bits_of(x), mag = xi & ~SIGN_BIT;
     const float a = float_of(mag), z = x * x;
@@ -108,7 +110,7 @@ static inline float tanh_approx(float x)
 /* The quick forms: e^-x for x in [-87, 87] (clamped, as exp_approx), with
  * n = round(-x / ln 2), r = x + n ln 2 in [-ln 2 / 2, ln 2 / 2] and
  * e^-x = 2^n e^-r; e^-r by a degree-4 fit of relative error 2.7e-6. */
-static inline float expneg_quick(float x)
+SEQCLS_CLONE_INLINE float expneg_quick(float x)
 {
     const int32_t xi = bits_of(x), mag = xi & ~SIGN_BIT, lim = 0x42ae0000;   /* 87.0f */
     float n, r, p;
@@ -123,39 +125,39 @@ static inline float expneg_quick(float x)
     return p * float_of(((int32_t)n + 127) << 23);
 }
 
-static inline float sigmoid_quick(float x) { return 1.0f / (1.0f + expneg_quick(x)); }
+SEQCLS_CLONE_INLINE float sigmoid_quick(float x) { return 1.0f / (1.0f + expneg_quick(x)); }
 
-static inline float tanh_quick(float x) { return 2.0f / (1.0f + expneg_quick(x + x)) - 1.0f; }
+SEQCLS_CLONE_INLINE float tanh_quick(float x) { return 2.0f / (1.0f + expneg_quick(x + x)) - 1.0f; }
 
-static void sigmoid_block(float *x)
+SEQCLS_CLONE_INLINE void sigmoid_block(float *x)
 {
     int i;
     for (i = 0; i < RNN_BLOCK; i++)
         x[i] = sigmoid_approx(x[i]);
 }
 
-static void tanh_block(float *x)
+SEQCLS_CLONE_INLINE void tanh_block(float *x)
 {
     int i;
     for (i = 0; i < RNN_BLOCK; i++)
         x[i] = tanh_approx(x[i]);
 }
 
-static void sigmoid_quick_block(float *x)
+SEQCLS_CLONE_INLINE void sigmoid_quick_block(float *x)
 {
     int i;
     for (i = 0; i < RNN_BLOCK; i++)
         x[i] = sigmoid_quick(x[i]);
 }
 
-static void tanh_quick_block(float *x)
+SEQCLS_CLONE_INLINE void tanh_quick_block(float *x)
 {
     int i;
     for (i = 0; i < RNN_BLOCK; i++)
         x[i] = tanh_quick(x[i]);
 }
 
-static void flush_block(float *x)
+SEQCLS_CLONE_INLINE void flush_block(float *x)
 {
     int i;
     for (i = 0; i < RNN_BLOCK; i++) {
@@ -331,7 +333,7 @@ void rnn_tanh(int quick, real *x, size_t n)
 
 #endif
 
-static void sigmoid_backward_block(const real *restrict y, real *restrict dx)
+SEQCLS_CLONE_INLINE void sigmoid_backward_block(const real *restrict y, real *restrict dx)
 {
     int i;
     for (i = 0; i < RNN_BLOCK; i++)
