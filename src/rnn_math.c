@@ -129,33 +129,23 @@ SEQCLS_CLONE_INLINE float sigmoid_quick(float x) { return 1.0f / (1.0f + expneg_
 
 SEQCLS_CLONE_INLINE float tanh_quick(float x) { return 2.0f / (1.0f + expneg_quick(x + x)) - 1.0f; }
 
-SEQCLS_CLONE_INLINE void sigmoid_block(float *x)
-{
-    int i;
-    for (i = 0; i < RNN_BLOCK; i++)
-        x[i] = sigmoid_approx(x[i]);
-}
-
-SEQCLS_CLONE_INLINE void tanh_block(float *x)
-{
-    int i;
-    for (i = 0; i < RNN_BLOCK; i++)
-        x[i] = tanh_approx(x[i]);
-}
-
-SEQCLS_CLONE_INLINE void sigmoid_quick_block(float *x)
-{
-    int i;
-    for (i = 0; i < RNN_BLOCK; i++)
-        x[i] = sigmoid_quick(x[i]);
-}
-
-SEQCLS_CLONE_INLINE void tanh_quick_block(float *x)
-{
-    int i;
-    for (i = 0; i < RNN_BLOCK; i++)
-        x[i] = tanh_quick(x[i]);
-}
+/* f over x[0..n) in place: blocks of the constant RNN_BLOCK, whose loop
+ * -O2 vectorises, then the rest one by one. */
+#define BLOCK_MAP(name, f)                                  \
+    SEQCLS_CLONE_INLINE void name(float *x, size_t n)       \
+    {                                                       \
+        size_t i = 0;                                       \
+        int k;                                              \
+        for (; i + RNN_BLOCK <= n; i += RNN_BLOCK)          \
+            for (k = 0; k < RNN_BLOCK; k++)                 \
+                x[i + k] = f(x[i + k]);                     \
+        for (; i < n; i++)                                  \
+            x[i] = f(x[i]);                                 \
+    }
+BLOCK_MAP(sigmoid_map, sigmoid_approx)
+BLOCK_MAP(tanh_map, tanh_approx)
+BLOCK_MAP(sigmoid_quick_map, sigmoid_quick)
+BLOCK_MAP(tanh_quick_map, tanh_quick)
 
 SEQCLS_CLONE_INLINE void flush_block(float *x)
 {
@@ -284,7 +274,6 @@ void rnn_flush_tiny(real *x, size_t n)
 SEQCLS_VECTORISED
 void rnn_gate(int act, int quick, real *x, size_t n)
 {
-    size_t i = 0;
     if (act != SEQCLS_ACT_SIGMOID) {
         act_forward(act, x, n);   /* hard sigmoid and relu are cheap already */
         return;
@@ -295,40 +284,25 @@ void rnn_gate(int act, int quick, real *x, size_t n)
         return;
     }
 #endif
-    if (quick) {
-        for (; i + RNN_BLOCK <= n; i += RNN_BLOCK)
-            sigmoid_quick_block(x + i);
-        for (; i < n; i++)
-            x[i] = sigmoid_quick(x[i]);
-        return;
-    }
-    for (; i + RNN_BLOCK <= n; i += RNN_BLOCK)
-        sigmoid_block(x + i);
-    for (; i < n; i++)
-        x[i] = sigmoid_approx(x[i]);
+    if (quick)
+        sigmoid_quick_map(x, n);
+    else
+        sigmoid_map(x, n);
 }
 
 SEQCLS_VECTORISED
 void rnn_tanh(int quick, real *x, size_t n)
 {
-    size_t i = 0;
 #ifdef RNN_AVX512
     if (cpu_isa() == CPU_AVX512) {
         (quick ? tanh_quick_avx512 : tanh_avx512)(x, n);
         return;
     }
 #endif
-    if (quick) {
-        for (; i + RNN_BLOCK <= n; i += RNN_BLOCK)
-            tanh_quick_block(x + i);
-        for (; i < n; i++)
-            x[i] = tanh_quick(x[i]);
-        return;
-    }
-    for (; i + RNN_BLOCK <= n; i += RNN_BLOCK)
-        tanh_block(x + i);
-    for (; i < n; i++)
-        x[i] = tanh_approx(x[i]);
+    if (quick)
+        tanh_quick_map(x, n);
+    else
+        tanh_map(x, n);
 }
 
 #endif
