@@ -34,7 +34,8 @@ SEQCLS_CLONE_INLINE void scale_span(real *restrict y, real a, int k, int n)
         y[i] *= a;
 }
 
-SEQCLS_CLONE_INLINE void add_scaled_span(real *restrict y, const real *restrict x, real a, int k, int n)
+SEQCLS_CLONE_INLINE void add_scaled_span(real *restrict y, const real *restrict x, real a, int k,
+                                         int n)
 {
     int i;
     for (i = k; i < k + n; i++)
@@ -44,7 +45,7 @@ SEQCLS_CLONE_INLINE void add_scaled_span(real *restrict y, const real *restrict 
 /* Ask for the cache lines of the rows of a bag in the table W (large, its
  * rows used at random: their misses then overlap). */
 SEQCLS_CLONE_INLINE void prefetch_bag(const real *W, const int32_t *bag, int P, int D, int rows,
-                                int write)
+                                      int write)
 {
 #if defined(__GNUC__) || defined(__clang__)
     int j, k;

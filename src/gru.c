@@ -30,7 +30,7 @@ SEQCLS_CLONE_INLINE void add_span(real *restrict a, const real *restrict b, int 
 }
 
 SEQCLS_CLONE_INLINE void mul_span(real *restrict y, const real *restrict a, const real *restrict b,
-                            int k, int n)
+                                  int k, int n)
 {
     int i;
     for (i = k; i < k + n; i++)
@@ -39,8 +39,8 @@ SEQCLS_CLONE_INLINE void mul_span(real *restrict y, const real *restrict a, cons
 
 /* reset after: keep hn = W_hn h + b_hn, and add r ⊙ hn to n's pre-activation */
 SEQCLS_CLONE_INLINE void reset_after_span(real *restrict n_pre, real *restrict hn,
-                                    const real *restrict r, const real *restrict b_hn,
-                                    const real *restrict zh_n, int k, int n)
+                                          const real *restrict r, const real *restrict b_hn,
+                                          const real *restrict zh_n, int k, int n)
 {
     int i;
     for (i = k; i < k + n; i++) {
@@ -51,7 +51,7 @@ SEQCLS_CLONE_INLINE void reset_after_span(real *restrict n_pre, real *restrict h
 
 /* h' = (1 - z) n + z h */
 SEQCLS_CLONE_INLINE void update_span(real *restrict h, const real *restrict z,
-                               const real *restrict nv, const real *restrict hp, int k, int n)
+                                     const real *restrict nv, const real *restrict hp, int k, int n)
 {
     int i;
     for (i = k; i < k + n; i++)
@@ -60,8 +60,8 @@ SEQCLS_CLONE_INLINE void update_span(real *restrict h, const real *restrict z,
 
 /* reset before, from dh: dz (before σ') and dn (of n's pre-activation) */
 SEQCLS_CLONE_INLINE void grad_span(const real *restrict z, const real *restrict nv,
-                             const real *restrict hp, const real *restrict dh,
-                             real *restrict dz, real *restrict dn, int k, int n)
+                                   const real *restrict hp, const real *restrict dh,
+                                   real *restrict dz, real *restrict dn, int k, int n)
 {
     int i;
     for (i = k; i < k + n; i++) {
@@ -75,11 +75,12 @@ SEQCLS_CLONE_INLINE void grad_span(const real *restrict z, const real *restrict 
  * unit's values read before they are written; dzh gets dr, dz and the
  * gradient of hn = W_hn h + b_hn, and dh becomes z ⊙ dh when the row had a
  * previous state (`carry`). */
-SEQCLS_CLONE_INLINE void reset_after_grad_span(rnn_slope_t act, int carry, real *restrict r, real *restrict z,
-                                         real *restrict nv, const real *restrict hn,
-                                         const real *restrict hp, real *restrict dh,
-                                         real *restrict hr, real *restrict hz,
-                                         real *restrict hnn, int k, int n)
+SEQCLS_CLONE_INLINE void reset_after_grad_span(rnn_slope_t act, int carry, real *restrict r,
+                                               real *restrict z, real *restrict nv,
+                                               const real *restrict hn,
+                                               const real *restrict hp, real *restrict dh,
+                                               real *restrict hr, real *restrict hz,
+                                               real *restrict hnn, int k, int n)
 {
     int i;
     for (i = k; i < k + n; i++) {
@@ -97,8 +98,8 @@ SEQCLS_CLONE_INLINE void reset_after_grad_span(rnn_slope_t act, int carry, real 
 
 /* reset before: dr (before σ') = d(r ⊙ h) ⊙ h, dh_{t-1} = z ⊙ dh + d(r ⊙ h) ⊙ r */
 SEQCLS_CLONE_INLINE void reset_before_grad_span(const real *restrict r, const real *restrict z,
-                                          const real *restrict hp, const real *restrict drh,
-                                          real *restrict dr, real *restrict dh, int k, int n)
+                                                const real *restrict hp, const real *restrict drh,
+                                                real *restrict dr, real *restrict dh, int k, int n)
 {
     int i;
     for (i = k; i < k + n; i++) {
@@ -110,8 +111,8 @@ SEQCLS_CLONE_INLINE void reset_before_grad_span(const real *restrict r, const re
 /* reset before with recurrent dropout: dr (before σ') = d(r ⊙ hm) ⊙ hm,
  * d/dhm = d(r ⊙ hm) ⊙ r (into drh), the direct path dh = z ⊙ dh */
 SEQCLS_CLONE_INLINE void masked_before_grad_span(const real *restrict r, const real *restrict z,
-                                           const real *restrict hm, real *restrict drh,
-                                           real *restrict dr, real *restrict dh, int k, int n)
+                                                 const real *restrict hm, real *restrict drh,
+                                                 real *restrict dr, real *restrict dh, int k, int n)
 {
     int i;
     for (i = k; i < k + n; i++) {
@@ -123,7 +124,7 @@ SEQCLS_CLONE_INLINE void masked_before_grad_span(const real *restrict r, const r
 
 /* dh += g ⊙ mask */
 SEQCLS_CLONE_INLINE void mask_add_span(real *restrict dh, const real *restrict g,
-                                 const real *restrict mask, int k, int n)
+                                       const real *restrict mask, int k, int n)
 {
     int i;
     for (i = k; i < k + n; i++)

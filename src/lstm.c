@@ -18,8 +18,8 @@
 
 /* c = f c_prev + i g, and a copy to take tanh of */
 SEQCLS_CLONE_INLINE void cell_span(const real *restrict gi, const real *restrict gf,
-                             const real *restrict gg, const real *restrict c_prev,
-                             real *restrict c, real *restrict tc, int k, int n)
+                                   const real *restrict gg, const real *restrict c_prev,
+                                   real *restrict c, real *restrict tc, int k, int n)
 {
     int i;
     for (i = k; i < k + n; i++)
@@ -27,7 +27,7 @@ SEQCLS_CLONE_INLINE void cell_span(const real *restrict gi, const real *restrict
 }
 
 SEQCLS_CLONE_INLINE void mul_span(real *restrict h, const real *restrict a, const real *restrict b,
-                            int k, int n)
+                                  int k, int n)
 {
     int i;
     for (i = k; i < k + n; i++)
@@ -45,10 +45,11 @@ SEQCLS_CLONE_INLINE void mask_span(real *restrict x, const real *restrict mask, 
 /* In place over a row's four gates: their values in, the gradients of
  * their pre-activations out (flushed below 1e-30), and dc to d/dc_{t-1};
  * each unit's values are read before they are written. */
-SEQCLS_CLONE_INLINE void grad_span(rnn_slope_t act, real *restrict gi, real *restrict gf, real *restrict gg,
-                             real *restrict go, const real *restrict tc,
-                             const real *restrict c_prev, const real *restrict dh,
-                             real *restrict dc, int k, int n)
+SEQCLS_CLONE_INLINE void grad_span(rnn_slope_t act, real *restrict gi, real *restrict gf,
+                                   real *restrict gg, real *restrict go,
+                                   const real *restrict tc,
+                                   const real *restrict c_prev, const real *restrict dh,
+                                   real *restrict dc, int k, int n)
 {
     int i;
     for (i = k; i < k + n; i++) {

@@ -368,9 +368,8 @@ static inline AVX512BW void quantise_row_avx512(const float *x, int K, int Kp, f
     }
     for (; k < K; k += 16) {
         const __mmask16 msk = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
-        _mm_mask_storeu_epi8(out + k, msk,
-                             _mm512_cvtepi32_epi8(quantise16_avx512(_mm512_maskz_loadu_ps(msk, x + k),
-                                                                    vinv)));
+        const __m512i q = quantise16_avx512(_mm512_maskz_loadu_ps(msk, x + k), vinv);
+        _mm_mask_storeu_epi8(out + k, msk, _mm512_cvtepi32_epi8(q));
     }
     for (k = K; k < Kp; k++)
         out[k] = 128;
@@ -429,15 +428,15 @@ static AVX512BW void quant_row_bf16_avx512(const float *x, int K, int Kp, uint16
     /* after the pack, qword 2 l + p holds values [16 p + 4 l, + 4) */
     const __m512i order = _mm512_set_epi64(7, 5, 3, 1, 6, 4, 2, 0);
     int k = 0;
-    for (; k + 32 <= K; k += 32)   /* one pack and a permutation: see quantise_row_avx512 */
-        _mm512_storeu_si512(out + k, _mm512_permutexvar_epi64(
-                                         order, _mm512_packus_epi32(
-                                                    bf16_round16_avx512(_mm512_loadu_ps(x + k)),
-                                                    bf16_round16_avx512(_mm512_loadu_ps(x + k + 16)))));
+    for (; k + 32 <= K; k += 32) {   /* one pack and a permutation: see quantise_row_avx512 */
+        const __m512i lo = bf16_round16_avx512(_mm512_loadu_ps(x + k));
+        const __m512i hi = bf16_round16_avx512(_mm512_loadu_ps(x + k + 16));
+        _mm512_storeu_si512(out + k, _mm512_permutexvar_epi64(order, _mm512_packus_epi32(lo, hi)));
+    }
     for (; k < K; k += 16) {
         const __mmask16 msk = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
-        _mm256_mask_storeu_epi16(out + k, msk,
-                                 _mm512_cvtepi32_epi16(bf16_round16_avx512(_mm512_maskz_loadu_ps(msk, x + k))));
+        const __m512i b = bf16_round16_avx512(_mm512_maskz_loadu_ps(msk, x + k));
+        _mm256_mask_storeu_epi16(out + k, msk, _mm512_cvtepi32_epi16(b));
     }
     for (k = K; k < Kp; k++)
         out[k] = 0;

@@ -390,7 +390,8 @@ int quant_load_param(seqcls_model_t *m, int i, int mode, const unsigned char *da
             if (!(isfinite(s) && s > 0 && isfinite(s * 127.0f)))
                 return seqcls__fail(SEQCLS_E_FORMAT,
                                     "%s: PARM: parameter %d (%s) row %d has scale %.9g (it must be "
-                                    "above 0 and at most %.9g, so that the row's values are finite)",
+                                    "above 0 and at most %.9g, so that the row's values are "
+                                    "finite)",
                                     who, i, P->name, r, (double)s, (double)(FLT_MAX / 127.0f));
             for (c = 0; c < K; c++)
                 if (row[c] == -128)
