@@ -198,14 +198,8 @@ static void scores_row(const att_job_t *J, int b, int part)
             rb[u] = bias[u] + (J->Q ? J->Q[(size_t)b * U + u] : 0);
         if (J->qw) {   /* int8 or bfloat16 products, and the quick tanh of quantised layers */
             unsigned char *qa = J->qrows + (size_t)part * J->qroom;
-            float *qs = (float *)(void *)(qa + (size_t)T * qmat_act_bytes(J->qw));
-            qop_t op;
-            qact(J->qw, len, x, F, qa, qs);
-            op.w = J->qw;
-            op.act = qa;
-            op.sa = qs;
-            op.rb = 0;
-            qgemm(len, 1, &op, rb, A, U);
+            quant_matmul(J->qw, len, x, F, rb, A, U, qa,
+                         (float *)(void *)(qa + (size_t)T * qmat_act_bytes(J->qw)));
         } else {
             pgemm(len, U, F, x, F, J->Wp, 0, rb, A, U);
         }
