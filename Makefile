@@ -147,9 +147,16 @@ $(TEST_RUN_F64): tests/check_main.c $(TEST_SRCS_F64) $(TEST_HDRS) $(HDRS) $(BUIL
 	$(CC) $(TEST_CFLAGS) -I$(BUILD)/tests/f64 -DSEQCLS_REAL_DOUBLE $(CFLAGS) -o $@ \
 	    tests/check_main.c $(TEST_SRCS_F64) $(STATIC64) $(CHECK_LIBS) $(LIBS)
 
-$(TEST_RUN_INT): tests/check_main.c $(TEST_SRCS_INT) $(TEST_HDRS) $(HDRS) $(BUILD)/tests/int/suites.h $(OBJS_F32)
+# The internal runner also has the AMX kernels built a second time on a
+# model of the tiles (tests/amx_model.c), so they are tested without AMX.
+AMX_MODEL := $(BUILD)/tests/qgemm_amx_model.o
+$(AMX_MODEL): src/qgemm_amx.c tests/amx_model.h $(HDRS) | $(BUILD)/tests
+	$(CC) $(CFLAGS_COMMON) $(BLAS_CFLAGS) -DSEQCLS_AMX_MODEL -Isrc -Itests $(CFLAGS) -c $< -o $@
+
+$(TEST_RUN_INT): tests/check_main.c $(TEST_SRCS_INT) tests/amx_model.c $(TEST_HDRS) $(HDRS) $(BUILD)/tests/int/suites.h $(OBJS_F32) $(AMX_MODEL)
 	$(CC) $(TEST_CFLAGS) -Isrc -I$(BUILD)/tests/int $(BLAS_CFLAGS) $(CFLAGS) -o $@ \
-	    tests/check_main.c $(TEST_SRCS_INT) $(OBJS_F32) $(CHECK_LIBS) $(LIBS)
+	    tests/check_main.c $(TEST_SRCS_INT) tests/amx_model.c $(OBJS_F32) $(AMX_MODEL) \
+	    $(CHECK_LIBS) $(LIBS)
 
 deps:
 	@sh tools/ensure-deps.sh

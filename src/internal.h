@@ -139,9 +139,17 @@ int cpu_isa(void);
  * only when cpu_isa() is CPU_AVX512, so SEQCLS_MAX_CPU_ISA lowers them too. */
 enum { CPU_FEAT_VNNI = 1, CPU_FEAT_BF16 = 2, CPU_FEAT_BWVL = 4 };
 int cpu_has(int feature);
+/* AMX tiles for int8 (tdpbusd) and bfloat16 (tdpbf16ps): the CPU has them,
+ * Linux granted this process their state, and SEQCLS_MAX_CPU_ISA (or
+ * cpu_set_amx) does not exclude them.  Used only with CPU_AVX512. */
+enum { CPU_AMX_INT8 = 1, CPU_AMX_BF16 = 2 };
+int cpu_has_amx(int feature);
 /* Tests: use the kernels of `isa` at most (-1: back to the default);
  * returns the set in use, no better than the CPU has. */
 int cpu_set_isa(int isa);
+/* Tests: allow the AMX kernels or not (-1: as the environment says);
+ * returns whether they are allowed now (not whether the CPU has them). */
+int cpu_set_amx(int allow);
 
 /* ---- packed products for the recurrent steps (pgemm.c) ---- */
 
@@ -220,7 +228,10 @@ typedef struct {
  * if not NULL; the operands have the same N and mode. */
 void qgemm(int M, int nops, const qop_t *ops, const real *bias, real *C, int ldc);
 /* The kernel qgemm uses for a mode now, and its name. */
-enum { QK_PORTABLE = 0, QK_AVX2 = 1, QK_VNNI = 2, QK_BF16 = 3, QK_BF16_AVX2 = 4 };
+enum {
+    QK_PORTABLE = 0, QK_AVX2 = 1, QK_VNNI = 2, QK_BF16 = 3, QK_BF16_AVX2 = 4,
+    QK_AMX_INT8 = 5, QK_AMX_BF16 = 6
+};
 int qgemm_kernel(int mode);
 const char *qgemm_kernel_name(int mode);
 

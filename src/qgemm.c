@@ -54,7 +54,7 @@
  * y = ((float)acc0 * s0 + (float)acc1 * s1) + bias, in that order in
  * every kernel (bf16: (acc0 + acc1) + bias).
  */
-#include "internal.h"
+#include "qgemm_kernel.h"
 
 #include <math.h>
 #include <string.h>
@@ -518,27 +518,7 @@ void qact(const qmat_t *q, int M, const real *A, int lda, void *act, float *sa)
 
 /* ---- the kernels: rows [0, M) of one panel (columns [0, n) of it) ---- */
 
-typedef struct {
-    const qmat_t *w;
-    const unsigned char *act;   /* row i at act + i * rb */
-    size_t rb;
-    const float *sa;
-    const unsigned char *panel; /* the panel's packed weights */
-    const float *sw;            /* the panel's scales (int8) */
-    const int32_t *wsum;        /* the panel's sums (int8) */
-    const real *bias;           /* the panel's bias, or NULL */
-    real *C;                    /* the panel's first column */
-    int ldc, add;               /* add: C + v (the second operand), else store */
-} qk_t;
 
-/* The epilogue of one element, the same in every kernel. */
-static inline real q_out(const qk_t *o, real c_old, float v, int col)
-{
-    real y = o->add ? (real)((float)c_old + v) : (real)v;
-    if (o->bias)
-        y = (real)((float)y + (float)o->bias[col]);
-    return y;
-}
 
 /* Portable int8: blocks of QPR rows; each group of 4 k of the panel is
  * widened and transposed once ([j][c]), then every row of the block adds
@@ -811,23 +791,6 @@ static __attribute__((target("avx2,fma"))) void bf16_avx2(int M, int n, const qk
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
 #define MRQ 8
 
-/* The epilogue of a row of a panel's 32 columns (masks m0, m1 for the
- * columns [0, n)), v0 and v1 the kernel's float results: q_out's
- * operations, 16 columns at a time. */
-static inline __attribute__((always_inline, target("avx512f"))) void
-store32_avx512(const qk_t *o, float *c, __mmask16 m0, __mmask16 m1, __m512 v0, __m512 v1)
-{
-    if (o->add) {
-        v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), v0);
-        v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), v1);
-    }
-    if (o->bias) {
-        v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, o->bias));
-        v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, o->bias + 16));
-    }
-    _mm512_mask_storeu_ps(c, m0, v0);
-    _mm512_mask_storeu_ps(c + 16, m1, v1);
-}
 
 /* acc += a (unsigned bytes) . w (signed bytes), four to a lane.  GCC 12
  * copies the accumulators of _mm512_dpbusd_epi32 between registers on
@@ -874,10 +837,8 @@ static inline VNNI __attribute__((always_inline)) void int8_vnni_rows(const int 
         for (i = 0; i < mr; i++) {
             const __m512 sa = _mm512_set1_ps(o->sa[i0 + i]);
             store32_avx512(o, o->C + (size_t)(i0 + i) * o->ldc, m0, m1,
-                           _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c0[i], off0)),
-                                         _mm512_mul_ps(sa, sw0)),
-                           _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c1[i], off1)),
-                                         _mm512_mul_ps(sa, sw1)));
+                           int8_value_avx512(c0[i], off0, sa, sw0),
+                           int8_value_avx512(c1[i], off1, sa, sw1));
         }
     }
 }
@@ -887,9 +848,7 @@ static inline VNNI __attribute__((always_inline)) void int8_vnni_rows(const int 
  * the columns [0, n) of the panel. */
 #define QROWS(rows_fn, M, n, o)                                                              \
     do {                                                                                     \
-        const __mmask16 m0_ = (__mmask16)((n) >= 16 ? 0xffff : (1u << (n)) - 1);             \
-        const __mmask16 m1_ =                                                                \
-            (__mmask16)((n) >= 32 ? 0xffff : (n) <= 16 ? 0 : (1u << ((n) - 16)) - 1);        \
+        const __mmask16 m0_ = panel_mask(n, 0), m1_ = panel_mask(n, 1);                      \
         int i_;                                                                              \
         for (i_ = 0; i_ + MRQ <= (M); i_ += MRQ)                                             \
             rows_fn(MRQ, o, i_, m0_, m1_);                                                   \
@@ -956,12 +915,14 @@ int qgemm_kernel(int mode)
 {
     const int isa = cpu_isa();
     if (mode == QMODE_INT8)
-        return isa == CPU_AVX512 && cpu_has(CPU_FEAT_VNNI) ? QK_VNNI
-               : isa >= CPU_AVX2                          ? QK_AVX2
-                                                          : QK_PORTABLE;
-    return isa == CPU_AVX512 && cpu_has(CPU_FEAT_BF16) ? QK_BF16
-           : isa >= CPU_AVX2                           ? QK_BF16_AVX2
-                                                       : QK_PORTABLE;
+        return isa == CPU_AVX512 && cpu_has(CPU_FEAT_BWVL) && cpu_has_amx(CPU_AMX_INT8) ? QK_AMX_INT8
+               : isa == CPU_AVX512 && cpu_has(CPU_FEAT_VNNI)                          ? QK_VNNI
+               : isa >= CPU_AVX2                                                      ? QK_AVX2
+                                                                                      : QK_PORTABLE;
+    return isa == CPU_AVX512 && cpu_has(CPU_FEAT_BWVL) && cpu_has_amx(CPU_AMX_BF16) ? QK_AMX_BF16
+           : isa == CPU_AVX512 && cpu_has(CPU_FEAT_BF16)                          ? QK_BF16
+           : isa >= CPU_AVX2                                                      ? QK_BF16_AVX2
+                                                                                  : QK_PORTABLE;
 }
 
 static qkernel_fn kernel_for(int mode)
@@ -976,6 +937,10 @@ static qkernel_fn kernel_for(int mode)
         return bf16_avx512;
     if (k == QK_BF16_AVX2)
         return bf16_avx2;
+    if (k == QK_AMX_INT8)
+        return qgemm_amx_int8;
+    if (k == QK_AMX_BF16)
+        return qgemm_amx_bf16;
 #else
     (void)k;
 #endif
@@ -984,14 +949,14 @@ static qkernel_fn kernel_for(int mode)
 
 const char *qgemm_kernel_name(int mode)
 {
-    static const char *const names[] = {"portable", "avx2", "avx512-vnni", "avx512-bf16",
-                                        "avx2-fma"};
+    static const char *const names[] = {"portable",    "avx2",     "avx512-vnni", "avx512-bf16",
+                                        "avx2-fma",    "amx-int8", "amx-bf16"};
     return names[qgemm_kernel(mode)];
 }
 
-void qgemm(int M, int nops, const qop_t *ops, const real *bias, real *C, int ldc)
+void qgemm_run(qkernel_fn kern, int M, int nops, const qop_t *ops, const real *bias, real *C,
+               int ldc)
 {
-    const qkernel_fn kern = kernel_for(ops[0].w->mode);
     int k, p;
     if (M <= 0)
         return;
@@ -1015,4 +980,9 @@ void qgemm(int M, int nops, const qop_t *ops, const real *bias, real *C, int ldc
             kern(M, n, &o);
         }
     }
+}
+
+void qgemm(int M, int nops, const qop_t *ops, const real *bias, real *C, int ldc)
+{
+    qgemm_run(kernel_for(ops[0].w->mode), M, nops, ops, bias, C, ldc);
 }

@@ -23,7 +23,11 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "qgemm_kernel.h"
 #include "testutil.h"
+#ifdef Q_X86
+#include "amx_model.h"
+#endif
 
 #define GUARD 12345.0f
 
@@ -42,8 +46,109 @@ static double int8_ref(const qmat_t *w, const unsigned char *act, float sa, int 
     return (double)(float)acc * (double)(sa * w->scale[n]);
 }
 
-/* Run qgemm with every kernel set; all must give the same bits.  Returns
- * the number of kernel sets tried. */
+/* n bytes that end where an unreadable page begins: a kernel reading
+ * past the activations' last row faults (tile loads read whole rows). */
+static unsigned char *guarded_alloc(size_t n)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE), span = (n + page - 1) / page * page;
+    unsigned char *base = mmap(NULL, span + page, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(base, MAP_FAILED);
+    ck_assert_int_eq(mprotect(base + span, page, PROT_NONE), 0);
+    return base + span - n;
+}
+
+static void guarded_free(unsigned char *p, size_t n)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE), span = (n + page - 1) / page * page;
+    if (p)
+        munmap(p + n - span, span + page);
+}
+
+/* The exact value of element (i, n) of a bfloat16 product (double holds
+ * every product and these sums), and the sum of the terms' magnitudes. */
+static double bf16_ref(const qmat_t *w, const unsigned char *act, int n, double *mag)
+{
+    const uint16_t *a = (const uint16_t *)(const void *)act;
+    double sum = 0;
+    int k;
+    for (k = 0; k < w->K; k++) {
+        const double t = (double)qmat_bf16_float(a[k]) * (double)qmat_bf16_float(qmat_get(w, n, k));
+        sum += t;
+        *mag += fabs(t);
+    }
+    return sum;
+}
+
+/* A bfloat16 product by a kernel that sums in another order (AMX): each
+ * element within the rounding of a float sum of its terms (K + K2 + 1
+ * additions, each within 2^-24 of their magnitudes' sum). */
+static void check_bf16_bound(const float *C, int ldc, int M, int N, const qop_t *ops, int nops,
+                             const float *bias, const char *what)
+{
+    int i, j, p;
+    for (i = 0; i < M; i++)
+        for (j = 0; j < N; j++) {
+            double mag = bias ? fabs(bias[j]) : 0, want = bias ? bias[j] : 0;
+            int terms = bias ? 1 : 0;
+            for (p = 0; p < nops; p++) {
+                want += bf16_ref(ops[p].w, (const unsigned char *)ops[p].act +
+                                               (size_t)i * qmat_act_bytes(ops[p].w),
+                                 j, &mag);
+                terms += ops[p].w->Kp;
+            }
+            ck_assert_msg(fabs(C[(size_t)i * ldc + j] - want) <= 1.01 * terms * 0x1p-24 * mag + 1e-30,
+                          "bf16 %s M=%d N=%d: [%d,%d] %.9g vs exact %.9g (terms %g)", what, M, N,
+                          i, j, (double)C[(size_t)i * ldc + j], want, mag);
+        }
+}
+
+/* The kernel sets check_all_kernels runs: the instruction sets without
+ * AMX, then AMX (when this CPU has it), then the AMX kernels on the model
+ * of the tiles (tests/amx_model.c; the model's epilogue is AVX-512's). */
+enum { SET_AVX512 = CPU_AVX512, SET_AMX, SET_AMX_MODEL, SETS };
+
+static int use_set(int set, int mode)
+{
+    if (set <= SET_AVX512) {
+        cpu_set_amx(0);
+        return cpu_set_isa(set) == set;
+    }
+    cpu_set_amx(1);
+    if (cpu_set_isa(CPU_AVX512) != CPU_AVX512 || !cpu_has(CPU_FEAT_BWVL))
+        return 0;
+    if (set == SET_AMX)
+        return cpu_has_amx(mode == QMODE_INT8 ? CPU_AMX_INT8 : CPU_AMX_BF16);
+#ifdef Q_X86
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+static void run_set(int set, int M, int nops, const qop_t *ops, const float *bias, float *C, int ldc)
+{
+#ifdef Q_X86
+    if (set == SET_AMX_MODEL) {
+        qgemm_run(ops[0].w->mode == QMODE_INT8 ? qgemm_amx_int8_model : qgemm_amx_bf16_model, M,
+                  nops, ops, bias, C, ldc);
+        ck_assert_msg(!amx_model_configured(), "the AMX kernel did not release the tiles");
+        return;
+    }
+#endif
+    (void)set;
+    qgemm(M, nops, ops, bias, C, ldc);
+}
+
+static const char *set_name(int set, int mode)
+{
+    return set == SET_AMX_MODEL ? (mode == QMODE_INT8 ? "amx-int8 (model)" : "amx-bf16 (model)")
+                                : qgemm_kernel_name(mode);
+}
+
+/* Run qgemm with every kernel set; all must give the same bits (bfloat16
+ * on AMX: within the bound of a float sum).  Returns the number of
+ * kernel sets tried. */
 static int check_all_kernels(int mode, int M, int N, int K, int K2, int bias, uint64_t seed)
 {
     const int ldc = N + 3;
@@ -53,9 +158,10 @@ static int check_all_kernels(int mode, int M, int N, int K, int K2, int bias, ui
     float *b = malloc(sizeof(float) * (size_t)N), *C0 = malloc(sizeof(float) * (size_t)M * ldc);
     float *C = malloc(sizeof(float) * (size_t)M * ldc);
     unsigned char *a1, *a2;
+    size_t n1, n2;
     float *s1 = malloc(sizeof(float) * (size_t)M), *s2 = malloc(sizeof(float) * (size_t)M);
     qop_t ops[2];
-    int isa, tried = 0, i, j;
+    int set, tried = 0, i, j;
     memset(ops, 0, sizeof ops);
     size_t k;
     for (k = 0; k < (size_t)M * K; k++)
@@ -76,10 +182,12 @@ static int check_all_kernels(int mode, int M, int N, int K, int K2, int bias, ui
         ck_assert_int_eq(qmat_alloc(&w2, mode, N, K2, 0), SEQCLS_OK);
         qmat_quantize(&w2, W2);
     }
-    a1 = malloc(qmat_act_bytes(&w1) * (size_t)M);
-    a2 = K2 ? malloc(qmat_act_bytes(&w2) * (size_t)M) : NULL;
-    for (isa = CPU_PORTABLE; isa <= CPU_AVX512; isa++) {
-        if (cpu_set_isa(isa) != isa)
+    n1 = qmat_act_bytes(&w1) * (size_t)M;
+    n2 = K2 ? qmat_act_bytes(&w2) * (size_t)M : 0;
+    a1 = guarded_alloc(n1);
+    a2 = K2 ? guarded_alloc(n2) : NULL;
+    for (set = CPU_PORTABLE; set < SETS; set++) {
+        if (!use_set(set, mode))
             continue;
         qact(&w1, M, A, K, a1, s1);
         if (K2)
@@ -93,7 +201,7 @@ static int check_all_kernels(int mode, int M, int N, int K, int K2, int bias, ui
         for (i = 0; i < M; i++)
             for (j = 0; j < ldc; j++)
                 C[(size_t)i * ldc + j] = GUARD;
-        qgemm(M, K2 ? 2 : 1, ops, bias ? b : NULL, C, ldc);
+        run_set(set, M, K2 ? 2 : 1, ops, bias ? b : NULL, C, ldc);
         for (i = 0; i < M; i++)
             for (j = N; j < ldc; j++)
                 ck_assert_msg(C[(size_t)i * ldc + j] == GUARD, "wrote outside C");
@@ -112,15 +220,18 @@ static int check_all_kernels(int mode, int M, int N, int K, int K2, int bias, ui
                                       "int8 M=%d N=%d K=%d: [%d,%d] %g vs %g", M, N, K, i, j,
                                       (double)C[(size_t)i * ldc + j], want);
                     }
+        } else if (mode == QMODE_BF16 && set >= SET_AMX) {
+            check_bf16_bound(C, ldc, M, N, ops, K2 ? 2 : 1, bias ? b : NULL, set_name(set, mode));
         } else {
             ck_assert_msg(memcmp(C, C0, sizeof(float) * (size_t)M * ldc) == 0,
                           "mode %d M=%d N=%d K=%d K2=%d: kernel set %d (%s) differs from the "
                           "portable one",
-                          mode, M, N, K, K2, isa, qgemm_kernel_name(mode));
+                          mode, M, N, K, K2, set, set_name(set, mode));
         }
         tried++;
     }
     cpu_set_isa(-1);
+    cpu_set_amx(-1);
     qmat_free(&w1);
     if (K2)
         qmat_free(&w2);
@@ -131,8 +242,8 @@ static int check_all_kernels(int mode, int M, int N, int K, int K2, int bias, ui
     free(b);
     free(C0);
     free(C);
-    free(a1);
-    free(a2);
+    guarded_free(a1, n1);
+    guarded_free(a2, n2);
     free(s1);
     free(s2);
     return tried;
@@ -140,7 +251,8 @@ static int check_all_kernels(int mode, int M, int N, int K, int K2, int bias, ui
 
 START_TEST(int8_is_the_same_with_every_kernel_set)
 {
-    static const int Ms[] = {1, 2, 3, 7, 8, 9, 17};
+    /* 32, 33, 70: whole blocks of the AMX kernels' 32 rows, and past them */
+    static const int Ms[] = {1, 2, 3, 7, 8, 9, 17, 32, 33, 70};
     static const int Ns[] = {1, 5, 16, 17, 31, 32, 33, 64, 100};
     static const int Ks[] = {1, 3, 4, 5, 64, 130};
     size_t a, b, c;
@@ -162,7 +274,7 @@ END_TEST
 
 START_TEST(bf16_portable_gives_the_avx512_bits)
 {
-    static const int Ms[] = {1, 3, 8, 13};
+    static const int Ms[] = {1, 3, 8, 13, 32, 45};
     static const int Ns[] = {1, 16, 17, 32, 50};
     static const int Ks[] = {1, 2, 7, 64, 129};
     size_t a, b, c;
