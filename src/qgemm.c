@@ -57,14 +57,8 @@
 #include "qgemm_kernel.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
-
-#define QNR 32
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(SEQCLS_REAL_DOUBLE)
-#define Q_X86 1
-#include <immintrin.h>
-#endif
 
 int qmat_group(int mode) { return mode == QMODE_INT8 ? 4 : 2; }
 
@@ -909,23 +903,86 @@ static BF16 void bf16_avx512(int M, int n, const qk_t *o)
 
 #endif
 
-typedef void (*qkernel_fn)(int M, int n, const qk_t *o);
+/* Do kernels a and b agree on a small product (37 x 40 x 70, one operand
+ * and a bias): the same bits for int8; for bfloat16 (whose kernels may
+ * sum a pair in either order) within 1e-3 of values below 70 in
+ * magnitude, where an error of indexing would be of order 1. */
+int qgemm_kernels_agree(qkernel_fn a, qkernel_fn b, int mode)
+{
+    enum { M = 37, N = 40, K = 70 };
+    qmat_t w;
+    real *A = seqcls__calloc((size_t)(M + N) * K + N + 2 * M * N, sizeof(real));
+    void *act = seqcls__calloc((size_t)M, 2 * (size_t)(K + 4));
+    float sa[M];
+    int agree = 0, i;
+    if (A && act && qmat_alloc(&w, mode, N, K, 0) == SEQCLS_OK) {
+        real *W = A + M * K, *bias = W + N * K, *C1 = bias + N, *C2 = C1 + M * N;
+        qop_t op;
+        for (i = 0; i < (M + N) * K + N; i++)   /* in [-1, 1], no pattern along k */
+            A[i] = (real)((i * 7919 + 13) % 255 - 127) / 127;
+        qmat_quantize(&w, W);
+        qact(&w, M, A, K, act, sa);
+        memset(&op, 0, sizeof op);
+        op.w = &w;
+        op.act = act;
+        op.sa = sa;
+        qgemm_run(a, M, 1, &op, bias, C1, N);
+        qgemm_run(b, M, 1, &op, bias, C2, N);
+        agree = 1;
+        for (i = 0; i < M * N; i++)
+            if (mode == QMODE_INT8 ? C1[i] != C2[i] : !(fabsf((float)(C1[i] - C2[i])) <= 1e-3f))
+                agree = 0;
+        qmat_free(&w);
+    }
+    seqcls__dealloc(A);
+    seqcls__dealloc(act);
+    return agree;
+}
+
+/* The AMX kernels were written against the manual and tested on a model
+ * of the tiles (tests/amx_model.c), on machines without AMX.  So before
+ * one is first used, it must agree with the AVX-512 kernel (for int8 the
+ * same bits) on a small product; if it does not, qgemm keeps the AVX-512
+ * kernels in this process. */
+static int amx_trusted(int mode)
+{
+#ifdef Q_X86
+    static atomic_int trusted[2] = {-1, -1};   /* int8, bfloat16; -1: not checked yet */
+    atomic_int *t = &trusted[mode == QMODE_INT8 ? 0 : 1];
+    int ok = atomic_load_explicit(t, memory_order_relaxed);
+    if (ok < 0) {
+        ok = mode == QMODE_INT8
+                 ? qgemm_kernels_agree(qgemm_amx_int8,
+                                       cpu_has(CPU_FEAT_VNNI) ? int8_vnni : int8_portable, mode)
+                 : qgemm_kernels_agree(qgemm_amx_bf16,
+                                       cpu_has(CPU_FEAT_BF16) ? bf16_avx512 : bf16_portable, mode);
+        atomic_store_explicit(t, ok, memory_order_relaxed);
+    }
+    return ok;
+#else
+    (void)mode;
+    return 0;
+#endif
+}
 
 int qgemm_kernel(int mode)
 {
     const int isa = cpu_isa();
+    const int amx = isa == CPU_AVX512 && cpu_has(CPU_FEAT_BWVL) &&
+                    cpu_has_amx(mode == QMODE_INT8 ? CPU_AMX_INT8 : CPU_AMX_BF16) &&
+                    amx_trusted(mode);
     if (mode == QMODE_INT8)
-        return isa == CPU_AVX512 && cpu_has(CPU_FEAT_BWVL) && cpu_has_amx(CPU_AMX_INT8) ? QK_AMX_INT8
+        return amx ? QK_AMX_INT8
                : isa == CPU_AVX512 && cpu_has(CPU_FEAT_VNNI)                          ? QK_VNNI
                : isa >= CPU_AVX2                                                      ? QK_AVX2
                                                                                       : QK_PORTABLE;
-    return isa == CPU_AVX512 && cpu_has(CPU_FEAT_BWVL) && cpu_has_amx(CPU_AMX_BF16) ? QK_AMX_BF16
+    return amx ? QK_AMX_BF16
            : isa == CPU_AVX512 && cpu_has(CPU_FEAT_BF16)                          ? QK_BF16
            : isa >= CPU_AVX2                                                      ? QK_BF16_AVX2
                                                                                   : QK_PORTABLE;
 }
 
-static qkernel_fn kernel_for(int mode)
+qkernel_fn qgemm_kernel_fn(int mode)
 {
     const int k = qgemm_kernel(mode);
 #ifdef Q_X86
@@ -984,5 +1041,5 @@ void qgemm_run(qkernel_fn kern, int M, int nops, const qop_t *ops, const real *b
 
 void qgemm(int M, int nops, const qop_t *ops, const real *bias, real *C, int ldc)
 {
-    qgemm_run(kernel_for(ops[0].w->mode), M, nops, ops, bias, C, ldc);
+    qgemm_run(qgemm_kernel_fn(ops[0].w->mode), M, nops, ops, bias, C, ldc);
 }

@@ -33,6 +33,8 @@ typedef struct {
 
 typedef void (*qkernel_fn)(int M, int n, const qk_t *o);
 
+/* The kernel qgemm uses for a mode now (qgemm_kernel's). */
+qkernel_fn qgemm_kernel_fn(int mode);
 /* qgemm (internal.h) with the kernel kern: the tests run every kernel. */
 void qgemm_run(qkernel_fn kern, int M, int nops, const qop_t *ops, const real *bias, real *C,
                int ldc);
@@ -42,6 +44,11 @@ void qgemm_run(qkernel_fn kern, int M, int nops, const qop_t *ops, const real *b
 void qgemm_amx_int8(int M, int n, const qk_t *o);
 void qgemm_amx_bf16(int M, int n, const qk_t *o);
 #endif
+
+/* Do kernels a and b give the same results (int8: bits; bfloat16: within
+ * the order of a pair's sum) on a small product?  qgemm checks the AMX
+ * kernels so before their first use. */
+int qgemm_kernels_agree(qkernel_fn a, qkernel_fn b, int mode);
 
 /* The epilogue of one element, the same in every kernel. */
 static inline real q_out(const qk_t *o, real c_old, float v, int col)

@@ -3,8 +3,14 @@
  * with every kernel set the CPU has: int8 gives the same bits with the
  * portable, AVX2 and AVX512-VNNI kernels (one and two operands, bias,
  * every edge of the row and column blocks, strides wider than C, nothing
- * written outside C) and matches an exact integer reference; bfloat16's
- * portable kernel gives AVX512-BF16's bits; and whole quantised models
+ * written outside C, nothing read past the activations) and matches an
+ * exact integer reference; bfloat16's portable kernel gives AVX512-BF16's
+ * bits.  The AMX kernels (src/qgemm_amx.c) run on the CPU's tiles when it
+ * has them and everywhere on a model of the tiles (tests/amx_model.c):
+ * int8 the same bits, bfloat16 within the rounding of a float sum (it
+ * orders a pair's products differently); and qgemm's check of an AMX
+ * kernel before its first use refuses a kernel wrong in one element.
+ * And whole quantised models
  * (BiLSTM, BiGRU reset-before, dense) give the same probabilities bit
  * for bit with the portable and AVX2 kernel sets (int8), and within
  * 2e-6 with AVX-512, whose float32 sigmoid and tanh (rnn_math.c, the
@@ -267,8 +273,49 @@ START_TEST(int8_is_the_same_with_every_kernel_set)
     /* K above the portable kernel's exact float partial sums (512) */
     check_all_kernels(QMODE_INT8, 5, 40, 1100, 600, 1, seed++);
     check_all_kernels(QMODE_BF16, 5, 40, 1100, 0, 1, seed++);
-    printf("  int8 products: %d kernel sets (best: %s), bit-identical\n", tried,
+    printf("  int8 products: %d kernel sets, the AMX model's included (best: %s), bit-identical\n", tried,
            qgemm_kernel_name(QMODE_INT8));
+}
+END_TEST
+
+#ifdef Q_X86
+/* The AMX kernels on the model with one result wrong by one ulp (int8)
+ * or by 0.01 (bfloat16: beyond the order of its sums). */
+static void amx_int8_one_ulp_off(int M, int n, const qk_t *o)
+{
+    qgemm_amx_int8_model(M, n, o);
+    o->C[0] = nextafterf(o->C[0], INFINITY);
+}
+
+static void amx_bf16_off(int M, int n, const qk_t *o)
+{
+    qgemm_amx_bf16_model(M, n, o);
+    o->C[0] += 0.01f;
+}
+#endif
+
+/* qgemm trusts an AMX kernel only after it agreed with the AVX-512 one on
+ * a small product (qgemm_kernels_agree): the kernels on the model agree
+ * with every other kernel set's; a kernel wrong in one element does not. */
+START_TEST(amx_kernels_are_checked_before_their_first_use)
+{
+#ifdef Q_X86
+    int set, mode;
+    for (set = CPU_PORTABLE; set <= SET_AVX512; set++) {
+        if (!use_set(set, QMODE_INT8) || !cpu_has(CPU_FEAT_BWVL))
+            continue;
+        for (mode = QMODE_INT8; mode <= QMODE_BF16; mode++)
+            ck_assert_msg(qgemm_kernels_agree(mode == QMODE_INT8 ? qgemm_amx_int8_model
+                                                                  : qgemm_amx_bf16_model,
+                                              qgemm_kernel_fn(mode), mode),
+                          "the AMX model disagrees with %s", qgemm_kernel_name(mode));
+        ck_assert(!qgemm_kernels_agree(amx_int8_one_ulp_off, qgemm_kernel_fn(QMODE_INT8),
+                                       QMODE_INT8));
+        ck_assert(!qgemm_kernels_agree(amx_bf16_off, qgemm_kernel_fn(QMODE_BF16), QMODE_BF16));
+    }
+    cpu_set_isa(-1);
+    cpu_set_amx(-1);
+#endif
 }
 END_TEST
 
@@ -484,6 +531,7 @@ Suite *internal_quant_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, int8_is_the_same_with_every_kernel_set);
     tcase_add_test(tc, bf16_portable_gives_the_avx512_bits);
+    tcase_add_test(tc, amx_kernels_are_checked_before_their_first_use);
     tcase_add_test(tc, bf16_rounding);
     tcase_add_test(tc, activations_quantise_alike_with_every_kernel_set);
     tcase_add_test(tc, int8_models_are_the_same_with_every_kernel_set);
