@@ -273,8 +273,9 @@ START_TEST(int8_is_the_same_with_every_kernel_set)
     /* K above the portable kernel's exact float partial sums (512) */
     check_all_kernels(QMODE_INT8, 5, 40, 1100, 600, 1, seed++);
     check_all_kernels(QMODE_BF16, 5, 40, 1100, 0, 1, seed++);
-    printf("  int8 products: %d kernel sets, the AMX model's included (best: %s), bit-identical\n", tried,
-           qgemm_kernel_name(QMODE_INT8));
+    printf("  int8 products: %d kernel sets, the AMX model's included (best: %s), "
+           "bit-identical\n",
+           tried, qgemm_kernel_name(QMODE_INT8));
 }
 END_TEST
 
