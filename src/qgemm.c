@@ -21,6 +21,7 @@
  * order: y = (float)acc * (sa * sw[n]), plus the second operand's term
  * and the bias (below).  So int8 results are bit-identical across kernel
  * sets.  The kernels:
+ *   - AMX tiles (tdpbusd), in qgemm_amx.c, where the CPU has them;
  *   - AVX512-VNNI (avx512f + avx512bw + avx512vnni): vpdpbusd, 8 rows x 32
  *     columns in 16 registers;
  *   - AVX2: bytes widened to 16 bits (vpmovzxbw, vpmovsxbw) and vpmaddwd,
@@ -41,7 +42,8 @@
  * rounds once, as the add does), so they give the AVX512-BF16 kernel's
  * values bit for bit (tested on Zen 4), except where vdpbf16ps flushes a
  * subnormal input or sum to zero (values below 1.2e-38, which the test
- * of the kernels does not meet).
+ * of the kernels does not meet).  AMX's tdpbf16ps (qgemm_amx.c) adds a
+ * pair's even product first, so its results may differ in the last bits.
  *
  * Packing.  Panels of QNR = 32 columns (N rounded up with zero weights);
  * K is padded with zeros to a multiple of the group g (4 bytes for int8,

@@ -163,7 +163,8 @@ AMX_FN void AMX_KERNEL(qgemm_amx_int8)(int M, int n, const qk_t *o)
     const __mmask16 m0 = panel_mask(n, 0), m1 = panel_mask(n, 1);
     const __m512i off0 = _mm512_slli_epi32(_mm512_loadu_si512(o->wsum), 7);
     const __m512i off1 = _mm512_slli_epi32(_mm512_loadu_si512(o->wsum + 16), 7);
-    const __m512 sw0 = _mm512_maskz_loadu_ps(m0, o->sw), sw1 = _mm512_maskz_loadu_ps(m1, o->sw + 16);
+    const __m512 sw0 = _mm512_maskz_loadu_ps(m0, o->sw);
+    const __m512 sw1 = _mm512_maskz_loadu_ps(m1, o->sw + 16);
     int i0, i;
     tiles_configure();
     for (i0 = 0; i0 < M; i0 += ROWS) {

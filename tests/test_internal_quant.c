@@ -103,9 +103,10 @@ static void check_bf16_bound(const float *C, int ldc, int M, int N, const qop_t 
                                  j, &mag);
                 terms += ops[p].w->Kp;
             }
-            ck_assert_msg(fabs(C[(size_t)i * ldc + j] - want) <= 1.01 * terms * 0x1p-24 * mag + 1e-30,
-                          "bf16 %s M=%d N=%d: [%d,%d] %.9g vs exact %.9g (terms %g)", what, M, N,
-                          i, j, (double)C[(size_t)i * ldc + j], want, mag);
+            ck_assert_msg(fabs(C[(size_t)i * ldc + j] - want) <=
+                              1.01 * terms * 0x1p-24 * mag + 1e-30,
+                          "bf16 %s M=%d N=%d: [%d,%d] %.9g vs exact %.9g (sum of |terms| %g)",
+                          what, M, N, i, j, (double)C[(size_t)i * ldc + j], want, mag);
         }
 }
 
@@ -132,7 +133,8 @@ static int use_set(int set, int mode)
 #endif
 }
 
-static void run_set(int set, int M, int nops, const qop_t *ops, const float *bias, float *C, int ldc)
+static void run_set(int set, int M, int nops, const qop_t *ops, const float *bias, float *C,
+                    int ldc)
 {
 #ifdef Q_X86
     if (set == SET_AMX_MODEL) {
