@@ -94,6 +94,19 @@ static void tiles_configure(void)
     TILE_CONFIG(&cfg);
 }
 
+/* Accumulators c0 and c1 += activation tile a times the two weight
+ * tiles (tmm6, tmm7); tile numbers are literals (instruction operands). */
+#define ROW_TILE_PRODUCTS(int8, c0, c1, a)                                                   \
+    do {                                                                                     \
+        if (int8) {                                                                          \
+            TILE_DPBUSD(c0, a, 6);                                                           \
+            TILE_DPBUSD(c1, a, 7);                                                           \
+        } else {                                                                             \
+            TILE_DPBF16PS(c0, a, 6);                                                         \
+            TILE_DPBF16PS(c1, a, 7);                                                         \
+        }                                                                                    \
+    } while (0)
+
 /* Rows [i0, i0 + mr) (mr <= 32) of the panel summed over every block of
  * k into tmm0-3 (tmm2-3 only when mr > 16). */
 static AMX_FN void tiles_accumulate(const qk_t *o, int i0, int mr, int int8)
@@ -126,22 +139,10 @@ static AMX_FN void tiles_accumulate(const qk_t *o, int i0, int mr, int int8)
         TILE_LOAD(6, w, 2 * BLOCK);
         TILE_LOAD(7, w + BLOCK, 2 * BLOCK);
         TILE_LOAD(4, a, astride);
-        if (int8) {
-            TILE_DPBUSD(0, 4, 6);
-            TILE_DPBUSD(1, 4, 7);
-        } else {
-            TILE_DPBF16PS(0, 4, 6);
-            TILE_DPBF16PS(1, 4, 7);
-        }
+        ROW_TILE_PRODUCTS(int8, 0, 1, 4);
         if (mr > 16) {
             TILE_LOAD(5, a + 16 * astride, astride);
-            if (int8) {
-                TILE_DPBUSD(2, 5, 6);
-                TILE_DPBUSD(3, 5, 7);
-            } else {
-                TILE_DPBF16PS(2, 5, 6);
-                TILE_DPBF16PS(3, 5, 7);
-            }
+            ROW_TILE_PRODUCTS(int8, 2, 3, 5);
         }
     }
 }
@@ -157,47 +158,46 @@ static void tiles_store(int32_t *sums, int mr)
     }
 }
 
-AMX_FN void AMX_KERNEL(qgemm_amx_int8)(int M, int n, const qk_t *o)
+/* Rows [0, M) of the panel, 32 at a time: sums on the tiles, then the
+ * epilogue of the AVX-512 kernels (int8: their integer-to-float step). */
+static AMX_FN void tiles_kernel(int M, int n, const qk_t *o, int int8)
 {
     _Alignas(64) int32_t sums[ROWS * ROWS];
     const __mmask16 m0 = panel_mask(n, 0), m1 = panel_mask(n, 1);
-    const __m512i off0 = _mm512_slli_epi32(_mm512_loadu_si512(o->wsum), 7);
-    const __m512i off1 = _mm512_slli_epi32(_mm512_loadu_si512(o->wsum + 16), 7);
-    const __m512 sw0 = _mm512_maskz_loadu_ps(m0, o->sw);
-    const __m512 sw1 = _mm512_maskz_loadu_ps(m1, o->sw + 16);
+    __m512i off0 = _mm512_setzero_si512(), off1 = off0;
+    __m512 sw0 = _mm512_setzero_ps(), sw1 = sw0;
     int i0, i;
+    if (int8) {
+        off0 = _mm512_slli_epi32(_mm512_loadu_si512(o->wsum), 7);
+        off1 = _mm512_slli_epi32(_mm512_loadu_si512(o->wsum + 16), 7);
+        sw0 = _mm512_maskz_loadu_ps(m0, o->sw);
+        sw1 = _mm512_maskz_loadu_ps(m1, o->sw + 16);
+    }
     tiles_configure();
     for (i0 = 0; i0 < M; i0 += ROWS) {
         const int mr = M - i0 < ROWS ? M - i0 : ROWS;
-        tiles_accumulate(o, i0, mr, 1);
+        tiles_accumulate(o, i0, mr, int8);
         tiles_store(sums, mr);
         for (i = 0; i < mr; i++) {
-            const __m512 sa = _mm512_set1_ps(o->sa[i0 + i]);
+            const __m512i s0 = _mm512_load_si512(sums + i * ROWS);
+            const __m512i s1 = _mm512_load_si512(sums + i * ROWS + 16);
+            const __m512 sa = _mm512_set1_ps(int8 ? o->sa[i0 + i] : 0.0f);
             store32_avx512(o, o->C + (size_t)(i0 + i) * o->ldc, m0, m1,
-                           int8_value_avx512(_mm512_load_si512(sums + i * ROWS), off0, sa, sw0),
-                           int8_value_avx512(_mm512_load_si512(sums + i * ROWS + 16), off1, sa,
-                                             sw1));
+                           int8 ? int8_value_avx512(s0, off0, sa, sw0) : _mm512_castsi512_ps(s0),
+                           int8 ? int8_value_avx512(s1, off1, sa, sw1) : _mm512_castsi512_ps(s1));
         }
     }
     TILE_RELEASE();
 }
 
+AMX_FN void AMX_KERNEL(qgemm_amx_int8)(int M, int n, const qk_t *o)
+{
+    tiles_kernel(M, n, o, 1);
+}
+
 AMX_FN void AMX_KERNEL(qgemm_amx_bf16)(int M, int n, const qk_t *o)
 {
-    _Alignas(64) int32_t sums[ROWS * ROWS];
-    const __mmask16 m0 = panel_mask(n, 0), m1 = panel_mask(n, 1);
-    int i0, i;
-    tiles_configure();
-    for (i0 = 0; i0 < M; i0 += ROWS) {
-        const int mr = M - i0 < ROWS ? M - i0 : ROWS;
-        tiles_accumulate(o, i0, mr, 0);
-        tiles_store(sums, mr);
-        for (i = 0; i < mr; i++)
-            store32_avx512(o, o->C + (size_t)(i0 + i) * o->ldc, m0, m1,
-                           _mm512_castsi512_ps(_mm512_load_si512(sums + i * ROWS)),
-                           _mm512_castsi512_ps(_mm512_load_si512(sums + i * ROWS + 16)));
-    }
-    TILE_RELEASE();
+    tiles_kernel(M, n, o, 0);
 }
 
 #endif
