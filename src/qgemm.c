@@ -514,8 +514,6 @@ void qact(const qmat_t *q, int M, const real *A, int lda, void *act, float *sa)
 
 /* ---- the kernels: rows [0, M) of one panel (columns [0, n) of it) ---- */
 
-
-
 /* Portable int8: blocks of QPR rows; each group of 4 k of the panel is
  * widened and transposed once ([j][c]), then every row of the block adds
  * a[j] * w[j][c] over c, loops the compiler vectorises (with
@@ -787,7 +785,6 @@ static __attribute__((target("avx2,fma"))) void bf16_avx2(int M, int n, const qk
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
 #define MRQ 8
 
-
 /* acc += a (unsigned bytes) . w (signed bytes), four to a lane.  GCC 12
  * copies the accumulators of _mm512_dpbusd_epi32 between registers on
  * every use (a third of the kernel's instructions were such moves, one a
@@ -920,7 +917,7 @@ int qgemm_kernels_agree(qkernel_fn a, qkernel_fn b, int mode)
     if (A && act && qmat_alloc(&w, mode, N, K, 0) == SEQCLS_OK) {
         real *W = A + M * K, *bias = W + N * K, *C1 = bias + N, *C2 = C1 + M * N;
         qop_t op;
-        for (i = 0; i < (M + N) * K + N; i++)   /* in [-1, 1], no pattern along k */
+        for (i = 0; i < (M + N) * K + N; i++)   /* in [-1, 1], period 255 along k */
             A[i] = (real)((i * 7919 + 13) % 255 - 127) / 127;
         qmat_quantize(&w, W);
         qact(&w, M, A, K, act, sa);
