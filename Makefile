@@ -147,15 +147,18 @@ $(TEST_RUN_F64): tests/check_main.c $(TEST_SRCS_F64) $(TEST_HDRS) $(HDRS) $(BUIL
 	$(CC) $(TEST_CFLAGS) -I$(BUILD)/tests/f64 -DSEQCLS_REAL_DOUBLE $(CFLAGS) -o $@ \
 	    tests/check_main.c $(TEST_SRCS_F64) $(STATIC64) $(CHECK_LIBS) $(LIBS)
 
-# The internal runner also has the AMX kernels built a second time on a
-# model of the tiles (tests/amx_model.c), so they are tested without AMX.
-AMX_MODEL := $(BUILD)/tests/qgemm_amx_model.o
-$(AMX_MODEL): src/qgemm_amx.c tests/amx_model.h $(HDRS) | $(BUILD)/tests
+# The internal runner also has kernels built a second time so that CPUs
+# without their instructions test them: the AMX kernels on a model of the
+# tiles (tests/amx_model.c), the AVX-VNNI kernel in its EVEX form.
+TEST_KERNELS := $(BUILD)/tests/qgemm_amx_model.o $(BUILD)/tests/qgemm_avxvnni_evex.o
+$(BUILD)/tests/qgemm_amx_model.o: src/qgemm_amx.c tests/amx_model.h $(HDRS) | $(BUILD)/tests
 	$(CC) $(CFLAGS_COMMON) $(BLAS_CFLAGS) -DSEQCLS_AMX_MODEL -Isrc -Itests $(CFLAGS) -c $< -o $@
+$(BUILD)/tests/qgemm_avxvnni_evex.o: src/qgemm_avxvnni.c $(HDRS) | $(BUILD)/tests
+	$(CC) $(CFLAGS_COMMON) $(BLAS_CFLAGS) -DSEQCLS_AVXVNNI_AS_EVEX -Isrc $(CFLAGS) -c $< -o $@
 
-$(TEST_RUN_INT): tests/check_main.c $(TEST_SRCS_INT) tests/amx_model.c $(TEST_HDRS) $(HDRS) $(BUILD)/tests/int/suites.h $(OBJS_F32) $(AMX_MODEL)
+$(TEST_RUN_INT): tests/check_main.c $(TEST_SRCS_INT) tests/amx_model.c $(TEST_HDRS) $(HDRS) $(BUILD)/tests/int/suites.h $(OBJS_F32) $(TEST_KERNELS)
 	$(CC) $(TEST_CFLAGS) -Isrc -I$(BUILD)/tests/int $(BLAS_CFLAGS) $(CFLAGS) -o $@ \
-	    tests/check_main.c $(TEST_SRCS_INT) tests/amx_model.c $(OBJS_F32) $(AMX_MODEL) \
+	    tests/check_main.c $(TEST_SRCS_INT) tests/amx_model.c $(OBJS_F32) $(TEST_KERNELS) \
 	    $(CHECK_LIBS) $(LIBS)
 
 deps:

@@ -19,7 +19,7 @@
 #include <cpuid.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#define CPU_AMX_PROBE 1
+#define CPU_AMX_PROBE 1   /* and AVX-VNNI's bit, also read with cpuid */
 #endif
 
 static atomic_int chosen = -1;   /* -1: not chosen yet */
@@ -86,6 +86,14 @@ int cpu_has(int feature)
         if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
             __builtin_cpu_supports("avx512vl"))
             bits |= CPU_FEAT_BWVL;
+#endif
+#ifdef CPU_AMX_PROBE
+        {   /* AVX-VNNI: CPUID 7.1 EAX bit 4 (GCC 12 cannot name it) */
+            unsigned a, b, c, d;
+            if (__builtin_cpu_supports("avx2") && __get_cpuid_count(7, 1, &a, &b, &c, &d) &&
+                (a & (1u << 4)))
+                bits |= CPU_FEAT_AVXVNNI;
+        }
 #endif
         atomic_store_explicit(&known, bits, memory_order_relaxed);
     }

@@ -138,6 +138,8 @@ int cpu_isa(void);
  * and bfloat16 products, qgemm.c): does the CPU have them?  They are used
  * only when cpu_isa() is CPU_AVX512, so SEQCLS_MAX_CPU_ISA lowers them too. */
 enum { CPU_FEAT_VNNI = 1, CPU_FEAT_BF16 = 2, CPU_FEAT_BWVL = 4 };
+/* AVX-VNNI (256-bit vpdpbusd without AVX-512) comes with CPU_AVX2 and up. */
+enum { CPU_FEAT_AVXVNNI = 8 };
 int cpu_has(int feature);
 /* AMX tiles for int8 (tdpbusd) and bfloat16 (tdpbf16ps): the CPU has them,
  * Linux granted this process their state, and SEQCLS_MAX_CPU_ISA (or
@@ -230,7 +232,7 @@ void qgemm(int M, int nops, const qop_t *ops, const real *bias, real *C, int ldc
 /* The kernel qgemm uses for a mode now, and its name. */
 enum {
     QK_PORTABLE = 0, QK_AVX2 = 1, QK_VNNI = 2, QK_BF16 = 3, QK_BF16_AVX2 = 4,
-    QK_AMX_INT8 = 5, QK_AMX_BF16 = 6
+    QK_AMX_INT8 = 5, QK_AMX_BF16 = 6, QK_AVXVNNI = 7
 };
 int qgemm_kernel(int mode);
 const char *qgemm_kernel_name(int mode);

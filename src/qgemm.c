@@ -24,6 +24,7 @@
  *   - AMX tiles (tdpbusd), in qgemm_amx.c, where the CPU has them;
  *   - AVX512-VNNI (avx512f + avx512bw + avx512vnni): vpdpbusd, 8 rows x 32
  *     columns in 16 registers;
+ *   - AVX-VNNI (its 256-bit VEX form, without AVX-512), in qgemm_avxvnni.c;
  *   - AVX2: bytes widened to 16 bits (vpmovzxbw, vpmovsxbw) and vpmaddwd,
  *     3 rows x 16 columns, which cannot saturate (vpmaddubsw's 16-bit
  *     pair sums would: 2 x 255 x 127 > 32767, so it would need 7-bit
@@ -623,34 +624,6 @@ static void bf16_portable(int M, int n, const qk_t *o)
 
 #define MR2 3
 
-/* The epilogue of a row of 16 columns [c0, c0 + 16) of a panel, v0 and v1
- * the kernel's float results: q_out's operations, 8 columns at a time,
- * or element by element at the panel's edge. */
-static inline AVX2 __attribute__((always_inline)) void store16_avx2(const qk_t *o, real *ci,
-                                                                   int c0, int n, __m256 v0,
-                                                                   __m256 v1)
-{
-    float out[16];
-    int c;
-    if (n - c0 >= 16) {
-        if (o->add) {
-            v0 = _mm256_add_ps(_mm256_loadu_ps(ci), v0);
-            v1 = _mm256_add_ps(_mm256_loadu_ps(ci + 8), v1);
-        }
-        if (o->bias) {
-            v0 = _mm256_add_ps(v0, _mm256_loadu_ps(o->bias + c0));
-            v1 = _mm256_add_ps(v1, _mm256_loadu_ps(o->bias + c0 + 8));
-        }
-        _mm256_storeu_ps(ci, v0);
-        _mm256_storeu_ps(ci + 8, v1);
-        return;
-    }
-    _mm256_storeu_ps(out, v0);
-    _mm256_storeu_ps(out + 8, v1);
-    for (c = 0; c < n - c0; c++)
-        ci[c] = q_out(o, ci[c], out[c], c0 + c);
-}
-
 static inline AVX2 __attribute__((always_inline)) void int8_avx2_rows(const int mr, int half,
                                                                      int n, const qk_t *o,
                                                                      int i0)
@@ -671,12 +644,9 @@ static inline AVX2 __attribute__((always_inline)) void int8_avx2_rows(const int 
             w[v] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(p + 16 * v)));
 #pragma GCC unroll 3
         for (i = 0; i < mr; i++) {
-            int32_t four;
-            __m256i a;
-            memcpy(&four, o->act + (size_t)(i0 + i) * o->rb + 4 * g, 4);
             /* 4 bytes to 4 u16, the same 64 bits in every lane */
-            a = _mm256_cvtepu8_epi16(_mm_set1_epi32(four));
-            a = _mm256_permute4x64_epi64(a, 0);
+            const __m256i a = _mm256_permute4x64_epi64(
+                _mm256_cvtepu8_epi16(_mm_set1_epi32(act_group(o, i0 + i, g))), 0);
 #pragma GCC unroll 4
             for (v = 0; v < 4; v++)
                 acc[i][v] = _mm256_add_epi32(acc[i][v], _mm256_madd_epi16(a, w[v]));
@@ -686,23 +656,14 @@ static inline AVX2 __attribute__((always_inline)) void int8_avx2_rows(const int 
         /* acc[i][v] holds columns 4v..4v+3 as the sums of k pairs (0, 1)
          * and (2, 3): hadd pairs them, the permutation puts the columns in
          * order; then the epilogue of every kernel, 8 columns at a time */
-        const __m256i off0 = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(o->wsum + c0)), 7);
-        const __m256i off1 = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(o->wsum + c0 + 8)), 7);
-        float sw[16] = {0};
-        int c;
-        for (c = 0; c < 16 && c0 + c < n; c++)
-            sw[c] = o->sw[c0 + c];
+        int8_half_t h;
+        int8_half_avx2(o, c0, n, &h);
 #pragma GCC unroll 3
-        for (i = 0; i < mr; i++) {
-            const __m256 sa = _mm256_set1_ps(o->sa[i0 + i]);
-            const __m256i s0 = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][0], acc[i][1]), 0xd8);
-            const __m256i s1 = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][2], acc[i][3]), 0xd8);
-            store16_avx2(o, o->C + (size_t)(i0 + i) * o->ldc + c0, c0, n,
-                         _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(s0, off0)),
-                                       _mm256_mul_ps(sa, _mm256_loadu_ps(sw))),
-                         _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(s1, off1)),
-                                       _mm256_mul_ps(sa, _mm256_loadu_ps(sw + 8))));
-        }
+        for (i = 0; i < mr; i++)
+            int8_store16_avx2(
+                o, &h, i0 + i, c0, n,
+                _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][0], acc[i][1]), 0xd8),
+                _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][2], acc[i][3]), 0xd8));
     }
 }
 
@@ -746,13 +707,10 @@ bf16_avx2_rows(const int mr, int half, int n, const qk_t *o, int i0)
         }
 #pragma GCC unroll 4
         for (i = 0; i < mr; i++) {
-            int32_t two;
-            __m256i a;
-            __m256 a0, a1;
-            memcpy(&two, o->act + (size_t)(i0 + i) * o->rb + 4 * g, 4);
-            a = _mm256_set1_epi32(two);   /* widened in the vector unit, as the weights */
-            a0 = _mm256_castsi256_ps(_mm256_slli_epi32(a, 16));
-            a1 = _mm256_castsi256_ps(_mm256_and_si256(a, hi));
+            /* widened in the vector unit, as the weights */
+            const __m256i a = _mm256_set1_epi32(act_group(o, i0 + i, g));
+            const __m256 a0 = _mm256_castsi256_ps(_mm256_slli_epi32(a, 16));
+            const __m256 a1 = _mm256_castsi256_ps(_mm256_and_si256(a, hi));
 #pragma GCC unroll 2
             for (v = 0; v < 2; v++) {
                 acc[i][v] = _mm256_fmadd_ps(a1, wo[v], acc[i][v]);
@@ -814,10 +772,7 @@ static inline VNNI __attribute__((always_inline)) void int8_vnni_rows(const int 
         const __m512i w0 = _mm512_loadu_si512(p), w1 = _mm512_loadu_si512(p + 64);
 #pragma GCC unroll 8
         for (i = 0; i < mr; i++) {
-            int32_t four;
-            __m512i a;
-            memcpy(&four, o->act + (size_t)(i0 + i) * o->rb + 4 * g, 4);
-            a = _mm512_set1_epi32(four);
+            const __m512i a = _mm512_set1_epi32(act_group(o, i0 + i, g));
             c0[i] = dpbusd(c0[i], a, w0);
             c1[i] = dpbusd(c1[i], a, w1);
         }
@@ -882,10 +837,7 @@ static inline BF16 __attribute__((always_inline)) void bf16_avx512_rows(const in
         const __m512bh w1 = (__m512bh)_mm512_loadu_si512(p + 32);
 #pragma GCC unroll 8
         for (i = 0; i < mr; i++) {
-            int32_t two;
-            __m512bh a;
-            memcpy(&two, o->act + (size_t)(i0 + i) * o->rb + 4 * g, 4);
-            a = (__m512bh)_mm512_set1_epi32(two);
+            const __m512bh a = (__m512bh)_mm512_set1_epi32(act_group(o, i0 + i, g));
             c0[i] = _mm512_dpbf16_ps(c0[i], a, w0);
             c1[i] = _mm512_dpbf16_ps(c1[i], a, w1);
         }
@@ -973,6 +925,7 @@ int qgemm_kernel(int mode)
     if (mode == QMODE_INT8)
         return amx ? QK_AMX_INT8
                : isa == CPU_AVX512 && cpu_has(CPU_FEAT_VNNI)                          ? QK_VNNI
+               : isa >= CPU_AVX2 && cpu_has(CPU_FEAT_AVXVNNI)                         ? QK_AVXVNNI
                : isa >= CPU_AVX2                                                      ? QK_AVX2
                                                                                       : QK_PORTABLE;
     return amx ? QK_AMX_BF16
@@ -993,6 +946,8 @@ qkernel_fn qgemm_kernel_fn(int mode)
         return bf16_avx512;
     if (k == QK_BF16_AVX2)
         return bf16_avx2;
+    if (k == QK_AVXVNNI)
+        return qgemm_avxvnni_int8;
     if (k == QK_AMX_INT8)
         return qgemm_amx_int8;
     if (k == QK_AMX_BF16)
@@ -1005,8 +960,8 @@ qkernel_fn qgemm_kernel_fn(int mode)
 
 const char *qgemm_kernel_name(int mode)
 {
-    static const char *const names[] = {"portable",    "avx2",     "avx512-vnni", "avx512-bf16",
-                                        "avx2-fma",    "amx-int8", "amx-bf16"};
+    static const char *const names[] = {"portable", "avx2",     "avx512-vnni", "avx512-bf16",
+                                        "avx2-fma", "amx-int8", "amx-bf16",    "avx-vnni"};
     return names[qgemm_kernel(mode)];
 }
 

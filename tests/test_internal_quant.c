@@ -110,10 +110,15 @@ static void check_bf16_bound(const float *C, int ldc, int M, int N, const qop_t 
         }
 }
 
+/* The AVX-VNNI kernel built with the instruction's EVEX form (the
+ * Makefile; src/qgemm_avxvnni.c), for CPUs with AVX512-VNNI. */
+void qgemm_avxvnni_int8_evex(int M, int n, const qk_t *o);
+
 /* The kernel sets check_all_kernels runs: the instruction sets without
  * AMX, then AMX (when this CPU has it), then the AMX kernels on the model
- * of the tiles (tests/amx_model.c; the model's epilogue is AVX-512's). */
-enum { SET_AVX512 = CPU_AVX512, SET_AMX, SET_AMX_MODEL, SETS };
+ * of the tiles (tests/amx_model.c; the model's epilogue is AVX-512's),
+ * then the AVX-VNNI kernel in its EVEX form (int8). */
+enum { SET_AVX512 = CPU_AVX512, SET_AMX, SET_AMX_MODEL, SET_AVXVNNI_EVEX, SETS };
 
 static int use_set(int set, int mode)
 {
@@ -126,6 +131,8 @@ static int use_set(int set, int mode)
         return 0;
     if (set == SET_AMX)
         return cpu_has_amx(mode == QMODE_INT8 ? CPU_AMX_INT8 : CPU_AMX_BF16);
+    if (set == SET_AVXVNNI_EVEX)
+        return mode == QMODE_INT8 && cpu_has(CPU_FEAT_VNNI);
 #ifdef Q_X86
     return 1;
 #else
@@ -143,6 +150,10 @@ static void run_set(int set, int M, int nops, const qop_t *ops, const float *bia
         ck_assert_msg(!amx_model_configured(), "the AMX kernel did not release the tiles");
         return;
     }
+    if (set == SET_AVXVNNI_EVEX) {
+        qgemm_run(qgemm_avxvnni_int8_evex, M, nops, ops, bias, C, ldc);
+        return;
+    }
 #endif
     (void)set;
     qgemm(M, nops, ops, bias, C, ldc);
@@ -150,8 +161,9 @@ static void run_set(int set, int M, int nops, const qop_t *ops, const float *bia
 
 static const char *set_name(int set, int mode)
 {
-    return set == SET_AMX_MODEL ? (mode == QMODE_INT8 ? "amx-int8 (model)" : "amx-bf16 (model)")
-                                : qgemm_kernel_name(mode);
+    return set == SET_AMX_MODEL      ? (mode == QMODE_INT8 ? "amx-int8 (model)" : "amx-bf16 (model)")
+           : set == SET_AVXVNNI_EVEX ? "avx-vnni (EVEX)"
+                                     : qgemm_kernel_name(mode);
 }
 
 /* Run qgemm with every kernel set; all must give the same bits (bfloat16
@@ -275,7 +287,7 @@ START_TEST(int8_is_the_same_with_every_kernel_set)
     /* K above the portable kernel's exact float partial sums (512) */
     check_all_kernels(QMODE_INT8, 5, 40, 1100, 600, 1, seed++);
     check_all_kernels(QMODE_BF16, 5, 40, 1100, 0, 1, seed++);
-    printf("  int8 products: %d kernel sets, the AMX model's included (best: %s), "
+    printf("  int8 products: %d kernel sets, the AMX model's and AVX-VNNI's included (best: %s), "
            "bit-identical\n",
            tried, qgemm_kernel_name(QMODE_INT8));
 }
