@@ -4,7 +4,7 @@
  * environment variable SEQCLS_MAX_CPU_ISA (portable, avx2, avx512, amx) lowers
  * it, as oneDNN's ONEDNN_MAX_CPU_ISA does (the AVX-512 extensions the int8
  * and bfloat16 kernels use, VNNI and BF16, come with avx512 only; avx2
- * gives their AVX2 or portable kernels).  AMX tiles (qgemm_amx.c) come
+ * gives their AVX2 or portable kernels, AVX-VNNI's too).  AMX tiles (qgemm_amx.c) come
  * above avx512: the default, or SEQCLS_MAX_CPU_ISA=amx, uses them when
  * present; avx512 and below exclude them.  The compiler-vectorised loops
  * marked SEQCLS_VECTORISED pick their own clone when the library loads.

@@ -232,7 +232,7 @@ void qgemm(int M, int nops, const qop_t *ops, const real *bias, real *C, int ldc
 /* The kernel qgemm uses for a mode now, and its name. */
 enum {
     QK_PORTABLE = 0, QK_AVX2 = 1, QK_VNNI = 2, QK_BF16 = 3, QK_BF16_AVX2 = 4,
-    QK_AMX_INT8 = 5, QK_AMX_BF16 = 6, QK_AVXVNNI = 7
+    QK_AMX_INT8 = 5, QK_AMX_BF16 = 6, QK_AVXVNNI = 7, QK_SSE2 = 8
 };
 int qgemm_kernel(int mode);
 const char *qgemm_kernel_name(int mode);

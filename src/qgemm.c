@@ -30,8 +30,10 @@
  *     pair sums would: 2 x 255 x 127 > 32767, so it would need 7-bit
  *     activations, which lose accuracy; widening keeps all 8 bits for
  *     half vpmaddubsw's rate, about float32's);
- *   - portable C (the reference), also what SEQCLS_MAX_CPU_ISA=portable
- *     gives: float arithmetic that is exact on these integers (below).
+ *   - SSE2 (x86-64's baseline, what SEQCLS_MAX_CPU_ISA=portable gives
+ *     there): bytes widened to 16 bits and pmaddwd, 2 rows x 8 columns;
+ *   - portable C (the reference, and the kernel of other architectures):
+ *     float arithmetic that is exact on these integers (below).
  *   AVX-512 without VNNI uses the AVX2 kernel.
  *
  * bfloat16.  Weights and activations are rounded to bfloat16 (to nearest,
@@ -516,7 +518,9 @@ void qact(const qmat_t *q, int M, const real *A, int lda, void *act, float *sa)
 /* ---- the kernels: rows [0, M) of one panel (columns [0, n) of it) ---- */
 
 /* Portable int8: blocks of QPR rows; each group of 4 k of the panel is
- * widened and transposed once ([j][c]), then every row of the block adds
+ * widened and transposed once ([j][c]) for all the block's rows (with 4
+ * rows a block, the widening took most of an SSE2 build's time), then
+ * every row of the block adds
  * a[j] * w[j][c] over c, loops the compiler vectorises (with
  * SEQCLS_VECTORISED, in 16 or 8 lanes).  The products and sums are done
  * in float, which is exact here and as fast as float32's kernels (integer
@@ -524,7 +528,7 @@ void qact(const qmat_t *q, int M, const real *A, int lda, void *act, float *sa)
  * sum over QEXACT k at most QEXACT * 255 * 127 < 2^24, so every float is
  * an integer held exactly; each such partial sum is then added to the
  * int32 total. */
-#define QPR 4
+#define QPR 32
 #define QEXACT 512
 
 SEQCLS_CLONE_INLINE void int8_portable_block(int mr, int n, const qk_t *o, int i0)
@@ -617,6 +621,77 @@ static void bf16_portable(int M, int n, const qk_t *o)
 }
 
 #ifdef Q_X86
+
+/* ---- SSE2, x86-64's baseline: 2 rows x 8 columns, pmaddwd ----
+ *
+ * What an x86-64 CPU without AVX2 runs for int8 (in place of the portable
+ * C kernel, which stays the reference everywhere else): bytes widened to
+ * 16 bits (SSE2 has no pmovsxbw) and multiplied pairwise into int32 by
+ * pmaddwd, 8 products an instruction, where the C kernel's float
+ * multiplies and adds do 4 (measured: an SSE2-only build's int8 BiLSTM
+ * layer was 1.3x slower than float32 with the C kernel).  The same
+ * integers, so the same bits. */
+static inline __attribute__((always_inline)) void int8_sse2_rows(const int mr, int q, int n,
+                                                                 const qk_t *o, int i0)
+{
+    const int groups = o->w->Kp / 4, c0 = q * 8;
+    const __m128i zero = _mm_setzero_si128();
+    const int8_t *p = (const int8_t *)o->panel + q * 32;
+    __m128i acc[2][4];
+    float out[8];
+    int i, g, v, c;
+    for (i = 0; i < mr; i++)
+        for (v = 0; v < 4; v++)
+            acc[i][v] = zero;
+    for (g = 0; g < groups; g++, p += QNR * 4) {
+        /* columns (0, 1), (2, 3), (4, 5), (6, 7): 4 k each, as 16 bits */
+        const __m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+        const __m128i x1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+        const __m128i w[4] = {_mm_srai_epi16(_mm_unpacklo_epi8(x0, x0), 8),
+                              _mm_srai_epi16(_mm_unpackhi_epi8(x0, x0), 8),
+                              _mm_srai_epi16(_mm_unpacklo_epi8(x1, x1), 8),
+                              _mm_srai_epi16(_mm_unpackhi_epi8(x1, x1), 8)};
+        for (i = 0; i < mr; i++) {
+            /* a row's 4 bytes as 16 bits, twice: [a0 a1 a2 a3 a0 a1 a2 a3] */
+            const __m128i a4 = _mm_unpacklo_epi8(_mm_cvtsi32_si128(act_group(o, i0 + i, g)), zero);
+            const __m128i a = _mm_unpacklo_epi64(a4, a4);
+            for (v = 0; v < 4; v++)
+                acc[i][v] = _mm_add_epi32(acc[i][v], _mm_madd_epi16(a, w[v]));
+        }
+    }
+    for (i = 0; i < mr; i++) {
+        real *ci = o->C + (size_t)(i0 + i) * o->ldc + c0;
+        const __m128 sa = _mm_set1_ps(o->sa[i0 + i]);
+        for (v = 0; v < 2; v++) {
+            /* acc[i][2v], acc[i][2v + 1]: two partial sums per column; the
+             * even and odd lanes of both, added, are columns 4v..4v+3 */
+            const __m128 x = _mm_castsi128_ps(acc[i][2 * v]), y = _mm_castsi128_ps(acc[i][2 * v + 1]);
+            const __m128i s = _mm_add_epi32(
+                _mm_castps_si128(_mm_shuffle_ps(x, y, _MM_SHUFFLE(2, 0, 2, 0))),
+                _mm_castps_si128(_mm_shuffle_ps(x, y, _MM_SHUFFLE(3, 1, 3, 1))));
+            const __m128i off = _mm_slli_epi32(
+                _mm_loadu_si128((const __m128i *)(const void *)(o->wsum + c0 + 4 * v)), 7);
+            float sw[4];
+            for (c = 0; c < 4; c++)
+                sw[c] = c0 + 4 * v + c < n ? o->sw[c0 + 4 * v + c] : 0.0f;
+            _mm_storeu_ps(out + 4 * v, _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(s, off)),
+                                                  _mm_mul_ps(sa, _mm_loadu_ps(sw))));
+        }
+        for (c = 0; c < 8 && c0 + c < n; c++)
+            ci[c] = q_out(o, ci[c], out[c], c0 + c);
+    }
+}
+
+static void int8_sse2(int M, int n, const qk_t *o)
+{
+    int q, i;
+    for (q = 0; q < 4 && 8 * q < n; q++) {
+        for (i = 0; i + 2 <= M; i += 2)
+            int8_sse2_rows(2, q, n, o, i);
+        if (i < M)
+            int8_sse2_rows(1, q, n, o, i);
+    }
+}
 
 /* ---- AVX2: 2 rows x 16 columns, 8-bit values widened to 16 ---- */
 
@@ -927,7 +1002,11 @@ int qgemm_kernel(int mode)
                : isa == CPU_AVX512 && cpu_has(CPU_FEAT_VNNI)                          ? QK_VNNI
                : isa >= CPU_AVX2 && cpu_has(CPU_FEAT_AVXVNNI)                         ? QK_AVXVNNI
                : isa >= CPU_AVX2                                                      ? QK_AVX2
+#ifdef Q_X86
+                                                                                      : QK_SSE2;
+#else
                                                                                       : QK_PORTABLE;
+#endif
     return amx ? QK_AMX_BF16
            : isa == CPU_AVX512 && cpu_has(CPU_FEAT_BF16)                          ? QK_BF16
            : isa >= CPU_AVX2                                                      ? QK_BF16_AVX2
@@ -948,6 +1027,8 @@ qkernel_fn qgemm_kernel_fn(int mode)
         return bf16_avx2;
     if (k == QK_AVXVNNI)
         return qgemm_avxvnni_int8;
+    if (k == QK_SSE2)
+        return int8_sse2;
     if (k == QK_AMX_INT8)
         return qgemm_amx_int8;
     if (k == QK_AMX_BF16)
@@ -955,13 +1036,19 @@ qkernel_fn qgemm_kernel_fn(int mode)
 #else
     (void)k;
 #endif
+    return qgemm_portable_fn(mode);
+}
+
+qkernel_fn qgemm_portable_fn(int mode)
+{
     return mode == QMODE_INT8 ? int8_portable : bf16_portable;
 }
 
 const char *qgemm_kernel_name(int mode)
 {
     static const char *const names[] = {"portable", "avx2",     "avx512-vnni", "avx512-bf16",
-                                        "avx2-fma", "amx-int8", "amx-bf16",    "avx-vnni"};
+                                        "avx2-fma", "amx-int8", "amx-bf16",    "avx-vnni",
+                                        "sse2"};
     return names[qgemm_kernel(mode)];
 }
 

@@ -35,8 +35,10 @@ typedef struct {
 
 typedef void (*qkernel_fn)(int M, int n, const qk_t *o);
 
-/* The kernel qgemm uses for a mode now (qgemm_kernel's). */
+/* The kernel qgemm uses for a mode now (qgemm_kernel's), and the portable
+ * C one, the reference (on x86-64 the int8 products use SSE2 instead). */
 qkernel_fn qgemm_kernel_fn(int mode);
+qkernel_fn qgemm_portable_fn(int mode);
 /* qgemm (internal.h) with the kernel kern: the tests run every kernel. */
 void qgemm_run(qkernel_fn kern, int M, int nops, const qop_t *ops, const real *bias, real *C,
                int ldc);

@@ -117,13 +117,16 @@ void qgemm_avxvnni_int8_evex(int M, int n, const qk_t *o);
 /* The kernel sets check_all_kernels runs: the instruction sets without
  * AMX, then AMX (when this CPU has it), then the AMX kernels on the model
  * of the tiles (tests/amx_model.c; the model's epilogue is AVX-512's),
- * then the AVX-VNNI kernel in its EVEX form (int8). */
-enum { SET_AVX512 = CPU_AVX512, SET_AMX, SET_AMX_MODEL, SET_AVXVNNI_EVEX, SETS };
+ * then the AVX-VNNI kernel in its EVEX form (int8), then the portable C
+ * kernels (what other architectures run; x86-64's int8 is SSE2's). */
+enum { SET_AVX512 = CPU_AVX512, SET_AMX, SET_AMX_MODEL, SET_AVXVNNI_EVEX, SET_PORTABLE_C, SETS };
 
 static int use_set(int set, int mode)
 {
-    if (set <= SET_AVX512) {
+    if (set <= SET_AVX512 || set == SET_PORTABLE_C) {
         cpu_set_amx(0);
+        if (set == SET_PORTABLE_C)
+            return cpu_set_isa(CPU_PORTABLE) == CPU_PORTABLE;
         return cpu_set_isa(set) == set;
     }
     cpu_set_amx(1);
@@ -133,6 +136,8 @@ static int use_set(int set, int mode)
         return cpu_has_amx(mode == QMODE_INT8 ? CPU_AMX_INT8 : CPU_AMX_BF16);
     if (set == SET_AVXVNNI_EVEX)
         return mode == QMODE_INT8 && cpu_has(CPU_FEAT_VNNI);
+    if (set == SET_PORTABLE_C)
+        return 1;
 #ifdef Q_X86
     return 1;
 #else
@@ -155,7 +160,10 @@ static void run_set(int set, int M, int nops, const qop_t *ops, const float *bia
         return;
     }
 #endif
-    (void)set;
+    if (set == SET_PORTABLE_C) {
+        qgemm_run(qgemm_portable_fn(ops[0].w->mode), M, nops, ops, bias, C, ldc);
+        return;
+    }
     qgemm(M, nops, ops, bias, C, ldc);
 }
 
@@ -163,6 +171,7 @@ static const char *set_name(int set, int mode)
 {
     return set == SET_AMX_MODEL      ? (mode == QMODE_INT8 ? "amx-int8 (model)" : "amx-bf16 (model)")
            : set == SET_AVXVNNI_EVEX ? "avx-vnni (EVEX)"
+           : set == SET_PORTABLE_C   ? "portable C"
                                      : qgemm_kernel_name(mode);
 }
 
