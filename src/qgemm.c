@@ -640,7 +640,9 @@ static inline __attribute__((always_inline)) void int8_sse2_rows(const int mr, i
     __m128i acc[2][4];
     float out[8];
     int i, g, v, c;
+#pragma GCC unroll 2
     for (i = 0; i < mr; i++)
+#pragma GCC unroll 4
         for (v = 0; v < 4; v++)
             acc[i][v] = zero;
     for (g = 0; g < groups; g++, p += QNR * 4) {
@@ -651,10 +653,12 @@ static inline __attribute__((always_inline)) void int8_sse2_rows(const int mr, i
                               _mm_srai_epi16(_mm_unpackhi_epi8(x0, x0), 8),
                               _mm_srai_epi16(_mm_unpacklo_epi8(x1, x1), 8),
                               _mm_srai_epi16(_mm_unpackhi_epi8(x1, x1), 8)};
+#pragma GCC unroll 2
         for (i = 0; i < mr; i++) {
             /* a row's 4 bytes as 16 bits, twice: [a0 a1 a2 a3 a0 a1 a2 a3] */
             const __m128i a4 = _mm_unpacklo_epi8(_mm_cvtsi32_si128(act_group(o, i0 + i, g)), zero);
             const __m128i a = _mm_unpacklo_epi64(a4, a4);
+#pragma GCC unroll 4
             for (v = 0; v < 4; v++)
                 acc[i][v] = _mm_add_epi32(acc[i][v], _mm_madd_epi16(a, w[v]));
         }
