@@ -55,7 +55,7 @@ endif
 # library (run it when the format or the layer set changes).
 $(BUILD)/fuzz/make_corpus: fuzz/make_corpus.c tests/crc32_ref.h $(SHARED)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(OPT) -Iinclude -o $@ $< -Llib -lseqcls -Wl,-rpath,$(abspath lib)
+	$(CC) $(WARN) $(OPT) -Iinclude -o $@ $< -L$(LIBOUT) -lseqcls -Wl,-rpath,$(abspath $(LIBOUT))
 .PHONY: fuzz-corpus
 fuzz-corpus: $(BUILD)/fuzz/make_corpus
 	@mkdir -p $(FUZZ_CORPUS)

@@ -20,6 +20,8 @@
 #                           onednn: Debian's torch), with the
 #                           ratios of issue 19's targets, the CPU flags and the load
 #                           (bench-rnn has the one-layer figures)
+#   make bench-baseline     float32, int8 and bf16 on x86-64's SSE2 baseline (no AVX2):
+#                           one layer and the headline model, BENCH_BASELINE_REPEATS
 #
 # BENCH_REPEATS runs per timing (medians); for bench-model also
 # BENCH_TORCH_REPEATS, BENCH_ROUNDS (processes per side, alternating),
@@ -28,7 +30,7 @@
 # bigru, Embedding(25000, 200) -> BiGRU(128) -> Linear at batch 32; or both).
 
 .PHONY: check-parity bench bench-rnn bench-sgemm bench-dnnl bench-model bench-conv \
-        bench-transformer bench-quant
+        bench-transformer bench-quant bench-baseline
 
 # A missing torch is an error, not a skip.
 check-parity: $(SHARED)
@@ -40,7 +42,7 @@ BENCH_REPEATS ?= 10
 
 $(BUILD)/bench/bench_rnn: bench/bench_rnn.c $(SHARED)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(OPT) -Iinclude $(CFLAGS) -o $@ $< -Llib -lseqcls -Wl,-rpath,$(abspath lib) -lm
+	$(CC) $(WARN) $(OPT) -Iinclude $(CFLAGS) -o $@ $< -L$(LIBOUT) -lseqcls -Wl,-rpath,$(abspath $(LIBOUT)) -lm
 
 BENCH_TORCH_REPEATS ?= 1
 BENCH_ROUNDS ?= 1
@@ -48,7 +50,24 @@ BENCH_LENGTHS ?= both
 BENCH_MODELS ?= both
 BENCH_OUT := $(BUILD)/bench
 
-bench: bench-sgemm bench-dnnl bench-model bench-rnn bench-conv bench-transformer bench-quant
+bench: bench-sgemm bench-dnnl bench-model bench-rnn bench-conv bench-transformer bench-quant \
+       bench-baseline
+
+# x86-64's SSE2 baseline, what a CPU without AVX2 runs: the library built
+# without its AVX2/AVX-512 clones (SEQCLS_NO_CLONES) in a tree of its own,
+# the hand-written kernels at SEQCLS_MAX_CPU_ISA=portable and OpenBLAS's
+# Nehalem kernels; one BiLSTM layer and the headline model at one thread,
+# float32 beside int8 and bf16 (issue 19: never 10% slower than float32).
+BASELINE := build/baseline-$(BLAS)
+BASELINE_ENV := SEQCLS_MAX_CPU_ISA=portable OPENBLAS_CORETYPE=Nehalem
+BENCH_BASELINE_REPEATS ?= 3
+bench-baseline:
+	@$(MAKE) --no-print-directory BUILD=$(BASELINE) LIBOUT=$(BASELINE)/lib \
+	    CFLAGS=-DSEQCLS_NO_CLONES $(BASELINE)/bench/bench_rnn $(BASELINE)/bench/bench_model
+	$(BASELINE_ENV) $(BASELINE)/bench/bench_rnn $(BENCH_BASELINE_REPEATS)
+	for m in infer infer-int8 infer-bf16; do \
+	    $(BASELINE_ENV) $(BASELINE)/bench/bench_model imdb $$m full 1 $(BENCH_BASELINE_REPEATS) || exit 1; \
+	done
 
 # int8 and bf16 inference of the headline model against seqcls float32 and
 # PyTorch's quantize_dynamic (issue 19); BENCH_QUANT_LENGTHS, _THREADS
@@ -69,15 +88,15 @@ $(BUILD)/bench/bench_sgemm: bench/bench_sgemm.c
 
 $(BUILD)/bench/bench_model: bench/bench_model.c bench/lengths.h $(SHARED)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(OPT) -Iinclude $(BLAS_CFLAGS) $(CFLAGS) -o $@ $< -Llib -lseqcls \
-	    -Wl,-rpath,$(abspath lib) $(BLAS_LIBS) -lm
+	$(CC) $(WARN) $(OPT) -Iinclude $(BLAS_CFLAGS) $(CFLAGS) -o $@ $< -L$(LIBOUT) -lseqcls \
+	    -Wl,-rpath,$(abspath $(LIBOUT)) $(BLAS_LIBS) -lm
 
 # oneDNN's C++ API; Debian's libdnnl is built on OpenMP.
 $(BUILD)/bench/bench_dnnl: bench/bench_dnnl.cc bench/lengths.h $(SHARED)
 	@mkdir -p $(dir $@)
 	@test -f /usr/include/dnnl.hpp || { echo "bench-dnnl: needs libdnnl-dev (apt-get install libdnnl-dev)"; exit 1; }
-	$(CXX) -Wall -Wextra $(OPT) -fopenmp -Iinclude -o $@ $< -Llib -lseqcls \
-	    -Wl,-rpath,$(abspath lib) -ldnnl
+	$(CXX) -Wall -Wextra $(OPT) -fopenmp -Iinclude -o $@ $< -L$(LIBOUT) -lseqcls \
+	    -Wl,-rpath,$(abspath $(LIBOUT)) -ldnnl
 
 bench-sgemm: $(BUILD)/bench/bench_sgemm
 	$(BUILD)/bench/bench_sgemm $(BENCH_REPEATS)
@@ -97,7 +116,7 @@ bench-transformer: $(BUILD)/bench/bench_model
 
 $(BUILD)/bench/bench_conv: bench/bench_conv.c $(SHARED)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(OPT) -Iinclude $(CFLAGS) -o $@ $< -Llib -lseqcls -Wl,-rpath,$(abspath lib) -lm
+	$(CC) $(WARN) $(OPT) -Iinclude $(CFLAGS) -o $@ $< -L$(LIBOUT) -lseqcls -Wl,-rpath,$(abspath $(LIBOUT)) -lm
 
 # Rounds of the two programs alternate (BENCH_ROUNDS), so that a machine
 # that gets busier or quieter meanwhile favours neither; best median wins.
