@@ -1019,26 +1019,16 @@ int qgemm_kernel(int mode)
 
 qkernel_fn qgemm_kernel_fn(int mode)
 {
-    const int k = qgemm_kernel(mode);
 #ifdef Q_X86
-    if (k == QK_VNNI)
-        return int8_vnni;
-    if (k == QK_AVX2)
-        return int8_avx2;
-    if (k == QK_BF16)
-        return bf16_avx512;
-    if (k == QK_BF16_AVX2)
-        return bf16_avx2;
-    if (k == QK_AVXVNNI)
-        return qgemm_avxvnni_int8;
-    if (k == QK_SSE2)
-        return int8_sse2;
-    if (k == QK_AMX_INT8)
-        return qgemm_amx_int8;
-    if (k == QK_AMX_BF16)
-        return qgemm_amx_bf16;
-#else
-    (void)k;
+    static const qkernel_fn x86[] = {
+        [QK_AVX2] = int8_avx2,           [QK_VNNI] = int8_vnni,
+        [QK_BF16] = bf16_avx512,         [QK_BF16_AVX2] = bf16_avx2,
+        [QK_AMX_INT8] = qgemm_amx_int8,  [QK_AMX_BF16] = qgemm_amx_bf16,
+        [QK_AVXVNNI] = qgemm_avxvnni_int8, [QK_SSE2] = int8_sse2,
+    };
+    const int k = qgemm_kernel(mode);
+    if (k != QK_PORTABLE)
+        return x86[k];
 #endif
     return qgemm_portable_fn(mode);
 }
