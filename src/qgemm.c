@@ -669,7 +669,8 @@ static inline __attribute__((always_inline)) void int8_sse2_rows(const int mr, i
         for (v = 0; v < 2; v++) {
             /* acc[i][2v], acc[i][2v + 1]: two partial sums per column; the
              * even and odd lanes of both, added, are columns 4v..4v+3 */
-            const __m128 x = _mm_castsi128_ps(acc[i][2 * v]), y = _mm_castsi128_ps(acc[i][2 * v + 1]);
+            const __m128 x = _mm_castsi128_ps(acc[i][2 * v]);
+            const __m128 y = _mm_castsi128_ps(acc[i][2 * v + 1]);
             const __m128i s = _mm_add_epi32(
                 _mm_castps_si128(_mm_shuffle_ps(x, y, _MM_SHUFFLE(2, 0, 2, 0))),
                 _mm_castps_si128(_mm_shuffle_ps(x, y, _MM_SHUFFLE(3, 1, 3, 1))));

@@ -2,8 +2,8 @@
  * qgemm_avxvnni.c -- qgemm's int8 kernel for AVX-VNNI: vpdpbusd on 256-bit
  * registers in its VEX form, which CPUs without AVX-512 have (Alder Lake
  * and later client cores, Sierra Forest).  There the AVX2 kernel widens
- * bytes to 16 bits and does a quarter of this instruction's work per
- * multiply.
+ * bytes to 16 bits and needs a widening, a multiply and an add for half
+ * the products of one vpdpbusd.
  *
  * Half a panel (16 columns: two registers of 8 int32 sums) by 6 rows in
  * 12 registers; each group of 4 bytes of k of a row is broadcast and

@@ -1,5 +1,6 @@
 /*
- * qgemm_kernel.h -- what qgemm's kernels share (qgemm.c, qgemm_amx.c):
+ * qgemm_kernel.h -- what qgemm's kernels share (qgemm.c, qgemm_amx.c,
+ * qgemm_avxvnni.c):
  * the description of one call (rows of one panel), the epilogue every
  * kernel applies in the same order, and qgemm's loop over panels with a
  * given kernel.  Internal, like internal.h.
@@ -120,9 +121,9 @@ static inline __attribute__((always_inline, target("avx2"))) void
 int8_half_avx2(const qk_t *o, int c0, int n, int8_half_t *h)
 {
     int c;
-    h->off0 = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(o->wsum + c0)), 7);
-    h->off1 =
-        _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(o->wsum + c0 + 8)), 7);
+    const __m256i *wsum = (const __m256i *)(const void *)(o->wsum + c0);
+    h->off0 = _mm256_slli_epi32(_mm256_loadu_si256(wsum), 7);
+    h->off1 = _mm256_slli_epi32(_mm256_loadu_si256(wsum + 1), 7);
     for (c = 0; c < 16; c++)
         h->sw[c] = c0 + c < n ? o->sw[c0 + c] : 0.0f;
 }

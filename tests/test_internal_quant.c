@@ -1,7 +1,8 @@
 /*
  * test_internal_quant.c -- the int8 and bfloat16 products (src/qgemm.c)
  * with every kernel set the CPU has: int8 gives the same bits with the
- * portable, AVX2 and AVX512-VNNI kernels (one and two operands, bias,
+ * portable C, SSE2, AVX2, AVX-VNNI (on CPUs with AVX512-VNNI, in its EVEX
+ * form) and AVX512-VNNI kernels (one and two operands, bias,
  * every edge of the row and column blocks, strides wider than C, nothing
  * written outside C, nothing read past the activations) and matches an
  * exact integer reference; bfloat16's portable kernel gives AVX512-BF16's
@@ -136,8 +137,6 @@ static int use_set(int set, int mode)
         return cpu_has_amx(mode == QMODE_INT8 ? CPU_AMX_INT8 : CPU_AMX_BF16);
     if (set == SET_AVXVNNI_EVEX)
         return mode == QMODE_INT8 && cpu_has(CPU_FEAT_VNNI);
-    if (set == SET_PORTABLE_C)
-        return 1;
 #ifdef Q_X86
     return 1;
 #else
@@ -169,10 +168,11 @@ static void run_set(int set, int M, int nops, const qop_t *ops, const float *bia
 
 static const char *set_name(int set, int mode)
 {
-    return set == SET_AMX_MODEL      ? (mode == QMODE_INT8 ? "amx-int8 (model)" : "amx-bf16 (model)")
-           : set == SET_AVXVNNI_EVEX ? "avx-vnni (EVEX)"
-           : set == SET_PORTABLE_C   ? "portable C"
-                                     : qgemm_kernel_name(mode);
+    if (set == SET_AMX_MODEL)
+        return mode == QMODE_INT8 ? "amx-int8 (model)" : "amx-bf16 (model)";
+    return set == SET_AVXVNNI_EVEX ? "avx-vnni (EVEX)"
+           : set == SET_PORTABLE_C ? "portable C"
+                                   : qgemm_kernel_name(mode);
 }
 
 /* Run qgemm with every kernel set; all must give the same bits (bfloat16
