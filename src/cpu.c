@@ -19,7 +19,7 @@
 #include <cpuid.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#define CPU_AMX_PROBE 1   /* and AVX-VNNI's bit, also read with cpuid */
+#define CPU_CPUID_PROBE 1   /* AMX and AVX-VNNI, read with cpuid */
 #endif
 
 static atomic_int chosen = -1;   /* -1: not chosen yet */
@@ -87,7 +87,7 @@ int cpu_has(int feature)
             __builtin_cpu_supports("avx512vl"))
             bits |= CPU_FEAT_BWVL;
 #endif
-#ifdef CPU_AMX_PROBE
+#ifdef CPU_CPUID_PROBE
         {   /* AVX-VNNI: CPUID 7.1 EAX bit 4 (GCC 12 cannot name it) */
             unsigned a, b, c, d;
             if (__builtin_cpu_supports("avx2") && __get_cpuid_count(7, 1, &a, &b, &c, &d) &&
@@ -100,7 +100,7 @@ int cpu_has(int feature)
     return (bits & feature) != 0;
 }
 
-#ifdef CPU_AMX_PROBE
+#ifdef CPU_CPUID_PROBE
 /* Linux (5.16 and later) gives a process the 8 KiB of tile state only when
  * asked (Documentation/arch/x86/xstate.rst); without it the first tile
  * instruction kills the process.  Bits of CPUID 7.0 EDX: 22 AMX-BF16, 24
@@ -156,7 +156,7 @@ int cpu_has_amx(int feature)
         return 0;
     if (bits < 0) {
         bits = 0;
-#ifdef CPU_AMX_PROBE
+#ifdef CPU_CPUID_PROBE
         bits = amx_probe();
 #endif
         atomic_store_explicit(&known, bits, memory_order_relaxed);

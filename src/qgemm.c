@@ -637,8 +637,8 @@ static inline __attribute__((always_inline)) void int8_sse2_rows(const int mr, i
     const int groups = o->w->Kp / 4, c0 = q * 8;
     const __m128i zero = _mm_setzero_si128();
     const int8_t *p = (const int8_t *)o->panel + q * 32;
-    __m128i acc[2][4];
-    float out[8];
+    __m128i acc[2][4], off[2];
+    float out[8], sw[8];
     int i, g, v, c;
 #pragma GCC unroll 2
     for (i = 0; i < mr; i++)
@@ -663,6 +663,11 @@ static inline __attribute__((always_inline)) void int8_sse2_rows(const int mr, i
                 acc[i][v] = _mm_add_epi32(acc[i][v], _mm_madd_epi16(a, w[v]));
         }
     }
+    /* the 8 columns' scales (zero past n) and 128 wsum, for every row */
+    for (c = 0; c < 8; c++)
+        sw[c] = c0 + c < n ? o->sw[c0 + c] : 0.0f;
+    off[0] = _mm_slli_epi32(_mm_loadu_si128((const __m128i *)(const void *)(o->wsum + c0)), 7);
+    off[1] = _mm_slli_epi32(_mm_loadu_si128((const __m128i *)(const void *)(o->wsum + c0 + 4)), 7);
     for (i = 0; i < mr; i++) {
         real *ci = o->C + (size_t)(i0 + i) * o->ldc + c0;
         const __m128 sa = _mm_set1_ps(o->sa[i0 + i]);
@@ -674,13 +679,8 @@ static inline __attribute__((always_inline)) void int8_sse2_rows(const int mr, i
             const __m128i s = _mm_add_epi32(
                 _mm_castps_si128(_mm_shuffle_ps(x, y, _MM_SHUFFLE(2, 0, 2, 0))),
                 _mm_castps_si128(_mm_shuffle_ps(x, y, _MM_SHUFFLE(3, 1, 3, 1))));
-            const __m128i off = _mm_slli_epi32(
-                _mm_loadu_si128((const __m128i *)(const void *)(o->wsum + c0 + 4 * v)), 7);
-            float sw[4];
-            for (c = 0; c < 4; c++)
-                sw[c] = c0 + 4 * v + c < n ? o->sw[c0 + 4 * v + c] : 0.0f;
-            _mm_storeu_ps(out + 4 * v, _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(s, off)),
-                                                  _mm_mul_ps(sa, _mm_loadu_ps(sw))));
+            _mm_storeu_ps(out + 4 * v, _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(s, off[v])),
+                                                  _mm_mul_ps(sa, _mm_loadu_ps(sw + 4 * v))));
         }
         for (c = 0; c < 8 && c0 + c < n; c++)
             ci[c] = q_out(o, ci[c], out[c], c0 + c);
